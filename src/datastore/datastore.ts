@@ -1,0 +1,137 @@
+/**
+ * The Datastore contract: MVCC snapshot reads, serialisable read-write transactions and a change feed.
+ * Every backend (memory, sqlite, postgres) implements exactly this and runs the same contract suite
+ * (test/datastore-contract.ts). Validation against the schema happens above this layer; a datastore
+ * stores what it is given.
+ */
+import type { Relationship, RelationshipUpdate } from '../relationship.js';
+
+/** A point in the datastore's history. Every commit creates a new, larger revision. */
+export type Revision = bigint;
+
+/**
+ * What to read. Fields are ANDed; list fields match any of their values. This is richer than the
+ * API's RelationshipFilter (the engine batches many ids into one query).
+ */
+export interface RelationshipQuery {
+  resourceType?: string;
+  resourceIds?: readonly string[];
+  resourceIdPrefix?: string;
+  relation?: string;
+  subjectType?: string;
+  subjectIds?: readonly string[];
+  /** `...` selects direct subjects only; absent means any subject relation. */
+  subjectRelation?: string;
+}
+
+/** Results are ordered by this key: resource type, resource id, relation, subject type, id, relation. */
+export interface RelationshipKey {
+  resourceType: string;
+  resourceId: string;
+  relation: string;
+  subjectType: string;
+  subjectId: string;
+  subjectRelation: string;
+}
+
+export interface QueryOptions {
+  /** Return at most this many relationships. */
+  limit?: number;
+  /** Return only relationships strictly after this key (cursor-based pagination). */
+  after?: RelationshipKey;
+}
+
+export interface StoredSchema {
+  text: string;
+  /** The revision whose commit wrote this schema text. */
+  revision: Revision;
+}
+
+/** Reads at one fixed revision. Relationships whose `expiresAt` has passed are not returned. */
+export interface SnapshotReader {
+  readonly revision: Revision;
+  queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]>;
+  /** The schema as of this revision, if one was ever written. */
+  readSchema(): Promise<StoredSchema | undefined>;
+}
+
+/** A read-write transaction. Reads see the latest committed state plus this transaction's writes. */
+export interface ReadWriteTransaction {
+  queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]>;
+  readSchema(): Promise<StoredSchema | undefined>;
+  /**
+   * Apply updates in order. CREATE throws `AlreadyExistsError`-style PembaError (code ALREADY_EXISTS)
+   * when the relationship (same resource, relation, subject) exists; TOUCH upserts (replacing caveat
+   * and expiration); DELETE of an absent relationship is a no-op.
+   */
+  write(updates: readonly RelationshipUpdate[]): Promise<void>;
+  /** Delete up to `limit` matching relationships (all when absent); returns how many were deleted. */
+  deleteMatching(query: RelationshipQuery, limit?: number): Promise<number>;
+  writeSchema(text: string): Promise<void>;
+}
+
+export interface RelationshipChange {
+  operation: 'TOUCH' | 'DELETE';
+  relationship: Relationship;
+}
+
+/** Everything one commit changed. */
+export interface RevisionChanges {
+  revision: Revision;
+  changes: RelationshipChange[];
+  /** Present when the commit wrote a schema. */
+  schema?: string;
+}
+
+export interface Datastore {
+  /** Stable identity of this datastore; tokens carry it so a foreign token is recognised. */
+  readonly id: string;
+  /** The newest committed revision (0n when nothing was ever written). */
+  headRevision(): Promise<Revision>;
+  /**
+   * A recent committed revision that many callers share (quantized by time), for minimize_latency.
+   * Never newer than head.
+   */
+  optimizedRevision(): Promise<Revision>;
+  /** Throws a PembaError (INVALID_ARGUMENT / FAILED_PRECONDITION) if `revision` is unknown, in the future or collected. */
+  checkRevision(revision: Revision): Promise<void>;
+  snapshot(revision: Revision): SnapshotReader;
+  /**
+   * Run `fn` in a serialisable transaction and commit it as one new revision. If `fn` throws, nothing
+   * is written and the error propagates. A transaction that changes nothing still commits a revision.
+   */
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }>;
+  /**
+   * Every commit after `after`, in revision order, exactly once; waits for new commits until the
+   * signal aborts.
+   */
+  watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges>;
+  close(): Promise<void>;
+}
+
+/** Total order on relationship keys, the order every backend returns results in. */
+export function compareKeys(a: RelationshipKey, b: RelationshipKey): number {
+  return (
+    cmp(a.resourceType, b.resourceType) ||
+    cmp(a.resourceId, b.resourceId) ||
+    cmp(a.relation, b.relation) ||
+    cmp(a.subjectType, b.subjectType) ||
+    cmp(a.subjectId, b.subjectId) ||
+    cmp(a.subjectRelation, b.subjectRelation)
+  );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function keyOf(r: Relationship): RelationshipKey {
+  return {
+    resourceType: r.resource.type,
+    resourceId: r.resource.id,
+    relation: r.relation,
+    subjectType: r.subject.type,
+    subjectId: r.subject.id,
+    subjectRelation: r.subject.relation,
+  };
+}

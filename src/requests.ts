@@ -1,0 +1,125 @@
+/** Request and response shapes of Pemba's library API (mirroring authzed.api.v1, in plain TypeScript). */
+import type { ObjectRef, Precondition, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef } from './relationship.js';
+
+/** A consistency requirement; tokens are the opaque strings Pemba returns (ZedTokens). */
+export type Consistency =
+  | { mode: 'minimize_latency' }
+  | { mode: 'at_least_as_fresh'; token: string }
+  | { mode: 'at_exact_snapshot'; token: string }
+  | { mode: 'fully_consistent' };
+
+export type Permissionship = 'HAS_PERMISSION' | 'NO_PERMISSION' | 'CONDITIONAL_PERMISSION';
+
+export interface CheckRequest {
+  resource: ObjectRef;
+  permission: string;
+  subject: SubjectRef;
+  context?: Record<string, unknown>;
+  consistency?: Consistency;
+}
+
+export interface CheckResult {
+  permissionship: Permissionship;
+  /** For CONDITIONAL_PERMISSION: the caveat parameters that were missing. */
+  missingContext?: string[];
+  token: string;
+}
+
+export type ExpandTree =
+  | {
+      kind: 'intermediate';
+      operation: 'union' | 'intersection' | 'exclusion';
+      children: ExpandTree[];
+      expandedObject: ObjectRef;
+      expandedRelation: string;
+    }
+  | {
+      kind: 'leaf';
+      subjects: SubjectRef[];
+      expandedObject: ObjectRef;
+      expandedRelation: string;
+    };
+
+export interface ExpandRequest {
+  resource: ObjectRef;
+  permission: string;
+  consistency?: Consistency;
+}
+
+export interface LookupResourcesRequest {
+  resourceType: string;
+  permission: string;
+  subject: SubjectRef;
+  context?: Record<string, unknown>;
+  consistency?: Consistency;
+  /** Page size; absent or 0 means no limit. */
+  limit?: number;
+  /** The cursor of the last result of the previous page. */
+  cursor?: string;
+}
+
+export interface LookupResourcesResult {
+  resourceId: string;
+  permissionship: Permissionship;
+  missingContext?: string[];
+  /** Resume after this result. */
+  cursor: string;
+  token: string;
+}
+
+export interface LookupSubjectsRequest {
+  resource: ObjectRef;
+  permission: string;
+  subjectType: string;
+  /** Subject relation; absent or `...` for plain subjects. */
+  subjectRelation?: string;
+  context?: Record<string, unknown>;
+  consistency?: Consistency;
+}
+
+export interface ResolvedSubject {
+  /** An object id, or `*` for a wildcard. */
+  id: string;
+  permissionship: Permissionship;
+  missingContext?: string[];
+}
+
+export interface LookupSubjectsResult {
+  subject: ResolvedSubject;
+  /** For a wildcard: the subjects it does not include. */
+  excludedSubjects: ResolvedSubject[];
+  token: string;
+}
+
+export interface WriteRelationshipsRequest {
+  updates: RelationshipUpdate[];
+  preconditions?: Precondition[];
+}
+
+export interface DeleteRelationshipsRequest {
+  filter: RelationshipFilter;
+  preconditions?: Precondition[];
+  /** Delete at most this many. Without allowPartialDeletions, more matches than the limit is an error. */
+  limit?: number;
+  allowPartialDeletions?: boolean;
+}
+
+export interface DeleteRelationshipsResult {
+  token: string;
+  deletedCount: number;
+  /** True when the limit was reached and matches remain. */
+  partial: boolean;
+}
+
+export interface ReadRelationshipsRequest {
+  filter: RelationshipFilter;
+  consistency?: Consistency;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ReadRelationshipsResult {
+  relationship: Relationship;
+  cursor: string;
+  token: string;
+}
