@@ -1,13 +1,38 @@
 /**
  * Pemba: the library entry point. Wires a datastore, the schema and the engine behind one object
  * whose methods mirror SpiceDB's PermissionsService and SchemaService.
+ *
+ * @example
+ * const pemba = await Pemba.open();
+ * await pemba.writeSchema(`definition user {}\ndefinition doc {\n relation reader: user\n}`);
+ * await pemba.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: parseRelationship('doc:1#reader@user:ann') }] });
+ * const { permissionship } = await pemba.check({ resource: { type: 'doc', id: '1' }, permission: 'reader',
+ *   subject: { type: 'user', id: 'ann', relation: '...' }, consistency: { mode: 'fully_consistent' } });
  */
-import type { Datastore } from './datastore/datastore.js';
+import type { Datastore, RelationshipKey, Revision, SnapshotReader } from './datastore/datastore.js';
+import { keyOf } from './datastore/datastore.js';
+import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
+import { resolveRevision } from './consistency/consistency.js';
+import { encodeToken } from './consistency/zedtoken.js';
+import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.js';
+import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
+import { Checker } from './engine/check.js';
+import { DEFAULT_MAX_DEPTH } from './engine/depth.js';
+import { expand } from './engine/expand.js';
+import { lookupResources } from './engine/lookup-resources.js';
+import { SubjectLookup } from './engine/lookup-subjects.js';
+import { RequestReader } from './engine/request-reader.js';
+import type { ObjectRef, Precondition, SubjectRef } from './relationship.js';
+import { checkFilterAgainstSchema, filterToQuery } from './relationship-filter.js';
 import type {
-  CheckRequest, CheckResult, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest, ExpandTree,
-  LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
-  ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest, Consistency,
+  CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
+  ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
+  ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest,
 } from './requests.js';
+import { compileSchema, validateRelationship } from './schema/index.js';
+import type { CompiledSchema } from './schema/ir.js';
+import { ELLIPSIS } from './schema/ir.js';
+import { assertNoStrandedRelationships } from './stranded-relationships.js';
 
 export interface PembaOptions {
   /** Defaults to a new in-memory datastore. */
@@ -16,18 +41,228 @@ export interface PembaOptions {
   maxDepth?: number;
 }
 
+/** SpiceDB's limits on one write. */
+export const MAX_UPDATES_PER_WRITE = 1000;
+export const MAX_PRECONDITIONS_PER_WRITE = 1000;
+
 export class Pemba {
+  private readonly compiled = new Map<string, CompiledSchema>();
+
+  private constructor(
+    readonly datastore: Datastore,
+    private readonly maxDepth: number,
+  ) {}
+
   static async open(options: PembaOptions = {}): Promise<Pemba> {
-    throw new Error('TODO');
+    return new Pemba(options.datastore ?? createMemoryDatastore(), options.maxDepth ?? DEFAULT_MAX_DEPTH);
   }
-  async writeSchema(schema: string): Promise<{ token: string }> { throw new Error('TODO'); }
-  async readSchema(consistency?: Consistency): Promise<{ schema: string; token: string }> { throw new Error('TODO'); }
-  async writeRelationships(request: WriteRelationshipsRequest): Promise<{ token: string }> { throw new Error('TODO'); }
-  async deleteRelationships(request: DeleteRelationshipsRequest): Promise<DeleteRelationshipsResult> { throw new Error('TODO'); }
-  readRelationships(request: ReadRelationshipsRequest): AsyncIterable<ReadRelationshipsResult> { throw new Error('TODO'); }
-  async check(request: CheckRequest): Promise<CheckResult> { throw new Error('TODO'); }
-  async expand(request: ExpandRequest): Promise<{ tree: ExpandTree; token: string }> { throw new Error('TODO'); }
-  lookupResources(request: LookupResourcesRequest): AsyncIterable<LookupResourcesResult> { throw new Error('TODO'); }
-  lookupSubjects(request: LookupSubjectsRequest): AsyncIterable<LookupSubjectsResult> { throw new Error('TODO'); }
-  async close(): Promise<void> { throw new Error('TODO'); }
+
+  async writeSchema(schema: string): Promise<{ token: string }> {
+    const next = compileSchema(schema);
+    const { revision } = await this.datastore.readWrite(async (tx) => {
+      const stored = await tx.readSchema();
+      if (stored) await assertNoStrandedRelationships(tx, this.compile(stored.text), next);
+      await tx.writeSchema(schema);
+    });
+    this.compiled.set(schema, next);
+    return { token: this.token(revision) };
+  }
+
+  async readSchema(consistency?: Consistency): Promise<{ schema: string; token: string }> {
+    const snapshot = await this.snapshot(consistency);
+    const stored = await snapshot.readSchema();
+    if (!stored) throw noSchema();
+    return { schema: stored.text, token: this.token(snapshot.revision) };
+  }
+
+  async writeRelationships(request: WriteRelationshipsRequest): Promise<{ token: string }> {
+    const { updates, preconditions = [] } = request;
+    if (updates.length > MAX_UPDATES_PER_WRITE) {
+      throw invalidArgument(`update count of ${updates.length} is greater than maximum allowed of ${MAX_UPDATES_PER_WRITE}`,
+        'ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST');
+    }
+    checkPreconditionCount(preconditions);
+    const seen = new Set<string>();
+    for (const u of updates) {
+      const key = JSON.stringify(keyOf(u.relationship));
+      if (seen.has(key)) {
+        throw invalidArgument(`found more than one update with relationship \`${describe(u.relationship)}\` in this request; a relationship can only be specified in an update once per request`,
+          'ERROR_REASON_UPDATES_ON_SAME_RELATIONSHIP');
+      }
+      seen.add(key);
+    }
+    const { revision } = await this.datastore.readWrite(async (tx) => {
+      const schema = this.compile((await tx.readSchema())?.text);
+      for (const u of updates) {
+        if (u.operation === 'DELETE') checkFilterAgainstSchema(schema, { resourceType: u.relationship.resource.type, relation: u.relationship.relation });
+        else validateRelationship(schema, u.relationship);
+      }
+      await this.checkPreconditions(tx, schema, preconditions);
+      await tx.write(updates);
+    });
+    return { token: this.token(revision) };
+  }
+
+  async deleteRelationships(request: DeleteRelationshipsRequest): Promise<DeleteRelationshipsResult> {
+    const { filter, preconditions = [], limit, allowPartialDeletions = false } = request;
+    checkPreconditionCount(preconditions);
+    const query = filterToQuery(filter);
+    if (limit !== undefined && limit < 0) throw invalidArgument('optional_limit must not be negative');
+    const { revision, result } = await this.datastore.readWrite(async (tx) => {
+      const schema = this.compile((await tx.readSchema())?.text);
+      checkFilterAgainstSchema(schema, filter);
+      await this.checkPreconditions(tx, schema, preconditions);
+      if (limit) {
+        const matching = (await tx.queryRelationships(query, { limit: limit + 1 })).length;
+        if (matching > limit && !allowPartialDeletions) {
+          throw failedPrecondition(
+            `found more than ${limit} relationships to be deleted and partial deletion was not requested`,
+            'ERROR_REASON_TOO_MANY_RELATIONSHIPS_FOR_TRANSACTIONAL_DELETE',
+          );
+        }
+        const deletedCount = await tx.deleteMatching(query, limit);
+        return { deletedCount, partial: matching > limit };
+      }
+      return { deletedCount: await tx.deleteMatching(query), partial: false };
+    });
+    return { token: this.token(revision), ...result };
+  }
+
+  async *readRelationships(request: ReadRelationshipsRequest): AsyncIterable<ReadRelationshipsResult> {
+    const query = filterToQuery(request.filter);
+    const fingerprint = requestFingerprint(['read', request.filter]);
+    const after = request.cursor ? decodeCursor<RelationshipKey>(request.cursor, fingerprint) : undefined;
+    const snapshot = await this.snapshot(request.consistency);
+    checkFilterAgainstSchema(await this.schemaOf(snapshot), request.filter);
+    const token = this.token(snapshot.revision);
+    const rels = await snapshot.queryRelationships(query, { limit: request.limit || undefined, after });
+    for (const relationship of rels) {
+      yield { relationship, cursor: encodeCursor(fingerprint, keyOf(relationship)), token };
+    }
+  }
+
+  async check(request: CheckRequest): Promise<CheckResult> {
+    const snapshot = await this.snapshot(request.consistency);
+    const schema = await this.schemaOf(snapshot);
+    checkObjectAndRelation(schema, request.resource.type, request.permission);
+    checkSubject(schema, request.subject);
+    const checker = new Checker(schema, new RequestReader(snapshot), request.subject, this.maxDepth);
+    const member = await checker.check(request.resource, request.permission);
+    return { permissionship: member ? 'HAS_PERMISSION' : 'NO_PERMISSION', token: this.token(snapshot.revision) };
+  }
+
+  async expand(request: ExpandRequest): Promise<{ tree: ExpandTree; token: string }> {
+    const snapshot = await this.snapshot(request.consistency);
+    const schema = await this.schemaOf(snapshot);
+    checkObjectAndRelation(schema, request.resource.type, request.permission);
+    const tree = await expand(schema, new RequestReader(snapshot), request.resource, request.permission, this.maxDepth);
+    return { tree, token: this.token(snapshot.revision) };
+  }
+
+  async *lookupResources(request: LookupResourcesRequest): AsyncIterable<LookupResourcesResult> {
+    const fingerprint = requestFingerprint(['lr', request.resourceType, request.permission, request.subject, request.context ?? null]);
+    const after = request.cursor ? decodeCursor<string>(request.cursor, fingerprint) : undefined;
+    const snapshot = await this.snapshot(request.consistency);
+    const schema = await this.schemaOf(snapshot);
+    checkObjectAndRelation(schema, request.resourceType, request.permission);
+    checkSubject(schema, request.subject);
+    const ids = await lookupResources(schema, new RequestReader(snapshot), request.resourceType, request.permission,
+      request.subject, this.maxDepth);
+    const token = this.token(snapshot.revision);
+    let emitted = 0;
+    for (const resourceId of ids) {
+      if (after !== undefined && resourceId <= after) continue;
+      if (request.limit && emitted >= request.limit) return;
+      emitted++;
+      yield { resourceId, permissionship: 'HAS_PERMISSION', cursor: encodeCursor(fingerprint, resourceId), token };
+    }
+  }
+
+  async *lookupSubjects(request: LookupSubjectsRequest): AsyncIterable<LookupSubjectsResult> {
+    const snapshot = await this.snapshot(request.consistency);
+    const schema = await this.schemaOf(snapshot);
+    checkObjectAndRelation(schema, request.resource.type, request.permission);
+    const subjectRelation = request.subjectRelation || ELLIPSIS;
+    checkSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
+    const lookup = new SubjectLookup(schema, new RequestReader(snapshot), request.subjectType, subjectRelation, this.maxDepth);
+    const set = await lookup.lookup(request.resource, request.permission);
+    const token = this.token(snapshot.revision);
+    const has = (id: string) => ({ id, permissionship: 'HAS_PERMISSION' as const });
+    if (set.wildcard) {
+      yield { subject: has('*'), excludedSubjects: [...set.wildcard].sort().map(has), token };
+    }
+    for (const id of [...set.concrete].sort()) yield { subject: has(id), excludedSubjects: [], token };
+  }
+
+  async close(): Promise<void> {
+    await this.datastore.close();
+  }
+
+  private token(revision: Revision): string {
+    return encodeToken(this.datastore.id, revision);
+  }
+
+  private async snapshot(consistency: Consistency | undefined): Promise<SnapshotReader> {
+    return this.datastore.snapshot(await resolveRevision(this.datastore, consistency));
+  }
+
+  private async schemaOf(snapshot: SnapshotReader): Promise<CompiledSchema> {
+    return this.compile((await snapshot.readSchema())?.text);
+  }
+
+  /** Compiled schemas are cached by text: the stored schema changes rarely and compiling is not free. */
+  private compile(text: string | undefined): CompiledSchema {
+    if (text === undefined) throw noSchema();
+    let schema = this.compiled.get(text);
+    if (!schema) {
+      schema = compileSchema(text);
+      if (this.compiled.size > 16) this.compiled.clear();
+      this.compiled.set(text, schema);
+    }
+    return schema;
+  }
+
+  private async checkPreconditions(
+    tx: { queryRelationships: SnapshotReader['queryRelationships'] },
+    schema: CompiledSchema,
+    preconditions: Precondition[],
+  ): Promise<void> {
+    for (const p of preconditions) {
+      checkFilterAgainstSchema(schema, p.filter);
+      const found = (await tx.queryRelationships(filterToQuery(p.filter), { limit: 1 })).length > 0;
+      if (found !== (p.operation === 'MUST_MATCH')) {
+        throw failedPrecondition(
+          `unable to satisfy write precondition: ${p.operation} ${JSON.stringify(p.filter)}`,
+          'ERROR_REASON_WRITE_OR_DELETE_PRECONDITION_FAILURE',
+        );
+      }
+    }
+  }
+}
+
+function noSchema(): PembaError {
+  return failedPrecondition('No schema has been defined; please call WriteSchema to start', 'ERROR_REASON_SCHEMA_PARSE_ERROR');
+}
+
+function checkPreconditionCount(preconditions: Precondition[]): void {
+  if (preconditions.length > MAX_PRECONDITIONS_PER_WRITE) {
+    throw invalidArgument(
+      `precondition count of ${preconditions.length} is greater than maximum allowed of ${MAX_PRECONDITIONS_PER_WRITE}`,
+      'ERROR_REASON_TOO_MANY_PRECONDITIONS_IN_REQUEST',
+    );
+  }
+}
+
+function checkObjectAndRelation(schema: CompiledSchema, type: string, relation: string): void {
+  checkFilterAgainstSchema(schema, { resourceType: type, relation });
+  if (!relation) throw invalidArgument('a permission or relation name is required');
+}
+
+function checkSubject(schema: CompiledSchema, subject: SubjectRef): void {
+  checkFilterAgainstSchema(schema, { subject: { type: subject.type, relation: subject.relation } });
+}
+
+function describe(r: { resource: ObjectRef; relation: string; subject: SubjectRef }): string {
+  const rel = r.subject.relation === ELLIPSIS ? '' : `#${r.subject.relation}`;
+  return `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}${rel}`;
 }

@@ -1,0 +1,80 @@
+/**
+ * LookupResources: walk the schema backwards from the subject (reachability over relationships read
+ * through the subject index) to find candidate resources, then confirm each candidate with Check
+ * unless the permission is a pure union, where reachability already is the answer.
+ */
+import type { CompiledSchema } from '../schema/ir.js';
+import { ELLIPSIS } from '../schema/ir.js';
+import type { SubjectRef } from '../relationship.js';
+import type { RequestReader } from './request-reader.js';
+import { Checker } from './check.js';
+import { isMonotoneUnion, reverseSchema } from './reachability.js';
+
+/** Every id of `resourceType` on which `subject` has `permission`, sorted. */
+export async function lookupResources(
+  schema: CompiledSchema,
+  reader: RequestReader,
+  resourceType: string,
+  permission: string,
+  subject: SubjectRef,
+  maxDepth: number,
+): Promise<string[]> {
+  const reached = await reachableUsersets(schema, reader, subject);
+  const candidates = [...(reached.get(`${resourceType}#${permission}`) ?? [])].sort();
+  if (isMonotoneUnion(schema, resourceType, permission)) return candidates;
+  const checker = new Checker(schema, reader, subject, maxDepth);
+  const out: string[] = [];
+  for (const id of candidates) {
+    if (await checker.check({ type: resourceType, id }, permission)) out.push(id);
+  }
+  return out;
+}
+
+/**
+ * Every userset (`type#relation` → ids) the subject can flow into, ignoring intersections and
+ * exclusions (a superset of the true answer).
+ */
+async function reachableUsersets(
+  schema: CompiledSchema,
+  reader: RequestReader,
+  subject: SubjectRef,
+): Promise<Map<string, Set<string>>> {
+  const reverse = reverseSchema(schema);
+  const reached = new Map<string, Set<string>>();
+  let frontier = new Map<string, Set<string>>();
+  const reach = (type: string, relation: string, id: string) => {
+    const key = `${type}#${relation}`;
+    let ids = reached.get(key);
+    if (!ids) reached.set(key, (ids = new Set()));
+    if (ids.has(id)) return;
+    ids.add(id);
+    let next = frontier.get(key);
+    if (!next) frontier.set(key, (next = new Set()));
+    next.add(id);
+  };
+  reach(subject.type, subject.relation, subject.id);
+
+  while (frontier.size > 0) {
+    const current = frontier;
+    frontier = new Map();
+    for (const [key, idSet] of current) {
+      const hash = key.lastIndexOf('#');
+      const type = key.slice(0, hash);
+      const relation = key.slice(hash + 1);
+      const ids = [...idSet];
+      // Relationships whose subject is this userset (and, for plain objects, the type's wildcard).
+      const subjectIds = relation === ELLIPSIS && !idSet.has('*') ? [...ids, '*'] : ids;
+      for (const r of await reader.query({ subjectType: type, subjectIds, subjectRelation: relation })) {
+        reach(r.resource.type, r.relation, r.resource.id);
+      }
+      for (const permission of reverse.computedBy.get(key) ?? []) {
+        for (const id of ids) reach(type, permission, id);
+      }
+      for (const edge of reverse.arrowsOver.get(key) ?? []) {
+        const rels = await reader.query({ resourceType: edge.type, relation: edge.tupleset, subjectType: type, subjectIds: ids });
+        for (const r of rels) reach(edge.type, edge.relation, r.resource.id);
+      }
+    }
+  }
+  return reached;
+}

@@ -1,0 +1,133 @@
+/**
+ * LookupSubjects: evaluate the rewrite tree forwards from the resource, computing at each node the
+ * set of subjects of the requested type (wildcards with their exclusions) and combining sets with
+ * the rewrite's operators. Cycles are cut as in Check (see check.ts).
+ */
+import type { CompiledSchema, Rewrite } from '../schema/ir.js';
+import { ELLIPSIS } from '../schema/ir.js';
+import type { ObjectRef } from '../relationship.js';
+import type { RequestReader } from './request-reader.js';
+import { maxDepthExceeded } from './depth.js';
+import { SubjectSet } from './subject-set.js';
+
+interface Evaluation {
+  set: SubjectSet;
+  cut: number;
+}
+
+export class SubjectLookup {
+  private readonly memo = new Map<string, SubjectSet>();
+  private readonly onPath = new Map<string, number>();
+
+  constructor(
+    private readonly schema: CompiledSchema,
+    private readonly reader: RequestReader,
+    private readonly subjectType: string,
+    /** `...` for plain subjects. */
+    private readonly subjectRelation: string,
+    private readonly maxDepth: number,
+  ) {}
+
+  async lookup(resource: ObjectRef, permission: string): Promise<SubjectSet> {
+    return (await this.userset(resource.type, resource.id, permission, 0)).set;
+  }
+
+  private async userset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const key = `${type}:${id}#${relation}`;
+    const known = this.memo.get(key);
+    if (known) return { set: known, cut: Infinity };
+    const pathDepth = this.onPath.get(key);
+    if (pathDepth !== undefined) return { set: SubjectSet.empty(), cut: pathDepth };
+    if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `lookup of subjects of ${key}`);
+    const definition = this.schema.definitions.get(type)?.relations.get(relation);
+    if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
+    this.onPath.set(key, depth);
+    let result: Evaluation;
+    try {
+      result = await this.rewrite(definition.rewrite, type, id, relation, depth);
+    } finally {
+      this.onPath.delete(key);
+    }
+    if (result.cut >= depth) {
+      this.memo.set(key, result.set);
+      return { set: result.set, cut: Infinity };
+    }
+    return result;
+  }
+
+  private async rewrite(rw: Rewrite, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    switch (rw.kind) {
+      case 'nil':
+        return { set: SubjectSet.empty(), cut: Infinity };
+      case 'this':
+        return this.direct(type, id, relation, depth);
+      case 'computed':
+        return this.userset(type, id, rw.relation, depth + 1);
+      case 'tupleToUserset':
+        return this.arrow(rw, type, id, depth);
+      case 'union':
+      case 'intersection': {
+        let acc: SubjectSet | undefined;
+        let cut = Infinity;
+        for (const child of rw.children) {
+          const e = await this.rewrite(child, type, id, relation, depth);
+          cut = Math.min(cut, e.cut);
+          acc = acc === undefined ? e.set : rw.kind === 'union' ? acc.union(e.set) : acc.intersect(e.set);
+          if (rw.kind === 'intersection' && acc.isEmpty()) break;
+        }
+        return { set: acc ?? SubjectSet.empty(), cut };
+      }
+      case 'exclusion': {
+        const base = await this.rewrite(rw.base, type, id, relation, depth);
+        if (base.set.isEmpty()) return base;
+        const sub = await this.rewrite(rw.subtract, type, id, relation, depth);
+        return { set: base.set.subtract(sub.set), cut: Math.min(base.cut, sub.cut) };
+      }
+    }
+  }
+
+  private async direct(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const rels = await this.reader.byResource(type, [id], relation);
+    let set = SubjectSet.empty();
+    let cut = Infinity;
+    const found = new Set<string>();
+    let wildcard = false;
+    for (const r of rels) {
+      const s = r.subject;
+      if (s.type === this.subjectType && s.relation === this.subjectRelation) {
+        if (s.id === '*') wildcard = true;
+        else found.add(s.id);
+      }
+    }
+    set = new SubjectSet(found, wildcard ? new Set() : null);
+    for (const r of rels) {
+      const s = r.subject;
+      if (s.relation === ELLIPSIS) continue;
+      const e = await this.userset(s.type, s.id, s.relation, depth + 1);
+      cut = Math.min(cut, e.cut);
+      set = set.union(e.set);
+    }
+    return { set, cut };
+  }
+
+  private async arrow(
+    rw: Extract<Rewrite, { kind: 'tupleToUserset' }>,
+    type: string,
+    id: string,
+    depth: number,
+  ): Promise<Evaluation> {
+    const rels = await this.reader.byResource(type, [id], rw.tupleset);
+    const seen = new Set<string>();
+    let acc: SubjectSet | undefined;
+    let cut = Infinity;
+    for (const r of rels) {
+      const objectKey = `${r.subject.type}:${r.subject.id}`;
+      if (seen.has(objectKey)) continue;
+      seen.add(objectKey);
+      const e = await this.userset(r.subject.type, r.subject.id, rw.computed, depth + 1);
+      cut = Math.min(cut, e.cut);
+      acc = acc === undefined ? e.set : rw.mode === 'any' ? acc.union(e.set) : acc.intersect(e.set);
+    }
+    return { set: acc ?? SubjectSet.empty(), cut };
+  }
+}

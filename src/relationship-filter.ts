@@ -1,0 +1,52 @@
+/** RelationshipFilter (the API's shape) → RelationshipQuery (the datastore's), with validation. */
+import type { RelationshipQuery } from './datastore/datastore.js';
+import { failedPrecondition, invalidArgument } from './errors.js';
+import type { RelationshipFilter } from './relationship.js';
+import type { CompiledSchema } from './schema/ir.js';
+import { ELLIPSIS } from './schema/ir.js';
+
+export function filterToQuery(filter: RelationshipFilter): RelationshipQuery {
+  if (filter.resourceId !== undefined && filter.resourceIdPrefix !== undefined) {
+    throw invalidArgument('a relationship filter cannot have both optional_resource_id and optional_resource_id_prefix');
+  }
+  const hasAny =
+    filter.resourceType || filter.resourceId || filter.resourceIdPrefix || filter.relation || filter.subject;
+  if (!hasAny) throw invalidArgument('a relationship filter must specify at least one field');
+  const q: RelationshipQuery = {};
+  if (filter.resourceType) q.resourceType = filter.resourceType;
+  if (filter.resourceId) q.resourceIds = [filter.resourceId];
+  if (filter.resourceIdPrefix) q.resourceIdPrefix = filter.resourceIdPrefix;
+  if (filter.relation) q.relation = filter.relation;
+  if (filter.subject) {
+    if (!filter.subject.type) throw invalidArgument('a subject filter must specify a subject type');
+    q.subjectType = filter.subject.type;
+    if (filter.subject.id) q.subjectIds = [filter.subject.id];
+    if (filter.subject.relation !== undefined) q.subjectRelation = filter.subject.relation || ELLIPSIS;
+  }
+  return q;
+}
+
+/** Types and relations a filter names must exist in the schema (SpiceDB answers FAILED_PRECONDITION). */
+export function checkFilterAgainstSchema(schema: CompiledSchema, filter: RelationshipFilter): void {
+  if (filter.resourceType) {
+    const def = schema.definitions.get(filter.resourceType);
+    if (!def) throw failedPrecondition(`object definition \`${filter.resourceType}\` not found`, 'ERROR_REASON_UNKNOWN_DEFINITION');
+    if (filter.relation && !def.relations.has(filter.relation)) {
+      throw failedPrecondition(
+        `relation/permission \`${filter.relation}\` not found under definition \`${filter.resourceType}\``,
+        'ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION',
+      );
+    }
+  }
+  const s = filter.subject;
+  if (s?.type) {
+    const def = schema.definitions.get(s.type);
+    if (!def) throw failedPrecondition(`object definition \`${s.type}\` not found`, 'ERROR_REASON_UNKNOWN_DEFINITION');
+    if (s.relation && s.relation !== ELLIPSIS && !def.relations.has(s.relation)) {
+      throw failedPrecondition(
+        `relation/permission \`${s.relation}\` not found under definition \`${s.type}\``,
+        'ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION',
+      );
+    }
+  }
+}

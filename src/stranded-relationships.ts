@@ -1,0 +1,52 @@
+/**
+ * A schema change must not strand stored relationships: removing a definition, a relation or an
+ * allowed subject type that relationships still use is refused, naming what is in use.
+ */
+import type { ReadWriteTransaction } from './datastore/datastore.js';
+import { failedPrecondition } from './errors.js';
+import type { CompiledSchema } from './schema/ir.js';
+
+export async function assertNoStrandedRelationships(
+  tx: ReadWriteTransaction,
+  previous: CompiledSchema,
+  next: CompiledSchema,
+): Promise<void> {
+  const refuse = (message: string) => failedPrecondition(message, 'ERROR_REASON_SCHEMA_TYPE_ERROR');
+  for (const [type, def] of previous.definitions) {
+    const nextDef = next.definitions.get(type);
+    if (!nextDef) {
+      if ((await tx.queryRelationships({ resourceType: type }, { limit: 1 })).length > 0) {
+        throw refuse(`cannot delete object definition \`${type}\`, as a relationship exists under it`);
+      }
+      if ((await tx.queryRelationships({ subjectType: type }, { limit: 1 })).length > 0) {
+        throw refuse(`cannot delete object definition \`${type}\`, as a relationship references it as a subject`);
+      }
+      continue;
+    }
+    for (const [name, rel] of def.relations) {
+      if (rel.kind !== 'relation') continue;
+      const nextRel = nextDef.relations.get(name);
+      if (!nextRel || nextRel.kind !== 'relation') {
+        if ((await tx.queryRelationships({ resourceType: type, relation: name }, { limit: 1 })).length > 0) {
+          throw refuse(`cannot delete relation \`${name}\` in object definition \`${type}\`, as a relationship exists under it`);
+        }
+        continue;
+      }
+      for (const allowed of rel.allowedSubjects) {
+        const stillAllowed = nextRel.allowedSubjects.some(
+          (a) => a.type === allowed.type && a.relation === allowed.relation && a.wildcard === allowed.wildcard,
+        );
+        if (stillAllowed) continue;
+        const rels = await tx.queryRelationships({
+          resourceType: type, relation: name, subjectType: allowed.type, subjectRelation: allowed.relation,
+        });
+        if (rels.some((r) => (r.subject.id === '*') === allowed.wildcard)) {
+          const shown = `${allowed.type}${allowed.wildcard ? ':*' : allowed.relation === '...' ? '' : `#${allowed.relation}`}`;
+          throw refuse(
+            `cannot remove allowed type \`${shown}\` from relation \`${name}\` in object definition \`${type}\`, as a relationship exists with it`,
+          );
+        }
+      }
+    }
+  }
+}
