@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { SubjectSet } from '../../src/engine/subject-set.js';
+
+const set = (concrete: string[], excluded?: string[]) =>
+  new SubjectSet(new Set(concrete), excluded ? new Set(excluded) : null);
+const show = (s: SubjectSet) => ({
+  concrete: [...s.concrete].sort(),
+  wildcard: s.wildcard ? [...s.wildcard].sort() : null,
+});
+
+describe('SubjectSet', () => {
+  it('union keeps concrete ids and narrows wildcard exclusions', () => {
+    expect(show(set(['a'], ['b', 'c']).union(set(['b'])))).toEqual({ concrete: ['a', 'b'], wildcard: ['c'] });
+    expect(show(set([], ['b', 'c']).union(set([], ['c', 'd'])))).toEqual({ concrete: [], wildcard: ['c'] });
+  });
+
+  it('intersection with a wildcard keeps the concrete ids the wildcard admits', () => {
+    expect(show(set(['a', 'b'])).intersect(set([], ['b'])))).toEqual({ concrete: ['a'], wildcard: null });
+    expect(show(set([], ['x']).intersect(set([], ['y'])))).toEqual({ concrete: [], wildcard: ['x', 'y'] });
+  });
+
+  it('subtraction from a wildcard excludes the subtracted ids', () => {
+    expect(show(set(['a'], []).subtract(set(['b'])))).toEqual({ concrete: ['a'], wildcard: ['b'] });
+    expect(show(set(['a', 'b']).subtract(set([], ['a'])))).toEqual({ concrete: ['a'], wildcard: null });
+  });
+
+  it('a wildcard minus a wildcard leaves what only the right side excluded', () => {
+    expect(show(set([], ['a']).subtract(set([], ['a', 'b'])))).toEqual({ concrete: ['b'], wildcard: null });
+  });
+
+  it('has() honours exclusions', () => {
+    const s = set(['z'], ['b']);
+    expect([s.has('a'), s.has('b'), s.has('z')]).toEqual([true, false, true]);
+  });
+});
