@@ -9,7 +9,7 @@
  * const { permissionship } = await pemba.check({ resource: { type: 'doc', id: '1' }, permission: 'reader',
  *   subject: { type: 'user', id: 'ann', relation: '...' }, consistency: { mode: 'fully_consistent' } });
  */
-import type { Datastore, RelationshipKey, Revision, SnapshotReader } from './datastore/datastore.js';
+import type { Datastore, RelationshipKey, RelationshipQuery, Revision, SnapshotReader } from './datastore/datastore.js';
 import { keyOf } from './datastore/datastore.js';
 import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
 import { resolveRevision } from './consistency/consistency.js';
@@ -27,8 +27,11 @@ import { checkFilterAgainstSchema, filterToQuery } from './relationship-filter.j
 import type {
   CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
   ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
-  ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest,
+  ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest, CheckBulkItem, CheckBulkResult,
+  WatchEvent, WatchRequest,
 } from './requests.js';
+import type { Relationship, RelationshipFilter } from './relationship.js';
+import { decodeToken } from './consistency/zedtoken.js';
 import { compileSchema, validateRelationship } from './schema/index.js';
 import type { CompiledSchema } from './schema/ir.js';
 import { ELLIPSIS } from './schema/ir.js';
@@ -44,6 +47,7 @@ export interface PembaOptions {
 /** SpiceDB's limits on one write. */
 export const MAX_UPDATES_PER_WRITE = 1000;
 export const MAX_PRECONDITIONS_PER_WRITE = 1000;
+export const MAX_BULK_CHECK_ITEMS = 10000;
 
 export class Pemba {
   private readonly compiled = new Map<string, CompiledSchema>();
@@ -151,6 +155,97 @@ export class Pemba {
     return { permissionship: member ? 'HAS_PERMISSION' : 'NO_PERMISSION', token: this.token(snapshot.revision) };
   }
 
+  /** Many checks at one revision; each item gets its answer or its own error, in request order. */
+  async checkBulk(items: CheckBulkItem[], consistency?: Consistency): Promise<{ results: CheckBulkResult[]; token: string }> {
+    if (items.length > MAX_BULK_CHECK_ITEMS) {
+      throw invalidArgument(`check bulk item count of ${items.length} is greater than maximum allowed of ${MAX_BULK_CHECK_ITEMS}`,
+        'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST');
+    }
+    const snapshot = await this.snapshot(consistency);
+    const schema = await this.schemaOf(snapshot);
+    const reader = new RequestReader(snapshot);
+    const checkers = new Map<string, Checker>();
+    const results: CheckBulkResult[] = [];
+    for (const item of items) {
+      try {
+        checkObjectAndRelation(schema, item.resource.type, item.permission);
+        checkSubject(schema, item.subject);
+        const key = JSON.stringify([item.subject, item.context ?? null]);
+        let checker = checkers.get(key);
+        if (!checker) checkers.set(key, (checker = new Checker(schema, reader, item.subject, this.maxDepth)));
+        const member = await checker.check(item.resource, item.permission);
+        results.push({ item, permissionship: member ? 'HAS_PERMISSION' : 'NO_PERMISSION' });
+      } catch (error) {
+        results.push({ item, error: error as Error });
+      }
+    }
+    return { results, token: this.token(snapshot.revision) };
+  }
+
+  /** The compiled schema and its text at a revision (ReflectSchema and friends read it). */
+  async schemaAt(consistency?: Consistency): Promise<{ schema: CompiledSchema; text: string; token: string }> {
+    const snapshot = await this.snapshot(consistency);
+    const stored = await snapshot.readSchema();
+    if (!stored) throw noSchema();
+    return { schema: this.compile(stored.text), text: stored.text, token: this.token(snapshot.revision) };
+  }
+
+  /**
+   * Write many relationships in one transaction (ImportBulkRelationships): every one is validated,
+   * a relationship that already exists fails the whole import, nothing is written on failure.
+   */
+  async importRelationships(relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>): Promise<{ token: string; count: number }> {
+    const { revision, result } = await this.datastore.readWrite(async (tx) => {
+      const schema = this.compile((await tx.readSchema())?.text);
+      let count = 0;
+      for await (const batch of relationships) {
+        for (const r of batch) validateRelationship(schema, r);
+        await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
+        count += batch.length;
+      }
+      return count;
+    });
+    return { token: this.token(revision), count: result };
+  }
+
+  /** Every relationship at one revision, in key order, in pages (ExportBulkRelationships). */
+  async *exportRelationships(options: { consistency?: Consistency; cursor?: string; pageSize?: number; filter?: RelationshipFilter } = {}): AsyncIterable<{ relationships: Relationship[]; cursor: string; token: string }> {
+    const fingerprint = requestFingerprint(['export', options.filter ?? null]);
+    let position = options.cursor ? decodeCursor<{ r: string; k?: RelationshipKey }>(options.cursor, fingerprint) : undefined;
+    const snapshot = position ? this.datastore.snapshot(BigInt(position.r)) : await this.snapshot(options.consistency ?? { mode: 'fully_consistent' });
+    if (position) await this.datastore.checkRevision(snapshot.revision);
+    const query = options.filter ? filterToQuery(options.filter) : {};
+    const token = this.token(snapshot.revision);
+    const pageSize = options.pageSize || 1000;
+    for (;;) {
+      const page = await snapshot.queryRelationships(query, { limit: pageSize, after: position?.k });
+      if (page.length === 0) return;
+      position = { r: snapshot.revision.toString(), k: keyOf(page[page.length - 1]) };
+      yield { relationships: page, cursor: encodeCursor(fingerprint, position), token };
+      if (page.length < pageSize) return;
+    }
+  }
+
+  /**
+   * Every committed change after the token (or from now), in revision order, each revision once,
+   * filtered by resource type or relationship filters; runs until the signal aborts.
+   */
+  async *watch(request: WatchRequest = {}): AsyncIterable<WatchEvent> {
+    const after = request.afterToken !== undefined
+      ? decodeToken(request.afterToken, this.datastore.id)
+      : await this.datastore.headRevision();
+    if (request.afterToken !== undefined) await this.datastore.checkRevision(after);
+    const queries = (request.filters ?? []).map((f) => ({ filter: f, query: filterToQuery(f) }));
+    const types = new Set(request.objectTypes ?? []);
+    const wanted = (r: Relationship) =>
+      (types.size === 0 || types.has(r.resource.type)) &&
+      (queries.length === 0 || queries.some(({ query }) => matchesQuery(query, r)));
+    for await (const commit of this.datastore.watch(after, request.signal)) {
+      const changes = commit.changes.filter((c) => wanted(c.relationship));
+      if (changes.length > 0) yield { changes, token: this.token(commit.revision) };
+    }
+  }
+
   async expand(request: ExpandRequest): Promise<{ tree: ExpandTree; token: string }> {
     const snapshot = await this.snapshot(request.consistency);
     const schema = await this.schemaOf(snapshot);
@@ -238,6 +333,18 @@ export class Pemba {
       }
     }
   }
+}
+
+function matchesQuery(q: RelationshipQuery, r: Relationship): boolean {
+  return (
+    (q.resourceType === undefined || q.resourceType === r.resource.type) &&
+    (q.resourceIds === undefined || q.resourceIds.includes(r.resource.id)) &&
+    (q.resourceIdPrefix === undefined || r.resource.id.startsWith(q.resourceIdPrefix)) &&
+    (q.relation === undefined || q.relation === r.relation) &&
+    (q.subjectType === undefined || q.subjectType === r.subject.type) &&
+    (q.subjectIds === undefined || q.subjectIds.includes(r.subject.id)) &&
+    (q.subjectRelation === undefined || q.subjectRelation === r.subject.relation)
+  );
 }
 
 function noSchema(): PembaError {

@@ -123,3 +123,31 @@ export interface ReadRelationshipsResult {
   cursor: string;
   token: string;
 }
+
+export interface CheckBulkItem {
+  resource: ObjectRef;
+  permission: string;
+  subject: SubjectRef;
+  context?: Record<string, unknown>;
+}
+
+/** One answer per item, in request order: a result, or the error that item alone produced. */
+export type CheckBulkResult =
+  | { item: CheckBulkItem; permissionship: Permissionship; missingContext?: string[]; error?: undefined }
+  | { item: CheckBulkItem; error: Error };
+
+export interface WatchRequest {
+  /** Resume after this token; absent means "from now". */
+  afterToken?: string;
+  /** Only changes to resources of these types (empty: all). */
+  objectTypes?: string[];
+  /** Only changes matching any of these filters (empty: all). */
+  filters?: RelationshipFilter[];
+  signal?: AbortSignal;
+}
+
+export interface WatchEvent {
+  changes: Array<{ operation: 'TOUCH' | 'DELETE'; relationship: Relationship }>;
+  /** The token of the revision these changes were committed at; resume from it. */
+  token: string;
+}
