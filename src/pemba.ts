@@ -13,7 +13,7 @@ import type { Datastore, RelationshipKey, RelationshipQuery, Revision, SnapshotR
 import { keyOf } from './datastore/datastore.js';
 import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
 import { resolveRevision } from './consistency/consistency.js';
-import { encodeToken } from './consistency/zedtoken.js';
+import { decodeToken, encodeToken } from './consistency/zedtoken.js';
 import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.js';
 import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
 import { Checker } from './engine/check.js';
@@ -31,7 +31,6 @@ import type {
   WatchEvent, WatchRequest,
 } from './requests.js';
 import type { Relationship, RelationshipFilter } from './relationship.js';
-import { decodeToken } from './consistency/zedtoken.js';
 import { compileSchema, validateRelationship } from './schema/index.js';
 import type { CompiledSchema } from './schema/ir.js';
 import { ELLIPSIS } from './schema/ir.js';

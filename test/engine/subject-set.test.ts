@@ -15,7 +15,7 @@ describe('SubjectSet', () => {
   });
 
   it('intersection with a wildcard keeps the concrete ids the wildcard admits', () => {
-    expect(show(set(['a', 'b'])).intersect(set([], ['b'])))).toEqual({ concrete: ['a'], wildcard: null });
+    expect(show(set(['a', 'b']).intersect(set([], ['b'])))).toEqual({ concrete: ['a'], wildcard: null });
     expect(show(set([], ['x']).intersect(set([], ['y'])))).toEqual({ concrete: [], wildcard: ['x', 'y'] });
   });
 
