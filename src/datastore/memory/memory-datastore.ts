@@ -1,0 +1,221 @@
+/**
+ * The in-memory MVCC datastore: multi-version rows (row-store.ts), a commit log with the change feed
+ * and schema history (commit-log.ts), and serialised read-write transactions (transaction.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../../errors.js';
+import type { Relationship } from '../../relationship.js';
+import type {
+  Datastore, QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
+  StoredSchema,
+} from '../datastore.js';
+import { CommitLog } from './commit-log.js';
+import { Mutex } from './mutex.js';
+import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from './revision-errors.js';
+import { RowStore } from './row-store.js';
+import { MemoryTransaction } from './transaction.js';
+
+export interface MemoryDatastoreOptions {
+  /** Width in ms of the window optimizedRevision() quantizes to (default 5000); 0 returns head. */
+  quantizationMs?: number;
+  /** How long in ms a revision stays readable after it was superseded (default 24h). */
+  gcWindowMs?: number;
+  /** The clock, in epoch ms: commit times, relationship expiration, quantization and GC use it. */
+  now?: () => number;
+}
+
+export interface GcResult {
+  /** The oldest revision still readable. */
+  oldestReadable: Revision;
+  /** Row versions dropped. */
+  versions: number;
+  /** Change-log entries dropped. */
+  commits: number;
+}
+
+export const DEFAULT_QUANTIZATION_MS = 5_000;
+export const DEFAULT_GC_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export class MemoryDatastore implements Datastore {
+  readonly id = randomUUID();
+  private readonly rows = new RowStore();
+  private readonly log = new CommitLog();
+  private readonly mutex = new Mutex();
+  private readonly quantizationMs: number;
+  private readonly gcWindowMs: number;
+  private readonly now: () => number;
+  /** Wakes watchers waiting for the next commit. */
+  private waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(options: MemoryDatastoreOptions = {}) {
+    this.quantizationMs = nonNegative('quantizationMs', options.quantizationMs ?? DEFAULT_QUANTIZATION_MS);
+    this.gcWindowMs = nonNegative('gcWindowMs', options.gcWindowMs ?? DEFAULT_GC_WINDOW_MS);
+    this.now = options.now ?? Date.now;
+  }
+
+  async headRevision(): Promise<Revision> {
+    this.assertOpen();
+    return this.log.head;
+  }
+
+  /**
+   * The newest revision committed at or before the start of the current quantization window, so
+   * callers within one window share a revision (and its caches). When no commit is that old (a young
+   * datastore) this is head rather than the empty revision 0, so fresh data is not hidden for a window.
+   */
+  async optimizedRevision(): Promise<Revision> {
+    this.assertOpen();
+    if (this.quantizationMs === 0) return this.log.head;
+    const nowMs = this.now();
+    const windowStart = Math.floor(nowMs / this.quantizationMs) * this.quantizationMs;
+    const quantized = this.log.revisionAt(windowStart) ?? this.log.head;
+    const oldest = this.expiryBoundary(nowMs);
+    return quantized > oldest ? quantized : oldest;
+  }
+
+  /**
+   * Expiry is by time, not by whether gc() has run yet: a revision superseded more than the GC window
+   * ago is refused, so whether an old token works does not depend on GC timing.
+   */
+  async checkRevision(revision: Revision): Promise<void> {
+    this.assertOpen();
+    if (revision < 0n) throw negativeRevision(revision);
+    if (revision > this.log.head) throw futureRevision(revision, this.log.head);
+    const oldest = this.expiryBoundary(this.now());
+    if (revision < oldest) throw expiredRevision(revision, oldest);
+  }
+
+  snapshot(revision: Revision): SnapshotReader {
+    return {
+      revision,
+      queryRelationships: async (query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> => {
+        this.assertReadable(revision);
+        return this.rows.query(query, revision, this.now(), options);
+      },
+      readSchema: async (): Promise<StoredSchema | undefined> => {
+        this.assertReadable(revision);
+        return this.log.schemaAt(revision);
+      },
+    };
+  }
+
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }> {
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      const tx = new MemoryTransaction(this.rows, this.log, this.log.head + 1n, this.now);
+      let result: T;
+      try {
+        result = await fn(tx);
+      } catch (e) {
+        tx.rollback();
+        tx.close();
+        throw e;
+      }
+      tx.finish();
+      this.log.append({
+        revision: tx.revision,
+        time: Math.max(this.now(), this.log.lastCommitTime),
+        changes: tx.changes,
+        ...(tx.schema !== undefined ? { schema: tx.schema } : {}),
+      });
+      this.wakeWatchers();
+      return { revision: tx.revision, result };
+    });
+  }
+
+  /** Ends quietly when `signal` aborts or the datastore closes. */
+  async *watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges> {
+    this.assertReadable(after);
+    let cursor = after;
+    while (!signal?.aborted && !this.closed) {
+      const commits = this.log.after(cursor);
+      if (!commits) throw expiredRevision(cursor, this.log.oldestReadable);
+      if (commits.length === 0) {
+        await this.nextCommit(signal);
+        continue;
+      }
+      for (const c of commits) {
+        if (signal?.aborted) return;
+        yield { revision: c.revision, changes: [...c.changes], ...(c.schema !== undefined ? { schema: c.schema } : {}) };
+        cursor = c.revision;
+      }
+    }
+  }
+
+  /**
+   * Drop what no readable revision needs: row versions deleted at or before the oldest readable
+   * revision (the one current at now - gcWindow), versions that expired before that time, and older
+   * change-log entries and schema versions. Runs between transactions. O(rows).
+   */
+  gc(nowMs: number = this.now()): Promise<GcResult> {
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      const boundary = this.expiryBoundary(nowMs);
+      const cutoff = nowMs - this.gcWindowMs;
+      let versions = 0;
+      for (const slot of [...this.rows.allSlots()]) {
+        const kept = slot.versions.filter(
+          (v) =>
+            !(v.deletedRev !== undefined && v.deletedRev <= boundary) &&
+            !(v.expiresAtMs !== undefined && v.expiresAtMs <= cutoff),
+        );
+        versions += slot.versions.length - kept.length;
+        slot.versions = kept;
+        if (kept.length === 0) this.rows.removeSlot(slot);
+      }
+      const commits = this.log.collect(boundary);
+      return { oldestReadable: this.log.oldestReadable, versions, commits };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeWatchers();
+  }
+
+  /** The oldest revision still readable at `nowMs`: the one that was current at nowMs - gcWindow. */
+  private expiryBoundary(nowMs: number): Revision {
+    const current = this.log.revisionAt(nowMs - this.gcWindowMs) ?? 0n;
+    return current > this.log.oldestReadable ? current : this.log.oldestReadable;
+  }
+
+  /** Reads only check what makes a read wrong (not time expiry), so in-flight requests finish. */
+  private assertReadable(revision: Revision): void {
+    this.assertOpen();
+    if (revision < 0n) throw negativeRevision(revision);
+    if (revision > this.log.head) throw futureRevision(revision, this.log.head);
+    if (revision < this.log.oldestReadable) throw expiredRevision(revision, this.log.oldestReadable);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedDatastore();
+  }
+
+  private nextCommit(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wakeWatchers(): void {
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiting) wake();
+  }
+}
+
+export function createMemoryDatastore(options?: MemoryDatastoreOptions): MemoryDatastore {
+  return new MemoryDatastore(options);
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw invalidArgument(`${name} must be a non-negative number of milliseconds`);
+  return value;
+}

@@ -1,0 +1,157 @@
+/**
+ * A read-write transaction. Transactions run one at a time, so writes go straight into the row
+ * store as versions of the pending revision (head + 1): snapshot readers never read past head, so
+ * they cannot see them. Every mutation is recorded in an undo log, and a transaction that throws is
+ * rolled back — as a SQL backend's INSERT/UPDATE of created_rev/deleted_rev would be by the database.
+ */
+import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
+import type { Relationship, RelationshipUpdate } from '../../relationship.js';
+import type {
+  QueryOptions, ReadWriteTransaction, RelationshipChange, RelationshipQuery, Revision, StoredSchema,
+} from '../datastore.js';
+import type { CommitLog } from './commit-log.js';
+import { formatTuple, freezeCopy, sameAttributes } from './relationships.js';
+import type { RowStore, RowVersion, Slot } from './row-store.js';
+import { isExpired } from './row-store.js';
+
+type Undo = { slot: Slot; pushed: RowVersion } | { deleted: RowVersion };
+
+export class MemoryTransaction implements ReadWriteTransaction {
+  readonly changes: RelationshipChange[] = [];
+  schema: string | undefined;
+  private readonly undo: Undo[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly rows: RowStore,
+    private readonly log: CommitLog,
+    readonly revision: Revision,
+    private readonly now: () => number,
+  ) {}
+
+  async queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
+    this.assertOpen();
+    return this.rows.query(query, this.revision, this.now(), options);
+  }
+
+  async readSchema(): Promise<StoredSchema | undefined> {
+    this.assertOpen();
+    return this.schema !== undefined ? { text: this.schema, revision: this.revision } : this.log.schemaAt(this.revision);
+  }
+
+  async writeSchema(text: string): Promise<void> {
+    this.assertOpen();
+    this.schema = text;
+  }
+
+  /** All or nothing per call: a CREATE conflict undoes this call's earlier updates too. */
+  async write(updates: readonly RelationshipUpdate[]): Promise<void> {
+    this.assertOpen();
+    const mark = this.undo.length;
+    const changesMark = this.changes.length;
+    try {
+      const nowMs = this.now();
+      for (const u of updates) this.apply(u, nowMs);
+    } catch (e) {
+      this.rollback(mark);
+      this.changes.length = changesMark;
+      throw e;
+    }
+  }
+
+  async deleteMatching(query: RelationshipQuery, limit?: number): Promise<number> {
+    this.assertOpen();
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+      throw invalidArgument(`invalid delete limit ${limit}: it must be a non-negative integer`);
+    }
+    const nowMs = this.now();
+    const doomed = this.rows.query(query, this.revision, nowMs, { limit });
+    for (const r of doomed) this.apply({ operation: 'DELETE', relationship: r }, nowMs);
+    return doomed.length;
+  }
+
+  /** Undo every mutation after `mark` (all of them by default), newest first. */
+  rollback(mark = 0): void {
+    while (this.undo.length > mark) {
+      const u = this.undo.pop()!;
+      if ('deleted' in u) {
+        u.deleted.deletedRev = undefined;
+      } else {
+        u.slot.versions.pop();
+        if (u.slot.versions.length === 0) this.rows.removeSlot(u.slot);
+      }
+    }
+  }
+
+  /** Drop versions this transaction both created and deleted: no revision can ever see them. */
+  finish(): void {
+    for (const u of this.undo) {
+      if ('pushed' in u && u.pushed.deletedRev === this.revision) {
+        u.slot.versions = u.slot.versions.filter((v) => v !== u.pushed);
+        if (u.slot.versions.length === 0) this.rows.removeSlot(u.slot);
+      }
+    }
+    this.close();
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private apply(u: RelationshipUpdate, nowMs: number): void {
+    const r = u.relationship;
+    if (u.operation !== 'CREATE' && u.operation !== 'TOUCH' && u.operation !== 'DELETE') {
+      throw invalidArgument(`unknown update operation ${String(u.operation)}`);
+    }
+    const slot = u.operation === 'DELETE' ? this.rows.slotFor(r) : this.rows.ensureSlot(r);
+    const current = slot?.current();
+    // An expired relationship is absent: CREATE may replace it and DELETE reports no change.
+    const live = current && !isExpired(current, nowMs) ? current : undefined;
+    switch (u.operation) {
+      case 'CREATE':
+        if (live) {
+          throw alreadyExists(
+            `could not CREATE relationship \`${formatTuple(r)}\`, as it already existed. If this is persistent, please switch to TOUCH operations or specify a precondition`,
+            'ERROR_REASON_ATTEMPT_TO_RECREATE_RELATIONSHIP',
+            { relationship: formatTuple(r) },
+          );
+        }
+        this.replace(slot!, current, r);
+        break;
+      case 'TOUCH':
+        // A TOUCH that changes nothing keeps the row version but is still reported, as SpiceDB's Watch does.
+        if (current && sameAttributes(current.relationship, r)) {
+          this.changes.push({ operation: 'TOUCH', relationship: current.relationship });
+        } else {
+          this.replace(slot!, current, r);
+        }
+        break;
+      case 'DELETE':
+        if (current) this.markDeleted(current);
+        if (live) this.changes.push({ operation: 'DELETE', relationship: live.relationship });
+        break;
+    }
+  }
+
+  private replace(slot: Slot, current: RowVersion | undefined, r: Relationship): void {
+    if (current) this.markDeleted(current);
+    const relationship = freezeCopy(r);
+    const pushed: RowVersion = {
+      relationship,
+      createdRev: this.revision,
+      ...(relationship.expiresAt ? { expiresAtMs: relationship.expiresAt.getTime() } : {}),
+    };
+    slot.versions.push(pushed);
+    this.undo.push({ slot, pushed });
+    this.changes.push({ operation: 'TOUCH', relationship });
+  }
+
+  private markDeleted(v: RowVersion): void {
+    v.deletedRev = this.revision;
+    this.undo.push({ deleted: v });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+  }
+}
