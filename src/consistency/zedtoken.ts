@@ -1,0 +1,52 @@
+/**
+ * ZedTokens: opaque revision tokens. Payload: a version byte, 6 bytes of SHA-256 of the datastore id
+ * (enough to recognise a token from another datastore while keeping tokens ~14 characters) and the
+ * revision as an unsigned LEB128 varint; base64url-encoded.
+ */
+import { createHash } from 'node:crypto';
+import { invalidArgument } from '../errors.js';
+
+const VERSION = 1;
+const FINGERPRINT_BYTES = 6;
+/** 10 varint bytes hold 64 bits, more than any backend's revision. */
+const MAX_VARINT_BYTES = 10;
+
+export function encodeToken(datastoreId: string, revision: bigint): string {
+  if (revision < 0n) throw invalidArgument(`cannot encode negative revision ${revision}`);
+  const bytes = [VERSION, ...fingerprint(datastoreId)];
+  let r = revision;
+  do {
+    const low = Number(r & 0x7fn);
+    r >>= 7n;
+    bytes.push(r > 0n ? low | 0x80 : low);
+  } while (r > 0n);
+  return Buffer.from(bytes).toString('base64url');
+}
+
+/** The revision in `token`; INVALID_ARGUMENT if it is malformed or was issued by another datastore. */
+export function decodeToken(token: string, datastoreId: string): bigint {
+  const malformed = () => invalidArgument(`malformed consistency token \`${String(token).slice(0, 64)}\`: it was not issued by Pemba`);
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token)) throw malformed();
+  const buf = Buffer.from(token, 'base64url');
+  const varint = buf.subarray(1 + FINGERPRINT_BYTES);
+  if (buf[0] !== VERSION || varint.length === 0 || varint.length > MAX_VARINT_BYTES) throw malformed();
+  let revision = 0n;
+  for (let i = 0; i < varint.length; i++) {
+    const last = i === varint.length - 1;
+    if (((varint[i] & 0x80) === 0) !== last) throw malformed();
+    revision |= BigInt(varint[i] & 0x7f) << BigInt(7 * i);
+  }
+  const fp = buf.subarray(1, 1 + FINGERPRINT_BYTES);
+  // Only the canonical encoding is accepted (no padded varints, no stray base64 bits).
+  if (Buffer.from([VERSION, ...fp, ...varint]).toString('base64url') !== token || (varint.length > 1 && varint[varint.length - 1] === 0)) {
+    throw malformed();
+  }
+  if (!fp.equals(fingerprint(datastoreId))) {
+    throw invalidArgument('consistency token was issued by a different datastore: tokens are only valid where they were issued');
+  }
+  return revision;
+}
+
+function fingerprint(datastoreId: string): Buffer {
+  return createHash('sha256').update(datastoreId).digest().subarray(0, FINGERPRINT_BYTES);
+}
