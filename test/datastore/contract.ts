@@ -1,0 +1,579 @@
+/**
+ * The Datastore contract suite. Every backend runs it with a few lines:
+ *
+ *   runDatastoreContract('sqlite', async () => createSqliteDatastore(...));
+ *
+ * The factory must return a fresh, empty datastore on every call (the suite closes it).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolveRevision } from '../../src/consistency/consistency.js';
+import { decodeToken, encodeToken } from '../../src/consistency/zedtoken.js';
+import type {
+  Datastore, RelationshipQuery, Revision, RevisionChanges,
+} from '../../src/datastore/datastore.js';
+import { compareKeys, keyOf } from '../../src/datastore/datastore.js';
+import { PembaError } from '../../src/errors.js';
+import type { Relationship, RelationshipUpdate } from '../../src/relationship.js';
+
+/** `doc:1#reader@user:ann` or `doc:1#reader@group:eng#member`. */
+export function rel(s: string, extra: Pick<Relationship, 'caveat' | 'expiresAt'> = {}): Relationship {
+  const m = /^([^:]+):([^#]+)#([^@]+)@([^:]+):([^#]+)(?:#(.+))?$/.exec(s);
+  if (!m) throw new Error(`bad relationship ${s}`);
+  return {
+    resource: { type: m[1], id: m[2] },
+    relation: m[3],
+    subject: { type: m[4], id: m[5], relation: m[6] ?? '...' },
+    ...extra,
+  };
+}
+
+const touch = (r: Relationship | string): RelationshipUpdate => ({ operation: 'TOUCH', relationship: typeof r === 'string' ? rel(r) : r });
+const create = (r: Relationship | string): RelationshipUpdate => ({ operation: 'CREATE', relationship: typeof r === 'string' ? rel(r) : r });
+const del = (r: Relationship | string): RelationshipUpdate => ({ operation: 'DELETE', relationship: typeof r === 'string' ? rel(r) : r });
+
+const tuple = (r: Relationship) => {
+  const s = r.subject.relation === '...' ? '' : `#${r.subject.relation}`;
+  return `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}${s}`;
+};
+
+/** Rejects with a PembaError of `code` whose message contains `text`. */
+async function expectPembaError(p: Promise<unknown>, code: string, text?: string | RegExp): Promise<PembaError> {
+  const e = await p.then(
+    () => { throw new Error(`expected a ${code} error, but it succeeded`); },
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(PembaError);
+  expect((e as PembaError).code).toBe(code);
+  if (text !== undefined) expect((e as PembaError).message).toMatch(text);
+  return e as PembaError;
+}
+
+/** The next `n` commits from `iter`, failing instead of hanging if they do not arrive. */
+async function take(iter: AsyncIterator<RevisionChanges>, n: number, timeoutMs = 2000): Promise<RevisionChanges[]> {
+  const out: RevisionChanges[] = [];
+  for (let i = 0; i < n; i++) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`watch: only ${out.length} of ${n} commits arrived`)), timeoutMs);
+    });
+    const next = await Promise.race([iter.next(), timeout]).finally(() => clearTimeout(timer));
+    if (next.done) throw new Error(`watch ended after ${out.length} of ${n} commits`);
+    out.push(next.value);
+  }
+  return out;
+}
+
+/** True when `iter` produces nothing within `ms` (the pending next() is left for the caller). */
+async function quiet(pending: Promise<unknown>, ms = 50): Promise<boolean> {
+  const marker = Symbol('quiet');
+  const winner = await Promise.race([pending, new Promise((r) => setTimeout(() => r(marker), ms))]);
+  return winner === marker;
+}
+
+const SEED = [
+  'doc:1#reader@user:ann',
+  'doc:1#reader@user:bob',
+  'doc:1#writer@user:ann',
+  'doc:2#reader@group:eng#member',
+  'doc:2#reader@group:eng',
+  'doc:2#reader@user:*',
+  'doc:10#reader@user:ann',
+  'doc:20#owner@user:cat',
+  'doc:a/b#reader@user:ann',
+  'folder:1#viewer@user:ann',
+  'folder:x#parent@folder:1',
+  'group:eng#member@user:bob',
+  'group:eng#member@group:ops#member',
+  'group:ops#member@user:ann',
+].map((s) => rel(s));
+
+/** What a query must return over SEED: a reference implementation of the matching rules. */
+function reference(q: RelationshipQuery, rels: Relationship[] = SEED): string[] {
+  return rels
+    .filter((r) =>
+      (q.resourceType === undefined || r.resource.type === q.resourceType) &&
+      (q.resourceIds === undefined || q.resourceIds.includes(r.resource.id)) &&
+      (q.resourceIdPrefix === undefined || r.resource.id.startsWith(q.resourceIdPrefix)) &&
+      (q.relation === undefined || r.relation === q.relation) &&
+      (q.subjectType === undefined || r.subject.type === q.subjectType) &&
+      (q.subjectIds === undefined || q.subjectIds.includes(r.subject.id)) &&
+      (q.subjectRelation === undefined || r.subject.relation === q.subjectRelation))
+    .sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
+    .map(tuple);
+}
+
+const QUERIES: RelationshipQuery[] = [
+  {},
+  { resourceType: 'doc' },
+  { resourceType: 'doc', resourceIds: ['2', '1', 'missing', '1'] },
+  { resourceType: 'doc', resourceIds: [] },
+  { resourceType: 'doc', resourceIdPrefix: '1' },
+  { resourceType: 'doc', resourceIdPrefix: 'a/' },
+  { resourceType: 'doc', resourceIds: ['1', '10', '2'], resourceIdPrefix: '1' },
+  { resourceType: 'doc', resourceIds: ['1', '2'], relation: 'reader' },
+  { resourceType: 'doc', relation: 'reader' },
+  { relation: 'reader' },
+  { resourceType: 'nothing' },
+  { subjectType: 'user' },
+  { subjectType: 'user', subjectIds: ['ann'] },
+  { subjectType: 'user', subjectIds: ['ann', 'bob', 'nobody'], relation: 'reader' },
+  { subjectType: 'user', subjectIds: [] },
+  { subjectType: 'user', subjectIds: ['*'] },
+  { resourceType: 'doc', subjectType: 'user', subjectIds: ['ann'] },
+  { resourceType: 'doc', resourceIds: ['1'], subjectType: 'user', subjectIds: ['bob'] },
+  { subjectType: 'group', subjectRelation: '...' },
+  { subjectType: 'group', subjectRelation: 'member' },
+  { subjectType: 'group' },
+  { resourceType: 'doc', resourceIds: ['2'], relation: 'reader', subjectType: 'group', subjectIds: ['eng'], subjectRelation: 'member' },
+  { resourceType: 'group', relation: 'member', subjectType: 'group', subjectIds: ['ops'], subjectRelation: '...' },
+  { subjectRelation: 'member' },
+  { resourceIds: ['1'] },
+];
+
+export function runDatastoreContract(name: string, factory: () => Promise<Datastore>): void {
+  describe(`Datastore contract: ${name}`, () => {
+    let ds: Datastore;
+    const extra: Datastore[] = [];
+    beforeEach(async () => {
+      ds = await factory();
+    });
+    afterEach(async () => {
+      await ds.close();
+      await Promise.all(extra.splice(0).map((d) => d.close()));
+    });
+
+    const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
+    const read = async (q: RelationshipQuery, at?: Revision) =>
+      (await ds.snapshot(at ?? (await ds.headRevision())).queryRelationships(q)).map(tuple);
+
+    describe('revisions', () => {
+      it('an empty datastore has head 0, nothing to read and no schema', async () => {
+        expect(await ds.headRevision()).toBe(0n);
+        expect(await ds.optimizedRevision()).toBe(0n);
+        await ds.checkRevision(0n);
+        expect(await ds.snapshot(0n).queryRelationships({})).toEqual([]);
+        expect(await ds.snapshot(0n).readSchema()).toBeUndefined();
+      });
+
+      it('every commit creates a larger revision, including commits that change nothing', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const r2 = (await ds.readWrite(async () => 'nothing')).revision;
+        const r3 = await write(del('doc:404#reader@user:ann'));
+        expect(r1).toBeGreaterThan(0n);
+        expect(r2).toBeGreaterThan(r1);
+        expect(r3).toBeGreaterThan(r2);
+        expect(await ds.headRevision()).toBe(r3);
+        expect(await ds.optimizedRevision()).toBeLessThanOrEqual(r3);
+      });
+
+      it('readWrite returns the result of its function', async () => {
+        const { result } = await ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:1#reader@user:ann')]);
+          return 42;
+        });
+        expect(result).toBe(42);
+      });
+
+      it('checkRevision rejects negative and future revisions and accepts existing ones', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        await ds.checkRevision(r1);
+        await ds.checkRevision(0n);
+        await expectPembaError(ds.checkRevision(-1n), 'INVALID_ARGUMENT');
+        await expectPembaError(ds.checkRevision(r1 + 1n), 'FAILED_PRECONDITION', /future/);
+      });
+
+      it('the datastore has a stable id, distinct from other datastores', async () => {
+        const other = await factory();
+        extra.push(other);
+        expect(ds.id).toBeTruthy();
+        expect(ds.id).toBe(ds.id);
+        expect(other.id).not.toBe(ds.id);
+      });
+    });
+
+    describe('snapshots', () => {
+      it('each revision sees exactly its own state across write, delete and re-create', async () => {
+        const a = 'doc:1#reader@user:ann';
+        const r1 = await write(touch(a));
+        const r2 = await write(touch('doc:2#reader@user:bob'));
+        const r3 = await write(del(a));
+        const r4 = await write(create(rel(a, { caveat: { name: 'weekday', context: { day: 'mon' } } })));
+        const r5 = await write(del('doc:2#reader@user:bob'), touch('doc:3#reader@user:cat'));
+        const all = async (r: Revision) => ds.snapshot(r).queryRelationships({});
+        expect((await all(0n)).map(tuple)).toEqual([]);
+        expect((await all(r1)).map(tuple)).toEqual([a]);
+        expect((await all(r2)).map(tuple)).toEqual([a, 'doc:2#reader@user:bob']);
+        expect((await all(r3)).map(tuple)).toEqual(['doc:2#reader@user:bob']);
+        const at4 = await all(r4);
+        expect(at4.map(tuple)).toEqual([a, 'doc:2#reader@user:bob']);
+        expect(at4[0].caveat).toEqual({ name: 'weekday', context: { day: 'mon' } });
+        expect((await all(r2))[0].caveat).toBeUndefined();
+        expect((await all(r5)).map(tuple)).toEqual([a, 'doc:3#reader@user:cat']);
+        // Point reads agree with scans.
+        expect(await read({ resourceType: 'doc', resourceIds: ['1'], relation: 'reader' }, r3)).toEqual([]);
+        expect(await read({ resourceType: 'doc', resourceIds: ['1'], relation: 'reader' }, r4)).toEqual([a]);
+        expect(await read({ subjectType: 'user', subjectIds: ['ann'] }, r1)).toEqual([a]);
+        expect(await read({ subjectType: 'user', subjectIds: ['ann'] }, r3)).toEqual([]);
+      });
+
+      it('a snapshot stays fixed while later commits happen', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const snap = ds.snapshot(r1);
+        await write(del('doc:1#reader@user:ann'), touch('doc:1#reader@user:bob'));
+        expect((await snap.queryRelationships({})).map(tuple)).toEqual(['doc:1#reader@user:ann']);
+        expect(snap.revision).toBe(r1);
+      });
+
+      it('uncommitted writes are invisible to snapshots; the transaction sees its own writes', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        await ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:2#reader@user:bob'), del('doc:1#reader@user:ann')]);
+          expect((await tx.queryRelationships({})).map(tuple)).toEqual(['doc:2#reader@user:bob']);
+          expect((await ds.snapshot(r1).queryRelationships({})).map(tuple)).toEqual(['doc:1#reader@user:ann']);
+          await tx.write([touch('doc:1#reader@user:ann')]);
+          expect((await tx.queryRelationships({ resourceType: 'doc', resourceIds: ['1'] })).map(tuple))
+            .toEqual(['doc:1#reader@user:ann']);
+        });
+      });
+    });
+
+    describe('queries', () => {
+      beforeEach(async () => {
+        await ds.readWrite((tx) => tx.write(SEED.map(touch)));
+      });
+
+      it.each(QUERIES.map((q) => [JSON.stringify(q), q] as const))('%s matches the reference', async (_, q) => {
+        expect(await read(q)).toEqual(reference(q));
+        // Transactions read with the same rules.
+        const { result } = await ds.readWrite(async (tx) => (await tx.queryRelationships(q)).map(tuple));
+        expect(result).toEqual(reference(q));
+      });
+
+      it('returns relationships in compareKeys order', async () => {
+        const all = await ds.snapshot(await ds.headRevision()).queryRelationships({});
+        const keys = all.map(keyOf);
+        for (let i = 1; i < keys.length; i++) expect(compareKeys(keys[i - 1], keys[i])).toBeLessThan(0);
+        expect(all).toHaveLength(SEED.length);
+      });
+
+      it('limit and after paginate without skipping or repeating', async () => {
+        const snap = ds.snapshot(await ds.headRevision());
+        for (const q of QUERIES) {
+          for (const limit of [1, 2, 3, 5]) {
+            const pages: string[] = [];
+            let after: ReturnType<typeof keyOf> | undefined;
+            for (let guard = 0; guard < 50; guard++) {
+              const page = await snap.queryRelationships(q, { limit, after });
+              expect(page.length).toBeLessThanOrEqual(limit);
+              pages.push(...page.map(tuple));
+              if (page.length < limit) break;
+              after = keyOf(page[page.length - 1]);
+            }
+            expect(pages, `${JSON.stringify(q)} limit ${limit}`).toEqual(reference(q));
+          }
+        }
+      });
+
+      it('after may name a key that is not stored; limit 0 returns nothing', async () => {
+        const snap = ds.snapshot(await ds.headRevision());
+        const after = keyOf(rel('doc:1#reader@user:b'));
+        expect((await snap.queryRelationships({ resourceType: 'doc' }, { after, limit: 2 })).map(tuple))
+          .toEqual(['doc:1#reader@user:bob', 'doc:1#writer@user:ann']);
+        expect(await snap.queryRelationships({}, { limit: 0 })).toEqual([]);
+      });
+
+      it('results carry caveats and expirations as written', async () => {
+        const expiresAt = new Date(Date.now() + 3_600_000);
+        await write(touch(rel('doc:9#reader@user:ann', { caveat: { name: 'ip', context: { cidr: ['10.0.0.0/8'], n: 1 } }, expiresAt })));
+        const [r] = await ds.snapshot(await ds.headRevision()).queryRelationships({ resourceType: 'doc', resourceIds: ['9'] });
+        expect(r).toEqual(rel('doc:9#reader@user:ann', { caveat: { name: 'ip', context: { cidr: ['10.0.0.0/8'], n: 1 } }, expiresAt }));
+        expect(r.expiresAt?.getTime()).toBe(expiresAt.getTime());
+      });
+
+      it('a later change to the written object does not change what is stored', async () => {
+        const r = rel('doc:9#reader@user:ann', { caveat: { name: 'c', context: { x: 1 } } });
+        await write(touch(r));
+        r.resource.id = '10';
+        r.caveat!.context!.x = 2;
+        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({ resourceType: 'doc', resourceIds: ['9'] }))
+          .toEqual([rel('doc:9#reader@user:ann', { caveat: { name: 'c', context: { x: 1 } } })]);
+      });
+    });
+
+    describe('writes', () => {
+      it('CREATE of an existing relationship throws ALREADY_EXISTS naming it, and the transaction writes nothing', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const failed = ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:2#reader@user:bob')]);
+          await tx.writeSchema('definition user {}');
+          await tx.write([create('doc:3#reader@user:cat'), create('doc:1#reader@user:ann')]);
+        });
+        await expectPembaError(failed, 'ALREADY_EXISTS', 'doc:1#reader@user:ann');
+        expect(await ds.headRevision()).toBe(r1);
+        expect(await read({})).toEqual(['doc:1#reader@user:ann']);
+        expect(await ds.snapshot(r1).readSchema()).toBeUndefined();
+        // The next transaction gets the next revision and sees no trace of the failed one.
+        const r2 = await write(create('doc:3#reader@user:cat'));
+        expect(r2).toBeGreaterThan(r1);
+        expect(await read({})).toEqual(['doc:1#reader@user:ann', 'doc:3#reader@user:cat']);
+      });
+
+      it('a failed write call leaves the transaction as it was before the call', async () => {
+        await write(touch('doc:1#reader@user:ann'));
+        const { result } = await ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:0#reader@user:zed')]);
+          await expectPembaError(tx.write([touch('doc:2#reader@user:bob'), create('doc:1#reader@user:ann')]), 'ALREADY_EXISTS');
+          return (await tx.queryRelationships({})).map(tuple);
+        });
+        expect(result).toEqual(['doc:0#reader@user:zed', 'doc:1#reader@user:ann']);
+        expect(await read({})).toEqual(['doc:0#reader@user:zed', 'doc:1#reader@user:ann']);
+      });
+
+      it('a transaction that throws writes nothing, commits no revision and rethrows the same error', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const boom = new Error('boom');
+        const failed = ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:2#reader@user:bob'), del('doc:1#reader@user:ann')]);
+          await tx.writeSchema('definition doc {}');
+          await tx.deleteMatching({});
+          throw boom;
+        });
+        await expect(failed).rejects.toBe(boom);
+        expect(await ds.headRevision()).toBe(r1);
+        expect(await read({})).toEqual(['doc:1#reader@user:ann']);
+        expect(await ds.snapshot(r1).readSchema()).toBeUndefined();
+        // Nor does any of it surface in the next commit.
+        const r2 = (await ds.readWrite(async () => undefined)).revision;
+        expect(await read({}, r2)).toEqual(['doc:1#reader@user:ann']);
+        expect(await ds.snapshot(r2).readSchema()).toBeUndefined();
+      });
+
+      it('TOUCH creates, and replaces caveat and expiration of an existing relationship', async () => {
+        const a = 'doc:1#reader@user:ann';
+        const later = new Date(Date.now() + 86_400_000);
+        const r1 = await write(touch(a));
+        const r2 = await write(touch(rel(a, { caveat: { name: 'c', context: { k: 'v' } }, expiresAt: later })));
+        const r3 = await write(touch(rel(a, { caveat: { name: 'd' } })));
+        const r4 = await write(touch(a));
+        const at = async (r: Revision) => (await ds.snapshot(r).queryRelationships({}))[0];
+        expect(await at(r1)).toEqual(rel(a));
+        expect(await at(r2)).toEqual(rel(a, { caveat: { name: 'c', context: { k: 'v' } }, expiresAt: later }));
+        expect(await at(r3)).toEqual(rel(a, { caveat: { name: 'd' } }));
+        expect(await at(r4)).toEqual(rel(a));
+        expect(await ds.snapshot(r4).queryRelationships({})).toHaveLength(1);
+      });
+
+      it('DELETE of an absent relationship is a no-op; CREATE after DELETE in one call works', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const r2 = await write(del('doc:1#reader@user:bob'), del('nothing:1#x@user:ann'));
+        expect(r2).toBeGreaterThan(r1);
+        expect(await read({})).toEqual(['doc:1#reader@user:ann']);
+        await write(del('doc:1#reader@user:ann'), create(rel('doc:1#reader@user:ann', { caveat: { name: 'c' } })));
+        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({}))
+          .toEqual([rel('doc:1#reader@user:ann', { caveat: { name: 'c' } })]);
+      });
+
+      it('deleteMatching deletes matches in key order up to the limit and reports the count', async () => {
+        await ds.readWrite((tx) => tx.write(SEED.map(touch)));
+        const docs = reference({ resourceType: 'doc' });
+        const { result: first } = await ds.readWrite((tx) => tx.deleteMatching({ resourceType: 'doc' }, 2));
+        expect(first).toBe(2);
+        expect(await read({ resourceType: 'doc' })).toEqual(docs.slice(2));
+        const { result: zero } = await ds.readWrite((tx) => tx.deleteMatching({ resourceType: 'doc' }, 0));
+        expect(zero).toBe(0);
+        const { result: rest } = await ds.readWrite((tx) => tx.deleteMatching({ resourceType: 'doc' }));
+        expect(rest).toBe(docs.length - 2);
+        expect(await read({ resourceType: 'doc' })).toEqual([]);
+        expect(await read({})).toEqual(reference({}).filter((t) => !t.startsWith('doc:')));
+        const { result: none } = await ds.readWrite((tx) => tx.deleteMatching({ resourceType: 'doc' }));
+        expect(none).toBe(0);
+      });
+
+      it('deleteMatching sees the transaction’s own writes', async () => {
+        await write(touch('doc:1#reader@user:ann'));
+        const { result } = await ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:2#reader@user:ann'), del('doc:1#reader@user:ann')]);
+          return tx.deleteMatching({ subjectType: 'user', subjectIds: ['ann'] });
+        });
+        expect(result).toBe(1);
+        expect(await read({})).toEqual([]);
+      });
+
+      it('concurrent conflicting transactions are serialised: exactly one "absent then create" succeeds', async () => {
+        const attempt = (who: string) =>
+          ds.readWrite(async (tx) => {
+            const existing = await tx.queryRelationships({ resourceType: 'lock', resourceIds: ['1'], relation: 'holder' });
+            await new Promise((r) => setTimeout(r, 20));
+            if (existing.length > 0) throw new Error('lock is held');
+            await tx.write([create(`lock:1#holder@user:${who}`)]);
+            return who;
+          });
+        const before = await ds.headRevision();
+        const outcomes = await Promise.allSettled([attempt('ann'), attempt('bob'), attempt('cat')]);
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        const holder = (won[0] as PromiseFulfilledResult<{ result: string }>).value.result;
+        expect(await read({ resourceType: 'lock' })).toEqual([`lock:1#holder@user:${holder}`]);
+        expect(await ds.headRevision()).toBeGreaterThan(before);
+      });
+
+      it('concurrent transactions commit distinct revisions and lose no writes', async () => {
+        const revisions = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => write(touch(`doc:${i}#reader@user:ann`))),
+        );
+        expect(new Set(revisions).size).toBe(10);
+        expect(await read({ resourceType: 'doc' })).toHaveLength(10);
+      });
+    });
+
+    describe('expiration', () => {
+      it('expired relationships are not returned; unexpired ones are', async () => {
+        const past = new Date(Date.now() - 1000);
+        const future = new Date(Date.now() + 3_600_000);
+        await write(touch(rel('doc:1#reader@user:ann', { expiresAt: past })), touch(rel('doc:1#reader@user:bob', { expiresAt: future })));
+        expect(await read({ resourceType: 'doc', resourceIds: ['1'] })).toEqual(['doc:1#reader@user:bob']);
+        expect(await read({ subjectType: 'user', subjectIds: ['ann'] })).toEqual([]);
+        const { result } = await ds.readWrite(async (tx) => (await tx.queryRelationships({})).map(tuple));
+        expect(result).toEqual(['doc:1#reader@user:bob']);
+      });
+
+      it('an expired relationship counts as absent: CREATE replaces it', async () => {
+        await write(touch(rel('doc:1#reader@user:ann', { expiresAt: new Date(Date.now() - 1000) })));
+        await write(create('doc:1#reader@user:ann'));
+        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({})).toEqual([rel('doc:1#reader@user:ann')]);
+      });
+    });
+
+    describe('schema', () => {
+      it('is versioned: each snapshot reads the schema as of its revision', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const r2 = (await ds.readWrite((tx) => tx.writeSchema('schema one'))).revision;
+        const r3 = await write(touch('doc:2#reader@user:ann'));
+        const r4 = (await ds.readWrite(async (tx) => {
+          expect((await tx.readSchema())?.text).toBe('schema one');
+          await tx.writeSchema('schema two');
+          expect((await tx.readSchema())?.text).toBe('schema two');
+        })).revision;
+        expect(await ds.snapshot(r1).readSchema()).toBeUndefined();
+        expect(await ds.snapshot(r2).readSchema()).toEqual({ text: 'schema one', revision: r2 });
+        expect(await ds.snapshot(r3).readSchema()).toEqual({ text: 'schema one', revision: r2 });
+        expect(await ds.snapshot(r4).readSchema()).toEqual({ text: 'schema two', revision: r4 });
+        const { result } = await ds.readWrite((tx) => tx.readSchema());
+        expect(result).toEqual({ text: 'schema two', revision: r4 });
+      });
+    });
+
+    describe('watch', () => {
+      it('yields every commit after the start, in order, exactly once, with its changes', async () => {
+        const r0 = await write(touch('doc:0#reader@user:zed'));
+        const ac = new AbortController();
+        const iter = ds.watch(r0, ac.signal)[Symbol.asyncIterator]();
+        const first = iter.next();
+        const r1 = await write(touch('doc:1#reader@user:ann'), create(rel('doc:2#reader@user:bob', { caveat: { name: 'c' } })));
+        const r2 = await write(del('doc:1#reader@user:ann'), del('doc:404#reader@user:nobody'));
+        const r3 = (await ds.readWrite((tx) => tx.writeSchema('s'))).revision;
+        const r4 = (await ds.readWrite(async (tx) => { await tx.deleteMatching({ resourceType: 'doc', resourceIds: ['2'] }); })).revision;
+        const got = [(await first).value as RevisionChanges, ...(await take(iter, 3))];
+        expect(got.map((c) => c.revision)).toEqual([r1, r2, r3, r4]);
+        const ops = (c: RevisionChanges) => c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`);
+        expect(ops(got[0])).toEqual(['TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:bob']);
+        expect(got[0].changes[1].relationship.caveat).toEqual({ name: 'c' });
+        expect(ops(got[1])).toEqual(['DELETE doc:1#reader@user:ann']);
+        expect(got[2].schema).toBe('s');
+        expect(got[2].changes).toEqual([]);
+        expect(got[1].schema).toBeUndefined();
+        expect(ops(got[3])).toEqual(['DELETE doc:2#reader@user:bob']);
+        // Nothing further until another commit, which then arrives once.
+        const next = iter.next();
+        expect(await quiet(next)).toBe(true);
+        const r5 = await write(touch('doc:5#reader@user:eve'));
+        expect(((await next).value as RevisionChanges).revision).toBe(r5);
+        ac.abort();
+        expect((await iter.next()).done).toBe(true);
+      });
+
+      it('resumes from a revision, replaying later commits from history', async () => {
+        const revs: Revision[] = [];
+        for (let i = 0; i < 5; i++) revs.push(await write(touch(`doc:${i}#reader@user:ann`)));
+        const ac = new AbortController();
+        const iter = ds.watch(revs[1], ac.signal)[Symbol.asyncIterator]();
+        const got = await take(iter, 3);
+        expect(got.map((c) => c.revision)).toEqual(revs.slice(2));
+        expect(got.map((c) => tuple(c.changes[0].relationship))).toEqual(['doc:2#reader@user:ann', 'doc:3#reader@user:ann', 'doc:4#reader@user:ann']);
+        const pending = iter.next();
+        expect(await quiet(pending)).toBe(true);
+        ac.abort();
+        expect((await pending).done).toBe(true);
+      });
+
+      it('a TOUCH that changes nothing is still reported', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const ac = new AbortController();
+        const iter = ds.watch(r1, ac.signal)[Symbol.asyncIterator]();
+        const r2 = await write(touch('doc:1#reader@user:ann'));
+        const [c] = await take(iter, 1);
+        expect(c.revision).toBe(r2);
+        expect(c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`)).toEqual(['TOUCH doc:1#reader@user:ann']);
+        ac.abort();
+      });
+
+      it('concurrent watchers each see every commit', async () => {
+        const acs = [new AbortController(), new AbortController()];
+        const iters = acs.map((ac) => ds.watch(0n, ac.signal)[Symbol.asyncIterator]());
+        const pending = iters.map((it) => take(it, 3));
+        const revs = [];
+        for (let i = 0; i < 3; i++) revs.push(await write(touch(`doc:${i}#reader@user:ann`)));
+        for (const p of pending) expect((await p).map((c) => c.revision)).toEqual(revs);
+        acs.forEach((ac) => ac.abort());
+      });
+
+      it('a watch from a future or negative revision is refused', async () => {
+        await expect(ds.watch(5n)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(PembaError);
+        await expect(ds.watch(-1n)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(PembaError);
+      });
+    });
+
+    describe('consistency tokens', () => {
+      it('round-trip, stay short and name the datastore', async () => {
+        for (const r of [0n, 1n, 127n, 128n, 65_537n, 2n ** 62n]) {
+          const token = encodeToken(ds.id, r);
+          expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
+          expect(decodeToken(token, ds.id)).toBe(r);
+        }
+        expect(encodeToken(ds.id, 1_000_000n).length).toBeLessThanOrEqual(16);
+      });
+
+      it('a token from another datastore is rejected', async () => {
+        const other = await factory();
+        extra.push(other);
+        const token = encodeToken(other.id, 0n);
+        expect(() => decodeToken(token, ds.id)).toThrow(/issued by a different datastore/);
+        await expectPembaError(resolveRevision(ds, { mode: 'at_least_as_fresh', token }), 'INVALID_ARGUMENT', /different datastore/);
+      });
+
+      it('a malformed token is rejected with INVALID_ARGUMENT', async () => {
+        const good = encodeToken(ds.id, 300n);
+        const bad = ['', 'not a token!', 'AAAA', good.slice(0, -1), `${good}A`, Buffer.from('{"r":1}').toString('base64url')];
+        for (const token of bad) {
+          await expectPembaError(resolveRevision(ds, { mode: 'at_exact_snapshot', token }), 'INVALID_ARGUMENT', /malformed consistency token/);
+        }
+      });
+
+      it('resolveRevision implements the four consistency modes', async () => {
+        const r1 = await write(touch('doc:1#reader@user:ann'));
+        const r2 = await write(touch('doc:2#reader@user:ann'));
+        const head = await ds.headRevision();
+        expect(await resolveRevision(ds, { mode: 'fully_consistent' })).toBe(head);
+        const optimized = await resolveRevision(ds, undefined);
+        expect(optimized).toBeLessThanOrEqual(head);
+        expect(await resolveRevision(ds, { mode: 'minimize_latency' })).toBeLessThanOrEqual(head);
+        expect(await resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, r1) })).toBe(r1);
+        const fresh = await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, r2) });
+        expect(fresh).toBe(r2);
+        expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 0n) })).toBeGreaterThanOrEqual(optimized);
+        await expectPembaError(resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, head + 5n) }), 'FAILED_PRECONDITION', /future/);
+        await expectPembaError(resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, head + 1n) }), 'FAILED_PRECONDITION', /future/);
+      });
+    });
+  });
+}
