@@ -1,8 +1,8 @@
 /**
  * The Datastore contract: MVCC snapshot reads, serialisable read-write transactions and a change feed.
  * Every backend (memory, sqlite, postgres) implements exactly this and runs the same contract suite
- * (test/datastore-contract.ts). Validation against the schema happens above this layer; a datastore
- * stores what it is given.
+ * (`runDatastoreContract` in test/datastore/contract.ts). Validation against the schema happens above
+ * this layer; a datastore stores what it is given.
  */
 import type { Relationship, RelationshipUpdate } from '../relationship.js';
 
@@ -62,10 +62,14 @@ export interface ReadWriteTransaction {
   /**
    * Apply updates in order. CREATE throws `AlreadyExistsError`-style PembaError (code ALREADY_EXISTS)
    * when the relationship (same resource, relation, subject) exists; TOUCH upserts (replacing caveat
-   * and expiration); DELETE of an absent relationship is a no-op.
+   * and expiration); DELETE of an absent relationship is a no-op. An expired relationship counts as
+   * absent. A call that throws applies none of its updates (the transaction is as before the call).
    */
   write(updates: readonly RelationshipUpdate[]): Promise<void>;
-  /** Delete up to `limit` matching relationships (all when absent); returns how many were deleted. */
+  /**
+   * Delete up to `limit` matching relationships (all when absent), the first ones in key order;
+   * returns how many were deleted.
+   */
   deleteMatching(query: RelationshipQuery, limit?: number): Promise<number>;
   writeSchema(text: string): Promise<void>;
 }
@@ -102,8 +106,9 @@ export interface Datastore {
    */
   readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }>;
   /**
-   * Every commit after `after`, in revision order, exactly once; waits for new commits until the
-   * signal aborts.
+   * Every commit after `after`, in revision order, exactly once (empty commits included, and a TOUCH
+   * is reported even when it changed nothing, as SpiceDB's Watch does); waits for new commits until
+   * the signal aborts.
    */
   watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges>;
   close(): Promise<void>;
