@@ -95,15 +95,15 @@ export class RowStore {
       throw invalidArgument(`invalid query limit ${limit}: it must be a non-negative integer`);
     }
     const match = compile(q);
-    const hits: Slot[] = [];
+    const hits: { key: RelationshipKey; v: RowVersion }[] = [];
     for (const slot of this.candidates(q)) {
       if (!match(slot.key) || (after && compareKeys(slot.key, after) <= 0)) continue;
       const v = slot.at(revision);
-      if (v && !isExpired(v, nowMs)) hits.push(slot);
+      if (v && !isExpired(v, nowMs)) hits.push({ key: slot.key, v });
     }
     hits.sort((a, b) => compareKeys(a.key, b.key));
     if (limit !== undefined && hits.length > limit) hits.length = limit;
-    return hits.map((s) => s.at(revision)!.relationship);
+    return hits.map((h) => h.v.relationship);
   }
 
   /** Every slot (for garbage collection). */
