@@ -1,0 +1,164 @@
+/**
+ * Runs a parsed validation file against a fresh in-memory Pemba: writes the schema and relationships,
+ * checks every assertion and compares every expected relation with the fully expanded membership.
+ */
+import { PembaError, SchemaError } from '../errors.js';
+import { Pemba } from '../pemba.js';
+import { formatRelationship, formatSubject } from '../relationship-string.js';
+import type { Permissionship } from '../requests.js';
+import type { SubjectRef } from '../relationship.js';
+import { formatExpectedSubject } from './expected-subject.js';
+import type { FoundSubject } from './membership.js';
+import { MembershipResolver } from './membership.js';
+import type { Assertion, ExpectedRelation, ExpectedSubjectRef, Problem, SourceLocation, ValidationFile } from './types.js';
+import { unsupportedFeatures } from './unsupported.js';
+
+export interface RunResult {
+  problems: Problem[];
+  relationshipsLoaded: number;
+  assertionsRun: number;
+  expectedRelationsValidated: number;
+}
+
+const EXPECTED: Record<Assertion['kind'], Permissionship> = {
+  assertTrue: 'HAS_PERMISSION',
+  assertFalse: 'NO_PERMISSION',
+  assertCaveated: 'CONDITIONAL_PERMISSION',
+};
+
+const WRITE_BATCH = 1000;
+
+export async function runValidationFile(file: ValidationFile): Promise<RunResult> {
+  const result: RunResult = { problems: [], relationshipsLoaded: 0, assertionsRun: 0, expectedRelationsValidated: 0 };
+  const problem = (at: SourceLocation, message: string) => result.problems.push({ ...at, message });
+  const top: SourceLocation = { path: file.path, line: 1, column: 1 };
+
+  const unsupported = unsupportedFeatures(file);
+  if (unsupported.length > 0) {
+    result.problems.push(...unsupported);
+    return result;
+  }
+  if (!file.schema) return result;
+
+  const pemba = await Pemba.open();
+  try {
+    try {
+      await pemba.writeSchema(file.schema.text);
+    } catch (error) {
+      if (error instanceof SchemaError) {
+        problem(file.schema.locate(error.line, error.column), `schema: ${error.message}`);
+      } else {
+        problem(file.schema.locate(1, 1), `schema: ${(error as Error).message}`);
+      }
+      return result;
+    }
+
+    if (!(await writeRelationships(pemba, file, problem))) return result;
+    result.relationshipsLoaded = file.relationships.length;
+
+    for (const assertion of file.assertions) {
+      await runAssertion(pemba, assertion, problem);
+      result.assertionsRun++;
+    }
+
+    const resolver = new MembershipResolver(async (resource, relation) =>
+      (await pemba.expand({ resource, permission: relation, consistency: { mode: 'fully_consistent' } })).tree);
+    for (const expected of file.expectedRelations) {
+      await compareExpected(resolver, expected, problem);
+      result.expectedRelationsValidated++;
+    }
+  } finally {
+    await pemba.close();
+  }
+  return result;
+}
+
+/** Writes in batches; when a batch is rejected, writes its relationships one by one to name the culprits. */
+async function writeRelationships(pemba: Pemba, file: ValidationFile, problem: (at: SourceLocation, m: string) => void): Promise<boolean> {
+  const unique = new Map<string, ValidationFile['relationships'][number]>();
+  for (const r of file.relationships) unique.set(formatRelationship(r.relationship), r);
+  const entries = [...unique.values()];
+  let ok = true;
+  for (let i = 0; i < entries.length; i += WRITE_BATCH) {
+    const batch = entries.slice(i, i + WRITE_BATCH);
+    try {
+      await pemba.writeRelationships({ updates: batch.map((e) => ({ operation: 'TOUCH', relationship: e.relationship })) });
+    } catch {
+      for (const e of batch) {
+        try {
+          await pemba.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: e.relationship }] });
+        } catch (error) {
+          ok = false;
+          problem(e.at, `relationship \`${e.text}\`: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+  return ok;
+}
+
+async function runAssertion(pemba: Pemba, a: Assertion, problem: (at: SourceLocation, m: string) => void): Promise<void> {
+  const expected = EXPECTED[a.kind];
+  try {
+    const { permissionship } = await pemba.check({
+      resource: a.resource,
+      permission: a.permission,
+      subject: a.subject,
+      context: a.context,
+      consistency: { mode: 'fully_consistent' },
+    });
+    if (permissionship !== expected) {
+      problem(a.at, `${a.kind} failed: \`${a.text}\`: expected ${expected}, got ${permissionship}`);
+    }
+  } catch (error) {
+    const detail = error instanceof PembaError ? `${error.code}: ${error.message}` : (error as Error).message;
+    problem(a.at, `${a.kind} \`${a.text}\`: check failed with ${detail}`);
+  }
+}
+
+function sameSubject(expected: ExpectedSubjectRef | SubjectRef, found: SubjectRef): boolean {
+  return expected.type === found.type && expected.id === found.id && expected.relation === found.relation;
+}
+
+function foundAsExpected(f: FoundSubject): string {
+  return formatExpectedSubject({
+    subject: { ...f.subject, caveated: false },
+    excluded: [...f.excluded].sort().map((id) => ({ ...f.subject, id, caveated: false })),
+    reasons: [...f.reasons].sort().map((r) => {
+      const [object, relation] = r.split('#');
+      const colon = object.indexOf(':');
+      return { type: object.slice(0, colon), id: object.slice(colon + 1), relation };
+    }),
+  });
+}
+
+async function compareExpected(resolver: MembershipResolver, expected: ExpectedRelation, problem: (at: SourceLocation, m: string) => void): Promise<void> {
+  let found: FoundSubject[];
+  try {
+    found = [...(await resolver.membership(expected.resource, expected.resource.relation)).subjects.values()];
+  } catch (error) {
+    problem(expected.at, `expected relations of \`${expected.keyText}\`: expand failed: ${(error as Error).message}`);
+    return;
+  }
+  const matched = new Set<FoundSubject>();
+  for (const e of expected.subjects) {
+    const f = found.find((x) => sameSubject(e.subject, x.subject));
+    if (!f) {
+      problem(e.at, `\`${expected.keyText}\`: expected subject \`${formatSubject(e.subject)}\` is not found`);
+      continue;
+    }
+    matched.add(f);
+    const computed = foundAsExpected(f);
+    const wanted = [...(e.reasons ?? [])].map((r) => `${r.type}:${r.id}#${r.relation}`).sort();
+    const got = [...f.reasons].sort();
+    const excludedWanted = e.excluded.map(formatSubject).sort();
+    const excludedGot = [...f.excluded].map((id) => formatSubject({ ...f.subject, id })).sort();
+    if (JSON.stringify(wanted) !== JSON.stringify(got) || JSON.stringify(excludedWanted) !== JSON.stringify(excludedGot)) {
+      problem(e.at, `\`${expected.keyText}\`: subject \`${formatSubject(e.subject)}\` differs: expected \`${e.text}\`, computed \`${computed}\``);
+    }
+  }
+  for (const f of found) {
+    if (matched.has(f)) continue;
+    problem(expected.at, `\`${expected.keyText}\`: subject \`${formatSubject(f.subject)}\` is found but not listed: \`${foundAsExpected(f)}\``);
+  }
+}
