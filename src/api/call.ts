@@ -1,0 +1,105 @@
+/**
+ * What both transports do around a handler: authenticate, bound the call by a deadline (the
+ * client's, or the server's request timeout, whichever is sooner; long-lived streams only by the
+ * client's), abort on client cancel or shutdown, and log the outcome without the credentials.
+ */
+import { ApiError, toFailure } from './errors.js';
+import type { Failure } from './errors.js';
+import type { CallContext, MethodHandler } from './method.js';
+
+export interface CallLogger {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface TransportOptions {
+  /** Throws UNAUTHENTICATED unless the `authorization` value carries a valid key. */
+  authenticate(authorization: string | undefined): void;
+  /** Longest a call may run, in ms; 0 for no server-side limit. */
+  requestTimeoutMs: number;
+  /** Aborted when the server shuts down: long-lived streams (Watch) end with UNAVAILABLE. */
+  shutdown: AbortSignal;
+  log: CallLogger;
+}
+
+export interface Call {
+  ctx: CallContext;
+  /** Why the call was aborted, as the error to report (if the client is still there). */
+  abortError(): unknown;
+  /** Logs the outcome and releases timers; returns the failure, if any, to send. */
+  finish(error?: unknown): Failure | undefined;
+}
+
+export function startCall(
+  method: string,
+  handler: MethodHandler,
+  options: TransportOptions,
+  clientDeadline: number | undefined,
+  clientGone: (abort: (reason: unknown) => void) => void,
+): Call {
+  const controller = new AbortController();
+  const abort = (reason: unknown) => { if (!controller.signal.aborted) controller.abort(reason); };
+  const started = Date.now();
+  const longLived = handler.kind === 'serverStream' && handler.longLived;
+  const serverDeadline = !longLived && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
+  const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
+  const timer = Number.isFinite(deadline)
+    ? setTimeout(() => abort(new ApiError('DEADLINE_EXCEEDED', `${method}: deadline exceeded after ${Date.now() - started}ms`)), Math.max(0, deadline - started))
+    : undefined;
+  // Shutdown lets ordinary calls finish but ends streams that would never finish by themselves.
+  const onShutdown = () => abort(new ApiError('UNAVAILABLE', 'the server is shutting down'));
+  if (longLived) {
+    if (options.shutdown.aborted) onShutdown();
+    else options.shutdown.addEventListener('abort', onShutdown, { once: true });
+  }
+  clientGone(() => abort(new ApiError('CANCELLED', `${method}: the client cancelled the call`)));
+
+  return {
+    ctx: { signal: controller.signal },
+    abortError: () => controller.signal.reason,
+    finish(error?: unknown) {
+      clearTimeout(timer);
+      options.shutdown.removeEventListener('abort', onShutdown);
+      const ms = Date.now() - started;
+      if (error === undefined) {
+        options.log.debug({ method, ms, code: 'OK' }, 'call finished');
+        abort(new ApiError('CANCELLED', 'call finished'));
+        return undefined;
+      }
+      const failure = toFailure(error);
+      if (failure.unexpected) options.log.error({ method, ms, err: error }, 'call failed unexpectedly');
+      else options.log.debug({ method, ms, code: failure.codeName, reason: failure.reason }, 'call failed');
+      abort(error);
+      return failure;
+    },
+  };
+}
+
+/** Resolves like `promise`, or rejects with the abort reason as soon as the signal aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+/** Iterates `source`, stopping with the abort reason as soon as the signal aborts (and closing the source). */
+export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await raceAbort(it.next(), signal);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Fire and forget: a generator blocked in an await cannot be returned until it wakes up.
+    void it.return?.()?.catch(() => undefined);
+  }
+}

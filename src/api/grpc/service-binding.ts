@@ -1,0 +1,88 @@
+/**
+ * grpc-js service definitions built from the generated protobuf-ts ServiceTypes (paths, streaming
+ * flags, binary codecs), bound to the transport-neutral handlers. Methods without a handler are
+ * left to grpc-js, which answers UNIMPLEMENTED.
+ */
+import { once } from 'node:events';
+import type {
+  Deadline, handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, Metadata, MethodDefinition,
+  ServiceDefinition, UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { abortable, raceAbort, startCall } from '../call.js';
+import type { TransportOptions } from '../call.js';
+import { toServiceError } from '../errors.js';
+import type { ApiService, ServiceDescriptor } from '../method.js';
+
+export function serviceDefinition(type: ServiceDescriptor): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<object, object>> = {};
+  for (const m of type.methods) {
+    definition[m.name] = {
+      path: `/${type.typeName}/${m.name}`,
+      requestStream: !!m.clientStreaming,
+      responseStream: !!m.serverStreaming,
+      requestSerialize: (msg: object) => Buffer.from(m.I.toBinary(msg)),
+      requestDeserialize: (bytes: Buffer) => m.I.fromBinary(bytes),
+      responseSerialize: (msg: object) => Buffer.from(m.O.toBinary(msg)),
+      responseDeserialize: (bytes: Buffer) => m.O.fromBinary(bytes),
+      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+    };
+  }
+  return definition as ServiceDefinition;
+}
+
+export function serviceImplementation(service: ApiService, options: TransportOptions): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(service.handlers)) {
+    const method = `${service.type.typeName}/${name}`;
+    if (handler.kind === 'unary') {
+      const fn: handleUnaryCall<object, object> = (call, callback) => {
+        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
+        Promise.resolve()
+          .then(() => options.authenticate(authorizationOf(call.metadata)))
+          .then(() => raceAbort(handler.run(call.request, c.ctx), c.ctx.signal))
+          .then(
+            (response) => { c.finish(); callback(null, response); },
+            (error) => callback(toServiceError(c.finish(error)!)),
+          );
+      };
+      impl[name] = fn;
+    } else if (handler.kind === 'serverStream') {
+      const fn: handleServerStreamingCall<object, object> = (call) => {
+        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
+        (async () => {
+          options.authenticate(authorizationOf(call.metadata));
+          for await (const message of abortable(handler.run(call.request, c.ctx), c.ctx.signal)) {
+            if (!call.write(message)) await raceAbort(once(call, 'drain'), c.ctx.signal);
+          }
+        })().then(
+          () => { c.finish(); call.end(); },
+          (error) => { if (!call.cancelled) call.emit('error', toServiceError(c.finish(error)!)); else c.finish(error); },
+        );
+      };
+      impl[name] = fn;
+    } else {
+      const fn: handleClientStreamingCall<object, object> = (call, callback) => {
+        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
+        Promise.resolve()
+          .then(() => options.authenticate(authorizationOf(call.metadata)))
+          .then(() => raceAbort(handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal))
+          .then(
+            (response) => { c.finish(); callback(null, response); },
+            (error) => callback(toServiceError(c.finish(error)!)),
+          );
+      };
+      impl[name] = fn;
+    }
+  }
+  return impl;
+}
+
+function authorizationOf(metadata: Metadata): string | undefined {
+  const v = metadata.get('authorization')[0];
+  return typeof v === 'string' ? v : v?.toString('utf8');
+}
+
+function deadlineOf(d: Deadline): number | undefined {
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : undefined;
+}

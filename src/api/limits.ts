@@ -1,0 +1,30 @@
+/** Server-side limits on one call (SpiceDB's `--max-*` flags and their defaults). */
+import { apiInvalidArgument } from './errors.js';
+
+export interface ApiLimits {
+  maxReadRelationshipsLimit: number;
+  maxLookupResourcesLimit: number;
+  maxDeleteRelationshipsLimit: number;
+  maxBulkExportRelationshipsLimit: number;
+  /** Items in one CheckBulkPermissions request. */
+  maxCheckBulkItems: number;
+  /** Bytes of schema text in one WriteSchema. */
+  maxSchemaBytes: number;
+}
+
+export const DEFAULT_LIMITS: ApiLimits = {
+  maxReadRelationshipsLimit: 1000,
+  maxLookupResourcesLimit: 1000,
+  maxDeleteRelationshipsLimit: 1000,
+  maxBulkExportRelationshipsLimit: 10_000,
+  maxCheckBulkItems: 10_000,
+  maxSchemaBytes: 4 * 1024 * 1024,
+};
+
+/** A requested page size above the server's maximum is refused, not silently capped (as SpiceDB does). */
+export function checkLimit(requested: number, maximum: number): void {
+  if (requested > maximum) {
+    throw apiInvalidArgument(`provided limit ${requested} is greater than maximum allowed of ${maximum}`,
+      'ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT', { limit_provided: String(requested), maximum_limit_allowed: String(maximum) });
+  }
+}

@@ -1,0 +1,179 @@
+/** authzed.api.v1.PermissionsService on top of Pemba. */
+import { v1 } from '@authzed/authzed-node';
+import type { Pemba } from '../pemba.js';
+import * as c from './convert.js';
+import { apiInvalidArgument, ApiError, toFailure, toRpcStatus } from './errors.js';
+import { checkLimit } from './limits.js';
+import type { ApiLimits } from './limits.js';
+import { clientStream, serverStream, unary } from './method.js';
+import type { ApiService } from './method.js';
+
+export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService {
+  return {
+    type: v1.PermissionsService,
+    handlers: {
+      CheckPermission: unary(v1.CheckPermissionRequest, async (req): Promise<v1.CheckPermissionResponse> => {
+        const r = await pemba.check({
+          resource: c.objectRef(req.resource),
+          permission: req.permission,
+          subject: c.subjectRef(req.subject),
+          context: c.structToObject(req.context),
+          consistency: c.consistency(req.consistency),
+        });
+        return {
+          checkedAt: c.zedToken(r.token),
+          permissionship: c.checkPermissionship(r.permissionship),
+          partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
+        };
+      }),
+
+      CheckBulkPermissions: unary(v1.CheckBulkPermissionsRequest, async (req): Promise<v1.CheckBulkPermissionsResponse> => {
+        if (req.items.length > limits.maxCheckBulkItems) {
+          throw apiInvalidArgument(`check bulk item count of ${req.items.length} is greater than maximum allowed of ${limits.maxCheckBulkItems}`,
+            'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST');
+        }
+        const items = req.items.map((i) => ({
+          resource: c.objectRef(i.resource),
+          permission: i.permission,
+          subject: c.subjectRef(i.subject),
+          context: c.structToObject(i.context),
+        }));
+        const { results, token } = await pemba.checkBulk(items, c.consistency(req.consistency));
+        const pairs = results.map((r, i): v1.CheckBulkPermissionsPair => ({
+          request: req.items[i],
+          response: r.error
+            ? { oneofKind: 'error', error: toRpcStatus(toFailure(r.error)) }
+            : {
+                oneofKind: 'item',
+                item: { permissionship: c.checkPermissionship(r.permissionship), partialCaveatInfo: c.partialCaveatInfo(r.missingContext) },
+              },
+        }));
+        return { checkedAt: c.zedToken(token), pairs };
+      }),
+
+      ExpandPermissionTree: unary(v1.ExpandPermissionTreeRequest, async (req): Promise<v1.ExpandPermissionTreeResponse> => {
+        const { tree, token } = await pemba.expand({
+          resource: c.objectRef(req.resource),
+          permission: req.permission,
+          consistency: c.consistency(req.consistency),
+        });
+        return { expandedAt: c.zedToken(token), treeRoot: c.toApiTree(tree) };
+      }),
+
+      LookupResources: serverStream(v1.LookupResourcesRequest, async function* (req): AsyncIterable<v1.LookupResourcesResponse> {
+        checkLimit(req.optionalLimit, limits.maxLookupResourcesLimit);
+        const results = pemba.lookupResources({
+          resourceType: req.resourceObjectType,
+          permission: req.permission,
+          subject: c.subjectRef(req.subject),
+          context: c.structToObject(req.context),
+          consistency: c.consistency(req.consistency),
+          limit: req.optionalLimit || undefined,
+          cursor: req.optionalCursor?.token,
+        });
+        for await (const r of results) {
+          yield {
+            lookedUpAt: c.zedToken(r.token),
+            resourceObjectId: r.resourceId,
+            permissionship: c.lookupPermissionship(r.permissionship),
+            partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
+            afterResultCursor: c.cursor(r.cursor),
+          };
+        }
+      }),
+
+      LookupSubjects: serverStream(v1.LookupSubjectsRequest, async function* (req): AsyncIterable<v1.LookupSubjectsResponse> {
+        if (req.optionalConcreteLimit) {
+          throw new ApiError('UNIMPLEMENTED', 'optional_concrete_limit is not supported by LookupSubjects');
+        }
+        const withoutWildcards = req.wildcardOption === v1.LookupSubjectsRequest_WildcardOption.EXCLUDE_WILDCARDS;
+        const results = pemba.lookupSubjects({
+          resource: c.objectRef(req.resource),
+          permission: req.permission,
+          subjectType: req.subjectObjectType,
+          subjectRelation: req.optionalSubjectRelation || undefined,
+          context: c.structToObject(req.context),
+          consistency: c.consistency(req.consistency),
+        });
+        for await (const r of results) {
+          if (withoutWildcards && r.subject.id === '*') continue;
+          const resolved = (s: typeof r.subject): v1.ResolvedSubject => ({
+            subjectObjectId: s.id,
+            permissionship: c.lookupPermissionship(s.permissionship),
+            partialCaveatInfo: c.partialCaveatInfo(s.missingContext),
+          });
+          const subject = resolved(r.subject);
+          // The deprecated top-level fields are still filled: older clients read them.
+          yield {
+            lookedUpAt: c.zedToken(r.token),
+            subject,
+            excludedSubjects: r.excludedSubjects.map(resolved),
+            subjectObjectId: subject.subjectObjectId,
+            excludedSubjectIds: r.excludedSubjects.map((s) => s.id),
+            permissionship: subject.permissionship,
+            partialCaveatInfo: subject.partialCaveatInfo,
+          };
+        }
+      }),
+
+      ReadRelationships: serverStream(v1.ReadRelationshipsRequest, async function* (req): AsyncIterable<v1.ReadRelationshipsResponse> {
+        checkLimit(req.optionalLimit, limits.maxReadRelationshipsLimit);
+        const results = pemba.readRelationships({
+          filter: c.relationshipFilter(req.relationshipFilter!),
+          consistency: c.consistency(req.consistency),
+          limit: req.optionalLimit || undefined,
+          cursor: req.optionalCursor?.token,
+        });
+        for await (const r of results) {
+          yield { readAt: c.zedToken(r.token), relationship: c.toApiRelationship(r.relationship), afterResultCursor: c.cursor(r.cursor) };
+        }
+      }),
+
+      WriteRelationships: unary(v1.WriteRelationshipsRequest, async (req): Promise<v1.WriteRelationshipsResponse> => {
+        const { token } = await pemba.writeRelationships({
+          updates: req.updates.map(c.relationshipUpdate),
+          preconditions: req.optionalPreconditions.map(c.precondition),
+        });
+        return { writtenAt: c.zedToken(token) };
+      }),
+
+      DeleteRelationships: unary(v1.DeleteRelationshipsRequest, async (req): Promise<v1.DeleteRelationshipsResponse> => {
+        checkLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
+        const r = await pemba.deleteRelationships({
+          filter: c.relationshipFilter(req.relationshipFilter!),
+          preconditions: req.optionalPreconditions.map(c.precondition),
+          limit: req.optionalLimit || undefined,
+          allowPartialDeletions: req.optionalAllowPartialDeletions,
+        });
+        return {
+          deletedAt: c.zedToken(r.token),
+          deletionProgress: r.partial
+            ? v1.DeleteRelationshipsResponse_DeletionProgress.PARTIAL
+            : v1.DeleteRelationshipsResponse_DeletionProgress.COMPLETE,
+          relationshipsDeletedCount: String(r.deletedCount),
+        };
+      }),
+
+      ImportBulkRelationships: clientStream(v1.ImportBulkRelationshipsRequest, async (requests): Promise<v1.ImportBulkRelationshipsResponse> => {
+        async function* batches() {
+          for await (const r of requests) yield r.relationships.map(c.relationship);
+        }
+        const { count } = await pemba.importRelationships(batches());
+        return { numLoaded: String(count) };
+      }),
+
+      ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
+        checkLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
+        const pages = pemba.exportRelationships({
+          consistency: c.consistency(req.consistency),
+          cursor: req.optionalCursor?.token,
+          pageSize: req.optionalLimit || undefined,
+          filter: req.optionalRelationshipFilter && c.relationshipFilter(req.optionalRelationshipFilter),
+        });
+        for await (const page of pages) {
+          yield { afterResultCursor: c.cursor(page.cursor), relationships: page.relationships.map(c.toApiRelationship) };
+        }
+      }),
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/** ReflectSchema: the compiled schema as authzed.api.v1 reflection messages, with SpiceDB's prefix filters. */
+import type { v1 } from '@authzed/authzed-node';
+import type { CaveatParameterType, CompiledSchema, RelationDefinition } from '../schema/ir.js';
+import { ELLIPSIS } from '../schema/ir.js';
+import { apiInvalidArgument } from './errors.js';
+
+type Filter = v1.ReflectionSchemaFilter;
+
+export function reflectSchema(schema: CompiledSchema, filters: Filter[]): Pick<v1.ReflectSchemaResponse, 'definitions' | 'caveats'> {
+  for (const f of filters) checkFilter(f);
+  const definitions: v1.ReflectionDefinition[] = [];
+  for (const def of schema.definitions.values()) {
+    if (!matchesName(filters, (f) => f.optionalDefinitionNameFilter, def.name, (f) => !!f.optionalCaveatNameFilter)) continue;
+    const relations: v1.ReflectionRelation[] = [];
+    const permissions: v1.ReflectionPermission[] = [];
+    for (const rel of def.relations.values()) {
+      if (!relationIncluded(filters, def.name, rel)) continue;
+      const base = { name: rel.name, comment: comment(rel.doc), parentDefinitionName: def.name };
+      if (rel.kind === 'permission') permissions.push(base);
+      else relations.push({ ...base, subjectTypes: rel.allowedSubjects.map(typeReference) });
+    }
+    definitions.push({ name: def.name, comment: comment(def.doc), relations, permissions });
+  }
+  const caveats: v1.ReflectionCaveat[] = [];
+  for (const cav of schema.caveats.values()) {
+    if (!matchesName(filters, (f) => f.optionalCaveatNameFilter, cav.name, (f) => !!f.optionalDefinitionNameFilter)) continue;
+    caveats.push({
+      name: cav.name,
+      comment: comment(cav.doc),
+      expression: cav.expression,
+      parameters: [...cav.parameters].map(([name, type]) => ({ name, type: typeName(type), parentCaveatName: cav.name })),
+    });
+  }
+  return { definitions, caveats };
+}
+
+function checkFilter(f: Filter): void {
+  if (f.optionalDefinitionNameFilter && f.optionalCaveatNameFilter) {
+    throw apiInvalidArgument('a reflection filter cannot filter on both definition and caveat names');
+  }
+  if ((f.optionalRelationNameFilter || f.optionalPermissionNameFilter) && !f.optionalDefinitionNameFilter) {
+    throw apiInvalidArgument('a reflection filter on relation or permission names requires a definition name filter');
+  }
+  if (f.optionalRelationNameFilter && f.optionalPermissionNameFilter) {
+    throw apiInvalidArgument('a reflection filter cannot filter on both relation and permission names');
+  }
+}
+
+/**
+ * Filters are ORed. With no filter naming this kind of thing, everything of that kind is kept —
+ * unless every filter is about the other kind (a caveat-only filter selects no definitions).
+ */
+function matchesName(filters: Filter[], prefixOf: (f: Filter) => string, name: string, isOtherKind: (f: Filter) => boolean): boolean {
+  if (filters.length === 0) return true;
+  const relevant = filters.filter((f) => prefixOf(f));
+  if (relevant.length === 0) return !filters.every(isOtherKind);
+  return relevant.some((f) => name.startsWith(prefixOf(f)));
+}
+
+function relationIncluded(filters: Filter[], definition: string, rel: RelationDefinition): boolean {
+  const applicable = filters.filter((f) => f.optionalDefinitionNameFilter && definition.startsWith(f.optionalDefinitionNameFilter));
+  if (applicable.length === 0) return true;
+  return applicable.some((f) => {
+    if (!f.optionalRelationNameFilter && !f.optionalPermissionNameFilter) return true;
+    if (rel.kind === 'relation') return !!f.optionalRelationNameFilter && rel.name.startsWith(f.optionalRelationNameFilter);
+    return !!f.optionalPermissionNameFilter && rel.name.startsWith(f.optionalPermissionNameFilter);
+  });
+}
+
+function typeReference(t: RelationDefinition['allowedSubjects'][number]): v1.ReflectionTypeReference {
+  const typeref: v1.ReflectionTypeReference['typeref'] = t.wildcard
+    ? { oneofKind: 'isPublicWildcard', isPublicWildcard: true }
+    : t.relation === ELLIPSIS
+      ? { oneofKind: 'isTerminalSubject', isTerminalSubject: true }
+      : { oneofKind: 'optionalRelationName', optionalRelationName: t.relation };
+  return { subjectDefinitionName: t.type, optionalCaveatName: t.caveat ?? '', typeref };
+}
+
+/** SpiceDB returns comments with their delimiters; Pemba keeps the text, so `//` is put back. */
+function comment(doc: string | undefined): string {
+  return doc ? doc.split('\n').map((l) => (l ? `// ${l}` : '//')).join('\n') : '';
+}
+
+function typeName(t: CaveatParameterType): string {
+  if (t.kind === 'list') return `list<${typeName(t.element)}>`;
+  if (t.kind === 'map') return `map<${typeName(t.value)}>`;
+  return t.kind;
+}

@@ -1,0 +1,66 @@
+/** `pemba serve`: the SpiceDB-compatible server (gRPC, optional HTTP/JSON gateway). */
+import { Command, Option } from 'commander';
+import { ConfigError, envName, resolveServeConfig, SERVE_FLAGS } from '../server/config.js';
+import type { RawFlags } from '../server/config.js';
+import { DATASTORE_ENGINES } from '../server/datastore-factory.js';
+import { createLogger } from '../server/logger.js';
+import { startServer } from '../server/server.js';
+
+export function registerServe(program: Command): Command {
+  const serve = program
+    .command('serve')
+    .description('serve the permissions database: authzed.api.v1 over gRPC and (with --http-enabled) HTTP/JSON')
+    .addHelpText('after', `
+Every flag can also be set from the environment: --grpc-preshared-key is ${envName('grpc-preshared-key')}, and so on.
+
+Examples:
+  pemba serve --grpc-preshared-key "somerandomkeyhere"
+  ${envName('grpc-preshared-key')}=somerandomkeyhere pemba serve --http-enabled --log-format console`);
+
+  for (const flag of SERVE_FLAGS) {
+    const option = new Option(`--${flag.name} ${flag.arg}`, flag.description).env(envName(flag.name));
+    if (flag.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    if (flag.arg.startsWith('[')) option.preset('true');
+    if (flag.default !== undefined) option.default(flag.default);
+    serve.addOption(option);
+  }
+
+  serve.action(async (opts: RawFlags) => {
+    let config;
+    try {
+      config = resolveServeConfig(opts, process.stderr.isTTY === true);
+    } catch (error) {
+      if (error instanceof ConfigError) serve.error(`error: ${error.message}`);
+      throw error;
+    }
+    if (!DATASTORE_ENGINES.includes(config.datastoreEngine)) {
+      serve.error(`error: unknown datastore engine "${config.datastoreEngine}": supported engines are ${DATASTORE_ENGINES.join(', ')}`);
+    }
+    const logger = createLogger(config.logLevel, config.logFormat);
+    let server;
+    try {
+      server = await startServer(config, { logger });
+    } catch (error) {
+      logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+      process.exit(1);
+    }
+    const running = server;
+    const stop = (signal: string) => {
+      logger.info({ signal }, `received ${signal}`);
+      process.once(signal, () => {
+        logger.warn({ signal }, `received ${signal} again: exiting without waiting`);
+        process.exit(1);
+      });
+      running.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return serve;
+}

@@ -1,0 +1,41 @@
+/**
+ * Preshared-key authentication. Several keys may be valid at once (rotation: add the new key,
+ * move clients, drop the old one). Keys are compared as SHA-256 digests with timingSafeEqual, and
+ * every configured key is compared on every call, so neither the length nor the position of a
+ * matching key leaks through timing. Keys are never logged or put in error messages.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ApiError } from '../api/errors.js';
+
+export class PresharedKeys {
+  private readonly digests: Buffer[];
+
+  constructor(keys: readonly string[]) {
+    const usable = keys.filter((k) => k.length > 0);
+    if (usable.length === 0) throw new Error('at least one non-empty preshared key is required');
+    this.digests = usable.map(digest);
+  }
+
+  get count(): number {
+    return this.digests.length;
+  }
+
+  /** True if `key` is one of the configured keys. */
+  matches(key: string): boolean {
+    const presented = digest(key);
+    let found = false;
+    for (const d of this.digests) found = timingSafeEqual(d, presented) || found;
+    return found;
+  }
+
+  /** Throws UNAUTHENTICATED unless `authorization` is `Bearer <a configured key>`. */
+  authenticate(authorization: string | undefined): void {
+    const match = /^bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
+    if (!match) throw new ApiError('UNAUTHENTICATED', 'missing or malformed authorization: expected `Bearer <preshared key>`');
+    if (!this.matches(match[1])) throw new ApiError('UNAUTHENTICATED', 'invalid preshared key');
+  }
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}

@@ -1,0 +1,180 @@
+/**
+ * `pemba serve` configuration: SpiceDB's flag names (so scripts carry over), each also readable
+ * from `PEMBA_<FLAG_NAME>` (e.g. PEMBA_GRPC_PRESHARED_KEY). The flag table is data, so the CLI,
+ * its help text and the tests share one definition.
+ */
+import { DEFAULT_LIMITS } from '../api/limits.js';
+import type { ApiLimits } from '../api/limits.js';
+import { LOG_LEVELS } from './logger.js';
+import type { LogFormat, LogLevel } from './logger.js';
+
+export interface ListenAddress {
+  /** Empty: every interface. */
+  host: string;
+  port: number;
+}
+
+export interface TlsPaths {
+  certPath: string;
+  keyPath: string;
+}
+
+export interface ServeConfig {
+  grpcAddr: ListenAddress;
+  presharedKeys: string[];
+  grpcTls?: TlsPaths;
+  /** Largest gRPC message (and HTTP body) accepted, in bytes. */
+  maxMessageBytes: number;
+  httpEnabled: boolean;
+  httpAddr: ListenAddress;
+  httpTls?: TlsPaths;
+  datastoreEngine: string;
+  datastoreConnUri?: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Longest a call may run, in ms (0: no limit); Watch streams are exempt. */
+  requestTimeoutMs: number;
+  /** How long shutdown waits for in-flight calls before cutting them off, in ms. */
+  shutdownGracePeriodMs: number;
+  limits: ApiLimits;
+}
+
+export interface FlagSpec {
+  /** Long flag name without dashes; the env var is PEMBA_ + its upper snake case. */
+  name: string;
+  /** Commander argument syntax: `<value>` (required) or `[value]` (optional, for booleans). */
+  arg: string;
+  description: string;
+  default?: string;
+  repeatable?: boolean;
+}
+
+export const envName = (flag: string) => `PEMBA_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+export const SERVE_FLAGS: FlagSpec[] = [
+  { name: 'grpc-addr', arg: '<addr>', description: 'address to serve gRPC on ([host]:port)', default: ':50051' },
+  { name: 'grpc-preshared-key', arg: '<key>', description: 'preshared key(s) clients must send as `Bearer <key>` (required; repeat the flag or separate with commas to accept several during rotation)', repeatable: true },
+  { name: 'grpc-tls-cert-path', arg: '<path>', description: 'TLS certificate for gRPC (with --grpc-tls-key-path; plaintext without)' },
+  { name: 'grpc-tls-key-path', arg: '<path>', description: 'TLS private key for gRPC' },
+  { name: 'grpc-max-message-size', arg: '<bytes>', description: 'largest request message accepted, in bytes (also the HTTP body limit)', default: String(4 * 1024 * 1024) },
+  { name: 'grpc-shutdown-grace-period', arg: '<duration>', description: 'how long shutdown waits for in-flight calls (e.g. 10s)', default: '10s' },
+  { name: 'http-enabled', arg: '[bool]', description: 'serve the HTTP/JSON gateway', default: 'false' },
+  { name: 'http-addr', arg: '<addr>', description: 'address to serve the HTTP/JSON gateway on', default: ':8443' },
+  { name: 'http-tls-cert-path', arg: '<path>', description: 'TLS certificate for the HTTP gateway (with --http-tls-key-path)' },
+  { name: 'http-tls-key-path', arg: '<path>', description: 'TLS private key for the HTTP gateway' },
+  { name: 'datastore-engine', arg: '<engine>', description: 'datastore to use (memory)', default: 'memory' },
+  { name: 'datastore-conn-uri', arg: '<uri>', description: 'connection string of a durable datastore' },
+  { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch is exempt)', default: '30s' },
+  { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
+  { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },
+  { name: 'max-delete-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by DeleteRelationships', default: String(DEFAULT_LIMITS.maxDeleteRelationshipsLimit) },
+  { name: 'max-bulk-export-relationships-limit', arg: '<n>', description: 'largest page size accepted by ExportBulkRelationships', default: String(DEFAULT_LIMITS.maxBulkExportRelationshipsLimit) },
+  { name: 'log-level', arg: '<level>', description: `verbosity of logging (${LOG_LEVELS.join(', ')})`, default: 'info' },
+  { name: 'log-format', arg: '<format>', description: 'format of logs (auto, json, console); auto is console on a terminal, json otherwise', default: 'auto' },
+];
+
+/** Raw values as commander hands them over: camelCased flag names → string, string[] or boolean. */
+export type RawFlags = Record<string, string | string[] | boolean | undefined>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
+  const str = (flag: string): string | undefined => {
+    const v = raw[camel(flag)];
+    if (Array.isArray(v)) return v[v.length - 1];
+    return typeof v === 'boolean' ? String(v) : v === undefined || v === '' ? defaultOf(flag) : v;
+  };
+  const keysRaw = raw[camel('grpc-preshared-key')];
+  const presharedKeys = (Array.isArray(keysRaw) ? keysRaw : typeof keysRaw === 'string' ? [keysRaw] : [])
+    .flatMap((k) => k.split(','))
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+  if (presharedKeys.length === 0) {
+    throw new ConfigError(`a preshared key is required: pass --grpc-preshared-key or set ${envName('grpc-preshared-key')}`);
+  }
+  const logLevel = str('log-level')!;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  }
+  const format = str('log-format')!;
+  if (!['auto', 'json', 'console'].includes(format)) throw new ConfigError(`--log-format must be auto, json or console, not "${format}"`);
+  return {
+    grpcAddr: parseListenAddress(str('grpc-addr')!, 'grpc-addr'),
+    presharedKeys,
+    grpcTls: tls(str('grpc-tls-cert-path'), str('grpc-tls-key-path'), 'grpc'),
+    maxMessageBytes: positiveInt(str('grpc-max-message-size')!, 'grpc-max-message-size'),
+    httpEnabled: parseBool(str('http-enabled')!, 'http-enabled'),
+    httpAddr: parseListenAddress(str('http-addr')!, 'http-addr'),
+    httpTls: tls(str('http-tls-cert-path'), str('http-tls-key-path'), 'http'),
+    datastoreEngine: str('datastore-engine')!,
+    datastoreConnUri: str('datastore-conn-uri'),
+    logLevel: logLevel as LogLevel,
+    logFormat: format === 'auto' ? (isTty ? 'console' : 'json') : (format as LogFormat),
+    requestTimeoutMs: parseDuration(str('request-timeout')!, 'request-timeout'),
+    shutdownGracePeriodMs: parseDuration(str('grpc-shutdown-grace-period')!, 'grpc-shutdown-grace-period'),
+    limits: {
+      ...DEFAULT_LIMITS,
+      maxReadRelationshipsLimit: positiveInt(str('max-read-relationships-limit')!, 'max-read-relationships-limit'),
+      maxLookupResourcesLimit: positiveInt(str('max-lookup-resources-limit')!, 'max-lookup-resources-limit'),
+      maxDeleteRelationshipsLimit: positiveInt(str('max-delete-relationships-limit')!, 'max-delete-relationships-limit'),
+      maxBulkExportRelationshipsLimit: positiveInt(str('max-bulk-export-relationships-limit')!, 'max-bulk-export-relationships-limit'),
+    },
+  };
+}
+
+/** `:50051`, `localhost:0`, `0.0.0.0:8443`, `[::1]:50051`. */
+export function parseListenAddress(addr: string, flag = 'addr'): ListenAddress {
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(addr.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(`--${flag} must look like [host]:port (e.g. :50051), not "${addr}"`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+export function formatListenAddress(a: ListenAddress): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}
+
+/** Go-style durations (`30s`, `1m30s`, `250ms`, `0`), as SpiceDB's flags take them; a bare number is seconds. */
+export function parseDuration(text: string, flag = 'duration'): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = t;
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    if (!m) throw new ConfigError(`--${flag} must be a duration like 30s, 1m or 250ms, not "${text}"`);
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(total);
+}
+
+export function parseBool(text: string, flag = 'flag'): boolean {
+  const t = text.trim().toLowerCase();
+  if (['true', '1', 'yes', 't'].includes(t)) return true;
+  if (['false', '0', 'no', 'f', ''].includes(t)) return false;
+  throw new ConfigError(`--${flag} must be true or false, not "${text}"`);
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`--${flag} must be a positive integer, not "${text}"`);
+  return n;
+}
+
+function tls(certPath: string | undefined, keyPath: string | undefined, prefix: string): TlsPaths | undefined {
+  if (!certPath && !keyPath) return undefined;
+  if (!certPath || !keyPath) throw new ConfigError(`--${prefix}-tls-cert-path and --${prefix}-tls-key-path must be given together`);
+  return { certPath, keyPath };
+}
+
+function defaultOf(flag: string): string | undefined {
+  return SERVE_FLAGS.find((f) => f.name === flag)?.default;
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}

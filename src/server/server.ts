@@ -1,0 +1,141 @@
+/**
+ * The `pemba serve` process, minus the CLI: opens the datastore, serves authzed.api.v1 over gRPC
+ * (with health and reflection) and, when enabled, the HTTP/JSON gateway; close() shuts down
+ * gracefully (stop accepting, end Watch streams, let in-flight calls finish within the grace
+ * period, close the datastore).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { TransportOptions } from '../api/call.js';
+import { addReflection } from '../api/grpc/reflection.js';
+import { serviceDefinition, serviceImplementation } from '../api/grpc/service-binding.js';
+import { createGateway } from '../api/http/gateway.js';
+import { apiServices } from '../api/services.js';
+import { Pemba } from '../pemba.js';
+import { PresharedKeys } from './auth.js';
+import type { ListenAddress, ServeConfig } from './config.js';
+import { formatListenAddress } from './config.js';
+import { openDatastore } from './datastore-factory.js';
+import { Health, HEALTH_DESCRIPTOR } from './health.js';
+import { createLogger } from './logger.js';
+
+export interface RunningServer {
+  pemba: Pemba;
+  /** The gRPC address actually bound (port resolved when 0 was asked for). */
+  grpcAddr: ListenAddress;
+  httpAddr?: ListenAddress;
+  /** Graceful shutdown; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.logger ?? createLogger(config.logLevel, config.logFormat);
+  const keys = new PresharedKeys(config.presharedKeys);
+  const datastore = await openDatastore(config.datastoreEngine, { connUri: config.datastoreConnUri });
+  const pemba = await Pemba.open({ datastore });
+  const shutdown = new AbortController();
+  const transport: TransportOptions = {
+    authenticate: (authorization) => keys.authenticate(authorization),
+    requestTimeoutMs: config.requestTimeoutMs,
+    shutdown: shutdown.signal,
+    log,
+  };
+  const services = apiServices(pemba, config.limits);
+
+  const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes });
+  for (const s of services) grpcServer.addService(serviceDefinition(s.type), serviceImplementation(s, transport));
+  const health = new Health(services.map((s) => s.type.typeName));
+  health.addToServer(grpcServer);
+  addReflection(grpcServer, [...services.map((s) => s.type), HEALTH_DESCRIPTOR]);
+
+  let httpServer: HttpServer | undefined;
+  try {
+    const credentials = config.grpcTls
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.grpcTls.certPath), private_key: readFileSync(config.grpcTls.keyPath) }], false)
+      : grpc.ServerCredentials.createInsecure();
+    const grpcPort = await bindGrpc(grpcServer, config.grpcAddr, credentials);
+    const grpcAddr = { host: config.grpcAddr.host, port: grpcPort };
+
+    let httpAddr: ListenAddress | undefined;
+    if (config.httpEnabled) {
+      const gateway = createGateway(services, { ...transport, maxBodyBytes: config.maxMessageBytes });
+      const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
+        if (req.url === '/healthz' && req.method === 'GET') {
+          const serving = !shutdown.signal.aborted;
+          res.writeHead(serving ? 200 : 503, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ status: serving ? 'SERVING' : 'NOT_SERVING' }));
+          return;
+        }
+        gateway(req, res);
+      };
+      httpServer = config.httpTls
+        ? createHttpsServer({ cert: readFileSync(config.httpTls.certPath), key: readFileSync(config.httpTls.keyPath) }, handler)
+        : createHttpServer(handler);
+      httpAddr = { host: config.httpAddr.host, port: await listenHttp(httpServer, config.httpAddr) };
+    }
+
+    log.info({
+      grpcAddr: formatListenAddress(grpcAddr),
+      grpcTls: !!config.grpcTls,
+      httpAddr: httpAddr && formatListenAddress(httpAddr),
+      datastoreEngine: config.datastoreEngine,
+      presharedKeys: keys.count,
+    }, `pemba is listening: gRPC on ${formatListenAddress(grpcAddr)}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`);
+
+    let closing: Promise<void> | undefined;
+    const close = () => (closing ??= (async () => {
+      log.info({}, 'shutting down: no new calls, finishing in-flight calls');
+      health.stopServing();
+      shutdown.abort();
+      const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      const httpDone = new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+      httpServer?.closeIdleConnections();
+      const force = setTimeout(() => {
+        log.warn({ gracePeriodMs: config.shutdownGracePeriodMs }, 'grace period over: cutting off the remaining calls');
+        grpcServer.forceShutdown();
+        httpServer?.closeAllConnections();
+      }, config.shutdownGracePeriodMs);
+      await Promise.all([grpcDone, httpDone]);
+      clearTimeout(force);
+      await pemba.close();
+      log.info({}, 'stopped');
+    })());
+    return { pemba, grpcAddr, httpAddr, close };
+  } catch (error) {
+    grpcServer.forceShutdown();
+    httpServer?.close();
+    await pemba.close();
+    throw error;
+  }
+}
+
+/** An empty host means every interface: IPv6 and IPv4 where the host has IPv6, IPv4 otherwise. */
+async function bindGrpc(server: grpc.Server, addr: ListenAddress, credentials: grpc.ServerCredentials): Promise<number> {
+  const bind = (host: string) => new Promise<number>((resolve, reject) =>
+    server.bindAsync(formatListenAddress({ host, port: addr.port }), credentials, (err, port) => (err ? reject(err) : resolve(port))));
+  if (addr.host) return bind(addr.host);
+  try {
+    return await bind('::');
+  } catch {
+    return bind('0.0.0.0');
+  }
+}
+
+function listenHttp(server: HttpServer, addr: ListenAddress): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: addr.port, host: addr.host || undefined }, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
