@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { envName, parseDuration, parseListenAddress, resolveServeConfig } from '../../src/server/config.js';
+import { openDatastore } from '../../src/server/datastore-factory.js';
+
+describe('serve configuration', () => {
+  it('has SpiceDB-like defaults', () => {
+    const c = resolveServeConfig({ grpcPresharedKey: ['k'] });
+    expect(c.grpcAddr).toEqual({ host: '', port: 50051 });
+    expect(c.httpEnabled).toBe(false);
+    expect(c.httpAddr).toEqual({ host: '', port: 8443 });
+    expect(c.datastoreEngine).toBe('memory');
+    expect(c.logFormat).toBe('json');
+    expect(c.maxMessageBytes).toBe(4 * 1024 * 1024);
+    expect(c.requestTimeoutMs).toBe(30_000);
+    expect(c.limits.maxReadRelationshipsLimit).toBe(1000);
+  });
+
+  it('takes several keys, repeated or comma-separated', () => {
+    expect(resolveServeConfig({ grpcPresharedKey: ['a,b', ' c '] }).presharedKeys).toEqual(['a', 'b', 'c']);
+    expect(resolveServeConfig({ grpcPresharedKey: 'x' }).presharedKeys).toEqual(['x']);
+  });
+
+  it('requires a key, naming the flag and the environment variable', () => {
+    expect(() => resolveServeConfig({})).toThrow(/--grpc-preshared-key or set PEMBA_GRPC_PRESHARED_KEY/);
+    expect(() => resolveServeConfig({ grpcPresharedKey: [' , '] })).toThrow(/required/);
+  });
+
+  it('validates values', () => {
+    const base = { grpcPresharedKey: ['k'] };
+    expect(() => resolveServeConfig({ ...base, grpcAddr: '50051' })).toThrow(/--grpc-addr/);
+    expect(() => resolveServeConfig({ ...base, grpcTlsCertPath: '/c' })).toThrow(/together/);
+    expect(() => resolveServeConfig({ ...base, logLevel: 'loud' })).toThrow(/--log-level/);
+    expect(() => resolveServeConfig({ ...base, httpEnabled: 'maybe' })).toThrow(/--http-enabled/);
+    expect(resolveServeConfig({ ...base, httpEnabled: true }).httpEnabled).toBe(true);
+    expect(resolveServeConfig({ ...base, logFormat: 'auto' }, true).logFormat).toBe('console');
+  });
+
+  it('parses addresses and durations', () => {
+    expect(parseListenAddress('localhost:0')).toEqual({ host: 'localhost', port: 0 });
+    expect(parseListenAddress('[::1]:50051')).toEqual({ host: '::1', port: 50051 });
+    expect(() => parseListenAddress(':70000')).toThrow();
+    expect(parseDuration('1m30s')).toBe(90_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('0')).toBe(0);
+    expect(() => parseDuration('soon')).toThrow();
+  });
+
+  it('names environment variables after the flags', () => {
+    expect(envName('grpc-preshared-key')).toBe('PEMBA_GRPC_PRESHARED_KEY');
+    expect(envName('datastore-engine')).toBe('PEMBA_DATASTORE_ENGINE');
+  });
+
+  it('rejects unknown datastore engines clearly', async () => {
+    await expect(openDatastore('cassandra')).rejects.toThrow('unknown datastore engine "cassandra": supported engines are memory');
+    await expect(openDatastore('toString')).rejects.toThrow(/unknown datastore engine/);
+    const ds = await openDatastore('memory');
+    await ds.close();
+  });
+});
