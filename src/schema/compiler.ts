@@ -218,8 +218,8 @@ function caveatType(t: CaveatTypeNode, bad: (why: string, at: SourcePosition, so
   const arity = (n: number) => {
     if (t.generics.length !== n) bad(`type \`${t.name}\` requires ${n} generic types; found ${t.generics.length}`, t.position, t.name);
   };
+  // SpiceDB ignores generics on scalar types (`int<string>` is `int`).
   if ((SCALAR_TYPES as readonly string[]).includes(t.name)) {
-    arity(0);
     return { kind: t.name as (typeof SCALAR_TYPES)[number] };
   }
   if (t.name === 'list') {
@@ -446,7 +446,9 @@ export function reachableSubjectTypes(schema: CompiledSchema, defName: string, r
       case 'intersection':
         return rw.children.forEach((c) => walk(def, c));
       case 'exclusion':
-        return walk(def, rw.base);
+        // SpiceDB counts the subtracted side too.
+        walk(def, rw.base);
+        return walk(def, rw.subtract);
       default:
         return;
     }
