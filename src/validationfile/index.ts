@@ -4,7 +4,7 @@ export { parseValidationFile } from './parse.js';
 export type { ParseOptions, ParseResult } from './parse.js';
 export { loadValidationFile } from './load.js';
 export { runValidationFile } from './run.js';
-export type { RunResult } from './run.js';
+export type { RunOptions, RunResult } from './run.js';
 export { unsupportedFeatures } from './unsupported.js';
 export { parseAssertion } from './assertion.js';
 export { parseExpectedSubject, formatExpectedSubject } from './expected-subject.js';

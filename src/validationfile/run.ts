@@ -28,7 +28,12 @@ const EXPECTED: Record<Assertion['kind'], Permissionship> = {
 
 const WRITE_BATCH = 1000;
 
-export async function runValidationFile(file: ValidationFile): Promise<RunResult> {
+export interface RunOptions {
+  /** Run against this (empty) instance and leave it open, e.g. to query it afterwards; default: a fresh in-memory one. */
+  pemba?: Pemba;
+}
+
+export async function runValidationFile(file: ValidationFile, options: RunOptions = {}): Promise<RunResult> {
   const result: RunResult = { problems: [], relationshipsLoaded: 0, assertionsRun: 0, expectedRelationsValidated: 0 };
   const problem = (at: SourceLocation, message: string) => result.problems.push({ ...at, message });
   const top: SourceLocation = { path: file.path, line: 1, column: 1 };
@@ -40,15 +45,17 @@ export async function runValidationFile(file: ValidationFile): Promise<RunResult
   }
   if (!file.schema) return result;
 
-  const pemba = await Pemba.open();
+  const pemba = options.pemba ?? (await Pemba.open());
   try {
     try {
       await pemba.writeSchema(file.schema.text);
     } catch (error) {
       if (error instanceof SchemaError) {
-        problem(file.schema.locate(error.line, error.column), `schema: ${error.message}`);
+        const at = file.schema.locate(error.line, error.column);
+        const message = error.message.replace(/ \(line \d+, column \d+\)$/, '');
+        problem(at, `schema error at column ${at.column}: ${message}`);
       } else {
-        problem(file.schema.locate(1, 1), `schema: ${(error as Error).message}`);
+        problem(file.schema.locate(1, 1), `schema error: ${(error as Error).message}`);
       }
       return result;
     }
@@ -68,7 +75,7 @@ export async function runValidationFile(file: ValidationFile): Promise<RunResult
       result.expectedRelationsValidated++;
     }
   } finally {
-    await pemba.close();
+    if (!options.pemba) await pemba.close();
   }
   return result;
 }

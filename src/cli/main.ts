@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/** The `pemba` command. */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerServe } from './serve.js';
+import { registerValidate } from './validate.js';
+
+// src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('pemba')
+  .description("Google's Zanzibar in TypeScript, speaking SpiceDB's schema language and API")
+  .version(version);
+
+registerValidate(program);
+registerServe(program);
+
+await program.parseAsync(process.argv);
