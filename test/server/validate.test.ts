@@ -48,7 +48,7 @@ describe('request validation from the protovalidate rules', () => {
     const relationship = v1.Relationship.create({ resource: { objectType: 'doc', objectId: '1' }, relation: 'reader', subject: { object: { objectType: 'user', objectId: 'a' } } });
     expect(messageOf(() => validateMessage(v1.WriteRelationshipsRequest, v1.WriteRelationshipsRequest.create({ updates: [{ operation: 0, relationship }] }))))
       .toBe('validation error: updates[0].operation: must not be in list [0]');
-    expect(messageOf(() => validateMessage(v1.WriteRelationshipsRequest, v1.WriteRelationshipsRequest.create({ updates: [{ operation: 7, relationship }] }))))
+    expect(messageOf(() => validateMessage(v1.WriteRelationshipsRequest, v1.WriteRelationshipsRequest.create({ updates: [{ operation: 7 as v1.RelationshipUpdate_Operation, relationship }] }))))
       .toBe('validation error: updates[0].operation: value must be one of the defined enum values');
   });
 
