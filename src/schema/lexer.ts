@@ -43,7 +43,7 @@ export interface Comment {
   line: number;
   column: number;
   endLine: number;
-  /** Nothing but whitespace precedes it on its line. */
+  /** Only whitespace and comments precede it on its line. */
   startsLine: boolean;
 }
 
@@ -94,6 +94,8 @@ export class Lexer {
   private line = 1;
   private column = 1;
   private lastKind: TokenKind = 'newline';
+  /** A token (not a comment) has been read on the current line. */
+  private lineHasCode = false;
   private readonly keywords = new Set(BASE_KEYWORDS);
 
   constructor(readonly input: string) {}
@@ -188,6 +190,7 @@ export class Lexer {
 
   private make(kind: TokenKind, value: string, at: { line: number; column: number; offset: number }, comments: Comment[]): Token {
     this.lastKind = kind;
+    if (kind !== 'newline') this.lineHasCode = true;
     return { kind, value, ...at, comments };
   }
 
@@ -195,6 +198,7 @@ export class Lexer {
     for (let i = 0; i < n && this.pos < this.input.length; i++) {
       const c = this.input[this.pos++];
       if (c === '\n' || (c === '\r' && this.input[this.pos] !== '\n')) {
+        this.lineHasCode = false;
         this.line++;
         this.column = 1;
       } else if (c !== '\r') this.column++;
@@ -203,8 +207,7 @@ export class Lexer {
 
   private comment(): Comment {
     const at = this.here();
-    const lineStart = this.input.lastIndexOf('\n', this.pos - 1) + 1;
-    const startsLine = /^[ \t]*$/.test(this.input.slice(lineStart, this.pos).replace(/\r/g, ''));
+    const startsLine = !this.lineHasCode;
     const start = this.pos;
     if (this.input[this.pos + 1] === '/') {
       while (this.pos < this.input.length && this.input[this.pos] !== '\n' && this.input[this.pos] !== '\r') this.advance(1);
