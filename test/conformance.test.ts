@@ -48,7 +48,8 @@ describe('SpiceDB conformance fixtures', () => {
         expect(run.relationshipsLoaded).toBe(file.relationships.length);
         const cross = await crossCheck(pemba, file);
         const known = new Set(KNOWN_DISCREPANCIES[name] ?? []);
-        expect(cross.discrepancies.filter((d) => !known.has(d)), 'new discrepancies').toEqual([]);
+        const fresh = cross.discrepancies.filter((d) => !known.has(d));
+        expect(fresh, `new discrepancies:\n${fresh.join('\n')}`).toEqual([]);
         const found = new Set(cross.discrepancies);
         expect([...known].filter((d) => !found.has(d)), 'fixed: delete from known-discrepancies.ts').toEqual([]);
       } finally {

@@ -33,6 +33,13 @@ export class SubjectLookup {
   }
 
   private async userset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const e = await this.evaluateUserset(type, id, relation, depth);
+    // A userset of the requested kind is its own subject (Check says `g#member` has `g#member`).
+    if (type !== this.subjectType || relation !== this.subjectRelation || e.set.concrete.has(id)) return e;
+    return { set: e.set.union(new SubjectSet(new Set([id]))), cut: e.cut };
+  }
+
+  private async evaluateUserset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
     const key = `${type}:${id}#${relation}`;
     const known = this.memo.get(key);
     if (known) return { set: known, cut: Infinity };

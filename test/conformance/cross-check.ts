@@ -168,7 +168,12 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
           }
           const mentioned = new Set(judged.map((s) => s.id));
           const unknown = concrete.filter((id) => !mentioned.has(id));
-          if (unknown.length) report(`${what}: returned subjects the file never mentions [${sorted(unknown).join(', ')}]`);
+          // Subjects outside the file's universe (a userset is its own subject) must still pass Check.
+          for (const id of unknown) {
+            const s = { type: kind.type, id, relation: kind.relation };
+            const { permissionship } = await pemba.check({ resource: r, permission: p, subject: s, consistency: FC });
+            if (permissionship !== 'HAS_PERMISSION') report(`${what}: ${subjectKey(s)} is listed but Check says ${permissionship}`);
+          }
           const dups = concrete.filter((x, i) => concrete.indexOf(x) !== i);
           if (dups.length) report(`${what}: duplicated [${sorted(new Set(dups)).join(', ')}]`);
           const admitted = new Set(concrete);
