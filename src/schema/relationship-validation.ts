@@ -53,9 +53,8 @@ export function validateRelationship(schema: CompiledSchema, rel: Relationship):
     );
   }
   const list = allowed.map((a) => `\`${printAllowedType(a)}\``).join(', ');
-  const hint = sameKind.length
-    ? `; did you mean ${sameKind.map((a) => `\`${printAllowedType(a)}\``).join(' or ')}?`
-    : '';
+  const near = sameKind.length ? sameKind : allowed.filter((a) => a.type === subject.type);
+  const hint = near.length ? `; did you mean ${near.map((a) => `\`${printAllowedType(a)}\``).join(' or ')}?` : '';
   throw invalidArgument(
     `subjects of type ${label} are not allowed on ${where}${hint} (allowed subject types: ${list})`,
     wildcard && !allowed.some((a) => a.wildcard && a.type === subject.type)
