@@ -1,0 +1,243 @@
+/**
+ * The SQLite datastore (better-sqlite3): the embedded default. Same MVCC design as the memory
+ * datastore, in tables (see sqlite-migrations.ts). Two connections to one file in WAL mode:
+ *  - the writer runs read-write transactions one at a time (an in-process mutex, and BEGIN IMMEDIATE
+ *    against other processes), with synchronous=FULL so an acknowledged commit survives a crash;
+ *  - the reader serves snapshots, watch and revision checks, each in its own read transaction, so
+ *    it never sees a transaction in progress on the writer.
+ * better-sqlite3 is synchronous; the async contract wraps it (a busy wait on another process's lock
+ * blocks the event loop for up to the busy timeout).
+ */
+import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { invalidArgument } from '../../errors.js';
+import type { Relationship } from '../../relationship.js';
+import type {
+  Datastore, QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
+  StoredSchema,
+} from '../datastore.js';
+import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from '../gc-loop.js';
+import type { GcLoop } from '../gc-loop.js';
+import { DEFAULT_GC_WINDOW_MS, DEFAULT_QUANTIZATION_MS } from '../memory/memory-datastore.js';
+import type { GcResult } from '../memory/memory-datastore.js';
+import { Mutex } from '../memory/mutex.js';
+import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../memory/revision-errors.js';
+import { mapSqliteError, sqliteCall } from './sqlite-errors.js';
+import { collectGarbage } from './sqlite-gc.js';
+import { migrateSqlite } from './sqlite-migrations.js';
+import {
+  expiryBoundary, headRevision, oldestReadable, queryRows, readSchemaAt, revisionAt, StatementCache, toRelationship,
+} from './sqlite-queries.js';
+import { SqliteTransaction } from './sqlite-transaction.js';
+import { CommitNotifier, readCommits } from './sqlite-watch.js';
+
+export interface SqliteDatastoreOptions {
+  /** Width in ms of the window optimizedRevision() quantizes to (default 5000); 0 returns head. */
+  quantizationMs?: number;
+  /** How long in ms a revision stays readable after it was superseded (default 24h). */
+  gcWindowMs?: number;
+  /** How often in ms the background garbage collection runs (default 3 min); 0 disables it. */
+  gcIntervalMs?: number;
+  /** How often in ms waiting watchers look for commits made by other processes (default 250). */
+  watchPollMs?: number;
+  /** How long in ms to wait for another process's write lock before failing with UNAVAILABLE (default 5000). */
+  busyTimeoutMs?: number;
+  /** The clock, in epoch ms: commit times, relationship expiration, quantization and GC use it. */
+  now?: () => number;
+}
+
+/** Commits read per watch round trip. */
+const WATCH_BATCH = 100;
+
+export class SqliteDatastore implements Datastore {
+  readonly id: string;
+  private readonly writer: BetterSqlite3.Database;
+  private readonly reader: BetterSqlite3.Database;
+  /** Statements on the writer (transactions, GC) and on the reader (everything else). */
+  private readonly w: StatementCache;
+  private readonly r: StatementCache;
+  private readonly readTx: (fn: () => unknown) => unknown;
+  private readonly mutex = new Mutex();
+  private readonly notifier: CommitNotifier;
+  private readonly gcLoop: GcLoop;
+  private readonly quantizationMs: number;
+  private readonly gcWindowMs: number;
+  private readonly now: () => number;
+  private closed = false;
+
+  /** Opens (creating and migrating if needed) the database file at `path`. */
+  constructor(readonly path: string, options: SqliteDatastoreOptions = {}) {
+    if (path === '' || path === ':memory:') {
+      throw invalidArgument('the sqlite datastore needs a file path; use the memory engine for a throwaway datastore');
+    }
+    this.quantizationMs = nonNegative('quantizationMs', options.quantizationMs ?? DEFAULT_QUANTIZATION_MS);
+    this.gcWindowMs = nonNegative('gcWindowMs', options.gcWindowMs ?? DEFAULT_GC_WINDOW_MS);
+    const gcIntervalMs = nonNegative('gcIntervalMs', options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
+    const busyTimeoutMs = nonNegative('busyTimeoutMs', options.busyTimeoutMs ?? 5000);
+    this.now = options.now ?? Date.now;
+    const opened: BetterSqlite3.Database[] = [];
+    try {
+      this.writer = sqliteCall(() => new Database(path));
+      opened.push(this.writer);
+      this.writer.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      const mode = this.writer.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw invalidArgument(`cannot use WAL mode for the sqlite datastore ${path} (journal mode ${String(mode)})`);
+      // FULL: the WAL is synced at every commit, so an acknowledged write survives a crash or power loss.
+      this.writer.pragma('synchronous = FULL');
+      this.id = migrateSqlite(this.writer, `the SQLite database ${path}`).datastoreId;
+      this.reader = sqliteCall(() => new Database(path));
+      opened.push(this.reader);
+      this.reader.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      this.reader.pragma('query_only = ON');
+    } catch (e) {
+      for (const db of opened) db.close();
+      throw mapSqliteError(e);
+    }
+    this.w = new StatementCache(this.writer);
+    this.r = new StatementCache(this.reader);
+    this.readTx = this.reader.transaction((fn: () => unknown) => fn());
+    this.notifier = new CommitNotifier(() => this.read(() => headRevision(this.r)), options.watchPollMs ?? 250);
+    this.gcLoop = startGcLoop(() => this.gc().catch((e: unknown) => {
+      if (!this.closed) throw e;
+    }), gcIntervalMs);
+  }
+
+  async headRevision(): Promise<Revision> {
+    return this.read(() => headRevision(this.r));
+  }
+
+  /** As the memory datastore's: the newest revision committed by the start of the quantization window. */
+  async optimizedRevision(): Promise<Revision> {
+    return this.read(() => {
+      const head = headRevision(this.r);
+      if (this.quantizationMs === 0) return head;
+      const nowMs = this.now();
+      const quantized = revisionAt(this.r, Math.floor(nowMs / this.quantizationMs) * this.quantizationMs) ?? head;
+      const oldest = expiryBoundary(this.r, nowMs, this.gcWindowMs);
+      return quantized > oldest ? quantized : oldest;
+    });
+  }
+
+  /** Expiry is by time, not by whether gc() has run yet (as in the memory datastore). */
+  async checkRevision(revision: Revision): Promise<void> {
+    this.read(() => {
+      if (revision < 0n) throw negativeRevision(revision);
+      const head = headRevision(this.r);
+      if (revision > head) throw futureRevision(revision, head);
+      const oldest = expiryBoundary(this.r, this.now(), this.gcWindowMs);
+      if (revision < oldest) throw expiredRevision(revision, oldest);
+    });
+  }
+
+  snapshot(revision: Revision): SnapshotReader {
+    return {
+      revision,
+      queryRelationships: async (query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> =>
+        this.read(() => {
+          this.assertReadable(revision);
+          return queryRows(this.r, query, revision, this.now(), options);
+        }).map(toRelationship),
+      readSchema: async (): Promise<StoredSchema | undefined> =>
+        this.read(() => {
+          this.assertReadable(revision);
+          return readSchemaAt(this.r, revision);
+        }),
+    };
+  }
+
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }> {
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      sqliteCall(() => this.writer.exec('BEGIN IMMEDIATE'));
+      let tx: SqliteTransaction | undefined;
+      try {
+        tx = new SqliteTransaction(this.w, sqliteCall(() => headRevision(this.w)) + 1n, this.now);
+        const result = await fn(tx);
+        tx.finish(this.now());
+        sqliteCall(() => this.writer.exec('COMMIT'));
+        this.notifier.notify(tx.revision);
+        return { revision: tx.revision, result };
+      } catch (e) {
+        tx?.close();
+        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        throw e;
+      }
+    });
+  }
+
+  /** Ends quietly when `signal` aborts or the datastore closes. */
+  async *watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges> {
+    this.read(() => this.assertReadable(after));
+    let cursor = after;
+    while (!signal?.aborted && !this.closed) {
+      const commits = this.read(() => {
+        const oldest = oldestReadable(this.r);
+        if (cursor < oldest) throw expiredRevision(cursor, oldest);
+        return readCommits(this.r, cursor, WATCH_BATCH);
+      });
+      if (commits.length === 0) {
+        await this.notifier.wait(cursor, signal);
+        continue;
+      }
+      for (const c of commits) {
+        if (signal?.aborted) return;
+        yield c;
+        cursor = c.revision;
+      }
+    }
+  }
+
+  /**
+   * Drop row versions deleted at or before the oldest readable revision (the one current at
+   * now - gcWindow), versions that expired before that time, and older change-log entries and
+   * schema versions. Runs in short batches between transactions.
+   */
+  gc(nowMs: number = this.now()): Promise<GcResult> {
+    this.assertOpen();
+    const run = <T>(fn: () => T): Promise<T> =>
+      this.mutex.run(async () => {
+        this.assertOpen();
+        return sqliteCall(() => this.writer.transaction(fn).immediate());
+      });
+    return collectGarbage(run, this.w, nowMs, this.gcWindowMs);
+  }
+
+  /** Ends watches, waits for the transaction in progress and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.notifier.close();
+    await this.gcLoop.stop();
+    await this.mutex.run(async () => undefined);
+    this.reader.close();
+    this.writer.close();
+  }
+
+  /** One read transaction on the reader connection: a consistent view of the committed state. */
+  private read<T>(fn: () => T): T {
+    this.assertOpen();
+    return sqliteCall(() => this.readTx(fn) as T);
+  }
+
+  /** Reads only check what makes a read wrong (not time expiry), so in-flight requests finish. */
+  private assertReadable(revision: Revision): void {
+    if (revision < 0n) throw negativeRevision(revision);
+    const head = headRevision(this.r);
+    if (revision > head) throw futureRevision(revision, head);
+    const oldest = oldestReadable(this.r);
+    if (revision < oldest) throw expiredRevision(revision, oldest);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedDatastore();
+  }
+}
+
+export function openSqliteDatastore(path: string, options?: SqliteDatastoreOptions): SqliteDatastore {
+  return new SqliteDatastore(path, options);
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw invalidArgument(`${name} must be a non-negative number of milliseconds`);
+  return value;
+}

@@ -1,0 +1,164 @@
+/**
+ * A read-write transaction on the SQLite writer connection, inside BEGIN IMMEDIATE (so it holds the
+ * database's write lock from the start: serialisable, also against other processes). Writes are row
+ * versions of the pending revision; snapshot readers use another connection and never see them
+ * before COMMIT. Each write() call runs in a savepoint, so a call that throws leaves no trace.
+ */
+import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
+import type { Relationship, RelationshipUpdate } from '../../relationship.js';
+import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
+import { formatTuple, sameAttributes } from '../memory/relationships.js';
+import { sqliteCall } from './sqlite-errors.js';
+import type { RelationshipRow, RelationshipValues, StatementCache } from './sqlite-queries.js';
+import { queryRows, readSchemaAt, toRelationship, valuesOf, valuesOfRow } from './sqlite-queries.js';
+
+type Change = ['TOUCH' | 'DELETE', ...RelationshipValues];
+
+const SELECT_CURRENT =
+  'SELECT id, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, ' +
+  'expires_at, created_rev FROM relationships WHERE resource_type = ? AND resource_id = ? AND relation = ? ' +
+  'AND subject_type = ? AND subject_id = ? AND subject_relation = ? AND deleted_rev IS NULL';
+const INSERT_ROW =
+  'INSERT INTO relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, ' +
+  'caveat_name, caveat_context, expires_at, created_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_CHANGE =
+  'INSERT INTO changes (revision, ordinal, operation, resource_type, resource_id, relation, subject_type, subject_id, ' +
+  'subject_relation, caveat_name, caveat_context, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+export class SqliteTransaction implements ReadWriteTransaction {
+  /** The change log of this transaction, written at commit. */
+  private readonly changes: Change[] = [];
+  private schema: string | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly stmts: StatementCache,
+    readonly revision: Revision,
+    private readonly now: () => number,
+  ) {}
+
+  async queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
+    this.assertOpen();
+    return sqliteCall(() => queryRows(this.stmts, query, this.revision, this.now(), options)).map(toRelationship);
+  }
+
+  async readSchema(): Promise<StoredSchema | undefined> {
+    this.assertOpen();
+    if (this.schema !== undefined) return { text: this.schema, revision: this.revision };
+    return readSchemaAt(this.stmts, this.revision);
+  }
+
+  async writeSchema(text: string): Promise<void> {
+    this.assertOpen();
+    this.schema = text;
+  }
+
+  async write(updates: readonly RelationshipUpdate[]): Promise<void> {
+    this.assertOpen();
+    const nowMs = this.now();
+    this.atomically(() => {
+      for (const u of updates) this.apply(u, nowMs);
+    });
+  }
+
+  async deleteMatching(query: RelationshipQuery, limit?: number): Promise<number> {
+    this.assertOpen();
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+      throw invalidArgument(`invalid delete limit ${limit}: it must be a non-negative integer`);
+    }
+    return this.atomically(() => {
+      const doomed = queryRows(this.stmts, query, this.revision, this.now(), { limit });
+      for (const row of doomed) {
+        this.markDeleted(row);
+        this.changes.push(['DELETE', ...valuesOfRow(row)]);
+      }
+      return doomed.length;
+    });
+  }
+
+  /** Record the commit, its change log and schema; the caller then COMMITs. */
+  finish(committedAtMs: number): void {
+    this.assertOpen();
+    this.closed = true;
+    const rev = this.revision;
+    sqliteCall(() => {
+      this.stmts.get(
+        'INSERT INTO commits (revision, committed_at) VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)))',
+      ).run(rev, committedAtMs, committedAtMs);
+      const insertChange = this.stmts.get(INSERT_CHANGE);
+      this.changes.forEach((c, i) => insertChange.run(rev, i, ...c));
+      if (this.schema !== undefined) this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Run `fn` in a savepoint: on a throw, roll back its rows and drop its change-log entries. */
+  private atomically<T>(fn: () => T): T {
+    const db = this.stmts.db;
+    const mark = this.changes.length;
+    sqliteCall(() => db.exec('SAVEPOINT pemba_write'));
+    try {
+      const result = sqliteCall(fn);
+      db.exec('RELEASE pemba_write');
+      return result;
+    } catch (e) {
+      this.changes.length = mark;
+      sqliteCall(() => db.exec('ROLLBACK TO pemba_write; RELEASE pemba_write'));
+      throw e;
+    }
+  }
+
+  /** The memory datastore's rules (transaction.ts), over the current (undeleted) row version. */
+  private apply(u: RelationshipUpdate, nowMs: number): void {
+    const r = u.relationship;
+    if (u.operation !== 'CREATE' && u.operation !== 'TOUCH' && u.operation !== 'DELETE') {
+      throw invalidArgument(`unknown update operation ${String(u.operation)}`);
+    }
+    const current = this.stmts.get(SELECT_CURRENT).get(
+      r.resource.type, r.resource.id, r.relation, r.subject.type, r.subject.id, r.subject.relation,
+    ) as RelationshipRow | undefined;
+    // An expired relationship is absent: CREATE may replace it and DELETE reports no change.
+    const live = current && !(current.expires_at !== null && current.expires_at <= nowMs) ? current : undefined;
+    switch (u.operation) {
+      case 'CREATE':
+        if (live) {
+          throw alreadyExists(
+            `could not CREATE relationship \`${formatTuple(r)}\`, as it already existed. If this is persistent, please switch to TOUCH operations or specify a precondition`,
+            'ERROR_REASON_ATTEMPT_TO_RECREATE_RELATIONSHIP',
+            { relationship: formatTuple(r) },
+          );
+        }
+        this.replace(current, r);
+        break;
+      case 'TOUCH':
+        // A TOUCH that changes nothing keeps the row version but is still reported, as SpiceDB's Watch does.
+        if (current && sameAttributes(toRelationship(current), r)) this.changes.push(['TOUCH', ...valuesOfRow(current)]);
+        else this.replace(current, r);
+        break;
+      case 'DELETE':
+        if (current) this.markDeleted(current);
+        if (live) this.changes.push(['DELETE', ...valuesOfRow(live)]);
+        break;
+    }
+  }
+
+  private replace(current: RelationshipRow | undefined, r: Relationship): void {
+    if (current) this.markDeleted(current);
+    const values = valuesOf(r);
+    this.stmts.get(INSERT_ROW).run(...values, this.revision);
+    this.changes.push(['TOUCH', ...values]);
+  }
+
+  /** A version this transaction created is removed outright: no revision can ever see it. */
+  private markDeleted(row: RelationshipRow): void {
+    if (BigInt(row.created_rev) === this.revision) this.stmts.get('DELETE FROM relationships WHERE id = ?').run(row.id);
+    else this.stmts.get('UPDATE relationships SET deleted_rev = ? WHERE id = ?').run(this.revision, row.id);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+  }
+}

@@ -1,0 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { openSqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { runDatastoreContract } from './contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-'));
+let files = 0;
+const freshPath = () => join(dir, `contract-${files++}.db`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+runDatastoreContract('sqlite', async () => openSqliteDatastore(freshPath(), { gcIntervalMs: 0 }));
+runDatastoreContract('sqlite (no quantization)', async () => openSqliteDatastore(freshPath(), { gcIntervalMs: 0, quantizationMs: 0 }));
