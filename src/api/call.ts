@@ -103,3 +103,25 @@ export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSigna
     void it.return?.()?.catch(() => undefined);
   }
 }
+
+/**
+ * Starts iterating `source` at once (so a Watch takes its start revision now), then returns an
+ * iterable that replays that first step. Lets a transport send response headers right after the
+ * stream has really begun: a client watching "from now" then knows when "now" was.
+ */
+export function begin<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  const first = it.next();
+  first.catch(() => undefined); // observed by the consumer; avoid an unhandled rejection meanwhile
+  let started = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        if (started) return it.next();
+        started = true;
+        return first;
+      },
+      return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
+    }),
+  };
+}

@@ -88,7 +88,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       grpcTls: !!config.grpcTls,
       httpAddr: httpAddr && formatListenAddress(httpAddr),
       datastoreEngine: config.datastoreEngine,
-      presharedKeys: keys.count,
+      keyCount: keys.count,
     }, `pemba is listening: gRPC on ${formatListenAddress(grpcAddr)}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`);
 
     let closing: Promise<void> | undefined;

@@ -4,11 +4,12 @@
  * left to grpc-js, which answers UNIMPLEMENTED.
  */
 import { once } from 'node:events';
+import { Metadata } from '@grpc/grpc-js';
 import type {
-  Deadline, handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, Metadata, MethodDefinition,
-  ServiceDefinition, UntypedServiceImplementation,
+  Deadline, handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, MethodDefinition, ServiceDefinition,
+  UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { abortable, raceAbort, startCall } from '../call.js';
+import { abortable, begin, raceAbort, startCall } from '../call.js';
 import type { TransportOptions } from '../call.js';
 import { toServiceError } from '../errors.js';
 import type { ApiService, ServiceDescriptor } from '../method.js';
@@ -51,7 +52,9 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
         const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
         (async () => {
           options.authenticate(authorizationOf(call.metadata));
-          for await (const message of abortable(handler.run(call.request, c.ctx), c.ctx.signal)) {
+          const messages = begin(handler.run(call.request, c.ctx));
+          call.sendMetadata(new Metadata());
+          for await (const message of abortable(messages, c.ctx.signal)) {
             if (!call.write(message)) await raceAbort(once(call, 'drain'), c.ctx.signal);
           }
         })().then(

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IMessageType, JsonValue } from '@protobuf-ts/runtime';
-import { abortable, raceAbort, startCall } from '../call.js';
+import { abortable, begin, raceAbort, startCall } from '../call.js';
 import type { TransportOptions } from '../call.js';
 import { ApiError, apiInvalidArgument, httpStatusOf, toFailure, toJsonError } from '../errors.js';
 import type { Failure } from '../errors.js';
@@ -62,6 +62,12 @@ async function serve(route: Route, req: IncomingMessage, res: ServerResponse, op
   const c = startCall(route.method, handler, options, undefined, (abort) =>
     res.on('close', () => { if (!res.writableFinished) abort(undefined); }));
     let streamed = false;
+  const startStream = () => {
+    if (streamed) return;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    streamed = true;
+  };
   try {
     options.authenticate(req.headers.authorization);
     const body = await raceAbort(readBody(req, options.maxBodyBytes), c.ctx.signal);
@@ -76,11 +82,11 @@ async function serve(route: Route, req: IncomingMessage, res: ServerResponse, op
       c.finish();
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));
     }
-    for await (const message of abortable(handler.run(parse(route.I, body), c.ctx), c.ctx.signal)) {
-      if (!streamed) {
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-        streamed = true;
-      }
+    const messages = begin(handler.run(parse(route.I, body), c.ctx));
+    // A long-lived stream (Watch) answers its headers at once, so the client knows it has begun.
+    if (handler.longLived) startStream();
+    for await (const message of abortable(messages, c.ctx.signal)) {
+      startStream();
       const ok = res.write(JSON.stringify({ result: route.O.toJson(message, JSON_WRITE) }) + '\n');
       if (!ok) await raceAbort(new Promise((resolve) => res.once('drain', resolve)), c.ctx.signal);
     }
