@@ -89,6 +89,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       httpAddr: httpAddr && formatListenAddress(httpAddr),
       datastoreEngine: config.datastoreEngine,
       keyCount: keys.count,
+      pid: process.pid,
     }, `pemba is listening: gRPC on ${formatListenAddress(grpcAddr)}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`);
 
     let closing: Promise<void> | undefined;
