@@ -25,6 +25,7 @@ import { closedDatastore, expiredRevision, futureRevision, negativeRevision } fr
 import { mapSqliteError, sqliteCall } from './sqlite-errors.js';
 import { collectGarbage } from './sqlite-gc.js';
 import { migrateSqlite } from './sqlite-migrations.js';
+import type { MigrationResult } from './sqlite-migrations.js';
 import {
   expiryBoundary, headRevision, oldestReadable, queryRows, readSchemaAt, revisionAt, StatementCache, toRelationship,
 } from './sqlite-queries.js';
@@ -51,6 +52,8 @@ const WATCH_BATCH = 100;
 
 export class SqliteDatastore implements Datastore {
   readonly id: string;
+  /** What opening did to the file's tables (from === to when they were current). */
+  readonly migration: MigrationResult;
   private readonly writer: BetterSqlite3.Database;
   private readonly reader: BetterSqlite3.Database;
   /** Statements on the writer (transactions, GC) and on the reader (everything else). */
@@ -84,7 +87,8 @@ export class SqliteDatastore implements Datastore {
       if (mode !== 'wal') throw invalidArgument(`cannot use WAL mode for the sqlite datastore ${path} (journal mode ${String(mode)})`);
       // FULL: the WAL is synced at every commit, so an acknowledged write survives a crash or power loss.
       this.writer.pragma('synchronous = FULL');
-      this.id = migrateSqlite(this.writer, `the SQLite database ${path}`).datastoreId;
+      this.migration = migrateSqlite(this.writer, `the SQLite database ${path}`);
+      this.id = this.migration.datastoreId;
       this.reader = sqliteCall(() => new Database(path));
       opened.push(this.reader);
       this.reader.pragma(`busy_timeout = ${busyTimeoutMs}`);

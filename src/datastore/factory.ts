@@ -1,0 +1,109 @@
+/**
+ * Opening a datastore by engine name, as the CLI flags `--datastore-engine` / `--datastore-conn-uri`
+ * name it: `sqlite` (the embedded default, a file that is created and migrated on open), `postgres`
+ * (must be migrated first with `pemba datastore migrate`) or `memory` (tests, throwaway use).
+ * Each runs garbage collection in the background until closed.
+ */
+import { invalidArgument } from '../errors.js';
+import type { Datastore } from './datastore.js';
+import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from './gc-loop.js';
+import { MemoryDatastore } from './memory/memory-datastore.js';
+import type { GcResult, MemoryDatastoreOptions } from './memory/memory-datastore.js';
+import { openPostgresDatastore } from './postgres/postgres-datastore.js';
+import { migratePostgres } from './postgres/postgres-migrations.js';
+import { createPool } from './postgres/postgres-pool.js';
+import { SqliteDatastore } from './sqlite/sqlite-datastore.js';
+
+export const DATASTORE_ENGINES = ['memory', 'sqlite', 'postgres'] as const;
+export type DatastoreEngine = (typeof DATASTORE_ENGINES)[number];
+
+export const DEFAULT_SQLITE_PATH = './pemba.db';
+
+export interface DatastoreConfig {
+  engine: DatastoreEngine | string;
+  /** sqlite: a file path (default ./pemba.db); postgres: a postgres:// URI (required); memory: unused. */
+  connUri?: string;
+  /** How long in ms a revision stays readable after it was superseded (default 24h). */
+  gcWindowMs?: number;
+  /** Width in ms of the window minimize_latency reads share (default 5000). */
+  quantizationMs?: number;
+  /** How often in ms garbage collection runs (default 3 min); 0 disables it. */
+  gcIntervalMs?: number;
+}
+
+/** A datastore that can also be garbage collected on demand. */
+export interface CollectableDatastore extends Datastore {
+  gc(nowMs?: number): Promise<GcResult>;
+}
+
+export async function openDatastore(config: DatastoreConfig): Promise<CollectableDatastore> {
+  const { gcWindowMs, quantizationMs, gcIntervalMs } = config;
+  const common = { gcWindowMs, quantizationMs, gcIntervalMs };
+  switch (checkEngine(config.engine)) {
+    case 'memory':
+      return new CollectedMemoryDatastore({ gcWindowMs, quantizationMs }, gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
+    case 'sqlite':
+      return new SqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common);
+    case 'postgres':
+      return openPostgresDatastore(requireUri(config), common);
+  }
+}
+
+export interface MigrateResult {
+  engine: DatastoreEngine;
+  /** Migration versions before and after (equal when there was nothing to do). */
+  from: number;
+  to: number;
+  datastoreId?: string;
+}
+
+/** Create or upgrade the datastore's tables (idempotent). The memory engine has nothing to migrate. */
+export async function migrateDatastore(config: Pick<DatastoreConfig, 'engine' | 'connUri'>): Promise<MigrateResult> {
+  const engine = checkEngine(config.engine);
+  switch (engine) {
+    case 'memory':
+      return { engine, from: 0, to: 0 };
+    case 'sqlite': {
+      // Opening a SQLite datastore migrates it.
+      const ds = new SqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, { gcIntervalMs: 0 });
+      await ds.close();
+      return { engine, ...ds.migration };
+    }
+    case 'postgres': {
+      const pool = createPool(requireUri(config));
+      try {
+        const result = await migratePostgres(pool);
+        return { engine, ...result };
+      } finally {
+        await pool.end();
+      }
+    }
+  }
+}
+
+function checkEngine(engine: string): DatastoreEngine {
+  if ((DATASTORE_ENGINES as readonly string[]).includes(engine)) return engine as DatastoreEngine;
+  throw invalidArgument(`unknown datastore engine \`${engine}\`: use one of ${DATASTORE_ENGINES.join(', ')}`);
+}
+
+function requireUri(config: Pick<DatastoreConfig, 'connUri'>): string {
+  if (!config.connUri) {
+    throw invalidArgument('the postgres datastore engine needs --datastore-conn-uri, e.g. postgres://user:password@host:5432/database');
+  }
+  return config.connUri;
+}
+
+/** The memory datastore with the background GC loop the durable ones run themselves. */
+class CollectedMemoryDatastore extends MemoryDatastore {
+  private readonly loop;
+
+  constructor(options: MemoryDatastoreOptions, gcIntervalMs: number) {
+    super(options);
+    this.loop = startGcLoop(() => this.gc(), gcIntervalMs);
+  }
+
+  override async close(): Promise<void> {
+    await this.loop.stop();
+    await super.close();
+  }
+}

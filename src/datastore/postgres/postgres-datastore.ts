@@ -1,0 +1,277 @@
+/**
+ * The PostgreSQL datastore (pg, a connection pool): for production, shared by several Pemba
+ * processes. Same MVCC design as the memory datastore, in tables (see postgres-migrations.ts).
+ *
+ * Commit order: every read-write transaction first takes a transaction-scoped advisory lock
+ * (pg_advisory_xact_lock, keyed by the datastore id) and holds it until COMMIT. That serialises
+ * writers across processes, so (a) the revision is simply head + 1, dense and assigned in commit
+ * order, which Watch relies on (a reader can never see revision N+1 committed before N); and (b) the
+ * transaction's READ COMMITTED reads, all made after the lock was granted, see every earlier commit,
+ * so two writers with conflicting preconditions cannot both succeed. SERIALIZABLE with retries would
+ * allow concurrent writers but must re-run the caller's function on conflict, and still needs
+ * ordering for dense revisions; one writer at a time is what the other backends do too. Within a
+ * process an in-process mutex queues writers first, so waiting writers do not hold pool connections.
+ *
+ * Snapshot reads carry the head and the oldest readable revision in the same statement (see
+ * withRevisionState), so they cost one round trip and are exact even while GC runs elsewhere.
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { invalidArgument } from '../../errors.js';
+import type { Relationship } from '../../relationship.js';
+import type {
+  Datastore, QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
+  StoredSchema,
+} from '../datastore.js';
+import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from '../gc-loop.js';
+import type { GcLoop } from '../gc-loop.js';
+import { DEFAULT_GC_WINDOW_MS, DEFAULT_QUANTIZATION_MS } from '../memory/memory-datastore.js';
+import type { GcResult } from '../memory/memory-datastore.js';
+import { Mutex } from '../memory/mutex.js';
+import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../memory/revision-errors.js';
+import { mapPgError } from './postgres-errors.js';
+import { collectGarbage } from './postgres-gc.js';
+import { readDatastoreId } from './postgres-migrations.js';
+import type { PoolOptions } from './postgres-pool.js';
+import { createPool, query, withClient } from './postgres-pool.js';
+import type { RelationshipRow, Sql } from './postgres-queries.js';
+import { relationshipsSql, SCHEMA_AT, toRelationship, validateLimit, withRevisionState } from './postgres-queries.js';
+import { PostgresTransaction } from './postgres-transaction.js';
+import { CommitNotifier, readCommits } from './postgres-watch.js';
+
+export interface PostgresDatastoreOptions extends PoolOptions {
+  /** Width in ms of the window optimizedRevision() quantizes to (default 5000); 0 returns head. */
+  quantizationMs?: number;
+  /** How long in ms a revision stays readable after it was superseded (default 24h). */
+  gcWindowMs?: number;
+  /** How often in ms the background garbage collection runs (default 3 min); 0 disables it. */
+  gcIntervalMs?: number;
+  /** How often in ms waiting watchers look for commits made by other processes (default 100). */
+  watchPollMs?: number;
+  /** The clock, in epoch ms: commit times, relationship expiration, quantization and GC use it. */
+  now?: () => number;
+}
+
+/** Commits read per watch round trip. */
+const WATCH_BATCH = 100;
+
+const HEAD_SQL = 'SELECT coalesce(max(revision), 0) AS head FROM commits';
+/** The newest revision committed at or before a time parameter. */
+const revisionAtSql = (param: string) =>
+  `(SELECT revision FROM commits WHERE committed_at <= ${param} ORDER BY committed_at DESC, revision DESC LIMIT 1)`;
+
+interface RevisionState {
+  head: Revision;
+  oldest: Revision;
+}
+
+export class PostgresDatastore implements Datastore {
+  private readonly lockKey: string;
+  private readonly mutex = new Mutex();
+  private readonly notifier: CommitNotifier;
+  private readonly gcLoop: GcLoop;
+  private readonly quantizationMs: number;
+  private readonly gcWindowMs: number;
+  private readonly now: () => number;
+  /** optimizedRevision() for the current quantization window, once a commit that old exists. */
+  private quantized: { windowStart: number; revision: Revision } | undefined;
+  private closed = false;
+
+  /** Use openPostgresDatastore(), which checks the database is migrated. */
+  constructor(private readonly pool: pg.Pool, readonly id: string, options: PostgresDatastoreOptions = {}) {
+    this.quantizationMs = nonNegative('quantizationMs', options.quantizationMs ?? DEFAULT_QUANTIZATION_MS);
+    this.gcWindowMs = nonNegative('gcWindowMs', options.gcWindowMs ?? DEFAULT_GC_WINDOW_MS);
+    const gcIntervalMs = nonNegative('gcIntervalMs', options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
+    this.now = options.now ?? Date.now;
+    this.lockKey = BigInt.asIntN(64, createHash('sha256').update(`pemba commit lock ${id}`).digest().readBigUInt64BE()).toString();
+    this.notifier = new CommitNotifier(() => this.headRevision(), options.watchPollMs ?? 100);
+    this.gcLoop = startGcLoop(() => this.gc().catch((e: unknown) => {
+      if (!this.closed) throw e;
+    }), gcIntervalMs);
+  }
+
+  async headRevision(): Promise<Revision> {
+    this.assertOpen();
+    const { rows } = await query<{ head: string }>(this.pool, HEAD_SQL);
+    return BigInt(rows[0].head);
+  }
+
+  /** As the memory datastore's: the newest revision committed by the start of the quantization window. */
+  async optimizedRevision(): Promise<Revision> {
+    this.assertOpen();
+    if (this.quantizationMs === 0) return this.headRevision();
+    const nowMs = this.now();
+    const windowStart = Math.floor(nowMs / this.quantizationMs) * this.quantizationMs;
+    // Fixed for the window once found (later commits are newer than its start), unless the GC window
+    // is so short that expiry overtakes it.
+    if (this.quantized?.windowStart === windowStart && this.gcWindowMs >= this.quantizationMs) return this.quantized.revision;
+    const { rows } = await query<{ head: string; quantized: string | null; at_cutoff: string | null; oldest: string }>(
+      this.pool,
+      `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS quantized, ${revisionAtSql('$2')} AS at_cutoff,
+         (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest`,
+      [new Date(windowStart), new Date(nowMs - this.gcWindowMs)],
+    );
+    const r = rows[0];
+    const quantized = BigInt(r.quantized ?? r.head);
+    const boundary = max(BigInt(r.at_cutoff ?? 0), BigInt(r.oldest));
+    const revision = max(quantized, boundary);
+    // A young datastore's answer is head, which moves: cache only a revision the window start fixes.
+    if (r.quantized !== null) this.quantized = { windowStart, revision };
+    return revision;
+  }
+
+  /** Expiry is by time, not by whether gc() has run yet (as in the memory datastore). */
+  async checkRevision(revision: Revision): Promise<void> {
+    this.assertOpen();
+    if (revision < 0n) throw negativeRevision(revision);
+    const { rows } = await query<{ head: string; at_cutoff: string | null; oldest: string }>(
+      this.pool,
+      `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS at_cutoff,
+         (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest`,
+      [new Date(this.now() - this.gcWindowMs)],
+    );
+    const head = BigInt(rows[0].head);
+    if (revision > head) throw futureRevision(revision, head);
+    const boundary = max(BigInt(rows[0].at_cutoff ?? 0), BigInt(rows[0].oldest));
+    if (revision < boundary) throw expiredRevision(revision, boundary);
+  }
+
+  snapshot(revision: Revision): SnapshotReader {
+    return {
+      revision,
+      queryRelationships: async (q: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> => {
+        this.assertOpen();
+        if (revision < 0n) throw negativeRevision(revision);
+        validateLimit(options?.limit);
+        const rows = await this.readAt<RelationshipRow & { id: string | null }>(
+          revision,
+          relationshipsSql(q, revision, this.now(), options),
+        );
+        return rows.filter((row) => row.id !== null).map(toRelationship);
+      },
+      readSchema: async (): Promise<StoredSchema | undefined> => {
+        this.assertOpen();
+        if (revision < 0n) throw negativeRevision(revision);
+        const [row] = await this.readAt<{ revision: string | null; text: string | null }>(
+          revision,
+          { text: SCHEMA_AT, values: [String(revision)] },
+          'q.revision, q.text',
+        );
+        return row.revision === null ? undefined : { text: row.text!, revision: BigInt(row.revision) };
+      },
+    };
+  }
+
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }> {
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      const committed = await withClient(this.pool, async (client, discard) => {
+        let tx: PostgresTransaction | undefined;
+        await query(client, 'BEGIN');
+        try {
+          await query(client, 'SELECT pg_advisory_xact_lock($1)', [this.lockKey]);
+          // A statement after the lock is granted, so its snapshot includes the previous commit.
+          const { rows } = await query<{ head: string }>(client, HEAD_SQL);
+          tx = new PostgresTransaction(client, BigInt(rows[0].head) + 1n, this.now);
+          const result = await fn(tx);
+          await tx.finish(this.now());
+          await query(client, 'COMMIT');
+          return { revision: tx.revision, result };
+        } catch (e) {
+          tx?.close();
+          // A connection that cannot even roll back is not returned to the pool.
+          await query(client, 'ROLLBACK').catch(discard);
+          throw e;
+        }
+      });
+      this.notifier.notify(committed.revision);
+      return committed;
+    });
+  }
+
+  /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */
+  async *watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges> {
+    this.assertOpen();
+    if (after < 0n) throw negativeRevision(after);
+    await this.readAt(after, undefined);
+    let cursor = after;
+    while (!signal?.aborted && !this.closed) {
+      let batch: Awaited<ReturnType<typeof readCommits>>;
+      try {
+        batch = await readCommits(this.pool, cursor, WATCH_BATCH);
+      } catch (e) {
+        if (this.closed || signal?.aborted) return;
+        throw e;
+      }
+      if (cursor < batch.oldest) throw expiredRevision(cursor, batch.oldest);
+      if (batch.commits.length === 0) {
+        await this.notifier.wait(cursor, signal);
+        continue;
+      }
+      for (const c of batch.commits) {
+        if (signal?.aborted) return;
+        yield c;
+        cursor = c.revision;
+      }
+    }
+  }
+
+  /**
+   * Drop row versions deleted at or before the oldest readable revision (the one current at
+   * now - gcWindow), versions that expired before that time, and older change-log entries and
+   * schema versions. Needs no lock; safe to run from several processes.
+   */
+  gc(nowMs: number = this.now()): Promise<GcResult> {
+    this.assertOpen();
+    return collectGarbage(this.pool, nowMs, this.gcWindowMs);
+  }
+
+  /** Ends watches, waits for the transaction in progress and closes the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.notifier.close();
+    await this.gcLoop.stop();
+    await this.mutex.run(async () => undefined);
+    await this.pool.end();
+  }
+
+  /**
+   * Rows of `inner` read at `revision`, after checking in the same statement that the revision is
+   * committed and not collected. Reads only check what makes a read wrong (not time expiry), so
+   * in-flight requests finish.
+   */
+  private async readAt<R extends pg.QueryResultRow>(revision: Revision, inner: Sql | undefined, columns?: string): Promise<R[]> {
+    const sql = withRevisionState(inner, columns);
+    const { rows } = await query<R & { head: string; oldest: string }>(this.pool, sql.text, sql.values);
+    const state: RevisionState = { head: BigInt(rows[0].head), oldest: BigInt(rows[0].oldest) };
+    if (revision > state.head) throw futureRevision(revision, state.head);
+    if (revision < state.oldest) throw expiredRevision(revision, state.oldest);
+    return inner ? rows : [];
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedDatastore();
+  }
+}
+
+/**
+ * Connects to a migrated database. Refuses an unmigrated one (run `pemba datastore migrate`) and one
+ * migrated by a newer Pemba.
+ */
+export async function openPostgresDatastore(connUri: string, options: PostgresDatastoreOptions = {}): Promise<PostgresDatastore> {
+  const pool = createPool(connUri, options);
+  try {
+    return new PostgresDatastore(pool, await readDatastoreId(pool), options);
+  } catch (e) {
+    await pool.end();
+    throw mapPgError(e);
+  }
+}
+
+const max = (a: Revision, b: Revision) => (a > b ? a : b);
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw invalidArgument(`${name} must be a non-negative number of milliseconds`);
+  return value;
+}

@@ -1,0 +1,230 @@
+/**
+ * A read-write transaction on one PostgreSQL connection, holding the datastore's commit lock (see
+ * postgres-datastore.ts), so no other writer commits meanwhile and READ COMMITTED reads see the
+ * latest state. Writes are row versions of the pending revision: invisible to snapshot readers, which
+ * never read past head. A write() call costs a fixed number of round trips however many updates it
+ * has: look up the current versions of every key at once, decide in memory with the memory
+ * datastore's rules, then apply the result set-wise in a savepoint (all or nothing per call).
+ */
+import type pg from 'pg';
+import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
+import type { Relationship, RelationshipUpdate } from '../../relationship.js';
+import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
+import { formatTuple, sameAttributes, subjectKey } from '../memory/relationships.js';
+import { query } from './postgres-pool.js';
+import type { RelationshipRow, RelationshipValues } from './postgres-queries.js';
+import { columns, relationshipsSql, ROW_COLUMNS, SCHEMA_AT, toRelationship, valuesOf, valuesOfRow } from './postgres-queries.js';
+
+type Change = ['TOUCH' | 'DELETE', ...RelationshipValues];
+
+/** The current version of a key: stored, or inserted earlier in the same write() call. */
+interface Version {
+  relationship: Relationship;
+  values: RelationshipValues;
+  row?: RelationshipRow;
+  /** Index into the call's pending inserts. */
+  insert?: number;
+}
+
+const keyString = (r: Relationship) => `${r.resource.type}\u0000${r.resource.id}\u0000${r.relation}\u0000${subjectKey(r.subject.type, r.subject.id, r.subject.relation)}`;
+const isExpired = (r: Relationship, nowMs: number) => r.expiresAt !== undefined && r.expiresAt.getTime() <= nowMs;
+
+/** Row versions to retire and create, decided before anything is written. */
+class Plan {
+  readonly soft: string[] = [];
+  readonly hard: string[] = [];
+  readonly inserts: (RelationshipValues | undefined)[] = [];
+  readonly changes: Change[] = [];
+
+  constructor(private readonly revision: Revision) {}
+
+  /** A version this transaction created is removed outright: no revision can ever see it. */
+  retire(v: Version): void {
+    if (v.insert !== undefined) this.inserts[v.insert] = undefined;
+    else if (BigInt(v.row!.created_rev) === this.revision) this.hard.push(v.row!.id);
+    else this.soft.push(v.row!.id);
+  }
+
+  create(r: Relationship): Version {
+    const values = valuesOf(r);
+    this.changes.push(['TOUCH', ...values]);
+    return { relationship: r, values, insert: this.inserts.push(values) - 1 };
+  }
+}
+
+export class PostgresTransaction implements ReadWriteTransaction {
+  /** The change log of this transaction, written at commit. */
+  private readonly changes: Change[] = [];
+  private schema: string | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    readonly revision: Revision,
+    private readonly now: () => number,
+  ) {}
+
+  async queryRelationships(q: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
+    this.assertOpen();
+    return (await this.rows(q, options)).map(toRelationship);
+  }
+
+  async readSchema(): Promise<StoredSchema | undefined> {
+    this.assertOpen();
+    if (this.schema !== undefined) return { text: this.schema, revision: this.revision };
+    const { rows } = await query<{ revision: string; text: string }>(this.client, SCHEMA_AT, [String(this.revision)]);
+    return rows[0] && { text: rows[0].text, revision: BigInt(rows[0].revision) };
+  }
+
+  async writeSchema(text: string): Promise<void> {
+    this.assertOpen();
+    this.schema = text;
+  }
+
+  async write(updates: readonly RelationshipUpdate[]): Promise<void> {
+    this.assertOpen();
+    for (const u of updates) {
+      if (u.operation !== 'CREATE' && u.operation !== 'TOUCH' && u.operation !== 'DELETE') {
+        throw invalidArgument(`unknown update operation ${String(u.operation)}`);
+      }
+    }
+    if (updates.length === 0) return;
+    const nowMs = this.now();
+    const state = await this.currentVersions(updates.map((u) => u.relationship));
+    const plan = new Plan(this.revision);
+    for (const { operation, relationship: r } of updates) {
+      const key = keyString(r);
+      const current = state.get(key);
+      // An expired relationship is absent: CREATE may replace it and DELETE reports no change.
+      const live = current && !isExpired(current.relationship, nowMs) ? current : undefined;
+      switch (operation) {
+        case 'CREATE':
+          if (live) {
+            throw alreadyExists(
+              `could not CREATE relationship \`${formatTuple(r)}\`, as it already existed. If this is persistent, please switch to TOUCH operations or specify a precondition`,
+              'ERROR_REASON_ATTEMPT_TO_RECREATE_RELATIONSHIP',
+              { relationship: formatTuple(r) },
+            );
+          }
+          if (current) plan.retire(current);
+          state.set(key, plan.create(r));
+          break;
+        case 'TOUCH':
+          // A TOUCH that changes nothing keeps the row version but is still reported, as SpiceDB's Watch does.
+          if (current && sameAttributes(current.relationship, r)) {
+            plan.changes.push(['TOUCH', ...current.values]);
+          } else {
+            if (current) plan.retire(current);
+            state.set(key, plan.create(r));
+          }
+          break;
+        case 'DELETE':
+          if (current) plan.retire(current);
+          state.delete(key);
+          if (live) plan.changes.push(['DELETE', ...live.values]);
+          break;
+      }
+    }
+    await this.apply(plan);
+  }
+
+  async deleteMatching(q: RelationshipQuery, limit?: number): Promise<number> {
+    this.assertOpen();
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+      throw invalidArgument(`invalid delete limit ${limit}: it must be a non-negative integer`);
+    }
+    const doomed = await this.rows(q, { limit });
+    const plan = new Plan(this.revision);
+    for (const row of doomed) {
+      const values = valuesOfRow(row);
+      plan.retire({ relationship: toRelationship(row), values, row });
+      plan.changes.push(['DELETE', ...values]);
+    }
+    await this.apply(plan);
+    return doomed.length;
+  }
+
+  /** Record the commit, its change log and schema in one statement; the caller then COMMITs. */
+  async finish(committedAtMs: number): Promise<void> {
+    this.assertOpen();
+    this.closed = true;
+    const ops = this.changes.map((c) => c[0]);
+    const cols = columns(this.changes.map((c) => c.slice(1)), 9);
+    await query(
+      this.client,
+      `WITH c AS (
+         INSERT INTO commits (revision, committed_at)
+         VALUES ($1, GREATEST($2::timestamptz, (SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1)))
+       ), ch AS (
+         INSERT INTO changes (revision, ordinal, operation, resource_type, resource_id, relation, subject_type, subject_id,
+           subject_relation, caveat_name, caveat_context, expires_at)
+         SELECT $1, n - 1, op, rt, ri, rel, st, si, sr, cn, cc, ea
+         FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+           $12::jsonb[], $13::timestamptz[]) WITH ORDINALITY AS t(op, rt, ri, rel, st, si, sr, cn, cc, ea, n)
+       )
+       INSERT INTO schemas (revision, text) SELECT $1, $3::text WHERE $3::text IS NOT NULL`,
+      [String(this.revision), new Date(committedAtMs), this.schema ?? null, ops, ...cols],
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async rows(q: RelationshipQuery, options?: QueryOptions): Promise<RelationshipRow[]> {
+    const sql = relationshipsSql(q, this.revision, this.now(), options);
+    return sql ? (await query<RelationshipRow>(this.client, sql.text, sql.values)).rows : [];
+  }
+
+  /** The current (undeleted) version of each distinct relationship, by key, in one round trip. */
+  private async currentVersions(rels: Relationship[]): Promise<Map<string, Version>> {
+    const keys = [...new Map(rels.map((r) => [keyString(r), r] as const)).values()];
+    const cols = columns(keys.map((r) => valuesOf(r).slice(0, 6)), 6);
+    const { rows } = await query<RelationshipRow>(
+      this.client,
+      `SELECT ${ROW_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS k(rt, ri, rel, st, si, sr)
+       JOIN relationships r ON r.resource_type = k.rt AND r.resource_id = k.ri AND r.relation = k.rel
+         AND r.subject_type = k.st AND r.subject_id = k.si AND r.subject_relation = k.sr AND r.deleted_rev IS NULL`,
+      cols,
+    );
+    const state = new Map<string, Version>();
+    for (const row of rows) {
+      const relationship = toRelationship(row);
+      state.set(keyString(relationship), { relationship, values: valuesOfRow(row), row });
+    }
+    return state;
+  }
+
+  /** Retire before inserting: the unique index allows one current version per key. */
+  private async apply(plan: Plan): Promise<void> {
+    const inserts = plan.inserts.filter((v): v is RelationshipValues => v !== undefined);
+    if (plan.soft.length + plan.hard.length + inserts.length > 0) {
+      const rev = String(this.revision);
+      await query(this.client, 'SAVEPOINT pemba_write');
+      try {
+        if (plan.soft.length) await query(this.client, 'UPDATE relationships SET deleted_rev = $1 WHERE id = ANY($2::bigint[])', [rev, plan.soft]);
+        if (plan.hard.length) await query(this.client, 'DELETE FROM relationships WHERE id = ANY($1::bigint[])', [plan.hard]);
+        if (inserts.length) {
+          await query(
+            this.client,
+            `INSERT INTO relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation,
+               caveat_name, caveat_context, expires_at, created_rev)
+             SELECT *, $10::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+               $7::text[], $8::jsonb[], $9::timestamptz[])`,
+            [...columns(inserts, 9), rev],
+          );
+        }
+        await query(this.client, 'RELEASE SAVEPOINT pemba_write');
+      } catch (e) {
+        await this.client.query('ROLLBACK TO SAVEPOINT pemba_write').catch(() => undefined);
+        throw e;
+      }
+    }
+    this.changes.push(...plan.changes);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A throwaway PostgreSQL database for one test file: created before its tests, dropped after. Each
+ * datastore gets its own schema in it (selected by search_path in the connection URI), so datastores
+ * are isolated without a CREATE DATABASE each. PostgreSQL being unreachable fails the tests loudly:
+ * they never skip.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
+import type { PostgresDatastore, PostgresDatastoreOptions } from '../../src/datastore/postgres/postgres-datastore.js';
+import { migratePostgres } from '../../src/datastore/postgres/postgres-migrations.js';
+import { createPool } from '../../src/datastore/postgres/postgres-pool.js';
+
+const SERVER = process.env.PEMBA_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432';
+
+export interface TestPostgres {
+  /** A URI for `schema` in the throwaway database. */
+  uri(schema: string): string;
+  /** A new, empty schema. */
+  freshSchema(): Promise<string>;
+  /** A new schema, migrated. */
+  migratedUri(): Promise<string>;
+  /** A fresh migrated datastore. */
+  open(options?: PostgresDatastoreOptions): Promise<PostgresDatastore>;
+  /** A pool on the throwaway database (no search_path), for inspecting and sabotaging. */
+  admin(): pg.Pool;
+}
+
+export function useTestPostgres(): TestPostgres {
+  const database = `pemba_test_${randomBytes(6).toString('hex')}`;
+  let admin: pg.Pool | undefined;
+  let schemas = 0;
+
+  beforeAll(async () => {
+    const server = new pg.Client({ connectionString: `${SERVER}/postgres`, connectionTimeoutMillis: 5000 });
+    try {
+      await server.connect();
+    } catch (e) {
+      throw new Error(
+        `PostgreSQL is unreachable at ${SERVER} (${(e as Error).message}). The datastore tests need it: start it ` +
+          '(`pg_ctlcluster --skip-systemctl-redirect 15 main start`; .ci/run does) or set PEMBA_TEST_POSTGRES.',
+      );
+    }
+    try {
+      await server.query(`CREATE DATABASE ${database}`);
+    } finally {
+      await server.end();
+    }
+    admin = new pg.Pool({ connectionString: `${SERVER}/${database}`, max: 2 });
+    admin.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    await admin?.end();
+    const server = new pg.Client({ connectionString: `${SERVER}/postgres` });
+    await server.connect();
+    try {
+      await server.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    } finally {
+      await server.end();
+    }
+  });
+
+  const t: TestPostgres = {
+    uri: (schema) => `${SERVER}/${database}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    async freshSchema() {
+      const schema = `ds_${schemas++}`;
+      await t.admin().query(`CREATE SCHEMA ${schema}`);
+      return schema;
+    },
+    async migratedUri() {
+      const uri = t.uri(await t.freshSchema());
+      const pool = createPool(uri);
+      try {
+        await migratePostgres(pool);
+      } finally {
+        await pool.end();
+      }
+      return uri;
+    },
+    async open(options = {}) {
+      return openPostgresDatastore(await t.migratedUri(), { gcIntervalMs: 0, maxConnections: 4, ...options });
+    },
+    admin() {
+      if (!admin) throw new Error('the throwaway database is not ready');
+      return admin;
+    },
+  };
+  return t;
+}
