@@ -234,35 +234,110 @@ function caveatType(t: CaveatTypeNode, bad: (why: string, at: SourcePosition, so
 }
 
 /**
- * The caveat body must parse as CEL and use every parameter (SpiceDB rejects unused ones). Typing
- * the expression is left to caveat evaluation.
+ * The caveat body must parse as CEL, refer only to its parameters and use every one of them, as
+ * SpiceDB requires. Typing the expression is left to caveat evaluation.
  */
 function checkCaveatExpression(node: CaveatNode): void {
-  let parsed: unknown;
+  const at = (line: number, column: number): SourcePosition => ({
+    line: node.expressionPosition.line + line - 1,
+    column: line === 1 ? node.expressionPosition.column + column - 1 : column,
+  });
+  // CEL has `//` comments but no block comments, so only line comments are blanked.
+  const text = new Lexer(node.expression).withoutComments({ block: false });
+  let parsed: ReturnType<typeof parseCel>;
   try {
-    parsed = parseCel(new Lexer(node.expression).withoutComments());
+    parsed = parseCel(text);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const m = /^<input>:(\d+):(\d+): ([\s\S]*)$/.exec(message);
-    const at = node.expressionPosition;
-    const line = m ? at.line + Number(m[1]) - 1 : at.line;
-    const column = m ? (Number(m[1]) === 1 ? at.column + Number(m[2]) - 1 : Number(m[2])) : at.column;
-    fail(`invalid expression for caveat \`${node.name}\`: ${m ? m[3] : message}`, { line, column }, node.name);
+    return fail(
+      `invalid expression for caveat \`${node.name}\`: ${m ? m[3] : message}`,
+      m ? at(Number(m[1]), Number(m[2])) : node.expressionPosition,
+      node.name,
+    );
   }
+  const params = new Set(node.parameters.map((p) => p.name));
   const used = new Set<string>();
-  collectIdents(parsed, used);
+  const undeclared = findUndeclared(parsed.expr, params, used);
+  if (undeclared) {
+    const offset = parsed.sourceInfo?.positions[undeclared.id.toString()] ?? 0;
+    const before = [...text].slice(0, offset).join('').split('\n');
+    fail(
+      `invalid expression for caveat \`${node.name}\`: undeclared reference to '${undeclared.name}'`,
+      at(before.length, before[before.length - 1].length + 1),
+      undeclared.name,
+    );
+  }
   for (const p of node.parameters) {
     if (!used.has(p.name)) fail(`parameter \`${p.name}\` for caveat \`${node.name}\` is unused`, p.position, p.name);
   }
+  const result = obviousNonBool(parsed.expr);
+  if (result) {
+    fail(
+      `invalid expression for caveat \`${node.name}\`: caveat expression must result in a boolean value: found \`${result}\``,
+      node.expressionPosition,
+      node.name,
+    );
+  }
 }
 
-/** Names of every identifier expression in a parsed CEL tree. */
-function collectIdents(node: unknown, into: Set<string>): void {
-  if (Array.isArray(node)) return node.forEach((n) => collectIdents(n, into));
-  if (!node || typeof node !== 'object') return;
-  const kind = (node as { exprKind?: { case?: string; value?: { name?: string } } }).exprKind;
-  if (kind?.case === 'identExpr' && kind.value?.name) into.add(kind.value.name);
-  for (const v of Object.values(node)) collectIdents(v, into);
+const ARITHMETIC = new Set(['_+_', '_-_', '_*_', '_/_', '_%_', '-_']);
+
+/** The kind of value an expression certainly produces when that is not a bool (no full type check). */
+function obviousNonBool(e: CelExpr): string | undefined {
+  const k = e.exprKind;
+  if (k.case === 'listExpr') return 'list';
+  if (k.case === 'structExpr') return 'map';
+  if (k.case === 'constExpr' && k.value.constantKind.case !== 'boolValue') return k.value.constantKind.case?.replace(/Value$/, '');
+  if (k.case === 'callExpr' && ARITHMETIC.has(k.value.function)) return 'number';
+  return undefined;
+}
+
+/** Names CEL declares itself (type identifiers such as in `type(x) == int`). */
+const CEL_BUILTIN_IDENTS = new Set(['bool', 'bytes', 'double', 'dyn', 'int', 'list', 'map', 'null_type', 'string', 'type', 'uint', 'google']);
+
+type CelExpr = ReturnType<typeof parseCel>['expr'];
+
+/**
+ * Walks a parsed CEL expression, recording which parameters it uses; returns the first identifier
+ * that is neither a parameter, a comprehension variable in scope, nor a CEL builtin.
+ */
+function findUndeclared(e: CelExpr | undefined, scope: Set<string>, used: Set<string>): { name: string; id: bigint } | undefined {
+  const k = e?.exprKind;
+  switch (k?.case) {
+    case 'identExpr':
+      if (scope.has(k.value.name)) used.add(k.value.name);
+      else if (!CEL_BUILTIN_IDENTS.has(k.value.name)) return { name: k.value.name, id: e!.id };
+      return undefined;
+    case 'selectExpr':
+      return findUndeclared(k.value.operand, scope, used);
+    case 'callExpr':
+      return first([k.value.target, ...k.value.args], (c) => findUndeclared(c, scope, used));
+    case 'listExpr':
+      return first(k.value.elements, (c) => findUndeclared(c, scope, used));
+    case 'structExpr':
+      return first(k.value.entries.flatMap((en) => [en.keyKind.case === 'mapKey' ? en.keyKind.value : undefined, en.value]), (c) =>
+        findUndeclared(c, scope, used),
+      );
+    case 'comprehensionExpr': {
+      const c = k.value;
+      const inner = new Set([...scope, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
+      return (
+        first([c.iterRange, c.accuInit], (x) => findUndeclared(x, scope, used)) ??
+        first([c.loopCondition, c.loopStep, c.result], (x) => findUndeclared(x, inner, used))
+      );
+    }
+    default:
+      return undefined;
+  }
+}
+
+function first<T, R>(items: T[], f: (item: T) => R | undefined): R | undefined {
+  for (const item of items) {
+    const r = f(item);
+    if (r !== undefined) return r;
+  }
+  return undefined;
 }
 
 // ---- type checks ----
