@@ -62,7 +62,7 @@ export function toServiceError(f: Failure): Partial<ServiceError> {
 /** grpc-gateway's JSON error body. */
 export function toJsonError(f: Failure): { code: number; message: string; details: object[] } {
   const details = f.reason
-    ? [{ '@type': ERROR_INFO_TYPE_URL, ...(ErrorInfo.toJson({ reason: f.reason, domain: ERROR_DOMAIN, metadata: f.metadata }) as object) }]
+    ? [{ '@type': ERROR_INFO_TYPE_URL, ...(ErrorInfo.toJson({ reason: f.reason, domain: ERROR_DOMAIN, metadata: f.metadata }, { emitDefaultValues: true }) as object) }]
     : [];
   return { code: f.code, message: f.message, details };
 }
