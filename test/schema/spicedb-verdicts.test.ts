@@ -1148,6 +1148,18 @@ describe('known differences from SpiceDB', () => {
     expect(() => compileSchema('caveat cav(a int) { a + 1 }')).toThrow('caveat expression must result in a boolean value');
   });
 
+  it('rejects arrows over wildcard relations even where a SpiceDB cache collision lets them through', () => {
+    // SpiceDB v1.54 caches "does relation X reach a wildcard" by relation name alone, so checking
+    // aaa#viewer first makes it accept the arrow over bbb#viewer. Swap the definitions and it rejects.
+    const schema = (first: string, second: string) =>
+      `definition user {}\n${first}\ndefinition aaa {\n  relation viewer: user\n}\n${second}`;
+    const ccc = 'definition ccc {\n  relation ref: aaa#viewer\n}';
+    const bbb = 'definition bbb {\n  relation viewer: user:*\n  permission view = viewer->foo\n}';
+    const message = 'wildcard relations cannot be used on the left side of arrows';
+    expect(() => compileSchema(schema(ccc, bbb))).toThrow(message); // SpiceDB: OK
+    expect(() => compileSchema(schema(bbb, ccc))).toThrow(message); // SpiceDB: the same error
+  });
+
   it("relies on @bufbuild/cel's parser, which lacks CEL's optional syntax", () => {
     expect(() => compileSchema('caveat cav(a map<int>) { a.?b.orValue(1) == 1 }')).toThrow('invalid expression for caveat `cav`');
   });
