@@ -3,6 +3,7 @@
  * schema. Errors use SpiceDB's wording, plus the position of the offending token (SpiceDB gives
  * none for type errors).
  */
+import { parse as parseCel } from '@bufbuild/cel';
 import { SchemaError } from '../errors.js';
 import type {
   CaveatNode,
@@ -26,7 +27,6 @@ import {
   type Rewrite,
   type SourcePosition,
 } from './ir.js';
-import { parse as parseCel } from '@bufbuild/cel';
 import { Lexer } from './lexer.js';
 import { parseSchema } from './parser.js';
 
@@ -51,6 +51,7 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
   const flags = new Set(ast.uses.map((u) => u.flag));
   const schema: CompiledSchema = { definitions: new Map(), caveats: new Map(), useExpiration: flags.has('expiration') };
   checkTopLevelNames(ast);
+  // A partial declared twice: the last one wins, as in SpiceDB.
   const partials = new Map(ast.partials.map((p) => [p.name, p]));
   // SpiceDB resolves every partial, used or not, so a broken one fails the schema.
   for (const p of ast.partials) expandPartials(p.members, partials, [p.name]);
@@ -82,8 +83,8 @@ function checkTopLevelNames(ast: SchemaAST): void {
   const seen = new Set<string>();
   for (const item of ast.order) {
     if (item.kind === 'partial') continue;
-    if (item.kind === 'definition' && partialNames.has(item.name)) {
-      fail(`found definition with same name as existing partial: ${item.name}`, item.namePosition, item.name);
+    if (partialNames.has(item.name)) {
+      fail(`found ${item.kind} with same name as existing partial: ${item.name}`, item.namePosition, item.name);
     }
     if (seen.has(item.name)) {
       fail(`found name reused between multiple definitions and/or caveats: ${item.name}`, item.namePosition, item.name);
@@ -96,11 +97,6 @@ function checkTopLevelNames(ast: SchemaAST): void {
         item.name,
       );
     }
-  }
-  const partialSeen = new Set<string>();
-  for (const p of ast.partials) {
-    if (partialSeen.has(p.name)) fail(`found partial reused: ${p.name}`, p.namePosition, p.name);
-    partialSeen.add(p.name);
   }
 }
 

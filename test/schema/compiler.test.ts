@@ -173,6 +173,11 @@ partial base {
     expect(s.definitions.has('viewable')).toBe(false);
   });
 
+  it('lets the last of two same-named partials win, as SpiceDB does', () => {
+    const s = compileSchema('use partial\npartial aaa {\n  relation first: user\n}\npartial aaa {\n  relation second: user\n}\ndefinition user {}\ndefinition doc {\n  ...aaa\n}');
+    expect([...s.definitions.get('doc')!.relations.keys()]).toEqual(['second']);
+  });
+
   it('only type-checks partial members where they are used', () => {
     expect(() => compileSchema('use partial\ndefinition user {}\npartial p {\n  relation viewer: nothere\n}')).not.toThrow();
     const e = errorOf('use partial\ndefinition user {}\npartial p {\n  relation viewer: nothere\n}\ndefinition doc {\n  ...p\n}');
@@ -254,6 +259,7 @@ describe('compiler: errors name the offender and point at it', () => {
     ['self without IR support', 'use self\ndefinition user {\n  permission view = self\n}', '`self` is not supported by Pemba', 3, 21],
     ['missing partial', 'use partial\ndefinition doc {\n  ...nothere\n}', 'could not find partial reference with name nothere', 3, 3],
     ['circular partials, even unused', 'use partial\npartial aaa {\n  ...bbb\n}\npartial bbb {\n  ...aaa\n}', 'could not resolve partials: [aaa, bbb, aaa]. this may indicate a circular reference', 6, 3],
+    ['caveat named like a partial', 'use partial\npartial cav {}\ncaveat cav(a int) { a == 1 }', 'found caveat with same name as existing partial: cav', 3, 8],
     ['definition named like a partial', 'use partial\npartial user {}\ndefinition user {}', 'found definition with same name as existing partial: user', 3, 12],
     ['duplicate from a partial', 'use partial\ndefinition user {}\npartial p {\n  relation viewer: user\n}\ndefinition doc {\n  relation viewer: user\n  ...p\n}', 'found duplicate relation/permission name `viewer` under definition `doc`', 4, 12],
   ];

@@ -381,6 +381,94 @@ const VERDICTS: Verdict[] = [
     spicedb: "parse error in `schema`, line 1, column 24: invalid expression for caveat `cav`: ERROR: cav:1:36: undeclared reference to 'b' (in container '')",
   },
   {
+    schema: "definition user {}\ndefinition doc {\n  relation viewer: user | user:*\n  permission view = viewer->foo\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {\n  relation foo: user\n}\ndefinition doc {\n  relation viewer: user | user:*\n  permission view = viewer->foo\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition team {\n  relation foo: user\n}\ndefinition doc {\n  relation viewer: team | user:*\n  permission view = viewer->foo\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition team {\n  relation foo: user\n}\ndefinition doc {\n  relation viewer: user:* | team\n  permission view = viewer->foo\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition team {\n  relation foo: user\n  relation member: team\n}\ndefinition doc {\n  relation pub: user:*\n  relation viewer: doc#pub | team\n  permission view = viewer->foo\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#pub`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#pub`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition team {\n  relation foo: user\n}\ndefinition doc {\n  relation viewer: team | user:*\n  permission view = viewer->foo - viewer\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {\n  relation foo: user\n}\ndefinition doc {\n  relation viewer: user | user:*\n  permission view = viewer.all(foo)\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {\n  permission foo = nil\n}\ndefinition doc {\n  relation viewer: user:*\n  permission view = viewer->foo\n}\n",
+    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition aaa {\n  relation viewer: user\n}\ndefinition bbb {\n  relation viewer: user:*\n  permission view = viewer->foo\n}\ndefinition ccc {\n  relation ref: aaa#viewer\n}\n",
+    spicedb: "for arrow under permission `view`: relation `bbb#viewer` includes wildcard type `user` via relation `bbb#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `view`: relation `bbb#viewer` includes wildcard type `user` via relation `bbb#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition folder {\n  relation viewer: doc#member | doc:*\n  permission edit = viewer->admin\n}\ndefinition doc {\n  relation member: doc\n}\n",
+    spicedb: "for arrow under permission `edit`: relation `folder#viewer` includes wildcard type `doc` via relation `folder#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `edit`: relation `folder#viewer` includes wildcard type `doc` via relation `folder#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition folder {\n  relation viewer: doc:*\n  permission edit = viewer->admin\n}\ndefinition doc {\n  relation member: doc\n}\n",
+    spicedb: "for arrow under permission `edit`: relation `folder#viewer` includes wildcard type `doc` via relation `folder#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `edit`: relation `folder#viewer` includes wildcard type `doc` via relation `folder#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "definition user {}\ndefinition doc {\n  relation member: doc\n}\ndefinition folder {\n  relation viewer: doc#member | doc:*\n  permission edit = viewer->admin\n}\n",
+    spicedb: "for arrow under permission `edit`: relation `folder#viewer` includes wildcard type `doc` via relation `folder#viewer`: wildcard relations cannot be used on the left side of arrows",
+    message: "for arrow under permission `edit`: relation `folder#viewer` includes wildcard type `doc` via relation `folder#viewer`: wildcard relations cannot be used on the left side of arrows",
+  },
+  {
+    schema: "use partial\npartial aaa {}\npartial aaa {}\ndefinition user {}\n",
+    spicedb: "OK",
+  },
+  {
+    schema: "use partial\npartial A {}\ndefinition user {}\n",
+    spicedb: "OK",
+  },
+  {
+    schema: "use partial\ndefinition user {}\ndefinition doc {\n  ...user\n}\n",
+    spicedb: "parse error in `schema`, line 4, column 3: could not find partial reference with name user",
+    message: "could not find partial reference with name user",
+    at: [4, 3],
+  },
+  {
+    schema: "use partial\npartial cav {}\ncaveat cav(a int) { a == 1 }\n",
+    spicedb: "parse error in `schema`, line 3, column 1: found caveat with same name as existing partial: cav",
+    message: "found caveat with same name as existing partial: cav",
+  },
+  {
+    schema: "use partial\ndefinition user {}\npartial user {}\n",
+    spicedb: "parse error in `schema`, line 2, column 1: found definition with same name as existing partial: user",
+    message: "found definition with same name as existing partial: user",
+  },
+  {
+    schema: "use partial\npartial aaa {\n  relation first: user\n}\npartial aaa {\n  relation second: user\n}\ndefinition user {}\ndefinition doc {\n  ...aaa\n}\n",
+    spicedb: "OK",
+  },
+  {
     schema: "definition user {}\ndefinition a/b/c {}\n",
     spicedb: "parse error in `schema`, line 2, column 1: error in object definition a/b/c: validation error: name: does not match regex pattern `^([a-z][a-z0-9_]{1,62}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]$`",
     message: "error in object definition a/b/c: validation error: name: does not match regex pattern `^([a-z][a-z0-9_]{1,62}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]$`",
@@ -722,7 +810,7 @@ const VERDICTS: Verdict[] = [
   },
   {
     schema: "caveat cav(a any, b bool, c string, d int, e uint, f double, g bytes, h duration, i timestamp, j ipaddress, k list<any>, l map<bool>) { true }\ndefinition user {}\n",
-    spicedb: "parameter `d` for caveat `cav` is unused",
+    spicedb: "parameter `f` for caveat `cav` is unused",
   },
   {
     schema: "caveat cav() { true }\ndefinition user {}\n",
@@ -818,11 +906,6 @@ const VERDICTS: Verdict[] = [
     schema: "definition user {}\ndefinition doc {\n  relation viewer: user\n  relation parent: doc\n  permission par = parent\n  permission view = par->view\n}\n",
     spicedb: "under permission `view` under definition `doc`: permissions cannot be used on the left hand side of an arrow (found `par`)",
     message: "under permission `view` under definition `doc`: permissions cannot be used on the left hand side of an arrow (found `par`)",
-  },
-  {
-    schema: "definition user {}\ndefinition doc {\n  relation viewer: user | user:*\n  permission view = viewer->foo\n}\n",
-    spicedb: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
-    message: "for arrow under permission `view`: relation `doc#viewer` includes wildcard type `user` via relation `doc#viewer`: wildcard relations cannot be used on the left side of arrows",
   },
   {
     schema: "definition user {}\ndefinition folder {\n  relation viewer: user\n}\ndefinition doc {\n  relation parent: folder\n  permission view = parent->nothere\n}\n",
