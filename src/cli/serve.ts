@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { ConfigError, envName, resolveServeConfig, SERVE_FLAGS } from '../server/config.js';
 import type { RawFlags } from '../server/config.js';
-import { DATASTORE_ENGINES } from '../server/datastore-factory.js';
+import { DATASTORE_ENGINES } from '../datastore/factory.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/server.js';
 
@@ -33,7 +33,7 @@ Examples:
       if (error instanceof ConfigError) serve.error(`error: ${error.message}`);
       throw error;
     }
-    if (!DATASTORE_ENGINES.includes(config.datastoreEngine)) {
+    if (!(DATASTORE_ENGINES as readonly string[]).includes(config.datastoreEngine)) {
       serve.error(`error: unknown datastore engine "${config.datastoreEngine}": supported engines are ${DATASTORE_ENGINES.join(', ')}`);
     }
     const logger = createLogger(config.logLevel, config.logFormat);

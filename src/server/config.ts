@@ -4,6 +4,7 @@
  * its help text and the tests share one definition.
  */
 import { DEFAULT_LIMITS } from '../api/limits.js';
+import { DATASTORE_ENGINES } from '../datastore/factory.js';
 import type { ApiLimits } from '../api/limits.js';
 import { LOG_LEVELS } from './logger.js';
 import type { LogFormat, LogLevel } from './logger.js';
@@ -62,8 +63,8 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'http-addr', arg: '<addr>', description: 'address to serve the HTTP/JSON gateway on', default: ':8443' },
   { name: 'http-tls-cert-path', arg: '<path>', description: 'TLS certificate for the HTTP gateway (with --http-tls-key-path)' },
   { name: 'http-tls-key-path', arg: '<path>', description: 'TLS private key for the HTTP gateway' },
-  { name: 'datastore-engine', arg: '<engine>', description: 'datastore to use (memory)', default: 'memory' },
-  { name: 'datastore-conn-uri', arg: '<uri>', description: 'connection string of a durable datastore' },
+  { name: 'datastore-engine', arg: '<engine>', description: `datastore to use (${DATASTORE_ENGINES.join(', ')})`, default: 'memory' },
+  { name: 'datastore-conn-uri', arg: '<uri>', description: 'sqlite: a file path (default ./pemba.db); postgres: a postgres:// URI (migrate it first with `pemba datastore migrate`)' },
   { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch is exempt)', default: '30s' },
   { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
   { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },

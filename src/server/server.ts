@@ -16,11 +16,11 @@ import { addReflection } from '../api/grpc/reflection.js';
 import { serviceDefinition, serviceImplementation } from '../api/grpc/service-binding.js';
 import { createGateway } from '../api/http/gateway.js';
 import { apiServices } from '../api/services.js';
+import { openDatastore } from '../datastore/factory.js';
 import { Pemba } from '../pemba.js';
 import { PresharedKeys } from './auth.js';
 import type { ListenAddress, ServeConfig } from './config.js';
 import { formatListenAddress } from './config.js';
-import { openDatastore } from './datastore-factory.js';
 import { Health, HEALTH_DESCRIPTOR } from './health.js';
 import { createLogger } from './logger.js';
 
@@ -40,7 +40,7 @@ export interface StartOptions {
 export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel, config.logFormat);
   const keys = new PresharedKeys(config.presharedKeys);
-  const datastore = await openDatastore(config.datastoreEngine, { connUri: config.datastoreConnUri });
+  const datastore = await openDatastore({ engine: config.datastoreEngine, connUri: config.datastoreConnUri });
   const pemba = await Pemba.open({ datastore });
   const shutdown = new AbortController();
   const transport: TransportOptions = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { envName, parseDuration, parseListenAddress, resolveServeConfig } from '../../src/server/config.js';
-import { openDatastore } from '../../src/server/datastore-factory.js';
+import { openDatastore } from '../../src/datastore/factory.js';
 
 describe('serve configuration', () => {
   it('has SpiceDB-like defaults', () => {
@@ -51,9 +51,9 @@ describe('serve configuration', () => {
   });
 
   it('rejects unknown datastore engines clearly', async () => {
-    await expect(openDatastore('cassandra')).rejects.toThrow('unknown datastore engine "cassandra": supported engines are memory');
-    await expect(openDatastore('toString')).rejects.toThrow(/unknown datastore engine/);
-    const ds = await openDatastore('memory');
+    await expect(openDatastore({ engine: 'cassandra' })).rejects.toThrow(/unknown datastore engine `cassandra`: use one of memory, sqlite, postgres/);
+    await expect(openDatastore({ engine: 'toString' })).rejects.toThrow(/unknown datastore engine/);
+    const ds = await openDatastore({ engine: 'memory' });
     await ds.close();
   });
 });
