@@ -63,7 +63,7 @@ class Parser {
         ast.caveats.push(c);
         ast.order.push(c);
       } else if (this.isKeyword('partial')) {
-        seenDefinition = true;
+        // Like SpiceDB, a partial does not close the window for `use` flags.
         const p = this.parsePartial();
         ast.partials.push(p);
         ast.order.push(p);
