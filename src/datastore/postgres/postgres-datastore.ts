@@ -75,6 +75,8 @@ export class PostgresDatastore implements Datastore {
   private readonly now: () => number;
   /** optimizedRevision() for the current quantization window, once a commit that old exists. */
   private quantized: { windowStart: number; revision: Revision } | undefined;
+  /** Calls using the pool, which close() lets finish (pg's pool strands calls queued after end()). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
   /** Use openPostgresDatastore(), which checks the database is migrated. */
@@ -91,8 +93,7 @@ export class PostgresDatastore implements Datastore {
   }
 
   async headRevision(): Promise<Revision> {
-    this.assertOpen();
-    const { rows } = await query<{ head: string }>(this.pool, HEAD_SQL);
+    const { rows } = await this.use(() => query<{ head: string }>(this.pool, HEAD_SQL));
     return BigInt(rows[0].head);
   }
 
@@ -102,21 +103,22 @@ export class PostgresDatastore implements Datastore {
     if (this.quantizationMs === 0) return this.headRevision();
     const nowMs = this.now();
     const windowStart = Math.floor(nowMs / this.quantizationMs) * this.quantizationMs;
-    // Fixed for the window once found (later commits are newer than its start), unless the GC window
-    // is so short that expiry overtakes it.
+    // Fixed for the window once found, unless the GC window is so short that expiry overtakes it.
     if (this.quantized?.windowStart === windowStart && this.gcWindowMs >= this.quantizationMs) return this.quantized.revision;
-    const { rows } = await query<{ head: string; quantized: string | null; at_cutoff: string | null; oldest: string }>(
+    const { rows } = await this.use(() => query<{ head: string; quantized: string | null; at_cutoff: string | null; oldest: string }>(
       this.pool,
       `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS quantized, ${revisionAtSql('$2')} AS at_cutoff,
          (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest`,
       [new Date(windowStart), new Date(nowMs - this.gcWindowMs)],
-    );
+    ));
     const r = rows[0];
     const quantized = BigInt(r.quantized ?? r.head);
     const boundary = max(BigInt(r.at_cutoff ?? 0), BigInt(r.oldest));
     const revision = max(quantized, boundary);
-    // A young datastore's answer is head, which moves: cache only a revision the window start fixes.
-    if (r.quantized !== null) this.quantized = { windowStart, revision };
+    // Cache only a revision the window start fixes: not head (a young datastore's answer), and not
+    // at the window's very first millisecond, when a commit may still get that time. (Commits are
+    // timed by their process's clock: one lagging behind can only make this answer a little older.)
+    if (r.quantized !== null && nowMs > windowStart) this.quantized = { windowStart, revision };
     return revision;
   }
 
@@ -124,12 +126,12 @@ export class PostgresDatastore implements Datastore {
   async checkRevision(revision: Revision): Promise<void> {
     this.assertOpen();
     if (revision < 0n) throw negativeRevision(revision);
-    const { rows } = await query<{ head: string; at_cutoff: string | null; oldest: string }>(
+    const { rows } = await this.use(() => query<{ head: string; at_cutoff: string | null; oldest: string }>(
       this.pool,
       `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS at_cutoff,
          (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest`,
       [new Date(this.now() - this.gcWindowMs)],
-    );
+    ));
     const head = BigInt(rows[0].head);
     if (revision > head) throw futureRevision(revision, head);
     const boundary = max(BigInt(rows[0].at_cutoff ?? 0), BigInt(rows[0].oldest));
@@ -198,7 +200,7 @@ export class PostgresDatastore implements Datastore {
     while (!signal?.aborted && !this.closed) {
       let batch: Awaited<ReturnType<typeof readCommits>>;
       try {
-        batch = await readCommits(this.pool, cursor, WATCH_BATCH);
+        batch = await this.use(() => readCommits(this.pool, cursor, WATCH_BATCH));
       } catch (e) {
         if (this.closed || signal?.aborted) return;
         throw e;
@@ -222,18 +224,27 @@ export class PostgresDatastore implements Datastore {
    * schema versions. Needs no lock; safe to run from several processes.
    */
   gc(nowMs: number = this.now()): Promise<GcResult> {
-    this.assertOpen();
-    return collectGarbage(this.pool, nowMs, this.gcWindowMs);
+    return this.use(() => collectGarbage(this.pool, nowMs, this.gcWindowMs));
   }
 
-  /** Ends watches, waits for the transaction in progress and closes the pool. */
+  /** Ends watches, lets calls in progress finish and closes the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.notifier.close();
     await this.gcLoop.stop();
     await this.mutex.run(async () => undefined);
+    await Promise.allSettled([...this.inFlight]);
     await this.pool.end();
+  }
+
+  /** Runs `fn` unless closed, tracked so close() waits for it. */
+  private use<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const call = fn();
+    this.inFlight.add(call);
+    void call.catch(() => undefined).finally(() => this.inFlight.delete(call));
+    return call;
   }
 
   /**
@@ -243,7 +254,7 @@ export class PostgresDatastore implements Datastore {
    */
   private async readAt<R extends pg.QueryResultRow>(revision: Revision, inner: Sql | undefined, columns?: string): Promise<R[]> {
     const sql = withRevisionState(inner, columns);
-    const { rows } = await query<R & { head: string; oldest: string }>(this.pool, sql.text, sql.values);
+    const { rows } = await this.use(() => query<R & { head: string; oldest: string }>(this.pool, sql.text, sql.values));
     const state: RevisionState = { head: BigInt(rows[0].head), oldest: BigInt(rows[0].oldest) };
     if (revision > state.head) throw futureRevision(revision, state.head);
     if (revision < state.oldest) throw expiredRevision(revision, state.oldest);

@@ -68,8 +68,8 @@ const MIGRATIONS: readonly Migration[] = [
 /** The migration version this build of Pemba creates and understands. */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
-/** Serialises concurrent migrators of one database (any constant both agree on). */
-const MIGRATION_LOCK = '7316029486261571431';
+/** With the schema's name, keys the advisory lock that serialises concurrent migrators of one datastore. */
+const MIGRATION_LOCK_CLASS = 1_885_693_281;
 
 export interface MigrationResult {
   from: number;
@@ -89,7 +89,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationResult> {
   return withClient(pool, async (client) => {
     await query(client, 'BEGIN');
     try {
-      await query(client, 'SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await query(client, 'SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [MIGRATION_LOCK_CLASS]);
       const from = await schemaVersion(client);
       if (from > POSTGRES_SCHEMA_VERSION) throw newerSchema(from);
       for (const m of MIGRATIONS) if (m.version > from) await m.up(client);
