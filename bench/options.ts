@@ -1,0 +1,93 @@
+/** Command-line flags and the two profiles (quick, full). */
+import { parseArgs } from 'node:util';
+import type { SystemName } from './systems/system.js';
+import { SYSTEM_NAMES } from './systems/system.js';
+
+export interface Ops {
+  check: number;
+  bulk: number;
+  lookup: number;
+  mix: number;
+  concurrent: number;
+}
+
+export interface Options {
+  quick: boolean;
+  /** Scale of the GitHub-like dataset (10 for the ×10 variant). */
+  githubScale: number;
+  /** Scale of the other datasets. */
+  otherScale: number;
+  seed: number;
+  datasets: string[];
+  systems: SystemName[];
+  workloads?: string[];
+  /** Measured repetitions per workload (each figure is their median), after one warm-up. */
+  reps: number;
+  /** Separate load-only processes per system, for the bulk import rate. */
+  importReps: number;
+  ops: Ops;
+  /** Write V8 CPU profiles of every child (and the Pemba server) here. */
+  cpuProfDir?: string;
+  out: string;
+}
+
+const QUICK_OPS: Ops = { check: 100, bulk: 5, lookup: 10, mix: 200, concurrent: 400 };
+const FULL_OPS: Ops = { check: 400, bulk: 10, lookup: 20, mix: 400, concurrent: 2000 };
+
+export const USAGE = `npm run bench -- [flags]
+  --quick              small datasets, few repetitions (under a minute)
+  --scale N            scale of the GitHub-like dataset (default 1; 10 is the ×10 variant)
+  --datasets a,b       github, deep, documents (default: all)
+  --systems a,b        pemba, pemba-grpc, spicedb (default: all)
+  --workloads a,b      only these workloads (names as in the report)
+  --reps N             measured repetitions per workload (default 5, quick 3)
+  --import-reps N      load-only processes per system for the import rate (default 3, quick 1)
+  --ops-scale X        multiply every operation count by X
+  --seed N             dataset and query seed (default 1)
+  --cpu-prof           write CPU profiles to bench/results/profiles/
+  --out PATH           report path without extension (default bench/results/latest)`;
+
+export function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      scale: { type: 'string' },
+      datasets: { type: 'string' },
+      systems: { type: 'string' },
+      workloads: { type: 'string' },
+      reps: { type: 'string' },
+      'import-reps': { type: 'string' },
+      'ops-scale': { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      'cpu-prof': { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench/results/latest' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick!;
+  const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+  const systems = (list(values.systems) ?? SYSTEM_NAMES) as SystemName[];
+  for (const s of systems) if (!SYSTEM_NAMES.includes(s)) throw new Error(`unknown system ${s}`);
+  const opsScale = Number(values['ops-scale'] ?? 1);
+  const base = quick ? QUICK_OPS : FULL_OPS;
+  const ops = Object.fromEntries(Object.entries(base).map(([k, v]) => [k, Math.max(1, Math.round(v * opsScale))])) as unknown as Ops;
+  return {
+    quick,
+    githubScale: Number(values.scale ?? (quick ? 0.05 : 1)),
+    otherScale: quick ? 0.05 : 1,
+    seed: Number(values.seed),
+    datasets: list(values.datasets) ?? ['github', 'deep', 'documents'],
+    systems,
+    workloads: list(values.workloads),
+    reps: Number(values.reps ?? (quick ? 3 : 5)),
+    importReps: Number(values['import-reps'] ?? (quick ? 1 : 3)),
+    ops,
+    cpuProfDir: values['cpu-prof'] ? 'bench/results/profiles' : undefined,
+    out: values.out!,
+  };
+}
