@@ -52,6 +52,9 @@ export interface PostgresDatastoreOptions extends PoolOptions {
   now?: () => number;
 }
 
+/** Rows inserted before the first statistics refresh (see keepStatisticsFresh). */
+const ANALYZE_AFTER_ROWS = 10_000;
+
 /** Commits read per watch round trip. */
 const WATCH_BATCH = 100;
 
@@ -75,6 +78,10 @@ export class PostgresDatastore implements Datastore {
   private readonly now: () => number;
   /** optimizedRevision() for the current quantization window, once a commit that old exists. */
   private quantized: { windowStart: number; revision: Revision } | undefined;
+  /** Rows inserted through this datastore since it last refreshed the table statistics, and at that time. */
+  private insertedSinceAnalyze = 0;
+  private analyzeAt = ANALYZE_AFTER_ROWS;
+  private analyzing = false;
   /** Calls using the pool, which close() lets finish (pg's pool strands calls queued after end()). */
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
@@ -178,7 +185,7 @@ export class PostgresDatastore implements Datastore {
           const result = await fn(tx);
           await tx.finish(this.now());
           await query(client, 'COMMIT');
-          return { revision: tx.revision, result };
+          return { revision: tx.revision, result, inserted: tx.inserted };
         } catch (e) {
           tx?.close();
           // A connection that cannot even roll back is not returned to the pool.
@@ -187,7 +194,8 @@ export class PostgresDatastore implements Datastore {
         }
       });
       this.notifier.notify(committed.revision);
-      return committed;
+      this.keepStatisticsFresh(committed.inserted);
+      return { revision: committed.revision, result: committed.result };
     });
   }
 
@@ -236,6 +244,24 @@ export class PostgresDatastore implements Datastore {
     await this.mutex.run(async () => undefined);
     await Promise.allSettled([...this.inFlight]);
     await this.pool.end();
+  }
+
+  /**
+   * Until autovacuum first analyzes a table (up to a minute or more), the planner guesses, and after a
+   * bulk import it guesses badly: it scans a whole type's index instead of looking up the ids asked
+   * for. So after every doubling of the rows this process inserted (10k, 20k, 40k…), refresh the
+   * statistics in the background: logarithmically few ANALYZEs, each sampling a bounded number of rows.
+   */
+  private keepStatisticsFresh(inserted: number): void {
+    this.insertedSinceAnalyze += inserted;
+    if (this.insertedSinceAnalyze < this.analyzeAt || this.analyzing || this.closed) return;
+    this.analyzing = true;
+    this.analyzeAt = this.insertedSinceAnalyze * 2;
+    this.use(() => query(this.pool, 'ANALYZE relationships'))
+      .catch(() => undefined) // autovacuum will do it anyway
+      .finally(() => {
+        this.analyzing = false;
+      });
   }
 
   /** Runs `fn` unless closed, tracked so close() waits for it. */

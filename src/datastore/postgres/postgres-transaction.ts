@@ -57,6 +57,8 @@ export class PostgresTransaction implements ReadWriteTransaction {
   private readonly changes: Change[] = [];
   private schema: string | undefined;
   private closed = false;
+  /** Row versions this transaction inserted (for the datastore's statistics upkeep). */
+  inserted = 0;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -216,6 +218,7 @@ export class PostgresTransaction implements ReadWriteTransaction {
           );
         }
         await query(this.client, 'RELEASE SAVEPOINT pemba_write');
+        this.inserted += inserts.length;
       } catch (e) {
         await this.client.query('ROLLBACK TO SAVEPOINT pemba_write').catch(() => undefined);
         throw e;
