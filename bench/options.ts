@@ -31,7 +31,7 @@ export interface Options {
   out: string;
 }
 
-const QUICK_OPS: Ops = { check: 100, bulk: 5, lookup: 10, mix: 200, concurrent: 400 };
+const QUICK_OPS: Ops = { check: 60, bulk: 3, lookup: 6, mix: 100, concurrent: 256 };
 const FULL_OPS: Ops = { check: 400, bulk: 10, lookup: 20, mix: 400, concurrent: 2000 };
 
 export const USAGE = `npm run bench -- [flags]
@@ -40,7 +40,7 @@ export const USAGE = `npm run bench -- [flags]
   --datasets a,b       github, deep, documents (default: all)
   --systems a,b        pemba, pemba-grpc, spicedb (default: all)
   --workloads a,b      only these workloads (names as in the report)
-  --reps N             measured repetitions per workload (default 5, quick 3)
+  --reps N             measured repetitions per workload (default 5, quick 2)
   --import-reps N      load-only processes per system for the import rate (default 3, quick 1)
   --ops-scale X        multiply every operation count by X
   --seed N             dataset and query seed (default 1)
@@ -84,7 +84,7 @@ export function parseOptions(argv: string[]): Options {
     datasets: list(values.datasets) ?? ['github', 'deep', 'documents'],
     systems,
     workloads: list(values.workloads),
-    reps: Number(values.reps ?? (quick ? 3 : 5)),
+    reps: Number(values.reps ?? (quick ? 2 : 5)),
     importReps: Number(values['import-reps'] ?? (quick ? 1 : 3)),
     ops,
     cpuProfDir: values['cpu-prof'] ? 'bench/results/profiles' : undefined,
