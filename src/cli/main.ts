@@ -2,6 +2,7 @@
 /** The `pemba` command. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerDatastore } from './datastore.js';
 import { registerServe } from './serve.js';
 import { registerValidate } from './validate.js';
 
@@ -14,5 +15,6 @@ const program = new Command('pemba')
 
 registerValidate(program);
 registerServe(program);
+registerDatastore(program);
 
 await program.parseAsync(process.argv);

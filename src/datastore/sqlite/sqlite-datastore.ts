@@ -163,7 +163,11 @@ export class SqliteDatastore implements Datastore {
         return { revision: tx.revision, result };
       } catch (e) {
         tx?.close();
-        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        try {
+          if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+        } catch {
+          // SQLite already rolled back (e.g. after an I/O error): the original error is what matters.
+        }
         throw e;
       }
     });
