@@ -1,0 +1,231 @@
+/**
+ * The differential comparison of one generated case: load it into SpiceDB and Pemba, run every
+ * query against both, and classify each disagreement.
+ *
+ *   mismatch          both answered, differently                                   (fails the test)
+ *   error-mismatch    an error on one side that is not SpiceDB's max-depth error,   (fails the test)
+ *                     or two different error classes
+ *   depth-divergence  one side reported max depth exceeded, the other answered     (reported; fails
+ *                     (SpiceDB has no cycle detection in Check/LookupSubjects;      only with
+ *                     Pemba cuts cycles)                                            PEMBA_DIFF_STRICT=1)
+ *   spicedb-timeout   SpiceDB did not answer a lookup within its deadline          (reported)
+ *   paging            Pemba's paged LookupResources disagrees with its unpaged one  (fails the test)
+ *   schema            Pemba rejected a schema or relationship SpiceDB accepted      (fails the test)
+ */
+import type { SubjectRef } from '../../src/relationship.js';
+import type { Answer, Engine, Query } from './engines.js';
+import { formatAnswer, formatQuery } from './engines.js';
+import { ELLIPSIS, formatRelationship, namesOf, usedTypeRefs } from './generator.js';
+import type { GeneratedCase } from './generator.js';
+import type { PembaEngine } from './pemba-engine.js';
+
+export type DiscrepancyKind = 'mismatch' | 'error-mismatch' | 'depth-divergence' | 'spicedb-timeout' | 'paging' | 'schema';
+
+export interface Discrepancy {
+  kind: DiscrepancyKind;
+  query: string;
+  spicedb: Answer;
+  pemba: Answer;
+  /** For depth divergences: SpiceDB answered differently when asked again. */
+  spicedbUnstable?: boolean;
+}
+
+export interface CaseResult {
+  case: GeneratedCase;
+  /** SpiceDB refused the schema: the case was not run. */
+  rejectedBySpiceDB?: string;
+  queries: number;
+  agreed: number;
+  /** Queries that both engines answered with max depth exceeded. */
+  bothMaxDepth: number;
+  discrepancies: Discrepancy[];
+  ms: { spicedb: number; pemba: number };
+}
+
+export const FAILING: ReadonlySet<DiscrepancyKind> = new Set(['mismatch', 'error-mismatch', 'paging', 'schema']);
+
+/** Every query of a case, in a deterministic order. */
+export function queriesFor(c: GeneratedCase): Query[] {
+  const { model } = c;
+  const resourceDefs = model.definitions.filter((d) => d.relations.length > 0);
+  const users = model.definitions.find((d) => d.name === 'user')!;
+  const used = usedTypeRefs(model);
+  const idsOf = (type: string) => model.definitions.find((d) => d.name === type)?.ids ?? [];
+
+  const subjects: SubjectRef[] = [
+    ...users.ids.map((id) => ({ type: 'user', id, relation: ELLIPSIS })),
+    ...used.plain.flatMap((type) => idsOf(type).map((id) => ({ type, id, relation: ELLIPSIS }))),
+    ...used.subjectSets.flatMap(({ type, relation }) => idsOf(type).map((id) => ({ type, id, relation }))),
+  ];
+  const subjectTypes: { type: string; relation?: string }[] = [
+    { type: 'user' },
+    ...used.plain.map((type) => ({ type })),
+    ...used.subjectSets,
+  ];
+
+  const out: Query[] = [];
+  for (const def of resourceDefs) {
+    for (const permission of namesOf(model, def.name)) {
+      for (const id of def.ids) {
+        for (const subject of subjects) out.push({ kind: 'check', resource: { type: def.name, id }, permission, subject });
+      }
+    }
+  }
+  for (const def of resourceDefs) {
+    for (const permission of namesOf(model, def.name)) {
+      for (const subject of subjects) out.push({ kind: 'lookupResources', resourceType: def.name, permission, subject });
+    }
+  }
+  for (const def of resourceDefs) {
+    for (const permission of namesOf(model, def.name)) {
+      for (const id of def.ids) {
+        for (const st of subjectTypes) {
+          out.push({
+            kind: 'lookupSubjects',
+            resource: { type: def.name, id },
+            permission,
+            subjectType: st.type,
+            ...(st.relation ? { subjectRelation: st.relation } : {}),
+          });
+        }
+      }
+    }
+  }
+  // A wildcard is not a valid subject of Check or LookupResources (SpiceDB: INVALID_ARGUMENT).
+  const first = resourceDefs[0];
+  if (first) {
+    const permission = namesOf(model, first.name)[0];
+    const wildcard = { type: 'user', id: '*', relation: ELLIPSIS };
+    out.push({ kind: 'check', resource: { type: first.name, id: first.ids[0] }, permission, subject: wildcard });
+    out.push({ kind: 'lookupResources', resourceType: first.name, permission, subject: wildcard });
+  }
+  return out;
+}
+
+const same = (a: Answer, b: Answer) =>
+  a.ok && b.ok ? a.value.join('\n') === b.value.join('\n') : !a.ok && !b.ok && a.error === b.error;
+
+export function classify(spicedb: Answer, pemba: Answer): DiscrepancyKind | undefined {
+  if (!spicedb.ok && spicedb.error === 'timeout') return 'spicedb-timeout';
+  if (same(spicedb, pemba)) return undefined;
+  if (spicedb.ok && pemba.ok) return 'mismatch';
+  if ((!spicedb.ok && spicedb.error === 'max-depth' && pemba.ok) || (!pemba.ok && pemba.error === 'max-depth' && spicedb.ok)) {
+    return 'depth-divergence';
+  }
+  return 'error-mismatch';
+}
+
+/** SpiceDB's seat: SpiceDBProcess (child process) or SpiceDBOracle (in-process). */
+export interface SpiceDBSide extends Engine {
+  /** Answers the case's checks in bulk ahead of `run` (optional speed-up). */
+  prefetchChecks(queries: Query[]): Promise<void>;
+}
+
+export interface RunOptions {
+  /** Also page Pemba's LookupResources with this page size and compare with its unpaged answer. */
+  pageSize?: number;
+  /** Never use CheckBulkPermissions for SpiceDB's side of checks. */
+  noBulk?: boolean;
+  /** Resource types whose relationships SpiceDB must delete before loading (the previous case's). */
+  previousTypes?: string[];
+}
+
+export async function runCase(
+  c: GeneratedCase,
+  spicedb: SpiceDBSide,
+  pemba: PembaEngine,
+  options: RunOptions = {},
+): Promise<CaseResult> {
+  const result: CaseResult = { case: c, queries: 0, agreed: 0, bothMaxDepth: 0, discrepancies: [], ms: { spicedb: 0, pemba: 0 } };
+  const types = [...new Set([...(options.previousTypes ?? []), ...c.model.definitions.map((d) => d.name)])];
+  try {
+    await spicedb.load(c.schema, c.relationships, types);
+  } catch (e) {
+    result.rejectedBySpiceDB = e instanceof Error ? e.message : String(e);
+    return result;
+  }
+  try {
+    await pemba.load(c.schema, c.relationships);
+  } catch (e) {
+    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    result.discrepancies.push({
+      kind: 'schema',
+      query: 'writeSchema + writeRelationships',
+      spicedb: { ok: true, value: ['accepted'] },
+      pemba: { ok: false, error: 'other', message },
+    });
+    return result;
+  }
+
+  const queries = queriesFor(c);
+  // Bulk-check only acyclic cases: with cyclic data, SpiceDB's batched dispatch could answer where
+  // a plain CheckPermission reports max depth, and those are exactly the cases to report.
+  if (!c.cyclic && !options.noBulk) {
+    const t0 = performance.now();
+    await spicedb.prefetchChecks(queries);
+    result.ms.spicedb += performance.now() - t0;
+  }
+  for (const q of queries) {
+    result.queries++;
+    let t = performance.now();
+    const s = await spicedb.run(q);
+    result.ms.spicedb += performance.now() - t;
+    t = performance.now();
+    const p = await pemba.run(q);
+    result.ms.pemba += performance.now() - t;
+    const kind = classify(s, p);
+    if (kind === undefined) {
+      result.agreed++;
+      if (!s.ok && s.error === 'max-depth') result.bothMaxDepth++;
+    } else {
+      const d: Discrepancy = { kind, query: formatQuery(q), spicedb: s, pemba: p };
+      if (kind === 'depth-divergence') {
+        const again = await spicedb.run(q);
+        if (!same(again, s)) d.spicedbUnstable = true;
+      }
+      result.discrepancies.push(d);
+    }
+    if (options.pageSize && q.kind === 'lookupResources' && p.ok && p.value.length > options.pageSize) {
+      const paged = await pemba.pagedLookupResources(q, options.pageSize);
+      if (!same(paged, p)) {
+        result.discrepancies.push({
+          kind: 'paging',
+          query: `${formatQuery(q)} (Pemba, pages of ${options.pageSize}, vs Pemba unpaged as "spicedb")`,
+          spicedb: p,
+          pemba: paged,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+export function formatCase(c: GeneratedCase): string {
+  return [
+    `seed ${c.seed}${c.attempt ? ` (attempt ${c.attempt})` : ''}${c.cyclic ? ' [cyclic data allowed]' : ''}`,
+    '--- schema ---',
+    c.schema.trimEnd(),
+    `--- relationships (${c.relationships.length}) ---`,
+    ...c.relationships.map(formatRelationship),
+  ].join('\n');
+}
+
+export function formatDiscrepancy(d: Discrepancy): string {
+  return [
+    `[${d.kind}] ${d.query}`,
+    `  SpiceDB: ${formatAnswer(d.spicedb)}${d.spicedbUnstable ? '  (SpiceDB answered differently when asked again)' : ''}`,
+    `  Pemba:   ${formatAnswer(d.pemba)}`,
+  ].join('\n');
+}
+
+/** The reproduction text of a case's discrepancies (all of them, or only `kinds`). */
+export function formatReport(r: CaseResult, kinds?: ReadonlySet<DiscrepancyKind>, max = 25): string {
+  const ds = r.discrepancies.filter((d) => !kinds || kinds.has(d.kind));
+  const shown = ds.slice(0, max).map(formatDiscrepancy);
+  if (ds.length > max) shown.push(`... and ${ds.length - max} more`);
+  return [
+    formatCase(r.case),
+    `--- ${ds.length} discrepancies of ${r.queries} queries (reproduce: PEMBA_DIFF_SEED=${r.case.seed} npx vitest run test/differential) ---`,
+    ...shown,
+  ].join('\n');
+}
