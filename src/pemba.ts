@@ -22,13 +22,15 @@ import { expand } from './engine/expand.js';
 import { lookupResources } from './engine/lookup-resources.js';
 import { SubjectLookup } from './engine/lookup-subjects.js';
 import { RequestReader } from './engine/request-reader.js';
+import { CaveatEvaluator } from './engine/caveat-evaluator.js';
+import type { Membership } from './engine/membership.js';
 import type { ObjectRef, Precondition, SubjectRef } from './relationship.js';
 import { checkFilterAgainstSchema, filterToQuery } from './relationship-filter.js';
 import type {
   CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
   ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
   ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest, CheckBulkItem, CheckBulkResult,
-  WatchEvent, WatchRequest,
+  WatchEvent, WatchRequest, Permissionship,
 } from './requests.js';
 import type { Relationship, RelationshipFilter } from './relationship.js';
 import { compileSchema, validateRelationship } from './schema/index.js';
@@ -149,9 +151,10 @@ export class Pemba {
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resource.type, request.permission);
     checkSubject(schema, request.subject);
-    const checker = new Checker(schema, new RequestReader(snapshot), request.subject, this.maxDepth);
-    const member = await checker.check(request.resource, request.permission);
-    return { permissionship: member ? 'HAS_PERMISSION' : 'NO_PERMISSION', token: this.token(snapshot.revision) };
+    const caveats = new CaveatEvaluator(schema, request.context);
+    const checker = new Checker(schema, new RequestReader(snapshot), request.subject, caveats, this.maxDepth);
+    const membership = await checker.check(request.resource, request.permission);
+    return { ...permissionshipOf(membership), token: this.token(snapshot.revision) };
   }
 
   /** Many checks at one revision; each item gets its answer or its own error, in request order. */
@@ -171,9 +174,11 @@ export class Pemba {
         checkSubject(schema, item.subject);
         const key = JSON.stringify([item.subject, item.context ?? null]);
         let checker = checkers.get(key);
-        if (!checker) checkers.set(key, (checker = new Checker(schema, reader, item.subject, this.maxDepth)));
-        const member = await checker.check(item.resource, item.permission);
-        results.push({ item, permissionship: member ? 'HAS_PERMISSION' : 'NO_PERMISSION' });
+        if (!checker) {
+          checker = new Checker(schema, reader, item.subject, new CaveatEvaluator(schema, item.context), this.maxDepth);
+          checkers.set(key, checker);
+        }
+        results.push({ item, ...permissionshipOf(await checker.check(item.resource, item.permission)) });
       } catch (error) {
         results.push({ item, error: error as Error });
       }
@@ -260,15 +265,15 @@ export class Pemba {
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resourceType, request.permission);
     checkSubject(schema, request.subject);
-    const ids = await lookupResources(schema, new RequestReader(snapshot), request.resourceType, request.permission,
-      request.subject, this.maxDepth);
+    const found = await lookupResources(schema, new RequestReader(snapshot), request.resourceType, request.permission,
+      request.subject, new CaveatEvaluator(schema, request.context), this.maxDepth);
     const token = this.token(snapshot.revision);
     let emitted = 0;
-    for (const resourceId of ids) {
+    for (const { id: resourceId, membership } of found) {
       if (after !== undefined && resourceId <= after) continue;
       if (request.limit && emitted >= request.limit) return;
       emitted++;
-      yield { resourceId, permissionship: 'HAS_PERMISSION', cursor: encodeCursor(fingerprint, resourceId), token };
+      yield { resourceId, ...permissionshipOf(membership), cursor: encodeCursor(fingerprint, resourceId), token };
     }
   }
 
@@ -278,14 +283,17 @@ export class Pemba {
     checkObjectAndRelation(schema, request.resource.type, request.permission);
     const subjectRelation = request.subjectRelation || ELLIPSIS;
     checkSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
-    const lookup = new SubjectLookup(schema, new RequestReader(snapshot), request.subjectType, subjectRelation, this.maxDepth);
+    const lookup = new SubjectLookup(schema, new RequestReader(snapshot), request.subjectType, subjectRelation,
+      new CaveatEvaluator(schema, request.context), this.maxDepth);
     const set = await lookup.lookup(request.resource, request.permission);
     const token = this.token(snapshot.revision);
-    const has = (id: string) => ({ id, permissionship: 'HAS_PERMISSION' as const });
+    const resolved = ([id, m]: [string, Membership]) => ({ id, ...permissionshipOf(m) });
+    const byId = (a: [string, Membership], b: [string, Membership]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     if (set.wildcard) {
-      yield { subject: has('*'), excludedSubjects: [...set.wildcard].sort().map(has), token };
+      const excludedSubjects = [...set.wildcard.excluded].sort(byId).map(resolved);
+      yield { subject: resolved(['*', set.wildcard.membership]), excludedSubjects, token };
     }
-    for (const id of [...set.concrete].sort()) yield { subject: has(id), excludedSubjects: [], token };
+    for (const entry of [...set.concrete].sort(byId)) yield { subject: resolved(entry), excludedSubjects: [], token };
   }
 
   async close(): Promise<void> {
@@ -344,6 +352,12 @@ function matchesQuery(q: RelationshipQuery, r: Relationship): boolean {
     (q.subjectIds === undefined || q.subjectIds.includes(r.subject.id)) &&
     (q.subjectRelation === undefined || q.subjectRelation === r.subject.relation)
   );
+}
+
+function permissionshipOf(m: Membership): { permissionship: Permissionship; missingContext?: string[] } {
+  if (m.kind === 'member') return { permissionship: 'HAS_PERMISSION' };
+  if (m.kind === 'not-member') return { permissionship: 'NO_PERMISSION' };
+  return { permissionship: 'CONDITIONAL_PERMISSION', missingContext: [...m.missing] };
 }
 
 function noSchema(): PembaError {

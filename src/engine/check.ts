@@ -1,6 +1,7 @@
 /**
  * Check: does a subject have a relation (or permission) on an object? Evaluates the userset-rewrite
- * tree depth-first with short-circuiting.
+ * tree depth-first with short-circuiting, in three-valued logic (member / not / conditional on
+ * caveats whose context is missing).
  *
  * Cycles in the data (group a in group b in group a) are cut: revisiting a userset that is already
  * being evaluated on the current path contributes "not a member", which gives the least fixed point —
@@ -12,30 +13,34 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
+import type { CaveatEvaluator } from './caveat-evaluator.js';
+import type { Membership } from './membership.js';
+import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
 
-/** `member`, plus the shallowest path depth whose cycle cut this answer relied on (Infinity: none). */
+/** A membership, plus the shallowest path depth whose cycle cut it relied on (Infinity: none). */
 interface Evaluation {
-  member: boolean;
+  m: Membership;
   cut: number;
 }
 
-const YES: Evaluation = { member: true, cut: Infinity };
-const NO: Evaluation = { member: false, cut: Infinity };
+const YES: Evaluation = { m: MEMBER, cut: Infinity };
+const NO: Evaluation = { m: NOT_MEMBER, cut: Infinity };
 
-/** Answers checks for one subject against one snapshot; reuse it for many resources (LookupResources). */
+/** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
-  private readonly memo = new Map<string, boolean>();
+  private readonly memo = new Map<string, Membership>();
   private readonly onPath = new Map<string, number>();
 
   constructor(
     private readonly schema: CompiledSchema,
     private readonly reader: RequestReader,
     private readonly subject: SubjectRef,
+    private readonly caveats: CaveatEvaluator,
     private readonly maxDepth: number,
   ) {}
 
-  async check(resource: ObjectRef, relation: string): Promise<boolean> {
-    return (await this.userset(resource.type, resource.id, relation, 0)).member;
+  async check(resource: ObjectRef, relation: string): Promise<Membership> {
+    return (await this.userset(resource.type, resource.id, relation, 0)).m;
   }
 
   private async userset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
@@ -43,9 +48,9 @@ export class Checker {
     if (type === s.type && id === s.id && relation === s.relation) return YES;
     const key = `${type}:${id}#${relation}`;
     const known = this.memo.get(key);
-    if (known !== undefined) return known ? YES : NO;
+    if (known !== undefined) return { m: known, cut: Infinity };
     const pathDepth = this.onPath.get(key);
-    if (pathDepth !== undefined) return { member: false, cut: pathDepth };
+    if (pathDepth !== undefined) return { m: NOT_MEMBER, cut: pathDepth };
     if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
     const definition = this.schema.definitions.get(type)?.relations.get(relation);
     if (!definition) return NO;
@@ -58,8 +63,8 @@ export class Checker {
       this.onPath.delete(key);
     }
     if (result.cut >= depth) {
-      this.memo.set(key, result.member);
-      return result.member ? YES : NO;
+      this.memo.set(key, result.m);
+      return { m: result.m, cut: Infinity };
     }
     return result;
   }
@@ -74,29 +79,24 @@ export class Checker {
         return this.userset(type, id, rw.relation, depth + 1);
       case 'tupleToUserset':
         return this.arrow(rw, type, id, depth);
-      case 'union': {
-        let cut = Infinity;
-        for (const child of rw.children) {
-          const r = await this.rewrite(child, type, id, relation, depth);
-          if (r.member) return r;
-          cut = Math.min(cut, r.cut);
-        }
-        return { member: false, cut };
-      }
+      case 'union':
       case 'intersection': {
+        const union = rw.kind === 'union';
+        let acc: Membership = union ? NOT_MEMBER : MEMBER;
         let cut = Infinity;
         for (const child of rw.children) {
           const r = await this.rewrite(child, type, id, relation, depth);
           cut = Math.min(cut, r.cut);
-          if (!r.member) return { member: false, cut };
+          acc = union ? or(acc, r.m) : and(acc, r.m);
+          if (acc.kind === (union ? 'member' : 'not-member')) break;
         }
-        return { member: true, cut };
+        return { m: acc, cut };
       }
       case 'exclusion': {
         const base = await this.rewrite(rw.base, type, id, relation, depth);
-        if (!base.member) return base;
+        if (base.m.kind === 'not-member') return base;
         const sub = await this.rewrite(rw.subtract, type, id, relation, depth);
-        return { member: !sub.member, cut: Math.min(base.cut, sub.cut) };
+        return { m: and(base.m, not(sub.m)), cut: Math.min(base.cut, sub.cut) };
       }
     }
   }
@@ -104,21 +104,29 @@ export class Checker {
   /** Relationships stored on the relation: a direct match, a wildcard, or a subject set to follow. */
   private async direct(rels: Relationship[], depth: number): Promise<Evaluation> {
     const s = this.subject;
+    let acc: Membership = NOT_MEMBER;
     for (const r of rels) {
       const rs = r.subject;
       if (rs.type !== s.type) continue;
-      if (rs.relation === s.relation && rs.id === s.id) return YES;
-      if (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS) return YES;
+      const matches = (rs.relation === s.relation && rs.id === s.id) ||
+        (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS);
+      if (matches) {
+        acc = or(acc, this.caveats.of(r));
+        if (acc.kind === 'member') return YES;
+      }
     }
     let cut = Infinity;
     for (const r of rels) {
       const rs = r.subject;
       if (rs.relation === ELLIPSIS) continue;
+      const granted = this.caveats.of(r);
+      if (granted.kind === 'not-member') continue;
       const e = await this.userset(rs.type, rs.id, rs.relation, depth + 1);
-      if (e.member) return e;
       cut = Math.min(cut, e.cut);
+      acc = or(acc, and(granted, e.m));
+      if (acc.kind === 'member') return { m: acc, cut };
     }
-    return { member: false, cut };
+    return { m: acc, cut };
   }
 
   private async arrow(
@@ -128,19 +136,27 @@ export class Checker {
     depth: number,
   ): Promise<Evaluation> {
     const rels = await this.reader.byResource(type, [id], rw.tupleset);
-    const seen = new Set<string>();
-    let cut = Infinity;
-    let any = false;
+    const all = rw.mode === 'all';
+    // For `.all()`, each object reached must grant; a caveat on the way makes its grant conditional.
+    const perObject = new Map<string, { subject: SubjectRef; via: Membership }>();
     for (const r of rels) {
-      const objectKey = `${r.subject.type}:${r.subject.id}`;
-      if (seen.has(objectKey)) continue;
-      seen.add(objectKey);
-      any = true;
-      const e = await this.userset(r.subject.type, r.subject.id, rw.computed, depth + 1);
-      cut = Math.min(cut, e.cut);
-      if (rw.mode === 'any' && e.member) return e;
-      if (rw.mode === 'all' && !e.member) return { member: false, cut };
+      const key = `${r.subject.type}:${r.subject.id}`;
+      const prev = perObject.get(key);
+      perObject.set(key, { subject: r.subject, via: prev ? or(prev.via, this.caveats.of(r)) : this.caveats.of(r) });
     }
-    return { member: rw.mode === 'all' && any, cut };
+    // `.all()`: some object is reached, and every object reached (via its caveat) grants.
+    let reached: Membership = NOT_MEMBER;
+    let acc: Membership = all ? MEMBER : NOT_MEMBER;
+    let cut = Infinity;
+    for (const { subject, via } of perObject.values()) {
+      if (via.kind === 'not-member') continue;
+      reached = or(reached, via);
+      const e = await this.userset(subject.type, subject.id, rw.computed, depth + 1);
+      cut = Math.min(cut, e.cut);
+      acc = all ? and(acc, or(not(via), e.m)) : or(acc, and(via, e.m));
+      if (acc.kind === (all ? 'not-member' : 'member')) break;
+    }
+    if (all) acc = and(acc, reached);
+    return { m: acc, cut };
   }
 }

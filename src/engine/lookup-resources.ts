@@ -9,23 +9,33 @@ import type { SubjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import { Checker } from './check.js';
 import { isMonotoneUnion, reverseSchema } from './reachability.js';
+import type { CaveatEvaluator } from './caveat-evaluator.js';
+import type { Membership } from './membership.js';
+import { MEMBER } from './membership.js';
 
-/** Every id of `resourceType` on which `subject` has `permission`, sorted. */
+export interface FoundResource {
+  id: string;
+  membership: Membership;
+}
+
+/** Every id of `resourceType` on which `subject` has `permission` (perhaps conditionally), sorted by id. */
 export async function lookupResources(
   schema: CompiledSchema,
   reader: RequestReader,
   resourceType: string,
   permission: string,
   subject: SubjectRef,
+  caveats: CaveatEvaluator,
   maxDepth: number,
-): Promise<string[]> {
+): Promise<FoundResource[]> {
   const reached = await reachableUsersets(schema, reader, subject);
   const candidates = [...(reached.get(`${resourceType}#${permission}`) ?? [])].sort();
-  if (isMonotoneUnion(schema, resourceType, permission)) return candidates;
-  const checker = new Checker(schema, reader, subject, maxDepth);
-  const out: string[] = [];
+  if (isMonotoneUnion(schema, resourceType, permission)) return candidates.map((id) => ({ id, membership: MEMBER }));
+  const checker = new Checker(schema, reader, subject, caveats, maxDepth);
+  const out: FoundResource[] = [];
   for (const id of candidates) {
-    if (await checker.check({ type: resourceType, id }, permission)) out.push(id);
+    const membership = await checker.check({ type: resourceType, id }, permission);
+    if (membership.kind !== 'not-member') out.push({ id, membership });
   }
   return out;
 }

@@ -9,6 +9,9 @@ import type { ObjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
 import { SubjectSet } from './subject-set.js';
+import type { CaveatEvaluator } from './caveat-evaluator.js';
+import type { Membership } from './membership.js';
+import { MEMBER, or } from './membership.js';
 
 interface Evaluation {
   set: SubjectSet;
@@ -25,6 +28,7 @@ export class SubjectLookup {
     private readonly subjectType: string,
     /** `...` for plain subjects. */
     private readonly subjectRelation: string,
+    private readonly caveats: CaveatEvaluator,
     private readonly maxDepth: number,
   ) {}
 
@@ -36,7 +40,7 @@ export class SubjectLookup {
     const e = await this.evaluateUserset(type, id, relation, depth);
     // A userset of the requested kind is its own subject (Check says `g#member` has `g#member`).
     if (type !== this.subjectType || relation !== this.subjectRelation || e.set.concrete.has(id)) return e;
-    return { set: e.set.union(new SubjectSet(new Set([id]))), cut: e.cut };
+    return { set: e.set.union(new SubjectSet(new Map([[id, MEMBER]]))), cut: e.cut };
   }
 
   private async evaluateUserset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
@@ -95,24 +99,26 @@ export class SubjectLookup {
 
   private async direct(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
     const rels = await this.reader.byResource(type, [id], relation);
-    let set = SubjectSet.empty();
-    let cut = Infinity;
-    const found = new Set<string>();
-    let wildcard = false;
+    const found = new Map<string, Membership>();
+    let wildcard: Membership | undefined;
     for (const r of rels) {
       const s = r.subject;
-      if (s.type === this.subjectType && s.relation === this.subjectRelation) {
-        if (s.id === '*') wildcard = true;
-        else found.add(s.id);
-      }
+      if (s.type !== this.subjectType || s.relation !== this.subjectRelation) continue;
+      const granted = this.caveats.of(r);
+      if (granted.kind === 'not-member') continue;
+      if (s.id === '*') wildcard = wildcard ? or(wildcard, granted) : granted;
+      else found.set(s.id, or(found.get(s.id) ?? granted, granted));
     }
-    set = new SubjectSet(found, wildcard ? new Set() : null);
+    let set = new SubjectSet(found, wildcard ? { membership: wildcard, excluded: new Map() } : null);
+    let cut = Infinity;
     for (const r of rels) {
       const s = r.subject;
       if (s.relation === ELLIPSIS) continue;
+      const granted = this.caveats.of(r);
+      if (granted.kind === 'not-member') continue;
       const e = await this.userset(s.type, s.id, s.relation, depth + 1);
       cut = Math.min(cut, e.cut);
-      set = set.union(e.set);
+      set = set.union(e.set.restrict(granted));
     }
     return { set, cut };
   }
@@ -124,16 +130,21 @@ export class SubjectLookup {
     depth: number,
   ): Promise<Evaluation> {
     const rels = await this.reader.byResource(type, [id], rw.tupleset);
-    const seen = new Set<string>();
+    const perObject = new Map<string, { type: string; id: string; via: Membership }>();
+    for (const r of rels) {
+      const key = `${r.subject.type}:${r.subject.id}`;
+      const granted = this.caveats.of(r);
+      const prev = perObject.get(key);
+      perObject.set(key, { type: r.subject.type, id: r.subject.id, via: prev ? or(prev.via, granted) : granted });
+    }
     let acc: SubjectSet | undefined;
     let cut = Infinity;
-    for (const r of rels) {
-      const objectKey = `${r.subject.type}:${r.subject.id}`;
-      if (seen.has(objectKey)) continue;
-      seen.add(objectKey);
-      const e = await this.userset(r.subject.type, r.subject.id, rw.computed, depth + 1);
+    for (const o of perObject.values()) {
+      if (o.via.kind === 'not-member') continue;
+      const e = await this.userset(o.type, o.id, rw.computed, depth + 1);
       cut = Math.min(cut, e.cut);
-      acc = acc === undefined ? e.set : rw.mode === 'any' ? acc.union(e.set) : acc.intersect(e.set);
+      const set = e.set.restrict(o.via);
+      acc = acc === undefined ? set : rw.mode === 'any' ? acc.union(set) : acc.intersect(set);
     }
     return { set: acc ?? SubjectSet.empty(), cut };
   }

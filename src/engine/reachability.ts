@@ -69,7 +69,10 @@ function visit(rw: Rewrite, leaf: (rw: Rewrite) => void): void {
   }
 }
 
-/** True when the relation's answer is exactly the reachable set: no intersection, exclusion or `.all()` on the way. */
+/**
+ * True when the relation's answer is exactly the reachable set: no intersection, exclusion, `.all()`
+ * or caveat on the way.
+ */
 export function isMonotoneUnion(schema: CompiledSchema, type: string, relation: string, seen = new Set<string>()): boolean {
   const key = `${type}#${relation}`;
   if (seen.has(key)) return true;
@@ -88,10 +91,12 @@ export function isMonotoneUnion(schema: CompiledSchema, type: string, relation: 
       case 'tupleToUserset': {
         if (rw.mode === 'all') return false;
         const ts = schema.definitions.get(type)?.relations.get(rw.tupleset);
-        return (ts?.allowedSubjects ?? []).every((a) => isMonotoneUnion(schema, a.type, rw.computed, seen));
+        return (ts?.allowedSubjects ?? []).every((a) => !a.caveat && isMonotoneUnion(schema, a.type, rw.computed, seen));
       }
       case 'this': {
-        return rel.allowedSubjects.every((a) => a.relation === '...' || isMonotoneUnion(schema, a.type, a.relation, seen));
+        return rel.allowedSubjects.every(
+          (a) => !a.caveat && (a.relation === '...' || isMonotoneUnion(schema, a.type, a.relation, seen)),
+        );
       }
       default:
         return true;

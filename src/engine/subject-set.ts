@@ -1,20 +1,46 @@
 /**
- * Sets of subject ids that may include a wildcard: `concrete` ids, plus — when `wildcard` is set —
- * every id except those it excludes. The algebra LookupSubjects combines results with.
+ * Sets of subject ids that may include a wildcard, each member possibly conditional on caveats: the
+ * values LookupSubjects combines. `concrete` lists ids found explicitly; `wildcard`, when present,
+ * stands for every other id, minus its exclusions (an exclusion may itself be conditional).
+ *
+ * Every operation is defined pointwise — the result's membership of id x is the operator applied to
+ * the operands' memberships of x — and then represented with as few entries as SpiceDB would list:
+ * concrete ids stay listed while they remain members; ids the wildcard does not cover as it covers
+ * everyone else become exclusions.
  */
+import type { Membership } from './membership.js';
+import { and, MEMBER, not, NOT_MEMBER, or, sameKind } from './membership.js';
+
+export interface Wildcard {
+  membership: Membership;
+  /** Ids the wildcard does not include: NOT entirely (MEMBER here) or only conditionally. */
+  excluded: Map<string, Membership>;
+}
+
 export class SubjectSet {
   constructor(
-    readonly concrete: Set<string> = new Set(),
-    /** null: no wildcard; otherwise the ids the wildcard excludes. */
-    readonly wildcard: Set<string> | null = null,
+    readonly concrete: Map<string, Membership> = new Map(),
+    readonly wildcard: Wildcard | null = null,
   ) {}
 
   static empty(): SubjectSet {
     return new SubjectSet();
   }
 
+  /** Membership of every id not mentioned explicitly. */
+  private get everyone(): Membership {
+    return this.wildcard?.membership ?? NOT_MEMBER;
+  }
+
+  membership(id: string): Membership {
+    const viaWildcard = this.wildcard
+      ? and(this.wildcard.membership, not(this.wildcard.excluded.get(id) ?? NOT_MEMBER))
+      : NOT_MEMBER;
+    return or(this.concrete.get(id) ?? NOT_MEMBER, viaWildcard);
+  }
+
   has(id: string): boolean {
-    return this.concrete.has(id) || (this.wildcard !== null && !this.wildcard.has(id));
+    return this.membership(id).kind !== 'not-member';
   }
 
   isEmpty(): boolean {
@@ -22,44 +48,41 @@ export class SubjectSet {
   }
 
   union(other: SubjectSet): SubjectSet {
-    const concrete = new Set([...this.concrete, ...other.concrete]);
-    let wildcard: Set<string> | null = null;
-    if (this.wildcard && other.wildcard) wildcard = intersect(this.wildcard, other.wildcard);
-    else if (this.wildcard) wildcard = without(this.wildcard, other.concrete);
-    else if (other.wildcard) wildcard = without(other.wildcard, this.concrete);
-    return new SubjectSet(concrete, wildcard);
+    return this.combine(other, or);
   }
 
   intersect(other: SubjectSet): SubjectSet {
-    const concrete = new Set<string>();
-    for (const id of this.concrete) if (other.has(id)) concrete.add(id);
-    for (const id of other.concrete) if (this.has(id)) concrete.add(id);
-    const wildcard = this.wildcard && other.wildcard ? new Set([...this.wildcard, ...other.wildcard]) : null;
-    return new SubjectSet(concrete, wildcard);
+    return this.combine(other, and);
   }
 
   subtract(other: SubjectSet): SubjectSet {
-    const concrete = new Set<string>();
-    for (const id of this.concrete) if (!other.has(id)) concrete.add(id);
-    let wildcard: Set<string> | null = null;
-    if (this.wildcard && !other.wildcard) {
-      wildcard = new Set([...this.wildcard, ...other.concrete]);
-    } else if (this.wildcard && other.wildcard) {
-      // Everyone minus everyone leaves exactly those the right side excluded and the left did not.
-      for (const id of other.wildcard) if (!this.wildcard.has(id) && !other.concrete.has(id)) concrete.add(id);
+    return this.combine(other, (a, b) => and(a, not(b)));
+  }
+
+  /** Every member, only where `condition` also holds (a caveat on the relationship that led here). */
+  restrict(condition: Membership): SubjectSet {
+    if (condition.kind === 'member') return this;
+    return this.combine(new SubjectSet(new Map(), { membership: condition, excluded: new Map() }), and);
+  }
+
+  private combine(other: SubjectSet, op: (a: Membership, b: Membership) => Membership): SubjectSet {
+    const everyone = op(this.everyone, other.everyone);
+    const concrete = new Map<string, Membership>();
+    const excluded = new Map<string, Membership>();
+    const mentioned = new Set<string>([...this.concrete.keys(), ...other.concrete.keys()]);
+    for (const w of [this.wildcard, other.wildcard]) if (w) for (const id of w.excluded.keys()) mentioned.add(id);
+    for (const id of mentioned) {
+      const m = op(this.membership(id), other.membership(id));
+      const listed = this.concrete.has(id) || other.concrete.has(id);
+      if (m.kind !== 'not-member' && (listed || !sameKind(m, everyone))) concrete.set(id, m);
+      if (everyone.kind !== 'not-member') {
+        if (m.kind === 'not-member') excluded.set(id, MEMBER);
+        else if (m.kind === 'conditional' && everyone.kind === 'member') excluded.set(id, m);
+      }
     }
+    // An id excluded outright is not listed; a conditional one may be listed with its condition.
+    for (const [id, e] of excluded) if (e.kind === 'member') concrete.delete(id);
+    const wildcard = everyone.kind === 'not-member' ? null : { membership: everyone, excluded };
     return new SubjectSet(concrete, wildcard);
   }
-}
-
-function intersect(a: Set<string>, b: Set<string>): Set<string> {
-  const out = new Set<string>();
-  for (const x of a) if (b.has(x)) out.add(x);
-  return out;
-}
-
-function without(a: Set<string>, b: Set<string>): Set<string> {
-  const out = new Set<string>();
-  for (const x of a) if (!b.has(x)) out.add(x);
-  return out;
 }

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SubjectSet } from '../../src/engine/subject-set.js';
+import { conditional, MEMBER } from '../../src/engine/membership.js';
 
 const set = (concrete: string[], excluded?: string[]) =>
-  new SubjectSet(new Set(concrete), excluded ? new Set(excluded) : null);
+  new SubjectSet(
+    new Map(concrete.map((id) => [id, MEMBER])),
+    excluded ? { membership: MEMBER, excluded: new Map(excluded.map((id) => [id, MEMBER])) } : null,
+  );
 const show = (s: SubjectSet) => ({
-  concrete: [...s.concrete].sort(),
-  wildcard: s.wildcard ? [...s.wildcard].sort() : null,
+  concrete: [...s.concrete.keys()].sort(),
+  wildcard: s.wildcard ? [...s.wildcard.excluded.keys()].sort() : null,
 });
 
 describe('SubjectSet', () => {
@@ -31,5 +35,19 @@ describe('SubjectSet', () => {
   it('has() honours exclusions', () => {
     const s = set(['z'], ['b']);
     expect([s.has('a'), s.has('b'), s.has('z')]).toEqual([true, false, true]);
+  });
+
+  it('carries caveat conditions through the operators', () => {
+    const cond = conditional(['ip']);
+    const caveated = new SubjectSet(new Map([['a', cond]]));
+    expect(caveated.union(set(['a'])).membership('a')).toEqual(MEMBER);
+    expect(set(['a', 'b']).intersect(caveated).membership('a')).toEqual(cond);
+    expect(set(['a', 'b']).intersect(caveated).has('b')).toBe(false);
+    // Everyone except a conditionally excluded subject: the exclusion is listed with its condition.
+    const everyoneButMaybeA = set([], []).subtract(caveated);
+    expect(everyoneButMaybeA.wildcard?.excluded.get('a')).toEqual(cond);
+    expect(everyoneButMaybeA.membership('a')).toEqual(cond);
+    expect(everyoneButMaybeA.membership('z')).toEqual(MEMBER);
+    expect(set(['a']).restrict(cond).membership('a')).toEqual(cond);
   });
 });

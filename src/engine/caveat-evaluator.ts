@@ -1,0 +1,51 @@
+/**
+ * What one relationship grants by itself: full membership, or — when it carries a caveat — the
+ * caveat's verdict under the relationship's stored context merged over the request's context.
+ */
+// TEMPORARY until src/caveats lands: caveated relationships are refused loudly.
+type CompiledCaveat = unknown;
+const compileCaveat = (_def: unknown): CompiledCaveat => {
+  throw new PembaError('INTERNAL', 'caveats are not supported yet');
+};
+const evaluateCaveat = (_c: CompiledCaveat, _ctx: unknown): { kind: 'true' | 'false' | 'missing'; missing: string[] } => {
+  throw new PembaError('INTERNAL', 'caveats are not supported yet');
+};
+const mergeContext = (a: unknown, b: unknown) => ({ ...(b as object), ...(a as object) });
+import { PembaError } from '../errors.js';
+import type { Relationship } from '../relationship.js';
+import type { CompiledSchema } from '../schema/ir.js';
+import type { Membership } from './membership.js';
+import { conditional, MEMBER, NOT_MEMBER } from './membership.js';
+
+const compiledBySchema = new WeakMap<CompiledSchema, Map<string, CompiledCaveat>>();
+
+export class CaveatEvaluator {
+  private readonly compiled: Map<string, CompiledCaveat>;
+
+  constructor(
+    private readonly schema: CompiledSchema,
+    private readonly context: Record<string, unknown> = {},
+  ) {
+    let compiled = compiledBySchema.get(schema);
+    if (!compiled) compiledBySchema.set(schema, (compiled = new Map()));
+    this.compiled = compiled;
+  }
+
+  of(rel: Relationship): Membership {
+    if (!rel.caveat) return MEMBER;
+    const result = evaluateCaveat(this.caveat(rel.caveat.name), mergeContext(rel.caveat.context, this.context));
+    if (result.kind === 'true') return MEMBER;
+    if (result.kind === 'false') return NOT_MEMBER;
+    return conditional(result.missing);
+  }
+
+  private caveat(name: string): CompiledCaveat {
+    let c = this.compiled.get(name);
+    if (!c) {
+      const def = this.schema.caveats.get(name);
+      if (!def) throw new PembaError('FAILED_PRECONDITION', `caveat \`${name}\` not found`, 'ERROR_REASON_UNKNOWN_CAVEAT');
+      this.compiled.set(name, (c = compileCaveat(def)));
+    }
+    return c;
+  }
+}
