@@ -36,7 +36,8 @@ export function startCall(
   handler: MethodHandler,
   options: TransportOptions,
   clientDeadline: number | undefined,
-  clientGone: (abort: (reason: unknown) => void) => void,
+  /** Registers the callback to run when the client goes away (cancels or disconnects). */
+  onClientGone: (gone: () => void) => void,
 ): Call {
   const controller = new AbortController();
   const abort = (reason: unknown) => { if (!controller.signal.aborted) controller.abort(reason); };
@@ -53,7 +54,7 @@ export function startCall(
     if (options.shutdown.aborted) onShutdown();
     else options.shutdown.addEventListener('abort', onShutdown, { once: true });
   }
-  clientGone(() => abort(new ApiError('CANCELLED', `${method}: the client cancelled the call`)));
+  onClientGone(() => abort(new ApiError('CANCELLED', `${method}: the client cancelled the call`)));
 
   return {
     ctx: { signal: controller.signal },

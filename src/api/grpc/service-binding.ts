@@ -37,7 +37,7 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     const method = `${service.type.typeName}/${name}`;
     if (handler.kind === 'unary') {
       const fn: handleUnaryCall<object, object> = (call, callback) => {
-        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
+        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
         Promise.resolve()
           .then(() => options.authenticate(authorizationOf(call.metadata)))
           .then(() => raceAbort(handler.run(call.request, c.ctx), c.ctx.signal))
@@ -49,7 +49,7 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
       impl[name] = fn;
     } else if (handler.kind === 'serverStream') {
       const fn: handleServerStreamingCall<object, object> = (call) => {
-        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
+        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
         (async () => {
           options.authenticate(authorizationOf(call.metadata));
           const messages = begin(handler.run(call.request, c.ctx));
@@ -65,7 +65,7 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
       impl[name] = fn;
     } else {
       const fn: handleClientStreamingCall<object, object> = (call, callback) => {
-        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (abort) => call.on('cancelled', abort));
+        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
         Promise.resolve()
           .then(() => options.authenticate(authorizationOf(call.metadata)))
           .then(() => raceAbort(handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal))

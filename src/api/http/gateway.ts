@@ -59,9 +59,9 @@ export function createGateway(services: ApiService[], options: GatewayOptions): 
 
 async function serve(route: Route, req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
   const { handler } = route;
-  const c = startCall(route.method, handler, options, undefined, (abort) =>
-    res.on('close', () => { if (!res.writableFinished) abort(undefined); }));
-    let streamed = false;
+  const c = startCall(route.method, handler, options, undefined, (gone) =>
+    res.on('close', () => { if (!res.writableFinished) gone(); }));
+  let streamed = false;
   const startStream = () => {
     if (streamed) return;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
