@@ -379,3 +379,24 @@ describe('ImportBulkRelationships and ExportBulkRelationships', () => {
     expect((await grpcError(importBulk(t.client, [[rel('doc:bad id#reader@user:x')]]))).code).toBe(status.INVALID_ARGUMENT);
   });
 });
+
+describe('ExperimentalService (older clients)', () => {
+  it('serves BulkImportRelationships, BulkExportRelationships and BulkCheckPermission like their stable successors', async () => {
+    const imported = await new Promise<v1.BulkImportRelationshipsResponse>((resolve, reject) => {
+      const stream = t.client.bulkImportRelationships((err, value) => (err ? reject(err) : resolve(value!)));
+      stream.write(v1.BulkImportRelationshipsRequest.create({ relationships: [rel('doc:exp1#reader@user:xp'), rel('doc:exp2#reader@user:xp')] }));
+      stream.end();
+    });
+    expect(imported.numLoaded).toBe('2');
+    const pages = await p.bulkExportRelationships(v1.BulkExportRelationshipsRequest.create({
+      optionalRelationshipFilter: { resourceType: 'doc', optionalResourceIdPrefix: 'exp' },
+    }));
+    expect(pages.flatMap((pg) => pg.relationships.map(relText))).toEqual(['doc:exp1#reader@user:xp', 'doc:exp2#reader@user:xp']);
+    const checked = await p.bulkCheckPermission(v1.BulkCheckPermissionRequest.create({
+      consistency: fullyConsistent(),
+      items: [v1.BulkCheckPermissionRequestItem.create({ resource: obj('doc', 'exp1'), permission: 'view', subject: subj('user', 'xp') })],
+    }));
+    expect(checked.pairs[0].response.oneofKind === 'item' && checked.pairs[0].response.item.permissionship).toBe(HAS);
+    expect((await grpcError(p.experimentalCountRelationships(v1.ExperimentalCountRelationshipsRequest.create({ name: 'c' })))).code).toBe(status.UNIMPLEMENTED);
+  });
+});
