@@ -23,10 +23,8 @@ export interface ServiceDescriptor {
     name: string;
     serverStreaming?: boolean;
     clientStreaming?: boolean;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    I: IMessageType<any>;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    O: IMessageType<any>;
+    I: IMessageType<object>;
+    O: IMessageType<object>;
     options: { [extension: string]: unknown };
   }>;
 }

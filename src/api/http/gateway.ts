@@ -17,10 +17,8 @@ import { ErrorInfo } from '../rpc-status.js';
 interface Route {
   method: string;
   handler: MethodHandler;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  I: IMessageType<any>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  O: IMessageType<any>;
+  I: IMessageType<object>;
+  O: IMessageType<object>;
 }
 
 export interface GatewayOptions extends TransportOptions {
