@@ -75,6 +75,8 @@ async function main(task: ChildTask): Promise<ChildResult> {
   return result;
 }
 
+// An orchestrator that dies (Ctrl-C, kill) takes its child with it.
+process.on('disconnect', () => process.exit(1));
 const task = JSON.parse(process.argv[2]) as ChildTask;
 try {
   const result = await main(task);

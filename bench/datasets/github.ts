@@ -65,14 +65,14 @@ export function githubDataset(scale: number, seed: number): Dataset {
   const nTeams = Math.max(10, Math.round(1_000 * scale));
   const nOrgs = Math.max(2, Math.round(50 * scale));
   const nRepos = Math.max(20, Math.round(20_000 * scale));
-  const nRoots = Math.max(1, Math.round(nTeams / 50));
+  const nRoots = Math.max(1, Math.round(nTeams / 200));
 
-  // Team forest: parent drawn as floor(r² · i), so early teams collect large subtrees.
+  // Team forest: parent drawn as floor(r^1.5 · i), so early teams collect large subtrees (at scale
+  // 1: seven teams contain more than 100 teams, the largest over 300; nesting up to ~11 deep).
   const teamParent = new Int32Array(nTeams).fill(-1);
   const teamChildren: number[][] = Array.from({ length: nTeams }, () => []);
   for (let t = nRoots; t < nTeams; t++) {
-    const r = rng.next();
-    teamParent[t] = Math.floor(r * r * t);
+    teamParent[t] = Math.floor(rng.next() ** 1.5 * t);
     teamChildren[teamParent[t]].push(t);
   }
   const teamUsers: number[][] = Array.from({ length: nTeams }, () => []);
@@ -109,6 +109,8 @@ export function githubDataset(scale: number, seed: number): Dataset {
   const subtree = new Int32Array(nTeams).fill(1);
   for (let t = nTeams - 1; t >= nRoots; t--) subtree[teamParent[t]] += subtree[t];
   const sortedSubtrees = [...subtree].sort((a, b) => b - a);
+  const teamDepth = new Int32Array(nTeams);
+  for (let t = nRoots; t < nTeams; t++) teamDepth[t] = teamDepth[teamParent[t]] + 1;
 
   const userId = (u: number) => `u${u}`;
   const teamId = (t: number) => `t${t}`;
@@ -160,8 +162,8 @@ export function githubDataset(scale: number, seed: number): Dataset {
     schema: SCHEMA,
     sizes: { users: nUsers, teams: nTeams, organizations: nOrgs, repositories: nRepos },
     notes: [
-      `${nRoots} root teams; largest team contains ${sortedSubtrees[0] - 1} teams transitively, ` +
-        `${sortedSubtrees.filter((n) => n > 100).length} teams contain more than 100`,
+      `${nRoots} root teams; the largest team contains ${sortedSubtrees[0] - 1} teams transitively, ` +
+        `${sortedSubtrees.filter((n) => n > 101).length} contain more than 100; teams nest up to ${Math.max(...teamDepth) + 1} deep`,
       'each user in ~2 teams; each org: 3 admin users, ~0.5 admin teams, 60 member users, 3 member teams',
       'per repo: ~1.25 reader users, 0.25 reader teams, 0.6/0.15 writer users/teams, 0.4/0.1 admin users/teams',
       'checks ask read (70%), write (20%) or manage (10%) on a repository for a user',
