@@ -76,7 +76,8 @@ export class Pemba {
   async readSchema(consistency?: Consistency): Promise<{ schema: string; token: string }> {
     const snapshot = await this.snapshot(consistency);
     const stored = await snapshot.readSchema();
-    if (!stored) throw noSchema();
+    // SpiceDB answers NOT_FOUND here (elsewhere a missing schema is a FAILED_PRECONDITION).
+    if (!stored) throw new PembaError('NOT_FOUND', 'No schema has been defined; please call WriteSchema to start');
     return { schema: stored.text, token: this.token(snapshot.revision) };
   }
 

@@ -2,7 +2,7 @@
 import { v1 } from '@authzed/authzed-node';
 import type { Pemba } from '../pemba.js';
 import { consistency, zedToken } from './convert.js';
-import { ApiError, apiInvalidArgument } from './errors.js';
+import { apiInvalidArgument } from './errors.js';
 import type { ApiLimits } from './limits.js';
 import { unary } from './method.js';
 import type { ApiService } from './method.js';
@@ -14,14 +14,8 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
     handlers: {
       // ReadSchemaRequest carries no consistency: read the newest schema, so a write is seen at once.
       ReadSchema: unary(v1.ReadSchemaRequest, async (): Promise<v1.ReadSchemaResponse> => {
-        try {
-          const { schema, token } = await pemba.readSchema({ mode: 'fully_consistent' });
-          return { schemaText: schema, readAt: zedToken(token) };
-        } catch (error) {
-          // SpiceDB answers NOT_FOUND here (elsewhere a missing schema is a FAILED_PRECONDITION).
-          if (!(await hasSchema(pemba))) throw new ApiError('NOT_FOUND', 'no schema has been defined; please call WriteSchema to start');
-          throw error;
-        }
+        const { schema, token } = await pemba.readSchema({ mode: 'fully_consistent' });
+        return { schemaText: schema, readAt: zedToken(token) };
       }),
 
       WriteSchema: unary(v1.WriteSchemaRequest, async (req): Promise<v1.WriteSchemaResponse> => {
@@ -41,7 +35,3 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
   };
 }
 
-async function hasSchema(pemba: Pemba): Promise<boolean> {
-  const head = await pemba.datastore.headRevision();
-  return (await pemba.datastore.snapshot(head).readSchema()) !== undefined;
-}
