@@ -9,6 +9,9 @@
  *                     (SpiceDB has no cycle detection in Check/LookupSubjects;      only with
  *                     Pemba cuts cycles)                                            PEMBA_DIFF_STRICT=1)
  *   spicedb-timeout   SpiceDB did not answer a lookup within its deadline          (reported)
+ *   spicedb-inconsistent  a lookup mismatch where SpiceDB's own Check, asked about   (reported)
+ *                     every id involved, agrees with Pemba's lookup and contradicts
+ *                     SpiceDB's lookup
  *   paging            Pemba's paged LookupResources disagrees with its unpaged one  (fails the test)
  *   schema            Pemba rejected a schema or relationship SpiceDB accepted      (fails the test)
  */
@@ -19,7 +22,14 @@ import { ELLIPSIS, formatRelationship, namesOf, usedTypeRefs } from './generator
 import type { GeneratedCase } from './generator.js';
 import type { PembaEngine } from './pemba-engine.js';
 
-export type DiscrepancyKind = 'mismatch' | 'error-mismatch' | 'depth-divergence' | 'spicedb-timeout' | 'paging' | 'schema';
+export type DiscrepancyKind =
+  | 'mismatch'
+  | 'error-mismatch'
+  | 'depth-divergence'
+  | 'spicedb-timeout'
+  | 'spicedb-inconsistent'
+  | 'paging'
+  | 'schema';
 
 export interface Discrepancy {
   kind: DiscrepancyKind;
@@ -28,6 +38,11 @@ export interface Discrepancy {
   pemba: Answer;
   /** For depth divergences: SpiceDB answered differently when asked again. */
   spicedbUnstable?: boolean;
+  /** For lookup mismatches: what SpiceDB's Check says about each id involved; for checks that
+   * diverge on max depth: what SpiceDB's LookupResources says. */
+  note?: string;
+  /** For check depth divergences: SpiceDB's LookupResources agrees with Pemba, or contradicts it. */
+  witness?: 'agrees' | 'contradicts';
 }
 
 export interface CaseResult {
@@ -158,6 +173,7 @@ export async function runCase(
   }
 
   const queries = queriesFor(c);
+  const lookupWitness = new Map<string, Answer>();
   // Bulk-check only acyclic cases: with cyclic data, SpiceDB's batched dispatch could answer where
   // a plain CheckPermission reports max depth, and those are exactly the cases to report.
   if (!c.cyclic && !options.noBulk) {
@@ -179,9 +195,31 @@ export async function runCase(
       if (!s.ok && s.error === 'max-depth') result.bothMaxDepth++;
     } else {
       const d: Discrepancy = { kind, query: formatQuery(q), spicedb: s, pemba: p };
+      if (kind === 'mismatch' && q.kind !== 'check' && s.ok && p.ok) {
+        const x = await crossCheck(q, s.value, p.value, spicedb);
+        if (x) {
+          d.note = x.note;
+          if (x.spicedbInconsistent) d.kind = 'spicedb-inconsistent';
+        }
+      }
       if (kind === 'depth-divergence') {
         const again = await spicedb.run(q);
         if (!same(again, s)) d.spicedbUnstable = true;
+        // SpiceDB's LookupResources often answers where its Check gives up: use it as a witness.
+        if (q.kind === 'check' && !s.ok && p.ok) {
+          const lrQuery: Query = { kind: 'lookupResources', resourceType: q.resource.type, permission: q.permission, subject: q.subject };
+          const key = formatQuery(lrQuery);
+          let lr = lookupWitness.get(key);
+          if (!lr) lookupWitness.set(key, (lr = await spicedb.run(lrQuery)));
+          if (lr.ok) {
+            const listed = lr.value.includes(q.resource.id);
+            const agrees = listed === (p.value[0] === 'HAS_PERMISSION');
+            d.note = `SpiceDB LookupResources ${listed ? 'lists' : 'does not list'} ${q.resource.id}: ${
+              agrees ? 'agrees with Pemba' : 'CONTRADICTS Pemba'
+            }`;
+            d.witness = agrees ? 'agrees' : 'contradicts';
+          }
+        }
       }
       result.discrepancies.push(d);
     }
@@ -200,6 +238,86 @@ export async function runCase(
   return result;
 }
 
+/** Membership implied by a normalised LookupSubjects answer (`u1`, `u1?`, `*`, `* - {u1, u2}`). */
+function lookupSubjectsMembership(entries: string[]): { ids: Set<string>; member: (id: string) => boolean; wildcard: boolean } {
+  const concrete = new Set<string>();
+  const ids = new Set<string>();
+  let wildcard: Set<string> | undefined;
+  for (const e of entries) {
+    const m = /^(\S+?)\??(?: - \{(.*)\})?$/.exec(e);
+    if (!m) continue;
+    const excluded = m[2] ? m[2].split(', ').map((x) => x.replace(/\?$/, '')) : [];
+    excluded.forEach((x) => ids.add(x));
+    if (m[1] === '*') wildcard = new Set([...(wildcard ?? []), ...excluded]);
+    else {
+      concrete.add(m[1]);
+      ids.add(m[1]);
+    }
+  }
+  return {
+    ids,
+    wildcard: wildcard !== undefined,
+    member: (id) => concrete.has(id) || (wildcard !== undefined && !wildcard.has(id)),
+  };
+}
+
+/** An id no generated relationship uses, to probe what a wildcard stands for. */
+const FRESH_ID = 'fresh_probe';
+
+/**
+ * Asks SpiceDB's Check about every id a mismatching lookup involves. Returns a note, and whether
+ * SpiceDB's Check sides with Pemba's lookup on every id while contradicting SpiceDB's own lookup.
+ */
+export async function crossCheck(
+  q: Exclude<Query, { kind: 'check' }>,
+  spicedbValue: string[],
+  pembaValue: string[],
+  spicedb: SpiceDBSide,
+): Promise<{ note: string; spicedbInconsistent: boolean } | undefined> {
+  let universe: string[];
+  let inSpice: (id: string) => boolean;
+  let inPemba: (id: string) => boolean;
+  let checkOf: (id: string) => Query;
+  if (q.kind === 'lookupResources') {
+    const strip = (v: string[]) => new Set(v.map((x) => x.replace(/\?$/, '')));
+    const a = strip(spicedbValue);
+    const b = strip(pembaValue);
+    universe = [...new Set([...a, ...b])].sort();
+    inSpice = (id) => a.has(id);
+    inPemba = (id) => b.has(id);
+    checkOf = (id) => ({ kind: 'check', resource: { type: q.resourceType, id }, permission: q.permission, subject: q.subject });
+  } else {
+    const a = lookupSubjectsMembership(spicedbValue);
+    const b = lookupSubjectsMembership(pembaValue);
+    universe = [...new Set([...a.ids, ...b.ids, ...(a.wildcard || b.wildcard ? [FRESH_ID] : [])])].sort();
+    inSpice = a.member;
+    inPemba = b.member;
+    checkOf = (id) => ({
+      kind: 'check',
+      resource: q.resource,
+      permission: q.permission,
+      subject: { type: q.subjectType, id, relation: q.subjectRelation ?? ELLIPSIS },
+    });
+  }
+  const verdicts: string[] = [];
+  let pembaAgrees = true;
+  let spiceContradicts = false;
+  for (const id of universe) {
+    const c = await spicedb.run(checkOf(id));
+    if (!c.ok) {
+      verdicts.push(`${id}: ${c.error}`);
+      pembaAgrees = false;
+      continue;
+    }
+    const has = c.value[0] === 'HAS_PERMISSION';
+    verdicts.push(`${id}: ${has ? 'HAS' : c.value[0] === 'NO_PERMISSION' ? 'NO' : c.value[0]}`);
+    if (inPemba(id) !== has) pembaAgrees = false;
+    if (inSpice(id) !== has) spiceContradicts = true;
+  }
+  if (universe.length === 0) return undefined;
+  return { note: `SpiceDB Check says ${verdicts.join(', ')}`, spicedbInconsistent: pembaAgrees && spiceContradicts };
+}
+
 export function formatCase(c: GeneratedCase): string {
   return [
     `seed ${c.seed}${c.attempt ? ` (attempt ${c.attempt})` : ''}${c.cyclic ? ' [cyclic data allowed]' : ''}`,
@@ -215,6 +333,7 @@ export function formatDiscrepancy(d: Discrepancy): string {
     `[${d.kind}] ${d.query}`,
     `  SpiceDB: ${formatAnswer(d.spicedb)}${d.spicedbUnstable ? '  (SpiceDB answered differently when asked again)' : ''}`,
     `  Pemba:   ${formatAnswer(d.pemba)}`,
+    ...(d.note ? [`  (${d.note})`] : []),
   ].join('\n');
 }
 

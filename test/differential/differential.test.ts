@@ -21,7 +21,7 @@ import type { CaseResult, DiscrepancyKind } from './compare.js';
 import { SpiceDBProcess } from './spicedb-process.js';
 import { PembaEngine } from './pemba-engine.js';
 
-const DEFAULT_SEEDS = 20;
+const DEFAULT_SEEDS = 16;
 const env = process.env;
 const single = env.PEMBA_DIFF_SEED !== undefined ? Number(env.PEMBA_DIFF_SEED) : undefined;
 const first = single ?? Number(env.PEMBA_DIFF_FIRST_SEED ?? 1);
@@ -106,9 +106,16 @@ describe('differential: Pemba vs SpiceDB', () => {
     writeFileSync(file, full.join('\n\n') + '\n');
     const depth = results.flatMap((r) => r.discrepancies.filter((d) => d.kind === 'depth-divergence').map((d) => ({ r, d })));
     if (depth.length > 0) {
+      const witnessed = (w: string) => depth.filter(({ d }) => d.witness === w).length;
+      const byQuery = new Map<string, number>();
+      for (const { d } of depth) byQuery.set(d.query.split(' ')[0], (byQuery.get(d.query.split(' ')[0]) ?? 0) + 1);
+      const pembaErred = depth.filter(({ d }) => !d.pemba.ok).length;
       lines.push(
-        `${depth.length} max-depth divergences (SpiceDB errs on cyclic data where Pemba cuts the cycle, or vice versa); ` +
-          `first: seed ${depth[0].r.case.seed}\n${formatDiscrepancy(depth[0].d)}`,
+        `max-depth divergences: ${depth.length} (${[...byQuery].map(([k, n]) => `${k} ${n}`).join(', ')}); ` +
+          `SpiceDB erred and Pemba answered in ${depth.length - pembaErred}, the reverse in ${pembaErred}; ` +
+          `${depth.filter(({ d }) => d.spicedbUnstable).length} where SpiceDB changed its answer when asked again; ` +
+          `of the checks, SpiceDB's LookupResources agrees with Pemba on ${witnessed('agrees')} ` +
+          `and contradicts it on ${witnessed('contradicts')}. First: seed ${depth[0].r.case.seed}\n${formatDiscrepancy(depth[0].d)}`,
       );
     }
     lines.push(`full report: ${file}`);
