@@ -1,5 +1,5 @@
 /**
- * SpiceDB's own validation files (see ../shared/conformance/spicedb/NOTICE.md): every assertion must
+ * SpiceDB's own validation files (vendored unchanged in test/fixtures/spicedb-conformance, see its NOTICE.md): every assertion must
  * hold, and the other APIs must agree with Check on everything the file mentions (cross-check.ts).
  * Files using caveats or expiration must fail loudly until the engine supports them.
  */
@@ -13,7 +13,7 @@ import { runValidationFile } from '../src/validationfile/run.js';
 import { crossCheck } from './conformance/cross-check.js';
 import { KNOWN_DISCREPANCIES } from './conformance/known-discrepancies.js';
 
-const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../shared/conformance/spicedb');
+const dir = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures/spicedb-conformance');
 const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
 const notice = readFileSync(join(dir, 'NOTICE.md'), 'utf8');
 const unsupported = new Set(

@@ -1,11 +1,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compileSchema, printSchema } from '../../src/schema/index.js';
 import type { CompiledSchema } from '../../src/schema/ir.js';
 
-const FIXTURES = '/work/shared/conformance/spicedb';
+const FIXTURES = fileURLToPath(new URL('../fixtures/spicedb-conformance', import.meta.url));
 
 /** The IR as plain data without source positions, which printing cannot preserve. */
 function withoutPositions(value: unknown): unknown {

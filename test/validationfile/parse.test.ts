@@ -190,7 +190,7 @@ describe('unsupportedFeatures', () => {
 });
 
 describe('the SpiceDB conformance fixtures', () => {
-  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/conformance/spicedb');
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/spicedb-conformance');
   const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
   const notice = readFileSync(join(dir, 'NOTICE.md'), 'utf8');
   const listed = new Set(notice.slice(notice.indexOf('use caveats or relationship expiration:')).split(/\s+/).slice(5).filter(Boolean));
