@@ -1,0 +1,294 @@
+/**
+ * A CEL type checker for caveat expressions. @bufbuild/cel 0.6.1 ships `check()` only in an unexported
+ * module (dist/esm/check.js, outside the package's "exports"), and that checker handles constants and
+ * identifiers only, so this one is written on the parsed tree. It follows cel-go, which SpiceDB uses:
+ * overloads with type parameters, `dyn` assignable both ways, and cel-go's error messages.
+ */
+import type { CelExpr } from './ast.js';
+import { OVERLOADS, TYPE_IDENTIFIERS, type Overload } from './overloads.js';
+import { T, formatType, type CelT } from './types.js';
+
+/** A type error at one node of the tree. */
+export class CheckError extends Error {
+  constructor(message: string, readonly exprId: bigint) {
+    super(message);
+  }
+}
+
+/** Type-checks `root` with the given variables; returns its type or throws a CheckError. */
+export function checkExpression(root: CelExpr, variables: ReadonlyMap<string, CelT>): CelT {
+  return new Checker(variables).resolved(root);
+}
+
+class Checker {
+  private readonly subst = new Map<number, CelT>();
+  private nextVar = 0;
+  /** Comprehension variables, innermost last. */
+  private readonly scopes: Map<string, CelT>[] = [];
+
+  constructor(private readonly variables: ReadonlyMap<string, CelT>) {}
+
+  resolved(e: CelExpr): CelT {
+    return this.substitute(this.check(e));
+  }
+
+  private check(e: CelExpr): CelT {
+    const k = e.exprKind;
+    switch (k.case) {
+      case 'constExpr':
+        return constType(k.value.constantKind.case);
+      case 'identExpr':
+        return this.ident(k.value.name, e.id);
+      case 'selectExpr': {
+        const qualified = this.qualifiedType(e);
+        if (qualified) return qualified;
+        const operand = this.walk(this.check(k.value.operand!));
+        if (operand.k === 'map') return k.value.testOnly ? T.bool : operand.v;
+        if (operand.k === 'dyn' || operand.k === 'var' || operand.k === 'error') return k.value.testOnly ? T.bool : T.dyn;
+        throw new CheckError(`type '${formatType(this.substitute(operand))}' does not support field selection`, e.id);
+      }
+      case 'callExpr':
+        return this.call(e);
+      case 'listExpr': {
+        let elem: CelT | undefined;
+        for (const el of k.value.elements) elem = this.join(elem, this.check(el));
+        return T.list(elem ?? this.fresh());
+      }
+      case 'structExpr':
+        return this.struct(e);
+      case 'comprehensionExpr':
+        return this.comprehension(e);
+      default:
+        throw new CheckError('unsupported expression', e.id);
+    }
+  }
+
+  private ident(name: string, id: bigint): CelT {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const t = this.scopes[i].get(name);
+      if (t) return t;
+    }
+    const v = this.variables.get(name);
+    if (v) return v;
+    const type = TYPE_IDENTIFIERS.get(name);
+    if (type) return T.type(type);
+    throw new CheckError(`undeclared reference to '${name}' (in container '')`, id);
+  }
+
+  /** `google.protobuf.Timestamp`: a select chain that spells a type name rather than field accesses. */
+  private qualifiedType(e: CelExpr): CelT | undefined {
+    const parts: string[] = [];
+    let cur: CelExpr | undefined = e;
+    while (cur?.exprKind.case === 'selectExpr' && !cur.exprKind.value.testOnly) {
+      parts.unshift(cur.exprKind.value.field);
+      cur = cur.exprKind.value.operand;
+    }
+    if (cur?.exprKind.case !== 'identExpr') return undefined;
+    const root = cur.exprKind.value.name;
+    if (this.variables.has(root) || this.scopes.some((s) => s.has(root))) return undefined;
+    const type = TYPE_IDENTIFIERS.get([root, ...parts].join('.'));
+    return type ? T.type(type) : undefined;
+  }
+
+  private call(e: CelExpr): CelT {
+    const call = e.exprKind.value as Extract<CelExpr['exprKind'], { case: 'callExpr' }>['value'];
+    const name = call.function;
+    if (name === '_&&_' || name === '_||_') {
+      for (const arg of call.args) this.expect(arg, T.bool);
+      return T.bool;
+    }
+    const overloads = OVERLOADS.get(name);
+    const target = call.target ? this.check(call.target) : undefined;
+    const args = call.args.map((a) => this.check(a));
+    if (!overloads) throw new CheckError(`undeclared reference to '${name}' (in container '')`, e.id);
+
+    let result: CelT | undefined;
+    let chosen: Map<number, CelT> | undefined;
+    for (const o of overloads) {
+      if ((o.target === undefined) !== (target === undefined) || o.args.length !== args.length) continue;
+      const trial = new Map(this.subst);
+      const r = this.tryOverload(o, target, args, trial);
+      if (!r) continue;
+      if (!chosen) {
+        chosen = trial;
+        result = r;
+      } else if (!sameType(this.substituteWith(result!, chosen), this.substituteWith(r, trial))) {
+        result = T.dyn; // several overloads fit (dyn arguments) with different results
+      }
+    }
+    if (!chosen) {
+      const shown = `(${args.map((a) => formatType(this.substitute(a))).join(', ')})`;
+      throw new CheckError(
+        `found no matching overload for '${name}' applied to '${target ? `${formatType(this.substitute(target))}.` : ''}${shown}'`,
+        e.id,
+      );
+    }
+    for (const [id, t] of chosen) this.subst.set(id, t);
+    return result!;
+  }
+
+  private tryOverload(o: Overload, target: CelT | undefined, args: CelT[], s: Map<number, CelT>): CelT | undefined {
+    const params = new Map<string, CelT>();
+    const inst = (t: CelT) => this.instantiate(t, params);
+    if (o.target && target && !assignable(inst(o.target), target, s)) return undefined;
+    for (let i = 0; i < args.length; i++) if (!assignable(inst(o.args[i]), args[i], s)) return undefined;
+    return inst(o.result);
+  }
+
+  private struct(e: CelExpr): CelT {
+    const s = e.exprKind.value as Extract<CelExpr['exprKind'], { case: 'structExpr' }>['value'];
+    if (s.messageName === '') {
+      let key: CelT | undefined;
+      let value: CelT | undefined;
+      for (const en of s.entries) {
+        if (en.keyKind.case === 'mapKey') key = this.join(key, this.check(en.keyKind.value));
+        value = this.join(value, this.check(en.value!));
+      }
+      return T.map(key ?? this.fresh(), value ?? this.fresh());
+    }
+    const type = TYPE_IDENTIFIERS.get(s.messageName.replace(/^\./, ''));
+    if (!type || (type.k !== 'timestamp' && type.k !== 'duration')) {
+      throw new CheckError(`undeclared reference to '${s.messageName}' (in container '')`, e.id);
+    }
+    for (const en of s.entries) {
+      const field = en.keyKind.case === 'fieldKey' ? en.keyKind.value : '';
+      if (field !== 'seconds' && field !== 'nanos') throw new CheckError(`undefined field '${field}'`, en.value?.id ?? e.id);
+      this.expect(en.value!, T.int);
+    }
+    return type;
+  }
+
+  private comprehension(e: CelExpr): CelT {
+    const c = e.exprKind.value as Extract<CelExpr['exprKind'], { case: 'comprehensionExpr' }>['value'];
+    const range = this.walk(this.check(c.iterRange!));
+    let iter: CelT;
+    if (range.k === 'list') iter = range.e;
+    else if (range.k === 'map') iter = range.key;
+    else if (range.k === 'dyn' || range.k === 'var' || range.k === 'error') iter = T.dyn;
+    else {
+      throw new CheckError(
+        `expression of type '${formatType(this.substitute(range))}' cannot be range of a comprehension (must be list, map, or dynamic)`,
+        c.iterRange!.id,
+      );
+    }
+    const accu = this.check(c.accuInit!);
+    this.scopes.push(new Map([[c.accuVar, accu]]));
+    this.scopes.push(new Map([[c.iterVar, iter]]));
+    this.expect(c.loopCondition!, T.bool);
+    this.expect(c.loopStep!, accu);
+    this.scopes.pop();
+    const result = this.check(c.result!);
+    this.scopes.pop();
+    return result;
+  }
+
+  /** cel-go's "expected type 'bool' but found 'int'". */
+  private expect(e: CelExpr, want: CelT): void {
+    const got = this.check(e);
+    if (!assignable(want, got, this.subst)) {
+      throw new CheckError(
+        `expected type '${formatType(this.substitute(want))}' but found '${formatType(this.substitute(got))}'`,
+        e.id,
+      );
+    }
+  }
+
+  /** The element type of a list or map literal: the common type, or dyn when elements differ. */
+  private join(prev: CelT | undefined, cur: CelT): CelT {
+    if (prev === undefined) return cur;
+    const a = this.walk(prev);
+    const b = this.walk(cur);
+    if (a.k === 'var') return b;
+    if (b.k === 'var') return a;
+    if (sameType(this.substitute(a), this.substitute(b))) return a;
+    if (a.k === 'list' && b.k === 'list') return T.list(this.join(a.e, b.e));
+    if (a.k === 'map' && b.k === 'map') return T.map(this.join(a.key, b.key), this.join(a.v, b.v));
+    return T.dyn;
+  }
+
+  private fresh(): CelT {
+    return { k: 'var', id: this.nextVar++ };
+  }
+
+  private instantiate(t: CelT, params: Map<string, CelT>): CelT {
+    switch (t.k) {
+      case 'param': {
+        let v = params.get(t.name);
+        if (!v) params.set(t.name, (v = this.fresh()));
+        return v;
+      }
+      case 'list': return T.list(this.instantiate(t.e, params));
+      case 'map': return T.map(this.instantiate(t.key, params), this.instantiate(t.v, params));
+      case 'type': return T.type(this.instantiate(t.t, params));
+      default: return t;
+    }
+  }
+
+  private walk(t: CelT): CelT {
+    return walk(t, this.subst);
+  }
+
+  private substitute(t: CelT): CelT {
+    return this.substituteWith(t, this.subst);
+  }
+
+  private substituteWith(t: CelT, s: Map<number, CelT>): CelT {
+    const w = walk(t, s);
+    switch (w.k) {
+      case 'list': return T.list(this.substituteWith(w.e, s));
+      case 'map': return T.map(this.substituteWith(w.key, s), this.substituteWith(w.v, s));
+      case 'type': return T.type(this.substituteWith(w.t, s));
+      default: return w;
+    }
+  }
+}
+
+function walk(t: CelT, s: Map<number, CelT>): CelT {
+  while (t.k === 'var') {
+    const bound = s.get(t.id);
+    if (!bound) return t;
+    t = bound;
+  }
+  return t;
+}
+
+/** Whether a value of type `actual` may be passed where `want` is expected, binding type variables in `s`. */
+function assignable(want: CelT, actual: CelT, s: Map<number, CelT>): boolean {
+  const w = walk(want, s);
+  const a = walk(actual, s);
+  if (w.k === 'var') {
+    if (!(a.k === 'var' && a.id === w.id)) s.set(w.id, a);
+    return true;
+  }
+  if (a.k === 'var') {
+    s.set(a.id, w);
+    return true;
+  }
+  if (w.k === 'dyn' || a.k === 'dyn' || w.k === 'error' || a.k === 'error') return true;
+  if (w.k === 'type' && a.k === 'type') return true;
+  // Message types are nullable: `timestamp_param == null` type-checks.
+  if (a.k === 'null' && (w.k === 'timestamp' || w.k === 'duration' || w.k === 'ipaddress')) return true;
+  if (w.k !== a.k) return false;
+  if (w.k === 'list' && a.k === 'list') return assignable(w.e, a.e, s);
+  if (w.k === 'map' && a.k === 'map') return assignable(w.key, a.key, s) && assignable(w.v, a.v, s);
+  return true;
+}
+
+function sameType(a: CelT, b: CelT): boolean {
+  return formatType(a) === formatType(b) && a.k === b.k;
+}
+
+function constType(kind: string | undefined): CelT {
+  switch (kind) {
+    case 'boolValue': return T.bool;
+    case 'int64Value': return T.int;
+    case 'uint64Value': return T.uint;
+    case 'doubleValue': return T.double;
+    case 'stringValue': return T.string;
+    case 'bytesValue': return T.bytes;
+    case 'nullValue': return T.null;
+    case 'durationValue': return T.duration;
+    case 'timestampValue': return T.timestamp;
+    default: return T.dyn;
+  }
+}

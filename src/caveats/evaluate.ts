@@ -1,0 +1,72 @@
+/**
+ * Evaluating a compiled caveat against a context. With every parameter the expression reads present,
+ * one @bufbuild/cel plan runs (the hot path); otherwise partial evaluation decides whether the missing
+ * parameters matter and, if they do, which ones to ask for.
+ */
+import { isCelError, type CelValue } from '@bufbuild/cel';
+import { invalidArgument, PembaError } from '../errors.js';
+import { budgetExceeded, DEFAULT_COST_LIMIT, resetBudget } from './budget.js';
+import type { CompiledCaveat } from './compile.js';
+import { convertContext, type CaveatContext } from './context.js';
+import { PartialEvaluator, Unknown, type PartialValue } from './partial.js';
+import type { Activation } from './program.js';
+
+export type CaveatResult =
+  | { readonly kind: 'true' }
+  | { readonly kind: 'false' }
+  /**
+   * The context lacks parameters the result depends on. `missing` names them as SpiceDB's
+   * `partial_caveat_info.missing_required_context` does: one entry per place the expression reads a
+   * missing parameter on the undecided path, in source order (so a name can repeat).
+   */
+  | { readonly kind: 'missing'; readonly missing: readonly string[] };
+
+export interface EvaluateOptions {
+  /** Cost budget in units of roughly 10 ns (default DEFAULT_COST_LIMIT). */
+  costLimit?: number;
+}
+
+const TRUE: CaveatResult = Object.freeze({ kind: 'true' });
+const FALSE: CaveatResult = Object.freeze({ kind: 'false' });
+
+/**
+ * Evaluates `compiled` with `context` (JSON values by parameter name; keys that are not parameters
+ * are ignored). Throws INVALID_ARGUMENT for a context value of the wrong type or an evaluation error
+ * (division by zero, missing map key, …), and RESOURCE_EXHAUSTED when the cost limit is reached.
+ */
+export function evaluateCaveat(
+  compiled: CompiledCaveat,
+  context: CaveatContext | undefined | null,
+  options: EvaluateOptions = {},
+): CaveatResult {
+  const values = convertContext(compiled.name, compiled.parameters, context ?? {});
+  let missing: Set<string> | undefined;
+  for (const p of compiled.referencedParameters) if (!values.has(p)) (missing ??= new Set()).add(p);
+
+  resetBudget(options.costLimit ?? DEFAULT_COST_LIMIT);
+  let result: PartialValue;
+  if (missing) {
+    result = new PartialEvaluator(compiled.program, values, missing).evaluate();
+  } else {
+    const activation: Activation = Object.create(null);
+    for (const [name, v] of values) activation[name] = v;
+    result = compiled.program.run(activation);
+  }
+
+  if (budgetExceeded()) {
+    throw new PembaError(
+      'RESOURCE_EXHAUSTED',
+      `evaluation error for caveat ${compiled.name}: cost limit of ${options.costLimit ?? DEFAULT_COST_LIMIT} exceeded`,
+    );
+  }
+  if (result === true) return TRUE;
+  if (result === false) return FALSE;
+  if (result instanceof Unknown) return { kind: 'missing', missing: result.names };
+  throw invalidArgument(
+    `evaluation error for caveat ${compiled.name}: ${isCelError(result) ? result.message : `expected a bool, got ${describe(result)}`}`,
+  );
+}
+
+function describe(v: CelValue): string {
+  return v === null ? 'null' : typeof v === 'object' ? 'a non-boolean value' : typeof v;
+}
