@@ -4,7 +4,7 @@
  * its help text and the tests share one definition.
  */
 import { DEFAULT_LIMITS } from '../api/limits.js';
-import { DATASTORE_ENGINES } from '../datastore/factory.js';
+import { DATASTORE_ENGINES, DEFAULT_SQLITE_PATH } from '../datastore/factory.js';
 import type { ApiLimits } from '../api/limits.js';
 import { LOG_LEVELS } from './logger.js';
 import type { LogFormat, LogLevel } from './logger.js';
@@ -31,6 +31,10 @@ export interface ServeConfig {
   httpTls?: TlsPaths;
   datastoreEngine: string;
   datastoreConnUri?: string;
+  /** How long a superseded revision stays readable, in ms (SpiceDB's --datastore-gc-window). */
+  datastoreGcWindowMs: number;
+  /** Width of the window minimize_latency reads share, in ms (0: always the newest revision). */
+  datastoreQuantizationMs: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Longest a call may run, in ms (0: no limit); Watch streams are exempt. */
@@ -63,8 +67,10 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'http-addr', arg: '<addr>', description: 'address to serve the HTTP/JSON gateway on', default: ':8443' },
   { name: 'http-tls-cert-path', arg: '<path>', description: 'TLS certificate for the HTTP gateway (with --http-tls-key-path)' },
   { name: 'http-tls-key-path', arg: '<path>', description: 'TLS private key for the HTTP gateway' },
-  { name: 'datastore-engine', arg: '<engine>', description: `datastore to use (${DATASTORE_ENGINES.join(', ')})`, default: 'memory' },
-  { name: 'datastore-conn-uri', arg: '<uri>', description: 'sqlite: a file path (default ./pemba.db); postgres: a postgres:// URI (migrate it first with `pemba datastore migrate`)' },
+  { name: 'datastore-engine', arg: '<engine>', description: `datastore to use (${DATASTORE_ENGINES.join(', ')}; memory forgets everything on exit)`, default: 'sqlite' },
+  { name: 'datastore-conn-uri', arg: '<uri>', description: `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI (migrate it first with \`pemba datastore migrate\`)` },
+  { name: 'datastore-gc-window', arg: '<duration>', description: 'how long superseded revisions stay readable (at_exact_snapshot, Watch resume) before garbage collection (e.g. 24h, 30m)', default: '24h' },
+  { name: 'datastore-revision-quantization-interval', arg: '<duration>', description: 'minimize_latency reads share the revision current at the start of each window this long (0: always the newest)', default: '5s' },
   { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch is exempt)', default: '30s' },
   { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
   { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },
@@ -101,6 +107,9 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
   }
   const format = str('log-format')!;
   if (!['auto', 'json', 'console'].includes(format)) throw new ConfigError(`--log-format must be auto, json or console, not "${format}"`);
+  const gcWindow = parseDuration(str('datastore-gc-window')!, 'datastore-gc-window');
+  if (gcWindow <= 0) throw new ConfigError('--datastore-gc-window must be longer than 0');
+  const quantization = parseDuration(str('datastore-revision-quantization-interval')!, 'datastore-revision-quantization-interval');
   return {
     grpcAddr: parseListenAddress(str('grpc-addr')!, 'grpc-addr'),
     presharedKeys,
@@ -111,6 +120,8 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     httpTls: tls(str('http-tls-cert-path'), str('http-tls-key-path'), 'http'),
     datastoreEngine: str('datastore-engine')!,
     datastoreConnUri: str('datastore-conn-uri'),
+    datastoreGcWindowMs: gcWindow,
+    datastoreQuantizationMs: quantization,
     logLevel: logLevel as LogLevel,
     logFormat: format === 'auto' ? (isTty ? 'console' : 'json') : (format as LogFormat),
     requestTimeoutMs: parseDuration(str('request-timeout')!, 'request-timeout'),

@@ -40,7 +40,12 @@ export interface StartOptions {
 export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel, config.logFormat);
   const keys = new PresharedKeys(config.presharedKeys);
-  const datastore = await openDatastore({ engine: config.datastoreEngine, connUri: config.datastoreConnUri });
+  const datastore = await openDatastore({
+    engine: config.datastoreEngine,
+    connUri: config.datastoreConnUri,
+    gcWindowMs: config.datastoreGcWindowMs,
+    quantizationMs: config.datastoreQuantizationMs,
+  });
   const pemba = await Pemba.open({ datastore });
   const shutdown = new AbortController();
   const transport: TransportOptions = {

@@ -8,7 +8,10 @@ describe('serve configuration', () => {
     expect(c.grpcAddr).toEqual({ host: '', port: 50051 });
     expect(c.httpEnabled).toBe(false);
     expect(c.httpAddr).toEqual({ host: '', port: 8443 });
-    expect(c.datastoreEngine).toBe('memory');
+    expect(c.datastoreEngine).toBe('sqlite');
+    expect(c.datastoreConnUri).toBeUndefined(); // openDatastore's ./pemba.db
+    expect(c.datastoreGcWindowMs).toBe(24 * 3_600_000);
+    expect(c.datastoreQuantizationMs).toBe(5_000);
     expect(c.logFormat).toBe('json');
     expect(c.maxMessageBytes).toBe(4 * 1024 * 1024);
     expect(c.requestTimeoutMs).toBe(30_000);
@@ -45,9 +48,20 @@ describe('serve configuration', () => {
     expect(() => parseDuration('soon')).toThrow();
   });
 
+  it('takes the GC window and the quantization interval as durations', () => {
+    const c = resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '30m', datastoreRevisionQuantizationInterval: '0' });
+    expect(c.datastoreGcWindowMs).toBe(30 * 60_000);
+    expect(c.datastoreQuantizationMs).toBe(0);
+    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '1 day' })).toThrow(/--datastore-gc-window must be a duration/);
+    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '0' })).toThrow(/--datastore-gc-window must be longer than 0/);
+    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreRevisionQuantizationInterval: 'x' })).toThrow(/--datastore-revision-quantization-interval/);
+  });
+
   it('names environment variables after the flags', () => {
     expect(envName('grpc-preshared-key')).toBe('PEMBA_GRPC_PRESHARED_KEY');
     expect(envName('datastore-engine')).toBe('PEMBA_DATASTORE_ENGINE');
+    expect(envName('datastore-gc-window')).toBe('PEMBA_DATASTORE_GC_WINDOW');
+    expect(envName('datastore-revision-quantization-interval')).toBe('PEMBA_DATASTORE_REVISION_QUANTIZATION_INTERVAL');
   });
 
   it('rejects unknown datastore engines clearly', async () => {

@@ -23,6 +23,8 @@ export async function startTestServer(flags: RawFlags = {}): Promise<TestServer>
     grpcAddr: '127.0.0.1:0',
     httpEnabled: true,
     httpAddr: '127.0.0.1:0',
+    // `pemba serve` defaults to SQLite at ./pemba.db; tests choose a durable engine explicitly.
+    datastoreEngine: 'memory',
     ...flags,
   });
   const server = await startServer(config, { logger: pino({ level: process.env.PEMBA_TEST_LOG ?? 'silent' }) });
