@@ -21,6 +21,7 @@ const progress = (text: string) => send({ type: 'progress', text });
 function startSystem(task: ChildTask): Promise<System> {
   switch (task.system) {
     case 'pemba': return PembaInProcess.start();
+    case 'pemba-sqlite': return PembaInProcess.startSqlite();
     case 'pemba-grpc': return PembaGrpc.start(task.serverExecArgv);
     case 'spicedb': return SpiceDB.start();
   }
@@ -39,6 +40,7 @@ async function main(task: ChildTask): Promise<ChildResult> {
     const t = performance.now();
     result.relationships = await system.load(batches);
     result.loadMs = performance.now() - t;
+    if (system.name !== 'spicedb') await system.close();
     return result;
   }
 

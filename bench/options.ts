@@ -31,7 +31,7 @@ export interface Options {
   out: string;
 }
 
-const QUICK_OPS: Ops = { check: 40, bulk: 2, lookup: 4, mix: 100, concurrent: 128 };
+const QUICK_OPS: Ops = { check: 40, bulk: 2, lookup: 3, mix: 60, concurrent: 128 };
 /** Sized so that SpiceDB, at ~0.1–0.2 s per check on dataset 1 here, finishes in minutes. */
 const FULL_OPS: Ops = { check: 100, bulk: 2, lookup: 10, mix: 200, concurrent: 256 };
 
@@ -39,7 +39,7 @@ export const USAGE = `npm run bench -- [flags]
   --quick              small datasets, few repetitions (under a minute)
   --scale N            scale of the GitHub-like dataset (default 1; 10 is the ×10 variant)
   --datasets a,b       github, deep, documents (default: all)
-  --systems a,b        pemba, pemba-grpc, spicedb (default: all)
+  --systems a,b        pemba, pemba-sqlite, pemba-grpc, spicedb (default: all)
   --workloads a,b      only these workloads (names as in the report)
   --reps N             measured repetitions per workload (default 5, quick 2)
   --import-reps N      load-only processes per system for the import rate (default 3, quick 0:

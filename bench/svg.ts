@@ -8,7 +8,7 @@ import type { SystemName } from './systems/system.js';
 import { SYSTEM_NAMES, SYSTEM_TITLES } from './systems/system.js';
 import { WORKLOADS } from './workloads/index.js';
 
-const COLORS: Record<SystemName, string> = { pemba: '#2a9d8f', 'pemba-grpc': '#8a6fdf', spicedb: '#e76f51' };
+const COLORS: Record<SystemName, string> = { pemba: '#2a9d8f', 'pemba-sqlite': '#3a86c8', 'pemba-grpc': '#8a6fdf', spicedb: '#e76f51' };
 const WIDTH = 960;
 const LEFT = 250;
 const RIGHT = 30;

@@ -119,14 +119,15 @@ export function documentsDataset(scale: number, seed: number): Dataset {
     notes: [
       `${perLevel} folders per level, each folder's parent a random folder one level up; ~1 viewer per folder, 5% of folders ban a viewer of an ancestor`,
       'documents mostly in deep folders; ~0.5 viewers each, 3% ban an ancestor viewer; org = the folder tree\'s org (95%)',
-      'checks ask view (50%) or view_in_org (50%); positive mix: 80% a viewer from the document\'s ancestor chain (bans and the org may still deny)',
+      'checks ask view (50%) or view_in_org (50%); negative mix: 5%, positive mix: 80% a viewer from the document\'s ancestor chain (bans and the org may still deny), the rest random',
     ],
     relationships: () => chunk(each()),
     sampleCheck(rng: Rng, mix: CheckMix): CheckQuery {
       const d = rng.int(nDocs);
       const p = permission(rng);
       let u = rng.int(nUsers);
-      if (mix === 'positive' && rng.chance(0.8)) {
+      // Random pairs here are almost never allowed; a few drawn along the chain keep "mostly" honest.
+      if (rng.chance(mix === 'positive' ? 0.8 : 0.05)) {
         const candidates = [...docViewers[d], ...ancestorViewers(docFolder[d])];
         if (candidates.length) u = rng.pick(candidates);
       }

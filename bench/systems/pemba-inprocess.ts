@@ -1,4 +1,11 @@
-/** Pemba as a library in the benchmark process: the engine without any transport. */
+/**
+ * Pemba as a library in the benchmark process: the engine without any transport, over the memory
+ * datastore or over SQLite (a file in a fresh temporary directory, removed on close).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatastore } from '../../src/datastore/factory.js';
 import { Pemba } from '../../src/pemba.js';
 import type { Relationship } from '../../src/relationship.js';
 import type { Consistency } from '../../src/requests.js';
@@ -7,13 +14,23 @@ import type { System } from './system.js';
 import { collectGarbage } from './system.js';
 
 export class PembaInProcess implements System {
-  readonly name = 'pemba' as const;
   private token: string | undefined;
 
-  private constructor(private readonly pemba: Pemba) {}
+  private constructor(
+    readonly name: 'pemba' | 'pemba-sqlite',
+    private readonly pemba: Pemba,
+    private readonly cleanup = () => {},
+  ) {}
 
   static async start(): Promise<PembaInProcess> {
-    return new PembaInProcess(await Pemba.open());
+    return new PembaInProcess('pemba', await Pemba.open());
+  }
+
+  /** SQLite with its production settings (WAL, synchronous=FULL); background GC off, as nothing expires here. */
+  static async startSqlite(): Promise<PembaInProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'pemba-bench-'));
+    const datastore = await openDatastore({ engine: 'sqlite', connUri: join(dir, 'bench.db'), gcIntervalMs: 0 });
+    return new PembaInProcess('pemba-sqlite', await Pemba.open({ datastore }), () => rmSync(dir, { recursive: true, force: true }));
   }
 
   private get consistency(): Consistency {
@@ -71,5 +88,6 @@ export class PembaInProcess implements System {
 
   async close(): Promise<void> {
     await this.pemba.close();
+    this.cleanup();
   }
 }

@@ -14,6 +14,8 @@ async function main(): Promise<void> {
   const config = resolveServeConfig({
     grpcPresharedKey: [BENCH_KEY],
     grpcAddr: '127.0.0.1:0',
+    // The same engine as the in-process system, so the two differ only by the transport.
+    datastoreEngine: 'memory',
     requestTimeout: '0',
     grpcMaxMessageSize: String(64 * 1024 * 1024),
   });

@@ -7,12 +7,13 @@
 import type { Relationship } from '../../src/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
 
-export type SystemName = 'pemba' | 'pemba-grpc' | 'spicedb';
+export type SystemName = 'pemba' | 'pemba-sqlite' | 'pemba-grpc' | 'spicedb';
 
-export const SYSTEM_NAMES: SystemName[] = ['pemba', 'pemba-grpc', 'spicedb'];
+export const SYSTEM_NAMES: SystemName[] = ['pemba', 'pemba-sqlite', 'pemba-grpc', 'spicedb'];
 
 export const SYSTEM_TITLES: Record<SystemName, string> = {
   pemba: 'Pemba in-process',
+  'pemba-sqlite': 'Pemba in-process, SQLite',
   'pemba-grpc': 'Pemba gRPC',
   spicedb: 'SpiceDB',
 };
