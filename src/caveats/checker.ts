@@ -45,6 +45,8 @@ class Checker {
         const operand = this.walk(this.check(k.value.operand!));
         if (operand.k === 'map') return k.value.testOnly ? T.bool : operand.v;
         if (operand.k === 'dyn' || operand.k === 'var' || operand.k === 'error') return k.value.testOnly ? T.bool : T.dyn;
+        // cel-go's wording for SpiceDB's opaque type.
+        if (operand.k === 'ipaddress') throw new CheckError(`unexpected failed resolution of 'IPAddress'`, e.id);
         throw new CheckError(`type '${formatType(this.substitute(operand))}' does not support field selection`, e.id);
       }
       case 'callExpr':

@@ -238,7 +238,7 @@ const clamp = (n: bigint) => (n > MAX_INT64 ? MAX_INT64 : n < MIN_INT64 ? MIN_IN
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 function decimalToBigInt(s: string): bigint | 'invalid' | 'fraction' {
-  if (/^[+-]?inf$/i.test(s)) return 'fraction';
+  if (/^[+-]?[Ii]nf$/.test(s)) return 'fraction';
   const m = DECIMAL.exec(s);
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) return 'invalid';
   const digits = (m[2] + (m[3] ?? '')).replace(/^0+(?=\d)/, '');
@@ -262,7 +262,7 @@ function double(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
   if (typeof v !== 'string') throw new Error(`a float64 value is required, but found ${goType(v)} \`${goValue(v)}\``);
-  if (/^[+-]?inf$/i.test(v)) return v.startsWith('-') ? -Infinity : Infinity;
+  if (/^[+-]?[Ii]nf$/.test(v)) return v.startsWith('-') ? -Infinity : Infinity;
   const m = DECIMAL.exec(v);
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`a float64 value is required, but found invalid string value \`${v}\``);
   return Number(v);

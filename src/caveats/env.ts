@@ -9,6 +9,7 @@ import {
   celFunc,
   celList,
   celMethod,
+  celUint,
   CelScalar,
   isCelError,
   isCelList,
@@ -24,11 +25,12 @@ import {
 import type { ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { charge, COST_PER_NODE, MAX_VALUE_SIZE, remainingBudget } from './budget.js';
-import { formatDuration, formatRfc3339Nano } from './go-time.js';
+import { formatDuration, formatGoDouble, formatRfc3339Nano, parseGoFloat, parseGoInt } from './go-time.js';
 import { parseIpAddress, parseIpPrefix, prefixContains } from './ipaddress.js';
+import { timeFields, type TimeFields } from './time-fields.js';
 import { ipAddressText, ipRegistry, IpAddressSchema, timestampValue } from './values.js';
 
-const { BOOL, DYN, INT, STRING } = CelScalar;
+const { BOOL, DOUBLE, DYN, INT, STRING, UINT } = CelScalar;
 const LIST = listType(DYN);
 const TIMESTAMP = objectType(TimestampSchema);
 const DURATION = objectType(DurationSchema);
@@ -88,6 +90,39 @@ function metered(name: string, id: string, cost: (target: CelValue | undefined, 
   return f.target
     ? celMethod(name, f.target, f.arguments, f.result, impl as never)
     : celFunc(name, f.arguments, f.result, impl as never);
+}
+
+const nanosOf = (d: ReflectMessage): bigint => {
+  const m = d.message as unknown as { seconds: bigint; nanos: number };
+  return m.seconds * 1_000_000_000n + BigInt(m.nanos);
+};
+
+const ACCESSORS: Record<string, (f: TimeFields) => number> = {
+  getFullYear: (f) => f.year,
+  getMonth: (f) => f.month,
+  getDayOfYear: (f) => f.dayOfYear,
+  getDayOfMonth: (f) => f.day - 1,
+  getDate: (f) => f.day,
+  getDayOfWeek: (f) => f.dayOfWeek,
+  getHours: (f) => f.hours,
+  getMinutes: (f) => f.minutes,
+  getSeconds: (f) => f.seconds,
+  getMilliseconds: (f) => f.milliseconds,
+};
+
+function timestampAccessors(): CelFunc[] {
+  return Object.entries(ACCESSORS).flatMap(([name, field]) => {
+    const get = (t: ReflectMessage, zone?: string) =>
+      BigInt(field(timeFields(t.message as unknown as { seconds: bigint; nanos: number }, zone)));
+    return [
+      celMethod(name, TIMESTAMP, [], INT, function (this: ReflectMessage) {
+        return get(this);
+      }),
+      celMethod(name, TIMESTAMP, [STRING], INT, function (this: ReflectMessage, zone: string) {
+        return get(this, zone);
+      }),
+    ];
+  });
 }
 
 const minSize = (_t: unknown, [l, r]: CelValue[]) => Math.min(sizeCost(l), sizeCost(r));
@@ -171,5 +206,17 @@ const funcs: CelFunc[] = [
     const m = d.message as unknown as { seconds: bigint; nanos: number };
     return formatDuration(m.seconds, m.nanos);
   }),
+  celFunc('string', [DOUBLE], STRING, formatGoDouble),
+  celFunc('int', [DURATION], INT, (d: ReflectMessage) => nanosOf(d)),
+  celFunc('duration', [INT], DURATION, () => {
+    throw new Error(`type conversion error from 'int' to 'google.protobuf.Duration'`);
+  }),
+  celMethod('getMilliseconds', DURATION, [], INT, function (this: ReflectMessage) {
+    return nanosOf(this) / 1_000_000n;
+  }),
+  ...timestampAccessors(),
+  celFunc('int', [STRING], INT, (s: string) => parseGoInt(s, 'int')),
+  celFunc('uint', [STRING], UINT, (s: string) => celUint(parseGoInt(s, 'uint'))),
+  celFunc('double', [STRING], DOUBLE, parseGoFloat),
 ];
 export const runtimeEnv: CelEnv = celEnv({ registry: ipRegistry, funcs });

@@ -63,7 +63,7 @@ const table: Record<string, Overload[]> = {
   endsWith: [method(string, [string], bool)],
   type: [fn([A], T.type(A))],
   dyn: [fn([A], T.dyn)],
-  int: [fn([int], int), fn([uint], int), fn([double], int), fn([string], int), fn([timestamp], int)],
+  int: [fn([int], int), fn([uint], int), fn([double], int), fn([string], int), fn([timestamp], int), fn([duration], int)],
   uint: [fn([uint], uint), fn([int], uint), fn([double], uint), fn([string], uint)],
   double: [fn([double], double), fn([int], double), fn([uint], double), fn([string], double)],
   string: [
@@ -72,7 +72,7 @@ const table: Record<string, Overload[]> = {
   ],
   bytes: [fn([bytes], bytes), fn([string], bytes)],
   bool: [fn([bool], bool), fn([string], bool)],
-  duration: [fn([duration], duration), fn([string], duration)],
+  duration: [fn([duration], duration), fn([string], duration), fn([int], duration)],
   timestamp: [fn([timestamp], timestamp), fn([string], timestamp), fn([int], timestamp)],
   in_cidr: [method(ipaddress, [string], bool)],
 };

@@ -83,11 +83,19 @@ export class ExpressionPositions {
     const n = this.chars.length;
     let i = lastToken;
     const c = this.chars[i];
-    if (c === '"' || c === "'") i = this.find(c, i + 1) + 1;
+    if (c === '"' || c === "'") i = this.closingQuote(c, i + 1) + 1;
     else if (/[\w.]/.test(c ?? '')) while (i < n && /[\w.]/.test(this.chars[i])) i++;
     else i++;
     while (i < n && /[\s)\]}]/.test(this.chars[i])) i++;
     return Math.min(i, n);
+  }
+
+  private closingQuote(quote: string, from: number): number {
+    for (let i = from; i < this.chars.length; i++) {
+      if (this.chars[i] === '\\') i++;
+      else if (this.chars[i] === quote) return i;
+    }
+    return this.chars.length;
   }
 
   private find(ch: string, from: number): number {
