@@ -65,15 +65,18 @@ describe('pemba validate', () => {
     ]);
   });
 
-  it('fails loudly on caveats, which are not supported yet', async () => {
-    const { code, lines } = await validate('caveat.yaml');
+  it('evaluates caveats: conditional without context, decided with it', async () => {
+    const ok = await validate('caveat.yaml');
+    expect(ok.code, ok.lines.join('\n')).toBe(0);
+    const { code, lines } = await validate('caveat-fail.yaml');
     expect(code).toBe(1);
-    expect(lines[0]).toBe(`${fixture('caveat.yaml')}:4: caveats are not supported yet: the schema defines or uses a caveat`);
-    expect(lines.at(-1)).toMatch(/FAILED/);
+    expect(lines[0]).toBe(
+      `${fixture('caveat-fail.yaml')}:16: assertTrue failed: \`document:readme#view@user:tom\`: expected HAS_PERMISSION, got CONDITIONAL_PERMISSION (missing context: day)`,
+    );
   });
 
   it('validates several files and fails if any fails', async () => {
-    const { code, lines } = await validate('pass.yaml', 'caveat.yaml', 'nope.yaml');
+    const { code, lines } = await validate('pass.yaml', 'caveat-fail.yaml', 'nope.yaml');
     expect(code).toBe(1);
     expect(lines).toContainEqual(expect.stringMatching(/nope\.yaml:1: cannot validate: ENOENT/));
     expect(lines.at(-1)).toBe('1 file passed, 2 failed');

@@ -1,7 +1,7 @@
 /**
  * SpiceDB's own validation files (vendored unchanged in test/fixtures/spicedb-conformance, see its NOTICE.md): every assertion must
  * hold, and the other APIs must agree with Check on everything the file mentions (cross-check.ts).
- * Files using caveats or expiration must fail loudly until the engine supports them.
+ * All 73 pass, including the 23 that use caveats or relationship expiration.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -16,10 +16,10 @@ import { KNOWN_DISCREPANCIES } from './conformance/known-discrepancies.js';
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures/spicedb-conformance');
 const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
 const notice = readFileSync(join(dir, 'NOTICE.md'), 'utf8');
-const unsupported = new Set(
+const caveatsOrExpiration = new Set(
   notice.slice(notice.indexOf('use caveats or relationship expiration:')).split(/\s+/).slice(5).filter(Boolean).map((n) => `${n}.yaml`),
 );
-const supported = names.filter((n) => !unsupported.has(n));
+const supported = names;
 
 function load(name: string) {
   const path = join(dir, name);
@@ -33,8 +33,8 @@ const show = (problems: Array<{ line: number; message: string }>) => problems.ma
 describe('SpiceDB conformance fixtures', () => {
   it('are all there', () => {
     expect(names).toHaveLength(73);
-    expect(unsupported.size).toBe(23);
-    expect(supported).toHaveLength(50);
+    expect(caveatsOrExpiration.size).toBe(23);
+    for (const name of caveatsOrExpiration) expect(names).toContain(name);
     for (const name of Object.keys(KNOWN_DISCREPANCIES)) expect(supported).toContain(name);
   });
 
@@ -56,12 +56,5 @@ describe('SpiceDB conformance fixtures', () => {
         await pemba.close();
       }
     }, 30_000);
-  });
-
-  // Flips when caveats and expiration land: delete src/validationfile/unsupported.ts and move these up.
-  it.each([...unsupported].sort())('%s fails loudly: caveats or expiration are not supported yet', async (name) => {
-    const run = await runValidationFile(load(name));
-    expect(run.problems.length).toBeGreaterThan(0);
-    for (const p of run.problems) expect(p.message).toMatch(/not supported yet/);
   });
 });

@@ -2,15 +2,7 @@
  * What one relationship grants by itself: full membership, or — when it carries a caveat — the
  * caveat's verdict under the relationship's stored context merged over the request's context.
  */
-// TEMPORARY until src/caveats lands: caveated relationships are refused loudly.
-type CompiledCaveat = unknown;
-const compileCaveat = (_def: unknown): CompiledCaveat => {
-  throw new PembaError('INTERNAL', 'caveats are not supported yet');
-};
-const evaluateCaveat = (_c: CompiledCaveat, _ctx: unknown): { kind: 'true' | 'false' | 'missing'; missing: string[] } => {
-  throw new PembaError('INTERNAL', 'caveats are not supported yet');
-};
-const mergeContext = (a: unknown, b: unknown) => ({ ...(b as object), ...(a as object) });
+import { compileCaveat, evaluateCaveat, mergeContext, type CompiledCaveat } from '../caveats/index.js';
 import { PembaError } from '../errors.js';
 import type { Relationship } from '../relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';

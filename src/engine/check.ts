@@ -137,26 +137,26 @@ export class Checker {
   ): Promise<Evaluation> {
     const rels = await this.reader.byResource(type, [id], rw.tupleset);
     const all = rw.mode === 'all';
-    // For `.all()`, each object reached must grant; a caveat on the way makes its grant conditional.
     const perObject = new Map<string, { subject: SubjectRef; via: Membership }>();
     for (const r of rels) {
       const key = `${r.subject.type}:${r.subject.id}`;
       const prev = perObject.get(key);
       perObject.set(key, { subject: r.subject, via: prev ? or(prev.via, this.caveats.of(r)) : this.caveats.of(r) });
     }
-    // `.all()`: some object is reached, and every object reached (via its caveat) grants.
-    let reached: Membership = NOT_MEMBER;
-    let acc: Membership = all ? MEMBER : NOT_MEMBER;
+    // `.all()`: at least one object, and every one reached grants — through its relationship's
+    // caveat too (SpiceDB counts a relationship whose caveat fails as a failing branch, not as absent).
+    let acc: Membership = all ? (perObject.size > 0 ? MEMBER : NOT_MEMBER) : NOT_MEMBER;
     let cut = Infinity;
     for (const { subject, via } of perObject.values()) {
-      if (via.kind === 'not-member') continue;
-      reached = or(reached, via);
+      if (acc.kind === (all ? 'not-member' : 'member')) break;
+      if (via.kind === 'not-member') {
+        if (all) acc = NOT_MEMBER;
+        continue;
+      }
       const e = await this.userset(subject.type, subject.id, rw.computed, depth + 1);
       cut = Math.min(cut, e.cut);
-      acc = all ? and(acc, or(not(via), e.m)) : or(acc, and(via, e.m));
-      if (acc.kind === (all ? 'not-member' : 'member')) break;
+      acc = all ? and(acc, and(via, e.m)) : or(acc, and(via, e.m));
     }
-    if (all) acc = and(acc, reached);
     return { m: acc, cut };
   }
 }

@@ -140,7 +140,10 @@ export class SubjectLookup {
     let acc: SubjectSet | undefined;
     let cut = Infinity;
     for (const o of perObject.values()) {
-      if (o.via.kind === 'not-member') continue;
+      if (o.via.kind === 'not-member') {
+        if (rw.mode === 'all') return { set: SubjectSet.empty(), cut };
+        continue;
+      }
       const e = await this.userset(o.type, o.id, rw.computed, depth + 1);
       cut = Math.min(cut, e.cut);
       const set = e.set.restrict(o.via);

@@ -11,22 +11,27 @@ export type Membership =
 export const MEMBER: Membership = Object.freeze({ kind: 'member' });
 export const NOT_MEMBER: Membership = Object.freeze({ kind: 'not-member' });
 
-export function conditional(missing: Iterable<string>): Membership {
-  return { kind: 'conditional', missing: [...new Set(missing)].sort() };
+/** `missing` keeps the caveat's order (SpiceDB's); combining conditions concatenates without repeats. */
+export function conditional(missing: readonly string[]): Membership {
+  return { kind: 'conditional', missing };
+}
+
+function merged(a: readonly string[], b: readonly string[]): Membership {
+  return conditional([...new Set([...a, ...b])]);
 }
 
 export function or(a: Membership, b: Membership): Membership {
   if (a.kind === 'member' || b.kind === 'member') return MEMBER;
   if (a.kind === 'not-member') return b;
   if (b.kind === 'not-member') return a;
-  return conditional([...a.missing, ...b.missing]);
+  return merged(a.missing, b.missing);
 }
 
 export function and(a: Membership, b: Membership): Membership {
   if (a.kind === 'not-member' || b.kind === 'not-member') return NOT_MEMBER;
   if (a.kind === 'member') return b;
   if (b.kind === 'member') return a;
-  return conditional([...a.missing, ...b.missing]);
+  return merged(a.missing, b.missing);
 }
 
 export function not(a: Membership): Membership {

@@ -5,7 +5,6 @@ export type { ParseOptions, ParseResult } from './parse.js';
 export { loadValidationFile } from './load.js';
 export { runValidationFile } from './run.js';
 export type { RunOptions, RunResult } from './run.js';
-export { unsupportedFeatures } from './unsupported.js';
 export { parseAssertion } from './assertion.js';
 export { parseExpectedSubject, formatExpectedSubject } from './expected-subject.js';
 export { MembershipResolver, MembershipSet } from './membership.js';

@@ -11,7 +11,6 @@ import { formatExpectedSubject } from './expected-subject.js';
 import type { FoundSubject } from './membership.js';
 import { MembershipResolver } from './membership.js';
 import type { Assertion, ExpectedRelation, ExpectedSubjectRef, Problem, SourceLocation, ValidationFile } from './types.js';
-import { unsupportedFeatures } from './unsupported.js';
 
 export interface RunResult {
   problems: Problem[];
@@ -38,11 +37,6 @@ export async function runValidationFile(file: ValidationFile, options: RunOption
   const problem = (at: SourceLocation, message: string) => result.problems.push({ ...at, message });
   const top: SourceLocation = { path: file.path, line: 1, column: 1 };
 
-  const unsupported = unsupportedFeatures(file);
-  if (unsupported.length > 0) {
-    result.problems.push(...unsupported);
-    return result;
-  }
   if (!file.schema) return result;
 
   const pemba = options.pemba ?? (await Pemba.open());
@@ -107,7 +101,7 @@ async function writeRelationships(pemba: Pemba, file: ValidationFile, problem: (
 async function runAssertion(pemba: Pemba, a: Assertion, problem: (at: SourceLocation, m: string) => void): Promise<void> {
   const expected = EXPECTED[a.kind];
   try {
-    const { permissionship } = await pemba.check({
+    const { permissionship, missingContext } = await pemba.check({
       resource: a.resource,
       permission: a.permission,
       subject: a.subject,
@@ -115,7 +109,8 @@ async function runAssertion(pemba: Pemba, a: Assertion, problem: (at: SourceLoca
       consistency: { mode: 'fully_consistent' },
     });
     if (permissionship !== expected) {
-      problem(a.at, `${a.kind} failed: \`${a.text}\`: expected ${expected}, got ${permissionship}`);
+      const missing = missingContext?.length ? ` (missing context: ${missingContext.join(', ')})` : '';
+      problem(a.at, `${a.kind} failed: \`${a.text}\`: expected ${expected}, got ${permissionship}${missing}`);
     }
   } catch (error) {
     const detail = error instanceof PembaError ? `${error.code}: ${error.message}` : (error as Error).message;

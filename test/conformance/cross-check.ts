@@ -29,7 +29,9 @@ import { objectKey, subjectKey, universeOf } from './universe.js';
 const FC: Consistency = { mode: 'fully_consistent' };
 const MAX_BULK = 10000;
 
-type Answer = 'HAS' | 'NO' | 'DEPTH';
+type Answer = 'HAS' | 'NO' | 'CONDITIONAL' | 'DEPTH';
+
+const answerOf = (p: string): Answer => (p === 'HAS_PERMISSION' ? 'HAS' : p === 'CONDITIONAL_PERMISSION' ? 'CONDITIONAL' : 'NO');
 
 export interface CrossCheckResult {
   discrepancies: string[];
@@ -73,8 +75,8 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
         items.push({ resource: r, permission: p, subject: s });
         try {
           const { permissionship } = await pemba.check({ resource: r, permission: p, subject: s, consistency: FC });
-          answers.set(key, permissionship === 'HAS_PERMISSION' ? 'HAS' : 'NO');
-          if (permissionship === 'CONDITIONAL_PERMISSION') report(`Check(${key}) is CONDITIONAL_PERMISSION without caveats`);
+          answers.set(key, answerOf(permissionship));
+          if (permissionship === 'CONDITIONAL_PERMISSION' && schema.caveats.size === 0) report(`Check(${key}) is CONDITIONAL_PERMISSION without caveats`);
         } catch (e) {
           if (isDepthError(e)) answers.set(key, 'DEPTH');
           else report(`Check(${key}) failed: ${describeError(e)}`);
@@ -93,7 +95,7 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
       const expected = answers.get(key);
       if (res.error) {
         if (!(isDepthError(res.error) && expected === 'DEPTH')) report(`CheckBulk(${key}) failed: ${describeError(res.error)}, Check said ${expected}`);
-      } else if ((res.permissionship === 'HAS_PERMISSION' ? 'HAS' : 'NO') !== expected) {
+      } else if (answerOf(res.permissionship) !== expected) {
         report(`CheckBulk(${key}) = ${res.permissionship}, Check said ${expected}`);
       }
     }
@@ -110,11 +112,15 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
           out.skipped++;
           continue;
         }
-        const expected = new Set(judged.filter((r) => answer(r, p, s) === 'HAS').map((r) => r.id));
+        const expected = new Set(judged.filter((r) => answer(r, p, s) === 'HAS' || answer(r, p, s) === 'CONDITIONAL').map((r) => r.id));
         const what = `LookupResources(${type}#${p}, ${subjectKey(s)})`;
         try {
           const all: string[] = [];
-          for await (const r of pemba.lookupResources({ resourceType: type, permission: p, subject: s, consistency: FC })) all.push(r.resourceId);
+          for await (const r of pemba.lookupResources({ resourceType: type, permission: p, subject: s, consistency: FC })) {
+            all.push(r.resourceId);
+            const said = answer({ type, id: r.resourceId }, p, s);
+            if (said !== undefined && answerOf(r.permissionship) !== said) report(`${what}: ${r.resourceId} is ${r.permissionship} but Check says ${said}`);
+          }
           const problem = diff(what, expected, all);
           if (problem) report(problem);
 
@@ -148,22 +154,26 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
     for (const p of permissionsOf(r.type)) {
       for (const kind of u.subjectKinds) {
         const judged = u.subjects.filter((s) => s.type === kind.type && s.relation === kind.relation);
-        if (judged.some((s) => answer(r, p, s) !== 'HAS' && answer(r, p, s) !== 'NO')) {
+        if (judged.some((s) => answer(r, p, s) === 'DEPTH' || answer(r, p, s) === undefined)) {
           out.skipped++;
           continue;
         }
         const what = `LookupSubjects(${objectKey(r)}#${p}, ${kind.type}${kind.relation === ELLIPSIS ? '' : `#${kind.relation}`})`;
         try {
           const concrete: string[] = [];
-          let wildcard: Set<string> | undefined;
+          const listedAs = new Map<string, Answer>();
+          let wildcard: Map<string, Answer> | undefined;
+          let wildcardAnswer: Answer = 'NO';
           for await (const res of pemba.lookupSubjects({
             resource: r, permission: p, subjectType: kind.type, subjectRelation: kind.relation, consistency: FC,
           })) {
             if (res.subject.id === '*') {
               if (wildcard) report(`${what}: more than one wildcard`);
-              wildcard = new Set(res.excludedSubjects.map((x) => x.id));
+              wildcard = new Map(res.excludedSubjects.map((x) => [x.id, answerOf(x.permissionship)]));
+              wildcardAnswer = answerOf(res.subject.permissionship);
             } else {
               concrete.push(res.subject.id);
+              listedAs.set(res.subject.id, answerOf(res.subject.permissionship));
             }
           }
           const mentioned = new Set(judged.map((s) => s.id));
@@ -172,15 +182,18 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
           for (const id of unknown) {
             const s = { type: kind.type, id, relation: kind.relation };
             const { permissionship } = await pemba.check({ resource: r, permission: p, subject: s, consistency: FC });
-            if (permissionship !== 'HAS_PERMISSION') report(`${what}: ${subjectKey(s)} is listed but Check says ${permissionship}`);
+            if (answerOf(permissionship) !== listedAs.get(id)) report(`${what}: ${subjectKey(s)} is listed as ${listedAs.get(id)} but Check says ${permissionship}`);
           }
           const dups = concrete.filter((x, i) => concrete.indexOf(x) !== i);
           if (dups.length) report(`${what}: duplicated [${sorted(new Set(dups)).join(', ')}]`);
-          const admitted = new Set(concrete);
           for (const s of judged) {
-            const has = admitted.has(s.id) || (wildcard !== undefined && !wildcard.has(s.id));
-            if (has !== (answer(r, p, s) === 'HAS')) {
-              const how = admitted.has(s.id) ? 'listed' : has ? 'admitted by the wildcard' : 'absent';
+            // What the stream says of s: its own entry, else the wildcard minus its exclusion.
+            const excluded = wildcard?.get(s.id);
+            const viaWildcard: Answer = !wildcard || excluded === 'HAS' ? 'NO' : excluded === 'CONDITIONAL' || wildcardAnswer === 'CONDITIONAL' ? 'CONDITIONAL' : 'HAS';
+            const listed = listedAs.get(s.id);
+            const said: Answer = listed === 'HAS' || viaWildcard === 'HAS' ? 'HAS' : listed ?? viaWildcard;
+            if (said !== answer(r, p, s)) {
+              const how = listed ? `listed as ${listed}` : said !== 'NO' ? `admitted by the wildcard as ${said}` : 'absent';
               report(`${what}: ${subjectKey(s)} is ${how} but Check says ${answer(r, p, s)}`);
             }
           }
@@ -205,7 +218,9 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
         const membership = await resolver.membership(r, p);
         for (const s of concreteSubjects) {
           const present = membership.lookup(s) !== undefined;
-          if (present !== (answer(r, p, s) === 'HAS')) {
+          // Expand does not evaluate caveats (as in SpiceDB): a caveated subject may be expanded but denied.
+          const consistent = schema.caveats.size === 0 ? present === (answer(r, p, s) === 'HAS') : present || answer(r, p, s) !== 'HAS';
+          if (!consistent) {
             report(`${what}: ${subjectKey(s)} is ${present ? 'present' : 'absent'} in the full expansion but Check says ${answer(r, p, s)}`);
           }
         }
@@ -217,7 +232,8 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
 
   // ReadRelationships returns what was written.
   for (const type of new Set(file.relationships.map((r) => r.relationship.resource.type))) {
-    const expected = new Set(file.relationships.filter((r) => r.relationship.resource.type === type).map((r) => formatRelationship(r.relationship)));
+    const live = file.relationships.filter((r) => !r.relationship.expiresAt || r.relationship.expiresAt.getTime() > Date.now());
+    const expected = new Set(live.filter((r) => r.relationship.resource.type === type).map((r) => formatRelationship(r.relationship)));
     const got: string[] = [];
     try {
       for await (const r of pemba.readRelationships({ filter: { resourceType: type }, consistency: FC })) got.push(formatRelationship(r.relationship));

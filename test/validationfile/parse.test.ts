@@ -3,7 +3,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseValidationFile } from '../../src/validationfile/parse.js';
-import { unsupportedFeatures } from '../../src/validationfile/unsupported.js';
 
 const parse = (text: string, readFile?: (p: string) => string) => parseValidationFile(text, 'f.yaml', { readFile });
 const lines = (text: string) => text.split('\n');
@@ -157,38 +156,6 @@ describe('parseValidationFile', () => {
   });
 });
 
-describe('unsupportedFeatures', () => {
-  const features = (text: string) => unsupportedFeatures(parse(text).file).map((p) => [p.line, p.message]);
-
-  it('is empty for plain files', () => {
-    expect(features('schema: |\n  definition user {}\n  // with caveat in a comment\nrelationships: "a:1#b@user:c"\n')).toEqual([]);
-  });
-
-  it('flags caveats and expiration where they are first used', () => {
-    expect(features('schema: |-\n  definition user {}\n  caveat c(x int) { x == 1 }\n')).toEqual([
-      [3, expect.stringContaining('caveats are not supported yet')],
-    ]);
-    expect(features('schema: |-\n  use expiration\n  definition user {}\n')).toEqual([
-      [2, expect.stringContaining('expiration is not supported yet')],
-    ]);
-    expect(features('schema: x\nrelationships: |-\n  a:1#b@user:c\n  a:1#b@user:d[cav]\n')).toEqual([
-      [4, expect.stringContaining('caveats are not supported yet')],
-    ]);
-    expect(features('schema: x\nrelationships: |-\n  a:1#b@user:d[expiration:2030-01-01T00:00:00Z]\n')).toEqual([
-      [3, expect.stringContaining('expiration is not supported yet')],
-    ]);
-    expect(features('schema: x\nassertions:\n  assertCaveated:\n    - a:1#b@user:c\n')).toEqual([
-      [4, expect.stringContaining('caveats are not supported yet')],
-    ]);
-    expect(features('schema: x\nassertions:\n  assertTrue:\n    - \'a:1#b@user:c with {"x": 1}\'\n')).toEqual([
-      [4, expect.stringContaining('caveats are not supported yet')],
-    ]);
-    expect(features('schema: x\nvalidation:\n  a:1#b:\n    - "[user:c[...]] is <a:1#b>"\n')).toEqual([
-      [4, expect.stringContaining('caveats are not supported yet')],
-    ]);
-  });
-});
-
 describe('the SpiceDB conformance fixtures', () => {
   const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/spicedb-conformance');
   const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
@@ -200,7 +167,7 @@ describe('the SpiceDB conformance fixtures', () => {
     expect(listed.size).toBe(23);
   });
 
-  it.each(names)('%s parses, and uses unsupported features exactly when NOTICE.md says so', (name) => {
+  it.each(names)('%s parses, every entry mapped to its line', (name) => {
     const path = join(dir, name);
     const text = readFileSync(path, 'utf8');
     const { file, problems } = parseValidationFile(text, path);
@@ -208,6 +175,5 @@ describe('the SpiceDB conformance fixtures', () => {
     expect(file.schema).toBeDefined();
     for (const r of file.relationships) expect(lines(text)[r.at.line - 1]).toContain(r.text);
     for (const a of file.assertions) expect(lines(text)[a.at.line - 1]).toContain(a.text.slice(0, 20));
-    expect(unsupportedFeatures(file).length > 0).toBe(listed.has(name.replace(/\.yaml$/, '')));
   });
 });
