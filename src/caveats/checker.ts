@@ -22,6 +22,8 @@ export function checkExpression(root: CelExpr, variables: ReadonlyMap<string, Ce
 
 class Checker {
   private readonly subst = new Map<number, CelT>();
+  /** Type variables bound, in order, so a failed overload's bindings can be undone. */
+  private readonly trail: number[] = [];
   private nextVar = 0;
   /** Comprehension variables, innermost last. */
   private readonly scopes: Map<string, CelT>[] = [];
@@ -104,37 +106,72 @@ class Checker {
     const args = call.args.map((a) => this.check(a));
     if (!overloads) throw new CheckError(`undeclared reference to '${name}' (in container '')`, e.id);
 
+    // Try every overload, undoing its type-variable bindings; then redo the first that fits.
+    let first: Overload | undefined;
     let result: CelT | undefined;
-    let chosen: Map<number, CelT> | undefined;
     for (const o of overloads) {
       if ((o.target === undefined) !== (target === undefined) || o.args.length !== args.length) continue;
-      const trial = new Map(this.subst);
-      const r = this.tryOverload(o, target, args, trial);
-      if (!r) continue;
-      if (!chosen) {
-        chosen = trial;
-        result = r;
-      } else if (!sameType(this.substituteWith(result!, chosen), this.substituteWith(r, trial))) {
-        result = T.dyn; // several overloads fit (dyn arguments) with different results
+      const mark = this.trail.length;
+      const r = this.tryOverload(o, target, args);
+      if (r) {
+        const resolved = this.substitute(r);
+        if (!first) {
+          first = o;
+          result = resolved;
+        } else if (!sameType(result!, resolved)) {
+          result = T.dyn; // several overloads fit (dyn arguments) with different results
+        }
       }
+      this.undo(mark);
     }
-    if (!chosen) {
+    if (!first) {
       const shown = `(${args.map((a) => formatType(this.substitute(a))).join(', ')})`;
       throw new CheckError(
         `found no matching overload for '${name}' applied to '${target ? `${formatType(this.substitute(target))}.` : ''}${shown}'`,
         e.id,
       );
     }
-    for (const [id, t] of chosen) this.subst.set(id, t);
-    return result!;
+    const r = this.tryOverload(first, target, args)!;
+    return result!.k === 'dyn' && this.substitute(r).k !== 'dyn' ? T.dyn : r;
   }
 
-  private tryOverload(o: Overload, target: CelT | undefined, args: CelT[], s: Map<number, CelT>): CelT | undefined {
+  private tryOverload(o: Overload, target: CelT | undefined, args: CelT[]): CelT | undefined {
     const params = new Map<string, CelT>();
     const inst = (t: CelT) => this.instantiate(t, params);
-    if (o.target && target && !assignable(inst(o.target), target, s)) return undefined;
-    for (let i = 0; i < args.length; i++) if (!assignable(inst(o.args[i]), args[i], s)) return undefined;
+    if (o.target && target && !this.assignable(inst(o.target), target)) return undefined;
+    for (let i = 0; i < args.length; i++) if (!this.assignable(inst(o.args[i]), args[i])) return undefined;
     return inst(o.result);
+  }
+
+  private undo(mark: number): void {
+    while (this.trail.length > mark) this.subst.delete(this.trail.pop()!);
+  }
+
+  /** Whether a value of type `actual` may be passed where `want` is expected, binding type variables. */
+  private assignable(want: CelT, actual: CelT): boolean {
+    const w = this.walk(want);
+    const a = this.walk(actual);
+    if (w.k === 'var') {
+      if (!(a.k === 'var' && a.id === w.id)) this.bind(w.id, a);
+      return true;
+    }
+    if (a.k === 'var') {
+      this.bind(a.id, w);
+      return true;
+    }
+    if (w.k === 'dyn' || a.k === 'dyn' || w.k === 'error' || a.k === 'error') return true;
+    if (w.k === 'type' && a.k === 'type') return true;
+    // Message types are nullable: `timestamp_param == null` type-checks.
+    if (a.k === 'null' && (w.k === 'timestamp' || w.k === 'duration' || w.k === 'ipaddress')) return true;
+    if (w.k !== a.k) return false;
+    if (w.k === 'list' && a.k === 'list') return this.assignable(w.e, a.e);
+    if (w.k === 'map' && a.k === 'map') return this.assignable(w.key, a.key) && this.assignable(w.v, a.v);
+    return true;
+  }
+
+  private bind(id: number, t: CelT): void {
+    this.subst.set(id, t);
+    this.trail.push(id);
   }
 
   private struct(e: CelExpr): CelT {
@@ -187,7 +224,7 @@ class Checker {
   /** cel-go's "expected type 'bool' but found 'int'". */
   private expect(e: CelExpr, want: CelT): void {
     const got = this.check(e);
-    if (!assignable(want, got, this.subst)) {
+    if (!this.assignable(want, got)) {
       throw new CheckError(
         `expected type '${formatType(this.substitute(want))}' but found '${formatType(this.substitute(got))}'`,
         e.id,
@@ -231,15 +268,11 @@ class Checker {
   }
 
   private substitute(t: CelT): CelT {
-    return this.substituteWith(t, this.subst);
-  }
-
-  private substituteWith(t: CelT, s: Map<number, CelT>): CelT {
-    const w = walk(t, s);
+    const w = this.walk(t);
     switch (w.k) {
-      case 'list': return T.list(this.substituteWith(w.e, s));
-      case 'map': return T.map(this.substituteWith(w.key, s), this.substituteWith(w.v, s));
-      case 'type': return T.type(this.substituteWith(w.t, s));
+      case 'list': return T.list(this.substitute(w.e));
+      case 'map': return T.map(this.substitute(w.key), this.substitute(w.v));
+      case 'type': return T.type(this.substitute(w.t));
       default: return w;
     }
   }
@@ -252,28 +285,6 @@ function walk(t: CelT, s: Map<number, CelT>): CelT {
     t = bound;
   }
   return t;
-}
-
-/** Whether a value of type `actual` may be passed where `want` is expected, binding type variables in `s`. */
-function assignable(want: CelT, actual: CelT, s: Map<number, CelT>): boolean {
-  const w = walk(want, s);
-  const a = walk(actual, s);
-  if (w.k === 'var') {
-    if (!(a.k === 'var' && a.id === w.id)) s.set(w.id, a);
-    return true;
-  }
-  if (a.k === 'var') {
-    s.set(a.id, w);
-    return true;
-  }
-  if (w.k === 'dyn' || a.k === 'dyn' || w.k === 'error' || a.k === 'error') return true;
-  if (w.k === 'type' && a.k === 'type') return true;
-  // Message types are nullable: `timestamp_param == null` type-checks.
-  if (a.k === 'null' && (w.k === 'timestamp' || w.k === 'duration' || w.k === 'ipaddress')) return true;
-  if (w.k !== a.k) return false;
-  if (w.k === 'list' && a.k === 'list') return assignable(w.e, a.e, s);
-  if (w.k === 'map' && a.k === 'map') return assignable(w.key, a.key, s) && assignable(w.v, a.v, s);
-  return true;
 }
 
 function sameType(a: CelT, b: CelT): boolean {

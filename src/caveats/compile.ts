@@ -53,7 +53,8 @@ export function compileCaveat(def: CaveatDefinition): CompiledCaveat {
 
   let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(text);
+    // @bufbuild/cel's parser needs a line break after a `//` comment that ends the input.
+    parsed = parse(/\/\/[^\n]*$/.test(text) ? `${text}\n` : text);
   } catch (e) {
     if (e instanceof RangeError) return fail('max recursion depth exceeded', start);
     const message = e instanceof Error ? e.message : String(e);
@@ -74,7 +75,7 @@ export function compileCaveat(def: CaveatDefinition): CompiledCaveat {
     return fail(e.message, positions.of(parsed.expr, e.exprId));
   }
   if (result.k !== 'bool') {
-    fail(`caveat expression must result in a boolean value: found \`${formatType(result)}\``, start);
+    fail(`caveat expression must result in a boolean value: found \`${formatType(result, true)}\``, start);
   }
 
   const used = namesUsed(parsed.expr);

@@ -62,13 +62,19 @@ export function formatParameterType(p: CaveatParameterType): string {
   return p.kind;
 }
 
-/** cel-go's spelling: `list(int)`, `map(string, dyn)`, `IPAddress`, `null`, `type(int)`. */
-export function formatType(t: CelT): string {
+/**
+ * cel-go's spelling: `list(int)`, `map(string, dyn)`, `IPAddress`, `null`, `type(int)`. Checker errors
+ * call the well-known types `timestamp` and `duration`; an expression's output type (`protoNames`) uses
+ * their protobuf names.
+ */
+export function formatType(t: CelT, protoNames = false): string {
   switch (t.k) {
-    case 'list': return `list(${formatType(t.e)})`;
-    case 'map': return `map(${formatType(t.key)}, ${formatType(t.v)})`;
-    case 'type': return `type(${formatType(t.t)})`;
+    case 'list': return `list(${formatType(t.e, protoNames)})`;
+    case 'map': return `map(${formatType(t.key, protoNames)}, ${formatType(t.v, protoNames)})`;
+    case 'type': return `type(${formatType(t.t, protoNames)})`;
     case 'ipaddress': return 'IPAddress';
+    case 'timestamp': return protoNames ? 'google.protobuf.Timestamp' : 'timestamp';
+    case 'duration': return protoNames ? 'google.protobuf.Duration' : 'duration';
     case 'var': case 'param': case 'error': return 'dyn';
     default: return t.k;
   }
