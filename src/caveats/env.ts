@@ -25,10 +25,18 @@ import {
 import type { ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { DurationSchema, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { charge, COST_PER_NODE, MAX_VALUE_SIZE, remainingBudget } from './budget.js';
-import { formatDuration, formatGoDouble, formatRfc3339Nano, parseGoFloat, parseGoInt } from './go-time.js';
+import {
+  formatDuration,
+  formatGoDouble,
+  formatRfc3339Nano,
+  parseGoDuration,
+  parseGoFloat,
+  parseGoInt,
+  parseRfc3339,
+} from './go-time.js';
 import { parseIpAddress, parseIpPrefix, prefixContains } from './ipaddress.js';
 import { timeFields, type TimeFields } from './time-fields.js';
-import { ipAddressText, ipRegistry, IpAddressSchema, timestampValue } from './values.js';
+import { durationValue, ipAddressText, ipRegistry, IpAddressSchema, timestampValue } from './values.js';
 
 const { BOOL, DOUBLE, DYN, INT, STRING, UINT } = CelScalar;
 const LIST = listType(DYN);
@@ -91,6 +99,10 @@ function metered(name: string, id: string, cost: (target: CelValue | undefined, 
     ? celMethod(name, f.target, f.arguments, f.result, impl as never)
     : celFunc(name, f.arguments, f.result, impl as never);
 }
+
+/** CEL's timestamp range: years 1 to 9999. */
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799n;
 
 const nanosOf = (d: ReflectMessage): bigint => {
   const m = d.message as unknown as { seconds: bigint; nanos: number };
@@ -218,5 +230,22 @@ const funcs: CelFunc[] = [
   celFunc('int', [STRING], INT, (s: string) => parseGoInt(s, 'int')),
   celFunc('uint', [STRING], UINT, (s: string) => celUint(parseGoInt(s, 'uint'))),
   celFunc('double', [STRING], DOUBLE, parseGoFloat),
+  celFunc('timestamp', [STRING], TIMESTAMP, (text: string) => {
+    let t;
+    try {
+      t = parseRfc3339(text);
+    } catch {
+      throw new Error(`type conversion error from 'string' to 'google.protobuf.Timestamp'`);
+    }
+    if (t.seconds < MIN_TIMESTAMP_SECONDS || t.seconds > MAX_TIMESTAMP_SECONDS) throw new Error('timestamp overflow');
+    return timestampValue(t);
+  }),
+  celFunc('duration', [STRING], DURATION, (text: string) => {
+    try {
+      return durationValue(parseGoDuration(text));
+    } catch {
+      throw new Error(`type conversion error from 'string' to 'google.protobuf.Duration'`);
+    }
+  }),
 ];
 export const runtimeEnv: CelEnv = celEnv({ registry: ipRegistry, funcs });

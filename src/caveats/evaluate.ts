@@ -63,8 +63,27 @@ export function evaluateCaveat(
   if (result === false) return FALSE;
   if (result instanceof Unknown) return { kind: 'missing', missing: result.names };
   throw invalidArgument(
-    `evaluation error for caveat ${compiled.name}: ${isCelError(result) ? result.message : `expected a bool, got ${describe(result)}`}`,
+    `evaluation error for caveat ${compiled.name}: ${isCelError(result) ? celGoMessage(result.message) : `expected a bool, got ${describe(result)}`}`,
   );
+}
+
+/** @bufbuild/cel's runtime error texts, reworded as cel-go (and so SpiceDB) words them. */
+const MESSAGES: [RegExp, string][] = [
+  [/^u?int divide by zero$/, 'division by zero'],
+  [/^u?int modulus by zero$/, 'modulus by zero'],
+  [/^int overflow\b.*/, 'integer overflow'],
+  [/^uint overflow\b.*/, 'unsigned integer overflow'],
+  [/^field not found: (.*)$/, 'no such key: $1'],
+  [/^index (-?\d+) out of bounds.*/, 'index out of bounds: $1'],
+  [/^found no matching overload for .*/, 'no such overload'],
+  [/^timestamp out of range$/, 'timestamp overflow'],
+  [/^Unable to convert string .* to bool$/, "type conversion error from 'string' to 'bool'"],
+  [/^Failed to decode bytes as string.*/, 'invalid UTF-8 in bytes, cannot convert to string'],
+];
+
+function celGoMessage(message: string): string {
+  for (const [pattern, replacement] of MESSAGES) if (pattern.test(message)) return message.replace(pattern, replacement);
+  return message;
 }
 
 function describe(v: CelValue): string {
