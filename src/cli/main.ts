@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDatastore } from './datastore.js';
+import { registerExport } from './export.js';
+import { registerImport } from './import.js';
 import { registerServe } from './serve.js';
 import { registerValidate } from './validate.js';
 
@@ -16,5 +18,7 @@ const program = new Command('pemba')
 registerValidate(program);
 registerServe(program);
 registerDatastore(program);
+registerImport(program);
+registerExport(program);
 
 await program.parseAsync(process.argv);
