@@ -3,6 +3,7 @@
  * schema. Errors use SpiceDB's wording, plus the position of the offending token (SpiceDB gives
  * none for type errors).
  */
+import { compileCaveat as compileCaveatExpression } from '../caveats/compile.js';
 import { parse as parseCel } from '@bufbuild/cel';
 import { SchemaError } from '../errors.js';
 import type {
@@ -57,7 +58,12 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
   for (const p of ast.partials) expandPartials(p.members, partials, [p.name]);
   const sources = new Map<string, Map<string, MemberNode>>();
   for (const item of ast.order) {
-    if (item.kind === 'caveat') schema.caveats.set(item.name, compileCaveat(item));
+    if (item.kind === 'caveat') {
+      const caveat = compileCaveat(item);
+      // Type-check the CEL expression against the declared parameters (throws SchemaError with its position).
+      compileCaveatExpression(caveat);
+      schema.caveats.set(item.name, caveat);
+    }
     else if (item.kind === 'definition') {
       const members = new Map<string, MemberNode>();
       schema.definitions.set(item.name, compileDefinition(item, expandPartials(item.members, partials, []), members));

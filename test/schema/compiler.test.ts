@@ -18,7 +18,7 @@ describe('compiler: IR', () => {
 
 /** Only on Tuesdays. */
 caveat tuesday(day string, allowed list<string>, limits map<list<int>>, a any, b bool, c int, d uint, e double, f bytes, g duration, h timestamp, i ipaddress) {
-  day == 'tuesday' && day in allowed && size(limits) > 0 && a == b && c > 0 && d > 0u && e > 0.0 && size(f) > 0 && g > duration('1s') && h > timestamp('2020-01-01T00:00:00Z') && i.in_cidr('10.0.0.0/8')
+  day == 'tuesday' && day in allowed && size(limits) > 0 && a == b && c > 0 && d > 0 && e > 0.0 && size(f) > 0 && g > duration('1s') && h > timestamp('2020-01-01T00:00:00Z') && i.in_cidr('10.0.0.0/8')
 }
 
 definition user {}
