@@ -64,20 +64,45 @@ function callStd(f: CelFunc, target: CelValue | undefined, args: CelValue[]): Ce
   return r;
 }
 
-/** How much walking a value costs, counted only as far as the remaining budget (so counting is bounded too). */
-function sizeCost(v: CelValue, cap = remainingBudget() + 1): number {
-  if (typeof v === 'string') return v.length >> 4;
-  if (v instanceof Uint8Array) return v.length >> 4;
-  if (isCelList(v) || isCelMap(v)) {
-    let n = v.size;
-    if (n >= cap) return n;
-    for (const x of isCelList(v) ? v : v.values()) {
-      if (typeof x === 'object' && x !== null && !isCelUint(x)) n += sizeCost(x, cap - n);
-      if (n >= cap) break;
+/** Units per list item or map entry that equality or `in` may visit (measured at about 40 ns). */
+const ITEM_COST = 4;
+
+/**
+ * What comparing or searching a value may cost: its string length / 16, or its items (nested ones
+ * included), counted only as far as the remaining budget so that counting stays cheap too.
+ */
+function sizeCost(v: CelValue): number {
+  if (typeof v === 'string' || v instanceof Uint8Array) return v.length >> 4;
+  if (!isCelList(v) && !isCelMap(v)) return 0;
+  const cap = remainingBudget() / ITEM_COST + 1;
+  let items = 0;
+  const stack: CelValue[] = [v];
+  while (stack.length > 0 && items < cap) {
+    const x = stack.pop()!;
+    if (!isCelList(x) && !isCelMap(x)) continue;
+    items += x.size;
+    for (const item of isCelList(x) ? x : x.values()) {
+      if (isCelList(item) || isCelMap(item)) stack.push(item);
+      if (items >= cap) break;
     }
-    return n;
   }
-  return 0;
+  return items * ITEM_COST;
+}
+
+/** Code points, as CEL's `size(string)` counts (@bufbuild/cel spreads the string into an array). */
+function codePoints(s: string): bigint {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return BigInt(n);
 }
 
 const lengthOf = (v: CelValue): number =>
@@ -198,8 +223,14 @@ const funcs: CelFunc[] = [
     metered(op, `${op}(bytes,bytes)`, minSize),
   ]),
   metered('@in', '@in(dyn,list)', (_t, [, list]) => sizeCost(list)),
-  metered('size', 'size(string)', (_t, [s]) => lengthOf(s) >> 2),
-  metered('size', 'string.size()', (t) => lengthOf(t!) >> 2),
+  celFunc('size', [STRING], INT, (text: string) => {
+    charge(text.length >> 3);
+    return codePoints(text);
+  }),
+  celMethod('size', STRING, [], INT, function (this: string) {
+    charge(this.length >> 3);
+    return codePoints(this);
+  }),
   metered('contains', 'string.contains(string)', targetLength),
   metered('startsWith', 'string.startsWith(string)', targetLength),
   metered('endsWith', 'string.endsWith(string)', targetLength),

@@ -5,7 +5,7 @@
  */
 import { isCelError, type CelValue } from '@bufbuild/cel';
 import { invalidArgument, PembaError } from '../errors.js';
-import { budgetExceeded, DEFAULT_COST_LIMIT, resetBudget } from './budget.js';
+import { budgetExceeded, CostLimitExceeded, DEFAULT_COST_LIMIT, resetBudget } from './budget.js';
 import type { CompiledCaveat } from './compile.js';
 import { convertContext, type CaveatContext } from './context.js';
 import { PartialEvaluator, Unknown, type PartialValue } from './partial.js';
@@ -43,21 +43,23 @@ export function evaluateCaveat(
   let missing: Set<string> | undefined;
   for (const p of compiled.referencedParameters) if (!values.has(p)) (missing ??= new Set()).add(p);
 
-  resetBudget(options.costLimit ?? DEFAULT_COST_LIMIT);
-  let result: PartialValue;
-  if (missing) {
-    result = new PartialEvaluator(compiled.program, values, missing).evaluate();
-  } else {
-    const activation: Activation = Object.create(null);
-    for (const [name, v] of values) activation[name] = v;
-    result = compiled.program.run(activation);
+  const limit = options.costLimit ?? DEFAULT_COST_LIMIT;
+  resetBudget(limit);
+  let result: PartialValue | undefined;
+  try {
+    if (missing) {
+      result = new PartialEvaluator(compiled.program, values, missing).evaluate();
+    } else {
+      const activation: Activation = Object.create(null);
+      for (const [name, v] of values) activation[name] = v;
+      result = compiled.program.run(activation);
+    }
+  } catch (e) {
+    if (!(e instanceof CostLimitExceeded)) throw e;
   }
 
-  if (budgetExceeded()) {
-    throw new PembaError(
-      'RESOURCE_EXHAUSTED',
-      `evaluation error for caveat ${compiled.name}: cost limit of ${options.costLimit ?? DEFAULT_COST_LIMIT} exceeded`,
-    );
+  if (budgetExceeded() || result === undefined) {
+    throw new PembaError('RESOURCE_EXHAUSTED', `evaluation error for caveat ${compiled.name}: cost limit of ${limit} exceeded`);
   }
   if (result === true) return TRUE;
   if (result === false) return FALSE;

@@ -7,16 +7,29 @@
  */
 import { celError, isCelError, type CelError, type CelValue } from '@bufbuild/cel';
 import { children, type CelExpr } from './ast.js';
+import { charge, COST_PER_NODE } from './budget.js';
 import type { Activation, Program } from './program.js';
+
+/** Extra units per node and iteration of a comprehension walked here rather than by @bufbuild/cel. */
+const PARTIAL_OVERHEAD = 4 * COST_PER_NODE;
+
+/** The node count compilation put into a loop condition's `@tick(cond, nodes)`. */
+function tickNodes(cond: CelExpr): number {
+  const k = cond.exprKind;
+  if (k.case !== 'callExpr') return 1;
+  const n = k.value.args[1]?.exprKind;
+  return n?.case === 'constExpr' && n.value.constantKind.case === 'int64Value' ? Number(n.value.constantKind.value) : 1;
+}
 
 /** The unknown parameters a value depends on, each occurrence (node) once, in source order. */
 export class Unknown {
   constructor(readonly occurrences: readonly { id: bigint; name: string; offset: number }[]) {}
 
   merge(other: Unknown): Unknown {
-    const seen = new Set(this.occurrences.map((o) => o.id));
-    const all = [...this.occurrences, ...other.occurrences.filter((o) => !seen.has(o.id))];
-    return new Unknown(all.sort((a, b) => a.offset - b.offset));
+    if (other === this) return this;
+    const added = other.occurrences.filter((o) => !this.occurrences.some((p) => p.id === o.id));
+    if (added.length === 0) return this; // the usual case in a loop: the same reads again
+    return new Unknown([...this.occurrences, ...added].sort((a, b) => a.offset - b.offset));
   }
 
   /** Parameter names as SpiceDB lists them: one per occurrence, in source order. */
@@ -32,6 +45,8 @@ interface Scope {
   name: string;
   value: PartialValue;
   parent?: Scope;
+  /** Parameters and the known variables of this scope chain, for @bufbuild/cel (made on first use). */
+  activation?: Activation;
 }
 
 function lookup(scope: Scope | undefined, name: string): Scope | undefined {
@@ -40,11 +55,17 @@ function lookup(scope: Scope | undefined, name: string): Scope | undefined {
 }
 
 export class PartialEvaluator {
+  private readonly base: Activation = Object.create(null);
+  /** The Unknown of each read of a missing parameter, made once. */
+  private readonly reads = new Map<bigint, Unknown>();
+
   constructor(
     private readonly program: Program,
-    private readonly values: ReadonlyMap<string, CelValue>,
+    values: ReadonlyMap<string, CelValue>,
     private readonly missing: ReadonlySet<string>,
-  ) {}
+  ) {
+    for (const [name, v] of values) this.base[name] = v;
+  }
 
   evaluate(): PartialValue {
     return this.eval(this.program.root, undefined);
@@ -57,7 +78,12 @@ export class PartialEvaluator {
       case 'identExpr': {
         const bound = lookup(scope, k.value.name);
         if (bound) return bound.value;
-        return new Unknown([{ id: e.id, name: k.value.name, offset: this.program.offsets[e.id.toString()] ?? 0 }]);
+        let unknown = this.reads.get(e.id);
+        if (!unknown) {
+          unknown = new Unknown([{ id: e.id, name: k.value.name, offset: this.program.offsets[e.id.toString()] ?? 0 }]);
+          this.reads.set(e.id, unknown);
+        }
+        return unknown;
       }
       case 'callExpr':
         switch (k.value.function) {
@@ -92,12 +118,13 @@ export class PartialEvaluator {
   }
 
   private activation(scope: Scope | undefined): Activation {
-    const act: Activation = Object.create(null);
-    for (const [name, v] of this.values) act[name] = v;
-    const inner: Scope[] = [];
-    for (let s = scope; s; s = s.parent) inner.unshift(s);
-    for (const s of inner) act[s.name] = s.value as CelValue;
-    return act;
+    if (!scope) return this.base;
+    if (!scope.activation) {
+      // Inherits the outer scopes' variables through the prototype chain.
+      scope.activation = Object.create(this.activation(scope.parent)) as Activation;
+      if (!(scope.value instanceof Unknown)) scope.activation[scope.name] = scope.value as CelValue;
+    }
+    return scope.activation;
   }
 
   /** `&&` / `||`: a deciding operand wins; otherwise unknowns (merged) win over errors. */
@@ -133,7 +160,10 @@ export class PartialEvaluator {
     let accu = this.eval(c.accuInit!, scope);
     const items = iterate(range);
     if (items === undefined) return celError('expression cannot be range of a comprehension', e.id);
+    // This walk costs several times what @bufbuild/cel's loop does; charge for it on top of `@tick`.
+    const overhead = PARTIAL_OVERHEAD * tickNodes(c.loopCondition!);
     for (const item of items) {
+      charge(overhead);
       const inner: Scope = { name: c.iterVar, value: item, parent: { name: c.accuVar, value: accu, parent: scope } };
       const cond = this.eval(c.loopCondition!, inner);
       if (isCelError(cond)) return cond;
