@@ -39,8 +39,20 @@ export class CompiledCaveat {
   }
 }
 
-/** Parses and type-checks a caveat; throws SchemaError (INVALID_ARGUMENT) with the schema position. */
+/** Compiled caveats by definition object, so every caller shares one compilation per schema. */
+const compiledByDefinition = new WeakMap<CaveatDefinition, CompiledCaveat>();
+
+/**
+ * Parses and type-checks a caveat; throws SchemaError (INVALID_ARGUMENT) with the schema position.
+ * The same definition object compiles once (the result is cached).
+ */
 export function compileCaveat(def: CaveatDefinition): CompiledCaveat {
+  let compiled = compiledByDefinition.get(def);
+  if (!compiled) compiledByDefinition.set(def, (compiled = compile(def)));
+  return compiled;
+}
+
+function compile(def: CaveatDefinition): CompiledCaveat {
   const text = def.expression;
   const start: SourcePosition = def.expressionPosition ?? { line: 1, column: 1 };
   const fail = (message: string, at: SourcePosition): never => {
