@@ -66,7 +66,7 @@ class Converter {
   constructor(private readonly caveat: string) {}
 
   /** The CEL value of one parameter, or an INVALID_ARGUMENT error naming it and its type. */
-  parameter(name: string, type: CaveatParameterType, value: unknown): CelValue {
+  parameter(name: string, type: CaveatParameterType, value: unknown, prefix = true): CelValue {
     try {
       return this.convert(type, value);
     } catch (e) {
@@ -74,7 +74,7 @@ class Converter {
         throw invalidArgument(`context for caveat \`${this.caveat}\` is too large`);
       }
       throw invalidArgument(
-        `type error for parameters for caveat \`${this.caveat}\`: could not convert context parameter \`${name}\`: ` +
+        `${prefix ? `type error for parameters for caveat \`${this.caveat}\`: ` : ''}could not convert context parameter \`${name}\`: ` +
           `for ${formatParameterType(type)}: ${(e as Error).message}`,
         undefined,
         { caveat_name: this.caveat, parameter: name, expected_type: formatParameterType(type) },
@@ -206,6 +206,26 @@ export function convertContext(
     values.set(name, converter.parameter(name, type, v));
   }
   return values;
+}
+
+/**
+ * Checks a context about to be stored on a relationship, as SpiceDB's WriteRelationships does: every
+ * key must be a parameter of the caveat and convert to its type (`unknown parameter \`k\``,
+ * `could not convert context parameter \`a\`: for int: …`). Throws INVALID_ARGUMENT.
+ */
+export function validateRelationshipContext(
+  caveat: { readonly name: string; readonly parameters: ReadonlyMap<string, CaveatParameterType> },
+  context: CaveatContext | undefined | null,
+): void {
+  if (!context) return;
+  const converter = new Converter(caveat.name);
+  for (const [name, value] of Object.entries(context)) {
+    const type = caveat.parameters.get(name);
+    if (!type) {
+      throw invalidArgument(`unknown parameter \`${name}\``, undefined, { caveat_name: caveat.name, parameter: name });
+    }
+    converter.parameter(name, type, value, false);
+  }
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

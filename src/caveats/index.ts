@@ -11,6 +11,7 @@ export { evaluateCaveat } from './evaluate.js';
 export type { CaveatResult, EvaluateOptions } from './evaluate.js';
 export {
   mergeContext,
+  validateRelationshipContext,
   MAX_CONTEXT_WEIGHT,
   MAX_RELATIONSHIP_CONTEXT_BYTES,
   MAX_REQUEST_CONTEXT_BYTES,

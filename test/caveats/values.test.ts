@@ -3,7 +3,7 @@
  * rules, context merging and conversion, and the shape of the API the engine uses.
  */
 import { describe, expect, it } from 'vitest';
-import { compileCaveat, evaluateCaveat, mergeContext } from '../../src/caveats/index.js';
+import { compileCaveat, evaluateCaveat, mergeContext, validateRelationshipContext } from '../../src/caveats/index.js';
 import {
   formatDuration,
   formatGoDouble,
@@ -186,6 +186,20 @@ describe('context', () => {
     expect(evaluateCaveat(c, { e: 'YWJj' })).toEqual({ kind: 'true' });
     expect(evaluateCaveat(c, { e: 'YWJj\r\n' })).toEqual({ kind: 'true' });
     for (const bad of ['abc', 'YQ', 'YQ=', '-_8=', 'YQ==YQ==']) expect(() => evaluateCaveat(c, { e: bad }), bad).toThrow('base64');
+  });
+
+  it('checks a context to be stored as SpiceDB does on write', () => {
+    const c = caveat([['a', { kind: 'int' }]], 'a == 1');
+    expect(() => validateRelationshipContext(c, { a: 1 })).not.toThrow();
+    expect(() => validateRelationshipContext(c, undefined)).not.toThrow();
+    // SpiceDB (WriteRelationships), word for word:
+    expect(() => validateRelationshipContext(c, { zz: 1 })).toThrow('unknown parameter `zz`');
+    expect(() => validateRelationshipContext(c, { a: 'x' })).toThrow(
+      'could not convert context parameter `a`: for int: a int64 value is required, but found invalid string value `x`',
+    );
+    expect(() => validateRelationshipContext(c, { a: 1.5 })).toThrow(
+      /^could not convert context parameter `a`: for int: a int value is required, but found numeric value `1.5`$/,
+    );
   });
 
   it('gives `any` parameters JSON types (numbers are doubles)', () => {
