@@ -60,13 +60,3 @@ export function depthOf(root: CelExpr): number {
   }
   return max;
 }
-
-export function nodeCount(root: CelExpr): number {
-  let n = 0;
-  const stack = [root];
-  while (stack.length > 0) {
-    n++;
-    stack.push(...children(stack.pop()!));
-  }
-  return n;
-}

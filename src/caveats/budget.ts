@@ -50,7 +50,3 @@ export function remainingBudget(): number {
 export function budgetExceeded(): boolean {
   return meter.exceeded;
 }
-
-export function budgetUsed(): number {
-  return meter.used;
-}

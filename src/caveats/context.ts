@@ -262,7 +262,7 @@ function decimalToBigInt(s: string): bigint | 'invalid' | 'fraction' {
   const m = DECIMAL.exec(s);
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) return 'invalid';
   const digits = (m[2] + (m[3] ?? '')).replace(/^0+(?=\d)/, '');
-  let exponent = Number(m[4] ?? 0) - (m[3] ?? '').length;
+  const exponent = Number(m[4] ?? 0) - (m[3] ?? '').length;
   let n: bigint;
   if (/^0*$/.test(digits)) return 0n;
   if (exponent >= 0) {
@@ -273,7 +273,6 @@ function decimalToBigInt(s: string): bigint | 'invalid' | 'fraction' {
     const cut = digits.length + exponent;
     if (!/^0*$/.test(digits.slice(Math.max(0, cut)))) return 'fraction';
     n = cut <= 0 ? 0n : BigInt(digits.slice(0, cut));
-    exponent = 0;
   }
   return m[1] === '-' ? -n : n;
 }
