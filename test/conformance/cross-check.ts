@@ -19,7 +19,7 @@
 import type { Pemba } from '../../src/pemba.js';
 import { PembaError } from '../../src/errors.js';
 import { formatRelationship } from '../../src/relationship-string.js';
-import type { ObjectRef, SubjectRef } from '../../src/relationship.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationship.js';
 import type { CheckBulkItem, Consistency } from '../../src/requests.js';
 import { ELLIPSIS } from '../../src/schema/ir.js';
 import { MembershipResolver } from '../../src/validationfile/membership.js';
@@ -55,6 +55,16 @@ function diff(what: string, expected: Set<string>, got: string[]): string | unde
     dups.length ? `duplicated [${sorted(new Set(dups)).join(', ')}]` : '',
   ].filter(Boolean);
   return `${what}: ${parts.join('; ')}`;
+}
+
+/** A caveat context's keys carry no order (PostgreSQL's jsonb sorts them; a protobuf Struct is a map): compare them sorted. */
+function canonical(r: Relationship): string {
+  const sortKeys = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sortKeys)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]))
+        : v;
+  const context = r.caveat?.context;
+  return formatRelationship(context ? { ...r, caveat: { ...r.caveat!, context: sortKeys(context) as Record<string, unknown> } } : r);
 }
 
 export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<CrossCheckResult> {
@@ -233,10 +243,10 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
   // ReadRelationships returns what was written.
   for (const type of new Set(file.relationships.map((r) => r.relationship.resource.type))) {
     const live = file.relationships.filter((r) => !r.relationship.expiresAt || r.relationship.expiresAt.getTime() > Date.now());
-    const expected = new Set(live.filter((r) => r.relationship.resource.type === type).map((r) => formatRelationship(r.relationship)));
+    const expected = new Set(live.filter((r) => r.relationship.resource.type === type).map((r) => canonical(r.relationship)));
     const got: string[] = [];
     try {
-      for await (const r of pemba.readRelationships({ filter: { resourceType: type }, consistency: FC })) got.push(formatRelationship(r.relationship));
+      for await (const r of pemba.readRelationships({ filter: { resourceType: type }, consistency: FC })) got.push(canonical(r.relationship));
       const problem = diff(`ReadRelationships(${type})`, expected, got);
       if (problem) report(problem);
     } catch (e) {

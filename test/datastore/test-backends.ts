@@ -1,0 +1,47 @@
+/**
+ * Fresh datastores on every backend for suites written once and run on each (conformance,
+ * differential): memory, a SQLite file in a temporary directory, a migrated schema in a throwaway
+ * PostgreSQL database. Call at the top level of a test file: it registers the hooks that create and
+ * remove the directory and the database. Every datastore opened is closed after the file's tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import type { Datastore } from '../../src/datastore/datastore.js';
+import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
+import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { useTestPostgres } from './postgres-harness.js';
+
+export const BACKENDS = ['memory', 'sqlite', 'postgres'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export interface TestBackends {
+  /** A new, empty datastore. Closing it is optional: whatever is still open is closed after the file. */
+  open(backend: Backend): Promise<Datastore>;
+}
+
+export function useTestBackends(): TestBackends {
+  const postgres = useTestPostgres();
+  let dir: string | undefined;
+  let files = 0;
+  const opened: Datastore[] = [];
+  afterAll(async () => {
+    // Closing twice is harmless; this catches datastores a failed test left open.
+    await Promise.allSettled(opened.map((d) => d.close()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    async open(backend) {
+      let ds: Datastore;
+      // No background GC: nothing here lives long enough to need it.
+      if (backend === 'memory') ds = createMemoryDatastore();
+      else if (backend === 'sqlite') {
+        dir ??= mkdtempSync(join(tmpdir(), 'pemba-backends-'));
+        ds = new SqliteDatastore(join(dir, `${files++}.db`), { gcIntervalMs: 0 });
+      } else ds = await postgres.open();
+      opened.push(ds);
+      return ds;
+    },
+  };
+}
