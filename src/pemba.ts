@@ -23,6 +23,7 @@ import { lookupResources } from './engine/lookup-resources.js';
 import { SubjectLookup } from './engine/lookup-subjects.js';
 import { RequestReader } from './engine/request-reader.js';
 import { CaveatEvaluator } from './engine/caveat-evaluator.js';
+import { validateRelationshipContext } from './caveats/index.js';
 import type { Membership } from './engine/membership.js';
 import type { ObjectRef, Precondition, SubjectRef } from './relationship.js';
 import { checkFilterAgainstSchema, filterToQuery } from './relationship-filter.js';
@@ -101,7 +102,7 @@ export class Pemba {
       const schema = this.compile((await tx.readSchema())?.text);
       for (const u of updates) {
         if (u.operation === 'DELETE') checkFilterAgainstSchema(schema, { resourceType: u.relationship.resource.type, relation: u.relationship.relation });
-        else validateRelationship(schema, u.relationship);
+        else validateWrite(schema, u.relationship);
       }
       await this.checkPreconditions(tx, schema, preconditions);
       await tx.write(updates);
@@ -204,7 +205,7 @@ export class Pemba {
       const schema = this.compile((await tx.readSchema())?.text);
       let count = 0;
       for await (const batch of relationships) {
-        for (const r of batch) validateRelationship(schema, r);
+        for (const r of batch) validateWrite(schema, r);
         await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
         count += batch.length;
       }
@@ -359,6 +360,13 @@ function permissionshipOf(m: Membership): { permissionship: Permissionship; miss
   if (m.kind === 'member') return { permissionship: 'HAS_PERMISSION' };
   if (m.kind === 'not-member') return { permissionship: 'NO_PERMISSION' };
   return { permissionship: 'CONDITIONAL_PERMISSION', missingContext: [...m.missing] };
+}
+
+/** The schema's rules, and a stored caveat context must name the caveat's parameters with values of their types. */
+function validateWrite(schema: CompiledSchema, r: Relationship): void {
+  validateRelationship(schema, r);
+  const caveat = r.caveat && schema.caveats.get(r.caveat.name);
+  if (caveat && r.caveat?.context) validateRelationshipContext(caveat, r.caveat.context);
 }
 
 function noSchema(): PembaError {

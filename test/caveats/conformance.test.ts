@@ -1,10 +1,10 @@
 /**
- * The caveats of SpiceDB's conformance fixtures (../shared/conformance/spicedb, see its NOTICE.md):
+ * The caveats of SpiceDB's conformance fixtures (test/fixtures/spicedb-conformance, see its NOTICE.md):
  * every caveat compiles, every stored relationship context converts, and where an assertion's subject
  * reaches the resource through exactly one caveated relationship (so the caveat alone decides), the
  * caveat evaluated with the stored and the assertion's context gives the asserted answer.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +13,8 @@ import { compileSchema } from '../../src/schema/index.js';
 import { parseValidationFile } from '../../src/validationfile/index.js';
 import type { ValidationFile } from '../../src/validationfile/index.js';
 
-const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/conformance/spicedb');
-const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort() : [];
+const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/spicedb-conformance');
+const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
 
 interface Fixture {
   name: string;
@@ -28,7 +28,7 @@ function load(name: string): Fixture {
   return { name, file, caveats: new Map([...schema.caveats].map(([n, def]) => [n, compileCaveat(def)])) };
 }
 
-describe.skipIf(files.length === 0)('SpiceDB conformance fixtures', () => {
+describe('SpiceDB conformance fixtures', () => {
   const withCaveats = files.filter((f) => /^\s*caveat\s/m.test(readFileSync(join(dir, f), 'utf8')));
 
   it('have caveats in 20 files, all of which compile', () => {

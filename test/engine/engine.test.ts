@@ -163,3 +163,36 @@ describe('expand', () => {
     });
   });
 });
+
+describe('caveats', () => {
+  const schema = `
+definition user {}
+caveat at_least(n int, min int) {
+  n >= min
+}
+definition doc {
+  relation viewer: user with at_least
+  permission view = viewer
+}`;
+
+  it('answers CONDITIONAL with the missing parameters, decides with context, stored context wins', async () => {
+    const p = await load(schema, ['doc:d#viewer@user:ann[at_least:{"min":3}]', 'doc:d#viewer@user:bob[at_least:{"min":3,"n":1}]']);
+    const ask = async (who: string, context?: Record<string, unknown>) =>
+      p.check({ resource: { type: 'doc', id: 'd' }, permission: 'view', subject: subject(who), context, consistency: fresh });
+    expect(await ask('user:ann')).toMatchObject({ permissionship: 'CONDITIONAL_PERMISSION', missingContext: ['n'] });
+    expect((await ask('user:ann', { n: 5 })).permissionship).toBe('HAS_PERMISSION');
+    expect((await ask('user:ann', { n: 5, min: 10 })).permissionship).toBe('HAS_PERMISSION');
+    expect((await ask('user:bob', { n: 5 })).permissionship).toBe('NO_PERMISSION');
+    const found = await collect(p.lookupResources({ resourceType: 'doc', permission: 'view', subject: subject('user:ann'), consistency: fresh }));
+    expect(found.map((r) => [r.resourceId, r.permissionship])).toEqual([['d', 'CONDITIONAL_PERMISSION']]);
+  });
+
+  it('refuses a stored context with an unknown parameter or a value of the wrong type, writing nothing', async () => {
+    const p = await load(schema, []);
+    for (const bad of ['doc:d#viewer@user:ann[at_least:{"zz":1}]', 'doc:d#viewer@user:ann[at_least:{"n":"many"}]']) {
+      await expect(p.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: parseRelationship(bad) }] }))
+        .rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect(await collect(p.readRelationships({ filter: { resourceType: 'doc' }, consistency: fresh }))).toEqual([]);
+  });
+});
