@@ -1,4 +1,5 @@
-/** Pemba behind the differential test's Engine interface: a fresh in-memory instance per case. */
+/** Pemba behind the differential test's Engine interface: a fresh instance per case (in memory unless given a datastore). */
+import type { Datastore } from '../../src/datastore/datastore.js';
 import { Pemba } from '../../src/pemba.js';
 import { PembaError } from '../../src/errors.js';
 import type { Relationship } from '../../src/relationship.js';
@@ -32,13 +33,20 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+export interface PembaEngineOptions {
+  /** A new, empty datastore for each case (default: in memory); the engine closes it. */
+  datastore?: () => Promise<Datastore>;
+}
+
 export class PembaEngine implements Engine {
   readonly name = 'Pemba';
   private pemba: Pemba | undefined;
 
+  constructor(private readonly options: PembaEngineOptions = {}) {}
+
   async load(schema: string, relationships: Relationship[]): Promise<void> {
     await this.close();
-    const pemba = await Pemba.open();
+    const pemba = await Pemba.open({ datastore: await this.options.datastore?.() });
     this.pemba = pemba;
     await pemba.writeSchema(schema);
     for (let i = 0; i < relationships.length; i += 500) {
