@@ -151,7 +151,7 @@ describe('differential: Pemba vs SpiceDB', () => {
       if (bad.length > 0) {
         throw new Error(`Pemba disagrees with SpiceDB\n${formatReport({ ...result, discrepancies: bad }, failing)}`);
       }
-    }, 180_000);
+    }, 300_000);
   }
 
   it('SpiceDB accepted (nearly) every generated schema', () => {

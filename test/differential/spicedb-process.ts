@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Relationship } from '../../src/relationship.js';
 import type { Answer, Engine, Query } from './engines.js';
+import { SpiceDBUnavailable } from './compare.js';
 
 export type HostRequest =
   | { id: number; op: 'load'; schema: string; relationships: Relationship[]; previousTypes: string[] }
@@ -28,7 +29,7 @@ export type HostResponse = { id: number; ok: true; answer?: Answer } | { id: num
 type Distributive<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** Parent-side limits, above the host's own lookup deadline. */
-const RUN_TIMEOUT_MS = Number(process.env.PEMBA_DIFF_RUN_TIMEOUT_MS ?? 15_000);
+const RUN_TIMEOUT_MS = Number(process.env.PEMBA_DIFF_RUN_TIMEOUT_MS ?? 10_000);
 const LOAD_TIMEOUT_MS = 60_000;
 
 class Timeout extends Error {}
@@ -137,7 +138,7 @@ export class SpiceDBProcess implements Engine {
       r = await this.request({ op: 'load', schema, relationships, previousTypes }, LOAD_TIMEOUT_MS);
     } catch (e) {
       await this.restart();
-      throw e;
+      throw new SpiceDBUnavailable(`SpiceDB host failed while loading: ${(e as Error).message}`);
     }
     if (!r.ok) throw new Error(r.message);
     this.current = { schema, relationships };
