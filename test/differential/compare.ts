@@ -41,7 +41,7 @@ export interface Discrepancy {
   /** For lookup mismatches: what SpiceDB's Check says about each id involved; for checks that
    * diverge on max depth: what SpiceDB's LookupResources says. */
   note?: string;
-  /** For check depth divergences: SpiceDB's LookupResources agrees with Pemba, or contradicts it. */
+  /** For depth divergences: SpiceDB's other answers (LookupResources for a check, checks for a lookup) agree with Pemba, or contradict it. */
   witness?: 'agrees' | 'contradicts';
 }
 
@@ -180,6 +180,9 @@ export async function runCase(
 
   const queries = queriesFor(c);
   const lookupWitness = new Map<string, Answer>();
+  /** SpiceDB's check answers, to witness lookups that diverge on max depth. */
+  const spicedbChecks = new Map<string, Answer>();
+  const lookupDivergences: { d: Discrepancy; q: Exclude<Query, { kind: 'check' }> }[] = [];
   // Bulk-check only acyclic cases: with cyclic data, SpiceDB's batched dispatch could answer where
   // a plain CheckPermission reports max depth, and those are exactly the cases to report.
   if (!c.cyclic && !options.noBulk) {
@@ -213,6 +216,7 @@ export async function runCase(
     t = performance.now();
     const p = await pemba.run(q);
     result.ms.pemba += performance.now() - t;
+    if (q.kind === 'check') spicedbChecks.set(formatQuery(q), s);
     const kind = classify(s, p);
     if (kind === undefined) {
       result.agreed++;
@@ -245,6 +249,7 @@ export async function runCase(
           }
         }
       }
+      if (kind === 'depth-divergence' && q.kind !== 'check' && p.ok) lookupDivergences.push({ d, q });
       result.discrepancies.push(d);
     }
     if (options.pageSize && q.kind === 'lookupResources' && p.ok && p.value.length > options.pageSize) {
@@ -259,7 +264,53 @@ export async function runCase(
       }
     }
   }
+  for (const { d, q } of lookupDivergences) witnessLookup(c, d, q, spicedbChecks);
   return result;
+}
+
+/**
+ * A lookup SpiceDB could not answer (max depth) but Pemba did: compare Pemba's answer, id by id,
+ * with the checks SpiceDB did answer for the same (resource, permission, subject).
+ */
+function witnessLookup(
+  c: GeneratedCase,
+  d: Discrepancy,
+  q: Exclude<Query, { kind: 'check' }>,
+  spicedbChecks: Map<string, Answer>,
+): void {
+  if (!d.pemba.ok) return;
+  const idsOf = (type: string) => c.model.definitions.find((x) => x.name === type)?.ids ?? [];
+  let ids: string[];
+  let inPemba: (id: string) => boolean;
+  let checkOf: (id: string) => Query;
+  if (q.kind === 'lookupResources') {
+    const listed = new Set(d.pemba.value.map((x) => x.replace(/\?$/, '')));
+    ids = idsOf(q.resourceType);
+    inPemba = (id) => listed.has(id);
+    checkOf = (id) => ({ kind: 'check', resource: { type: q.resourceType, id }, permission: q.permission, subject: q.subject });
+  } else {
+    ids = idsOf(q.subjectType);
+    inPemba = lookupSubjectsMembership(d.pemba.value).member;
+    const relation = q.subjectRelation ?? ELLIPSIS;
+    checkOf = (id) => ({ kind: 'check', resource: q.resource, permission: q.permission, subject: { type: q.subjectType, id, relation } });
+  }
+  const agree: string[] = [];
+  const contradict: string[] = [];
+  let unanswered = 0;
+  for (const id of ids) {
+    const s = spicedbChecks.get(formatQuery(checkOf(id)));
+    if (!s || !s.ok) {
+      unanswered++;
+      continue;
+    }
+    (inPemba(id) === (s.value[0] === 'HAS_PERMISSION') ? agree : contradict).push(id);
+  }
+  if (agree.length + contradict.length === 0) return;
+  d.witness = contradict.length > 0 ? 'contradicts' : 'agrees';
+  d.note =
+    `SpiceDB's checks on ${agree.length + contradict.length} of ${ids.length} ids ` +
+    (contradict.length > 0 ? `CONTRADICT Pemba on ${contradict.join(', ')}` : 'agree with Pemba') +
+    (unanswered > 0 ? ` (${unanswered} unanswered)` : '');
 }
 
 /** Membership implied by a normalised LookupSubjects answer (`u1`, `u1?`, `*`, `* - {u1, u2}`). */

@@ -123,8 +123,9 @@ describe('differential: Pemba vs SpiceDB', () => {
         `max-depth divergences: ${depth.length} (${[...byQuery].map(([k, n]) => `${k} ${n}`).join(', ')}); ` +
           `SpiceDB erred and Pemba answered in ${depth.length - pembaErred}, the reverse in ${pembaErred}; ` +
           `${depth.filter(({ d }) => d.spicedbUnstable).length} where SpiceDB changed its answer when asked again; ` +
-          `of the checks, SpiceDB's LookupResources agrees with Pemba on ${witnessed('agrees')} ` +
-          `and contradicts it on ${witnessed('contradicts')}. First: seed ${depth[0].r.case.seed}\n${formatDiscrepancy(depth[0].d)}`,
+          `witnesses (SpiceDB's LookupResources for a check, SpiceDB's checks for a lookup) agree with Pemba on ` +
+          `${witnessed('agrees')} and contradict it on ${witnessed('contradicts')}. ` +
+          `First: seed ${depth[0].r.case.seed}\n${formatDiscrepancy(depth[0].d)}`,
       );
     }
     lines.push(...boundaryReport);
