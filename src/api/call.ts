@@ -1,7 +1,7 @@
 /**
  * What both transports do around a handler: authenticate, bound the call by a deadline (the
- * client's, or the server's request timeout, whichever is sooner; long-lived streams only by the
- * client's), abort on client cancel or shutdown, and log the outcome without the credentials.
+ * client's, or the server's request timeout, whichever is sooner; long-lived and bulk streams only
+ * by the client's), abort on client cancel or shutdown, and log the outcome without the credentials.
  */
 import { ApiError, toFailure } from './errors.js';
 import type { Failure } from './errors.js';
@@ -43,7 +43,8 @@ export function startCall(
   const abort = (reason: unknown) => { if (!controller.signal.aborted) controller.abort(reason); };
   const started = Date.now();
   const longLived = handler.kind === 'serverStream' && handler.longLived;
-  const serverDeadline = !longLived && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
+  const untimed = longLived || (handler.kind !== 'unary' && handler.bulk === true);
+  const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
   const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
   const timer = Number.isFinite(deadline)
     ? setTimeout(() => abort(new ApiError('DEADLINE_EXCEEDED', `${method}: deadline exceeded after ${Date.now() - started}ms`)), Math.max(0, deadline - started))

@@ -11,10 +11,15 @@ export interface CallContext {
   signal: AbortSignal;
 }
 
+/**
+ * `longLived`: a stream that never ends by itself (Watch): no server request timeout, ended on shutdown.
+ * `bulk`: a transfer that takes as long as its data (ImportBulk, ExportBulk): no server request
+ * timeout either (the client's deadline still applies), but shutdown lets it finish.
+ */
 export type MethodHandler =
   | { kind: 'unary'; run(request: object, ctx: CallContext): Promise<object> }
-  | { kind: 'serverStream'; run(request: object, ctx: CallContext): AsyncIterable<object>; longLived?: boolean }
-  | { kind: 'clientStream'; run(requests: AsyncIterable<object>, ctx: CallContext): Promise<object> };
+  | { kind: 'serverStream'; run(request: object, ctx: CallContext): AsyncIterable<object>; longLived?: boolean; bulk?: boolean }
+  | { kind: 'clientStream'; run(requests: AsyncIterable<object>, ctx: CallContext): Promise<object>; bulk?: boolean };
 
 /** The parts of a generated protobuf-ts ServiceType the transports use. */
 export interface ServiceDescriptor {
@@ -51,11 +56,12 @@ export function unary<I extends object, O extends object>(
 export function serverStream<I extends object, O extends object>(
   type: IMessageType<I>,
   fn: (request: I, ctx: CallContext) => AsyncIterable<O>,
-  options: { longLived?: boolean } = {},
+  options: { longLived?: boolean; bulk?: boolean } = {},
 ): MethodHandler {
   return {
     kind: 'serverStream',
     longLived: options.longLived,
+    bulk: options.bulk,
     run: (request, ctx) => {
       validateMessage(type as IMessageType<object>, request);
       return fn(request as I, ctx);
@@ -66,6 +72,7 @@ export function serverStream<I extends object, O extends object>(
 export function clientStream<I extends object, O extends object>(
   type: IMessageType<I>,
   fn: (requests: AsyncIterable<I>, ctx: CallContext) => Promise<O>,
+  options: { bulk?: boolean } = {},
 ): MethodHandler {
   async function* validated(requests: AsyncIterable<object>): AsyncIterable<I> {
     for await (const r of requests) {
@@ -73,5 +80,5 @@ export function clientStream<I extends object, O extends object>(
       yield r as I;
     }
   }
-  return { kind: 'clientStream', run: (requests, ctx) => fn(validated(requests), ctx) };
+  return { kind: 'clientStream', bulk: options.bulk, run: (requests, ctx) => fn(validated(requests), ctx) };
 }

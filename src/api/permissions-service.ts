@@ -160,7 +160,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         }
         const { count } = await pemba.importRelationships(batches());
         return { numLoaded: String(count) };
-      }),
+      }, { bulk: true }),
 
       ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
         checkLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
@@ -173,7 +173,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         for await (const page of pages) {
           yield { afterResultCursor: c.cursor(page.cursor), relationships: page.relationships.map(c.toApiRelationship) };
         }
-      }),
+      }, { bulk: true }),
     },
   };
 }

@@ -71,7 +71,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'datastore-conn-uri', arg: '<uri>', description: `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI (migrate it first with \`pemba datastore migrate\`)` },
   { name: 'datastore-gc-window', arg: '<duration>', description: 'how long superseded revisions stay readable (at_exact_snapshot, Watch resume) before garbage collection (e.g. 24h, 30m)', default: '24h' },
   { name: 'datastore-revision-quantization-interval', arg: '<duration>', description: 'minimize_latency reads share the revision current at the start of each window this long (0: always the newest)', default: '5s' },
-  { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch is exempt)', default: '30s' },
+  { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch and bulk import/export are exempt)', default: '30s' },
   { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
   { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },
   { name: 'max-delete-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by DeleteRelationships', default: String(DEFAULT_LIMITS.maxDeleteRelationshipsLimit) },

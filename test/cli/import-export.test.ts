@@ -18,7 +18,7 @@ import type { ImportOptions } from '../../src/cli/import.js';
 import { formatRate, startProgress, summaryLine } from '../../src/cli/progress.js';
 import { formatOf, formatRelationshipLine, parseJsonRelationship } from '../../src/cli/relationship-file.js';
 import { parseRelationship } from '../../src/relationship-string.js';
-import { KEY, startTestServer } from '../server/harness.js';
+import { KEY, rel, startTestServer } from '../server/harness.js';
 import type { TestServer } from '../server/harness.js';
 import { pembaArgs, REPO } from '../server/serve-process.js';
 
@@ -223,6 +223,29 @@ assertions:
       expect(await exportCommand({ endpoint: '127.0.0.1:1', token: KEY }, s)).toBe(1);
       expect(s.err()).toMatch(/UNAVAILABLE.*For a plaintext server, pass --insecure/);
     }, 30_000);
+  });
+
+  it("is not cut off by the server's --request-timeout, however long it takes (nor is the export)", async () => {
+    await withServer({ requestTimeout: '300ms' }, async (t, opts) => {
+      const response = await new Promise<v1.ImportBulkRelationshipsResponse>((resolve, reject) => {
+        const stream = t.client.importBulkRelationships((err, value) => (err ? reject(err) : resolve(value!)));
+        let i = 0;
+        const next = () => {
+          stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: [rel(`doc:slow${i}#owner@user:ann`)] }));
+          if (++i < 4) setTimeout(next, 150);
+          else stream.end();
+        };
+        next();
+      });
+      expect(response.numLoaded).toBe('4');
+      const exportStream = t.client.exportBulkRelationships(v1.ExportBulkRelationshipsRequest.create({ optionalLimit: 1 }));
+      let pages = 0;
+      for await (const _page of exportStream as AsyncIterable<v1.ExportBulkRelationshipsResponse>) {
+        pages++;
+        await new Promise((r) => setTimeout(r, 120));
+      }
+      expect(pages).toBe(4);
+    });
   });
 
   it('draws a progress bar in place on a terminal', async () => {
