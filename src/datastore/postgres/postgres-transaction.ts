@@ -17,6 +17,15 @@ import { columns, relationshipsSql, ROW_COLUMNS, SCHEMA_AT, toRelationship, valu
 
 type Change = ['TOUCH' | 'DELETE', ...RelationshipValues];
 
+/**
+ * Inserted rows after which a transaction refreshes the table statistics itself, and again at each
+ * doubling. The datastore's background ANALYZE only sees committed rows: without this, one large
+ * transaction (an ImportBulk of a million rows) keeps the statistics of the table before it, the
+ * planner scans every current row to look up each batch's keys, and the import turns quadratic.
+ * ANALYZE inside the transaction counts its own rows.
+ */
+const ANALYZE_IN_TRANSACTION_AFTER = 10_000;
+
 /** The current version of a key: stored, or inserted earlier in the same write() call. */
 interface Version {
   relationship: Relationship;
@@ -59,6 +68,7 @@ export class PostgresTransaction implements ReadWriteTransaction {
   private closed = false;
   /** Row versions this transaction inserted (for the datastore's statistics upkeep). */
   inserted = 0;
+  private analyzeAt = ANALYZE_IN_TRANSACTION_AFTER;
 
   constructor(
     private readonly client: pg.PoolClient,
@@ -219,6 +229,10 @@ export class PostgresTransaction implements ReadWriteTransaction {
         }
         await query(this.client, 'RELEASE SAVEPOINT pemba_write');
         this.inserted += inserts.length;
+        if (this.inserted >= this.analyzeAt) {
+          this.analyzeAt = this.inserted * 2;
+          await query(this.client, 'ANALYZE relationships');
+        }
       } catch (e) {
         await this.client.query('ROLLBACK TO SAVEPOINT pemba_write').catch(() => undefined);
         throw e;
