@@ -28,7 +28,7 @@ export function renderSvg(data: RunData): string {
   const body: string[] = [];
   let y = 40;
   const legend = systems.map((s, i) =>
-    `<rect x="${LEFT + i * 170}" y="14" width="12" height="12" fill="${COLORS[s]}"/><text x="${LEFT + i * 170 + 18}" y="24">${SYSTEM_TITLES[s]}</text>`);
+    `<rect x="${LEFT + i * 180}" y="14" width="12" height="12" fill="${COLORS[s]}"/><text x="${LEFT + i * 180 + 18}" y="24">${SYSTEM_TITLES[s]}</text>`);
   for (const d of data.datasets) {
     body.push(`<text x="10" y="${y + 16}" font-weight="bold" font-size="13">${esc(d.title)}</text>`);
     y += HEADER;
