@@ -140,6 +140,7 @@ function targets(data: RunData): string[] {
   const busy = Math.max(data.machine.loadAverage, data.loadAverageAtEnd ?? 0) > data.machine.cores;
   return [
     `Ratios from this run, on ${gh.title}.` +
+      (data.options.quick ? ' Quick mode: the datasets are too small for these targets to mean anything (SpiceDB\'s fixed per-call cost dominates); run without --quick.' : '') +
       (busy ? ' The machine was shared with other work during this run (see the load average): tail latencies (p99) then mostly measure scheduling delays, so judge p99 targets on a quiet machine.' : ''),
     '',
     '| Target | Measured | Goal | Met |',
