@@ -37,7 +37,8 @@ import { createPool, query, withClient } from './postgres-pool.js';
 import type { RelationshipRow, Sql } from './postgres-queries.js';
 import { relationshipsSql, SCHEMA_AT, toRelationship, validateLimit, withRevisionState } from './postgres-queries.js';
 import { PostgresTransaction } from './postgres-transaction.js';
-import { CommitNotifier, readCommits } from './postgres-watch.js';
+import { CommitNotifier } from '../commit-notifier.js';
+import { readCommits } from './postgres-watch.js';
 
 export interface PostgresDatastoreOptions extends PoolOptions {
   /** Width in ms of the window optimizedRevision() quantizes to (default 5000); 0 returns head. */

@@ -30,7 +30,8 @@ import {
   expiryBoundary, headRevision, oldestReadable, queryRows, readSchemaAt, revisionAt, StatementCache, toRelationship,
 } from './sqlite-queries.js';
 import { SqliteTransaction } from './sqlite-transaction.js';
-import { CommitNotifier, readCommits } from './sqlite-watch.js';
+import { CommitNotifier } from '../commit-notifier.js';
+import { readCommits } from './sqlite-watch.js';
 
 export interface SqliteDatastoreOptions {
   /** Width in ms of the window optimizedRevision() quantizes to (default 5000); 0 returns head. */

@@ -1,7 +1,6 @@
 /**
- * Watch support: reading commits from the change log, and waking watchers when a new commit may be
- * there — at once for commits made through this datastore, by polling the head for commits made by
- * other processes sharing the file (e.g. `pemba import` while a server runs).
+ * Watch support: reading commits from the change log (watchers are woken by the shared
+ * CommitNotifier, which also polls for commits other processes make to the same file).
  */
 import type { RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
@@ -44,74 +43,4 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
     }
   }
   return commits;
-}
-
-interface Waiter {
-  after: Revision;
-  wake: () => void;
-}
-
-/** Wakes watchers waiting for a revision newer than the one they have seen. */
-export class CommitNotifier {
-  private readonly waiters = new Set<Waiter>();
-  private knownHead: Revision = 0n;
-  private timer: NodeJS.Timeout | undefined;
-  private closed = false;
-
-  constructor(
-    /** The committed head as the database sees it (other processes' commits included). */
-    private readonly readHead: () => Revision,
-    private readonly pollMs: number,
-  ) {}
-
-  /** `revision` was committed through this datastore. */
-  notify(revision: Revision): void {
-    if (revision > this.knownHead) this.knownHead = revision;
-    for (const w of [...this.waiters]) if (revision > w.after) w.wake();
-  }
-
-  /** Resolves once a revision after `after` may exist, or when `signal` aborts or the notifier closes. */
-  wait(after: Revision, signal?: AbortSignal): Promise<void> {
-    if (this.closed || signal?.aborted || this.knownHead > after) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        after,
-        wake: () => {
-          this.waiters.delete(waiter);
-          signal?.removeEventListener('abort', waiter.wake);
-          resolve();
-        },
-      };
-      this.waiters.add(waiter);
-      signal?.addEventListener('abort', waiter.wake, { once: true });
-      this.schedulePoll();
-    });
-  }
-
-  close(): void {
-    this.closed = true;
-    clearTimeout(this.timer);
-    for (const w of [...this.waiters]) w.wake();
-  }
-
-  private schedulePoll(): void {
-    if (this.timer || this.closed || this.pollMs <= 0) return;
-    this.timer = setTimeout(() => this.poll(), this.pollMs);
-    this.timer.unref();
-  }
-
-  private poll(): void {
-    this.timer = undefined;
-    if (this.waiters.size === 0) return;
-    let head: Revision;
-    try {
-      head = this.readHead();
-    } catch {
-      // Let the watchers read again: they report the failure to their callers.
-      for (const w of [...this.waiters]) w.wake();
-      return;
-    }
-    this.notify(head);
-    if (this.waiters.size > 0) this.schedulePoll();
-  }
 }
