@@ -4,15 +4,14 @@
  * caveats whose context is missing).
  *
  * Cycles in the data (group a in group b in group a) are cut: revisiting a userset that is already
- * being evaluated on the current path contributes "not a member", which gives the least fixed point —
- * the answer a finite chain of relationships justifies. A result that relied on such a cut above its
- * own level is not memoised, because it was computed under an assumption that may not hold later.
+ * being evaluated on the current path contributes "not a member" (see cycle-cut-memo.ts).
  */
 import type { CompiledSchema, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
+import { CycleCutMemo } from './cycle-cut-memo.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Membership } from './membership.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
@@ -28,8 +27,7 @@ const NO: Evaluation = { m: NOT_MEMBER, cut: Infinity };
 
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
-  private readonly memo = new Map<string, Membership>();
-  private readonly onPath = new Map<string, number>();
+  private readonly memo = new CycleCutMemo<Evaluation>();
 
   constructor(
     private readonly schema: CompiledSchema,
@@ -47,26 +45,11 @@ export class Checker {
     const s = this.subject;
     if (type === s.type && id === s.id && relation === s.relation) return YES;
     const key = `${type}:${id}#${relation}`;
-    const known = this.memo.get(key);
-    if (known !== undefined) return { m: known, cut: Infinity };
-    const pathDepth = this.onPath.get(key);
-    if (pathDepth !== undefined) return { m: NOT_MEMBER, cut: pathDepth };
-    if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
-    const definition = this.schema.definitions.get(type)?.relations.get(relation);
-    if (!definition) return NO;
-
-    this.onPath.set(key, depth);
-    let result: Evaluation;
-    try {
-      result = await this.rewrite(definition.rewrite, type, id, relation, depth);
-    } finally {
-      this.onPath.delete(key);
-    }
-    if (result.cut >= depth) {
-      this.memo.set(key, result.m);
-      return { m: result.m, cut: Infinity };
-    }
-    return result;
+    return this.memo.run(key, depth, (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }), async () => {
+      if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
+      const definition = this.schema.definitions.get(type)?.relations.get(relation);
+      return definition ? this.rewrite(definition.rewrite, type, id, relation, depth) : NO;
+    });
   }
 
   private async rewrite(rw: Rewrite, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {

@@ -8,6 +8,7 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
+import { CycleCutMemo } from './cycle-cut-memo.js';
 import { SubjectSet } from './subject-set.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Membership } from './membership.js';
@@ -19,8 +20,7 @@ interface Evaluation {
 }
 
 export class SubjectLookup {
-  private readonly memo = new Map<string, SubjectSet>();
-  private readonly onPath = new Map<string, number>();
+  private readonly memo = new CycleCutMemo<Evaluation>();
 
   constructor(
     private readonly schema: CompiledSchema,
@@ -45,25 +45,12 @@ export class SubjectLookup {
 
   private async evaluateUserset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
     const key = `${type}:${id}#${relation}`;
-    const known = this.memo.get(key);
-    if (known) return { set: known, cut: Infinity };
-    const pathDepth = this.onPath.get(key);
-    if (pathDepth !== undefined) return { set: SubjectSet.empty(), cut: pathDepth };
-    if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `lookup of subjects of ${key}`);
-    const definition = this.schema.definitions.get(type)?.relations.get(relation);
-    if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
-    this.onPath.set(key, depth);
-    let result: Evaluation;
-    try {
-      result = await this.rewrite(definition.rewrite, type, id, relation, depth);
-    } finally {
-      this.onPath.delete(key);
-    }
-    if (result.cut >= depth) {
-      this.memo.set(key, result.set);
-      return { set: result.set, cut: Infinity };
-    }
-    return result;
+    return this.memo.run(key, depth, (cutAt) => ({ set: SubjectSet.empty(), cut: cutAt }), async () => {
+      if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `lookup of subjects of ${key}`);
+      const definition = this.schema.definitions.get(type)?.relations.get(relation);
+      if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
+      return this.rewrite(definition.rewrite, type, id, relation, depth);
+    });
   }
 
   private async rewrite(rw: Rewrite, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
