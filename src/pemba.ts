@@ -9,8 +9,9 @@
  * const { permissionship } = await pemba.check({ resource: { type: 'doc', id: '1' }, permission: 'reader',
  *   subject: { type: 'user', id: 'ann', relation: '...' }, consistency: { mode: 'fully_consistent' } });
  */
-import type { Datastore, RelationshipKey, RelationshipQuery, Revision, SnapshotReader } from './datastore/datastore.js';
-import { keyOf } from './datastore/datastore.js';
+import type { Datastore, RelationshipKey, Revision, SnapshotReader } from './datastore/datastore.js';
+import { keyOf, queryPredicate } from './datastore/datastore.js';
+import { formatRelationship } from './relationship-string.js';
 import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
 import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
@@ -25,7 +26,7 @@ import { RequestReader } from './engine/request-reader.js';
 import { CaveatEvaluator } from './engine/caveat-evaluator.js';
 import { validateRelationshipContext } from './caveats/index.js';
 import type { Membership } from './engine/membership.js';
-import type { ObjectRef, Precondition, SubjectRef } from './relationship.js';
+import type { Precondition, SubjectRef } from './relationship.js';
 import { checkFilterAgainstSchema, filterToQuery } from './relationship-filter.js';
 import type {
   CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
@@ -93,7 +94,7 @@ export class Pemba {
     for (const u of updates) {
       const key = JSON.stringify(keyOf(u.relationship));
       if (seen.has(key)) {
-        throw invalidArgument(`found more than one update with relationship \`${describe(u.relationship)}\` in this request; a relationship can only be specified in an update once per request`,
+        throw invalidArgument(`found more than one update with relationship \`${formatRelationship(u.relationship)}\` in this request; a relationship can only be specified in an update once per request`,
           'ERROR_REASON_UPDATES_ON_SAME_RELATIONSHIP');
       }
       seen.add(key);
@@ -241,11 +242,11 @@ export class Pemba {
       ? decodeToken(request.afterToken, this.datastore.id)
       : await this.datastore.headRevision();
     if (request.afterToken !== undefined) await this.datastore.checkRevision(after);
-    const queries = (request.filters ?? []).map((f) => ({ filter: f, query: filterToQuery(f) }));
+    const filters = (request.filters ?? []).map((f) => queryPredicate(filterToQuery(f)));
     const types = new Set(request.objectTypes ?? []);
     const wanted = (r: Relationship) =>
       (types.size === 0 || types.has(r.resource.type)) &&
-      (queries.length === 0 || queries.some(({ query }) => matchesQuery(query, r)));
+      (filters.length === 0 || filters.some((matches) => matches(keyOf(r))));
     for await (const commit of this.datastore.watch(after, request.signal)) {
       const changes = commit.changes.filter((c) => wanted(c.relationship));
       if (changes.length > 0) yield { changes, token: this.token(commit.revision) };
@@ -344,18 +345,6 @@ export class Pemba {
   }
 }
 
-function matchesQuery(q: RelationshipQuery, r: Relationship): boolean {
-  return (
-    (q.resourceType === undefined || q.resourceType === r.resource.type) &&
-    (q.resourceIds === undefined || q.resourceIds.includes(r.resource.id)) &&
-    (q.resourceIdPrefix === undefined || r.resource.id.startsWith(q.resourceIdPrefix)) &&
-    (q.relation === undefined || q.relation === r.relation) &&
-    (q.subjectType === undefined || q.subjectType === r.subject.type) &&
-    (q.subjectIds === undefined || q.subjectIds.includes(r.subject.id)) &&
-    (q.subjectRelation === undefined || q.subjectRelation === r.subject.relation)
-  );
-}
-
 function permissionshipOf(m: Membership): { permissionship: Permissionship; missingContext?: string[] } {
   if (m.kind === 'member') return { permissionship: 'HAS_PERMISSION' };
   if (m.kind === 'not-member') return { permissionship: 'NO_PERMISSION' };
@@ -390,9 +379,4 @@ function checkObjectAndRelation(schema: CompiledSchema, type: string, relation: 
 function checkSubject(schema: CompiledSchema, subject: SubjectRef): void {
   if (subject.id === '*') throw invalidArgument('cannot perform check on wildcard subject', 'ERROR_REASON_WILDCARD_NOT_ALLOWED');
   checkFilterAgainstSchema(schema, { subject: { type: subject.type, relation: subject.relation } });
-}
-
-function describe(r: { resource: ObjectRef; relation: string; subject: SubjectRef }): string {
-  const rel = r.subject.relation === ELLIPSIS ? '' : `#${r.subject.relation}`;
-  return `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}${rel}`;
 }

@@ -140,3 +140,17 @@ export function keyOf(r: Relationship): RelationshipKey {
     subjectRelation: r.subject.relation,
   };
 }
+
+/** A predicate for every query field: what a backend's index lookups narrow down, this decides. */
+export function queryPredicate(q: RelationshipQuery): (k: RelationshipKey) => boolean {
+  const resourceIds = q.resourceIds && new Set(q.resourceIds);
+  const subjectIds = q.subjectIds && new Set(q.subjectIds);
+  return (k) =>
+    (q.resourceType === undefined || k.resourceType === q.resourceType) &&
+    (resourceIds === undefined || resourceIds.has(k.resourceId)) &&
+    (q.resourceIdPrefix === undefined || k.resourceId.startsWith(q.resourceIdPrefix)) &&
+    (q.relation === undefined || k.relation === q.relation) &&
+    (q.subjectType === undefined || k.subjectType === q.subjectType) &&
+    (subjectIds === undefined || subjectIds.has(k.subjectId)) &&
+    (q.subjectRelation === undefined || k.subjectRelation === q.subjectRelation);
+}

@@ -10,7 +10,7 @@
 import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type { QueryOptions, RelationshipKey, RelationshipQuery, Revision } from '../datastore.js';
-import { compareKeys, keyOf } from '../datastore.js';
+import { compareKeys, keyOf, queryPredicate } from '../datastore.js';
 import { subjectKey } from './relationships.js';
 
 export interface RowVersion {
@@ -94,7 +94,7 @@ export class RowStore {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw invalidArgument(`invalid query limit ${limit}: it must be a non-negative integer`);
     }
-    const match = compile(q);
+    const match = queryPredicate(q);
     const hits: { key: RelationshipKey; v: RowVersion }[] = [];
     for (const slot of this.candidates(q)) {
       if (!match(slot.key) || (after && compareKeys(slot.key, after) <= 0)) continue;
@@ -145,20 +145,6 @@ export class RowStore {
     }
     yield* this.allSlots();
   }
-}
-
-/** A predicate for every query field (index lookups narrow candidates; this decides). */
-function compile(q: RelationshipQuery): (k: RelationshipKey) => boolean {
-  const resourceIds = q.resourceIds && new Set(q.resourceIds);
-  const subjectIds = q.subjectIds && new Set(q.subjectIds);
-  return (k) =>
-    (q.resourceType === undefined || k.resourceType === q.resourceType) &&
-    (resourceIds === undefined || resourceIds.has(k.resourceId)) &&
-    (q.resourceIdPrefix === undefined || k.resourceId.startsWith(q.resourceIdPrefix)) &&
-    (q.relation === undefined || k.relation === q.relation) &&
-    (q.subjectType === undefined || k.subjectType === q.subjectType) &&
-    (subjectIds === undefined || subjectIds.has(k.subjectId)) &&
-    (q.subjectRelation === undefined || k.subjectRelation === q.subjectRelation);
 }
 
 function* slotsOf(rels: ByRelation, relation?: string): Iterable<Slot> {
