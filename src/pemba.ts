@@ -17,7 +17,8 @@ import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
 import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.js';
 import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
-import { Checker } from './engine/check.js';
+import { Checker, usesExpiration } from './engine/check.js';
+import { Dispatcher } from './engine/dispatcher.js';
 import { DEFAULT_MAX_DEPTH } from './engine/depth.js';
 import { expand } from './engine/expand.js';
 import { lookupResources } from './engine/lookup-resources.js';
@@ -45,6 +46,13 @@ export interface PembaOptions {
   datastore?: Datastore;
   /** Maximum dispatch depth of one query (default 50). */
   maxDepth?: number;
+  /**
+   * Budget in bytes of the cache of sub-problem answers shared across requests (default 64 MiB;
+   * 0 turns it off). Entries are keyed by revision, so they never go stale.
+   */
+  dispatchCacheBytes?: number;
+  /** Run identical concurrent sub-problems of different requests once (default true). */
+  dedupe?: boolean;
 }
 
 /** SpiceDB's limits on one write. */
@@ -58,10 +66,17 @@ export class Pemba {
   private constructor(
     readonly datastore: Datastore,
     private readonly maxDepth: number,
+    private readonly dispatcher: Dispatcher,
   ) {}
 
   static async open(options: PembaOptions = {}): Promise<Pemba> {
-    return new Pemba(options.datastore ?? createMemoryDatastore(), options.maxDepth ?? DEFAULT_MAX_DEPTH);
+    const dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
+    return new Pemba(options.datastore ?? createMemoryDatastore(), options.maxDepth ?? DEFAULT_MAX_DEPTH, dispatcher);
+  }
+
+  /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
+  dispatchStats(): ReturnType<Dispatcher['stats']> {
+    return this.dispatcher.stats();
   }
 
   async writeSchema(schema: string): Promise<{ token: string }> {
@@ -154,8 +169,7 @@ export class Pemba {
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resource.type, request.permission);
     checkSubject(schema, request.subject);
-    const caveats = new CaveatEvaluator(schema, request.context);
-    const checker = new Checker(schema, new RequestReader(snapshot), request.subject, caveats, this.maxDepth);
+    const checker = this.checker(schema, new RequestReader(snapshot), request.subject, request.context);
     const membership = await checker.check(request.resource, request.permission);
     return { ...permissionshipOf(membership), token: this.token(snapshot.revision) };
   }
@@ -178,7 +192,7 @@ export class Pemba {
         const key = JSON.stringify([item.subject, item.context ?? null]);
         let checker = checkers.get(key);
         if (!checker) {
-          checker = new Checker(schema, reader, item.subject, new CaveatEvaluator(schema, item.context), this.maxDepth);
+          checker = this.checker(schema, reader, item.subject, item.context);
           checkers.set(key, checker);
         }
         results.push({ item, ...permissionshipOf(await checker.check(item.resource, item.permission)) });
@@ -268,8 +282,8 @@ export class Pemba {
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resourceType, request.permission);
     checkSubject(schema, request.subject);
-    const found = await lookupResources(schema, new RequestReader(snapshot), request.resourceType, request.permission,
-      request.subject, new CaveatEvaluator(schema, request.context), this.maxDepth);
+    const found = await lookupResources(schema, request.resourceType, request.permission,
+      this.checker(schema, new RequestReader(snapshot), request.subject, request.context));
     const token = this.token(snapshot.revision);
     let emitted = 0;
     for (const { id: resourceId, membership } of found) {
@@ -301,6 +315,14 @@ export class Pemba {
 
   async close(): Promise<void> {
     await this.datastore.close();
+  }
+
+  /** A Checker that shares sub-problem answers with other requests at the same revision. */
+  private checker(schema: CompiledSchema, reader: RequestReader, subject: SubjectRef, context?: Record<string, unknown>): Checker {
+    const caveats = new CaveatEvaluator(schema, context);
+    const keyPrefix = [reader.snapshot.revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {}), ''].join('\u0000');
+    const shared = { dispatcher: this.dispatcher, keyPrefix, cacheable: !usesExpiration(schema) };
+    return new Checker(schema, reader, subject, caveats, this.maxDepth, shared);
   }
 
   private token(revision: Revision): string {

@@ -5,14 +5,19 @@
  *
  * Cycles in the data (group a in group b in group a) are cut: revisiting a userset that is already
  * being evaluated on the current path contributes "not a member" (see cycle-cut-memo.ts).
+ *
+ * Reads ask only for what can matter: the subject itself (or its wildcard) and the subject sets the
+ * schema allows, not every member of a large group. When a step fans out to several objects, their
+ * first reads are fetched in one batched query before the objects are evaluated one by one.
  */
-import type { CompiledSchema, Rewrite } from '../schema/ir.js';
+import type { CompiledSchema, RelationDefinition, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationship.js';
-import type { RequestReader } from './request-reader.js';
+import type { PerObjectQuery, RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
+import type { Dispatcher, Lane } from './dispatcher.js';
 import type { Membership } from './membership.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
 
@@ -25,16 +30,37 @@ interface Evaluation {
 const YES: Evaluation = { m: MEMBER, cut: Infinity };
 const NO: Evaluation = { m: NOT_MEMBER, cut: Infinity };
 
+/** Sharing sub-problem answers with other requests (see dispatcher.ts). */
+export interface SharedDispatch {
+  dispatcher: Dispatcher;
+  /** Names the revision, subject and context: everything an answer depends on besides the userset. */
+  keyPrefix: string;
+  /** False when answers depend on the clock (relationships with expiration): share only concurrently. */
+  cacheable: boolean;
+}
+
+/** The reads of one relation's stored relationships for this subject. */
+interface DirectReads {
+  /** The subject itself and its type's wildcard, when the relation allows them. */
+  exact?: PerObjectQuery;
+  /** One query per subject-set type the relation allows (`group#member`). */
+  sets: PerObjectQuery[];
+}
+
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
   private readonly memo = new CycleCutMemo<Evaluation>();
+  private readonly lane: Lane = { current: undefined };
+  private readonly directReads = new Map<string, DirectReads>();
+  private readonly leadingReads = new Map<string, PerObjectQuery[]>();
 
   constructor(
     private readonly schema: CompiledSchema,
-    private readonly reader: RequestReader,
-    private readonly subject: SubjectRef,
+    readonly reader: RequestReader,
+    readonly subject: SubjectRef,
     private readonly caveats: CaveatEvaluator,
     private readonly maxDepth: number,
+    private readonly shared?: SharedDispatch,
   ) {}
 
   async check(resource: ObjectRef, relation: string): Promise<Membership> {
@@ -47,9 +73,27 @@ export class Checker {
     const key = `${type}:${id}#${relation}`;
     return this.memo.run(key, depth, (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }), async () => {
       if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
-      const definition = this.schema.definitions.get(type)?.relations.get(relation);
-      return definition ? this.rewrite(definition.rewrite, type, id, relation, depth) : NO;
+      const definition = this.definition(type, relation);
+      if (!definition) return NO;
+      const evaluate = () => this.rewrite(definition.rewrite, type, id, relation, depth);
+      const shared = this.shared;
+      if (!shared) return evaluate();
+      return shared.dispatcher.run(
+        shared.keyPrefix + key,
+        this.lane,
+        shared.cacheable,
+        async () => {
+          const e = await evaluate();
+          // An answer that assumed an ancestor's cut is only right on this path.
+          return { ...e, shareable: e.cut >= depth };
+        },
+        (m) => ({ m, cut: Infinity, shareable: true }),
+      );
     });
+  }
+
+  private definition(type: string, relation: string): RelationDefinition | undefined {
+    return this.schema.definitions.get(type)?.relations.get(relation);
   }
 
   private async rewrite(rw: Rewrite, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
@@ -57,7 +101,7 @@ export class Checker {
       case 'nil':
         return NO;
       case 'this':
-        return this.direct(await this.reader.byResource(type, [id], relation), depth);
+        return this.direct(type, id, relation, depth);
       case 'computed':
         return this.userset(type, id, rw.relation, depth + 1);
       case 'tupleToUserset':
@@ -85,29 +129,28 @@ export class Checker {
   }
 
   /** Relationships stored on the relation: a direct match, a wildcard, or a subject set to follow. */
-  private async direct(rels: Relationship[], depth: number): Promise<Evaluation> {
-    const s = this.subject;
+  private async direct(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const reads = this.readsOf(type, relation);
     let acc: Membership = NOT_MEMBER;
-    for (const r of rels) {
-      const rs = r.subject;
-      if (rs.type !== s.type) continue;
-      const matches = (rs.relation === s.relation && rs.id === s.id) ||
-        (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS);
-      if (matches) {
+    if (reads.exact) {
+      for (const r of await this.reader.perObject(reads.exact, [id])) {
         acc = or(acc, this.caveats.of(r));
         if (acc.kind === 'member') return YES;
       }
     }
     let cut = Infinity;
-    for (const r of rels) {
-      const rs = r.subject;
-      if (rs.relation === ELLIPSIS) continue;
-      const granted = this.caveats.of(r);
-      if (granted.kind === 'not-member') continue;
-      const e = await this.userset(rs.type, rs.id, rs.relation, depth + 1);
-      cut = Math.min(cut, e.cut);
-      acc = or(acc, and(granted, e.m));
-      if (acc.kind === 'member') return { m: acc, cut };
+    for (const q of reads.sets) {
+      const rels = await this.reader.perObject(q, [id]);
+      this.prefetch(q.subjectType!, q.subjectRelation!, rels);
+      for (const r of rels) {
+        const granted = this.caveats.of(r);
+        if (granted.kind === 'not-member') continue;
+        const rs = r.subject;
+        const e = await this.userset(rs.type, rs.id, rs.relation, depth + 1);
+        cut = Math.min(cut, e.cut);
+        acc = or(acc, and(granted, e.m));
+        if (acc.kind === 'member') return { m: acc, cut };
+      }
     }
     return { m: acc, cut };
   }
@@ -126,6 +169,15 @@ export class Checker {
       const prev = perObject.get(key);
       perObject.set(key, { subject: r.subject, via: prev ? or(prev.via, this.caveats.of(r)) : this.caveats.of(r) });
     }
+    if (perObject.size > 1) {
+      const byType = new Map<string, Relationship[]>();
+      for (const r of rels) {
+        const group = byType.get(r.subject.type);
+        if (group) group.push(r);
+        else byType.set(r.subject.type, [r]);
+      }
+      for (const [subjectType, group] of byType) this.prefetch(subjectType, rw.computed, group);
+    }
     // `.all()`: at least one object, and every one reached grants — through its relationship's
     // caveat too (SpiceDB counts a relationship whose caveat fails as a failing branch, not as absent).
     let acc: Membership = all ? (perObject.size > 0 ? MEMBER : NOT_MEMBER) : NOT_MEMBER;
@@ -142,4 +194,92 @@ export class Checker {
     }
     return { m: acc, cut };
   }
+
+  /** Before evaluating `relation` on several subjects' objects of one type, read their first rows in one go. */
+  private prefetch(type: string, relation: string, rels: readonly Relationship[]): void {
+    if (rels.length < 2) return;
+    const ids = rels.map((r) => r.subject.id);
+    for (const q of this.firstReads(type, relation)) this.reader.prefetch(q, ids);
+  }
+
+  private readsOf(type: string, relation: string): DirectReads {
+    const key = `${type}#${relation}`;
+    let reads = this.directReads.get(key);
+    if (!reads) {
+      const s = this.subject;
+      const allowed = this.definition(type, relation)?.allowedSubjects ?? [];
+      const exactAllowed = allowed.some((a) => a.type === s.type && (a.relation === s.relation || (a.wildcard && s.relation === ELLIPSIS)));
+      const sets = new Map<string, PerObjectQuery>();
+      for (const a of allowed) {
+        if (a.relation === ELLIPSIS) continue;
+        sets.set(`${a.type}#${a.relation}`, { resourceType: type, relation, subjectType: a.type, subjectRelation: a.relation });
+      }
+      reads = {
+        exact: exactAllowed
+          ? { resourceType: type, relation, subjectType: s.type, subjectIds: s.relation === ELLIPSIS ? [s.id, '*'] : [s.id], subjectRelation: s.relation }
+          : undefined,
+        sets: [...sets.values()],
+      };
+      this.directReads.set(key, reads);
+    }
+    return reads;
+  }
+
+  /** The reads evaluating `relation` on an object starts with (every branch of a union; an exclusion's base). */
+  private firstReads(type: string, relation: string): PerObjectQuery[] {
+    const key = `${type}#${relation}`;
+    let reads = this.leadingReads.get(key);
+    if (!reads) {
+      reads = [];
+      const out = reads;
+      const seen = new Set<string>([key]);
+      const visit = (rw: Rewrite, rel: string): void => {
+        switch (rw.kind) {
+          case 'this': {
+            const d = this.readsOf(type, rel);
+            if (d.exact) out.push(d.exact);
+            out.push(...d.sets);
+            return;
+          }
+          case 'computed': {
+            const k = `${type}#${rw.relation}`;
+            const def = this.definition(type, rw.relation);
+            if (def && !seen.has(k)) {
+              seen.add(k);
+              visit(def.rewrite, rw.relation);
+            }
+            return;
+          }
+          case 'tupleToUserset':
+            out.push({ resourceType: type, relation: rw.tupleset });
+            return;
+          case 'union':
+          case 'intersection':
+            for (const c of rw.children) visit(c, rel);
+            return;
+          case 'exclusion':
+            visit(rw.base, rel);
+            return;
+          case 'nil':
+            return;
+        }
+      };
+      const def = this.definition(type, relation);
+      if (def) visit(def.rewrite, relation);
+      this.leadingReads.set(key, reads);
+    }
+    return reads;
+  }
+}
+
+const expiring = new WeakMap<CompiledSchema, boolean>();
+
+/** Whether any relation admits relationships with an expiration (answers then depend on the clock). */
+export function usesExpiration(schema: CompiledSchema): boolean {
+  let uses = expiring.get(schema);
+  if (uses === undefined) {
+    uses = [...schema.definitions.values()].some((d) => [...d.relations.values()].some((r) => r.allowedSubjects.some((a) => a.expiration)));
+    expiring.set(schema, uses);
+  }
+  return uses;
 }

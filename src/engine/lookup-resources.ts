@@ -7,9 +7,8 @@ import type { CompiledSchema } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { SubjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
-import { Checker } from './check.js';
+import type { Checker } from './check.js';
 import { isMonotoneUnion, reverseSchema } from './reachability.js';
-import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Membership } from './membership.js';
 import { MEMBER } from './membership.js';
 
@@ -21,17 +20,13 @@ export interface FoundResource {
 /** Every id of `resourceType` on which `subject` has `permission` (perhaps conditionally), sorted by id. */
 export async function lookupResources(
   schema: CompiledSchema,
-  reader: RequestReader,
   resourceType: string,
   permission: string,
-  subject: SubjectRef,
-  caveats: CaveatEvaluator,
-  maxDepth: number,
+  checker: Checker,
 ): Promise<FoundResource[]> {
-  const reached = await reachableUsersets(schema, reader, subject);
+  const reached = await reachableUsersets(schema, checker.reader, checker.subject);
   const candidates = [...(reached.get(`${resourceType}#${permission}`) ?? [])].sort();
   if (isMonotoneUnion(schema, resourceType, permission)) return candidates.map((id) => ({ id, membership: MEMBER }));
-  const checker = new Checker(schema, reader, subject, caveats, maxDepth);
   const out: FoundResource[] = [];
   for (const id of candidates) {
     const membership = await checker.check({ type: resourceType, id }, permission);
