@@ -53,6 +53,11 @@ export interface PembaOptions {
   dispatchCacheBytes?: number;
   /** Run identical concurrent sub-problems of different requests once (default true). */
   dedupe?: boolean;
+  /**
+   * Maintain the nested-group (Leopard) index from the datastore's change feed and answer
+   * nested-group membership from it where it is exact (default true).
+   */
+  nestedGroupIndex?: boolean;
 }
 
 /** SpiceDB's limits on one write. */

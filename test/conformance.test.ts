@@ -2,7 +2,8 @@
  * SpiceDB's own validation files (vendored unchanged in test/fixtures/spicedb-conformance, see its NOTICE.md): every assertion must
  * hold, and the other APIs must agree with Check on everything the file mentions (cross-check.ts).
  * All 73 pass, including the 23 that use caveats or relationship expiration, on every datastore
- * backend: memory, a SQLite file and a throwaway PostgreSQL schema.
+ * backend: memory, a SQLite file and a throwaway PostgreSQL schema, and on memory once more with the
+ * cross-request cache, deduplication and the nested-group index turned off (the plain path).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { runValidationFile } from '../src/validationfile/run.js';
 import { crossCheck } from './conformance/cross-check.js';
 import { KNOWN_DISCREPANCIES } from './conformance/known-discrepancies.js';
 import { BACKENDS, useTestBackends } from './datastore/test-backends.js';
+import { OPTIMISATIONS_OFF } from './engine/optimisations.js';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures/spicedb-conformance');
 const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
@@ -42,13 +44,17 @@ describe('SpiceDB conformance fixtures', () => {
     for (const name of Object.keys(KNOWN_DISCREPANCIES)) expect(supported).toContain(name);
   });
 
-  describe.each(BACKENDS)('on %s', (backend) => {
+  const variants = [
+    ...BACKENDS.map((backend) => ({ label: backend, backend, options: {} })),
+    { label: 'memory with caches and index off', backend: 'memory' as const, options: OPTIMISATIONS_OFF },
+  ];
+  describe.each(variants)('on $label', ({ backend, options }) => {
     // PostgreSQL answers each query in a network round trip: its fixtures run five at a time.
     const each = backend === 'postgres' ? describe.concurrent.each(supported) : describe.each(supported);
     each('%s', (name) => {
       it('passes its assertions, and every API agrees with Check', async ({ expect }) => {
         const file = load(name);
-        const pemba = await Pemba.open({ datastore: await backends.open(backend) });
+        const pemba = await Pemba.open({ ...options, datastore: await backends.open(backend) });
         try {
           const run = await runValidationFile(file, { pemba });
           expect(show(run.problems)).toEqual([]);

@@ -3,6 +3,7 @@
  * from `PEMBA_<FLAG_NAME>` (e.g. PEMBA_GRPC_PRESHARED_KEY). The flag table is data, so the CLI,
  * its help text and the tests share one definition.
  */
+import { totalmem } from 'node:os';
 import { DEFAULT_LIMITS } from '../api/limits.js';
 import { DATASTORE_ENGINES, DEFAULT_SQLITE_PATH } from '../datastore/factory.js';
 import type { ApiLimits } from '../api/limits.js';
@@ -35,6 +36,10 @@ export interface ServeConfig {
   datastoreGcWindowMs: number;
   /** Width of the window minimize_latency reads share, in ms (0: always the newest revision). */
   datastoreQuantizationMs: number;
+  /** Budget of the cross-request answer cache in bytes (0: off). */
+  dispatchCacheBytes: number;
+  /** Maintain the nested-group (Leopard) index and answer from it. */
+  nestedGroupIndex: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Longest a call may run, in ms (0: no limit); Watch streams are exempt. */
@@ -71,6 +76,9 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'datastore-conn-uri', arg: '<uri>', description: `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI (migrate it first with \`pemba datastore migrate\`)` },
   { name: 'datastore-gc-window', arg: '<duration>', description: 'how long superseded revisions stay readable (at_exact_snapshot, Watch resume) before garbage collection (e.g. 24h, 30m)', default: '24h' },
   { name: 'datastore-revision-quantization-interval', arg: '<duration>', description: 'minimize_latency reads share the revision current at the start of each window this long (0: always the newest)', default: '5s' },
+  { name: 'dispatch-cache-enabled', arg: '[bool]', description: 'cache answers to sub-problems across requests, keyed by revision', default: 'true' },
+  { name: 'dispatch-cache-max-cost', arg: '<size>', description: 'memory budget of the dispatch cache: bytes (e.g. 64MiB, 1GiB) or a percentage of system memory (e.g. 5%)', default: '64MiB' },
+  { name: 'nested-group-index-enabled', arg: '[bool]', description: 'maintain the nested-group (Leopard) index from the change feed and answer nested-group membership from it', default: 'true' },
   { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch and bulk import/export are exempt)', default: '30s' },
   { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
   { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },
@@ -122,6 +130,10 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     datastoreConnUri: str('datastore-conn-uri'),
     datastoreGcWindowMs: gcWindow,
     datastoreQuantizationMs: quantization,
+    dispatchCacheBytes: parseBool(str('dispatch-cache-enabled')!, 'dispatch-cache-enabled')
+      ? parseByteSize(str('dispatch-cache-max-cost')!, 'dispatch-cache-max-cost')
+      : 0,
+    nestedGroupIndex: parseBool(str('nested-group-index-enabled')!, 'nested-group-index-enabled'),
     logLevel: logLevel as LogLevel,
     logFormat: format === 'auto' ? (isTty ? 'console' : 'json') : (format as LogFormat),
     requestTimeoutMs: parseDuration(str('request-timeout')!, 'request-timeout'),
@@ -162,6 +174,20 @@ export function parseDuration(text: string, flag = 'duration'): number {
     rest = rest.slice(m[0].length);
   }
   return Math.round(total);
+}
+
+/** `1048576`, `64MiB`, `512KB`, `1GiB`, or `5%` of this machine's memory. */
+export function parseByteSize(text: string, flag = 'size'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(%|b|kb|kib|mb|mib|gb|gib)?$/i.exec(text.trim());
+  if (!m) throw new ConfigError(`--${flag} must be a size like 64MiB, 1GiB or 5%, not "${text}"`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  if (unit === '%') {
+    if (n > 100) throw new ConfigError(`--${flag} must be at most 100%, not "${text}"`);
+    return Math.floor((totalmem() * n) / 100);
+  }
+  const scale: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+  return Math.floor(n * scale[unit]);
 }
 
 export function parseBool(text: string, flag = 'flag'): boolean {

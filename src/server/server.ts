@@ -46,7 +46,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     gcWindowMs: config.datastoreGcWindowMs,
     quantizationMs: config.datastoreQuantizationMs,
   });
-  const pemba = await Pemba.open({ datastore });
+  const pemba = await Pemba.open({ datastore, dispatchCacheBytes: config.dispatchCacheBytes, nestedGroupIndex: config.nestedGroupIndex });
   const shutdown = new AbortController();
   const transport: TransportOptions = {
     authenticate: (authorization) => keys.authenticate(authorization),

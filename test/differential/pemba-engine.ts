@@ -1,6 +1,6 @@
 /** Pemba behind the differential test's Engine interface: a fresh instance per case (in memory unless given a datastore). */
 import type { Datastore } from '../../src/datastore/datastore.js';
-import { Pemba } from '../../src/pemba.js';
+import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { PembaError } from '../../src/errors.js';
 import type { Relationship } from '../../src/relationship.js';
 import type { Permissionship } from '../../src/requests.js';
@@ -36,6 +36,8 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 export interface PembaEngineOptions {
   /** A new, empty datastore for each case (default: in memory); the engine closes it. */
   datastore?: () => Promise<Datastore>;
+  /** Engine options (e.g. caches and index off). */
+  pemba?: Omit<PembaOptions, 'datastore'>;
 }
 
 export class PembaEngine implements Engine {
@@ -46,7 +48,7 @@ export class PembaEngine implements Engine {
 
   async load(schema: string, relationships: Relationship[]): Promise<void> {
     await this.close();
-    const pemba = await Pemba.open({ datastore: await this.options.datastore?.() });
+    const pemba = await Pemba.open({ ...this.options.pemba, datastore: await this.options.datastore?.() });
     this.pemba = pemba;
     await pemba.writeSchema(schema);
     for (let i = 0; i < relationships.length; i += 500) {

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { envName, parseDuration, parseListenAddress, resolveServeConfig } from '../../src/server/config.js';
 import { openDatastore } from '../../src/datastore/factory.js';
@@ -55,6 +56,19 @@ describe('serve configuration', () => {
     expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '1 day' })).toThrow(/--datastore-gc-window must be a duration/);
     expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '0' })).toThrow(/--datastore-gc-window must be longer than 0/);
     expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreRevisionQuantizationInterval: 'x' })).toThrow(/--datastore-revision-quantization-interval/);
+  });
+
+  it('sizes the dispatch cache in bytes or as a share of memory, and turns it and the index off', () => {
+    const base = { grpcPresharedKey: ['k'] };
+    expect(resolveServeConfig(base).dispatchCacheBytes).toBe(64 * 1024 * 1024);
+    expect(resolveServeConfig(base).nestedGroupIndex).toBe(true);
+    expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '1GiB' }).dispatchCacheBytes).toBe(1024 ** 3);
+    expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '500000' }).dispatchCacheBytes).toBe(500_000);
+    expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '10%' }).dispatchCacheBytes).toBe(Math.floor(totalmem() / 10));
+    expect(resolveServeConfig({ ...base, dispatchCacheEnabled: 'false' }).dispatchCacheBytes).toBe(0);
+    expect(resolveServeConfig({ ...base, nestedGroupIndexEnabled: 'false' }).nestedGroupIndex).toBe(false);
+    expect(() => resolveServeConfig({ ...base, dispatchCacheMaxCost: 'lots' })).toThrow(/--dispatch-cache-max-cost must be a size like 64MiB/);
+    expect(() => resolveServeConfig({ ...base, dispatchCacheMaxCost: '150%' })).toThrow(/at most 100%/);
   });
 
   it('names environment variables after the flags', () => {
