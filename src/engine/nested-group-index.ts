@@ -1,0 +1,390 @@
+/**
+ * A Leopard-style nested-group index (Zanzibar paper §3.2.4), exact at every revision it answers for.
+ *
+ * Leopard splits group membership into GROUP2GROUP (which groups are nested, transitively, in which)
+ * and MEMBER2GROUP (which groups a user is directly in). This module keeps only the GROUP2GROUP half:
+ * for every *indexable relation* — a `relation` R of type T whose allowed subject types include
+ * `T#R` itself with no caveat and no expiration (`definition team { relation member: user | team#member }`)
+ * — it keeps the nesting edges `T:g#R@T:h#R` ("h is nested in g") and their transitive closure both
+ * ways (NestingClosure, nested-group-closure.ts). The MEMBER2GROUP half is not duplicated here: the
+ * engine reads a subject's direct memberships from the datastore's subject index at the exact query
+ * revision and combines them with `ancestors()` / `descendants()`.
+ * Only `T#R → T#R` edges count: `T:g#R@T:h#R2` with R2 ≠ R, and members of other types, are not edges.
+ *
+ * Exactness. The index is built at the datastore's head and then follows `watch()` commit by commit.
+ * Per relation it tracks `changedAt`, the newest revision at which that relation's edge set (or its
+ * indexability) changed — at a build, the build revision, since older history is unknown — and the
+ * index tracks `revision`, the last commit applied. The relation's state equals the data at every Q
+ * with changedAt <= Q <= revision, and `at(Q, ...)` answers only for such Q; otherwise it returns
+ * undefined and the engine evaluates normally. Edges carrying a caveat or an expiration (the schema
+ * forbids them for an indexable relation, but a datastore stores what it is given) are not graph
+ * edges: while one exists the relation does not answer at all.
+ *
+ * Schema commits: the indexable set is recomputed from the new schema. A relation indexable before
+ * and after keeps its graph and its changedAt (the closure depends only on the edges); a newly
+ * indexable one is read from a snapshot at the commit's revision (changedAt = that revision); one no
+ * longer indexable is dropped. A schema that fails to compile indexes nothing.
+ *
+ * Failure: if the change feed throws (a PostgreSQL connection drop, a collected revision after a long
+ * stall) the index stops answering at once and rebuilds from the head after a backoff. If the feed
+ * ends without close() (the datastore was closed) the index stops answering for good. Nothing is
+ * logged; pass `onError` to observe feed errors.
+ *
+ * Views. `at()` returns a view for one (revision, relation). Use it synchronously: the sets it returns
+ * are immutable snapshots (maintenance copies a set before changing it, so a set already returned is
+ * never modified), but the view itself reads the live state, and once maintenance has moved the
+ * relation past its revision the view throws StaleNestedGroupViewError rather than answer for the
+ * wrong revision. Do not hold a view across an await.
+ */
+import type { Datastore, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
+import type { Relationship } from '../relationship.js';
+import type { CompiledSchema } from '../schema/ir.js';
+import { compileSchema } from '../schema/index.js';
+import { NestingClosure } from './nested-group-closure.js';
+import type { EdgeChange } from './nested-group-closure.js';
+
+export interface NestedGroupView {
+  /** Every group nested in `id`, transitively (`id` itself only if on a cycle); empty set when none. */
+  descendants(id: string): ReadonlySet<string>;
+  /** Every group `id` is nested in, transitively; empty set when none. */
+  ancestors(id: string): ReadonlySet<string>;
+  /** The revision this view answers for. */
+  readonly revision: Revision;
+  /** The relation's changedAt when the view was made (<= revision). */
+  readonly changedAt: Revision;
+}
+
+export interface NestedGroupIndexOptions {
+  /** Called with each change-feed or rebuild error (the index then stops answering and retries). */
+  onError?: (error: unknown) => void;
+  /** First retry delay in ms after a feed error (default 100); doubles up to retryMaxMs. */
+  retryMinMs?: number;
+  /** Largest retry delay in ms (default 10000). */
+  retryMaxMs?: number;
+  /** Relationships read per page when building a relation from a snapshot (default 5000). */
+  pageSize?: number;
+}
+
+/** A view was used after the index moved its relation past the view's revision (held across an await). */
+export class StaleNestedGroupViewError extends Error {
+  constructor(key: string, revision: Revision) {
+    super(`NestedGroupView for ${key} at revision ${revision} used after the index moved on; use views synchronously`);
+    this.name = 'StaleNestedGroupViewError';
+  }
+}
+
+export type NestedGroupIndexStatus = 'live' | 'rebuilding' | 'stopped' | 'closed';
+
+export interface NestedGroupIndexStats {
+  revision: Revision;
+  status: NestedGroupIndexStatus;
+  /** Per `type#relation`: direct edges, Σ |descendants| and changedAt. */
+  relations: Record<string, { edges: number; closurePairs: number; changedAt: Revision }>;
+}
+
+/** The indexed state of one relation. Replaced (not mutated) when the relation is rebuilt. */
+interface RelationState {
+  readonly type: string;
+  readonly relation: string;
+  readonly key: string;
+  closure: NestingClosure;
+  changedAt: Revision;
+  /** Edges with a caveat or expiration, as `g\0h`: not in the closure; the relation answers only while none exist. */
+  readonly irregular: Set<string>;
+}
+
+interface Waiter {
+  q: Revision;
+  resolve: (ok: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class NestedGroupIndex {
+  private relations = new Map<string, RelationState>();
+  private applied: Revision = 0n;
+  private state: NestedGroupIndexStatus = 'rebuilding';
+  private readonly abort = new AbortController();
+  private readonly waiters = new Set<Waiter>();
+  private loop: Promise<void> | undefined;
+  private error: unknown;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly pageSize: number;
+
+  private constructor(
+    private readonly datastore: Datastore,
+    private readonly options: NestedGroupIndexOptions,
+  ) {
+    this.retryMinMs = options.retryMinMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 10_000;
+    this.pageSize = options.pageSize ?? 5000;
+  }
+
+  /** Build at the datastore's head and follow its change feed until close(). A failing first build throws. */
+  static async open(datastore: Datastore, options: NestedGroupIndexOptions = {}): Promise<NestedGroupIndex> {
+    const index = new NestedGroupIndex(datastore, options);
+    await index.rebuild();
+    index.loop = index.run();
+    return index;
+  }
+
+  /** The newest revision applied. */
+  get revision(): Revision {
+    return this.applied;
+  }
+
+  /** 'live' while answering; 'rebuilding' after a feed error; 'stopped' once the feed ended (datastore closed). */
+  get status(): NestedGroupIndexStatus {
+    return this.state;
+  }
+
+  /** The last feed or rebuild error, if any. */
+  get lastError(): unknown {
+    return this.error;
+  }
+
+  /** A view that answers exactly for revision `q`, or undefined when the index cannot (lagging, too old, not indexable). */
+  at(q: Revision, type: string, relation: string): NestedGroupView | undefined {
+    if (this.state !== 'live' || q > this.applied) return undefined;
+    const rel = this.relations.get(`${type}#${relation}`);
+    if (!rel || q < rel.changedAt || rel.irregular.size > 0) return undefined;
+    const changedAt = rel.changedAt;
+    const check = (): NestingClosure => {
+      if (this.state !== 'live' || this.relations.get(rel.key) !== rel || rel.changedAt > q || rel.irregular.size > 0) {
+        throw new StaleNestedGroupViewError(rel.key, q);
+      }
+      return rel.closure;
+    };
+    return {
+      revision: q,
+      changedAt,
+      descendants: (id) => check().descendants(id),
+      ancestors: (id) => check().ancestors(id),
+    };
+  }
+
+  /** The revision range [changedAt, revision] `type#relation` answers for, or undefined when it answers for none. */
+  window(type: string, relation: string): { changedAt: Revision; revision: Revision } | undefined {
+    if (this.state !== 'live') return undefined;
+    const rel = this.relations.get(`${type}#${relation}`);
+    if (!rel || rel.irregular.size > 0) return undefined;
+    return { changedAt: rel.changedAt, revision: this.applied };
+  }
+
+  /**
+   * Resolves true once the index answers at `q` (it has applied `q` and is live), false after
+   * `timeoutMs` or on close.
+   */
+  caughtUp(q: Revision, timeoutMs: number): Promise<boolean> {
+    if (this.isCaughtUp(q)) return Promise.resolve(true);
+    if (this.state === 'closed' || this.state === 'stopped' || timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        q,
+        resolve: (ok) => {
+          clearTimeout(waiter.timer);
+          this.waiters.delete(waiter);
+          resolve(ok);
+        },
+        timer: setTimeout(() => waiter.resolve(false), timeoutMs),
+      };
+      waiter.timer.unref?.();
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Relations currently indexed, as `type#relation` (sorted). */
+  indexedRelations(): string[] {
+    return [...this.relations.keys()].sort();
+  }
+
+  /** Sizes, for diagnostics and benchmarks. */
+  stats(): NestedGroupIndexStats {
+    const relations: NestedGroupIndexStats['relations'] = {};
+    for (const [key, rel] of this.relations) {
+      relations[key] = { edges: rel.closure.edgeCount, closurePairs: rel.closure.closurePairs(), changedAt: rel.changedAt };
+    }
+    return { revision: this.applied, status: this.state, relations };
+  }
+
+  /** Stop following the feed; at() answers nothing afterwards. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.abort.abort();
+    this.settleWaiters();
+    await this.loop;
+  }
+
+  // --- following the feed ---------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    let delay = this.retryMinMs;
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      try {
+        if (this.state !== 'live') await this.rebuild();
+        delay = this.retryMinMs;
+        for await (const commit of this.datastore.watch(this.applied, signal)) {
+          if (signal.aborted) break;
+          await this.apply(commit);
+        }
+        if (signal.aborted) return;
+        // The feed ended without close(): the datastore was closed. Nothing more will come.
+        this.state = 'stopped';
+        this.settleWaiters();
+        return;
+      } catch (e) {
+        if (signal.aborted) return;
+        this.state = 'rebuilding';
+        this.error = e;
+        this.options.onError?.(e);
+      }
+      await sleep(delay, signal);
+      delay = Math.min(delay * 2, this.retryMaxMs);
+    }
+  }
+
+  /** Read everything at the head and start answering from there. */
+  private async rebuild(): Promise<void> {
+    const head = await this.datastore.headRevision();
+    const stored = await this.datastore.snapshot(head).readSchema();
+    const keys = indexableRelations(stored?.text);
+    const relations = new Map<string, RelationState>();
+    for (const [key, [type, relation]] of keys) relations.set(key, await this.buildRelation(head, type, relation));
+    if (this.abort.signal.aborted) return;
+    this.relations = relations;
+    this.applied = head;
+    this.state = 'live';
+    this.settleWaiters();
+  }
+
+  private async buildRelation(revision: Revision, type: string, relation: string): Promise<RelationState> {
+    const reader = this.datastore.snapshot(revision);
+    const query = { resourceType: type, relation, subjectType: type, subjectRelation: relation };
+    const edges: [string, string][] = [];
+    const irregular = new Set<string>();
+    let after: RelationshipKey | undefined;
+    for (;;) {
+      const page = await reader.queryRelationships(query, { limit: this.pageSize, ...(after ? { after } : {}) });
+      for (const r of page) {
+        if (isRegular(r)) edges.push([r.resource.id, r.subject.id]);
+        else irregular.add(edgeKey(r.resource.id, r.subject.id));
+      }
+      if (page.length < this.pageSize) break;
+      const last = page[page.length - 1]!;
+      after = {
+        resourceType: last.resource.type, resourceId: last.resource.id, relation: last.relation,
+        subjectType: last.subject.type, subjectId: last.subject.id, subjectRelation: last.subject.relation,
+      };
+    }
+    return { type, relation, key: `${type}#${relation}`, closure: NestingClosure.build(edges), changedAt: revision, irregular };
+  }
+
+  /** Apply one commit. Everything after the last await runs synchronously, so readers never see half a commit. */
+  private async apply(commit: RevisionChanges): Promise<void> {
+    let relations = this.relations;
+    /** Relations read from a snapshot at this commit: they already include its changes. */
+    const built = new Set<string>();
+    if (commit.schema !== undefined) {
+      const keys = indexableRelations(commit.schema);
+      const next = new Map<string, RelationState>();
+      for (const [key, [type, relation]] of keys) {
+        const kept = relations.get(key);
+        if (kept) next.set(key, kept);
+        else {
+          next.set(key, await this.buildRelation(commit.revision, type, relation));
+          built.add(key);
+        }
+      }
+      if (this.abort.signal.aborted) return;
+      relations = next;
+    }
+    // From here on: synchronous.
+    if (relations.size > 0) {
+      const perRelation = new Map<RelationState, { changes: EdgeChange[]; irregularChanged: boolean }>();
+      for (const { operation, relationship: r } of commit.changes) {
+        if (r.subject.type !== r.resource.type || r.subject.relation !== r.relation) continue;
+        const key = `${r.resource.type}#${r.relation}`;
+        const rel = relations.get(key);
+        if (!rel || built.has(key)) continue;
+        let entry = perRelation.get(rel);
+        if (!entry) perRelation.set(rel, (entry = { changes: [], irregularChanged: false }));
+        const g = r.resource.id;
+        const h = r.subject.id;
+        const ek = edgeKey(g, h);
+        if (operation === 'TOUCH' && isRegular(r)) {
+          if (rel.irregular.delete(ek)) entry.irregularChanged = true;
+          entry.changes.push({ op: 'add', parent: g, child: h });
+        } else {
+          if (operation === 'TOUCH') {
+            if (!rel.irregular.has(ek)) entry.irregularChanged = true;
+            rel.irregular.add(ek);
+          } else if (rel.irregular.delete(ek)) entry.irregularChanged = true;
+          entry.changes.push({ op: 'remove', parent: g, child: h });
+        }
+      }
+      for (const [rel, { changes, irregularChanged }] of perRelation) {
+        const changed = rel.closure.applyBatch(changes);
+        if (changed || irregularChanged) rel.changedAt = commit.revision;
+      }
+    }
+    this.relations = relations;
+    this.applied = commit.revision;
+    this.settleWaiters();
+  }
+
+  private isCaughtUp(q: Revision): boolean {
+    return this.state === 'live' && this.applied >= q;
+  }
+
+  private settleWaiters(): void {
+    const final = this.state === 'closed' || this.state === 'stopped';
+    for (const w of [...this.waiters]) {
+      if (this.isCaughtUp(w.q)) w.resolve(true);
+      else if (final) w.resolve(false);
+    }
+  }
+}
+
+/** The indexable relations of a schema, keyed `type#relation`. */
+export function indexableRelations(schemaText: string | undefined): Map<string, [type: string, relation: string]> {
+  const out = new Map<string, [string, string]>();
+  if (schemaText === undefined) return out;
+  let schema: CompiledSchema;
+  try {
+    schema = compileSchema(schemaText);
+  } catch {
+    return out;
+  }
+  for (const [type, def] of schema.definitions) {
+    for (const [name, rel] of def.relations) {
+      if (rel.kind !== 'relation') continue;
+      const self = rel.allowedSubjects.filter((s) => s.type === type && s.relation === name && !s.wildcard);
+      // `T#R` must be allowed plainly, and not also `T#R with ...` (that would let edges carry conditions).
+      if (self.length > 0 && self.every((s) => s.caveat === undefined && !s.expiration)) out.set(`${type}#${name}`, [type, name]);
+    }
+  }
+  return out;
+}
+
+function isRegular(r: Relationship): boolean {
+  return r.caveat === undefined && r.expiresAt === undefined;
+}
+
+function edgeKey(parent: string, child: string): string {
+  return `${parent}\u0000${child}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
