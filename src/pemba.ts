@@ -19,6 +19,7 @@ import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.js';
 import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
 import { Checker, usesExpiration } from './engine/check.js';
 import { Dispatcher } from './engine/dispatcher.js';
+import { NestedGroupIndex } from './engine/nested-group-index.js';
 import { DEFAULT_MAX_DEPTH } from './engine/depth.js';
 import { expand } from './engine/expand.js';
 import { lookupResources } from './engine/lookup-resources.js';
@@ -72,11 +73,14 @@ export class Pemba {
     readonly datastore: Datastore,
     private readonly maxDepth: number,
     private readonly dispatcher: Dispatcher,
+    private readonly index: NestedGroupIndex | undefined,
   ) {}
 
   static async open(options: PembaOptions = {}): Promise<Pemba> {
+    const datastore = options.datastore ?? createMemoryDatastore();
     const dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
-    return new Pemba(options.datastore ?? createMemoryDatastore(), options.maxDepth ?? DEFAULT_MAX_DEPTH, dispatcher);
+    const index = options.nestedGroupIndex === false ? undefined : await NestedGroupIndex.open(datastore);
+    return new Pemba(datastore, options.maxDepth ?? DEFAULT_MAX_DEPTH, dispatcher, index);
   }
 
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
@@ -288,7 +292,7 @@ export class Pemba {
     checkObjectAndRelation(schema, request.resourceType, request.permission);
     checkSubject(schema, request.subject);
     const found = await lookupResources(schema, request.resourceType, request.permission,
-      this.checker(schema, new RequestReader(snapshot), request.subject, request.context));
+      this.checker(schema, new RequestReader(snapshot), request.subject, request.context), this.index);
     const token = this.token(snapshot.revision);
     let emitted = 0;
     for (const { id: resourceId, membership } of found) {
@@ -306,7 +310,7 @@ export class Pemba {
     const subjectRelation = request.subjectRelation || ELLIPSIS;
     checkSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
     const lookup = new SubjectLookup(schema, new RequestReader(snapshot), request.subjectType, subjectRelation,
-      new CaveatEvaluator(schema, request.context), this.maxDepth);
+      new CaveatEvaluator(schema, request.context), this.maxDepth, this.index);
     const set = await lookup.lookup(request.resource, request.permission);
     const token = this.token(snapshot.revision);
     const resolved = ([id, m]: [string, Membership]) => ({ id, ...permissionshipOf(m) });
@@ -319,6 +323,7 @@ export class Pemba {
   }
 
   async close(): Promise<void> {
+    await this.index?.close();
     await this.datastore.close();
   }
 
@@ -327,7 +332,7 @@ export class Pemba {
     const caveats = new CaveatEvaluator(schema, context);
     const keyPrefix = [reader.snapshot.revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {}), ''].join('\u0000');
     const shared = { dispatcher: this.dispatcher, keyPrefix, cacheable: !usesExpiration(schema) };
-    return new Checker(schema, reader, subject, caveats, this.maxDepth, shared);
+    return new Checker(schema, reader, subject, caveats, this.maxDepth, shared, this.index);
   }
 
   private token(revision: Revision): string {

@@ -18,6 +18,7 @@ import { maxDepthExceeded } from './depth.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Dispatcher, Lane } from './dispatcher.js';
+import type { NestedGroupIndex } from './nested-group-index.js';
 import type { Membership } from './membership.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
 
@@ -61,6 +62,7 @@ export class Checker {
     private readonly caveats: CaveatEvaluator,
     private readonly maxDepth: number,
     private readonly shared?: SharedDispatch,
+    private readonly index?: NestedGroupIndex,
   ) {}
 
   async check(resource: ObjectRef, relation: string): Promise<Membership> {
@@ -130,6 +132,8 @@ export class Checker {
 
   /** Relationships stored on the relation: a direct match, a wildcard, or a subject set to follow. */
   private async direct(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const nesting = this.index?.at(this.reader.snapshot.revision, type, relation);
+    if (nesting) return this.directNested(nesting.descendants(id), type, id, relation, depth);
     const reads = this.readsOf(type, relation);
     let acc: Membership = NOT_MEMBER;
     if (reads.exact) {
@@ -138,9 +142,34 @@ export class Checker {
         if (acc.kind === 'member') return YES;
       }
     }
+    return this.followSets(reads.sets, [id], acc, depth);
+  }
+
+  /**
+   * `direct` for a nested-group relation the index answers: the subject is in `id` if it is directly
+   * in `id` or in any group nested in it. Its direct groups come from the subject index (one read
+   * per request, Leopard's MEMBER2GROUP); the nesting itself needs no reads or recursion.
+   */
+  private async directNested(nested: ReadonlySet<string>, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const reads = this.readsOf(type, relation);
+    let acc: Membership = NOT_MEMBER;
+    if (reads.exact) {
+      for (const r of await this.reader.query(reads.exact)) {
+        if (r.resource.id !== id && !nested.has(r.resource.id)) continue;
+        acc = or(acc, this.caveats.of(r));
+        if (acc.kind === 'member') return YES;
+      }
+    }
+    const others = reads.sets.filter((q) => q.subjectType !== type || q.subjectRelation !== relation);
+    if (others.length === 0) return { m: acc, cut: Infinity };
+    return this.followSets(others, nested.has(id) ? [...nested] : [id, ...nested], acc, depth);
+  }
+
+  /** The subject sets stored on `ids` (one relation), each evaluated in turn, or-ed into `acc`. */
+  private async followSets(sets: readonly PerObjectQuery[], ids: readonly string[], acc: Membership, depth: number): Promise<Evaluation> {
     let cut = Infinity;
-    for (const q of reads.sets) {
-      const rels = await this.reader.perObject(q, [id]);
+    for (const q of sets) {
+      const rels = await this.reader.perObject(q, ids);
       this.prefetch(q.subjectType!, q.subjectRelation!, rels);
       for (const r of rels) {
         const granted = this.caveats.of(r);

@@ -8,6 +8,7 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { SubjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import type { Checker } from './check.js';
+import type { NestedGroupIndex } from './nested-group-index.js';
 import { isMonotoneUnion, reverseSchema } from './reachability.js';
 import type { Membership } from './membership.js';
 import { MEMBER } from './membership.js';
@@ -23,8 +24,9 @@ export async function lookupResources(
   resourceType: string,
   permission: string,
   checker: Checker,
+  index?: NestedGroupIndex,
 ): Promise<FoundResource[]> {
-  const reached = await reachableUsersets(schema, checker.reader, checker.subject);
+  const reached = await reachableUsersets(schema, checker.reader, checker.subject, index);
   const candidates = [...(reached.get(`${resourceType}#${permission}`) ?? [])].sort();
   if (isMonotoneUnion(schema, resourceType, permission)) return candidates.map((id) => ({ id, membership: MEMBER }));
   const out: FoundResource[] = [];
@@ -43,11 +45,12 @@ async function reachableUsersets(
   schema: CompiledSchema,
   reader: RequestReader,
   subject: SubjectRef,
+  index: NestedGroupIndex | undefined,
 ): Promise<Map<string, Set<string>>> {
   const reverse = reverseSchema(schema);
   const reached = new Map<string, Set<string>>();
   let frontier = new Map<string, Set<string>>();
-  const reach = (type: string, relation: string, id: string) => {
+  const reach = (type: string, relation: string, id: string, viaIndex = false) => {
     const key = `${type}#${relation}`;
     let ids = reached.get(key);
     if (!ids) reached.set(key, (ids = new Set()));
@@ -56,6 +59,10 @@ async function reachableUsersets(
     let next = frontier.get(key);
     if (!next) frontier.set(key, (next = new Set()));
     next.add(id);
+    // A nested group reaches every group it is nested in at once (their subject reads then find nothing new).
+    if (viaIndex) return;
+    const nesting = index?.at(reader.snapshot.revision, type, relation);
+    if (nesting) for (const a of nesting.ancestors(id)) reach(type, relation, a, true);
   };
   reach(subject.type, subject.relation, subject.id);
 

@@ -5,7 +5,8 @@
  */
 import type { CompiledSchema, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
-import type { ObjectRef } from '../relationship.js';
+import type { ObjectRef, SubjectRef } from '../relationship.js';
+import type { NestedGroupIndex } from './nested-group-index.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
@@ -30,6 +31,7 @@ export class SubjectLookup {
     private readonly subjectRelation: string,
     private readonly caveats: CaveatEvaluator,
     private readonly maxDepth: number,
+    private readonly index?: NestedGroupIndex,
   ) {}
 
   async lookup(resource: ObjectRef, permission: string): Promise<SubjectSet> {
@@ -84,8 +86,15 @@ export class SubjectLookup {
     }
   }
 
+  /**
+   * Relationships stored on the relation. For a nested-group relation the index answers, the rows of
+   * `id` and of every group nested in it are read in one query and the nesting edges are not followed.
+   */
   private async direct(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
-    const rels = await this.reader.byResource(type, [id], relation);
+    const nested = this.index?.at(this.reader.snapshot.revision, type, relation)?.descendants(id);
+    const groups = nested && nested.size > 0 ? [...new Set([id, ...nested])] : [id];
+    const isEdge = (s: SubjectRef) => nested !== undefined && s.type === type && s.relation === relation;
+    const rels = await this.reader.byResource(type, groups, relation);
     const found = new Map<string, Membership>();
     let wildcard: Membership | undefined;
     for (const r of rels) {
@@ -100,7 +109,7 @@ export class SubjectLookup {
     let cut = Infinity;
     for (const r of rels) {
       const s = r.subject;
-      if (s.relation === ELLIPSIS) continue;
+      if (s.relation === ELLIPSIS || isEdge(s)) continue;
       const granted = this.caveats.of(r);
       if (granted.kind === 'not-member') continue;
       const e = await this.userset(s.type, s.id, s.relation, depth + 1);

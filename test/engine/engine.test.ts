@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Pemba } from '../../src/pemba.js';
+import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { parseRelationship } from '../../src/relationship-string.js';
 import type { SubjectRef } from '../../src/relationship.js';
 
 const fresh = { mode: 'fully_consistent' } as const;
 
-async function load(schema: string, relationships: string[], maxDepth?: number): Promise<Pemba> {
-  const pemba = await Pemba.open({ maxDepth });
+async function load(schema: string, relationships: string[], maxDepth?: number, options: PembaOptions = {}): Promise<Pemba> {
+  const pemba = await Pemba.open({ ...options, maxDepth });
   await pemba.writeSchema(schema);
   await pemba.writeRelationships({
     updates: relationships.map((r) => ({ operation: 'TOUCH' as const, relationship: parseRelationship(r) })),
@@ -66,13 +66,24 @@ describe('check', () => {
 
   it('fails with a max-depth error on a chain deeper than the limit', async () => {
     const chain = Array.from({ length: 12 }, (_, i) => `group:g${i}#member@group:g${i + 1}#member`);
-    const p = await load(groups, [...chain, 'group:g12#member@user:x'], 5);
+    const p = await load(groups, [...chain, 'group:g12#member@user:x'], 5, { nestedGroupIndex: false });
     await expect(check(p, 'group:g0', 'member', 'user:x')).rejects.toMatchObject({
       code: 'FAILED_PRECONDITION',
       message: expect.stringContaining('max depth'),
     });
-    const deep = await load(groups, [...chain, 'group:g12#member@user:x'], 50);
+    // Permissions over the chain still count each step of the nesting.
+    expect(await check(p, 'group:g0', 'view', 'user:x').catch((e: Error) => e.message)).toContain('max depth');
+    const deep = await load(groups, [...chain, 'group:g12#member@user:x'], 50, { nestedGroupIndex: false });
     expect(await check(deep, 'group:g0', 'member', 'user:x')).toBe('HAS_PERMISSION');
+  });
+
+  it('answers nested-group membership of any depth from the nested-group index (no dispatch, so no depth limit)', async () => {
+    const chain = Array.from({ length: 12 }, (_, i) => `group:g${i}#member@group:g${i + 1}#member`);
+    const p = await load(groups, [...chain, 'group:g12#member@user:x'], 5);
+    expect(await check(p, 'group:g0', 'member', 'user:x')).toBe('HAS_PERMISSION');
+    expect(await check(p, 'group:g0', 'member', 'user:y')).toBe('NO_PERMISSION');
+    expect(await check(p, 'group:g0', 'member', 'group:g12#member')).toBe('HAS_PERMISSION');
+    expect(await check(p, 'group:g12', 'member', 'group:g0#member')).toBe('NO_PERMISSION');
   });
 
   it('evaluates exclusion and intersection', async () => {
