@@ -88,6 +88,9 @@ export class SqliteDatastore implements Datastore {
       if (mode !== 'wal') throw invalidArgument(`cannot use WAL mode for the sqlite datastore ${path} (journal mode ${String(mode)})`);
       // FULL: the WAL is synced at every commit, so an acknowledged write survives a crash or power loss.
       this.writer.pragma('synchronous = FULL');
+      // Writes land all over the relationship indexes: with SQLite's default 2 MiB page cache a large
+      // import rereads their pages, and spills dirty ones to the WAL, over and over (64 MiB: ~1.5x at 1M rows).
+      this.writer.pragma('cache_size = -65536');
       this.migration = migrateSqlite(this.writer, `the SQLite database ${path}`);
       this.id = this.migration.datastoreId;
       this.reader = sqliteCall(() => new Database(path));

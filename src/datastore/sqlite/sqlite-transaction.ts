@@ -2,32 +2,29 @@
  * A read-write transaction on the SQLite writer connection, inside BEGIN IMMEDIATE (so it holds the
  * database's write lock from the start: serialisable, also against other processes). Writes are row
  * versions of the pending revision; snapshot readers use another connection and never see them
- * before COMMIT. Each write() call runs in a savepoint, so a call that throws leaves no trace.
+ * before COMMIT. Each write() call runs in a savepoint, so a call that throws leaves no trace: the
+ * change log is written as the rows are, inside the same savepoint, rather than held in memory.
  */
 import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
 import type { Relationship, RelationshipUpdate } from '../../relationship.js';
 import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { formatTuple, sameAttributes } from '../memory/relationships.js';
+import { INSERT_ROW, tryCreateAll } from './sqlite-create.js';
 import { sqliteCall } from './sqlite-errors.js';
 import type { RelationshipRow, RelationshipValues, StatementCache } from './sqlite-queries.js';
 import { queryRows, readSchemaAt, toRelationship, valuesOf, valuesOfRow } from './sqlite-queries.js';
-
-type Change = ['TOUCH' | 'DELETE', ...RelationshipValues];
 
 const SELECT_CURRENT =
   'SELECT id, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, ' +
   'expires_at, created_rev FROM relationships WHERE resource_type = ? AND resource_id = ? AND relation = ? ' +
   'AND subject_type = ? AND subject_id = ? AND subject_relation = ? AND deleted_rev IS NULL';
-const INSERT_ROW =
-  'INSERT INTO relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, ' +
-  'caveat_name, caveat_context, expires_at, created_rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const INSERT_CHANGE =
   'INSERT INTO changes (revision, ordinal, operation, resource_type, resource_id, relation, subject_type, subject_id, ' +
   'subject_relation, caveat_name, caveat_context, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
 export class SqliteTransaction implements ReadWriteTransaction {
-  /** The change log of this transaction, written at commit. */
-  private readonly changes: Change[] = [];
+  /** The ordinal of this transaction's next change-log entry. */
+  private ordinal = 0;
   private schema: string | undefined;
   private closed = false;
 
@@ -55,6 +52,10 @@ export class SqliteTransaction implements ReadWriteTransaction {
 
   async write(updates: readonly RelationshipUpdate[]): Promise<void> {
     this.assertOpen();
+    if (updates.every((u) => u.operation === 'CREATE') && sqliteCall(() => tryCreateAll(this.stmts, this.revision, this.ordinal, updates))) {
+      this.ordinal += updates.length;
+      return;
+    }
     const nowMs = this.now();
     this.atomically(() => {
       for (const u of updates) this.apply(u, nowMs);
@@ -70,13 +71,13 @@ export class SqliteTransaction implements ReadWriteTransaction {
       const doomed = queryRows(this.stmts, query, this.revision, this.now(), { limit });
       for (const row of doomed) {
         this.markDeleted(row);
-        this.changes.push(['DELETE', ...valuesOfRow(row)]);
+        this.logChange('DELETE', valuesOfRow(row));
       }
       return doomed.length;
     });
   }
 
-  /** Record the commit, its change log and schema; the caller then COMMITs. */
+  /** Record the commit and its schema (the change log is already written); the caller then COMMITs. */
   finish(committedAtMs: number): void {
     this.assertOpen();
     this.closed = true;
@@ -85,8 +86,6 @@ export class SqliteTransaction implements ReadWriteTransaction {
       this.stmts.get(
         'INSERT INTO commits (revision, committed_at) VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)))',
       ).run(rev, committedAtMs, committedAtMs);
-      const insertChange = this.stmts.get(INSERT_CHANGE);
-      this.changes.forEach((c, i) => insertChange.run(rev, i, ...c));
       if (this.schema !== undefined) this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
     });
   }
@@ -95,17 +94,17 @@ export class SqliteTransaction implements ReadWriteTransaction {
     this.closed = true;
   }
 
-  /** Run `fn` in a savepoint: on a throw, roll back its rows and drop its change-log entries. */
+  /** Run `fn` in a savepoint: on a throw, roll back its rows and its change-log entries. */
   private atomically<T>(fn: () => T): T {
     const db = this.stmts.db;
-    const mark = this.changes.length;
+    const mark = this.ordinal;
     sqliteCall(() => db.exec('SAVEPOINT pemba_write'));
     try {
       const result = sqliteCall(fn);
       db.exec('RELEASE pemba_write');
       return result;
     } catch (e) {
-      this.changes.length = mark;
+      this.ordinal = mark;
       sqliteCall(() => db.exec('ROLLBACK TO pemba_write; RELEASE pemba_write'));
       throw e;
     }
@@ -135,12 +134,12 @@ export class SqliteTransaction implements ReadWriteTransaction {
         break;
       case 'TOUCH':
         // A TOUCH that changes nothing keeps the row version but is still reported, as SpiceDB's Watch does.
-        if (current && sameAttributes(toRelationship(current), r)) this.changes.push(['TOUCH', ...valuesOfRow(current)]);
+        if (current && sameAttributes(toRelationship(current), r)) this.logChange('TOUCH', valuesOfRow(current));
         else this.replace(current, r);
         break;
       case 'DELETE':
         if (current) this.markDeleted(current);
-        if (live) this.changes.push(['DELETE', ...valuesOfRow(live)]);
+        if (live) this.logChange('DELETE', valuesOfRow(live));
         break;
     }
   }
@@ -149,7 +148,11 @@ export class SqliteTransaction implements ReadWriteTransaction {
     if (current) this.markDeleted(current);
     const values = valuesOf(r);
     this.stmts.get(INSERT_ROW).run(...values, this.revision);
-    this.changes.push(['TOUCH', ...values]);
+    this.logChange('TOUCH', values);
+  }
+
+  private logChange(operation: 'TOUCH' | 'DELETE', values: RelationshipValues): void {
+    this.stmts.get(INSERT_CHANGE).run(this.revision, this.ordinal++, operation, ...values);
   }
 
   /** A version this transaction created is removed outright: no revision can ever see it. */
