@@ -74,3 +74,37 @@ describe.each(BACKENDS)('CREATE-only write calls: %s', (backend) => {
     expect(await readAll(ds, before)).toEqual([]);
   });
 });
+
+describe.each(BACKENDS)('watch over large commits: %s', (backend) => {
+  it('delivers a commit of 25,000 changes whole and in order, between its neighbours', async () => {
+    const ds = await backends.open(backend);
+    const big = Array.from({ length: 25_000 }, (_, i) => create(`doc:${i}#reader@user:u${i % 7}`));
+    const revisions: Revision[] = [];
+    revisions.push((await ds.readWrite((tx) => tx.write([create('a:1#reader@user:x'), create('a:2#reader@user:x')]))).revision);
+    revisions.push((await ds.readWrite((tx) => tx.write(big))).revision);
+    revisions.push((await ds.readWrite((tx) => tx.write([create('b:1#reader@user:x')]))).revision);
+    const seen: { revision: Revision; changes: string[] }[] = [];
+    for await (const commit of ds.watch(revisions[0] - 1n)) {
+      seen.push({ revision: commit.revision, changes: commit.changes.map((c) => tuple(c.relationship)) });
+      if (seen.length === 3) break;
+    }
+    expect(seen.map((c) => c.revision)).toEqual(revisions);
+    expect(seen[0].changes).toEqual(['a:1#reader@user:x', 'a:2#reader@user:x']);
+    expect(seen[1].changes).toEqual(big.map((u) => tuple(u.relationship)));
+    expect(seen[2].changes).toEqual(['b:1#reader@user:x']);
+  });
+
+  it('carries caveat contexts and expirations through the change log as written', async () => {
+    const ds = await backends.open(backend);
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    const written = [
+      rel('doc:1#reader@user:ann', { caveat: { name: 'c', context: { n: 1.5, s: 'é"\\/', l: [1, { x: null }] } } }),
+      rel('doc:2#reader@user:bob', { expiresAt }),
+    ];
+    const { revision } = await ds.readWrite((tx) => tx.write(written.map(create)));
+    for await (const commit of ds.watch(revision - 1n)) {
+      expect(commit.changes).toEqual(written.map((relationship) => ({ operation: 'TOUCH', relationship })));
+      break;
+    }
+  });
+});

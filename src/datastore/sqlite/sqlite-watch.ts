@@ -1,46 +1,54 @@
 /**
  * Watch support: reading commits from the change log (watchers are woken by the shared
  * CommitNotifier, which also polls for commits other processes make to the same file).
+ *
+ * Changes are read a page at a time as one JSON text each: better-sqlite3 makes a row object and a
+ * V8 string per column per row, so the 1,000,000 changes of a bulk import took ~9 s to read as rows
+ * and ~2 s this way (JSON.parse builds the values natively).
  */
 import type { RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { toRelationship } from './sqlite-queries.js';
 
-interface ChangeRow {
-  revision: number;
-  schema: string | null;
-  operation: 'TOUCH' | 'DELETE' | null;
-  resource_type: string;
-  resource_id: string;
-  relation: string;
-  subject_type: string;
-  subject_id: string;
-  subject_relation: string;
-  caveat_name: string | null;
-  caveat_context: string | null;
-  expires_at: number | null;
-}
+/** Changes per page: bounds the JSON text and the arrays parsed from it. */
+const PAGE = 10_000;
+
+type ChangeTuple = [
+  revision: number, ordinal: number, operation: 'TOUCH' | 'DELETE', resource_type: string, resource_id: string,
+  relation: string, subject_type: string, subject_id: string, subject_relation: string, caveat_name: string | null,
+  caveat_context: string | null, expires_at: number | null,
+];
+
+const COMMITS =
+  'SELECT c.revision, s.text FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
+  'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
+const CHANGES =
+  'SELECT json_group_array(json_array(revision, ordinal, operation, resource_type, resource_id, relation, subject_type, ' +
+  'subject_id, subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM changes ' +
+  `WHERE (revision, ordinal) > (?, ?) AND revision <= ? ORDER BY revision, ordinal LIMIT ${PAGE})`;
 
 /** Commits in (after, after + maxCommits], ascending, with their changes and schema. */
 export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number): RevisionChanges[] {
-  const rows = stmts.get(
-    'SELECT c.revision, s.text AS schema, ch.operation, ch.resource_type, ch.resource_id, ch.relation, ch.subject_type, ' +
-      'ch.subject_id, ch.subject_relation, ch.caveat_name, ch.caveat_context, ch.expires_at FROM commits c ' +
-      'LEFT JOIN schemas s ON s.revision = c.revision LEFT JOIN changes ch ON ch.revision = c.revision ' +
-      'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision, ch.ordinal',
-  ).all(after, after + BigInt(maxCommits)) as ChangeRow[];
-  const commits: RevisionChanges[] = [];
-  let last: RevisionChanges | undefined;
-  for (const row of rows) {
-    const revision = BigInt(row.revision);
-    if (last?.revision !== revision) {
-      last = { revision, changes: [], ...(row.schema !== null ? { schema: row.schema } : {}) };
-      commits.push(last);
-    }
-    if (row.operation !== null) {
-      const change: RelationshipChange = { operation: row.operation, relationship: toRelationship(row) };
-      last.changes.push(change);
-    }
+  const last = after + BigInt(maxCommits);
+  const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null][];
+  const commits = new Map<number, RevisionChanges>();
+  for (const [revision, schema] of rows) {
+    commits.set(revision, { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) });
   }
-  return commits;
+  let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
+  for (;;) {
+    const page = JSON.parse(stmts.get(CHANGES).pluck().get(...position, last) as string) as ChangeTuple[];
+    for (const t of page) commits.get(t[0])!.changes.push(toChange(t));
+    if (page.length < PAGE) return [...commits.values()];
+    const end = page[page.length - 1];
+    position = [end[0], end[1]];
+  }
+}
+
+function toChange(t: ChangeTuple): RelationshipChange {
+  const [, , operation, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at] = t;
+  return {
+    operation,
+    relationship: toRelationship({ resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at }),
+  };
 }
