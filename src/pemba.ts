@@ -331,7 +331,7 @@ export class Pemba {
   private checker(schema: CompiledSchema, reader: RequestReader, subject: SubjectRef, context?: Record<string, unknown>): Checker {
     const caveats = new CaveatEvaluator(schema, context);
     const keyPrefix = [reader.snapshot.revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {}), ''].join('\u0000');
-    const shared = { dispatcher: this.dispatcher, keyPrefix, cacheable: !usesExpiration(schema) };
+    const shared = this.dispatcher.enabled ? { dispatcher: this.dispatcher, keyPrefix, cacheable: !usesExpiration(schema) } : undefined;
     return new Checker(schema, reader, subject, caveats, this.maxDepth, shared, this.index);
   }
 

@@ -47,6 +47,15 @@ export function decodeToken(token: string, datastoreId: string): bigint {
   return revision;
 }
 
+/** Every token a datastore issues hashes the same id: remember the last few. */
+const fingerprints = new Map<string, Buffer>();
+
 function fingerprint(datastoreId: string): Buffer {
-  return createHash('sha256').update(datastoreId).digest().subarray(0, FINGERPRINT_BYTES);
+  let fp = fingerprints.get(datastoreId);
+  if (!fp) {
+    fp = createHash('sha256').update(datastoreId).digest().subarray(0, FINGERPRINT_BYTES);
+    if (fingerprints.size >= 64) fingerprints.clear();
+    fingerprints.set(datastoreId, fp);
+  }
+  return fp;
 }

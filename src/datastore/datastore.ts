@@ -143,14 +143,21 @@ export function keyOf(r: Relationship): RelationshipKey {
 
 /** A predicate for every query field: what a backend's index lookups narrow down, this decides. */
 export function queryPredicate(q: RelationshipQuery): (k: RelationshipKey) => boolean {
-  const resourceIds = q.resourceIds && new Set(q.resourceIds);
-  const subjectIds = q.subjectIds && new Set(q.subjectIds);
+  const resourceIds = q.resourceIds && oneOf(q.resourceIds);
+  const subjectIds = q.subjectIds && oneOf(q.subjectIds);
   return (k) =>
     (q.resourceType === undefined || k.resourceType === q.resourceType) &&
-    (resourceIds === undefined || resourceIds.has(k.resourceId)) &&
+    (resourceIds === undefined || resourceIds(k.resourceId)) &&
     (q.resourceIdPrefix === undefined || k.resourceId.startsWith(q.resourceIdPrefix)) &&
     (q.relation === undefined || k.relation === q.relation) &&
     (q.subjectType === undefined || k.subjectType === q.subjectType) &&
-    (subjectIds === undefined || subjectIds.has(k.subjectId)) &&
+    (subjectIds === undefined || subjectIds(k.subjectId)) &&
     (q.subjectRelation === undefined || k.subjectRelation === q.subjectRelation);
+}
+
+/** Membership in a list: a scan for the one- or two-id lists of the engine's hot path, a Set beyond. */
+function oneOf(values: readonly string[]): (v: string) => boolean {
+  if (values.length <= 4) return (v) => values.includes(v);
+  const set = new Set(values);
+  return (v) => set.has(v);
 }

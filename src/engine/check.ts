@@ -265,6 +265,8 @@ export class Checker {
       const visit = (rw: Rewrite, rel: string): void => {
         switch (rw.kind) {
           case 'this': {
+            // The index answers this relation from one read of the subject's groups, not per object.
+            if (this.index?.at(this.reader.snapshot.revision, type, rel)) return;
             const d = this.readsOf(type, rel);
             if (d.exact) out.push(d.exact);
             out.push(...d.sets);

@@ -98,6 +98,11 @@ export class Dispatcher {
     }
   }
 
+  /** Whether there is anything to share (a cache or deduplication). */
+  get enabled(): boolean {
+    return this.dedupe || this.cache.maxBytes > 0;
+  }
+
   stats(): CacheStats & { joined: number } {
     return { ...this.cache.stats(), joined: this.joined };
   }

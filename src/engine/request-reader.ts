@@ -10,15 +10,19 @@ import type { Relationship } from '../relationship.js';
 /** A query on one resource type and relation, without the resource ids. */
 export type PerObjectQuery = Omit<RelationshipQuery, 'resourceIds' | 'resourceIdPrefix'> & { resourceType: string; relation: string };
 
+type Rows = Promise<Relationship[]>;
+
 export class RequestReader {
-  private readonly cache = new Map<string, Promise<Relationship[]>>();
+  /** Reads by the query's shape (without ids), then by resource id. */
+  private readonly perId = new Map<string, Map<string, Rows>>();
+  private readonly other = new Map<string, Rows>();
   /** Relationship queries sent to the datastore (for tests and benchmarks). */
   queries = 0;
 
   constructor(readonly snapshot: SnapshotReader) {}
 
   /** Every relationship on `relation` of the given resources. */
-  byResource(type: string, ids: readonly string[], relation: string): Promise<Relationship[]> {
+  byResource(type: string, ids: readonly string[], relation: string): Rows {
     return this.perObject({ resourceType: type, relation }, ids);
   }
 
@@ -26,42 +30,66 @@ export class RequestReader {
    * The rows matching `q` on each of `ids`, concatenated in id order. Ids not read before in this
    * request are fetched together in one query.
    */
-  async perObject(q: PerObjectQuery, ids: readonly string[]): Promise<Relationship[]> {
-    const parts = this.prefetch(q, ids);
-    if (parts.length === 1) return parts[0];
-    return (await Promise.all(parts)).flat();
+  perObject(q: PerObjectQuery, ids: readonly string[]): Rows {
+    if (ids.length === 1) {
+      const byId = this.shape(q);
+      let rows = byId.get(ids[0]);
+      if (!rows) {
+        this.queries++;
+        rows = this.snapshot.queryRelationships({ ...q, resourceIds: ids });
+        byId.set(ids[0], rows);
+      }
+      return rows;
+    }
+    return Promise.all(this.prefetch(q, ids)).then((parts) => parts.flat());
   }
 
   /** Starts reading the ids not yet read (one query) and returns each id's pending rows. */
-  prefetch(q: PerObjectQuery, ids: readonly string[]): Promise<Relationship[]>[] {
-    const base = queryKey(q) + '\u0000';
-    const missing = ids.filter((id) => !this.cache.has(base + id));
+  prefetch(q: PerObjectQuery, ids: readonly string[]): Rows[] {
+    const byId = this.shape(q);
+    const missing = [...new Set(ids.filter((id) => !byId.has(id)))];
     if (missing.length === 1) {
       this.queries++;
-      this.cache.set(base + missing[0], handled(this.snapshot.queryRelationships({ ...q, resourceIds: missing })));
+      byId.set(missing[0], handled(this.snapshot.queryRelationships({ ...q, resourceIds: missing })));
     } else if (missing.length > 1) {
-      const unique = [...new Set(missing)];
       this.queries++;
-      const byId = this.snapshot.queryRelationships({ ...q, resourceIds: unique }).then(groupById);
-      for (const id of unique) this.cache.set(base + id, handled(byId.then((groups) => groups.get(id) ?? [])));
+      const grouped = this.snapshot.queryRelationships({ ...q, resourceIds: missing }).then(groupById);
+      for (const id of missing) byId.set(id, handled(grouped.then((groups) => groups.get(id) ?? [])));
     }
-    return ids.map((id) => this.cache.get(base + id)!);
+    return ids.map((id) => byId.get(id)!);
   }
 
-  query(q: RelationshipQuery): Promise<Relationship[]> {
+  query(q: RelationshipQuery): Rows {
     const key = queryKey(q) + '\u0001' + JSON.stringify([q.resourceIds, q.resourceIdPrefix]);
-    let hit = this.cache.get(key);
+    let hit = this.other.get(key);
     if (!hit) {
       this.queries++;
       hit = this.snapshot.queryRelationships(q);
-      this.cache.set(key, hit);
+      this.other.set(key, hit);
     }
     return hit;
   }
+
+  private shape(q: PerObjectQuery): Map<string, Rows> {
+    const key = queryKey(q);
+    let byId = this.perId.get(key);
+    if (!byId) this.perId.set(key, (byId = new Map()));
+    return byId;
+  }
 }
 
+/** Memoised per query object: the engine reuses its query shapes for a whole request. */
+const keys = new WeakMap<RelationshipQuery, string>();
+
 function queryKey(q: RelationshipQuery): string {
-  return JSON.stringify([q.resourceType, q.relation, q.subjectType, q.subjectIds, q.subjectRelation]);
+  let key = keys.get(q);
+  if (key === undefined) {
+    key = q.subjectType === undefined && q.subjectIds === undefined && q.subjectRelation === undefined
+      ? `${q.resourceType}#${q.relation}`
+      : JSON.stringify([q.resourceType, q.relation, q.subjectType, q.subjectIds, q.subjectRelation]);
+    keys.set(q, key);
+  }
+  return key;
 }
 
 /** A prefetched read nobody awaits must not become an unhandled rejection; awaiting it still throws. */
