@@ -7,6 +7,9 @@ import { ApiError, toFailure } from './errors.js';
 import type { Failure } from './errors.js';
 import type { CallContext, MethodHandler } from './method.js';
 
+/** Ends whatever a finished call still has running; one shared instance, since building an Error (its stack) costs on every call. */
+const CALL_FINISHED = new ApiError('CANCELLED', 'call finished');
+
 export interface CallLogger {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -66,7 +69,7 @@ export function startCall(
       const ms = Date.now() - started;
       if (error === undefined) {
         options.log.debug({ method, ms, code: 'OK' }, 'call finished');
-        abort(new ApiError('CANCELLED', 'call finished'));
+        abort(CALL_FINISHED);
         return undefined;
       }
       const failure = toFailure(error);

@@ -58,6 +58,11 @@ export class PembaEngine implements Engine {
     }
   }
 
+  /** The loaded Pemba's shared-dispatch counters. */
+  dispatchStats(): ReturnType<Pemba['dispatchStats']> | undefined {
+    return this.pemba?.dispatchStats();
+  }
+
   async close(): Promise<void> {
     const p = this.pemba;
     this.pemba = undefined;
