@@ -67,11 +67,12 @@ export function validateRelationship(schema: CompiledSchema, rel: Relationship):
 const sameSubject = (a: AllowedSubjectType, b: AllowedSubjectType) =>
   a.type === b.type && a.wildcard === b.wildcard && (a.wildcard || a.relation === b.relation);
 
+function pattern(what: string, value: string, re: RegExp, source: string): void {
+  if (!re.test(value)) throw invalidArgument(`${what} \`${value}\` does not match regex pattern \`${source}\``);
+}
+
 function checkFormat(rel: Relationship): void {
   const { resource, relation, subject } = rel;
-  const pattern = (what: string, value: string, re: RegExp, source: string) => {
-    if (!re.test(value)) throw invalidArgument(`${what} \`${value}\` does not match regex pattern \`${source}\``);
-  };
   pattern('resource object type', resource.type, DEFINITION_NAME, namePattern.definition);
   if (resource.id === '*') {
     throw invalidArgument('resource object id `*` is not allowed: wildcards are only valid as subjects', 'ERROR_REASON_WILDCARD_NOT_ALLOWED');

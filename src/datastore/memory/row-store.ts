@@ -10,7 +10,7 @@
 import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type { QueryOptions, RelationshipKey, RelationshipQuery, Revision } from '../datastore.js';
-import { compareKeys, keyOf, queryPredicate } from '../datastore.js';
+import { compareKeys, queryPredicate } from '../datastore.js';
 import { subjectKey } from './relationships.js';
 
 export interface RowVersion {
@@ -22,11 +22,25 @@ export interface RowVersion {
   readonly expiresAtMs?: number;
 }
 
-export class Slot {
+/** One relationship key (its fields are the slot's own, saving an object per row) and its versions. */
+export class Slot implements RelationshipKey {
+  readonly resourceType: string;
+  readonly resourceId: string;
+  readonly relation: string;
+  readonly subjectType: string;
+  readonly subjectId: string;
+  readonly subjectRelation: string;
   /** Ascending by createdRev. */
   versions: RowVersion[] = [];
 
-  constructor(readonly key: RelationshipKey) {}
+  constructor(r: Relationship) {
+    this.resourceType = r.resource.type;
+    this.resourceId = r.resource.id;
+    this.relation = r.relation;
+    this.subjectType = r.subject.type;
+    this.subjectId = r.subject.id;
+    this.subjectRelation = r.subject.relation;
+  }
 
   /** The version visible at `revision`, if any. Reads are usually near head, so search backwards. */
   at(revision: Revision): RowVersion | undefined {
@@ -35,6 +49,17 @@ export class Slot {
       if (v.createdRev <= revision) return v.deletedRev === undefined || v.deletedRev > revision ? v : undefined;
     }
     return undefined;
+  }
+
+  /** Append a version; the first gets an array of exactly one (push onto [] reserves room for 17). */
+  add(v: RowVersion): void {
+    if (this.versions.length === 0) this.versions = [v];
+    else this.versions.push(v);
+  }
+
+  /** Whether `r` has this slot's subject (the slot's resource and relation being given). */
+  holdsSubject(r: Relationship): boolean {
+    return this.subjectId === r.subject.id && this.subjectType === r.subject.type && this.subjectRelation === r.subject.relation;
   }
 
   /** The undeleted version, if any. */
@@ -46,7 +71,11 @@ export class Slot {
 
 export const isExpired = (v: RowVersion, nowMs: number) => v.expiresAtMs !== undefined && v.expiresAtMs <= nowMs;
 
-type BySubject = Map<string, Slot>;
+/**
+ * The slots of one (resource, relation): most have a single subject, kept bare (a map and a key
+ * string per relationship were a third of a bulk import's memory); a map by subjectKey once there are more.
+ */
+type BySubject = Slot | Map<string, Slot>;
 type ByRelation = Map<string, BySubject>;
 
 export class RowStore {
@@ -54,38 +83,49 @@ export class RowStore {
   private readonly bySubject = new Map<string, Map<string, Set<Slot>>>();
 
   slotFor(r: Relationship): Slot | undefined {
-    const s = subjectKey(r.subject.type, r.subject.id, r.subject.relation);
-    return this.byResource.get(r.resource.type)?.get(r.resource.id)?.get(r.relation)?.get(s);
+    const subjects = this.byResource.get(r.resource.type)?.get(r.resource.id)?.get(r.relation);
+    if (subjects instanceof Slot) return subjects.holdsSubject(r) ? subjects : undefined;
+    return subjects?.get(subjectKey(r.subject.type, r.subject.id, r.subject.relation));
   }
 
-  /** The slot for `r`, created and indexed if missing. */
+  /** The slot for `r`, created and indexed if missing (one walk down the index: bulk imports call this per row). */
   ensureSlot(r: Relationship): Slot {
-    const existing = this.slotFor(r);
-    if (existing) return existing;
-    const slot = new Slot(keyOf(r));
-    const ids = getOrInit(this.byResource, r.resource.type, () => new Map<string, ByRelation>());
-    const rels = getOrInit(ids, r.resource.id, () => new Map<string, BySubject>());
-    getOrInit(rels, r.relation, () => new Map<string, Slot>()).set(subjectKey(r.subject.type, r.subject.id, r.subject.relation), slot);
-    const sids = getOrInit(this.bySubject, r.subject.type, () => new Map<string, Set<Slot>>());
-    getOrInit(sids, r.subject.id, () => new Set<Slot>()).add(slot);
+    const ids = getOrNew(this.byResource, r.resource.type, Map<string, ByRelation>);
+    const rels = getOrNew(ids, r.resource.id, Map<string, BySubject>);
+    const subjects = rels.get(r.relation);
+    let slot: Slot;
+    if (subjects === undefined) {
+      slot = new Slot(r);
+      rels.set(r.relation, slot);
+    } else if (subjects instanceof Slot) {
+      if (subjects.holdsSubject(r)) return subjects;
+      slot = new Slot(r);
+      rels.set(r.relation, new Map([[subjectKeyOf(subjects), subjects], [subjectKeyOf(slot), slot]]));
+    } else {
+      const s = subjectKey(r.subject.type, r.subject.id, r.subject.relation);
+      const existing = subjects.get(s);
+      if (existing) return existing;
+      slot = new Slot(r);
+      subjects.set(s, slot);
+    }
+    getOrNew(getOrNew(this.bySubject, r.subject.type, Map<string, Set<Slot>>), r.subject.id, Set<Slot>).add(slot);
     return slot;
   }
 
   /** Unindex a slot that has no versions left, pruning empty index maps. */
   removeSlot(slot: Slot): void {
-    const k = slot.key;
-    const ids = this.byResource.get(k.resourceType);
-    const rels = ids?.get(k.resourceId);
-    const subjects = rels?.get(k.relation);
-    subjects?.delete(subjectKey(k.subjectType, k.subjectId, k.subjectRelation));
-    if (subjects?.size === 0) rels!.delete(k.relation);
-    if (rels?.size === 0) ids!.delete(k.resourceId);
-    if (ids?.size === 0) this.byResource.delete(k.resourceType);
-    const sids = this.bySubject.get(k.subjectType);
-    const set = sids?.get(k.subjectId);
+    const ids = this.byResource.get(slot.resourceType);
+    const rels = ids?.get(slot.resourceId);
+    const subjects = rels?.get(slot.relation);
+    if (subjects instanceof Map) subjects.delete(subjectKeyOf(slot));
+    if (subjects === slot || (subjects instanceof Map && subjects.size === 0)) rels!.delete(slot.relation);
+    if (rels?.size === 0) ids!.delete(slot.resourceId);
+    if (ids?.size === 0) this.byResource.delete(slot.resourceType);
+    const sids = this.bySubject.get(slot.subjectType);
+    const set = sids?.get(slot.subjectId);
     set?.delete(slot);
-    if (set?.size === 0) sids!.delete(k.subjectId);
-    if (sids?.size === 0) this.bySubject.delete(k.subjectType);
+    if (set?.size === 0) sids!.delete(slot.subjectId);
+    if (sids?.size === 0) this.bySubject.delete(slot.subjectType);
   }
 
   /** Relationships visible at `revision` and unexpired at `nowMs`, in key order, after `after`, at most `limit`. */
@@ -97,9 +137,9 @@ export class RowStore {
     const match = queryPredicate(q);
     const hits: { key: RelationshipKey; v: RowVersion }[] = [];
     for (const slot of this.candidates(q)) {
-      if (!match(slot.key) || (after && compareKeys(slot.key, after) <= 0)) continue;
+      if (!match(slot) || (after && compareKeys(slot, after) <= 0)) continue;
       const v = slot.at(revision);
-      if (v && !isExpired(v, nowMs)) hits.push({ key: slot.key, v });
+      if (v && !isExpired(v, nowMs)) hits.push({ key: slot, v });
     }
     hits.sort((a, b) => compareKeys(a.key, b.key));
     if (limit !== undefined && hits.length > limit) hits.length = limit;
@@ -149,16 +189,23 @@ export class RowStore {
 
 function* slotsOf(rels: ByRelation, relation?: string): Iterable<Slot> {
   if (relation !== undefined) {
-    yield* rels.get(relation)?.values() ?? [];
+    const subjects = rels.get(relation);
+    if (subjects instanceof Slot) yield subjects;
+    else if (subjects) yield* subjects.values();
     return;
   }
-  for (const subjects of rels.values()) yield* subjects.values();
+  for (const subjects of rels.values()) {
+    if (subjects instanceof Slot) yield subjects;
+    else yield* subjects.values();
+  }
 }
 
-function getOrInit<K, V>(map: Map<K, V>, key: K, init: () => V): V {
+const subjectKeyOf = (slot: Slot) => subjectKey(slot.subjectType, slot.subjectId, slot.subjectRelation);
+
+function getOrNew<K, V>(map: Map<K, V>, key: K, make: new () => V): V {
   let v = map.get(key);
   if (v === undefined) {
-    v = init();
+    v = new make();
     map.set(key, v);
   }
   return v;

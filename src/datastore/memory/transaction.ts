@@ -11,10 +11,11 @@ import type {
 } from '../datastore.js';
 import type { CommitLog } from './commit-log.js';
 import { formatTuple, freezeCopy, sameAttributes } from './relationships.js';
-import type { RowStore, RowVersion, Slot } from './row-store.js';
-import { isExpired } from './row-store.js';
+import type { RowStore, RowVersion } from './row-store.js';
+import { isExpired, Slot } from './row-store.js';
 
-type Undo = { slot: Slot; pushed: RowVersion } | { deleted: RowVersion };
+/** A slot that had a version pushed (a bare slot: no allocation per created row), or a version marked deleted. */
+type Undo = Slot | { slot: Slot; deleted: RowVersion };
 
 export class MemoryTransaction implements ReadWriteTransaction {
   readonly changes: RelationshipChange[] = [];
@@ -74,11 +75,11 @@ export class MemoryTransaction implements ReadWriteTransaction {
   rollback(mark = 0): void {
     while (this.undo.length > mark) {
       const u = this.undo.pop()!;
-      if ('deleted' in u) {
-        u.deleted.deletedRev = undefined;
+      if (u instanceof Slot) {
+        u.versions.pop();
+        if (u.versions.length === 0) this.rows.removeSlot(u);
       } else {
-        u.slot.versions.pop();
-        if (u.slot.versions.length === 0) this.rows.removeSlot(u.slot);
+        u.deleted.deletedRev = undefined;
       }
     }
   }
@@ -86,8 +87,8 @@ export class MemoryTransaction implements ReadWriteTransaction {
   /** Drop versions this transaction both created and deleted: no revision can ever see them. */
   finish(): void {
     for (const u of this.undo) {
-      if ('pushed' in u && u.pushed.deletedRev === this.revision) {
-        u.slot.versions = u.slot.versions.filter((v) => v !== u.pushed);
+      if (!(u instanceof Slot) && u.deleted.createdRev === this.revision) {
+        u.slot.versions = u.slot.versions.filter((v) => v !== u.deleted);
         if (u.slot.versions.length === 0) this.rows.removeSlot(u.slot);
       }
     }
@@ -127,28 +128,28 @@ export class MemoryTransaction implements ReadWriteTransaction {
         }
         break;
       case 'DELETE':
-        if (current) this.markDeleted(current);
+        if (current) this.markDeleted(slot!, current);
         if (live) this.changes.push({ operation: 'DELETE', relationship: live.relationship });
         break;
     }
   }
 
   private replace(slot: Slot, current: RowVersion | undefined, r: Relationship): void {
-    if (current) this.markDeleted(current);
+    if (current) this.markDeleted(slot, current);
     const relationship = freezeCopy(r);
     const pushed: RowVersion = {
       relationship,
       createdRev: this.revision,
       ...(relationship.expiresAt ? { expiresAtMs: relationship.expiresAt.getTime() } : {}),
     };
-    slot.versions.push(pushed);
-    this.undo.push({ slot, pushed });
+    slot.add(pushed);
+    this.undo.push(slot);
     this.changes.push({ operation: 'TOUCH', relationship });
   }
 
-  private markDeleted(v: RowVersion): void {
-    v.deletedRev = this.revision;
-    this.undo.push({ deleted: v });
+  private markDeleted(slot: Slot, deleted: RowVersion): void {
+    deleted.deletedRev = this.revision;
+    this.undo.push({ slot, deleted });
   }
 
   private assertOpen(): void {
