@@ -23,6 +23,10 @@ const RELATIONSHIP_COLUMNS = `
   caveat_context TEXT,
   expires_at INTEGER`;
 
+/** The subject index as created, also by a large import that rebuilds it (sqlite-deferred-index.ts). */
+export const SUBJECT_INDEX =
+  'CREATE INDEX relationships_current_by_subject ON relationships (subject_type, subject_id, subject_relation) WHERE deleted_rev IS NULL';
+
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -40,8 +44,7 @@ const MIGRATIONS: readonly Migration[] = [
         CREATE UNIQUE INDEX relationships_current_by_resource
           ON relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation)
           WHERE deleted_rev IS NULL;
-        CREATE INDEX relationships_current_by_subject
-          ON relationships (subject_type, subject_id, subject_relation) WHERE deleted_rev IS NULL;
+        ${SUBJECT_INDEX};
         -- Reads at older revisions and garbage collection.
         CREATE INDEX relationships_deleted ON relationships (deleted_rev) WHERE deleted_rev IS NOT NULL;
         CREATE INDEX relationships_expiring ON relationships (expires_at) WHERE expires_at IS NOT NULL;

@@ -10,6 +10,7 @@ import type { Relationship, RelationshipUpdate } from '../../relationship.js';
 import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { formatTuple, sameAttributes } from '../memory/relationships.js';
 import { INSERT_ROW, tryCreateAll } from './sqlite-create.js';
+import { DeferredSubjectIndex } from './sqlite-deferred-index.js';
 import { sqliteCall } from './sqlite-errors.js';
 import type { RelationshipRow, RelationshipValues, StatementCache } from './sqlite-queries.js';
 import { queryRows, readSchemaAt, toRelationship, valuesOf, valuesOfRow } from './sqlite-queries.js';
@@ -27,15 +28,19 @@ export class SqliteTransaction implements ReadWriteTransaction {
   private ordinal = 0;
   private schema: string | undefined;
   private closed = false;
+  private readonly subjectIndex: DeferredSubjectIndex;
 
   constructor(
     private readonly stmts: StatementCache,
     readonly revision: Revision,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.subjectIndex = new DeferredSubjectIndex(stmts);
+  }
 
   async queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
     this.assertOpen();
+    sqliteCall(() => this.subjectIndex.restore());
     return sqliteCall(() => queryRows(this.stmts, query, this.revision, this.now(), options)).map(toRelationship);
   }
 
@@ -54,6 +59,7 @@ export class SqliteTransaction implements ReadWriteTransaction {
     this.assertOpen();
     if (updates.every((u) => u.operation === 'CREATE') && sqliteCall(() => tryCreateAll(this.stmts, this.revision, this.ordinal, updates))) {
       this.ordinal += updates.length;
+      sqliteCall(() => this.subjectIndex.add(updates.length));
       return;
     }
     const nowMs = this.now();
@@ -67,6 +73,8 @@ export class SqliteTransaction implements ReadWriteTransaction {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw invalidArgument(`invalid delete limit ${limit}: it must be a non-negative integer`);
     }
+    // Outside the savepoint: rolling it back must not drop the index again behind restore()'s back.
+    sqliteCall(() => this.subjectIndex.restore());
     return this.atomically(() => {
       const doomed = queryRows(this.stmts, query, this.revision, this.now(), { limit });
       for (const row of doomed) {
@@ -83,6 +91,7 @@ export class SqliteTransaction implements ReadWriteTransaction {
     this.closed = true;
     const rev = this.revision;
     sqliteCall(() => {
+      this.subjectIndex.restore();
       this.stmts.get(
         'INSERT INTO commits (revision, committed_at) VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)))',
       ).run(rev, committedAtMs, committedAtMs);
