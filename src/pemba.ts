@@ -17,7 +17,7 @@ import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
 import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.js';
 import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
-import { Checker, usesExpiration } from './engine/check.js';
+import { Checker, usesExpiration, type SharedDispatch } from './engine/check.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { NestedGroupIndex } from './engine/nested-group-index.js';
 import { DEFAULT_MAX_DEPTH } from './engine/depth.js';
@@ -330,8 +330,11 @@ export class Pemba {
   /** A Checker that shares sub-problem answers with other requests at the same revision. */
   private checker(schema: CompiledSchema, reader: RequestReader, subject: SubjectRef, context?: Record<string, unknown>): Checker {
     const caveats = new CaveatEvaluator(schema, context);
-    const keyPrefix = [reader.snapshot.revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {}), ''].join('\u0000');
-    const shared = this.dispatcher.enabled ? { dispatcher: this.dispatcher, keyPrefix, cacheable: !usesExpiration(schema) } : undefined;
+    let shared: SharedDispatch | undefined;
+    if (this.dispatcher.enabled) {
+      const prefix = [reader.snapshot.revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {})].join('\u0000');
+      shared = { dispatcher: this.dispatcher, keyPrefix: this.dispatcher.keyPrefix(prefix), cacheable: !usesExpiration(schema) };
+    }
     return new Checker(schema, reader, subject, caveats, this.maxDepth, shared, this.index);
   }
 

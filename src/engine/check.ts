@@ -77,20 +77,10 @@ export class Checker {
       if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
       const definition = this.definition(type, relation);
       if (!definition) return NO;
-      const evaluate = () => this.rewrite(definition.rewrite, type, id, relation, depth);
       const shared = this.shared;
-      if (!shared) return evaluate();
-      return shared.dispatcher.run(
-        shared.keyPrefix + key,
-        this.lane,
-        shared.cacheable,
-        async () => {
-          const e = await evaluate();
-          // An answer that assumed an ancestor's cut is only right on this path.
-          return { ...e, shareable: e.cut >= depth };
-        },
-        (m) => ({ m, cut: Infinity, shareable: true }),
-      );
+      if (!shared) return this.rewrite(definition.rewrite, type, id, relation, depth);
+      return shared.dispatcher.run(shared.keyPrefix + key, this.lane, depth, shared.cacheable,
+        () => this.rewrite(definition.rewrite, type, id, relation, depth));
     });
   }
 
@@ -142,6 +132,7 @@ export class Checker {
         if (acc.kind === 'member') return YES;
       }
     }
+    if (reads.sets.length === 0) return { m: acc, cut: Infinity };
     return this.followSets(reads.sets, [id], acc, depth);
   }
 

@@ -24,12 +24,16 @@ export const DEFAULT_DISPATCH_CACHE_BYTES = 64 * 1024 * 1024;
 class Flight {
   /** The computation this one is blocked on now, if any. */
   waitingOn: Flight | undefined;
-  /** Settles with the answer when it may be shared, undefined when it may not (or failed). */
-  readonly done: Promise<Membership | undefined>;
-  settle!: (m: Membership | undefined) => void;
+  /** Callers waiting for this answer; most computations have none, so no promise is made up front. */
+  private waiters: ((m: Membership | undefined) => void)[] | undefined;
 
-  constructor() {
-    this.done = new Promise((resolve) => (this.settle = resolve));
+  /** Resolves with the answer when it may be shared, undefined when it may not (or failed). */
+  join(): Promise<Membership | undefined> {
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  }
+
+  settle(m: Membership | undefined): void {
+    if (this.waiters) for (const resolve of this.waiters) resolve(m);
   }
 }
 
@@ -38,16 +42,22 @@ export interface Lane {
   current: Flight | undefined;
 }
 
-/** An answer and whether it may be reused outside the evaluation that produced it. */
+/**
+ * An answer and the shallowest path depth whose cycle cut it relied on (Infinity: none). Computed at
+ * depth d, it may be reused elsewhere only if it relied on no cut above d.
+ */
 export interface Outcome {
   m: Membership;
-  shareable: boolean;
+  cut: number;
 }
 
 export class Dispatcher {
   readonly cache: DispatchCache<Membership>;
   private readonly flights = new Map<string, Flight>();
   private readonly dedupe: boolean;
+  /** Short, never reused names for long key prefixes (revision, subject, context). */
+  private readonly prefixes = new Map<string, string>();
+  private nextPrefix = 0;
   joined = 0;
 
   constructor(options: Partial<DispatchOptions> = {}) {
@@ -56,46 +66,66 @@ export class Dispatcher {
   }
 
   /**
-   * The answer to the sub-problem `key` (which must name the revision, subject and context): from the
-   * cache, from an identical computation running elsewhere, or by running `compute` on `lane`.
-   * `cacheable` says whether a shareable answer may also outlive this moment in the cache.
+   * The answer to the sub-problem `key` (which must name the revision, subject and context), computed
+   * at path depth `depth`: from the cache, from an identical computation running elsewhere, or by
+   * running `compute` on `lane`. `cacheable` says whether a shareable answer may also outlive this
+   * moment in the cache.
    */
-  async run<E extends Outcome>(key: string, lane: Lane, cacheable: boolean, compute: () => Promise<E>, fromShared: (m: Membership) => E): Promise<E> {
-    const cached = this.cache.maxBytes > 0 ? this.cache.get(key) : undefined;
-    if (cached !== undefined) return fromShared(cached);
-    if (!this.dedupe) return this.compute(key, cacheable, compute);
+  async run(key: string, lane: Lane, depth: number, cacheable: boolean, compute: () => Promise<Outcome>): Promise<Outcome> {
+    const caching = cacheable && this.cache.maxBytes > 0;
+    if (caching) {
+      const m = this.cache.get(key);
+      if (m !== undefined) return { m, cut: Infinity };
+    }
+    if (!this.dedupe) {
+      const result = await compute();
+      if (caching && result.cut >= depth) this.cache.set(key, result.m);
+      return result;
+    }
     const running = this.flights.get(key);
     if (running !== undefined) {
       if (leadsTo(running, lane.current)) return compute();
       const waiter = lane.current;
       if (waiter) waiter.waitingOn = running;
-      let shared: Membership | undefined;
-      try {
-        shared = await running.done;
-      } finally {
-        if (waiter) waiter.waitingOn = undefined;
-      }
-      if (shared !== undefined) {
-        this.joined++;
-        return fromShared(shared);
-      }
-      return compute();
+      const shared = await running.join();
+      if (waiter) waiter.waitingOn = undefined;
+      if (shared === undefined) return compute();
+      this.joined++;
+      return { m: shared, cut: Infinity };
     }
     const own = new Flight();
     this.flights.set(key, own);
     const parent = lane.current;
     if (parent) parent.waitingOn = own;
     lane.current = own;
-    let result: E | undefined;
+    let shareable: Membership | undefined;
     try {
-      result = await this.compute(key, cacheable, compute);
+      const result = await compute();
+      if (result.cut >= depth) {
+        shareable = result.m;
+        if (caching) this.cache.set(key, result.m);
+      }
       return result;
     } finally {
       lane.current = parent;
       if (parent) parent.waitingOn = undefined;
       this.flights.delete(key);
-      own.settle(result?.shareable ? result.m : undefined);
+      own.settle(shareable);
     }
+  }
+
+  /**
+   * A short stand-in for `prefix` in keys: keys are hashed on every lookup, and most of their length
+   * would be the prefix. Names are never reused, so forgetting them only costs cache hits.
+   */
+  keyPrefix(prefix: string): string {
+    let short = this.prefixes.get(prefix);
+    if (short === undefined) {
+      if (this.prefixes.size >= 100_000) this.prefixes.clear();
+      short = `${(this.nextPrefix++).toString(36)}|`;
+      this.prefixes.set(prefix, short);
+    }
+    return short;
   }
 
   /** Whether there is anything to share (a cache or deduplication). */
@@ -105,12 +135,6 @@ export class Dispatcher {
 
   stats(): CacheStats & { joined: number } {
     return { ...this.cache.stats(), joined: this.joined };
-  }
-
-  private async compute<E extends Outcome>(key: string, cacheable: boolean, compute: () => Promise<E>): Promise<E> {
-    const result = await compute();
-    if (cacheable && result.shareable && this.cache.maxBytes > 0) this.cache.set(key, result.m);
-    return result;
   }
 }
 

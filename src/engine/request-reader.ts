@@ -23,7 +23,12 @@ export class RequestReader {
 
   /** Every relationship on `relation` of the given resources. */
   byResource(type: string, ids: readonly string[], relation: string): Rows {
-    return this.perObject({ resourceType: type, relation }, ids);
+    const key = `${type}#${relation}`;
+    if (ids.length === 1) {
+      const hit = this.perId.get(key)?.get(ids[0]);
+      if (hit) return hit;
+    }
+    return this.rows(key, { resourceType: type, relation }, ids);
   }
 
   /**
@@ -31,8 +36,17 @@ export class RequestReader {
    * request are fetched together in one query.
    */
   perObject(q: PerObjectQuery, ids: readonly string[]): Rows {
+    return this.rows(queryKey(q), q, ids);
+  }
+
+  /** Starts reading the ids not yet read (one query) and returns each id's pending rows. */
+  prefetch(q: PerObjectQuery, ids: readonly string[]): Rows[] {
+    return this.start(this.shape(queryKey(q)), q, ids);
+  }
+
+  private rows(key: string, q: PerObjectQuery, ids: readonly string[]): Rows {
+    const byId = this.shape(key);
     if (ids.length === 1) {
-      const byId = this.shape(q);
       let rows = byId.get(ids[0]);
       if (!rows) {
         this.queries++;
@@ -41,12 +55,10 @@ export class RequestReader {
       }
       return rows;
     }
-    return Promise.all(this.prefetch(q, ids)).then((parts) => parts.flat());
+    return Promise.all(this.start(byId, q, ids)).then((parts) => parts.flat());
   }
 
-  /** Starts reading the ids not yet read (one query) and returns each id's pending rows. */
-  prefetch(q: PerObjectQuery, ids: readonly string[]): Rows[] {
-    const byId = this.shape(q);
+  private start(byId: Map<string, Rows>, q: PerObjectQuery, ids: readonly string[]): Rows[] {
     const missing = [...new Set(ids.filter((id) => !byId.has(id)))];
     if (missing.length === 1) {
       this.queries++;
@@ -70,8 +82,7 @@ export class RequestReader {
     return hit;
   }
 
-  private shape(q: PerObjectQuery): Map<string, Rows> {
-    const key = queryKey(q);
+  private shape(key: string): Map<string, Rows> {
     let byId = this.perId.get(key);
     if (!byId) this.perId.set(key, (byId = new Map()));
     return byId;

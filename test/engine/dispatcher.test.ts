@@ -9,8 +9,8 @@ import { parseRelationship, parseSubject } from '../../src/relationship-string.j
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
 const lane = (): Lane => ({ current: undefined });
-const outcome = (m: Membership, shareable = true): Outcome => ({ m, shareable });
-const fromShared = (m: Membership): Outcome => ({ m, shareable: true });
+/** At depth 0, an answer that relied on a cut above it (cut -1) may not be shared. */
+const outcome = (m: Membership, shareable = true): Outcome => ({ m, cut: shareable ? Infinity : -1 });
 
 /** Fails the test instead of hanging when `p` never settles (a deadlock). */
 function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
@@ -50,11 +50,11 @@ describe('Dispatcher', () => {
       await tick();
       return outcome(MEMBER);
     };
-    const answers = await Promise.all([1, 2, 3].map(() => d.run('k', lane(), true, compute, fromShared)));
+    const answers = await Promise.all([1, 2, 3].map(() => d.run('k', lane(), 0, true, compute)));
     expect(answers.map((a) => a.m.kind)).toEqual(['member', 'member', 'member']);
     expect(runs).toBe(1);
     expect(d.stats().joined).toBe(2);
-    await d.run('k', lane(), true, compute, fromShared);
+    await d.run('k', lane(), 0, true, compute);
     expect(runs).toBe(1);
     expect(d.stats().hits).toBe(1);
   });
@@ -67,9 +67,9 @@ describe('Dispatcher', () => {
       await tick();
       return outcome(NOT_MEMBER, false);
     };
-    await Promise.all([d.run('u', lane(), true, unshareable, fromShared), d.run('u', lane(), true, unshareable, fromShared)]);
+    await Promise.all([d.run('u', lane(), 0, true, unshareable), d.run('u', lane(), 0, true, unshareable)]);
     expect(runs).toBe(2);
-    await d.run('v', lane(), false, async () => outcome(MEMBER), fromShared);
+    await d.run('v', lane(), 0, false, async () => outcome(MEMBER));
     expect(d.cache.get('v')).toBeUndefined();
   });
 
@@ -78,12 +78,12 @@ describe('Dispatcher', () => {
     const runs: string[] = [];
     // Request 1 computes A, which needs B; request 2 computes B, which needs A.
     const solve = (key: string, other: string, l: Lane, depth: number): Promise<Outcome> =>
-      d.run(key, l, true, async () => {
+      d.run(key, l, 0, true, async () => {
         runs.push(key);
         await tick();
         if (depth === 0) await solve(other, key, l, 1);
         return outcome(NOT_MEMBER);
-      }, fromShared);
+      });
     const l1 = lane();
     const l2 = lane();
     await within(Promise.all([solve('A', 'B', l1, 0), solve('B', 'A', l2, 0)]));
@@ -96,7 +96,7 @@ describe('Dispatcher', () => {
   it('with dedupe off, every caller computes', async () => {
     const d = new Dispatcher({ cacheBytes: 0, dedupe: false });
     let runs = 0;
-    await Promise.all([1, 2].map(() => d.run('k', lane(), true, async () => (runs++, await tick(), outcome(MEMBER)), fromShared)));
+    await Promise.all([1, 2].map(() => d.run('k', lane(), 0, true, async () => (runs++, await tick(), outcome(MEMBER)))));
     expect(runs).toBe(2);
   });
 });
