@@ -166,7 +166,7 @@ export function renderReport(data: RunData): string {
     '',
     '## Method',
     '',
-    '- Systems: Pemba in-process over the memory datastore; Pemba in-process over SQLite (a file in a temporary directory, WAL, synchronous=FULL); Pemba\'s gRPC server (`startServer`, memory datastore, as `pemba serve --datastore-engine memory`); SpiceDB.',
+    '- Systems: Pemba in-process over the memory datastore; Pemba in-process over SQLite (a file in a temporary directory, WAL, synchronous=FULL); Pemba\'s gRPC server (`startServer`, memory datastore, as `pemba serve --datastore-engine memory`); SpiceDB. Every Pemba runs with its defaults: the 64 MiB dispatch cache, deduplication and the nested-group index on (docs/performance.md).',
     '- One child process per system and dataset, run one after another, so memory is attributable and no two systems compete for the cores. The Pemba gRPC server runs in a process of its own; its client, `@authzed/authzed-node`, in the child, over one plaintext HTTP/2 connection on 127.0.0.1.',
     `- Every workload runs a warm-up repetition (a quarter of the operations), then ${o.reps} measured repetitions, each with fresh queries from a seeded generator (seed ${o.seed}): every system answers exactly the same queries. Each figure in the tables is the median over the repetitions of that figure; throughput is operations completed per second of wall time.`,
     `- Operations per repetition: ${o.ops.check} checks, ${o.ops.bulk} bulk checks of ${BULK_SIZE} items, ${o.ops.lookup} lookups, ${o.ops.mix} read/write operations, ${o.ops.concurrent} concurrent checks.`,
