@@ -137,10 +137,12 @@ export class MemoryTransaction implements ReadWriteTransaction {
   private replace(slot: Slot, current: RowVersion | undefined, r: Relationship): void {
     if (current) this.markDeleted(slot, current);
     const relationship = freezeCopy(r);
+    // Every field set, in one order: one object shape for all versions, and no spread temporary.
     const pushed: RowVersion = {
       relationship,
       createdRev: this.revision,
-      ...(relationship.expiresAt ? { expiresAtMs: relationship.expiresAt.getTime() } : {}),
+      deletedRev: undefined,
+      expiresAtMs: relationship.expiresAt?.getTime(),
     };
     slot.add(pushed);
     this.undo.push(slot);
