@@ -121,7 +121,7 @@ export class Dispatcher {
   keyPrefix(prefix: string): string {
     let short = this.prefixes.get(prefix);
     if (short === undefined) {
-      if (this.prefixes.size >= 100_000) this.prefixes.clear();
+      if (this.prefixes.size >= 10_000) this.prefixes.clear();
       short = `${(this.nextPrefix++).toString(36)}|`;
       this.prefixes.set(prefix, short);
     }
