@@ -163,7 +163,10 @@ export class SqliteDatastore implements Datastore {
         const result = await fn(tx);
         tx.finish(this.now());
         sqliteCall(() => this.writer.exec('COMMIT'));
-        this.notifier.notify(tx.revision);
+        // Watchers read the commit synchronously (a bulk import's million changes take ~2 s): wake
+        // them after the writer has had its answer, not before.
+        const committed = tx.revision;
+        setImmediate(() => this.notifier.notify(committed));
         return { revision: tx.revision, result };
       } catch (e) {
         tx?.close();
