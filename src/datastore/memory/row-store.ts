@@ -73,7 +73,7 @@ export const isExpired = (v: RowVersion, nowMs: number) => v.expiresAtMs !== und
 
 /**
  * The slots of one (resource, relation): most have a single subject, kept bare (a map and a key
- * string per relationship were a third of a bulk import's memory); a map by subjectKey once there are more.
+ * string for each were much of a bulk import's memory and time); a map by subjectKey once there are more.
  */
 type BySubject = Slot | Map<string, Slot>;
 type ByRelation = Map<string, BySubject>;
