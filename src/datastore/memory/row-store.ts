@@ -162,9 +162,13 @@ export class RowStore {
       const ids = this.byResource.get(q.resourceType);
       if (!ids) return;
       if (q.resourceIds) {
+        // The engine's "is this subject stored here" read names everything: look the slots up.
+        const exact = q.relation !== undefined && q.subjectType !== undefined && q.subjectIds !== undefined && q.subjectRelation !== undefined;
         for (const id of new Set(q.resourceIds)) {
           const rels = ids.get(id);
-          if (rels) yield* slotsOf(rels, q.relation);
+          if (!rels) continue;
+          if (exact) yield* exactSlots(rels.get(q.relation!), q.subjectType!, q.subjectIds!, q.subjectRelation!);
+          else yield* slotsOf(rels, q.relation);
         }
       } else {
         for (const [id, rels] of ids) {
@@ -184,6 +188,18 @@ export class RowStore {
       return;
     }
     yield* this.allSlots();
+  }
+}
+
+function* exactSlots(subjects: BySubject | undefined, type: string, ids: readonly string[], relation: string): Iterable<Slot> {
+  if (subjects === undefined) return;
+  if (subjects instanceof Slot) {
+    if (subjects.subjectType === type && subjects.subjectRelation === relation && ids.includes(subjects.subjectId)) yield subjects;
+    return;
+  }
+  for (const id of new Set(ids)) {
+    const slot = subjects.get(subjectKey(type, id, relation));
+    if (slot) yield slot;
   }
 }
 
