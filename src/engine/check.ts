@@ -46,6 +46,8 @@ interface DirectReads {
   exact?: PerObjectQuery;
   /** One query per subject-set type the relation allows (`group#member`). */
   sets: PerObjectQuery[];
+  /** Every row: one query instead of exact + sets when the relation admits subject sets. */
+  all: PerObjectQuery;
 }
 
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
@@ -125,15 +127,27 @@ export class Checker {
     const nesting = this.index?.at(this.reader.snapshot.revision, type, relation);
     if (nesting) return this.directNested(nesting.descendants(id), type, id, relation, depth);
     const reads = this.readsOf(type, relation);
+    if (reads.sets.length === 0) {
+      // Only plain subjects: read just this one (a large group's other members never leave the datastore).
+      let acc: Membership = NOT_MEMBER;
+      for (const r of reads.exact ? await this.reader.perObject(reads.exact, [id]) : []) {
+        acc = or(acc, this.caveats.of(r));
+        if (acc.kind === 'member') return YES;
+      }
+      return { m: acc, cut: Infinity };
+    }
+    const rels = await this.reader.perObject(reads.all, [id]);
+    const s = this.subject;
     let acc: Membership = NOT_MEMBER;
-    if (reads.exact) {
-      for (const r of await this.reader.perObject(reads.exact, [id])) {
+    for (const r of rels) {
+      const rs = r.subject;
+      if (rs.type !== s.type) continue;
+      if ((rs.relation === s.relation && rs.id === s.id) || (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS)) {
         acc = or(acc, this.caveats.of(r));
         if (acc.kind === 'member') return YES;
       }
     }
-    if (reads.sets.length === 0) return { m: acc, cut: Infinity };
-    return this.followSets(reads.sets, [id], acc, depth);
+    return this.follow(rels.filter((r) => r.subject.relation !== ELLIPSIS), acc, depth);
   }
 
   /**
@@ -152,25 +166,38 @@ export class Checker {
       }
     }
     const others = reads.sets.filter((q) => q.subjectType !== type || q.subjectRelation !== relation);
-    if (others.length === 0) return { m: acc, cut: Infinity };
-    return this.followSets(others, nested.has(id) ? [...nested] : [id, ...nested], acc, depth);
+    const groups = nested.has(id) ? [...nested] : [id, ...nested];
+    let cut = Infinity;
+    for (const q of others) {
+      const e = await this.follow(await this.reader.perObject(q, groups), acc, depth);
+      cut = Math.min(cut, e.cut);
+      acc = e.m;
+      if (acc.kind === 'member') break;
+    }
+    return { m: acc, cut };
   }
 
-  /** The subject sets stored on `ids` (one relation), each evaluated in turn, or-ed into `acc`. */
-  private async followSets(sets: readonly PerObjectQuery[], ids: readonly string[], acc: Membership, depth: number): Promise<Evaluation> {
+  /** Subject-set relationships, each evaluated in turn, or-ed into `acc`. */
+  private async follow(rels: readonly Relationship[], acc: Membership, depth: number): Promise<Evaluation> {
     let cut = Infinity;
-    for (const q of sets) {
-      const rels = await this.reader.perObject(q, ids);
-      this.prefetch(q.subjectType!, q.subjectRelation!, rels);
+    if (rels.length > 1) {
+      const byUserset = new Map<string, Relationship[]>();
       for (const r of rels) {
-        const granted = this.caveats.of(r);
-        if (granted.kind === 'not-member') continue;
-        const rs = r.subject;
-        const e = await this.userset(rs.type, rs.id, rs.relation, depth + 1);
-        cut = Math.min(cut, e.cut);
-        acc = or(acc, and(granted, e.m));
-        if (acc.kind === 'member') return { m: acc, cut };
+        const key = `${r.subject.type}#${r.subject.relation}`;
+        const group = byUserset.get(key);
+        if (group) group.push(r);
+        else byUserset.set(key, [r]);
       }
+      for (const group of byUserset.values()) this.prefetch(group[0].subject.type, group[0].subject.relation, group);
+    }
+    for (const r of rels) {
+      const granted = this.caveats.of(r);
+      if (granted.kind === 'not-member') continue;
+      const rs = r.subject;
+      const e = await this.userset(rs.type, rs.id, rs.relation, depth + 1);
+      cut = Math.min(cut, e.cut);
+      acc = or(acc, and(granted, e.m));
+      if (acc.kind === 'member') return { m: acc, cut };
     }
     return { m: acc, cut };
   }
@@ -239,6 +266,7 @@ export class Checker {
           ? { resourceType: type, relation, subjectType: s.type, subjectIds: s.relation === ELLIPSIS ? [s.id, '*'] : [s.id], subjectRelation: s.relation }
           : undefined,
         sets: [...sets.values()],
+        all: { resourceType: type, relation },
       };
       this.directReads.set(key, reads);
     }
@@ -259,8 +287,8 @@ export class Checker {
             // The index answers this relation from one read of the subject's groups, not per object.
             if (this.index?.at(this.reader.snapshot.revision, type, rel)) return;
             const d = this.readsOf(type, rel);
-            if (d.exact) out.push(d.exact);
-            out.push(...d.sets);
+            if (d.sets.length > 0) out.push(d.all);
+            else if (d.exact) out.push(d.exact);
             return;
           }
           case 'computed': {

@@ -8,7 +8,7 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { SubjectRef } from '../relationship.js';
 import type { RequestReader } from './request-reader.js';
 import type { Checker } from './check.js';
-import type { NestedGroupIndex } from './nested-group-index.js';
+import { StaleNestedGroupViewError, type NestedGroupIndex, type NestedGroupView } from './nested-group-index.js';
 import { isMonotoneUnion, reverseSchema } from './reachability.js';
 import type { Membership } from './membership.js';
 import { MEMBER } from './membership.js';
@@ -50,6 +50,7 @@ async function reachableUsersets(
   const reverse = reverseSchema(schema);
   const reached = new Map<string, Set<string>>();
   let frontier = new Map<string, Set<string>>();
+  const views = new Map<string, NestedGroupView | null>();
   const reach = (type: string, relation: string, id: string, viaIndex = false) => {
     const key = `${type}#${relation}`;
     let ids = reached.get(key);
@@ -60,9 +61,20 @@ async function reachableUsersets(
     if (!next) frontier.set(key, (next = new Set()));
     next.add(id);
     // A nested group reaches every group it is nested in at once (their subject reads then find nothing new).
-    if (viaIndex) return;
-    const nesting = index?.at(reader.snapshot.revision, type, relation);
-    if (nesting) for (const a of nesting.ancestors(id)) reach(type, relation, a, true);
+    if (viaIndex || !index) return;
+    let nesting = views.get(key);
+    if (nesting === undefined) views.set(key, (nesting = index.at(reader.snapshot.revision, type, relation) ?? null));
+    if (!nesting) return;
+    let ancestors: ReadonlySet<string>;
+    try {
+      ancestors = nesting.ancestors(id);
+    } catch (error) {
+      // The view outlived its revision (the index applied a newer nesting change since): walk on without it.
+      if (!(error instanceof StaleNestedGroupViewError)) throw error;
+      views.set(key, null);
+      return;
+    }
+    for (const a of ancestors) reach(type, relation, a, true);
   };
   reach(subject.type, subject.relation, subject.id);
 

@@ -8,9 +8,9 @@
  *   PEMBA_CONCURRENCY_SEEDS=1,2,3 npx vitest run test/differential/concurrency.test.ts
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Datastore } from '../../src/datastore/datastore.js';
 import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
 import { OPTIMISATIONS_OFF } from '../engine/optimisations.js';
+import { slowReads } from '../datastore/intercept-reads.js';
 import { queriesFor } from './compare.js';
 import { formatQuery, type Answer } from './engines.js';
 import { generateCase } from './generator.js';
@@ -19,25 +19,6 @@ import { PembaEngine } from './pemba-engine.js';
 const SEEDS = (process.env.PEMBA_CONCURRENCY_SEEDS ?? '1,2,3,4,5,6,34,63').split(',').map(Number);
 const IN_FLIGHT = 64;
 
-/** Reads that take 0–2 ms, so concurrent requests interleave inside their evaluations. */
-function slowReads(inner: Datastore): Datastore {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'snapshot') return Reflect.get(target, prop, receiver);
-      return (revision: bigint) => {
-        const snap = target.snapshot(revision);
-        return {
-          revision: snap.revision,
-          readSchema: () => snap.readSchema(),
-          queryRelationships: async (...args: Parameters<typeof snap.queryRelationships>) => {
-            await new Promise((r) => setTimeout(r, Math.random() * 2));
-            return snap.queryRelationships(...args);
-          },
-        };
-      };
-    },
-  });
-}
 
 const show = (a: Answer) => (a.ok ? a.value.join(' ') : `error ${a.error}`);
 
@@ -54,7 +35,7 @@ describe('optimisations under concurrency agree with plain sequential evaluation
       const c = generateCase(seed);
       // Odd seeds get a cache of 16 KiB, so entries are evicted while requests run.
       const optimised = new PembaEngine({
-        datastore: async () => slowReads(createMemoryDatastore()),
+        datastore: async () => slowReads(createMemoryDatastore(), 2),
         pemba: seed % 2 === 1 ? { dispatchCacheBytes: 16 * 1024 } : {},
       });
       const plain = new PembaEngine({ pemba: OPTIMISATIONS_OFF });

@@ -3,7 +3,7 @@ import { DispatchCache } from '../../src/engine/dispatch-cache.js';
 import { Dispatcher, type Lane, type Outcome } from '../../src/engine/dispatcher.js';
 import { MEMBER, NOT_MEMBER, type Membership } from '../../src/engine/membership.js';
 import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
-import type { Datastore } from '../../src/datastore/datastore.js';
+import { slowReads } from '../datastore/intercept-reads.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { parseRelationship, parseSubject } from '../../src/relationship-string.js';
 
@@ -101,25 +101,6 @@ describe('Dispatcher', () => {
   });
 });
 
-/** A datastore whose reads take a few milliseconds, so concurrent requests interleave. */
-function slowReads(inner: Datastore): Datastore {
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'snapshot') return Reflect.get(target, prop, receiver);
-      return (revision: bigint) => {
-        const snap = target.snapshot(revision);
-        return {
-          revision: snap.revision,
-          readSchema: () => snap.readSchema(),
-          queryRelationships: async (...args: Parameters<typeof snap.queryRelationships>) => {
-            await new Promise((r) => setTimeout(r, Math.random() * 3));
-            return snap.queryRelationships(...args);
-          },
-        };
-      };
-    },
-  });
-}
 
 const groups = `definition user {}
 definition group {
@@ -142,7 +123,7 @@ describe('Pemba with shared dispatch', () => {
       'group:c#member@group:d#member', 'group:d#member@group:b#member', 'group:b#member@user:x',
       'group:d#member@user:y', 'group:a#banned@user:y',
     ];
-    const shared = await load({ datastore: slowReads(createMemoryDatastore()) }, rels);
+    const shared = await load({ datastore: slowReads(createMemoryDatastore(), 3) }, rels);
     const plain = await load({ dispatchCacheBytes: 0, dedupe: false }, rels);
     const queries = [];
     for (const g of ['a', 'b', 'c', 'd']) for (const u of ['x', 'y', 'z']) for (const p of ['member', 'view']) queries.push({ g, u, p });

@@ -4,7 +4,8 @@
  * old snapshots taken before the nesting changed.
  */
 import { describe, expect, it } from 'vitest';
-import type { Datastore, RelationshipQuery } from '../../src/datastore/datastore.js';
+import type { Datastore } from '../../src/datastore/datastore.js';
+import { interceptReads } from '../datastore/intercept-reads.js';
 import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { parseRelationship, parseSubject } from '../../src/relationship-string.js';
@@ -24,20 +25,7 @@ definition repo {
 /** Counts relationship queries sent to the datastore. */
 function counting(inner: Datastore): { datastore: Datastore; queries: () => number } {
   let n = 0;
-  const datastore = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop !== 'snapshot') return Reflect.get(target, prop, receiver);
-      return (revision: bigint) => {
-        const snap = target.snapshot(revision);
-        return {
-          revision: snap.revision,
-          readSchema: () => snap.readSchema(),
-          queryRelationships: (q: RelationshipQuery, o?: object) => (n++, snap.queryRelationships(q, o)),
-        };
-      };
-    },
-  });
-  return { datastore, queries: () => n };
+  return { datastore: interceptReads(inner, () => void n++), queries: () => n };
 }
 
 const fresh: Consistency = { mode: 'fully_consistent' };

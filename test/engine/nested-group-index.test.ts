@@ -9,6 +9,7 @@ import {
 import type { Relationship, RelationshipUpdate } from '../../src/relationship.js';
 import { useTestBackends } from '../datastore/test-backends.js';
 import type { Backend } from '../datastore/test-backends.js';
+import { mulberry32 } from '../differential/generator.js';
 
 const backends = useTestBackends();
 
@@ -44,17 +45,7 @@ async function writeSchema(ds: Datastore, text: string): Promise<Revision> {
   return (await ds.readWrite((tx) => tx.writeSchema(text))).revision;
 }
 
-/** Deterministic RNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** The closure computed independently: a BFS from every node over the given edges. */
 function referenceClosure(edges: Iterable<readonly [string, string]>) {
