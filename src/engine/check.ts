@@ -71,7 +71,12 @@ export class Checker {
     return (await this.userset(resource.type, resource.id, relation, 0)).m;
   }
 
-  private async userset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+  /**
+   * `shared`: whether this sub-problem goes through the dispatcher. Steps to another object (an arrow,
+   * a subject set) and the request itself do; a permission's own relations (`computed`) are part of
+   * its evaluation, so caching them too would only add entries (and garbage-collection work).
+   */
+  private async userset(type: string, id: string, relation: string, depth: number, shared = true): Promise<Evaluation> {
     const s = this.subject;
     if (type === s.type && id === s.id && relation === s.relation) return YES;
     const key = `${type}:${id}#${relation}`;
@@ -79,9 +84,9 @@ export class Checker {
       if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
       const definition = this.definition(type, relation);
       if (!definition) return NO;
-      const shared = this.shared;
-      if (!shared) return this.rewrite(definition.rewrite, type, id, relation, depth);
-      return shared.dispatcher.run(shared.keyPrefix + key, this.lane, depth, shared.cacheable,
+      const dispatch = this.shared;
+      if (!dispatch || !shared) return this.rewrite(definition.rewrite, type, id, relation, depth);
+      return dispatch.dispatcher.run(dispatch.keyPrefix + key, this.lane, depth, dispatch.cacheable,
         () => this.rewrite(definition.rewrite, type, id, relation, depth));
     });
   }
@@ -97,7 +102,7 @@ export class Checker {
       case 'this':
         return this.direct(type, id, relation, depth);
       case 'computed':
-        return this.userset(type, id, rw.relation, depth + 1);
+        return this.userset(type, id, rw.relation, depth + 1, false);
       case 'tupleToUserset':
         return this.arrow(rw, type, id, depth);
       case 'union':
