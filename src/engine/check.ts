@@ -6,9 +6,9 @@
  * Cycles in the data (group a in group b in group a) are cut: revisiting a userset that is already
  * being evaluated on the current path contributes "not a member" (see cycle-cut-memo.ts).
  *
- * Reads ask only for what can matter: the subject itself (or its wildcard) and the subject sets the
- * schema allows, not every member of a large group. When a step fans out to several objects, their
- * first reads are fetched in one batched query before the objects are evaluated one by one.
+ * On a relation of plain subjects a read asks only for the subject itself (and its wildcard), not
+ * every member of a large group. When a step fans out to several objects, their first reads are
+ * fetched in one batched query before the objects are evaluated one by one.
  */
 import type { CompiledSchema, RelationDefinition, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
