@@ -8,33 +8,56 @@ import type { Revision } from '../datastore.js';
 import type { GcResult } from '../memory/memory-datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { expiryBoundary } from './sqlite-queries.js';
+import { copyCreated, CREATED_KEY_PREFIX, CREATED_RANGE_COLUMNS, CREATED_RANGE_JOIN } from './sqlite-create.js';
 
 const BATCH = 5_000;
+
+/**
+ * Commits still watchable whose changes are read from the rows they created (sqlite-create.ts) and
+ * that created a row this collection deletes as expired: their changes are copied to the change log
+ * first. (A row deleted at or before the boundary was created before it, by an unwatchable commit.)
+ */
+const LAZY_COMMITS_LOSING_ROWS =
+  `SELECT * FROM (SELECT c.revision, ${CREATED_RANGE_COLUMNS} FROM commits c ${CREATED_RANGE_JOIN} WHERE c.revision IN ` +
+  '(SELECT created_rev FROM relationships WHERE expires_at <= ? AND created_rev >= ?)) WHERE created_from IS NOT NULL';
 
 /** Runs `fn` as one write transaction, between other transactions. */
 export type WriteRunner = <T>(fn: () => T) => Promise<T>;
 
 export async function collectGarbage(run: WriteRunner, stmts: StatementCache, nowMs: number, gcWindowMs: number): Promise<GcResult> {
+  const cutoff = nowMs - gcWindowMs;
   const boundary: Revision = await run(() => {
     const b = expiryBoundary(stmts, nowMs, gcWindowMs);
     stmts.get("UPDATE metadata SET value = ? WHERE key = 'oldest_readable'").run(String(b));
     return b;
   });
-  const cutoff = nowMs - gcWindowMs;
   let versions = 0;
   for (const [where, bound] of [['deleted_rev <= ?', boundary], ['expires_at <= ?', cutoff]] as const) {
     const sql = `DELETE FROM relationships WHERE id IN (SELECT id FROM relationships WHERE ${where} LIMIT ${BATCH})`;
     for (;;) {
-      const n = await run(() => stmts.get(sql).run(bound).changes);
+      const n = await run(() => {
+        // In the same transaction as the deletion: a commit made since the last batch may have created an expired row.
+        if (where.startsWith('expires_at')) keepChangesOfExpiredRows(stmts, cutoff, boundary);
+        return stmts.get(sql).run(bound).changes;
+      });
       versions += n;
       if (n < BATCH) break;
     }
   }
   const commits = await run(() => {
     stmts.get('DELETE FROM changes WHERE revision < ?').run(boundary);
+    stmts.get(`DELETE FROM metadata WHERE key IN (SELECT '${CREATED_KEY_PREFIX}' || revision FROM commits WHERE revision < ?)`).run(boundary);
     // Keep the schema that was current at the boundary.
     stmts.get('DELETE FROM schemas WHERE revision < (SELECT max(revision) FROM schemas WHERE revision <= ?)').run(boundary);
     return stmts.get('DELETE FROM commits WHERE revision < ?').run(boundary).changes;
   });
   return { oldestReadable: boundary, versions, commits };
+}
+
+function keepChangesOfExpiredRows(stmts: StatementCache, cutoff: number, boundary: Revision): void {
+  const lazy = stmts.get(LAZY_COMMITS_LOSING_ROWS).all(cutoff, boundary) as { revision: number; created_from: number; created_to: number }[];
+  for (const c of lazy) {
+    copyCreated(stmts, BigInt(c.revision), 0, { first: c.created_from, last: c.created_to });
+    stmts.get('DELETE FROM metadata WHERE key = ?').run(`${CREATED_KEY_PREFIX}${c.revision}`);
+  }
 }

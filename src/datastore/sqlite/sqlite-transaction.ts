@@ -3,13 +3,15 @@
  * database's write lock from the start: serialisable, also against other processes). Writes are row
  * versions of the pending revision; snapshot readers use another connection and never see them
  * before COMMIT. Each write() call runs in a savepoint, so a call that throws leaves no trace: the
- * change log is written as the rows are, inside the same savepoint, rather than held in memory.
+ * change log is written as the rows are, inside the same savepoint, rather than held in memory
+ * (except CREATE-only batches, see sqlite-create.ts).
  */
 import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
 import type { Relationship, RelationshipUpdate } from '../../relationship.js';
 import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { formatTuple, sameAttributes } from '../memory/relationships.js';
-import { INSERT_ROW, tryCreateAll } from './sqlite-create.js';
+import { copyCreated, createdKey, INSERT_ROW, tryCreateAll } from './sqlite-create.js';
+import type { CreatedIds } from './sqlite-create.js';
 import { DeferredSubjectIndex } from './sqlite-deferred-index.js';
 import { sqliteCall } from './sqlite-errors.js';
 import type { RelationshipRow, RelationshipValues, StatementCache } from './sqlite-queries.js';
@@ -29,6 +31,13 @@ export class SqliteTransaction implements ReadWriteTransaction {
   private schema: string | undefined;
   private closed = false;
   private readonly subjectIndex: DeferredSubjectIndex;
+  /**
+   * Whether this transaction's changes are written to the change log. Until the first write that is
+   * not a CREATE-only batch they are not: all of them are the rows of `created` (sqlite-create.ts).
+   */
+  private logging = false;
+  /** The ids of the rows CREATE-only batches inserted while not logging. */
+  private created: CreatedIds | undefined;
 
   constructor(
     private readonly stmts: StatementCache,
@@ -57,11 +66,17 @@ export class SqliteTransaction implements ReadWriteTransaction {
 
   async write(updates: readonly RelationshipUpdate[]): Promise<void> {
     this.assertOpen();
-    if (updates.every((u) => u.operation === 'CREATE') && sqliteCall(() => tryCreateAll(this.stmts, this.revision, this.ordinal, updates))) {
-      this.ordinal += updates.length;
-      sqliteCall(() => this.subjectIndex.add(updates.length));
-      return;
+    if (updates.length === 0) return;
+    if (updates.every((u) => u.operation === 'CREATE')) {
+      const ids = sqliteCall(() => tryCreateAll(this.stmts, this.revision, this.ordinal, updates, this.logging));
+      if (ids) {
+        if (!this.logging) this.created = { first: this.created?.first ?? ids.first, last: ids.last };
+        this.ordinal += updates.length;
+        sqliteCall(() => this.subjectIndex.add(updates.length));
+        return;
+      }
     }
+    this.startLogging();
     const nowMs = this.now();
     this.atomically(() => {
       for (const u of updates) this.apply(u, nowMs);
@@ -75,6 +90,7 @@ export class SqliteTransaction implements ReadWriteTransaction {
     }
     // Outside the savepoint: rolling it back must not drop the index again behind restore()'s back.
     sqliteCall(() => this.subjectIndex.restore());
+    this.startLogging();
     return this.atomically(() => {
       const doomed = queryRows(this.stmts, query, this.revision, this.now(), { limit });
       for (const row of doomed) {
@@ -92,15 +108,26 @@ export class SqliteTransaction implements ReadWriteTransaction {
     const rev = this.revision;
     sqliteCall(() => {
       this.subjectIndex.restore();
+      const created = this.logging ? undefined : this.created;
       this.stmts.get(
         'INSERT INTO commits (revision, committed_at) VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)))',
       ).run(rev, committedAtMs, committedAtMs);
+      if (created) this.stmts.get('INSERT INTO metadata (key, value) VALUES (?, ?)').run(createdKey(rev), JSON.stringify([created.first, created.last]));
       if (this.schema !== undefined) this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
     });
   }
 
   close(): void {
     this.closed = true;
+  }
+
+  /** From now on write changes to the change log, beginning with those of the rows created so far. */
+  private startLogging(): void {
+    if (this.logging) return;
+    const created = this.created;
+    if (created) sqliteCall(() => copyCreated(this.stmts, this.revision, 0, created));
+    this.logging = true;
+    this.created = undefined;
   }
 
   /** Run `fn` in a savepoint: on a throw, roll back its rows and its change-log entries. */

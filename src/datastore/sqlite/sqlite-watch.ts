@@ -5,10 +5,15 @@
  * Changes are read a page at a time as one JSON text each: better-sqlite3 makes a row object and a
  * V8 string per column per row, so the 1,000,000 changes of a bulk import took ~9 s to read as rows
  * and ~2 s this way (JSON.parse builds the values natively).
+ *
+ * A commit made only of CREATE-only batches has no entries in the change log: its changes are the
+ * rows it created, read from the relationships table by id (see sqlite-create.ts). GC keeps them
+ * readable (sqlite-gc.ts).
  */
 import type { RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { toRelationship } from './sqlite-queries.js';
+import { CREATED_RANGE_COLUMNS, CREATED_RANGE_JOIN } from './sqlite-create.js';
 
 /** Changes per page: bounds the JSON text and the arrays parsed from it. */
 const PAGE = 10_000;
@@ -20,20 +25,32 @@ type ChangeTuple = [
 ];
 
 const COMMITS =
-  'SELECT c.revision, s.text FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
+  `SELECT c.revision, s.text, ${CREATED_RANGE_COLUMNS} FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ${CREATED_RANGE_JOIN} ` +
   'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
 const CHANGES =
   'SELECT json_group_array(json_array(revision, ordinal, operation, resource_type, resource_id, relation, subject_type, ' +
   'subject_id, subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM changes ' +
   `WHERE (revision, ordinal) > (?, ?) AND revision <= ? ORDER BY revision, ordinal LIMIT ${PAGE})`;
+// A commit of CREATE-only batches (sqlite-create.ts): its changes are its rows, in id order.
+const CREATED =
+  'SELECT json_group_array(json_array(id, resource_type, resource_id, relation, subject_type, subject_id, ' +
+  'subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM relationships ' +
+  `WHERE id > ? AND id <= ? AND created_rev = ? ORDER BY id LIMIT ${PAGE})`;
+
+type CreatedTuple = [
+  id: number, resource_type: string, resource_id: string, relation: string, subject_type: string, subject_id: string,
+  subject_relation: string, caveat_name: string | null, caveat_context: string | null, expires_at: number | null,
+];
 
 /** Commits in (after, after + maxCommits], ascending, with their changes and schema. */
 export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number): RevisionChanges[] {
   const last = after + BigInt(maxCommits);
-  const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null][];
+  const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
   const commits = new Map<number, RevisionChanges>();
-  for (const [revision, schema] of rows) {
-    commits.set(revision, { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) });
+  for (const [revision, schema, from, to] of rows) {
+    const commit: RevisionChanges = { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) };
+    commits.set(revision, commit);
+    if (from !== null && to !== null) readCreated(stmts, revision, from, to, commit.changes);
   }
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
   for (;;) {
@@ -42,6 +59,23 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
     if (page.length < PAGE) return [...commits.values()];
     const end = page[page.length - 1];
     position = [end[0], end[1]];
+  }
+}
+
+/** Appends to `changes` a TOUCH of each row created at `revision` with an id in [from, to], in id order. */
+function readCreated(stmts: StatementCache, revision: number, from: number, to: number, changes: RelationshipChange[]): void {
+  let after = from - 1;
+  for (;;) {
+    const page = JSON.parse(stmts.get(CREATED).pluck().get(after, to, revision) as string) as CreatedTuple[];
+    for (const t of page) {
+      const [, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at] = t;
+      changes.push({
+        operation: 'TOUCH',
+        relationship: toRelationship({ resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at }),
+      });
+    }
+    if (page.length < PAGE) return;
+    after = page[page.length - 1][0];
   }
 }
 
