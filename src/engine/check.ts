@@ -185,16 +185,7 @@ export class Checker {
   /** Subject-set relationships, each evaluated in turn, or-ed into `acc`. */
   private async follow(rels: readonly Relationship[], acc: Membership, depth: number): Promise<Evaluation> {
     let cut = Infinity;
-    if (rels.length > 1) {
-      const byUserset = new Map<string, Relationship[]>();
-      for (const r of rels) {
-        const key = `${r.subject.type}#${r.subject.relation}`;
-        const group = byUserset.get(key);
-        if (group) group.push(r);
-        else byUserset.set(key, [r]);
-      }
-      for (const group of byUserset.values()) this.prefetch(group[0].subject.type, group[0].subject.relation, group);
-    }
+    this.prefetch(rels, (r) => r.subject.relation);
     for (const r of rels) {
       const granted = this.caveats.of(r);
       if (granted.kind === 'not-member') continue;
@@ -221,15 +212,7 @@ export class Checker {
       const prev = perObject.get(key);
       perObject.set(key, { subject: r.subject, via: prev ? or(prev.via, this.caveats.of(r)) : this.caveats.of(r) });
     }
-    if (perObject.size > 1) {
-      const byType = new Map<string, Relationship[]>();
-      for (const r of rels) {
-        const group = byType.get(r.subject.type);
-        if (group) group.push(r);
-        else byType.set(r.subject.type, [r]);
-      }
-      for (const [subjectType, group] of byType) this.prefetch(subjectType, rw.computed, group);
-    }
+    if (perObject.size > 1) this.prefetch(rels, () => rw.computed);
     // `.all()`: at least one object, and every one reached grants — through its relationship's
     // caveat too (SpiceDB counts a relationship whose caveat fails as a failing branch, not as absent).
     let acc: Membership = all ? (perObject.size > 0 ? MEMBER : NOT_MEMBER) : NOT_MEMBER;
@@ -247,11 +230,24 @@ export class Checker {
     return { m: acc, cut };
   }
 
-  /** Before evaluating `relation` on several subjects' objects of one type, read their first rows in one go. */
-  private prefetch(type: string, relation: string, rels: readonly Relationship[]): void {
+  /**
+   * Before evaluating, on the subjects of `rels`, the relation `relationOf` names, read the first rows
+   * of those objects in one query per (subject type, relation) shared by two or more of them.
+   */
+  private prefetch(rels: readonly Relationship[], relationOf: (r: Relationship) => string): void {
     if (rels.length < 2) return;
-    const ids = rels.map((r) => r.subject.id);
-    for (const q of this.firstReads(type, relation)) this.reader.prefetch(q, ids);
+    const groups = new Map<string, { type: string; relation: string; ids: string[] }>();
+    for (const r of rels) {
+      const relation = relationOf(r);
+      const key = `${r.subject.type}#${relation}`;
+      const group = groups.get(key);
+      if (group) group.ids.push(r.subject.id);
+      else groups.set(key, { type: r.subject.type, relation, ids: [r.subject.id] });
+    }
+    for (const { type, relation, ids } of groups.values()) {
+      if (ids.length < 2) continue;
+      for (const q of this.firstReads(type, relation)) this.reader.prefetch(q, ids);
+    }
   }
 
   private readsOf(type: string, relation: string): DirectReads {
