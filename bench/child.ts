@@ -4,6 +4,7 @@
  * SpiceDB's close(). Receives a ChildTask as argv[2] (JSON), sends back a ChildResult over IPC.
  */
 import type { Relationship } from '../src/relationship.js';
+import type { Dataset } from './datasets/dataset.js';
 import { buildDataset } from './datasets/index.js';
 import type { ChildMessage, ChildResult, ChildTask, WorkloadResult } from './protocol.js';
 import { Rng } from './rng.js';
@@ -14,6 +15,7 @@ import { SpiceDB } from './systems/spicedb.js';
 import type { System } from './systems/system.js';
 import { collectGarbage } from './systems/system.js';
 import { WORKLOADS } from './workloads/index.js';
+import type { Workload } from './workloads/workload.js';
 
 const send = (m: ChildMessage) => process.send!(m);
 const progress = (text: string) => send({ type: 'progress', text });
@@ -25,6 +27,21 @@ function startSystem(task: ChildTask): Promise<System> {
     case 'pemba-grpc': return PembaGrpc.start(task.serverExecArgv);
     case 'spicedb': return SpiceDB.start();
   }
+}
+
+/**
+ * Warm-up (JIT, connections, caches of other queries): a quarter of the operations, then more
+ * fresh queries until `task.warmupMs` has passed. A JIT runtime keeps compiling hot functions for
+ * its first ~1,000 checks here, and each compilation shows as a millisecond outlier in the
+ * measured p99; a fixed count would leave a fast system measured while it still compiles. A
+ * workload that writes warms up with the quarter only, so that every system holds the same data.
+ */
+async function warmUp(w: Workload, system: System, dataset: Dataset, task: ChildTask, ops: number): Promise<void> {
+  const rng = new Rng(`${dataset.name}/${w.name}/${task.seed}/0`);
+  const start = performance.now();
+  const chunk = Math.max(1, Math.ceil(ops / 4));
+  do await w.run(system, dataset, rng, chunk);
+  while (!w.writes && performance.now() - start < task.warmupMs);
 }
 
 async function main(task: ChildTask): Promise<ChildResult> {
@@ -57,11 +74,11 @@ async function main(task: ChildTask): Promise<ChildResult> {
     const ops = task.ops[w.opsKey];
     const out: WorkloadResult = { reps: [], digests: [] };
     try {
-      // Rep 0 warms up (JIT, connections, caches of other queries); reps 1..n are measured, each with fresh queries.
-      for (let rep = 0; rep <= task.reps; rep++) {
+      await warmUp(w, system, dataset, task, ops);
+      // Reps 1..n are measured, each with fresh queries.
+      for (let rep = 1; rep <= task.reps; rep++) {
         const rng = new Rng(`${dataset.name}/${w.name}/${task.seed}/${rep}`);
-        const o = await w.run(system, dataset, rng, rep === 0 ? Math.max(1, Math.ceil(ops / 4)) : ops);
-        if (rep === 0) continue;
+        const o = await w.run(system, dataset, rng, ops);
         out.reps.push(summarize(o.latenciesMs, o.elapsedMs, o.units));
         out.digests.push(o.digest);
       }

@@ -23,6 +23,8 @@ export interface Options {
   workloads?: string[];
   /** Measured repetitions per workload (each figure is their median), after one warm-up. */
   reps: number;
+  /** Least wall time of each workload's warm-up, in ms. */
+  warmupMs: number;
   /** Separate load-only processes per system, for the bulk import rate. */
   importReps: number;
   ops: Ops;
@@ -42,6 +44,7 @@ export const USAGE = `npm run bench -- [flags]
   --systems a,b        pemba, pemba-sqlite, pemba-grpc, spicedb (default: all)
   --workloads a,b      only these workloads (names as in the report)
   --reps N             measured repetitions per workload (default 5, quick 2)
+  --warmup-ms N        least time each workload warms up before it is measured (default 2000, quick 200)
   --import-reps N      load-only processes per system for the import rate (default 3, quick 0:
                        then the rate comes from the streamed load, generation included)
   --ops-scale X        multiply every operation count by X
@@ -59,6 +62,7 @@ export function parseOptions(argv: string[]): Options {
       systems: { type: 'string' },
       workloads: { type: 'string' },
       reps: { type: 'string' },
+      'warmup-ms': { type: 'string' },
       'import-reps': { type: 'string' },
       'ops-scale': { type: 'string' },
       seed: { type: 'string', default: '1' },
@@ -87,6 +91,7 @@ export function parseOptions(argv: string[]): Options {
     systems,
     workloads: list(values.workloads),
     reps: Number(values.reps ?? (quick ? 2 : 5)),
+    warmupMs: Number(values['warmup-ms'] ?? (quick ? 200 : 2000)),
     importReps: Number(values['import-reps'] ?? (quick ? 0 : 3)),
     ops,
     cpuProfDir: values['cpu-prof'] ? 'bench/results/profiles' : undefined,

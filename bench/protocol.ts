@@ -12,6 +12,8 @@ export interface ChildTask {
   seed: number;
   reps: number;
   ops: Ops;
+  /** Least wall time a workload's warm-up lasts (see child.ts). */
+  warmupMs: number;
   workloads?: string[];
   /** execArgv for the Pemba server process. */
   serverExecArgv: string[];

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     data.datasets.push(info);
     console.log(`${d.title}`);
     for (const system of options.systems) {
-      const base = { system, dataset: name, scale, seed: options.seed, reps: options.reps, ops: options.ops, workloads: options.workloads, serverExecArgv: execArgv };
+      const base = { system, dataset: name, scale, seed: options.seed, reps: options.reps, ops: options.ops, warmupMs: options.warmupMs, workloads: options.workloads, serverExecArgv: execArgv };
       console.log(`  ${system}`);
       try {
         const result = await runChild({ ...base, mode: 'workloads' }, execArgv);

@@ -11,6 +11,7 @@ export const readWriteMix: Workload = {
   unit: 'ops/s',
   opsKey: 'mix',
   digestLabel: 'allowed',
+  writes: true,
   run(system, dataset, rng, ops) {
     const plan = Array.from({ length: ops }, (_, i) =>
       i % 100 === 99 ? { write: dataset.sampleWrite(rng) } : { check: dataset.sampleCheck(rng, 'negative') });

@@ -21,6 +21,8 @@ export interface Workload {
   opsKey: 'check' | 'bulk' | 'lookup' | 'mix' | 'concurrent';
   /** What the digest counts, for the report. */
   digestLabel: string;
+  /** True when it writes: its warm-up then stays the same for every system (see child.ts). */
+  writes?: boolean;
   run(system: System, dataset: Dataset, rng: Rng, ops: number): Promise<RepOutcome>;
 }
 
