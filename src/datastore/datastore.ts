@@ -79,6 +79,21 @@ export interface RelationshipChange {
   relationship: Relationship;
 }
 
+/** The relationships `resourceType:*#relation@subjectType:*#subjectRelation`: a watch filter. */
+export interface RelationPattern {
+  resourceType: string;
+  relation: string;
+  subjectType: string;
+  subjectRelation: string;
+}
+
+/** Whether `r` matches one of `patterns` (all of them match when there are none given). */
+export function matchesPatterns(r: Relationship, patterns: readonly RelationPattern[] | undefined): boolean {
+  return patterns === undefined || patterns.some((p) =>
+    p.resourceType === r.resource.type && p.relation === r.relation &&
+    p.subjectType === r.subject.type && p.subjectRelation === r.subject.relation);
+}
+
 /** Everything one commit changed. */
 export interface RevisionChanges {
   revision: Revision;
@@ -108,9 +123,11 @@ export interface Datastore {
   /**
    * Every commit after `after`, in revision order, exactly once (empty commits included, and a TOUCH
    * is reported even when it changed nothing, as SpiceDB's Watch does); waits for new commits until
-   * the signal aborts.
+   * the signal aborts. With `only`, a commit carries just the changes that match one of the
+   * patterns (every commit, and its schema, is still delivered): a follower of a few relations
+   * then never materialises the rest of a million-row import.
    */
-  watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges>;
+  watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges>;
   close(): Promise<void>;
 }
 

@@ -36,7 +36,7 @@
  * relation past its revision the view throws StaleNestedGroupViewError rather than answer for the
  * wrong revision. Do not hold a view across an await.
  */
-import type { Datastore, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
+import type { Datastore, RelationPattern, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
 import type { Relationship } from '../relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { compileSchema } from '../schema/index.js';
@@ -225,11 +225,16 @@ export class NestedGroupIndex {
       try {
         if (this.state !== 'live') await this.rebuild();
         delay = this.retryMinMs;
-        for await (const commit of this.datastore.watch(this.applied, signal)) {
+        // Only nesting edges of indexed relations: not the other rows of a million-row import. A
+        // schema that indexes other relations ends this watch; the next one follows those.
+        let refollow = false;
+        for await (const commit of this.datastore.watch(this.applied, signal, this.patterns())) {
           if (signal.aborted) break;
-          await this.apply(commit);
+          refollow = await this.apply(commit);
+          if (refollow) break;
         }
         if (signal.aborted) return;
+        if (refollow) continue;
         // The feed ended without close(): the datastore was closed. Nothing more will come.
         this.state = 'stopped';
         this.settleWaiters();
@@ -281,8 +286,16 @@ export class NestedGroupIndex {
     return { type, relation, key: `${type}#${relation}`, closure: NestingClosure.build(edges), changedAt: revision, irregular };
   }
 
-  /** Apply one commit. Everything after the last await runs synchronously, so readers never see half a commit. */
-  private async apply(commit: RevisionChanges): Promise<void> {
+  /** What the watch follows: the edges `T:*#R@T:*#R` of every indexed relation. */
+  private patterns(): RelationPattern[] {
+    return [...this.relations.values()].map((r) => ({ resourceType: r.type, relation: r.relation, subjectType: r.type, subjectRelation: r.relation }));
+  }
+
+  /**
+   * Apply one commit; true when it changed which relations are indexed (the watch must follow others).
+   * Everything after the last await runs synchronously, so readers never see half a commit.
+   */
+  private async apply(commit: RevisionChanges): Promise<boolean> {
     let relations = this.relations;
     /** Relations read from a snapshot at this commit: they already include its changes. */
     const built = new Set<string>();
@@ -297,7 +310,7 @@ export class NestedGroupIndex {
           built.add(key);
         }
       }
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted) return false;
       relations = next;
     }
     // From here on: synchronous.
@@ -329,9 +342,11 @@ export class NestedGroupIndex {
         if (changed || irregularChanged) rel.changedAt = commit.revision;
       }
     }
+    const refollow = relations.size !== this.relations.size || [...relations.keys()].some((k) => !this.relations.has(k));
     this.relations = relations;
     this.applied = commit.revision;
     this.settleWaiters();
+    return refollow;
   }
 
   private isCaughtUp(q: Revision): boolean {

@@ -506,6 +506,33 @@ export function runDatastoreContract(name: string, factory: () => Promise<Datast
         expect((await pending).done).toBe(true);
       });
 
+      it('with patterns, carries only matching changes, and still every commit and schema', async () => {
+        const r0 = await write(touch('doc:0#reader@user:zed'));
+        const ac = new AbortController();
+        const only = [
+          { resourceType: 'group', relation: 'member', subjectType: 'group', subjectRelation: 'member' },
+          { resourceType: 'doc', relation: 'reader', subjectType: 'user', subjectRelation: '...' },
+        ];
+        const iter = ds.watch(r0, ac.signal, only)[Symbol.asyncIterator]();
+        // CREATE-only commits (stored without a change log by SQLite) and logged ones alike.
+        const r1 = await write(create('group:a#member@group:b#member'), create('group:a#member@user:ann'), create('doc:1#writer@user:ann'));
+        const r2 = await write(touch('group:a#member@group:c#member'), touch('group:a#owner@group:c#member'), del('group:a#member@group:b#member'));
+        const r3 = (await ds.readWrite(async (tx) => { await tx.writeSchema('s2'); await tx.write([touch('doc:9#writer@user:bob')]); })).revision;
+        const r4 = await write(create('doc:2#reader@user:bob'), create('doc:2#reader@group:a#member'));
+        const got = await take(iter, 4);
+        const ops = (c: RevisionChanges) => c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`);
+        expect(got.map((c) => c.revision)).toEqual([r1, r2, r3, r4]);
+        expect(ops(got[0])).toEqual(['TOUCH group:a#member@group:b#member']);
+        expect(ops(got[1])).toEqual(['TOUCH group:a#member@group:c#member', 'DELETE group:a#member@group:b#member']);
+        expect(got[2].schema).toBe('s2');
+        expect(got[2].changes).toEqual([]);
+        expect(ops(got[3])).toEqual(['TOUCH doc:2#reader@user:bob']);
+        // No patterns: no changes, every commit.
+        const none = ds.watch(r0, ac.signal, [])[Symbol.asyncIterator]();
+        expect((await take(none, 4)).map((c) => [c.revision, c.changes.length])).toEqual([[r1, 0], [r2, 0], [r3, 0], [r4, 0]]);
+        ac.abort();
+      });
+
       it('a TOUCH that changes nothing is still reported', async () => {
         const r1 = await write(touch('doc:1#reader@user:ann'));
         const ac = new AbortController();

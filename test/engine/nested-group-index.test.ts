@@ -388,6 +388,31 @@ describe('NestedGroupIndex', () => {
     expect(index.status).toBe('live');
   });
 
+  it.each(['memory', 'sqlite', 'postgres'] as const)(
+    'follows the edges of a relation made indexable among commits it reads in one batch (%s)',
+    async (backend) => {
+      // The index watches only indexed relations' edges; a schema commit that indexes another
+      // relation is followed by commits the same watch read already, filtered for the old set.
+      const ds = await backends.open(backend);
+      const memberOnly = SCHEMA.replace('relation admin: user | team#admin | team#member', 'relation admin: user | team#member');
+      await writeSchema(ds, memberOnly);
+      const index = await openIndex(ds);
+      expect(index.indexedRelations()).toEqual(['team#member']);
+      await write(ds, touch(edge('a', 'b', 'admin')), touch(edge('a', 'b')));
+      // Written back to back: the index reads them in one batch.
+      await writeSchema(ds, SCHEMA);
+      await write(ds, touch(edge('b', 'c', 'admin')), touch('team:c#member@user:u1'));
+      await write(ds, touch(edge('c', 'd', 'admin')), touch(edge('b', 'x')));
+      const last = await write(ds, del(edge('a', 'b', 'admin')));
+      expect(await index.caughtUp(last, 10_000)).toBe(true);
+      expect(index.indexedRelations()).toEqual(['team#admin', 'team#member']);
+      await expectExact(index, ds, last, ['a', 'b', 'c', 'd', 'x'], 'admin');
+      await expectExact(index, ds, last, ['a', 'b', 'c', 'd', 'x'], 'member');
+      expect(sorted(index.at(last, 'team', 'admin')!.descendants('b'))).toEqual(['c', 'd']);
+    },
+    30_000,
+  );
+
   it('refuses to answer while a caveated or expiring edge exists (the schema should have prevented it)', async () => {
     const ds = createMemoryDatastore();
     await writeSchema(ds, SCHEMA);

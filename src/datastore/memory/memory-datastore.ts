@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type {
-  Datastore, QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
+  Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema,
 } from '../datastore.js';
+import { matchesPatterns } from '../datastore.js';
 import { CommitLog } from './commit-log.js';
 import { Mutex } from './mutex.js';
 import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from './revision-errors.js';
@@ -125,7 +126,7 @@ export class MemoryDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
-  async *watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges> {
+  async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
     this.assertReadable(after);
     let cursor = after;
     while (!signal?.aborted && !this.closed) {
@@ -137,7 +138,8 @@ export class MemoryDatastore implements Datastore {
       }
       for (const c of commits) {
         if (signal?.aborted) return;
-        yield { revision: c.revision, changes: [...c.changes], ...(c.schema !== undefined ? { schema: c.schema } : {}) };
+        const changes = only ? c.changes.filter((x) => matchesPatterns(x.relationship, only)) : [...c.changes];
+        yield { revision: c.revision, changes, ...(c.schema !== undefined ? { schema: c.schema } : {}) };
         cursor = c.revision;
       }
     }

@@ -20,7 +20,7 @@ import type pg from 'pg';
 import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type {
-  Datastore, QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
+  Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema,
 } from '../datastore.js';
 import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from '../gc-loop.js';
@@ -201,7 +201,7 @@ export class PostgresDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */
-  async *watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges> {
+  async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
     this.assertOpen();
     if (after < 0n) throw negativeRevision(after);
     await this.readAt(after, undefined);
@@ -209,7 +209,7 @@ export class PostgresDatastore implements Datastore {
     while (!signal?.aborted && !this.closed) {
       let batch: Awaited<ReturnType<typeof readCommits>>;
       try {
-        batch = await this.use(() => readCommits(this.pool, cursor, WATCH_BATCH));
+        batch = await this.use(() => readCommits(this.pool, cursor, WATCH_BATCH, only));
       } catch (e) {
         if (this.closed || signal?.aborted) return;
         throw e;

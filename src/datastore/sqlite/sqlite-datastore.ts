@@ -13,7 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type {
-  Datastore, QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
+  Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema,
 } from '../datastore.js';
 import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from '../gc-loop.js';
@@ -181,14 +181,14 @@ export class SqliteDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
-  async *watch(after: Revision, signal?: AbortSignal): AsyncIterable<RevisionChanges> {
+  async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
     this.read(() => this.assertReadable(after));
     let cursor = after;
     while (!signal?.aborted && !this.closed) {
       const commits = this.read(() => {
         const oldest = oldestReadable(this.r);
         if (cursor < oldest) throw expiredRevision(cursor, oldest);
-        return readCommits(this.r, cursor, WATCH_BATCH);
+        return readCommits(this.r, cursor, WATCH_BATCH, only);
       });
       if (commits.length === 0) {
         await this.notifier.wait(cursor, signal);

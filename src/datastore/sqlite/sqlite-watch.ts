@@ -10,7 +10,7 @@
  * rows it created, read from the relationships table by id (see sqlite-create.ts). GC keeps them
  * readable (sqlite-gc.ts).
  */
-import type { RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
+import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { toRelationship } from './sqlite-queries.js';
 import { CREATED_RANGE_COLUMNS, CREATED_RANGE_JOIN } from './sqlite-create.js';
@@ -27,34 +27,46 @@ type ChangeTuple = [
 const COMMITS =
   `SELECT c.revision, s.text, ${CREATED_RANGE_COLUMNS} FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ${CREATED_RANGE_JOIN} ` +
   'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
-const CHANGES =
+const CHANGES = (filter: string) =>
   'SELECT json_group_array(json_array(revision, ordinal, operation, resource_type, resource_id, relation, subject_type, ' +
   'subject_id, subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM changes ' +
-  `WHERE (revision, ordinal) > (?, ?) AND revision <= ? ORDER BY revision, ordinal LIMIT ${PAGE})`;
+  `WHERE (revision, ordinal) > (?, ?) AND revision <= ?${filter} ORDER BY revision, ordinal LIMIT ${PAGE})`;
 // A commit of CREATE-only batches (sqlite-create.ts): its changes are its rows, in id order.
-const CREATED =
+const CREATED = (filter: string) =>
   'SELECT json_group_array(json_array(id, resource_type, resource_id, relation, subject_type, subject_id, ' +
   'subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM relationships ' +
-  `WHERE id > ? AND id <= ? AND created_rev = ? ORDER BY id LIMIT ${PAGE})`;
+  `WHERE id > ? AND id <= ? AND created_rev = ?${filter} ORDER BY id LIMIT ${PAGE})`;
+
+/** The watch filter as SQL (both tables name these columns alike) and its parameters. */
+function patternFilter(only: readonly RelationPattern[] | undefined): { sql: string; params: string[] } {
+  if (only === undefined) return { sql: '', params: [] };
+  if (only.length === 0) return { sql: ' AND 0', params: [] };
+  return {
+    sql: ` AND (resource_type, relation, subject_type, subject_relation) IN (VALUES ${only.map(() => '(?, ?, ?, ?)').join(', ')})`,
+    params: only.flatMap((p) => [p.resourceType, p.relation, p.subjectType, p.subjectRelation]),
+  };
+}
 
 type CreatedTuple = [
   id: number, resource_type: string, resource_id: string, relation: string, subject_type: string, subject_id: string,
   subject_relation: string, caveat_name: string | null, caveat_context: string | null, expires_at: number | null,
 ];
 
-/** Commits in (after, after + maxCommits], ascending, with their changes and schema. */
-export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number): RevisionChanges[] {
+/** Commits in (after, after + maxCommits], ascending, with their changes (those matching `only`, if given) and schema. */
+export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number, only?: readonly RelationPattern[]): RevisionChanges[] {
   const last = after + BigInt(maxCommits);
+  const filter = patternFilter(only);
   const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
   const commits = new Map<number, RevisionChanges>();
   for (const [revision, schema, from, to] of rows) {
     const commit: RevisionChanges = { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) };
     commits.set(revision, commit);
-    if (from !== null && to !== null) readCreated(stmts, revision, from, to, commit.changes);
+    if (from !== null && to !== null) readCreated(stmts, revision, from, to, filter, commit.changes);
   }
+  const changes = stmts.get(CHANGES(filter.sql)).pluck();
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
   for (;;) {
-    const page = JSON.parse(stmts.get(CHANGES).pluck().get(...position, last) as string) as ChangeTuple[];
+    const page = JSON.parse(changes.get(...position, last, ...filter.params) as string) as ChangeTuple[];
     for (const t of page) commits.get(t[0])!.changes.push(toChange(t));
     if (page.length < PAGE) return [...commits.values()];
     const end = page[page.length - 1];
@@ -62,11 +74,14 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
   }
 }
 
-/** Appends to `changes` a TOUCH of each row created at `revision` with an id in [from, to], in id order. */
-function readCreated(stmts: StatementCache, revision: number, from: number, to: number, changes: RelationshipChange[]): void {
+/** Appends to `changes` a TOUCH of each row created at `revision` with an id in [from, to] (and matching `filter`), in id order. */
+function readCreated(
+  stmts: StatementCache, revision: number, from: number, to: number, filter: { sql: string; params: string[] }, changes: RelationshipChange[],
+): void {
+  const created = stmts.get(CREATED(filter.sql)).pluck();
   let after = from - 1;
   for (;;) {
-    const page = JSON.parse(stmts.get(CREATED).pluck().get(after, to, revision) as string) as CreatedTuple[];
+    const page = JSON.parse(created.get(after, to, revision, ...filter.params) as string) as CreatedTuple[];
     for (const t of page) {
       const [, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at] = t;
       changes.push({
