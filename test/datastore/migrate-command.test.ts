@@ -33,8 +33,8 @@ describe('pemba datastore migrate', () => {
 
   it('migrates a sqlite file, creating it', async () => {
     const path = join(dir, 'new.db');
-    expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 1/)]);
-    expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore already at schema version 1/)]);
+    expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 2/)]);
+    expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore already at schema version 2/)]);
   });
 
   it('fails with a message for an unknown engine, a missing URI or an unreachable server', async () => {

@@ -44,8 +44,11 @@ async function commitsAfter(ds: SqliteDatastore, after: Revision, count: number)
 const ops = (c: RevisionChanges) => c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`);
 const logged = (raw: Database.Database, revision: Revision) =>
   (raw.prepare('SELECT count(*) AS n FROM changes WHERE revision = ?').get(revision) as { n: number }).n;
-const rangeKeys = (raw: Database.Database) =>
-  (raw.prepare("SELECT key FROM metadata WHERE key LIKE 'created_ids:%'").all() as { key: string }[]).map((r) => r.key);
+/** The commits that record a range of created rows, as `revision:first-last`. */
+const ranges = (raw: Database.Database) =>
+  (raw.prepare('SELECT revision, created_from, created_to FROM commits WHERE created_from IS NOT NULL ORDER BY revision').all() as
+    { revision: number; created_from: number; created_to: number }[]).map((r) => `${r.revision}:${r.created_from}-${r.created_to}`);
+const topId = (raw: Database.Database) => (raw.prepare('SELECT max(id) AS id FROM relationships').get() as { id: number }).id;
 
 describe('sqlite: changes of a CREATE-only transaction are read from its rows', () => {
   it('delivers every created relationship, caveat and expiration intact, in order, also after the rows are deleted', async () => {
@@ -64,7 +67,7 @@ describe('sqlite: changes of a CREATE-only transaction are read from its rows', 
       await tx.write(written.slice(2).map(create));
     });
     expect(logged(raw, revision)).toBe(0);
-    expect(rangeKeys(raw)).toEqual([`created_ids:${revision}`]);
+    expect(ranges(raw)).toEqual([`${revision}:1-4`]);
     const expected = written.map((relationship) => ({ operation: 'TOUCH', relationship }));
     expect((await commitsAfter(ds, before, 1))[0]).toEqual({ revision, changes: expected });
 
@@ -93,7 +96,7 @@ describe('sqlite: changes of a CREATE-only transaction are read from its rows', 
       await tx.write([{ operation: 'TOUCH', relationship: rel('doc:2#reader@user:bob') }]);
     });
     expect(logged(raw, revision)).toBe(5);
-    expect(rangeKeys(raw)).toEqual([]);
+    expect(ranges(raw)).toEqual([]);
     expect(ops((await commitsAfter(ds, before, 1))[0])).toEqual([
       'TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:bob', 'DELETE doc:1#reader@user:ann', 'TOUCH doc:3#reader@user:cat',
       'TOUCH doc:2#reader@user:bob',
@@ -128,7 +131,7 @@ describe('sqlite: changes of a CREATE-only transaction are read from its rows', 
     const result = await ds.gc();
     expect(result.versions).toBe(1);
     expect(logged(raw, revision)).toBe(3);
-    expect(rangeKeys(raw)).toEqual([]);
+    expect(ranges(raw)).toEqual([]);
     const [commit] = await commitsAfter(ds, before, 1);
     expect(commit.revision).toBe(revision);
     expect(commit.changes.map((c) => c.relationship)).toEqual([rel('doc:0#reader@user:bob'), gone, rel('doc:2#reader@user:cat')]);
@@ -142,12 +145,37 @@ describe('sqlite: changes of a CREATE-only transaction are read from its rows', 
     const { revision: second } = await ds.readWrite(async (tx) => tx.write([create('doc:2#reader@user:bob')]));
     clock.now += 10 * WINDOW;
     await ds.readWrite(async (tx) => tx.write([{ operation: 'DELETE', relationship: rel('doc:9#reader@user:x') }]));
-    expect(rangeKeys(raw)).toEqual([`created_ids:${first}`, `created_ids:${second}`]);
+    expect(ranges(raw)).toEqual([`${first}:1-1`, `${second}:2-2`]);
     clock.now += 10 * WINDOW;
     const { oldestReadable } = await ds.gc();
     expect(oldestReadable).toBeGreaterThan(second);
-    expect(rangeKeys(raw)).toEqual([]);
+    expect(ranges(raw)).toEqual([]);
     await ds.close();
+  });
+
+  it('a file from before the range had columns (kept in metadata) migrates, and Watch still reads the rows', async () => {
+    const { ds, raw } = open();
+    const path = ds.path;
+    const before = await ds.headRevision();
+    const { revision } = await ds.readWrite(async (tx) => tx.write([create('doc:1#reader@user:ann'), create('doc:2#reader@user:bob')]));
+    const last = topId(raw);
+    await ds.close();
+    // Made into what version 1 wrote: the range in metadata, no columns.
+    const old = new (raw.constructor as typeof Database)(path);
+    old.exec(`
+      INSERT INTO metadata (key, value) SELECT 'created_ids:' || revision, json_array(created_from, created_to) FROM commits WHERE created_from IS NOT NULL;
+      ALTER TABLE commits DROP COLUMN created_from;
+      ALTER TABLE commits DROP COLUMN created_to;
+      UPDATE metadata SET value = '1' WHERE key = 'migration_version';
+    `);
+    old.close();
+    const again = new SqliteDatastore(path, { gcIntervalMs: 0, quantizationMs: 0 });
+    expect(again.migration.from).toBe(1);
+    const migrated = (again as unknown as { writer: Database.Database }).writer;
+    expect(ranges(migrated)).toEqual([`${revision}:1-${last}`]);
+    expect((migrated.prepare("SELECT count(*) AS n FROM metadata WHERE key GLOB 'created_ids:*'").get() as { n: number }).n).toBe(0);
+    expect((await commitsAfter(again, before, 1)).map(ops)).toEqual([['TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:bob']]);
+    await again.close();
   });
 
   it('delivers a commit of more rows than a page, between its neighbours', async () => {

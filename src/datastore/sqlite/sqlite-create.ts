@@ -7,11 +7,10 @@
  *
  * While a transaction has written nothing but such batches, their change-log entries are not copied
  * into `changes`: they are the rows themselves (created_rev = the revision, ids in one range, in id
- * order), and the commit records that range in `metadata`, under createdKey(revision), as the JSON
- * array [first, last]. (A key there rather than a column of `commits`, which would take a migration.)
- * The first write of any other kind copies them (copyCreated) and the change log is written as
- * usual from then on. GC copies them too before it deletes such a row while its commit is still
- * watchable (sqlite-gc.ts).
+ * order), and the commit records that range in `commits.created_from` / `created_to`. The first
+ * write of any other kind copies them (copyCreated) and the change log is written as usual from
+ * then on. GC copies them too before it deletes such a row while its commit is still watchable
+ * (sqlite-gc.ts).
  */
 import type { RelationshipUpdate } from '../../relationship.js';
 import type { Revision } from '../datastore.js';
@@ -41,17 +40,6 @@ const COPY_CREATED =
   "INSERT INTO changes SELECT @rev, @ordinal + row_number() OVER (ORDER BY id) - 1, 'TOUCH', resource_type, resource_id, " +
   'relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at FROM relationships ' +
   'WHERE id BETWEEN @from AND @to AND created_rev = @rev';
-
-/** The `metadata` key of the id range of the rows whose creation is the commit's changes. */
-export const CREATED_KEY_PREFIX = 'created_ids:';
-export function createdKey(revision: Revision): string {
-  return `${CREATED_KEY_PREFIX}${revision}`;
-}
-/** SQL: the id range of the commit `c` as columns created_from and created_to (NULL for a logged commit). */
-export const CREATED_RANGE_JOIN =
-  `LEFT JOIN metadata created ON created.key = '${CREATED_KEY_PREFIX}' || c.revision`;
-export const CREATED_RANGE_COLUMNS =
-  "json_extract(created.value, '$[0]') AS created_from, json_extract(created.value, '$[1]') AS created_to";
 
 /** Ids of the rows a CREATE-only batch inserted: ascending, all of them in [first, last]. */
 export interface CreatedIds {

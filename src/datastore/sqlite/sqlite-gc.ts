@@ -8,7 +8,7 @@ import type { Revision } from '../datastore.js';
 import type { GcResult } from '../memory/memory-datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { expiryBoundary } from './sqlite-queries.js';
-import { copyCreated, CREATED_KEY_PREFIX, CREATED_RANGE_COLUMNS, CREATED_RANGE_JOIN } from './sqlite-create.js';
+import { copyCreated } from './sqlite-create.js';
 
 const BATCH = 5_000;
 
@@ -18,8 +18,8 @@ const BATCH = 5_000;
  * first. (A row deleted at or before the boundary was created before it, by an unwatchable commit.)
  */
 const LAZY_COMMITS_LOSING_ROWS =
-  `SELECT * FROM (SELECT c.revision, ${CREATED_RANGE_COLUMNS} FROM commits c ${CREATED_RANGE_JOIN} WHERE c.revision IN ` +
-  '(SELECT created_rev FROM relationships WHERE expires_at <= ? AND created_rev >= ?)) WHERE created_from IS NOT NULL';
+  'SELECT revision, created_from, created_to FROM commits WHERE created_from IS NOT NULL AND revision IN ' +
+  '(SELECT created_rev FROM relationships WHERE expires_at <= ? AND created_rev >= ?)';
 
 /** Runs `fn` as one write transaction, between other transactions. */
 export type WriteRunner = <T>(fn: () => T) => Promise<T>;
@@ -46,7 +46,6 @@ export async function collectGarbage(run: WriteRunner, stmts: StatementCache, no
   }
   const commits = await run(() => {
     stmts.get('DELETE FROM changes WHERE revision < ?').run(boundary);
-    stmts.get(`DELETE FROM metadata WHERE key IN (SELECT '${CREATED_KEY_PREFIX}' || revision FROM commits WHERE revision < ?)`).run(boundary);
     // Keep the schema that was current at the boundary.
     stmts.get('DELETE FROM schemas WHERE revision < (SELECT max(revision) FROM schemas WHERE revision <= ?)').run(boundary);
     return stmts.get('DELETE FROM commits WHERE revision < ?').run(boundary).changes;
@@ -58,6 +57,6 @@ function keepChangesOfExpiredRows(stmts: StatementCache, cutoff: number, boundar
   const lazy = stmts.get(LAZY_COMMITS_LOSING_ROWS).all(cutoff, boundary) as { revision: number; created_from: number; created_to: number }[];
   for (const c of lazy) {
     copyCreated(stmts, BigInt(c.revision), 0, { first: c.created_from, last: c.created_to });
-    stmts.get('DELETE FROM metadata WHERE key = ?').run(`${CREATED_KEY_PREFIX}${c.revision}`);
+    stmts.get('UPDATE commits SET created_from = NULL, created_to = NULL WHERE revision = ?').run(c.revision);
   }
 }

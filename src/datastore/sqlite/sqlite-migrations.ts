@@ -66,6 +66,20 @@ const MIGRATIONS: readonly Migration[] = [
       put.run('oldest_readable', '0');
     },
   },
+  {
+    // The id range of the rows a commit of CREATE-only batches created: its Watch changes are those
+    // rows (sqlite-create.ts). Builds before this version kept it in metadata, as `created_ids:<rev>`.
+    version: 2,
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE commits ADD COLUMN created_from INTEGER;
+        ALTER TABLE commits ADD COLUMN created_to INTEGER;
+        UPDATE commits SET created_from = json_extract(m.value, '$[0]'), created_to = json_extract(m.value, '$[1]')
+          FROM metadata m WHERE m.key = 'created_ids:' || commits.revision;
+        DELETE FROM metadata WHERE key GLOB 'created_ids:*';
+      `);
+    },
+  },
 ];
 
 /** The migration version this build of Pemba creates and understands. */

@@ -10,7 +10,7 @@ import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
 import type { Relationship, RelationshipUpdate } from '../../relationship.js';
 import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { formatTuple, sameAttributes } from '../memory/relationships.js';
-import { copyCreated, createdKey, INSERT_ROW, tryCreateAll } from './sqlite-create.js';
+import { copyCreated, INSERT_ROW, tryCreateAll } from './sqlite-create.js';
 import type { CreatedIds } from './sqlite-create.js';
 import { DeferredSubjectIndex } from './sqlite-deferred-index.js';
 import { sqliteCall } from './sqlite-errors.js';
@@ -110,9 +110,9 @@ export class SqliteTransaction implements ReadWriteTransaction {
       this.subjectIndex.restore();
       const created = this.logging ? undefined : this.created;
       this.stmts.get(
-        'INSERT INTO commits (revision, committed_at) VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)))',
-      ).run(rev, committedAtMs, committedAtMs);
-      if (created) this.stmts.get('INSERT INTO metadata (key, value) VALUES (?, ?)').run(createdKey(rev), JSON.stringify([created.first, created.last]));
+        'INSERT INTO commits (revision, committed_at, created_from, created_to) ' +
+        'VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)), ?, ?)',
+      ).run(rev, committedAtMs, committedAtMs, created?.first ?? null, created?.last ?? null);
       if (this.schema !== undefined) this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
     });
   }

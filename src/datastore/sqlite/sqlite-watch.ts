@@ -13,7 +13,6 @@
 import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { toRelationship } from './sqlite-queries.js';
-import { CREATED_RANGE_COLUMNS, CREATED_RANGE_JOIN } from './sqlite-create.js';
 
 /** Changes per page: bounds the JSON text and the arrays parsed from it. */
 const PAGE = 10_000;
@@ -25,7 +24,7 @@ type ChangeTuple = [
 ];
 
 const COMMITS =
-  `SELECT c.revision, s.text, ${CREATED_RANGE_COLUMNS} FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ${CREATED_RANGE_JOIN} ` +
+  'SELECT c.revision, s.text, c.created_from, c.created_to FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
   'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
 const CHANGES = (filter: string) =>
   'SELECT json_group_array(json_array(revision, ordinal, operation, resource_type, resource_id, relation, subject_type, ' +
