@@ -1,5 +1,5 @@
 /** RelationshipFilter (the API's shape) → RelationshipQuery (the datastore's), with validation. */
-import type { RelationshipQuery } from './datastore/datastore.js';
+import type { RelationPattern, RelationshipQuery } from './datastore/datastore.js';
 import { failedPrecondition, invalidArgument } from './errors.js';
 import type { RelationshipFilter } from './relationship.js';
 import type { CompiledSchema } from './schema/ir.js';
@@ -50,4 +50,22 @@ export function checkFilterAgainstSchema(schema: CompiledSchema, filter: Relatio
       );
     }
   }
+}
+
+/**
+ * What a Watch for `objectTypes` and `queries` (both ANDed; empty: any) can ask the datastore for:
+ * patterns that every wanted change matches (ids and prefixes are left to the caller's exact
+ * filter); undefined when it wants everything.
+ */
+export function watchPatterns(objectTypes: readonly string[], queries: readonly RelationshipQuery[]): RelationPattern[] | undefined {
+  const types = new Set(objectTypes);
+  if (queries.length === 0) return types.size === 0 ? undefined : [...types].map((resourceType) => ({ resourceType }));
+  return queries.flatMap((q) => {
+    const pattern: RelationPattern = {};
+    if (q.relation !== undefined) pattern.relation = q.relation;
+    if (q.subjectType !== undefined) pattern.subjectType = q.subjectType;
+    if (q.subjectRelation !== undefined) pattern.subjectRelation = q.subjectRelation;
+    if (q.resourceType !== undefined) return types.size === 0 || types.has(q.resourceType) ? [{ ...pattern, resourceType: q.resourceType }] : [];
+    return types.size === 0 ? [pattern] : [...types].map((resourceType) => ({ ...pattern, resourceType }));
+  });
 }

@@ -5,6 +5,9 @@
  * this layer; a datastore stores what it is given.
  */
 import type { Relationship, RelationshipUpdate } from '../relationship.js';
+import type { RelationPattern } from './relation-patterns.js';
+
+export type { RelationPattern } from './relation-patterns.js';
 
 /** A point in the datastore's history. Every commit creates a new, larger revision. */
 export type Revision = bigint;
@@ -77,21 +80,6 @@ export interface ReadWriteTransaction {
 export interface RelationshipChange {
   operation: 'TOUCH' | 'DELETE';
   relationship: Relationship;
-}
-
-/** The relationships `resourceType:*#relation@subjectType:*#subjectRelation`: a watch filter. */
-export interface RelationPattern {
-  resourceType: string;
-  relation: string;
-  subjectType: string;
-  subjectRelation: string;
-}
-
-/** Whether `r` matches one of `patterns` (all of them match when there are none given). */
-export function matchesPatterns(r: Relationship, patterns: readonly RelationPattern[] | undefined): boolean {
-  return patterns === undefined || patterns.some((p) =>
-    p.resourceType === r.resource.type && p.relation === r.relation &&
-    p.subjectType === r.subject.type && p.subjectRelation === r.subject.relation);
 }
 
 /** Everything one commit changed. */

@@ -527,6 +527,16 @@ export function runDatastoreContract(name: string, factory: () => Promise<Datast
         expect(got[2].schema).toBe('s2');
         expect(got[2].changes).toEqual([]);
         expect(ops(got[3])).toEqual(['TOUCH doc:2#reader@user:bob']);
+        // Patterns naming only some fields; an empty pattern matches everything.
+        const partial = ds.watch(r0, ac.signal, [{ resourceType: 'doc', relation: 'writer' }, { subjectType: 'group' }])[Symbol.asyncIterator]();
+        expect((await take(partial, 4)).map(ops)).toEqual([
+          ['TOUCH group:a#member@group:b#member', 'TOUCH doc:1#writer@user:ann'],
+          ['TOUCH group:a#member@group:c#member', 'TOUCH group:a#owner@group:c#member', 'DELETE group:a#member@group:b#member'],
+          ['TOUCH doc:9#writer@user:bob'],
+          ['TOUCH doc:2#reader@group:a#member'],
+        ]);
+        const any = ds.watch(r0, ac.signal, [{ relation: 'nope' }, {}])[Symbol.asyncIterator]();
+        expect((await take(any, 4)).map((c) => c.changes.length)).toEqual([3, 3, 1, 2]);
         // No patterns: no changes, every commit.
         const none = ds.watch(r0, ac.signal, [])[Symbol.asyncIterator]();
         expect((await take(none, 4)).map((c) => [c.revision, c.changes.length])).toEqual([[r1, 0], [r2, 0], [r3, 0], [r4, 0]]);

@@ -9,7 +9,7 @@ import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema,
 } from '../datastore.js';
-import { matchesPatterns } from '../datastore.js';
+import { matchesPatterns } from '../relation-patterns.js';
 import { CommitLog } from './commit-log.js';
 import { Mutex } from './mutex.js';
 import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from './revision-errors.js';

@@ -9,6 +9,7 @@ import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } f
 import { query } from './postgres-pool.js';
 import type { RelationshipRow } from './postgres-queries.js';
 import { toRelationship } from './postgres-queries.js';
+import { patternsSql } from '../relation-patterns.js';
 
 type ChangeRow = Omit<RelationshipRow, 'id' | 'created_rev' | 'resource_type'> & {
   oldest: string;
@@ -30,19 +31,17 @@ export async function readCommits(
   only?: readonly RelationPattern[],
 ): Promise<{ oldest: Revision; commits: RevisionChanges[] }> {
   // Inside the join's condition: a commit without matching changes is still one row (NULL changes).
-  const filter = only === undefined ? ''
-    : only.length === 0 ? ' AND false'
-    : ` AND (ch.resource_type, ch.relation, ch.subject_type, ch.subject_relation) IN (${only.map((_, i) => `($${3 + 4 * i}, $${4 + 4 * i}, $${5 + 4 * i}, $${6 + 4 * i})`).join(', ')})`;
+  const filter = patternsSql(only, (i) => `$${3 + i}`, 'ch.');
   const { rows } = await query<ChangeRow>(
     pool,
     `SELECT s.oldest, x.* FROM (SELECT value::bigint AS oldest FROM metadata WHERE key = 'oldest_readable') s
      LEFT JOIN LATERAL (
        SELECT c.revision, sc.text AS schema, ch.operation, ch.resource_type, ch.resource_id, ch.relation, ch.subject_type,
          ch.subject_id, ch.subject_relation, ch.caveat_name, ch.caveat_context, ch.expires_at
-       FROM commits c LEFT JOIN schemas sc ON sc.revision = c.revision LEFT JOIN changes ch ON ch.revision = c.revision${filter}
+       FROM commits c LEFT JOIN schemas sc ON sc.revision = c.revision LEFT JOIN changes ch ON ch.revision = c.revision${filter.sql}
        WHERE c.revision > $1 AND c.revision <= $2 ORDER BY c.revision, ch.ordinal
      ) x ON true`,
-    [String(after), String(after + BigInt(maxCommits)), ...(only ?? []).flatMap((p) => [p.resourceType, p.relation, p.subjectType, p.subjectRelation])],
+    [String(after), String(after + BigInt(maxCommits)), ...filter.params],
   );
   const commits: RevisionChanges[] = [];
   let last: RevisionChanges | undefined;

@@ -13,6 +13,7 @@
 import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type { StatementCache } from './sqlite-queries.js';
 import { toRelationship } from './sqlite-queries.js';
+import { patternsSql } from '../relation-patterns.js';
 
 /** Changes per page: bounds the JSON text and the arrays parsed from it. */
 const PAGE = 10_000;
@@ -36,16 +37,6 @@ const CREATED = (filter: string) =>
   'subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM relationships ' +
   `WHERE id > ? AND id <= ? AND created_rev = ?${filter} ORDER BY id LIMIT ${PAGE})`;
 
-/** The watch filter as SQL (both tables name these columns alike) and its parameters. */
-function patternFilter(only: readonly RelationPattern[] | undefined): { sql: string; params: string[] } {
-  if (only === undefined) return { sql: '', params: [] };
-  if (only.length === 0) return { sql: ' AND 0', params: [] };
-  return {
-    sql: ` AND (resource_type, relation, subject_type, subject_relation) IN (VALUES ${only.map(() => '(?, ?, ?, ?)').join(', ')})`,
-    params: only.flatMap((p) => [p.resourceType, p.relation, p.subjectType, p.subjectRelation]),
-  };
-}
-
 type CreatedTuple = [
   id: number, resource_type: string, resource_id: string, relation: string, subject_type: string, subject_id: string,
   subject_relation: string, caveat_name: string | null, caveat_context: string | null, expires_at: number | null,
@@ -54,7 +45,7 @@ type CreatedTuple = [
 /** Commits in (after, after + maxCommits], ascending, with their changes (those matching `only`, if given) and schema. */
 export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number, only?: readonly RelationPattern[]): RevisionChanges[] {
   const last = after + BigInt(maxCommits);
-  const filter = patternFilter(only);
+  const filter = patternsSql(only, () => '?');
   const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
   const commits = new Map<number, RevisionChanges>();
   for (const [revision, schema, from, to] of rows) {
@@ -62,7 +53,7 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
     commits.set(revision, commit);
     if (from !== null && to !== null) readCreated(stmts, revision, from, to, filter, commit.changes);
   }
-  const changes = stmts.get(CHANGES(filter.sql)).pluck();
+  const changes = prepare(stmts, CHANGES(filter.sql), filter.sql).pluck();
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
   for (;;) {
     const page = JSON.parse(changes.get(...position, last, ...filter.params) as string) as ChangeTuple[];
@@ -73,11 +64,19 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
   }
 }
 
+/**
+ * The statement for `sql`: cached when unfiltered; prepared afresh (tens of microseconds) for a
+ * filter, whose shapes are the watchers' to choose and would grow the cache without bound.
+ */
+function prepare(stmts: StatementCache, sql: string, filter: string) {
+  return filter === '' ? stmts.get(sql) : stmts.db.prepare(sql);
+}
+
 /** Appends to `changes` a TOUCH of each row created at `revision` with an id in [from, to] (and matching `filter`), in id order. */
 function readCreated(
   stmts: StatementCache, revision: number, from: number, to: number, filter: { sql: string; params: string[] }, changes: RelationshipChange[],
 ): void {
-  const created = stmts.get(CREATED(filter.sql)).pluck();
+  const created = prepare(stmts, CREATED(filter.sql), filter.sql).pluck();
   let after = from - 1;
   for (;;) {
     const page = JSON.parse(created.get(after, to, revision, ...filter.params) as string) as CreatedTuple[];
