@@ -16,7 +16,7 @@ import type { RelationshipUpdate } from '../../relationship.js';
 import type { Revision } from '../datastore.js';
 import { sqliteCall } from './sqlite-errors.js';
 import type { StatementCache } from './sqlite-queries.js';
-import { valuesOf } from './sqlite-queries.js';
+import { putValues, valuesOf } from './sqlite-queries.js';
 
 export const INSERT_ROW =
   'INSERT INTO relationships (resource_type, resource_id, relation, subject_type, subject_id, subject_relation, ' +
@@ -67,16 +67,7 @@ export function tryCreateAll(
       for (let start = 0; start < full; start += ROWS_PER_INSERT) {
         let k = 0;
         for (let i = start; i < start + ROWS_PER_INSERT; i++) {
-          const r = updates[i].relationship;
-          args[k++] = r.resource.type;
-          args[k++] = r.resource.id;
-          args[k++] = r.relation;
-          args[k++] = r.subject.type;
-          args[k++] = r.subject.id;
-          args[k++] = r.subject.relation;
-          args[k++] = r.caveat?.name ?? null;
-          args[k++] = r.caveat?.context === undefined ? null : JSON.stringify(r.caveat.context);
-          args[k++] = r.expiresAt ? r.expiresAt.getTime() : null;
+          k = putValues(updates[i].relationship, args, k);
           args[k++] = revision;
         }
         insert.run(args);

@@ -131,12 +131,23 @@ export function toRelationship(row: Omit<RelationshipRow, 'id' | 'created_rev'>)
 export type RelationshipValues = [string, string, string, string, string, string, string | null, string | null, number | null];
 
 export function valuesOf(r: Relationship): RelationshipValues {
-  return [
-    r.resource.type, r.resource.id, r.relation, r.subject.type, r.subject.id, r.subject.relation,
-    r.caveat?.name ?? null,
-    r.caveat?.context === undefined ? null : JSON.stringify(r.caveat.context),
-    r.expiresAt ? r.expiresAt.getTime() : null,
-  ];
+  const values = new Array(9) as RelationshipValues;
+  putValues(r, values, 0);
+  return values;
+}
+
+/** Writes the column values of `r` into `out` from `at` on (a multi-row INSERT's arguments); returns the index after them. */
+export function putValues(r: Relationship, out: unknown[], at: number): number {
+  out[at++] = r.resource.type;
+  out[at++] = r.resource.id;
+  out[at++] = r.relation;
+  out[at++] = r.subject.type;
+  out[at++] = r.subject.id;
+  out[at++] = r.subject.relation;
+  out[at++] = r.caveat?.name ?? null;
+  out[at++] = r.caveat?.context === undefined ? null : JSON.stringify(r.caveat.context);
+  out[at++] = r.expiresAt ? r.expiresAt.getTime() : null;
+  return at;
 }
 
 export function valuesOfRow(row: RelationshipRow): RelationshipValues {

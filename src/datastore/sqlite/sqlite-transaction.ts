@@ -108,7 +108,7 @@ export class SqliteTransaction implements ReadWriteTransaction {
     const rev = this.revision;
     sqliteCall(() => {
       this.subjectIndex.restore();
-      const created = this.logging ? undefined : this.created;
+      const created = this.created; // undefined once logging: startLogging() copied its rows
       this.stmts.get(
         'INSERT INTO commits (revision, committed_at, created_from, created_to) ' +
         'VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)), ?, ?)',

@@ -11,9 +11,12 @@
  * readable (sqlite-gc.ts).
  */
 import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { StatementCache } from './sqlite-queries.js';
 import { toRelationship } from './sqlite-queries.js';
 import { patternsSql } from '../relation-patterns.js';
+
+type Statement = BetterSqlite3.Statement;
 
 /** Changes per page: bounds the JSON text and the arrays parsed from it. */
 const PAGE = 10_000;
@@ -48,10 +51,13 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
   const filter = patternsSql(only, () => '?');
   const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
   const commits = new Map<number, RevisionChanges>();
+  let created: Statement | undefined;
   for (const [revision, schema, from, to] of rows) {
     const commit: RevisionChanges = { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) };
     commits.set(revision, commit);
-    if (from !== null && to !== null) readCreated(stmts, revision, from, to, filter, commit.changes);
+    if (from === null || to === null) continue;
+    created ??= prepare(stmts, CREATED(filter.sql), filter.sql).pluck();
+    readCreated(created, filter.params, revision, from, to, commit.changes);
   }
   const changes = prepare(stmts, CHANGES(filter.sql), filter.sql).pluck();
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
@@ -68,18 +74,17 @@ export function readCommits(stmts: StatementCache, after: Revision, maxCommits: 
  * The statement for `sql`: cached when unfiltered; prepared afresh (tens of microseconds) for a
  * filter, whose shapes are the watchers' to choose and would grow the cache without bound.
  */
-function prepare(stmts: StatementCache, sql: string, filter: string) {
+function prepare(stmts: StatementCache, sql: string, filter: string): Statement {
   return filter === '' ? stmts.get(sql) : stmts.db.prepare(sql);
 }
 
-/** Appends to `changes` a TOUCH of each row created at `revision` with an id in [from, to] (and matching `filter`), in id order. */
+/** Appends to `changes` a TOUCH of each row `created` finds at `revision` with an id in [from, to], in id order. */
 function readCreated(
-  stmts: StatementCache, revision: number, from: number, to: number, filter: { sql: string; params: string[] }, changes: RelationshipChange[],
+  created: Statement, params: readonly string[], revision: number, from: number, to: number, changes: RelationshipChange[],
 ): void {
-  const created = prepare(stmts, CREATED(filter.sql), filter.sql).pluck();
   let after = from - 1;
   for (;;) {
-    const page = JSON.parse(created.get(after, to, revision, ...filter.params) as string) as CreatedTuple[];
+    const page = JSON.parse(created.get(after, to, revision, ...params) as string) as CreatedTuple[];
     for (const t of page) {
       const [, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at] = t;
       changes.push({
