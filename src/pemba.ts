@@ -34,7 +34,7 @@ import type {
   CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
   ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
   ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest, CheckBulkItem, CheckBulkResult,
-  WatchEvent, WatchRequest, Permissionship,
+  WatchEvent, WatchRequest, Permissionship, Cancellable,
 } from './requests.js';
 import type { Relationship, RelationshipFilter } from './relationship.js';
 import { compileSchema, validateRelationship } from './schema/index.js';
@@ -88,7 +88,7 @@ export class Pemba {
     return this.dispatcher.stats();
   }
 
-  async writeSchema(schema: string): Promise<{ token: string }> {
+  async writeSchema(schema: string, options: Cancellable = {}): Promise<{ token: string }> {
     const next = compileSchema(schema);
     const { revision } = await this.datastore.readWrite(async (tx) => {
       const stored = await tx.readSchema();
@@ -184,7 +184,7 @@ export class Pemba {
   }
 
   /** Many checks at one revision; each item gets its answer or its own error, in request order. */
-  async checkBulk(items: CheckBulkItem[], consistency?: Consistency): Promise<{ results: CheckBulkResult[]; token: string }> {
+  async checkBulk(items: CheckBulkItem[], consistency?: Consistency, options: Cancellable = {}): Promise<{ results: CheckBulkResult[]; token: string }> {
     if (items.length > MAX_BULK_CHECK_ITEMS) {
       throw invalidArgument(`check bulk item count of ${items.length} is greater than maximum allowed of ${MAX_BULK_CHECK_ITEMS}`,
         'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST');
@@ -224,7 +224,7 @@ export class Pemba {
    * Write many relationships in one transaction (ImportBulkRelationships): every one is validated,
    * a relationship that already exists fails the whole import, nothing is written on failure.
    */
-  async importRelationships(relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>): Promise<{ token: string; count: number }> {
+  async importRelationships(relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>, options: Cancellable = {}): Promise<{ token: string; count: number }> {
     const { revision, result } = await this.datastore.readWrite(async (tx) => {
       const schema = this.compile((await tx.readSchema())?.text);
       let count = 0;
@@ -239,7 +239,7 @@ export class Pemba {
   }
 
   /** Every relationship at one revision, in key order, in pages (ExportBulkRelationships). */
-  async *exportRelationships(options: { consistency?: Consistency; cursor?: string; pageSize?: number; filter?: RelationshipFilter } = {}): AsyncIterable<{ relationships: Relationship[]; cursor: string; token: string }> {
+  async *exportRelationships(options: Cancellable & { consistency?: Consistency; cursor?: string; pageSize?: number; filter?: RelationshipFilter } = {}): AsyncIterable<{ relationships: Relationship[]; cursor: string; token: string }> {
     const fingerprint = requestFingerprint(['export', options.filter ?? null]);
     let position = options.cursor ? decodeCursor<{ r: string; k?: RelationshipKey }>(options.cursor, fingerprint) : undefined;
     const snapshot = position ? this.datastore.snapshot(BigInt(position.r)) : await this.snapshot(options.consistency ?? { mode: 'fully_consistent' });

@@ -10,7 +10,16 @@ export type Consistency =
 
 export type Permissionship = 'HAS_PERMISSION' | 'NO_PERMISSION' | 'CONDITIONAL_PERMISSION';
 
-export interface CheckRequest {
+/**
+ * Every request may carry the caller's AbortSignal: the call's deadline, the client's cancellation or
+ * shutdown. Work stops with the signal's reason soon after it aborts, and a write whose signal aborted
+ * before it committed never commits.
+ */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
+export interface CheckRequest extends Cancellable {
   resource: ObjectRef;
   permission: string;
   subject: SubjectRef;
@@ -40,13 +49,13 @@ export type ExpandTree =
       expandedRelation: string;
     };
 
-export interface ExpandRequest {
+export interface ExpandRequest extends Cancellable {
   resource: ObjectRef;
   permission: string;
   consistency?: Consistency;
 }
 
-export interface LookupResourcesRequest {
+export interface LookupResourcesRequest extends Cancellable {
   resourceType: string;
   permission: string;
   subject: SubjectRef;
@@ -67,7 +76,7 @@ export interface LookupResourcesResult {
   token: string;
 }
 
-export interface LookupSubjectsRequest {
+export interface LookupSubjectsRequest extends Cancellable {
   resource: ObjectRef;
   permission: string;
   subjectType: string;
@@ -91,12 +100,12 @@ export interface LookupSubjectsResult {
   token: string;
 }
 
-export interface WriteRelationshipsRequest {
+export interface WriteRelationshipsRequest extends Cancellable {
   updates: RelationshipUpdate[];
   preconditions?: Precondition[];
 }
 
-export interface DeleteRelationshipsRequest {
+export interface DeleteRelationshipsRequest extends Cancellable {
   filter: RelationshipFilter;
   preconditions?: Precondition[];
   /** Delete at most this many. Without allowPartialDeletions, more matches than the limit is an error. */
@@ -111,7 +120,7 @@ export interface DeleteRelationshipsResult {
   partial: boolean;
 }
 
-export interface ReadRelationshipsRequest {
+export interface ReadRelationshipsRequest extends Cancellable {
   filter: RelationshipFilter;
   consistency?: Consistency;
   limit?: number;
@@ -136,14 +145,13 @@ export type CheckBulkResult =
   | { item: CheckBulkItem; permissionship: Permissionship; missingContext?: string[]; error?: undefined }
   | { item: CheckBulkItem; error: Error };
 
-export interface WatchRequest {
+export interface WatchRequest extends Cancellable {
   /** Resume after this token; absent means "from now". */
   afterToken?: string;
   /** Only changes to resources of these types (empty: all). */
   objectTypes?: string[];
   /** Only changes matching any of these filters (empty: all). */
   filters?: RelationshipFilter[];
-  signal?: AbortSignal;
 }
 
 export interface WatchEvent {

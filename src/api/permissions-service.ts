@@ -12,8 +12,9 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
   return {
     type: v1.PermissionsService,
     handlers: {
-      CheckPermission: unary(v1.CheckPermissionRequest, async (req): Promise<v1.CheckPermissionResponse> => {
+      CheckPermission: unary(v1.CheckPermissionRequest, async (req, ctx): Promise<v1.CheckPermissionResponse> => {
         const r = await pemba.check({
+          signal: ctx.signal,
           resource: c.objectRef(req.resource),
           permission: req.permission,
           subject: c.subjectRef(req.subject),
@@ -27,7 +28,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         };
       }),
 
-      CheckBulkPermissions: unary(v1.CheckBulkPermissionsRequest, async (req): Promise<v1.CheckBulkPermissionsResponse> => {
+      CheckBulkPermissions: unary(v1.CheckBulkPermissionsRequest, async (req, ctx): Promise<v1.CheckBulkPermissionsResponse> => {
         if (req.items.length > limits.maxCheckBulkItems) {
           throw apiInvalidArgument(`check bulk item count of ${req.items.length} is greater than maximum allowed of ${limits.maxCheckBulkItems}`,
             'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST');
@@ -38,7 +39,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
           subject: c.subjectRef(i.subject),
           context: c.structToObject(i.context),
         }));
-        const { results, token } = await pemba.checkBulk(items, c.consistency(req.consistency));
+        const { results, token } = await pemba.checkBulk(items, c.consistency(req.consistency), { signal: ctx.signal });
         const pairs = results.map((r, i): v1.CheckBulkPermissionsPair => ({
           request: req.items[i],
           response: r.error
@@ -51,8 +52,9 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         return { checkedAt: c.zedToken(token), pairs };
       }),
 
-      ExpandPermissionTree: unary(v1.ExpandPermissionTreeRequest, async (req): Promise<v1.ExpandPermissionTreeResponse> => {
+      ExpandPermissionTree: unary(v1.ExpandPermissionTreeRequest, async (req, ctx): Promise<v1.ExpandPermissionTreeResponse> => {
         const { tree, token } = await pemba.expand({
+          signal: ctx.signal,
           resource: c.objectRef(req.resource),
           permission: req.permission,
           consistency: c.consistency(req.consistency),
@@ -60,9 +62,10 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         return { expandedAt: c.zedToken(token), treeRoot: c.toApiTree(tree) };
       }),
 
-      LookupResources: serverStream(v1.LookupResourcesRequest, async function* (req): AsyncIterable<v1.LookupResourcesResponse> {
+      LookupResources: serverStream(v1.LookupResourcesRequest, async function* (req, ctx): AsyncIterable<v1.LookupResourcesResponse> {
         checkLimit(req.optionalLimit, limits.maxLookupResourcesLimit);
         const results = pemba.lookupResources({
+          signal: ctx.signal,
           resourceType: req.resourceObjectType,
           permission: req.permission,
           subject: c.subjectRef(req.subject),
@@ -82,12 +85,13 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         }
       }),
 
-      LookupSubjects: serverStream(v1.LookupSubjectsRequest, async function* (req): AsyncIterable<v1.LookupSubjectsResponse> {
+      LookupSubjects: serverStream(v1.LookupSubjectsRequest, async function* (req, ctx): AsyncIterable<v1.LookupSubjectsResponse> {
         if (req.optionalConcreteLimit) {
           throw new ApiError('UNIMPLEMENTED', 'optional_concrete_limit is not supported by LookupSubjects');
         }
         const withoutWildcards = req.wildcardOption === v1.LookupSubjectsRequest_WildcardOption.EXCLUDE_WILDCARDS;
         const results = pemba.lookupSubjects({
+          signal: ctx.signal,
           resource: c.objectRef(req.resource),
           permission: req.permission,
           subjectType: req.subjectObjectType,
@@ -116,9 +120,10 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         }
       }),
 
-      ReadRelationships: serverStream(v1.ReadRelationshipsRequest, async function* (req): AsyncIterable<v1.ReadRelationshipsResponse> {
+      ReadRelationships: serverStream(v1.ReadRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ReadRelationshipsResponse> {
         checkLimit(req.optionalLimit, limits.maxReadRelationshipsLimit);
         const results = pemba.readRelationships({
+          signal: ctx.signal,
           filter: c.relationshipFilter(req.relationshipFilter!),
           consistency: c.consistency(req.consistency),
           limit: req.optionalLimit || undefined,
@@ -129,17 +134,19 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         }
       }),
 
-      WriteRelationships: unary(v1.WriteRelationshipsRequest, async (req): Promise<v1.WriteRelationshipsResponse> => {
+      WriteRelationships: unary(v1.WriteRelationshipsRequest, async (req, ctx): Promise<v1.WriteRelationshipsResponse> => {
         const { token } = await pemba.writeRelationships({
+          signal: ctx.signal,
           updates: req.updates.map(c.relationshipUpdate),
           preconditions: req.optionalPreconditions.map(c.precondition),
         });
         return { writtenAt: c.zedToken(token) };
       }),
 
-      DeleteRelationships: unary(v1.DeleteRelationshipsRequest, async (req): Promise<v1.DeleteRelationshipsResponse> => {
+      DeleteRelationships: unary(v1.DeleteRelationshipsRequest, async (req, ctx): Promise<v1.DeleteRelationshipsResponse> => {
         checkLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
         const r = await pemba.deleteRelationships({
+          signal: ctx.signal,
           filter: c.relationshipFilter(req.relationshipFilter!),
           preconditions: req.optionalPreconditions.map(c.precondition),
           limit: req.optionalLimit || undefined,
@@ -154,17 +161,18 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         };
       }),
 
-      ImportBulkRelationships: clientStream(v1.ImportBulkRelationshipsRequest, async (requests): Promise<v1.ImportBulkRelationshipsResponse> => {
+      ImportBulkRelationships: clientStream(v1.ImportBulkRelationshipsRequest, async (requests, ctx): Promise<v1.ImportBulkRelationshipsResponse> => {
         async function* batches() {
           for await (const r of requests) yield r.relationships.map(c.relationship);
         }
-        const { count } = await pemba.importRelationships(batches());
+        const { count } = await pemba.importRelationships(batches(), { signal: ctx.signal });
         return { numLoaded: String(count) };
       }, { bulk: true }),
 
-      ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
+      ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
         checkLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
         const pages = pemba.exportRelationships({
+          signal: ctx.signal,
           consistency: c.consistency(req.consistency),
           cursor: req.optionalCursor?.token,
           pageSize: req.optionalLimit || undefined,

@@ -18,12 +18,12 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
         return { schemaText: schema, readAt: zedToken(token) };
       }),
 
-      WriteSchema: unary(v1.WriteSchemaRequest, async (req): Promise<v1.WriteSchemaResponse> => {
+      WriteSchema: unary(v1.WriteSchemaRequest, async (req, ctx): Promise<v1.WriteSchemaResponse> => {
         const bytes = Buffer.byteLength(req.schema, 'utf8');
         if (bytes > limits.maxSchemaBytes) {
           throw apiInvalidArgument(`schema is ${bytes} bytes, more than the maximum of ${limits.maxSchemaBytes}`);
         }
-        const { token } = await pemba.writeSchema(req.schema);
+        const { token } = await pemba.writeSchema(req.schema, { signal: ctx.signal });
         return { writtenAt: zedToken(token) };
       }),
 
