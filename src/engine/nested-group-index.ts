@@ -5,8 +5,8 @@
  * and MEMBER2GROUP (which groups a user is directly in). This module keeps only the GROUP2GROUP half:
  * for every *indexable relation* — a `relation` R of type T whose allowed subject types include
  * `T#R` itself with no caveat and no expiration (`definition team { relation member: user | team#member }`)
- * — it keeps the nesting edges `T:g#R@T:h#R` ("h is nested in g") and their transitive closure both
- * ways (NestingClosure, nested-group-closure.ts). The MEMBER2GROUP half is not duplicated here: the
+ * — it keeps the nesting edges `T:g#R@T:h#R` ("h is nested in g"), and their transitive closure both
+ * ways on demand (NestingGraph, nested-group-graph.ts). The MEMBER2GROUP half is not duplicated here: the
  * engine reads a subject's direct memberships from the datastore's subject index at the exact query
  * revision and combines them with `ancestors()` / `descendants()`.
  * Only `T#R → T#R` edges count: `T:g#R@T:h#R2` with R2 ≠ R, and members of other types, are not edges.
@@ -25,6 +25,12 @@
  * indexable one is read from a snapshot at the commit's revision (changedAt = that revision); one no
  * longer indexable is dropped. A schema that fails to compile indexes nothing.
  *
+ * Memory. The index has a byte budget (`maxBytes`): three quarters for the edges of every relation,
+ * one quarter for the cache of closure sets. A relation whose edges would exceed the budget (at a
+ * build or after a commit) is dropped — no longer indexed or followed — and `onBudgetExceeded` is
+ * told; the engine then evaluates it normally (correct, slower). It is tried again at the next
+ * rebuild. Builds read in pages and yield the event loop between them.
+ *
  * Failure: if the change feed throws (a PostgreSQL connection drop, a collected revision after a long
  * stall) the index stops answering at once and rebuilds from the head after a backoff. If the feed
  * ends without close() (the datastore was closed) the index stops answering for good. Nothing is
@@ -40,14 +46,17 @@ import type { Datastore, RelationPattern, RelationshipKey, Revision, RevisionCha
 import type { Relationship } from '../relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { compileSchema } from '../schema/index.js';
-import { NestingClosure } from './nested-group-closure.js';
-import type { EdgeChange } from './nested-group-closure.js';
+import { NestingGraph, ReachCache } from './nested-group-graph.js';
+import type { EdgeChange, ReachCacheStats } from './nested-group-graph.js';
 
 export interface NestedGroupView {
-  /** Every group nested in `id`, transitively (`id` itself only if on a cycle); empty set when none. */
-  descendants(id: string): ReadonlySet<string>;
-  /** Every group `id` is nested in, transitively; empty set when none. */
-  ancestors(id: string): ReadonlySet<string>;
+  /**
+   * Every group nested in `id`, transitively (`id` itself only if on a cycle); empty set when none;
+   * undefined when there are too many to answer from the index (evaluate normally).
+   */
+  descendants(id: string): ReadonlySet<string> | undefined;
+  /** Every group `id` is nested in, transitively; empty set when none; undefined when too many. */
+  ancestors(id: string): ReadonlySet<string> | undefined;
   /** The revision this view answers for. */
   readonly revision: Revision;
   /** The relation's changedAt when the view was made (<= revision). */
@@ -63,7 +72,25 @@ export interface NestedGroupIndexOptions {
   retryMaxMs?: number;
   /** Relationships read per page when building a relation from a snapshot (default 5000). */
   pageSize?: number;
+  /** Memory budget in bytes (default 128 MiB): 3/4 for edges, 1/4 for cached closure sets. */
+  maxBytes?: number;
+  /** A closure set larger than this many groups is not answered from the index (default 100,000). */
+  maxReach?: number;
+  /** Called when a relation is dropped because its edges exceed the budget. */
+  onBudgetExceeded?: (event: BudgetExceeded) => void;
 }
+
+export interface BudgetExceeded {
+  relation: string;
+  /** Edges read or held when the relation was dropped. */
+  edges: number;
+  /** Estimated bytes of every relation's edges, this one included, and the edges' budget. */
+  bytes: number;
+  budget: number;
+  revision: Revision;
+}
+
+export const DEFAULT_NESTED_GROUP_INDEX_BYTES = 128 * 1024 * 1024;
 
 /** A view was used after the index moved its relation past the view's revision (held across an await). */
 export class StaleNestedGroupViewError extends Error {
@@ -78,8 +105,14 @@ export type NestedGroupIndexStatus = 'live' | 'rebuilding' | 'stopped' | 'closed
 export interface NestedGroupIndexStats {
   revision: Revision;
   status: NestedGroupIndexStatus;
-  /** Per `type#relation`: direct edges, Σ |descendants| and changedAt. */
-  relations: Record<string, { edges: number; closurePairs: number; changedAt: Revision }>;
+  /** Per `type#relation`: direct edges, their estimated bytes and changedAt. */
+  relations: Record<string, { edges: number; bytes: number; changedAt: Revision }>;
+  /** Relations left to normal evaluation because their edges exceeded the budget. */
+  dropped: Record<string, BudgetExceeded>;
+  /** Estimated bytes of all edges, and their budget. */
+  edgeBytes: number;
+  edgeBudget: number;
+  cache: ReachCacheStats;
 }
 
 /** The indexed state of one relation. Replaced (not mutated) when the relation is rebuilt. */
@@ -87,7 +120,7 @@ interface RelationState {
   readonly type: string;
   readonly relation: string;
   readonly key: string;
-  closure: NestingClosure;
+  graph: NestingGraph;
   changedAt: Revision;
   /** Edges with a caveat or expiration, as `g\0h`: not in the closure; the relation answers only while none exist. */
   readonly irregular: Set<string>;
@@ -110,6 +143,11 @@ export class NestedGroupIndex {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly pageSize: number;
+  private readonly edgeBudget: number;
+  private readonly cache: ReachCache;
+  private readonly maxReach: number;
+  /** Relations over budget: indexable, but left to normal evaluation until the next rebuild. */
+  private dropped = new Map<string, BudgetExceeded>();
 
   private constructor(
     private readonly datastore: Datastore,
@@ -118,6 +156,10 @@ export class NestedGroupIndex {
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 10_000;
     this.pageSize = options.pageSize ?? 5000;
+    const maxBytes = options.maxBytes ?? DEFAULT_NESTED_GROUP_INDEX_BYTES;
+    this.edgeBudget = Math.floor(maxBytes * 0.75);
+    this.cache = new ReachCache(maxBytes - this.edgeBudget);
+    this.maxReach = options.maxReach ?? 100_000;
   }
 
   /** Build at the datastore's head and follow its change feed until close(). A failing first build throws. */
@@ -149,11 +191,11 @@ export class NestedGroupIndex {
     const rel = this.relations.get(`${type}#${relation}`);
     if (!rel || q < rel.changedAt || rel.irregular.size > 0) return undefined;
     const changedAt = rel.changedAt;
-    const check = (): NestingClosure => {
+    const check = (): NestingGraph => {
       if (this.state !== 'live' || this.relations.get(rel.key) !== rel || rel.changedAt > q || rel.irregular.size > 0) {
         throw new StaleNestedGroupViewError(rel.key, q);
       }
-      return rel.closure;
+      return rel.graph;
     };
     return {
       revision: q,
@@ -202,9 +244,12 @@ export class NestedGroupIndex {
   stats(): NestedGroupIndexStats {
     const relations: NestedGroupIndexStats['relations'] = {};
     for (const [key, rel] of this.relations) {
-      relations[key] = { edges: rel.closure.edgeCount, closurePairs: rel.closure.closurePairs(), changedAt: rel.changedAt };
+      relations[key] = { edges: rel.graph.edgeCount, bytes: rel.graph.bytes, changedAt: rel.changedAt };
     }
-    return { revision: this.applied, status: this.state, relations };
+    return {
+      revision: this.applied, status: this.state, relations, dropped: Object.fromEntries(this.dropped),
+      edgeBytes: this.edgeBytes(this.relations), edgeBudget: this.edgeBudget, cache: this.cache.stats(),
+    };
   }
 
   /** Stop following the feed; at() answers nothing afterwards. */
@@ -256,25 +301,44 @@ export class NestedGroupIndex {
     const stored = await this.datastore.snapshot(head).readSchema();
     const keys = indexableRelations(stored?.text);
     const relations = new Map<string, RelationState>();
-    for (const [key, [type, relation]] of keys) relations.set(key, await this.buildRelation(head, type, relation));
+    const dropped = new Map<string, BudgetExceeded>();
+    try {
+      for (const [key, [type, relation]] of keys) {
+        const built = await this.buildRelation(head, type, relation, this.edgeBytes(relations));
+        if ('graph' in built) relations.set(key, built);
+        else dropped.set(key, this.overBudget(built));
+      }
+    } catch (e) {
+      for (const rel of relations.values()) rel.graph.dispose();
+      throw e;
+    }
+    for (const rel of this.relations.values()) rel.graph.dispose();
     if (this.abort.signal.aborted) return;
     this.relations = relations;
+    this.dropped = dropped;
     this.applied = head;
     this.state = 'live';
     this.settleWaiters();
   }
 
-  private async buildRelation(revision: Revision, type: string, relation: string): Promise<RelationState> {
+  /**
+   * The relation's edges at `revision`, read in pages (yielding between them), or what was read
+   * when its edges pushed `otherBytes` (the other relations' edges) past the budget.
+   */
+  private async buildRelation(revision: Revision, type: string, relation: string, otherBytes: number): Promise<RelationState | BudgetExceeded> {
     const reader = this.datastore.snapshot(revision);
     const query = { resourceType: type, relation, subjectType: type, subjectRelation: relation };
-    const edges: [string, string][] = [];
+    const graph = new NestingGraph(this.cache, this.maxReach);
     const irregular = new Set<string>();
     let after: RelationshipKey | undefined;
     for (;;) {
       const page = await reader.queryRelationships(query, { limit: this.pageSize, ...(after ? { after } : {}) });
       for (const r of page) {
-        if (isRegular(r)) edges.push([r.resource.id, r.subject.id]);
-        else irregular.add(edgeKey(r.resource.id, r.subject.id));
+        if (!isRegular(r)) irregular.add(edgeKey(r.resource.id, r.subject.id));
+        else if (graph.add(r.resource.id, r.subject.id) && otherBytes + graph.bytes > this.edgeBudget) {
+          graph.dispose();
+          return { relation: `${type}#${relation}`, edges: graph.edgeCount, bytes: otherBytes + graph.bytes, budget: this.edgeBudget, revision };
+        }
       }
       if (page.length < this.pageSize) break;
       const last = page[page.length - 1]!;
@@ -282,8 +346,21 @@ export class NestedGroupIndex {
         resourceType: last.resource.type, resourceId: last.resource.id, relation: last.relation,
         subjectType: last.subject.type, subjectId: last.subject.id, subjectRelation: last.subject.relation,
       };
+      // Let other callers run between pages: a large build must not freeze the node.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return { type, relation, key: `${type}#${relation}`, closure: NestingClosure.build(edges), changedAt: revision, irregular };
+    return { type, relation, key: `${type}#${relation}`, graph, changedAt: revision, irregular };
+  }
+
+  private overBudget(event: BudgetExceeded): BudgetExceeded {
+    this.options.onBudgetExceeded?.(event);
+    return event;
+  }
+
+  private edgeBytes(relations: ReadonlyMap<string, RelationState>): number {
+    let n = 0;
+    for (const rel of relations.values()) n += rel.graph.bytes;
+    return n;
   }
 
   /** What the watch follows: the edges `T:*#R@T:*#R` of every indexed relation. */
@@ -297,21 +374,37 @@ export class NestedGroupIndex {
    */
   private async apply(commit: RevisionChanges): Promise<boolean> {
     let relations = this.relations;
+    let dropped = this.dropped;
     /** Relations read from a snapshot at this commit: they already include its changes. */
     const built = new Set<string>();
     if (commit.schema !== undefined) {
       const keys = indexableRelations(commit.schema);
       const next = new Map<string, RelationState>();
-      for (const [key, [type, relation]] of keys) {
-        const kept = relations.get(key);
-        if (kept) next.set(key, kept);
-        else {
-          next.set(key, await this.buildRelation(commit.revision, type, relation));
-          built.add(key);
+      const nextDropped = new Map<string, BudgetExceeded>();
+      const fresh: RelationState[] = [];
+      try {
+        for (const [key, [type, relation]] of keys) {
+          const kept = relations.get(key);
+          const over = dropped.get(key);
+          if (kept) next.set(key, kept);
+          else if (over) nextDropped.set(key, over);
+          else {
+            const state = await this.buildRelation(commit.revision, type, relation, this.edgeBytes(relations) + this.edgeBytes(next));
+            if ('graph' in state) {
+              next.set(key, state);
+              fresh.push(state);
+              built.add(key);
+            } else nextDropped.set(key, this.overBudget(state));
+          }
         }
+      } catch (e) {
+        for (const rel of fresh) rel.graph.dispose();
+        throw e;
       }
       if (this.abort.signal.aborted) return false;
+      for (const [key, rel] of relations) if (!next.has(key)) rel.graph.dispose();
       relations = next;
+      dropped = nextDropped;
     }
     // From here on: synchronous.
     if (relations.size > 0) {
@@ -338,12 +431,27 @@ export class NestedGroupIndex {
         }
       }
       for (const [rel, { changes, irregularChanged }] of perRelation) {
-        const changed = rel.closure.applyBatch(changes);
+        const changed = rel.graph.applyBatch(changes);
         if (changed || irregularChanged) rel.changedAt = commit.revision;
+      }
+      // A relation that grew past the budget stops being indexed; the engine evaluates it normally.
+      const bytes = this.edgeBytes(relations);
+      if (bytes > this.edgeBudget) {
+        relations = new Map(relations);
+        dropped = new Map(dropped);
+        for (const rel of perRelation.keys()) {
+          if (!relations.has(rel.key)) continue;
+          const total = this.edgeBytes(relations);
+          if (total <= this.edgeBudget) break;
+          relations.delete(rel.key);
+          rel.graph.dispose();
+          dropped.set(rel.key, this.overBudget({ relation: rel.key, edges: rel.graph.edgeCount, bytes: total, budget: this.edgeBudget, revision: commit.revision }));
+        }
       }
     }
     const refollow = relations.size !== this.relations.size || [...relations.keys()].some((k) => !this.relations.has(k));
     this.relations = relations;
+    this.dropped = dropped;
     this.applied = commit.revision;
     this.settleWaiters();
     return refollow;

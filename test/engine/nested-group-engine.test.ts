@@ -11,6 +11,9 @@ import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { parseRelationship, parseSubject } from '../../src/relationship-string.js';
 import type { Consistency } from '../../src/requests.js';
 import { OPTIMISATIONS_OFF } from './optimisations.js';
+import { BACKENDS, useTestBackends } from '../datastore/test-backends.js';
+
+const backends = useTestBackends();
 
 const schema = `definition user {}
 definition team {
@@ -103,5 +106,84 @@ describe('the nested-group index in the engine', () => {
     expect(second).not.toEqual(first);
     expect(await answers(a.pemba, fresh)).toEqual(second);
     expect(await answers(a.pemba, { mode: 'at_exact_snapshot', token: a.token })).toEqual(first);
+  });
+});
+
+describe('the nested-group index under pressure', () => {
+  const hubSchema = `definition user {}
+definition group {
+  relation member: user | group#member
+}`;
+  const check = (pemba: Pemba, group: string, user: string) =>
+    pemba.check({ resource: { type: 'group', id: group }, permission: 'member', subject: parseSubject(`user:${user}`), consistency: fresh });
+
+  /** N parents contain a hub that contains M children; each child has one user. */
+  async function hub(pemba: Pemba, n: number, m: number) {
+    await pemba.writeSchema(hubSchema);
+    const rels = [
+      ...Array.from({ length: n }, (_, i) => `group:p${i}#member@group:hub#member`),
+      ...Array.from({ length: m }, (_, j) => `group:hub#member@group:c${j}#member`),
+      ...Array.from({ length: m }, (_, j) => `group:c${j}#member@user:u${j}`),
+    ];
+    for (let i = 0; i < rels.length; i += 1000) await pemba.writeRelationships({ updates: rels.slice(i, i + 1000).map(rel) });
+  }
+
+  it('keeps a hub group within its memory budget, answering every check right', async () => {
+    // 1,500 × 1,500 would be 2.25 million closure pairs in a materialised closure.
+    const pemba = await Pemba.open({ dispatchCacheBytes: 0, nestedGroupIndexBytes: 4 * 1024 * 1024 });
+    await hub(pemba, 1500, 1500);
+    expect((await check(pemba, 'p0', 'u0')).permissionship).toBe('HAS_PERMISSION'); // a read waits for the index
+    const stats = pemba.nestedGroupIndexStats()!;
+    expect(stats.relations['group#member']!.edges).toBe(3000);
+    expect(stats.edgeBytes).toBeLessThan(1024 * 1024);
+    for (let i = 0; i < 1500; i += 97) {
+      expect((await check(pemba, `p${i}`, `u${(i * 7) % 1500}`)).permissionship).toBe('HAS_PERMISSION');
+      expect((await check(pemba, `p${i}`, 'stranger')).permissionship).toBe('NO_PERMISSION');
+    }
+    expect(pemba.nestedGroupIndexStats()!.cache.bytes).toBeLessThanOrEqual(1024 * 1024);
+    await pemba.close();
+  });
+
+  it('drops a relation past the budget, logs it, and answers through evaluation', async () => {
+    const warnings: string[] = [];
+    const log = { warn: (_: object, msg: string) => void warnings.push(msg) };
+    const pemba = await Pemba.open({ dispatchCacheBytes: 0, nestedGroupIndexBytes: 64 * 1024, log });
+    await hub(pemba, 300, 300);
+    const { token } = await pemba.writeRelationships({ updates: [rel('group:x#member@user:late')] });
+    await pemba.readSchema({ mode: 'fully_consistent' }); // a read waits for the index
+    const stats = pemba.nestedGroupIndexStats()!;
+    expect(stats.relations['group#member']).toBeUndefined();
+    expect(stats.dropped['group#member']!.budget).toBe(48 * 1024);
+    expect(warnings.some((w) => w.includes('group#member exceeds'))).toBe(true);
+    expect((await check(pemba, 'p7', 'u299')).permissionship).toBe('HAS_PERMISSION');
+    expect((await check(pemba, 'p7', 'stranger')).permissionship).toBe('NO_PERMISSION');
+    expect(token).toBeTruthy();
+    await pemba.close();
+
+    // Reopened over the same data, the build stops reading once past the budget.
+    const ds = createMemoryDatastore();
+    const first = await Pemba.open({ datastore: ds, nestedGroupIndex: false });
+    await hub(first, 300, 300);
+    const again = await Pemba.open({ datastore: ds, nestedGroupIndexBytes: 64 * 1024 });
+    const dropped = again.nestedGroupIndexStats()!.dropped['group#member']!;
+    expect(dropped.edges).toBeLessThan(600);
+    expect((await check(again, 'p1', 'u5')).permissionship).toBe('HAS_PERMISSION');
+    await again.close();
+  });
+
+  it.each(BACKENDS)('gives the same answer to the same question while unrelated writes run (a chain past the depth limit, %s)', async (backend) => {
+    // Past depth 50 only the index can answer; it must not depend on whether it has caught up yet.
+    const pemba = await Pemba.open({ datastore: await backends.open(backend), dispatchCacheBytes: 0 });
+    await pemba.writeSchema(hubSchema);
+    const chain51 = [...Array.from({ length: 51 }, (_, i) => `group:g${i}#member@group:g${i + 1}#member`), 'group:g51#member@user:deep'];
+    await pemba.writeRelationships({ updates: chain51.map(rel) });
+    const answers = new Set<string>();
+    for (let i = 0; i < 100; i++) {
+      await pemba.writeRelationships({ updates: [rel(`group:other${i}#member@user:u${i}`)] });
+      const r = await check(pemba, 'g0', 'deep').catch((e: Error) => e.message);
+      answers.add(typeof r === 'string' ? r : r.permissionship);
+    }
+    expect([...answers]).toEqual(['HAS_PERMISSION']);
+    await pemba.close();
   });
 });

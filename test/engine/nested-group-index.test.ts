@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Datastore, Revision, RevisionChanges } from '../../src/datastore/datastore.js';
 import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
-import { NestingClosure } from '../../src/engine/nested-group-closure.js';
-import type { EdgeChange } from '../../src/engine/nested-group-closure.js';
+import { NestingGraph, ReachCache } from '../../src/engine/nested-group-graph.js';
+import type { EdgeChange } from '../../src/engine/nested-group-graph.js';
 import {
   indexableRelations, NestedGroupIndex, StaleNestedGroupViewError,
 } from '../../src/engine/nested-group-index.js';
@@ -71,7 +71,7 @@ function referenceClosure(edges: Iterable<readonly [string, string]>) {
       anc.get(d)!.add(start);
     }
   }
-  return { desc: (id: string) => sorted(desc.get(id)), anc: (id: string) => sorted(anc.get(id)) };
+  return { desc: (id: string) => sorted(desc.get(id) ?? []), anc: (id: string) => sorted(anc.get(id) ?? []) };
 }
 
 /** The T#R → T#R edges stored at `revision`, read from the datastore (not from the index). */
@@ -80,7 +80,10 @@ async function storedEdges(ds: Datastore, revision: Revision, type = 'team', rel
   return rs.map((r) => [r.resource.id, r.subject.id]);
 }
 
-const sorted = (s: Iterable<string> | undefined) => [...(s ?? [])].sort();
+const sorted = (s: Iterable<string> | undefined) => {
+  if (s === undefined) throw new Error('the index gave no answer');
+  return [...s].sort();
+};
 
 const opened: NestedGroupIndex[] = [];
 async function openIndex(ds: Datastore, options = {}): Promise<NestedGroupIndex> {
@@ -155,69 +158,102 @@ async function randomSequence(backend: Backend, seed: number, commits: number) {
   await expectExact(index, ds, await ds.headRevision(), ids, 'admin');
 }
 
-describe('NestingClosure', () => {
-  it('matches a from-scratch closure after every random batch, with cycles', () => {
-    const random = rng(7);
-    const ids = Array.from({ length: 15 }, (_, i) => `n${i}`);
-    const pick = () => ids[Math.floor(random() * ids.length)]!;
-    const edges = new Set<string>();
-    const closure = NestingClosure.build([]);
-    for (let i = 0; i < 400; i++) {
-      const batch: EdgeChange[] = [];
-      const n = random() < 0.1 ? 25 : 1 + Math.floor(random() * 3);
-      for (let k = 0; k < n; k++) {
-        const present = [...edges];
-        if (random() < 0.55 || present.length === 0) batch.push({ op: 'add', parent: pick(), child: pick() });
-        else {
-          const [parent, child] = present[Math.floor(random() * present.length)]!.split('>');
-          batch.push({ op: 'remove', parent: parent!, child: child! });
+/** A graph built from `edges` (as the index builds one), over its own cache of `cacheBytes`. */
+function graphOf(edges: Iterable<readonly [string, string]>, cacheBytes = 1 << 20, maxReach?: number): NestingGraph {
+  const g = new NestingGraph(new ReachCache(cacheBytes), maxReach);
+  for (const [a, b] of edges) g.add(a, b);
+  return g;
+}
+
+describe('NestingGraph', () => {
+  for (const [name, cacheBytes] of [['a roomy cache', 1 << 20], ['a cache of a few sets', 600]] as const) {
+    it(`matches a from-scratch closure after every random batch, with cycles (${name})`, () => {
+      const random = rng(7);
+      const ids = Array.from({ length: 15 }, (_, i) => `n${i}`);
+      const pick = () => ids[Math.floor(random() * ids.length)]!;
+      const edges = new Set<string>();
+      const graph = graphOf([], cacheBytes);
+      for (let i = 0; i < 400; i++) {
+        const batch: EdgeChange[] = [];
+        const n = random() < 0.1 ? 25 : 1 + Math.floor(random() * 3);
+        for (let k = 0; k < n; k++) {
+          const present = [...edges];
+          if (random() < 0.55 || present.length === 0) batch.push({ op: 'add', parent: pick(), child: pick() });
+          else {
+            const [parent, child] = present[Math.floor(random() * present.length)]!.split('>');
+            batch.push({ op: 'remove', parent: parent!, child: child! });
+          }
+        }
+        const before = new Set(edges);
+        for (const c of batch) {
+          if (c.op === 'add') edges.add(`${c.parent}>${c.child}`);
+          else edges.delete(`${c.parent}>${c.child}`);
+        }
+        const changed = before.size !== edges.size || [...before].some((e) => !edges.has(e));
+        expect(graph.applyBatch(batch)).toBe(changed);
+        const pairs = [...edges].map((e) => e.split('>') as [string, string]);
+        const ref = referenceClosure(pairs);
+        expect(graph.edgeCount).toBe(edges.size);
+        // Ask in a random order, and only some ids, so that cached and fresh sets meet the next batch.
+        for (const id of ids) {
+          if (random() < 0.3) continue;
+          expect(sorted(graph.descendants(id)!)).toEqual(ref.desc(id));
+          expect(sorted(graph.ancestors(id)!)).toEqual(ref.anc(id));
+        }
+        // And a fresh build agrees.
+        if (i % 50 === 0) {
+          const built = graphOf(pairs);
+          for (const id of ids) expect(sorted(built.descendants(id)!)).toEqual(ref.desc(id));
         }
       }
-      const before = new Set(edges);
-      for (const c of batch) {
-        if (c.op === 'add') edges.add(`${c.parent}>${c.child}`);
-        else edges.delete(`${c.parent}>${c.child}`);
-      }
-      const changed = before.size !== edges.size || [...before].some((e) => !edges.has(e));
-      expect(closure.applyBatch(batch)).toBe(changed);
-      const pairs = [...edges].map((e) => e.split('>') as [string, string]);
-      const ref = referenceClosure(pairs);
-      expect(closure.edgeCount).toBe(edges.size);
-      for (const id of ids) {
-        expect(sorted(closure.descendants(id))).toEqual(ref.desc(id));
-        expect(sorted(closure.ancestors(id))).toEqual(ref.anc(id));
-      }
-      // And a fresh build agrees.
-      if (i % 50 === 0) {
-        const built = NestingClosure.build(pairs);
-        for (const id of ids) expect(sorted(built.descendants(id))).toEqual(ref.desc(id));
-      }
-    }
-  });
+    });
+  }
 
   it('never mutates a set it has handed out', () => {
-    const c = NestingClosure.build([['a', 'b'], ['b', 'c']]);
-    const descA = c.descendants('a');
-    const ancC = c.ancestors('c');
+    const c = graphOf([['a', 'b'], ['b', 'c']]);
+    const descA = c.descendants('a')!;
+    const ancC = c.ancestors('c')!;
     c.applyBatch([{ op: 'add', parent: 'c', child: 'd' }, { op: 'add', parent: 'x', child: 'a' }]);
     expect(sorted(descA)).toEqual(['b', 'c']);
     expect(sorted(ancC)).toEqual(['a', 'b']);
-    expect(sorted(c.descendants('a'))).toEqual(['b', 'c', 'd']);
-    const descX = c.descendants('x');
+    expect(sorted(c.descendants('a')!)).toEqual(['b', 'c', 'd']);
+    const descX = c.descendants('x')!;
     c.applyBatch([{ op: 'remove', parent: 'b', child: 'c' }]);
     expect(sorted(descX)).toEqual(['a', 'b', 'c', 'd']);
-    expect(sorted(c.descendants('x'))).toEqual(['a', 'b']);
+    expect(sorted(c.descendants('x')!)).toEqual(['a', 'b']);
   });
 
   it('includes a node in its own descendants only on a cycle', () => {
-    const c = NestingClosure.build([['a', 'b'], ['b', 'a'], ['b', 'c']]);
-    expect(sorted(c.descendants('a'))).toEqual(['a', 'b', 'c']);
-    expect(sorted(c.descendants('c'))).toEqual([]);
+    const c = graphOf([['a', 'b'], ['b', 'a'], ['b', 'c']]);
+    expect(sorted(c.descendants('a')!)).toEqual(['a', 'b', 'c']);
+    expect(sorted(c.descendants('c')!)).toEqual([]);
     c.applyBatch([{ op: 'remove', parent: 'b', child: 'a' }]);
-    expect(sorted(c.descendants('a'))).toEqual(['b', 'c']);
-    expect(sorted(c.ancestors('a'))).toEqual([]);
+    expect(sorted(c.descendants('a')!)).toEqual(['b', 'c']);
+    expect(sorted(c.ancestors('a')!)).toEqual([]);
     c.applyBatch([{ op: 'add', parent: 'a', child: 'a' }]);
-    expect(sorted(c.descendants('a'))).toEqual(['a', 'b', 'c']);
+    expect(sorted(c.descendants('a')!)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('costs memory in proportion to its edges, not to the pairs a hub creates', () => {
+    // 2,000 groups contain a hub that contains 2,000 teams: 4,000 edges, 4 million closure pairs.
+    const cache = new ReachCache(1 << 20);
+    const g = new NestingGraph(cache);
+    for (let i = 0; i < 2000; i++) g.add(`p${i}`, 'hub');
+    for (let j = 0; j < 2000; j++) g.add('hub', `c${j}`);
+    expect(g.bytes).toBeLessThan(4000 * 48 + 4001 * 220);
+    // Every parent's closure is asked for: the cache stays within its budget by evicting.
+    for (let i = 0; i < 2000; i++) expect(g.descendants(`p${i}`)!.size).toBe(2001);
+    expect(g.ancestors('c7')!.size).toBe(2001);
+    expect(cache.stats().bytes).toBeLessThanOrEqual(1 << 20);
+    expect(cache.stats().evictions).toBeGreaterThan(0);
+  });
+
+  it('gives up on a closure larger than maxReach, and answers again once it shrinks', () => {
+    const g = graphOf([['a', 'b'], ['b', 'c'], ['c', 'd']], 1 << 20, 2);
+    expect(g.descendants('a')).toBeUndefined();
+    expect(sorted(g.descendants('b')!)).toEqual(['c', 'd']);
+    g.applyBatch([{ op: 'remove', parent: 'c', child: 'd' }]);
+    expect(sorted(g.descendants('a')!)).toEqual(['b', 'c']);
   });
 });
 
@@ -575,7 +611,7 @@ describe('NestedGroupIndex', () => {
       expect(sorted(view.ancestors(id))).toEqual(ref.anc(id));
     }
     // The shape is the benchmark's: a few teams contain thousands of teams transitively.
-    const largest = Math.max(...Array.from({ length: n }, (_, i) => view.descendants(`t${i}`).size));
+    const largest = Math.max(...Array.from({ length: n }, (_, i) => view.descendants(`t${i}`)!.size));
     expect(largest).toBeGreaterThan(1000);
     expect(index.stats().relations['team#member']!.edges).toBe(present.size);
     expect(buildMs).toBeLessThan(20_000);
