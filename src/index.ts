@@ -12,6 +12,7 @@
  */
 export { Pemba, MAX_UPDATES_PER_WRITE, MAX_PRECONDITIONS_PER_WRITE } from './pemba.js';
 export type { PembaOptions } from './pemba.js';
+export type { NestedGroupIndexStats, BudgetExceeded } from './engine/nested-group-index.js';
 export type * from './requests.js';
 export type * from './relationship.js';
 export { PembaError, SchemaError } from './errors.js';
