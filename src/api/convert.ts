@@ -26,8 +26,39 @@ export function toSubjectReference(s: SubjectRef): v1.SubjectReference {
   return { object: toObjectReference(s), optionalRelation: s.relation === ELLIPSIS ? '' : s.relation };
 }
 
+/**
+ * A caveat context (protobuf Struct) as the plain JSON object it stands for. Binary protobuf, and
+ * JSON numbers too large for a double, can carry NaN and ±Infinity, which JSON (and so a stored
+ * context) cannot: those are refused, naming the field. A Value with no kind set reads as null, as in SpiceDB.
+ */
 export function structToObject(s: v1.PbStruct | undefined): Record<string, unknown> | undefined {
-  return s ? (v1.PbStruct.toJson(s) as Record<string, unknown>) : undefined;
+  return s && structToJson(s, '');
+}
+
+function structToJson(s: v1.PbStruct, path: string): Record<string, unknown> {
+  // fromEntries defines own properties, so a key such as `__proto__` stays an ordinary key.
+  return Object.fromEntries(Object.entries(s.fields).map(([k, v]) => [k, valueToJson(v, path ? `${path}.${k}` : k)]));
+}
+
+function valueToJson(v: v1.PbStruct['fields'][string], path: string): unknown {
+  const kind = v.kind;
+  switch (kind.oneofKind) {
+    case 'numberValue':
+      if (!Number.isFinite(kind.numberValue)) {
+        throw apiInvalidArgument(`caveat context value \`${path}\` is ${kind.numberValue}, but context numbers must be finite`);
+      }
+      return kind.numberValue;
+    case 'stringValue':
+      return kind.stringValue;
+    case 'boolValue':
+      return kind.boolValue;
+    case 'structValue':
+      return structToJson(kind.structValue, path);
+    case 'listValue':
+      return kind.listValue.values.map((x, i) => valueToJson(x, `${path}[${i}]`));
+    default:
+      return null;
+  }
 }
 
 export function objectToStruct(o: Record<string, unknown> | undefined): v1.PbStruct | undefined {

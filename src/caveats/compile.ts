@@ -3,24 +3,14 @@
  * parameters, and prepare it for evaluation. Errors are SchemaErrors at their place in the schema text,
  * worded like SpiceDB's (`invalid expression for caveat \`c\`: …`).
  */
-import { parse } from '@bufbuild/cel';
 import { SchemaError } from '../errors.js';
 import type { CaveatDefinition, CaveatParameterType, SourcePosition } from '../schema/ir.js';
-import { children, depthOf, type CelExpr } from './ast.js';
+import { children, type CelExpr } from './ast.js';
 import { CheckError, checkExpression } from './checker.js';
+import { ExpressionError, parseExpression, type ParsedExpression } from './parse.js';
 import { ExpressionPositions } from './positions.js';
 import { Program } from './program.js';
 import { formatType, parameterCelType, type CelT } from './types.js';
-
-/** SpiceDB's limit on the expression text, in bytes. */
-export const MAX_EXPRESSION_SIZE = 100_000;
-
-/**
- * Deepest expression tree accepted. cel-go stops at a recursion depth of 250 (a chain of 249 `+`
- * under a comparison passes in SpiceDB, 250 does not); deeper trees would also exhaust the stack of
- * recursive passes.
- */
-export const MAX_EXPRESSION_DEPTH = 251;
 
 /** A caveat ready to evaluate: compile once per schema, evaluate per relationship. */
 export class CompiledCaveat {
@@ -59,23 +49,15 @@ function compile(def: CaveatDefinition): CompiledCaveat {
     throw new SchemaError(`invalid expression for caveat \`${def.name}\`: ${message}`, at.line, at.column, def.name);
   };
 
-  if (Buffer.byteLength(text.trim()) > MAX_EXPRESSION_SIZE) {
-    fail(`caveat expression provided exceeds maximum allowed size of ${MAX_EXPRESSION_SIZE} characters`, start);
-  }
-
-  let parsed: ReturnType<typeof parse>;
+  let parsed: ParsedExpression;
   try {
-    // @bufbuild/cel's parser needs a line break after a `//` comment that ends the input.
-    parsed = parse(/\/\/[^\n]*$/.test(text) ? `${text}\n` : text);
+    parsed = parseExpression(text);
   } catch (e) {
-    if (e instanceof RangeError) return fail('max recursion depth exceeded', start);
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /^<input>:(\d+):(\d+): ([\s\S]*)$/.exec(message);
-    const positions = new ExpressionPositions(text, undefined, start);
-    return fail(`Syntax error: ${m ? m[3] : message}`, m ? positions.atLineColumn(Number(m[1]), Number(m[2])) : start);
+    if (!(e instanceof ExpressionError)) throw e;
+    const at = e.line === undefined ? start : new ExpressionPositions(text, undefined, start).atLineColumn(e.line, e.column!);
+    return fail(e.message, at);
   }
   const positions = new ExpressionPositions(text, parsed.sourceInfo, start);
-  if (depthOf(parsed.expr) > MAX_EXPRESSION_DEPTH) fail('max recursion depth exceeded', start);
 
   const variables = new Map<string, CelT>();
   for (const [name, type] of def.parameters) variables.set(name, parameterCelType(type));
@@ -93,7 +75,7 @@ function compile(def: CaveatDefinition): CompiledCaveat {
   const used = namesUsed(parsed.expr);
   for (const name of def.parameters.keys()) {
     if (!used.has(name)) {
-      const at = def.position ?? start;
+      const at = def.parameterPositions?.get(name) ?? def.position ?? start;
       throw new SchemaError(`parameter \`${name}\` for caveat \`${def.name}\` is unused`, at.line, at.column, name);
     }
   }

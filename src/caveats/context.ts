@@ -171,6 +171,7 @@ class Converter {
     if (v === null || v === undefined) return null;
     switch (typeof v) {
       case 'number':
+        return finite(v);
       case 'boolean':
         return v;
       case 'bigint':
@@ -277,8 +278,17 @@ function decimalToBigInt(s: string): bigint | 'invalid' | 'fraction' {
   return m[1] === '-' ? -n : n;
 }
 
+/**
+ * A JSON number: NaN and ±Infinity are not one, and a stored context (kept as JSON) would turn them
+ * into null. The strings `inf` and `-inf` still give a double parameter its infinities, as in SpiceDB.
+ */
+function finite(n: number): number {
+  if (!Number.isFinite(n)) throw new Error(`a finite number is required, but found \`${n}\``);
+  return n;
+}
+
 function double(v: unknown): number {
-  if (typeof v === 'number') return v;
+  if (typeof v === 'number') return finite(v);
   if (typeof v === 'bigint') return Number(v);
   if (typeof v !== 'string') throw new Error(`a float64 value is required, but found ${goType(v)} \`${goValue(v)}\``);
   if (/^[+-]?[Ii]nf$/.test(v)) return v.startsWith('-') ? -Infinity : Infinity;

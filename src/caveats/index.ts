@@ -6,7 +6,8 @@
  *   const ctx = mergeContext(relationship.caveatContext, request.context);
  *   evaluateCaveat(compiled, ctx);   // {kind:'true'} | {kind:'false'} | {kind:'missing', missing:['ip']}
  */
-export { compileCaveat, CompiledCaveat, MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_SIZE } from './compile.js';
+export { compileCaveat, CompiledCaveat } from './compile.js';
+export { MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_SIZE } from './parse.js';
 export { evaluateCaveat } from './evaluate.js';
 export type { CaveatResult, EvaluateOptions } from './evaluate.js';
 export {

@@ -1,7 +1,7 @@
 /**
- * Syntax tree of a schema as written, before name resolution. Binary operators stay binary here;
- * the compiler flattens them. Every node keeps the position of the token that names it, so
- * compile errors can point at it.
+ * Syntax tree of a schema as written, before name resolution. A run of `+` (or `&`) is one n-ary
+ * node, so a long flat union is not a deep tree; `-` stays binary and left-associative. Every node
+ * keeps the position of the token that names it, so compile errors can point at it.
  */
 import type { SourcePosition } from './ir.js';
 
@@ -96,7 +96,14 @@ export type ExpressionNode =
       position: SourcePosition;
     }
   | {
-      kind: 'union' | 'intersection' | 'exclusion';
+      kind: 'union' | 'intersection';
+      /** Two or more, in source order. */
+      operands: ExpressionNode[];
+      /** The first operator token. */
+      position: SourcePosition;
+    }
+  | {
+      kind: 'exclusion';
       left: ExpressionNode;
       right: ExpressionNode;
       /** The operator token. */

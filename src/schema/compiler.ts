@@ -4,8 +4,7 @@
  * none for type errors).
  */
 import { compileCaveat as compileCaveatExpression } from '../caveats/compile.js';
-import { parse as parseCel } from '@bufbuild/cel';
-import { SchemaError } from '../errors.js';
+import { invalidArgument, SchemaError } from '../errors.js';
 import type {
   CaveatNode,
   CaveatTypeNode,
@@ -28,7 +27,7 @@ import {
   type Rewrite,
   type SourcePosition,
 } from './ir.js';
-import { Lexer } from './lexer.js';
+import { MAX_NESTING_DEPTH, MAX_SCHEMA_BYTES } from './limits.js';
 import { parseSchema } from './parser.js';
 
 // Patterns as SpiceDB prints them in errors; RegExp.source would escape the `/`.
@@ -40,12 +39,24 @@ export const RELATION_NAME = new RegExp(RELATION_PATTERN);
 export const SUBJECT_RELATION_NAME = new RegExp(SUBJECT_RELATION_PATTERN);
 export const namePattern = { definition: DEFINITION_PATTERN, relation: RELATION_PATTERN, subjectRelation: SUBJECT_RELATION_PATTERN };
 
+const SCHEMA_ERROR = 'ERROR_REASON_SCHEMA_PARSE_ERROR';
+
 const fail = (message: string, at: SourcePosition, source?: string): never => {
   throw new SchemaError(message, at.line, at.column, source);
 };
 
 export function compileSchema(text: string): CompiledSchema {
-  return compileAST(parseSchema(text));
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_SCHEMA_BYTES) {
+    throw invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${MAX_SCHEMA_BYTES}`, SCHEMA_ERROR);
+  }
+  try {
+    return compileAST(parseSchema(text));
+  } catch (e) {
+    // The limits keep every pass far from the stack's end; should one still overflow, the schema is refused, not the server.
+    if (e instanceof RangeError) throw invalidArgument(`schema is too large or too deeply nested to compile: ${e.message}`, SCHEMA_ERROR);
+    throw e;
+  }
 }
 
 export function compileAST(ast: SchemaAST): CompiledSchema {
@@ -60,11 +71,10 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
   for (const item of ast.order) {
     if (item.kind === 'caveat') {
       const caveat = compileCaveat(item);
-      // Type-check the CEL expression against the declared parameters (throws SchemaError with its position).
+      // Parse and type-check the CEL expression as SpiceDB does (throws SchemaError with its position).
       compileCaveatExpression(caveat);
       schema.caveats.set(item.name, caveat);
-    }
-    else if (item.kind === 'definition') {
+    } else if (item.kind === 'definition') {
       const members = new Map<string, MemberNode>();
       schema.definitions.set(item.name, compileDefinition(item, expandPartials(item.members, partials, []), members));
       sources.set(item.name, members);
@@ -106,7 +116,7 @@ function checkTopLevelNames(ast: SchemaAST): void {
   }
 }
 
-/** Splices `...partial` references in place, depth first. */
+/** Splices `...partial` references in place, depth first, at most MAX_NESTING_DEPTH partials deep. */
 function expandPartials(members: MemberNode[], partials: Map<string, PartialNode>, stack: string[]): MemberNode[] {
   return members.flatMap((m) => {
     if (m.kind !== 'partialRef') return [m];
@@ -119,6 +129,9 @@ function expandPartials(members: MemberNode[], partials: Map<string, PartialNode
         m.name,
       );
     }
+    if (stack.length >= MAX_NESTING_DEPTH) {
+      return fail(`partial references nest deeper than the maximum depth of ${MAX_NESTING_DEPTH}`, m.position, m.name);
+    }
     return expandPartials(partial.members, partials, [...stack, m.name]);
   });
 }
@@ -127,7 +140,7 @@ function compileDefinition(node: DefinitionNode, members: MemberNode[], sources:
   const relations = new Map<string, RelationDefinition>();
   for (const m of members) {
     if (m.kind === 'partialRef') continue;
-    const compiled = m.kind === 'relation' ? compileRelation(m) : compilePermission(m);
+    const compiled = m.kind === 'relation' ? compileRelation(m) : compilePermission(m, node.name);
     if (!RELATION_NAME.test(m.name)) {
       fail(
         `error in ${m.kind} ${m.name}: validation error: name: does not match regex pattern \`${RELATION_PATTERN}\``,
@@ -161,13 +174,24 @@ function compileRelation(node: RelationNode): RelationDefinition {
   return { name: node.name, kind: 'relation', allowedSubjects, rewrite: { kind: 'this' }, position: node.position, ...docProp(node.doc) };
 }
 
-function compilePermission(node: PermissionNode): RelationDefinition {
-  const rewrite = toRewrite(node.expression);
+function compilePermission(node: PermissionNode, defName: string): RelationDefinition {
+  const tooDeep = (at: SourcePosition): never =>
+    fail(
+      `under permission \`${node.name}\` under definition \`${defName}\`: expression nests deeper than the maximum depth of ${MAX_NESTING_DEPTH}`,
+      at,
+      node.name,
+    );
+  const rewrite = toRewrite(node.expression, tooDeep, 1);
   return { name: node.name, kind: 'permission', allowedSubjects: [], rewrite, position: node.position, ...docProp(node.doc) };
 }
 
-/** Unions and intersections flatten into one n-ary node (both are associative); exclusion stays binary. */
-function toRewrite(e: ExpressionNode): Rewrite {
+/**
+ * The rewrite tree of an expression, refused past MAX_NESTING_DEPTH levels: the engine recurses
+ * over it on every request. Unions and intersections flatten into one n-ary node (both are
+ * associative, so `a + (b + c)` is one level); exclusion stays binary.
+ */
+function toRewrite(e: ExpressionNode, tooDeep: (at: SourcePosition) => never, depth: number): Rewrite {
+  if (depth > MAX_NESTING_DEPTH) tooDeep(e.position);
   switch (e.kind) {
     case 'ref':
       return { kind: 'computed', relation: e.name };
@@ -178,12 +202,12 @@ function toRewrite(e: ExpressionNode): Rewrite {
     case 'arrow':
       return { kind: 'tupleToUserset', tupleset: e.tupleset, computed: e.computed, mode: e.syntax === 'all' ? 'all' : 'any' };
     case 'exclusion':
-      return { kind: 'exclusion', base: toRewrite(e.left), subtract: toRewrite(e.right) };
+      return { kind: 'exclusion', base: toRewrite(e.left, tooDeep, depth + 1), subtract: toRewrite(e.right, tooDeep, depth + 1) };
     case 'union':
     case 'intersection': {
-      const children = [e.left, e.right].flatMap((c) => {
-        const r = toRewrite(c);
-        return (r.kind === 'union' || r.kind === 'intersection') && r.kind === e.kind ? r.children : [r];
+      const children = e.operands.flatMap((c) => {
+        const r = toRewrite(c, tooDeep, c.kind === e.kind ? depth : depth + 1);
+        return r.kind === e.kind ? r.children : [r];
       });
       return { kind: e.kind, children };
     }
@@ -205,13 +229,13 @@ function compileCaveat(node: CaveatNode): CaveatDefinition {
       fail(`invalid type for caveat parameter \`${p.name}\` on caveat \`${node.name}\`: ${why}`, at, source),
     ));
   }
-  checkCaveatExpression(node);
   return {
     name: node.name,
     parameters,
     expression: node.expression,
     position: node.position,
     expressionPosition: node.expressionPosition,
+    parameterPositions: new Map(node.parameters.map((p) => [p.name, p.position])),
     ...docProp(node.doc),
   };
 }
@@ -233,113 +257,6 @@ function caveatType(t: CaveatTypeNode, bad: (why: string, at: SourcePosition, so
     return { kind: 'map', value: caveatType(t.generics[0], bad) };
   }
   return bad(`unknown type \`${t.name}\``, t.position, t.name);
-}
-
-/**
- * The caveat body must parse as CEL, refer only to its parameters and use every one of them, as
- * SpiceDB requires. Typing the expression is left to caveat evaluation.
- */
-function checkCaveatExpression(node: CaveatNode): void {
-  const at = (line: number, column: number): SourcePosition => ({
-    line: node.expressionPosition.line + line - 1,
-    column: line === 1 ? node.expressionPosition.column + column - 1 : column,
-  });
-  // CEL has `//` comments but no block comments, so only line comments are blanked.
-  const text = new Lexer(node.expression).withoutComments({ block: false });
-  let parsed: ReturnType<typeof parseCel>;
-  try {
-    parsed = parseCel(text);
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /^<input>:(\d+):(\d+): ([\s\S]*)$/.exec(message);
-    return fail(
-      `invalid expression for caveat \`${node.name}\`: ${m ? m[3] : message}`,
-      m ? at(Number(m[1]), Number(m[2])) : node.expressionPosition,
-      node.name,
-    );
-  }
-  const params = new Set(node.parameters.map((p) => p.name));
-  const used = new Set<string>();
-  const undeclared = findUndeclared(parsed.expr, params, used);
-  if (undeclared) {
-    const offset = parsed.sourceInfo?.positions[undeclared.id.toString()] ?? 0;
-    const before = [...text].slice(0, offset).join('').split('\n');
-    fail(
-      `invalid expression for caveat \`${node.name}\`: undeclared reference to '${undeclared.name}'`,
-      at(before.length, before[before.length - 1].length + 1),
-      undeclared.name,
-    );
-  }
-  for (const p of node.parameters) {
-    if (!used.has(p.name)) fail(`parameter \`${p.name}\` for caveat \`${node.name}\` is unused`, p.position, p.name);
-  }
-  const result = obviousNonBool(parsed.expr);
-  if (result) {
-    fail(
-      `invalid expression for caveat \`${node.name}\`: caveat expression must result in a boolean value: found \`${result}\``,
-      node.expressionPosition,
-      node.name,
-    );
-  }
-}
-
-const ARITHMETIC = new Set(['_+_', '_-_', '_*_', '_/_', '_%_', '-_']);
-
-/** The kind of value an expression certainly produces when that is not a bool (no full type check). */
-function obviousNonBool(e: CelExpr): string | undefined {
-  const k = e.exprKind;
-  if (k.case === 'listExpr') return 'list';
-  if (k.case === 'structExpr') return 'map';
-  if (k.case === 'constExpr' && k.value.constantKind.case !== 'boolValue') return k.value.constantKind.case?.replace(/Value$/, '');
-  if (k.case === 'callExpr' && ARITHMETIC.has(k.value.function)) return 'number';
-  return undefined;
-}
-
-/** Names CEL declares itself (type identifiers such as in `type(x) == int`). */
-const CEL_BUILTIN_IDENTS = new Set(['bool', 'bytes', 'double', 'dyn', 'int', 'list', 'map', 'null_type', 'string', 'type', 'uint', 'google']);
-
-type CelExpr = ReturnType<typeof parseCel>['expr'];
-
-/**
- * Walks a parsed CEL expression, recording which parameters it uses; returns the first identifier
- * that is neither a parameter, a comprehension variable in scope, nor a CEL builtin.
- */
-function findUndeclared(e: CelExpr | undefined, scope: Set<string>, used: Set<string>): { name: string; id: bigint } | undefined {
-  const k = e?.exprKind;
-  switch (k?.case) {
-    case 'identExpr':
-      if (scope.has(k.value.name)) used.add(k.value.name);
-      else if (!CEL_BUILTIN_IDENTS.has(k.value.name)) return { name: k.value.name, id: e!.id };
-      return undefined;
-    case 'selectExpr':
-      return findUndeclared(k.value.operand, scope, used);
-    case 'callExpr':
-      return first([k.value.target, ...k.value.args], (c) => findUndeclared(c, scope, used));
-    case 'listExpr':
-      return first(k.value.elements, (c) => findUndeclared(c, scope, used));
-    case 'structExpr':
-      return first(k.value.entries.flatMap((en) => [en.keyKind.case === 'mapKey' ? en.keyKind.value : undefined, en.value]), (c) =>
-        findUndeclared(c, scope, used),
-      );
-    case 'comprehensionExpr': {
-      const c = k.value;
-      const inner = new Set([...scope, c.iterVar, c.iterVar2, c.accuVar].filter(Boolean));
-      return (
-        first([c.iterRange, c.accuInit], (x) => findUndeclared(x, scope, used)) ??
-        first([c.loopCondition, c.loopStep, c.result], (x) => findUndeclared(x, inner, used))
-      );
-    }
-    default:
-      return undefined;
-  }
-}
-
-function first<T, R>(items: T[], f: (item: T) => R | undefined): R | undefined {
-  for (const item of items) {
-    const r = f(item);
-    if (r !== undefined) return r;
-  }
-  return undefined;
 }
 
 // ---- type checks ----
@@ -369,7 +286,7 @@ function checkRelation(schema: CompiledSchema, defName: string, node: RelationNo
         fail(`relation/permission \`${a.relation}\` not found under definition \`${a.type}\``, t.relationPosition!, a.relation);
       }
       // SpiceDB only checks subject relations of other definitions here.
-      const wildcard = a.type === defName ? undefined : findWildcard(schema, a.type, a.relation, new Set());
+      const wildcard = a.type === defName ? undefined : findWildcard(schema, a.type, a.relation);
       if (wildcard) {
         fail(
           `for relation \`${node.name}\`: relation/permission \`${a.type}#${a.relation}\` includes wildcard type \`${wildcard.type}\` via relation \`${wildcard.via}\`: wildcard relations cannot be transitively included`,
@@ -394,23 +311,35 @@ function checkRelation(schema: CompiledSchema, defName: string, node: RelationNo
   });
 }
 
-/** The first wildcard type a relation admits, directly or through subject relations (`group#member`). */
-function findWildcard(
-  schema: CompiledSchema,
-  defName: string,
-  relName: string,
-  seen: Set<string>,
-): { type: string; via: string } | undefined {
-  const key = `${defName}#${relName}`;
-  if (seen.has(key)) return undefined;
-  seen.add(key);
-  const rel = schema.definitions.get(defName)?.relations.get(relName);
-  for (const a of rel?.allowedSubjects ?? []) {
-    if (a.wildcard) return { type: a.type, via: key };
-    if (a.relation !== ELLIPSIS) {
-      const found = findWildcard(schema, a.type, a.relation, seen);
-      if (found) return found;
+/** Relations (`def#rel`) known to reach no wildcard, per schema. */
+const withoutWildcard = new WeakMap<CompiledSchema, Set<string>>();
+
+/**
+ * The first wildcard type a relation admits, directly or through subject relations (`group#member`),
+ * depth first with an explicit stack (chains of subject relations can be long). Every caller fails
+ * on a wildcard found, so the relations a search passes are remembered as reaching none: the whole
+ * schema is searched at most once.
+ */
+function findWildcard(schema: CompiledSchema, defName: string, relName: string): { type: string; via: string } | undefined {
+  let seen = withoutWildcard.get(schema);
+  if (!seen) withoutWildcard.set(schema, (seen = new Set()));
+  const stack: Array<{ key: string; subjects: AllowedSubjectType[]; next: number }> = [];
+  const enter = (def: string, rel: string) => {
+    const key = `${def}#${rel}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    stack.push({ key, subjects: schema.definitions.get(def)?.relations.get(rel)?.allowedSubjects ?? [], next: 0 });
+  };
+  enter(defName, relName);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.subjects.length) {
+      stack.pop();
+      continue;
     }
+    const a = top.subjects[top.next++];
+    if (a.wildcard) return { type: a.type, via: top.key };
+    if (a.relation !== ELLIPSIS) enter(a.type, a.relation);
   }
   return undefined;
 }
@@ -433,7 +362,7 @@ function checkPermission(schema: CompiledSchema, defName: string, perm: Permissi
           e.tupleset,
         );
       }
-      const wildcard = findWildcard(schema, defName, e.tupleset, new Set());
+      const wildcard = findWildcard(schema, defName, e.tupleset);
       if (wildcard) {
         fail(
           `for arrow under permission \`${perm.name}\`: relation \`${defName}#${e.tupleset}\` includes wildcard type \`${wildcard.type}\` via relation \`${wildcard.via}\`: wildcard relations cannot be used on the left side of arrows`,
@@ -446,6 +375,8 @@ function checkPermission(schema: CompiledSchema, defName: string, perm: Permissi
     }
     case 'union':
     case 'intersection':
+      for (const operand of e.operands) checkPermission(schema, defName, perm, operand);
+      return;
     case 'exclusion':
       checkPermission(schema, defName, perm, e.left);
       checkPermission(schema, defName, perm, e.right);
@@ -460,18 +391,31 @@ function checkPermission(schema: CompiledSchema, defName: string, perm: Permissi
  * that never reach a relation. Other self references (`view = viewer + view`) are allowed.
  */
 function checkAliasCycles(defName: string, members: Map<string, MemberNode>): void {
-  const unresolved = new Map<string, string>();
+  const aliases = new Map<string, string>();
   for (const m of members.values()) {
-    if (m.kind === 'permission' && m.expression.kind === 'ref') unresolved.set(m.name, m.expression.name);
+    if (m.kind === 'permission' && m.expression.kind === 'ref') aliases.set(m.name, m.expression.name);
   }
-  while (unresolved.size) {
-    const resolved = [...unresolved].filter(([, target]) => !unresolved.has(target)).map(([name]) => name);
-    if (!resolved.length) {
-      const names = [...unresolved.keys()].sort();
-      const first = members.get([...unresolved.keys()][0]) as PermissionNode;
-      fail(`under definition \`${defName}\`, there exists a cycle in permissions: ${names.join(', ')}`, first.namePosition, first.name);
+  // Whether following aliases from a name ends at something that is not an alias; each chain is walked once.
+  const resolves = new Map<string, boolean>();
+  for (const start of aliases.keys()) {
+    const path = new Set<string>();
+    let name = start;
+    let ends: boolean;
+    for (;;) {
+      const known = resolves.get(name);
+      if (known !== undefined || !aliases.has(name) || path.has(name)) {
+        ends = known ?? !aliases.has(name);
+        break;
+      }
+      path.add(name);
+      name = aliases.get(name)!;
     }
-    for (const name of resolved) unresolved.delete(name);
+    for (const p of path) resolves.set(p, ends);
+  }
+  const unresolved = [...aliases.keys()].filter((name) => !resolves.get(name));
+  if (unresolved.length) {
+    const first = members.get(unresolved[0]) as PermissionNode;
+    fail(`under definition \`${defName}\`, there exists a cycle in permissions: ${[...unresolved].sort().join(', ')}`, first.namePosition, first.name);
   }
 }
 

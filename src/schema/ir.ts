@@ -77,6 +77,8 @@ export interface CaveatDefinition {
   doc?: string;
   position?: SourcePosition;
   expressionPosition?: SourcePosition;
+  /** Where each parameter is declared, for errors about one. */
+  parameterPositions?: ReadonlyMap<string, SourcePosition>;
 }
 
 export interface CompiledSchema {

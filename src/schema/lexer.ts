@@ -156,23 +156,6 @@ export class Lexer {
     throw new SchemaError('Unterminated caveat expression: missing `}`', this.line, this.column, '{');
   }
 
-  /** The input with comments blanked out (newlines kept, so positions still line up). */
-  withoutComments({ block = true }: { block?: boolean } = {}): string {
-    let out = '';
-    while (this.pos < this.input.length) {
-      const start = this.pos;
-      const c = this.input[this.pos];
-      if (c === '"' || c === "'") this.skipString();
-      else if (c === '/' && (this.input[this.pos + 1] === '/' || (block && this.input[this.pos + 1] === '*'))) {
-        this.comment();
-        out += this.input.slice(start, this.pos).replace(/[^\r\n]/g, ' ');
-        continue;
-      } else this.advance(1);
-      out += this.input.slice(start, this.pos);
-    }
-    return out;
-  }
-
   /** Moves to an earlier-scanned offset (line/column recomputed). */
   seek(offset: number): void {
     if (offset < this.pos) {

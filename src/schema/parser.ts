@@ -1,7 +1,8 @@
 /**
  * Recursive-descent parser for SpiceDB's schema language. Syntax only: names are resolved and
  * checked by the compiler. Throws SchemaError at the first error, with SpiceDB's wording where it
- * has one.
+ * has one. Operator chains are read in loops; only parentheses and generic types recurse, and both
+ * stop at MAX_NESTING_DEPTH, so no text can exhaust the stack.
  */
 import { SchemaError } from '../errors.js';
 import type {
@@ -20,6 +21,7 @@ import type {
 } from './ast.js';
 import type { SourcePosition } from './ir.js';
 import { type Comment, FLAG_KEYWORDS, Lexer, type Token, type TokenKind, describeToken } from './lexer.js';
+import { MAX_NESTING_DEPTH } from './limits.js';
 
 export function parseSchema(text: string): SchemaAST {
   return new Parser(text).parseFile();
@@ -38,8 +40,11 @@ class Parser {
   private readonly lexer: Lexer;
   private tok: Token;
   private readonly flags = new Set<string>();
+  /** The permission being read and its open parentheses, for the nesting limit. */
+  private permission = '';
+  private parentheses = 0;
 
-  constructor(private readonly text: string) {
+  constructor(text: string) {
     this.lexer = new Lexer(text);
     this.tok = this.lexer.next();
   }
@@ -192,6 +197,7 @@ class Parser {
     if (this.isTerminator() || this.at('rbrace') || this.at('eof')) {
       throw this.error('Expected compute expression for permission');
     }
+    this.permission = nameTok.value;
     const expression = this.parseBinary(0);
     return {
       kind: 'permission',
@@ -206,25 +212,41 @@ class Parser {
 
   // ---- permission expressions ----
 
+  /** The operators of `level` and tighter: `-` folds to the left, a run of `+` or `&` is one node. */
   private parseBinary(level: number): ExpressionNode {
     if (level === BINARY.length) return this.parseOperand();
     const { token, kind } = BINARY[level];
-    let left = this.parseBinary(level + 1);
-    while (this.tok.kind === token) {
-      const op = this.advance();
-      const right = this.parseBinary(level + 1);
-      left = { kind, left, right, position: pos(op) };
+    const first = this.parseBinary(level + 1);
+    if (kind === 'exclusion') {
+      let left = first;
+      while (this.at(token)) {
+        const op = this.advance();
+        left = { kind, left, right: this.parseBinary(level + 1), position: pos(op) };
+      }
+      return left;
     }
-    return left;
+    if (!this.at(token)) return first;
+    const position = pos(this.tok);
+    const operands = [first];
+    while (this.at(token)) {
+      this.advance();
+      operands.push(this.parseBinary(level + 1));
+    }
+    return { kind, operands, position };
   }
 
   /** An identifier, arrow, `nil`, `self` or parenthesised expression. */
   private parseOperand(): ExpressionNode {
     const t = this.tok;
     if (t.kind === 'lparen') {
+      if (this.parentheses === MAX_NESTING_DEPTH) {
+        throw this.error(`under permission \`${this.permission}\`: parentheses nest deeper than the maximum depth of ${MAX_NESTING_DEPTH}`);
+      }
+      this.parentheses++;
       this.advance();
       const inner = this.parseBinary(0);
       this.expect('rparen', '`)`');
+      this.parentheses--;
       return inner;
     }
     if (this.isKeyword('nil')) return { kind: 'nil', position: pos(this.advance()) };
@@ -272,24 +294,26 @@ class Parser {
     const open = this.tok;
     const body = this.lexer.rawBody(open.offset + 1);
     this.tok = this.lexer.next();
-    const lead = body.text.length - body.text.trimStart().length;
     const expression = body.text.trim();
     if (!expression) throw this.error(`missing caveat expression for caveat \`${name}\``);
-    const expressionPosition = positionAt(this.text, open.offset + 1 + lead);
+    const expressionPosition = positionAfter(open, body.text.slice(0, body.text.length - body.text.trimStart().length));
     this.expect('rbrace', '`}`');
     return { kind: 'caveat', name, position: pos(kw), namePosition, parameters, expression, expressionPosition, doc: docOf(kw) };
   }
 
   /** `int`, `list<string>`, `map<list<int>>`: generic arity is the compiler's business. */
-  private parseCaveatType(): CaveatTypeNode {
+  private parseCaveatType(depth = 1): CaveatTypeNode {
+    if (depth > MAX_NESTING_DEPTH) {
+      throw this.error(`caveat parameter type nests deeper than the maximum depth of ${MAX_NESTING_DEPTH}`);
+    }
     const t = this.expectIdent();
     const node: CaveatTypeNode = { name: t.value, position: pos(t), generics: [] };
     if (!this.at('lt')) return node;
     this.advance();
-    node.generics.push(this.parseCaveatType());
+    node.generics.push(this.parseCaveatType(depth + 1));
     while (this.at('comma')) {
       this.advance();
-      node.generics.push(this.parseCaveatType());
+      node.generics.push(this.parseCaveatType(depth + 1));
     }
     this.expect('gt', '`>`');
     return node;
@@ -358,10 +382,11 @@ function arrow(syntax: '->' | 'any' | 'all', left: Token, right: Token): Express
   };
 }
 
-function positionAt(text: string, offset: number): SourcePosition {
-  const before = text.slice(0, offset).replace(/\r\n/g, '\n').replace(/\r/g, '\n');
-  const lastNl = before.lastIndexOf('\n');
-  return { line: before.split('\n').length, column: before.length - lastNl };
+/** Where text resumes after the token `t` and the whitespace `lead` (counted locally: schemas hold many caveats). */
+function positionAfter(t: Token, lead: string): SourcePosition {
+  const lines = lead.split(/\r\n|\r|\n/);
+  const last = lines[lines.length - 1];
+  return lines.length === 1 ? { line: t.line, column: t.column + t.value.length + last.length } : { line: t.line + lines.length - 1, column: last.length + 1 };
 }
 
 /**

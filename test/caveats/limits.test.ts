@@ -1,7 +1,7 @@
 /**
  * Hostile caveats and contexts are stopped in bounded time: comprehension iterations, concatenation,
  * comparisons and regular expressions are charged against a cost budget, built values have a maximum
- * size, and contexts a maximum weight. Real caveats stay far below the limits.
+ * size, and contexts a maximum weight and only finite numbers. Real caveats stay far below the limits.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +9,7 @@ import {
   DEFAULT_COST_LIMIT,
   evaluateCaveat,
   MAX_CONTEXT_WEIGHT,
+  validateRelationshipContext,
   type CaveatResult,
 } from '../../src/caveats/index.js';
 import { PembaError } from '../../src/errors.js';
@@ -107,5 +108,40 @@ describe('value and context sizes', () => {
   it('accepts the largest contexts SpiceDB stores', () => {
     expect(run('l list<int>', 'l.size() == 2500', { l: LIST })).toEqual({ kind: 'true' });
     expect(run('s string', 'size(s) == 25000', { s: TEXT })).toEqual({ kind: 'true' });
+  });
+});
+
+describe('numbers in a context', () => {
+  const NON_FINITE = [NaN, Infinity, -Infinity];
+
+  it.each([
+    ['d double', 'd > 0.0', (n: number) => ({ d: n }), 'for double: a finite number is required'],
+    ['a any', 'a == a', (n: number) => ({ a: n }), 'for any: a finite number is required'],
+    ['l list<double>', 'l.size() > 0', (n: number) => ({ l: [1, n] }), 'found an invalid value for item at index 1: for double: a finite number is required'],
+    ['m map<any>', 'm.size() > 0', (n: number) => ({ m: { k: [n] } }), 'for any: a finite number is required'],
+    ['i int', 'i > 0', (n: number) => ({ i: n }), 'for int: a int value is required, but found numeric value'],
+  ])('refuses NaN and ±Infinity for %s, naming the parameter', (spec, expression, context, message) => {
+    const name = spec.split(' ')[0];
+    for (const n of NON_FINITE) {
+      const { error } = stopped(spec, expression, context(n));
+      expect(error.code).toBe('INVALID_ARGUMENT');
+      expect(error.message).toContain(`could not convert context parameter \`${name}\`: `);
+      expect(error.message).toContain(message);
+      expect(error.message).toContain(String(n));
+    }
+  });
+
+  it('refuses them in a context to be stored, which is kept as JSON (where NaN would turn into null)', () => {
+    const cav = compileCaveat({ name: 'cav', parameters: params('d double, a any'), expression: 'd > 0.0 && a == a' });
+    for (const n of NON_FINITE) {
+      expect(() => validateRelationshipContext(cav, { d: n })).toThrow(`could not convert context parameter \`d\`: for double: a finite number is required, but found \`${n}\``);
+      expect(() => validateRelationshipContext(cav, { a: { x: n } })).toThrow('could not convert context parameter `a`');
+    }
+    expect(() => validateRelationshipContext(cav, { d: 1.5, a: { x: 1e308 } })).not.toThrow();
+  });
+
+  it('still reads the strings `inf` and `-inf` as infinities for a double, as SpiceDB does', () => {
+    expect(run('d double', 'd > 1e308', { d: 'inf' })).toEqual({ kind: 'true' });
+    expect(run('d double', 'd < -1e308', { d: '-inf' })).toEqual({ kind: 'true' });
   });
 });

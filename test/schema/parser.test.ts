@@ -80,23 +80,27 @@ describe('parser: structure and positions', () => {
       left: {
         kind: 'union',
         position: { line: 2, column: 24 },
-        left: {
-          kind: 'arrow', syntax: '->', tupleset: 'a', computed: 'b',
-          position: { line: 2, column: 19 }, tuplesetPosition: { line: 2, column: 19 }, computedPosition: { line: 2, column: 22 },
-        },
-        right: {
-          kind: 'arrow', syntax: 'any', tupleset: 'c', computed: 'd',
-          position: { line: 2, column: 26 }, tuplesetPosition: { line: 2, column: 26 }, computedPosition: { line: 2, column: 32 },
-        },
+        operands: [
+          {
+            kind: 'arrow', syntax: '->', tupleset: 'a', computed: 'b',
+            position: { line: 2, column: 19 }, tuplesetPosition: { line: 2, column: 19 }, computedPosition: { line: 2, column: 22 },
+          },
+          {
+            kind: 'arrow', syntax: 'any', tupleset: 'c', computed: 'd',
+            position: { line: 2, column: 26 }, tuplesetPosition: { line: 2, column: 26 }, computedPosition: { line: 2, column: 32 },
+          },
+        ],
       },
       right: {
         kind: 'intersection',
         position: { line: 2, column: 47 },
-        left: {
-          kind: 'arrow', syntax: 'all', tupleset: 'e', computed: 'f',
-          position: { line: 2, column: 38 }, tuplesetPosition: { line: 2, column: 38 }, computedPosition: { line: 2, column: 44 },
-        },
-        right: { kind: 'nil', position: { line: 2, column: 49 } },
+        operands: [
+          {
+            kind: 'arrow', syntax: 'all', tupleset: 'e', computed: 'f',
+            position: { line: 2, column: 38 }, tuplesetPosition: { line: 2, column: 38 }, computedPosition: { line: 2, column: 44 },
+          },
+          { kind: 'nil', position: { line: 2, column: 49 } },
+        ],
       },
     });
   });

@@ -15,7 +15,7 @@ function withoutPositions(value: unknown): unknown {
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value)
-        .filter(([k]) => k !== 'position' && k !== 'expressionPosition')
+        .filter(([k]) => !['position', 'expressionPosition', 'parameterPositions'].includes(k))
         .map(([k, v]) => [k, withoutPositions(v)]),
     );
   }
