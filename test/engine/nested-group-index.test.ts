@@ -240,7 +240,7 @@ describe('NestingGraph', () => {
     const g = new NestingGraph(cache);
     for (let i = 0; i < 2000; i++) g.add(`p${i}`, 'hub');
     for (let j = 0; j < 2000; j++) g.add('hub', `c${j}`);
-    expect(g.bytes).toBeLessThan(4000 * 48 + 4001 * 220);
+    expect(g.bytes).toBeLessThan(4000 * 80 + 4001 * 320);
     // Every parent's closure is asked for: the cache stays within its budget by evicting.
     for (let i = 0; i < 2000; i++) expect(g.descendants(`p${i}`)!.size).toBe(2001);
     expect(g.ancestors('c7')!.size).toBe(2001);
