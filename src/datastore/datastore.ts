@@ -77,6 +77,16 @@ export interface ReadWriteTransaction {
   writeSchema(text: string): Promise<void>;
 }
 
+export interface WriteOptions {
+  /**
+   * The caller's signal (its deadline, cancellation or shutdown). A transaction whose signal aborts
+   * before it commits never commits: waiting for the writer stops at once, the transaction's methods
+   * reject, the commit is not attempted, and readWrite rejects with the signal's reason. The check
+   * is the last step before COMMIT; once COMMIT is under way, its real outcome is what readWrite returns.
+   */
+  signal?: AbortSignal;
+}
+
 export interface RelationshipChange {
   operation: 'TOUCH' | 'DELETE';
   relationship: Relationship;
@@ -107,13 +117,14 @@ export interface Datastore {
    * Run `fn` in a serialisable transaction and commit it as one new revision. If `fn` throws, nothing
    * is written and the error propagates. A transaction that changes nothing still commits a revision.
    */
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }>;
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, options?: WriteOptions): Promise<{ revision: Revision; result: T }>;
   /**
    * Every commit after `after`, in revision order, exactly once (empty commits included, and a TOUCH
    * is reported even when it changed nothing, as SpiceDB's Watch does); waits for new commits until
    * the signal aborts. With `only`, a commit carries just the changes that match one of the
    * patterns (every commit, and its schema, is still delivered): a follower of a few relations
-   * then never materialises the rest of a million-row import.
+   * then never materialises the rest of a million-row import. Catching up from far behind is done in
+   * slices: the event loop runs between them and an aborted signal ends the watch at the next one.
    */
   watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges>;
   close(): Promise<void>;

@@ -568,6 +568,101 @@ export function runDatastoreContract(name: string, factory: () => Promise<Datast
         await expect(ds.watch(5n)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(PembaError);
         await expect(ds.watch(-1n)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(PembaError);
       });
+
+      it('catching up over many commits lets timers run, and ends soon after its signal aborts', async () => {
+        for (let i = 0; i < 150; i++) await write(touch(`doc:${i}#reader@user:ann`));
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(), 20);
+        let seen = 0;
+        for await (const commit of ds.watch(0n, ac.signal)) {
+          expect(commit.revision).toBe(BigInt(++seen));
+          // A consumer that never waits for I/O: only the watch itself can let the timer fire.
+          const busyUntil = performance.now() + 1;
+          while (performance.now() < busyUntil);
+        }
+        expect(seen).toBeLessThan(100);
+      });
+    });
+
+    describe('cancellation', () => {
+      const ended = () => new PembaError('DEADLINE_EXCEEDED', 'the call ended');
+      /** What `p` settled with within `ms`: its result, its error, or 'pending'. */
+      const within = (p: Promise<unknown>, ms = 1000) =>
+        Promise.race([p.then((v) => v, (e: unknown) => e), new Promise((r) => setTimeout(() => r('pending'), ms))]);
+
+      it('a transaction whose signal aborts while it waits for the writer leaves the queue at once, never runs and never commits', async () => {
+        let release!: () => void;
+        let holding!: () => void;
+        const held = new Promise<void>((r) => (holding = r));
+        const first = ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:1#reader@user:ann')]);
+          holding();
+          await new Promise<void>((r) => (release = r));
+        });
+        await held;
+        const ac = new AbortController();
+        let ran = false;
+        const queued = ds.readWrite(async (tx) => {
+          ran = true;
+          await tx.write([touch('doc:2#reader@user:bob')]);
+        }, { signal: ac.signal });
+        await new Promise((r) => setTimeout(r, 20));
+        const why = ended();
+        ac.abort(why);
+        // Answered while the writer ahead of it still holds the lock.
+        expect(await within(queued)).toBe(why);
+        release();
+        const { revision } = await first;
+        await new Promise((r) => setTimeout(r, 20));
+        expect(ran).toBe(false);
+        expect(await ds.headRevision()).toBe(revision);
+        expect(await write(touch('doc:3#reader@user:cat'))).toBe(revision + 1n);
+        expect(await read({})).toEqual(['doc:1#reader@user:ann', 'doc:3#reader@user:cat']);
+      });
+
+      it('a transaction whose signal aborts before it commits rolls back; its methods refuse work once aborted', async () => {
+        const before = await ds.headRevision();
+        const ac = new AbortController();
+        const why = ended();
+        const aborted = ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:1#reader@user:ann')]);
+          await tx.writeSchema('definition user {}');
+          ac.abort(why);
+          return 'finished';
+        }, { signal: ac.signal });
+        expect(await within(aborted)).toBe(why);
+
+        const ac2 = new AbortController();
+        const why2 = ended();
+        const refused = ds.readWrite(async (tx) => {
+          ac2.abort(why2);
+          await tx.write([touch('doc:2#reader@user:ann')]);
+        }, { signal: ac2.signal });
+        expect(await within(refused)).toBe(why2);
+
+        expect(await ds.headRevision()).toBe(before);
+        expect(await read({})).toEqual([]);
+        expect(await ds.snapshot(before).readSchema()).toBeUndefined();
+        // The writer is free, and the next transaction sees none of it.
+        expect(await write(touch('doc:3#reader@user:ann'))).toBe(before + 1n);
+        expect(await read({})).toEqual(['doc:3#reader@user:ann']);
+      });
+
+      it('a transaction whose signal already aborted never runs; one whose signal aborts after its commit stays committed', async () => {
+        const ac = new AbortController();
+        const why = ended();
+        ac.abort(why);
+        let ran = false;
+        expect(await within(ds.readWrite(async () => { ran = true; }, { signal: ac.signal }))).toBe(why);
+        expect(ran).toBe(false);
+        expect(await ds.headRevision()).toBe(0n);
+
+        const later = new AbortController();
+        const { revision } = await ds.readWrite((tx) => tx.write([touch('doc:1#reader@user:ann')]), { signal: later.signal });
+        later.abort(ended());
+        expect(await ds.headRevision()).toBe(revision);
+        expect(await read({})).toEqual(['doc:1#reader@user:ann']);
+      });
     });
 
     describe('consistency tokens', () => {

@@ -118,6 +118,50 @@ describe('postgres datastore', () => {
         await b.close();
       }
     });
+
+    it('a writer whose signal aborts while another process holds the commit lock stops waiting at once and never commits', async () => {
+      const uri = await postgres.migratedUri();
+      const [a, b] = await Promise.all([1, 2].map(() => openPostgresDatastore(uri, fast)));
+      const lockWaiters = async () =>
+        Number((await postgres.admin().query(
+          "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )).rows[0].n);
+      try {
+        let release!: () => void;
+        let holding!: () => void;
+        const held = new Promise<void>((r) => (holding = r));
+        const first = a.readWrite(async (tx) => {
+          await tx.write([touch('doc:1#r@user:a')]);
+          holding();
+          await new Promise<void>((r) => (release = r));
+        });
+        await held;
+        const ac = new AbortController();
+        let ran = false;
+        const blocked = b.readWrite(async (tx) => {
+          ran = true;
+          await tx.write([touch('doc:2#r@user:b')]);
+        }, { signal: ac.signal });
+        for (let i = 0; i < 100 && (await lockWaiters()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(await lockWaiters()).toBe(1);
+        const why = new PembaError('DEADLINE_EXCEEDED', 'the call ended');
+        ac.abort(why);
+        // Answered while the other process still holds the lock, and no longer queued for it.
+        const outcome = await Promise.race([blocked.catch((e: unknown) => e), new Promise((r) => setTimeout(() => r('pending'), 3000))]);
+        expect(outcome).toBe(why);
+        expect(await lockWaiters()).toBe(0);
+        release();
+        const { revision } = await first;
+        expect(ran).toBe(false);
+        // b's pool replaced the connection it gave up, and writes on.
+        expect((await b.readWrite((tx) => tx.write([touch('doc:3#r@user:b')]))).revision).toBe(revision + 1n);
+        const rows = await a.snapshot(revision + 1n).queryRelationships({});
+        expect(rows.map((r) => `${r.resource.id}@${r.subject.id}`)).toEqual(['1@a', '3@b']);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
   });
 
   describe('connection loss', () => {

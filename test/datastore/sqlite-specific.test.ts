@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migrateDatastore, openDatastore } from '../../src/datastore/factory.js';
 import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
 import { SQLITE_SCHEMA_VERSION } from '../../src/datastore/sqlite/sqlite-migrations.js';
+import { StatementCache } from '../../src/datastore/sqlite/sqlite-queries.js';
+import { readCommits } from '../../src/datastore/sqlite/sqlite-watch.js';
 import { rel } from './contract.js';
 import { code, runDurableSuite } from './durable-suite.js';
 
@@ -108,5 +110,31 @@ describe('sqlite datastore', () => {
     expect((await ds.gc()).versions).toBe(0);
     expect(await code(ds.snapshot(1n).queryRelationships({}))).toBe('FAILED_PRECONDITION');
     await ds.close();
+  });
+
+  it('reads a watch backlog in slices of about a page of changes, each commit whole', async () => {
+    const path = freshPath();
+    const ds = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const sizes = [4000, 4000, 4000, 12_000, 3];
+    for (const [c, n] of sizes.entries()) {
+      // Commit 4 is CREATE-only (its changes are read from its rows); the others go through the change log.
+      const operation = c === 3 ? 'CREATE' : 'TOUCH';
+      await ds.readWrite((tx) => tx.write(Array.from({ length: n }, (_, i) => ({ operation, relationship: rel(`doc:${c}-${i}#r@user:a`) }))));
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      const stmts = new StatementCache(db);
+      const slices: number[][] = [];
+      for (let after = 0n; after < BigInt(sizes.length);) {
+        const slice = readCommits(stmts, after, 100);
+        slices.push(slice.map((c) => c.changes.length));
+        after = slice[slice.length - 1].revision;
+      }
+      // A slice ends with the commit that reaches 10,000 changes; a larger commit is still read whole.
+      expect(slices).toEqual([[4000, 4000, 4000], [12_000], [3]]);
+    } finally {
+      db.close();
+      await ds.close();
+    }
   });
 });

@@ -7,8 +7,9 @@ import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
-  StoredSchema,
+  StoredSchema, WriteOptions,
 } from '../datastore.js';
+import { Pacer } from '../pacer.js';
 import { matchesPatterns } from '../relation-patterns.js';
 import { CommitLog } from './commit-log.js';
 import { Mutex } from './mutex.js';
@@ -101,13 +102,15 @@ export class MemoryDatastore implements Datastore {
     };
   }
 
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }> {
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, { signal }: WriteOptions = {}): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
-      const tx = new MemoryTransaction(this.rows, this.log, this.log.head + 1n, this.now);
+      const tx = new MemoryTransaction(this.rows, this.log, this.log.head + 1n, this.now, signal);
       let result: T;
       try {
         result = await fn(tx);
+        // The point of no return: from this check to the commit below, nothing can abort.
+        signal?.throwIfAborted();
       } catch (e) {
         tx.rollback();
         tx.close();
@@ -122,22 +125,25 @@ export class MemoryDatastore implements Datastore {
       });
       this.wakeWatchers();
       return { revision: tx.revision, result };
-    });
+    }, signal);
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
   async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
     this.assertReadable(after);
+    const pacer = new Pacer();
     let cursor = after;
     while (!signal?.aborted && !this.closed) {
       const commits = this.log.after(cursor);
       if (!commits) throw expiredRevision(cursor, this.log.oldestReadable);
       if (commits.length === 0) {
         await this.nextCommit(signal);
+        pacer.restart();
         continue;
       }
       for (const c of commits) {
-        if (signal?.aborted) return;
+        await pacer.pace();
+        if (signal?.aborted || this.closed) return;
         const changes = only ? c.changes.filter((x) => matchesPatterns(x.relationship, only)) : [...c.changes];
         yield { revision: c.revision, changes, ...(c.schema !== undefined ? { schema: c.schema } : {}) };
         cursor = c.revision;

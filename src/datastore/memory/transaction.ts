@@ -28,6 +28,7 @@ export class MemoryTransaction implements ReadWriteTransaction {
     private readonly log: CommitLog,
     readonly revision: Revision,
     private readonly now: () => number,
+    private readonly signal?: AbortSignal,
   ) {}
 
   async queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
@@ -154,7 +155,9 @@ export class MemoryTransaction implements ReadWriteTransaction {
     this.undo.push({ slot, deleted });
   }
 
+  /** Also refuses work once the caller's signal aborted: the transaction will not commit anyway. */
   private assertOpen(): void {
     if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+    this.signal?.throwIfAborted();
   }
 }

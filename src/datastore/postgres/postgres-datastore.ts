@@ -12,6 +12,10 @@
  * ordering for dense revisions; one writer at a time is what the other backends do too. Within a
  * process an in-process mutex queues writers first, so waiting writers do not hold pool connections.
  *
+ * A transaction whose caller's signal aborts never commits: it leaves the queue at once; until COMMIT
+ * is sent, the abort cancels the statement it is running (a wait for the lock held by another
+ * process, say) and the transaction rolls back; from COMMIT on, COMMIT's outcome is the answer.
+ *
  * Snapshot reads carry the head and the oldest readable revision in the same statement (see
  * withRevisionState), so they cost one round trip and are exact even while GC runs elsewhere.
  */
@@ -21,7 +25,7 @@ import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
-  StoredSchema,
+  StoredSchema, WriteOptions,
 } from '../datastore.js';
 import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from '../gc-loop.js';
 import type { GcLoop } from '../gc-loop.js';
@@ -29,6 +33,7 @@ import { DEFAULT_GC_WINDOW_MS, DEFAULT_QUANTIZATION_MS } from '../memory/memory-
 import type { GcResult } from '../memory/memory-datastore.js';
 import { Mutex } from '../memory/mutex.js';
 import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../memory/revision-errors.js';
+import { backendPid, cancelUntil } from './postgres-cancel.js';
 import { mapPgError } from './postgres-errors.js';
 import { collectGarbage } from './postgres-gc.js';
 import { readDatastoreId } from './postgres-migrations.js';
@@ -38,6 +43,7 @@ import type { RelationshipRow, Sql } from './postgres-queries.js';
 import { relationshipsSql, SCHEMA_AT, toRelationship, validateLimit, withRevisionState } from './postgres-queries.js';
 import { PostgresTransaction } from './postgres-transaction.js';
 import { CommitNotifier } from '../commit-notifier.js';
+import { Pacer } from '../pacer.js';
 import { readCommits } from './postgres-watch.js';
 
 export interface PostgresDatastoreOptions extends PoolOptions {
@@ -172,32 +178,51 @@ export class PostgresDatastore implements Datastore {
     };
   }
 
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }> {
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, { signal }: WriteOptions = {}): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
       const committed = await withClient(this.pool, async (client, discard) => {
+        const pid = signal && (await backendPid(client));
+        let settled = false;
+        const cancel = () => {
+          discard(new Error('a cancel was sent to this connection'));
+          cancelUntil(this.pool.options, pid!, () => settled);
+        };
+        signal?.addEventListener('abort', cancel, { once: true });
         let tx: PostgresTransaction | undefined;
-        await query(client, 'BEGIN');
+        let committing = false;
         try {
+          // Waiting for a connection may have outlasted the call.
+          signal?.throwIfAborted();
+          await query(client, 'BEGIN');
+          signal?.throwIfAborted();
           await query(client, 'SELECT pg_advisory_xact_lock($1)', [this.lockKey]);
           // A statement after the lock is granted, so its snapshot includes the previous commit.
           const { rows } = await query<{ head: string }>(client, HEAD_SQL);
-          tx = new PostgresTransaction(client, BigInt(rows[0].head) + 1n, this.now);
+          tx = new PostgresTransaction(client, BigInt(rows[0].head) + 1n, this.now, signal);
           const result = await fn(tx);
           await tx.finish(this.now());
+          // The point of no return: no cancel from here on, and no COMMIT if the call has ended.
+          signal?.removeEventListener('abort', cancel);
+          signal?.throwIfAborted();
+          committing = true;
           await query(client, 'COMMIT');
           return { revision: tx.revision, result, inserted: tx.inserted };
         } catch (e) {
+          signal?.removeEventListener('abort', cancel);
           tx?.close();
           // A connection that cannot even roll back is not returned to the pool.
           await query(client, 'ROLLBACK').catch(discard);
-          throw e;
+          // A statement cancelled because the call ended fails with "canceling statement due to user request": report why.
+          throw !committing && signal?.aborted ? signal.reason : e;
+        } finally {
+          settled = true;
         }
       });
       this.notifier.notify(committed.revision);
       this.keepStatisticsFresh(committed.inserted);
       return { revision: committed.revision, result: committed.result };
-    });
+    }, signal);
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */
@@ -205,6 +230,7 @@ export class PostgresDatastore implements Datastore {
     this.assertOpen();
     if (after < 0n) throw negativeRevision(after);
     await this.readAt(after, undefined);
+    const pacer = new Pacer();
     let cursor = after;
     while (!signal?.aborted && !this.closed) {
       let batch: Awaited<ReturnType<typeof readCommits>>;
@@ -217,10 +243,12 @@ export class PostgresDatastore implements Datastore {
       if (cursor < batch.oldest) throw expiredRevision(cursor, batch.oldest);
       if (batch.commits.length === 0) {
         await this.notifier.wait(cursor, signal);
+        pacer.restart();
         continue;
       }
       for (const c of batch.commits) {
-        if (signal?.aborted) return;
+        await pacer.pace();
+        if (signal?.aborted || this.closed) return;
         yield c;
         cursor = c.revision;
       }

@@ -74,6 +74,7 @@ export class PostgresTransaction implements ReadWriteTransaction {
     private readonly client: pg.PoolClient,
     readonly revision: Revision,
     private readonly now: () => number,
+    private readonly signal?: AbortSignal,
   ) {}
 
   async queryRelationships(q: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
@@ -241,7 +242,9 @@ export class PostgresTransaction implements ReadWriteTransaction {
     this.changes.push(...plan.changes);
   }
 
+  /** Also refuses work once the caller's signal aborted: the transaction will not commit anyway. */
   private assertOpen(): void {
     if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+    this.signal?.throwIfAborted();
   }
 }

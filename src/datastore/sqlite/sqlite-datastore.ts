@@ -14,7 +14,7 @@ import { invalidArgument } from '../../errors.js';
 import type { Relationship } from '../../relationship.js';
 import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
-  StoredSchema,
+  StoredSchema, WriteOptions,
 } from '../datastore.js';
 import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from '../gc-loop.js';
 import type { GcLoop } from '../gc-loop.js';
@@ -31,6 +31,7 @@ import {
 } from './sqlite-queries.js';
 import { SqliteTransaction } from './sqlite-transaction.js';
 import { CommitNotifier } from '../commit-notifier.js';
+import { Pacer } from '../pacer.js';
 import { readCommits } from './sqlite-watch.js';
 
 export interface SqliteDatastoreOptions {
@@ -153,15 +154,17 @@ export class SqliteDatastore implements Datastore {
     };
   }
 
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>): Promise<{ revision: Revision; result: T }> {
+  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, { signal }: WriteOptions = {}): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
       sqliteCall(() => this.writer.exec('BEGIN IMMEDIATE'));
       let tx: SqliteTransaction | undefined;
       try {
-        tx = new SqliteTransaction(this.w, sqliteCall(() => headRevision(this.w)) + 1n, this.now);
+        tx = new SqliteTransaction(this.w, sqliteCall(() => headRevision(this.w)) + 1n, this.now, signal);
         const result = await fn(tx);
         tx.finish(this.now());
+        // The point of no return: this check and the (synchronous) COMMIT are one step, nothing can abort in between.
+        signal?.throwIfAborted();
         sqliteCall(() => this.writer.exec('COMMIT'));
         // Watchers read the commit synchronously (a bulk import's million changes take ~2 s): wake
         // them after the writer has had its answer, not before.
@@ -177,12 +180,13 @@ export class SqliteDatastore implements Datastore {
         }
         throw e;
       }
-    });
+    }, signal);
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
   async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
     this.read(() => this.assertReadable(after));
+    const pacer = new Pacer();
     let cursor = after;
     while (!signal?.aborted && !this.closed) {
       const commits = this.read(() => {
@@ -192,10 +196,12 @@ export class SqliteDatastore implements Datastore {
       });
       if (commits.length === 0) {
         await this.notifier.wait(cursor, signal);
+        pacer.restart();
         continue;
       }
       for (const c of commits) {
-        if (signal?.aborted) return;
+        await pacer.pace();
+        if (signal?.aborted || this.closed) return;
         yield c;
         cursor = c.revision;
       }

@@ -43,6 +43,7 @@ export class SqliteTransaction implements ReadWriteTransaction {
     private readonly stmts: StatementCache,
     readonly revision: Revision,
     private readonly now: () => number,
+    private readonly signal?: AbortSignal,
   ) {
     this.subjectIndex = new DeferredSubjectIndex(stmts);
   }
@@ -197,7 +198,9 @@ export class SqliteTransaction implements ReadWriteTransaction {
     else this.stmts.get('UPDATE relationships SET deleted_rev = ? WHERE id = ?').run(this.revision, row.id);
   }
 
+  /** Also refuses work once the caller's signal aborted: the transaction will not commit anyway. */
   private assertOpen(): void {
     if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+    this.signal?.throwIfAborted();
   }
 }

@@ -45,29 +45,45 @@ type CreatedTuple = [
   subject_relation: string, caveat_name: string | null, caveat_context: string | null, expires_at: number | null,
 ];
 
-/** Commits in (after, after + maxCommits], ascending, with their changes (those matching `only`, if given) and schema. */
+/**
+ * Commits in (after, after + maxCommits], ascending, with their changes (those matching `only`, if
+ * given) and schema. A bounded slice of work: it stops after the commit in which the changes read
+ * reach a page (a single larger commit is still read whole), so a watcher far behind reads its
+ * backlog in many short reads rather than one long one.
+ */
 export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number, only?: readonly RelationPattern[]): RevisionChanges[] {
-  const last = after + BigInt(maxCommits);
+  let last = after + BigInt(maxCommits);
   const filter = patternsSql(only, () => '?');
   const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
   const commits = new Map<number, RevisionChanges>();
-  let created: Statement | undefined;
-  for (const [revision, schema, from, to] of rows) {
-    const commit: RevisionChanges = { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) };
-    commits.set(revision, commit);
-    if (from === null || to === null) continue;
-    created ??= prepare(stmts, CREATED(filter.sql), filter.sql).pluck();
-    readCreated(created, filter.params, revision, from, to, commit.changes);
+  for (const [revision, schema] of rows) {
+    commits.set(revision, { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) });
   }
   const changes = prepare(stmts, CHANGES(filter.sql), filter.sql).pluck();
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
   for (;;) {
     const page = JSON.parse(changes.get(...position, last, ...filter.params) as string) as ChangeTuple[];
     for (const t of page) commits.get(t[0])!.changes.push(toChange(t));
-    if (page.length < PAGE) return [...commits.values()];
+    if (page.length < PAGE) break;
     const end = page[page.length - 1];
     position = [end[0], end[1]];
+    last = BigInt(end[0]); // a full page: finish the commit it ends in, and stop there
   }
+  const slice: RevisionChanges[] = [];
+  let read = 0;
+  let created: Statement | undefined;
+  for (const [revision, , from, to] of rows) {
+    if (revision > last) break;
+    const commit = commits.get(revision)!;
+    if (from !== null && to !== null) {
+      created ??= prepare(stmts, CREATED(filter.sql), filter.sql).pluck();
+      readCreated(created, filter.params, revision, from, to, commit.changes);
+    }
+    slice.push(commit);
+    read += commit.changes.length;
+    if (read >= PAGE) break;
+  }
+  return slice;
 }
 
 /**
