@@ -1,5 +1,6 @@
 /**
- * What both transports do around a handler: authenticate, bound the call by a deadline (the
+ * What both transports do around a handler: authenticate (gRPC in authenticationInterceptor, before
+ * reading the message; HTTP before reading the body), bound the call by a deadline (the
  * client's, or the server's request timeout, whichever is sooner; long-lived and bulk streams only
  * by the client's), abort on client cancel or shutdown, and log the outcome without the credentials.
  */
@@ -81,6 +82,14 @@ export function startCall(
   };
 }
 
+/**
+ * What a unary or client-streaming call answers: the handler's result, or the abort reason as soon
+ * as the call aborts; but a handler that `commits` is awaited, so its answer says whether it wrote.
+ */
+export function outcome<T>(handler: { commits?: boolean }, result: Promise<T>, signal: AbortSignal): Promise<T> {
+  return handler.commits ? result : raceAbort(result, signal);
+}
+
 /** Resolves like `promise`, or rejects with the abort reason as soon as the signal aborts. */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
@@ -110,14 +119,20 @@ export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSigna
 }
 
 /**
- * Starts iterating `source` at once (so a Watch takes its start revision now), then returns an
- * iterable that replays that first step. Lets a transport send response headers right after the
- * stream has really begun: a client watching "from now" then knows when "now" was.
+ * Starts iterating `source` and resolves once the stream has begun, with an iterable that replays
+ * that first step; rejects with the error of a stream that failed before it began, which the
+ * transports answer as the call's status (over HTTP, grpc-gateway's status and JSON error body), not
+ * in the stream. A stream has begun at its first step (a message or its end), or, for a long-lived
+ * stream that waits for events (Watch), once its setup has run: its first step is still pending
+ * after a turn of the event loop. Sending headers then tells a client watching "from now" that the
+ * watch has started (setup that waits on I/O, such as PostgreSQL checking a start token, is not
+ * waited for: its errors arrive in the stream).
  */
-export function begin<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+export async function begin<T>(source: AsyncIterable<T>, longLived = false): Promise<AsyncIterable<T>> {
   const it = source[Symbol.asyncIterator]();
   const first = it.next();
   first.catch(() => undefined); // observed by the consumer; avoid an unhandled rejection meanwhile
+  await (longLived ? Promise.race([first, new Promise((resolve) => setImmediate(resolve))]) : first);
   let started = false;
   return {
     [Symbol.asyncIterator]: () => ({

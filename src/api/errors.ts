@@ -53,7 +53,7 @@ export function toRpcStatus(f: Failure): RpcStatus {
 }
 
 /** The error object grpc-js sends: status, message and the rich status in the trailers. */
-export function toServiceError(f: Failure): Partial<ServiceError> {
+export function toServiceError(f: Failure): Pick<ServiceError, 'code' | 'details' | 'metadata'> {
   const metadata = new Metadata();
   metadata.set('grpc-status-details-bin', Buffer.from(RpcStatus.toBinary(toRpcStatus(f))));
   return { code: f.code, details: f.message, metadata };

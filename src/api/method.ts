@@ -15,11 +15,14 @@ export interface CallContext {
  * `longLived`: a stream that never ends by itself (Watch): no server request timeout, ended on shutdown.
  * `bulk`: a transfer that takes as long as its data (ImportBulk, ExportBulk): no server request
  * timeout either (the client's deadline still applies), but shutdown lets it finish.
+ * `commits`: the handler honours `ctx.signal` itself up to its commit point, so the transport awaits
+ * its outcome instead of answering with the abort reason at once: a write that committed is answered
+ * OK, one that did not with its error (the abort reason, if the abort stopped it).
  */
 export type MethodHandler =
-  | { kind: 'unary'; run(request: object, ctx: CallContext): Promise<object> }
+  | { kind: 'unary'; run(request: object, ctx: CallContext): Promise<object>; commits?: boolean }
   | { kind: 'serverStream'; run(request: object, ctx: CallContext): AsyncIterable<object>; longLived?: boolean; bulk?: boolean }
-  | { kind: 'clientStream'; run(requests: AsyncIterable<object>, ctx: CallContext): Promise<object>; bulk?: boolean };
+  | { kind: 'clientStream'; run(requests: AsyncIterable<object>, ctx: CallContext): Promise<object>; bulk?: boolean; commits?: boolean };
 
 /** The parts of a generated protobuf-ts ServiceType the transports use. */
 export interface ServiceDescriptor {
@@ -43,9 +46,11 @@ export interface ApiService {
 export function unary<I extends object, O extends object>(
   type: IMessageType<I>,
   fn: (request: I, ctx: CallContext) => Promise<O>,
+  options: { commits?: boolean } = {},
 ): MethodHandler {
   return {
     kind: 'unary',
+    commits: options.commits,
     run: (request, ctx) => {
       validateMessage(type as IMessageType<object>, request);
       return fn(request as I, ctx);
@@ -72,7 +77,7 @@ export function serverStream<I extends object, O extends object>(
 export function clientStream<I extends object, O extends object>(
   type: IMessageType<I>,
   fn: (requests: AsyncIterable<I>, ctx: CallContext) => Promise<O>,
-  options: { bulk?: boolean } = {},
+  options: { bulk?: boolean; commits?: boolean } = {},
 ): MethodHandler {
   async function* validated(requests: AsyncIterable<object>): AsyncIterable<I> {
     for await (const r of requests) {
@@ -80,5 +85,5 @@ export function clientStream<I extends object, O extends object>(
       yield r as I;
     }
   }
-  return { kind: 'clientStream', bulk: options.bulk, run: (requests, ctx) => fn(validated(requests), ctx) };
+  return { kind: 'clientStream', bulk: options.bulk, commits: options.commits, run: (requests, ctx) => fn(validated(requests), ctx) };
 }

@@ -142,7 +142,7 @@ describe('HTTP/JSON gateway', () => {
       }
       const stream = await post('/v1/relationships/read', { relationshipFilter: { resourceType: 'doc' } }, 'wrong');
       expect(stream.status).toBe(401);
-      expect((await stream.json()).error).toMatchObject({ code: 16 });
+      expect(await stream.json()).toMatchObject({ code: 16, message: expect.any(String) });
     });
 
     it('answers schema errors and unknown types with code, message and ErrorInfo', async () => {
@@ -157,10 +157,28 @@ describe('HTTP/JSON gateway', () => {
       });
     });
 
-    it('answers an error before the first streamed result with the status and an error object', async () => {
+    it('answers an error before a stream begins with its status and the JSON error body, as grpc-gateway does', async () => {
       const r = await post('/v1/permissions/resources', { resourceObjectType: 'nope', permission: 'view', subject: subject('user', 'a') });
       expect(r.status).toBe(400);
-      expect((await r.json()).error).toMatchObject({ code: 9, details: [{ reason: 'ERROR_REASON_UNKNOWN_DEFINITION' }] });
+      expect(await r.json()).toMatchObject({ code: 9, details: [{ reason: 'ERROR_REASON_UNKNOWN_DEFINITION' }] });
+    });
+
+    it('answers a stream that fails before it begins with the HTTP status and the JSON error body (Watch, lookups, reads)', async () => {
+      const cases: [string, unknown, number, object][] = [
+        ['/v1/watch', { optionalStartCursor: { token: 'garbage' } }, 400, { code: 3 }],
+        ['/v1/watch', { optionalObjectTypes: ['doc'], optionalRelationshipFilters: [{ resourceType: 'doc' }] }, 400, { code: 3 }],
+        ['/v1/permissions/resources', { resourceObjectType: 'doc', permission: 'view', subject: subject('user', 'a'), optionalCursor: { token: 'garbage' } },
+          400, { code: 3, details: [{ reason: 'ERROR_REASON_INVALID_CURSOR' }] }],
+        ['/v1/relationships/read', { relationshipFilter: { resourceType: 'nope' } }, 400, { code: 9, details: [{ reason: 'ERROR_REASON_UNKNOWN_DEFINITION' }] }],
+        ['/v1/relationships/exportbulk', { optionalCursor: { token: 'garbage' } }, 400, { code: 3, details: [{ reason: 'ERROR_REASON_INVALID_CURSOR' }] }],
+      ];
+      for (const [path, body, status, error] of cases) {
+        const r = await post(path, body);
+        const text = await r.text();
+        expect(r.status, `${path} ${text}`).toBe(status);
+        expect(r.headers.get('content-type')).toBe('application/json');
+        expect(JSON.parse(text), path).toMatchObject({ ...error, message: expect.any(String), details: expect.any(Array) });
+      }
     });
 
     it('answers malformed bodies, unknown paths and wrong methods', async () => {

@@ -9,7 +9,7 @@ import type {
   Deadline, handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, MethodDefinition, ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { abortable, begin, raceAbort, startCall } from '../call.js';
+import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
 import type { TransportOptions } from '../call.js';
 import { toServiceError } from '../errors.js';
 import type { ApiService, ServiceDescriptor } from '../method.js';
@@ -31,16 +31,21 @@ export function serviceDefinition(type: ServiceDescriptor): ServiceDefinition {
   return definition as ServiceDefinition;
 }
 
+/**
+ * The handlers of one service. Authentication is not here: authenticationInterceptor refuses a
+ * call from its metadata, before its message is read.
+ */
 export function serviceImplementation(service: ApiService, options: TransportOptions): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(service.handlers)) {
     const method = `${service.type.typeName}/${name}`;
+    const start = (call: { getDeadline(): Deadline; on(event: 'cancelled', gone: () => void): unknown }) =>
+      startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
     if (handler.kind === 'unary') {
       const fn: handleUnaryCall<object, object> = (call, callback) => {
-        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
+        const c = start(call);
         Promise.resolve()
-          .then(() => options.authenticate(authorizationOf(call.metadata)))
-          .then(() => raceAbort(handler.run(call.request, c.ctx), c.ctx.signal))
+          .then(() => outcome(handler, handler.run(call.request, c.ctx), c.ctx.signal))
           .then(
             (response) => { c.finish(); callback(null, response); },
             (error) => callback(toServiceError(c.finish(error)!)),
@@ -49,10 +54,10 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
       impl[name] = fn;
     } else if (handler.kind === 'serverStream') {
       const fn: handleServerStreamingCall<object, object> = (call) => {
-        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
+        const c = start(call);
         (async () => {
-          options.authenticate(authorizationOf(call.metadata));
-          const messages = begin(handler.run(call.request, c.ctx));
+          // Headers once the stream has begun: an error before that is the call's status alone.
+          const messages = await raceAbort(begin(handler.run(call.request, c.ctx), handler.longLived), c.ctx.signal);
           call.sendMetadata(new Metadata());
           for await (const message of abortable(messages, c.ctx.signal)) {
             if (!call.write(message)) await raceAbort(once(call, 'drain'), c.ctx.signal);
@@ -65,10 +70,9 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
       impl[name] = fn;
     } else {
       const fn: handleClientStreamingCall<object, object> = (call, callback) => {
-        const c = startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
+        const c = start(call);
         Promise.resolve()
-          .then(() => options.authenticate(authorizationOf(call.metadata)))
-          .then(() => raceAbort(handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal))
+          .then(() => outcome(handler, handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal))
           .then(
             (response) => { c.finish(); callback(null, response); },
             (error) => callback(toServiceError(c.finish(error)!)),
@@ -78,11 +82,6 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     }
   }
   return impl;
-}
-
-function authorizationOf(metadata: Metadata): string | undefined {
-  const v = metadata.get('authorization')[0];
-  return typeof v === 'string' ? v : v?.toString('utf8');
 }
 
 function deadlineOf(d: Deadline): number | undefined {

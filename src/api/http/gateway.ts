@@ -2,17 +2,20 @@
  * The HTTP/JSON gateway, shaped like SpiceDB's grpc-gateway: `POST` to each method's
  * `google.api.http` path with a proto3-JSON body, `Authorization: Bearer <key>`. Unary answers are
  * one JSON object; server streams are newline-delimited `{"result": …}` objects, ending with
- * `{"error": …}` if the stream fails; client streams (ImportBulkRelationships) take newline-delimited
- * request objects. Errors are `{code, message, details}` with grpc-gateway's HTTP status.
+ * `{"error": …}` if the stream fails once begun; client streams (ImportBulkRelationships) take
+ * newline-delimited request objects. Errors are `{code, message, details}` with grpc-gateway's HTTP
+ * status (a body over the limit: 413).
  */
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IMessageType, JsonValue } from '@protobuf-ts/runtime';
-import { abortable, begin, raceAbort, startCall } from '../call.js';
+import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
 import type { TransportOptions } from '../call.js';
 import { ApiError, apiInvalidArgument, httpStatusOf, toFailure, toJsonError } from '../errors.js';
 import type { Failure } from '../errors.js';
 import type { ApiService, MethodHandler } from '../method.js';
 import { ErrorInfo } from '../rpc-status.js';
+import { BodyTooLarge, readBody } from './body.js';
 
 interface Route {
   method: string;
@@ -59,44 +62,38 @@ async function serve(route: Route, req: IncomingMessage, res: ServerResponse, op
   const { handler } = route;
   const c = startCall(route.method, handler, options, undefined, (gone) =>
     res.on('close', () => { if (!res.writableFinished) gone(); }));
-  let streamed = false;
-  const startStream = () => {
-    if (streamed) return;
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-    res.flushHeaders();
-    streamed = true;
-  };
+  let streaming = false;
   try {
     options.authenticate(req.headers.authorization);
     const body = await raceAbort(readBody(req, options.maxBodyBytes), c.ctx.signal);
     if (handler.kind === 'unary') {
-      const response = await raceAbort(handler.run(parse(route.I, body), c.ctx), c.ctx.signal);
+      const response = await outcome(handler, handler.run(parse(route.I, body), c.ctx), c.ctx.signal);
       c.finish();
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));
     }
     if (handler.kind === 'clientStream') {
       const requests = (async function* () { for (const line of lines(body)) yield parse(route.I, line); })();
-      const response = await raceAbort(handler.run(abortable(requests, c.ctx.signal), c.ctx), c.ctx.signal);
+      const response = await outcome(handler, handler.run(abortable(requests, c.ctx.signal), c.ctx), c.ctx.signal);
       c.finish();
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));
     }
-    const messages = begin(handler.run(parse(route.I, body), c.ctx));
-    // A long-lived stream (Watch) answers its headers at once, so the client knows it has begun.
-    if (handler.longLived) startStream();
+    // Headers once the stream has begun (a Watch client then knows it is watching); an error before
+    // that is answered like a unary call's, as grpc-gateway answers a stream that fails before its headers.
+    const messages = await raceAbort(begin(handler.run(parse(route.I, body), c.ctx), handler.longLived), c.ctx.signal);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    streaming = true;
     for await (const message of abortable(messages, c.ctx.signal)) {
-      startStream();
       const ok = res.write(JSON.stringify({ result: route.O.toJson(message, JSON_WRITE) }) + '\n');
-      if (!ok) await raceAbort(new Promise((resolve) => res.once('drain', resolve)), c.ctx.signal);
+      if (!ok) await raceAbort(once(res, 'drain'), c.ctx.signal);
     }
     c.finish();
-    if (!streamed) res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end();
   } catch (error) {
     const f = c.finish(error) ?? toFailure(error);
     if (res.destroyed) return;
-    if (handler.kind !== 'serverStream') return sendError(res, f);
-    if (!streamed) res.writeHead(httpStatusOf(f.code), { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ error: toJsonError(f) }) + '\n');
+    if (streaming) return void res.end(JSON.stringify({ error: toJsonError(f) }) + '\n');
+    sendError(res, f, error instanceof BodyTooLarge ? error.httpStatus : undefined);
   }
 }
 
@@ -108,24 +105,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new ApiError('RESOURCE_EXHAUSTED', `request body larger than the maximum of ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function parse<T extends object>(type: IMessageType<T>, text: string): T {
