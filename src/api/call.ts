@@ -24,6 +24,11 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   /** Aborted when the server shuts down: long-lived streams (Watch) end with UNAVAILABLE. */
   shutdown: AbortSignal;
+  /**
+   * Aborted when the shutdown grace period is over: every call still running ends with UNAVAILABLE,
+   * so a write rolls back (or, past its commit point, answers its real outcome) before connections are cut.
+   */
+  cutoff?: AbortSignal;
   log: CallLogger;
 }
 
@@ -59,6 +64,9 @@ export function startCall(
     if (options.shutdown.aborted) onShutdown();
     else options.shutdown.addEventListener('abort', onShutdown, { once: true });
   }
+  const onCutoff = () => abort(new ApiError('UNAVAILABLE', 'the server is shutting down: the grace period is over'));
+  if (options.cutoff?.aborted) onCutoff();
+  else options.cutoff?.addEventListener('abort', onCutoff, { once: true });
   onClientGone(() => abort(new ApiError('CANCELLED', `${method}: the client cancelled the call`)));
 
   return {
@@ -67,6 +75,7 @@ export function startCall(
     finish(error?: unknown) {
       clearTimeout(timer);
       options.shutdown.removeEventListener('abort', onShutdown);
+      options.cutoff?.removeEventListener('abort', onCutoff);
       const ms = Date.now() - started;
       if (error === undefined) {
         options.log.debug({ method, ms, code: 'OK' }, 'call finished');

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TransportOptions } from '../api/call.js';
+import { authenticationInterceptor } from '../api/grpc/authentication.js';
 import { addReflection } from '../api/grpc/reflection.js';
 import { serviceDefinition, serviceImplementation } from '../api/grpc/service-binding.js';
 import { createGateway } from '../api/http/gateway.js';
@@ -33,6 +34,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** After the grace period, how long calls get to answer their abort before connections are cut. */
+const CUTOFF_SETTLE_MS = 2000;
+
 export interface StartOptions {
   logger?: Logger;
 }
@@ -46,17 +50,26 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     gcWindowMs: config.datastoreGcWindowMs,
     quantizationMs: config.datastoreQuantizationMs,
   });
-  const pemba = await Pemba.open({ datastore, dispatchCacheBytes: config.dispatchCacheBytes, nestedGroupIndex: config.nestedGroupIndex });
+  const pemba = await Pemba.open({
+    datastore, dispatchCacheBytes: config.dispatchCacheBytes, nestedGroupIndex: config.nestedGroupIndex,
+    nestedGroupIndexBytes: config.nestedGroupIndexBytes, log, maxExpandSize: config.maxExpandSize,
+    importLimits: { idleTimeoutMs: config.importIdleTimeoutMs, maxLockHoldMs: config.importMaxLockHoldMs },
+  });
   const shutdown = new AbortController();
+  const cutoff = new AbortController();
   const transport: TransportOptions = {
     authenticate: (authorization) => keys.authenticate(authorization),
     requestTimeoutMs: config.requestTimeoutMs,
     shutdown: shutdown.signal,
+    cutoff: cutoff.signal,
     log,
   };
   const services = apiServices(pemba, config.limits);
 
-  const grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes });
+  const grpcServer = new grpc.Server({
+    'grpc.max_receive_message_length': config.maxMessageBytes,
+    interceptors: [authenticationInterceptor(services.map((s) => s.type), transport)],
+  });
   for (const s of services) grpcServer.addService(serviceDefinition(s.type), serviceImplementation(s, transport));
   const health = new Health(services.map((s) => s.type.typeName));
   health.addToServer(grpcServer);
@@ -105,13 +118,21 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       const httpDone = new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
       httpServer?.closeIdleConnections();
+      const allDone = Promise.all([grpcDone, httpDone]);
+      let settle: NodeJS.Timeout | undefined;
       const force = setTimeout(() => {
-        log.warn({ gracePeriodMs: config.shutdownGracePeriodMs }, 'grace period over: cutting off the remaining calls');
-        grpcServer.forceShutdown();
-        httpServer?.closeAllConnections();
+        log.warn({ gracePeriodMs: config.shutdownGracePeriodMs }, 'grace period over: ending the remaining calls');
+        // First end every call through its signal, so that a write either rolls back or answers what
+        // its commit did; only then cut the connections of whatever has not answered.
+        cutoff.abort();
+        settle = setTimeout(() => {
+          grpcServer.forceShutdown();
+          httpServer?.closeAllConnections();
+        }, CUTOFF_SETTLE_MS);
       }, config.shutdownGracePeriodMs);
-      await Promise.all([grpcDone, httpDone]);
+      await allDone;
       clearTimeout(force);
+      clearTimeout(settle);
       await pemba.close();
       log.info({}, 'stopped');
     })());
