@@ -15,14 +15,17 @@ import { formatRelationship } from './relationship-string.js';
 import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
 import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
-import { decodeCursor, encodeCursor, requestFingerprint } from './cursor.js';
+import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, requestFingerprint } from './cursor.js';
 import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
 import { Checker, usesExpiration, type SharedDispatch } from './engine/check.js';
 import { Dispatcher } from './engine/dispatcher.js';
-import { NestedGroupIndex } from './engine/nested-group-index.js';
+import { NestedGroupIndex, type NestedGroupIndexStats } from './engine/nested-group-index.js';
 import { DEFAULT_MAX_DEPTH } from './engine/depth.js';
-import { expand } from './engine/expand.js';
-import { lookupResources } from './engine/lookup-resources.js';
+import { DEFAULT_MAX_EXPAND_SIZE, expand } from './engine/expand.js';
+import { isLookupPosition, lookupResources, type LookupPosition } from './engine/lookup-resources.js';
+import { CandidateCache } from './engine/candidate-cache.js';
+import { sortPaced } from './engine/paced-sort.js';
+import { nextTurn, sliceSpent, stepDue } from './engine/time-slice.js';
 import { SubjectLookup } from './engine/lookup-subjects.js';
 import { RequestReader } from './engine/request-reader.js';
 import { CaveatEvaluator } from './engine/caveat-evaluator.js';
@@ -41,12 +44,18 @@ import { compileSchema, validateRelationship } from './schema/index.js';
 import type { CompiledSchema } from './schema/ir.js';
 import { ELLIPSIS } from './schema/ir.js';
 import { assertNoStrandedRelationships } from './stranded-relationships.js';
+import { ImportWatchdog, type ImportLimits } from './import-watchdog.js';
 
 export interface PembaOptions {
   /** Defaults to a new in-memory datastore. */
   datastore?: Datastore;
   /** Maximum dispatch depth of one query (default 50). */
   maxDepth?: number;
+  /**
+   * Largest Expand answer, in tree nodes plus the subjects their leaves list (default 100,000);
+   * past it Expand fails with RESOURCE_EXHAUSTED.
+   */
+  maxExpandSize?: number;
   /**
    * Budget in bytes of the cache of sub-problem answers shared across requests (default 64 MiB;
    * 0 turns it off). Entries are keyed by revision, so they never go stale.
@@ -59,7 +68,19 @@ export interface PembaOptions {
    * nested-group membership from it where it is exact (default true).
    */
   nestedGroupIndex?: boolean;
+  /**
+   * Memory budget of the nested-group index in bytes (default 128 MiB). A relation whose nesting
+   * edges would exceed it is no longer indexed (logged as a warning) and is evaluated normally.
+   */
+  nestedGroupIndexBytes?: number;
+  /** Where the engine reports what an operator should know (a pino logger fits). */
+  log?: { warn(obj: object, msg: string): void };
+  /** Bounds on how long one importRelationships may wait for a batch and hold the writer (default: none). */
+  importLimits?: ImportLimits;
 }
+
+/** Longest a read waits for the nested-group index to apply its revision before evaluating without it. */
+const INDEX_CATCH_UP_MS = 1000;
 
 /** SpiceDB's limits on one write. */
 export const MAX_UPDATES_PER_WRITE = 1000;
@@ -68,24 +89,37 @@ export const MAX_BULK_CHECK_ITEMS = 10000;
 
 export class Pemba {
   private readonly compiled = new Map<string, CompiledSchema>();
+  /** Candidates of paged LookupResources, for their next pages. */
+  private readonly candidates = new CandidateCache();
 
   private constructor(
     readonly datastore: Datastore,
     private readonly maxDepth: number,
     private readonly dispatcher: Dispatcher,
     private readonly index: NestedGroupIndex | undefined,
+    private readonly importLimits: ImportLimits = {},
+    private readonly maxExpandSize = DEFAULT_MAX_EXPAND_SIZE,
   ) {}
 
   static async open(options: PembaOptions = {}): Promise<Pemba> {
     const datastore = options.datastore ?? createMemoryDatastore();
     const dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
-    const index = options.nestedGroupIndex === false ? undefined : await NestedGroupIndex.open(datastore);
-    return new Pemba(datastore, options.maxDepth ?? DEFAULT_MAX_DEPTH, dispatcher, index);
+    const index = options.nestedGroupIndex === false ? undefined : await NestedGroupIndex.open(datastore, {
+      maxBytes: options.nestedGroupIndexBytes,
+      onBudgetExceeded: (e) => options.log?.warn({ ...e, revision: String(e.revision) },
+        `nested-group index: ${e.relation} exceeds the index's memory budget (${e.edges} edges, ~${e.bytes} of ${e.budget} bytes); it is evaluated without the index until the next restart`),
+    });
+    return new Pemba(datastore, options.maxDepth ?? DEFAULT_MAX_DEPTH, dispatcher, index, options.importLimits, options.maxExpandSize);
   }
 
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
   dispatchStats(): ReturnType<Dispatcher['stats']> {
     return this.dispatcher.stats();
+  }
+
+  /** Sizes of the nested-group index, its memory budget and the relations it dropped for exceeding it. */
+  nestedGroupIndexStats(): NestedGroupIndexStats | undefined {
+    return this.index?.stats();
   }
 
   async writeSchema(schema: string, options: Cancellable = {}): Promise<{ token: string }> {
@@ -94,7 +128,7 @@ export class Pemba {
       const stored = await tx.readSchema();
       if (stored) await assertNoStrandedRelationships(tx, this.compile(stored.text), next);
       await tx.writeSchema(schema);
-    });
+    }, { signal: options.signal });
     this.compiled.set(schema, next);
     return { token: this.token(revision) };
   }
@@ -131,7 +165,7 @@ export class Pemba {
       }
       await this.checkPreconditions(tx, schema, preconditions);
       await tx.write(updates);
-    });
+    }, { signal: request.signal });
     return { token: this.token(revision) };
   }
 
@@ -156,20 +190,23 @@ export class Pemba {
         return { deletedCount, partial: matching > limit };
       }
       return { deletedCount: await tx.deleteMatching(query), partial: false };
-    });
+    }, { signal: request.signal });
     return { token: this.token(revision), ...result };
   }
 
   async *readRelationships(request: ReadRelationshipsRequest): AsyncIterable<ReadRelationshipsResult> {
     const query = filterToQuery(request.filter);
     const fingerprint = requestFingerprint(['read', request.filter]);
-    const after = request.cursor ? decodeCursor<RelationshipKey>(request.cursor, fingerprint) : undefined;
+    const after = request.cursor ? decodeCursor<RelationshipKey>(this.datastore.id, request.cursor, fingerprint, isRelationshipKey) : undefined;
     const snapshot = await this.snapshot(request.consistency);
     checkFilterAgainstSchema(await this.schemaOf(snapshot), request.filter);
     const token = this.token(snapshot.revision);
+    request.signal?.throwIfAborted();
     const rels = await snapshot.queryRelationships(query, { limit: request.limit || undefined, after });
-    for (const relationship of rels) {
-      yield { relationship, cursor: encodeCursor(fingerprint, keyOf(relationship)), token };
+    for (let i = 0; i < rels.length; i++) {
+      if ((i & 1023) === 1023) await paced(request.signal);
+      const relationship = rels[i];
+      yield { relationship, cursor: encodeCursor(this.datastore.id, fingerprint, keyOf(relationship)), token };
     }
   }
 
@@ -178,7 +215,7 @@ export class Pemba {
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resource.type, request.permission);
     checkSubject(schema, request.subject);
-    const checker = this.checker(schema, new RequestReader(snapshot), request.subject, request.context);
+    const checker = this.checker(schema, new RequestReader(snapshot, request.signal), request.subject, request.context);
     const membership = await checker.check(request.resource, request.permission);
     return { ...permissionshipOf(membership), token: this.token(snapshot.revision) };
   }
@@ -191,7 +228,7 @@ export class Pemba {
     }
     const snapshot = await this.snapshot(consistency);
     const schema = await this.schemaOf(snapshot);
-    const reader = new RequestReader(snapshot);
+    const reader = new RequestReader(snapshot, options.signal);
     const checkers = new Map<string, Checker>();
     const results: CheckBulkResult[] = [];
     for (const item of items) {
@@ -206,6 +243,8 @@ export class Pemba {
         }
         results.push({ item, ...permissionshipOf(await checker.check(item.resource, item.permission)) });
       } catch (error) {
+        // An item's own failure is its answer; the call's deadline or cancellation ends them all.
+        options.signal?.throwIfAborted();
         results.push({ item, error: error as Error });
       }
     }
@@ -222,36 +261,44 @@ export class Pemba {
 
   /**
    * Write many relationships in one transaction (ImportBulkRelationships): every one is validated,
-   * a relationship that already exists fails the whole import, nothing is written on failure.
+   * a relationship that already exists fails the whole import, nothing is written on failure. The
+   * import holds the writer throughout, so it is bounded by the import limits.
    */
   async importRelationships(relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>, options: Cancellable = {}): Promise<{ token: string; count: number }> {
-    const { revision, result } = await this.datastore.readWrite(async (tx) => {
-      const schema = this.compile((await tx.readSchema())?.text);
-      let count = 0;
-      for await (const batch of relationships) {
-        for (const r of batch) validateWrite(schema, r);
-        await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
-        count += batch.length;
-      }
-      return count;
-    });
-    return { token: this.token(revision), count: result };
+    const watchdog = new ImportWatchdog(this.importLimits, options.signal);
+    try {
+      const { revision, result } = await this.datastore.readWrite(async (tx) => {
+        watchdog.holding();
+        const schema = this.compile((await tx.readSchema())?.text);
+        let count = 0;
+        for await (const batch of watchdog.batches(relationships)) {
+          for (const r of batch) validateWrite(schema, r);
+          await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
+          count += batch.length;
+        }
+        return count;
+      }, { signal: watchdog.signal });
+      return { token: this.token(revision), count: result };
+    } finally {
+      watchdog.dispose();
+    }
   }
 
   /** Every relationship at one revision, in key order, in pages (ExportBulkRelationships). */
   async *exportRelationships(options: Cancellable & { consistency?: Consistency; cursor?: string; pageSize?: number; filter?: RelationshipFilter } = {}): AsyncIterable<{ relationships: Relationship[]; cursor: string; token: string }> {
     const fingerprint = requestFingerprint(['export', options.filter ?? null]);
-    let position = options.cursor ? decodeCursor<{ r: string; k?: RelationshipKey }>(options.cursor, fingerprint) : undefined;
+    let position = options.cursor ? decodeCursor<{ r: string; k?: RelationshipKey }>(this.datastore.id, options.cursor, fingerprint, isExportPosition) : undefined;
     const snapshot = position ? this.datastore.snapshot(BigInt(position.r)) : await this.snapshot(options.consistency ?? { mode: 'fully_consistent' });
     if (position) await this.datastore.checkRevision(snapshot.revision);
     const query = options.filter ? filterToQuery(options.filter) : {};
     const token = this.token(snapshot.revision);
     const pageSize = options.pageSize || 1000;
     for (;;) {
+      await paced(options.signal);
       const page = await snapshot.queryRelationships(query, { limit: pageSize, after: position?.k });
       if (page.length === 0) return;
       position = { r: snapshot.revision.toString(), k: keyOf(page[page.length - 1]) };
-      yield { relationships: page, cursor: encodeCursor(fingerprint, position), token };
+      yield { relationships: page, cursor: encodeCursor(this.datastore.id, fingerprint, position), token };
       if (page.length < pageSize) return;
     }
   }
@@ -273,8 +320,21 @@ export class Pemba {
       (filters.length === 0 || filters.some((matches) => matches(keyOf(r))));
     // The datastore leaves out changes no filter could want (a bulk import of other types stays in SQL).
     const patterns = watchPatterns([...types], queries);
+    const everything = types.size === 0 && filters.length === 0;
     for await (const commit of this.datastore.watch(after, request.signal, patterns)) {
-      const changes = commit.changes.filter((c) => wanted(c.relationship));
+      let changes = commit.changes;
+      if (!everything) {
+        changes = [];
+        // A catch-up commit can hold a million changes: filter them in slices.
+        for (let i = 0; i < commit.changes.length; i++) {
+          if (stepDue()) {
+            await nextTurn();
+            if (request.signal?.aborted) return;
+          }
+          if (wanted(commit.changes[i].relationship)) changes.push(commit.changes[i]);
+        }
+      }
+      if (request.signal?.aborted) return;
       if (changes.length > 0) yield { changes, token: this.token(commit.revision) };
     }
   }
@@ -283,26 +343,26 @@ export class Pemba {
     const snapshot = await this.snapshot(request.consistency);
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resource.type, request.permission);
-    const tree = await expand(schema, new RequestReader(snapshot), request.resource, request.permission, this.maxDepth);
+    const tree = await expand(schema, new RequestReader(snapshot, request.signal), request.resource, request.permission, this.maxDepth, this.maxExpandSize);
     return { tree, token: this.token(snapshot.revision) };
   }
 
   async *lookupResources(request: LookupResourcesRequest): AsyncIterable<LookupResourcesResult> {
     const fingerprint = requestFingerprint(['lr', request.resourceType, request.permission, request.subject, request.context ?? null]);
-    const after = request.cursor ? decodeCursor<string>(request.cursor, fingerprint) : undefined;
-    const snapshot = await this.snapshot(request.consistency);
+    const after = request.cursor ? decodeCursor<LookupPosition>(this.datastore.id, request.cursor, fingerprint, isLookupPosition) : undefined;
+    // A cursor pins its revision, as SpiceDB's do: every page reads the same snapshot (and its kept candidates).
+    const snapshot = await this.snapshot(after ? { mode: 'at_exact_snapshot', token: this.token(BigInt(after.r)) } : request.consistency);
     const schema = await this.schemaOf(snapshot);
     checkObjectAndRelation(schema, request.resourceType, request.permission);
     checkSubject(schema, request.subject);
-    const found = await lookupResources(schema, request.resourceType, request.permission,
-      this.checker(schema, new RequestReader(snapshot), request.subject, request.context), this.index);
+    const checker = this.checker(schema, new RequestReader(snapshot, request.signal), request.subject, request.context);
+    const found = lookupResources(schema, request.resourceType, request.permission, checker, this.index, {
+      after: after?.id, limit: request.limit || undefined, cache: this.candidates, key: `${snapshot.revision}|${fingerprint}`,
+    });
     const token = this.token(snapshot.revision);
-    let emitted = 0;
-    for (const { id: resourceId, membership } of found) {
-      if (after !== undefined && resourceId <= after) continue;
-      if (request.limit && emitted >= request.limit) return;
-      emitted++;
-      yield { resourceId, ...permissionshipOf(membership), cursor: encodeCursor(fingerprint, resourceId), token };
+    const r = snapshot.revision.toString();
+    for await (const { id: resourceId, membership } of found) {
+      yield { resourceId, ...permissionshipOf(membership), cursor: encodeCursor(this.datastore.id, fingerprint, { r, id: resourceId }), token };
     }
   }
 
@@ -312,17 +372,21 @@ export class Pemba {
     checkObjectAndRelation(schema, request.resource.type, request.permission);
     const subjectRelation = request.subjectRelation || ELLIPSIS;
     checkSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
-    const lookup = new SubjectLookup(schema, new RequestReader(snapshot), request.subjectType, subjectRelation,
+    const reader = new RequestReader(snapshot, request.signal);
+    const lookup = new SubjectLookup(schema, reader, request.subjectType, subjectRelation,
       new CaveatEvaluator(schema, request.context), this.maxDepth, this.index);
     const set = await lookup.lookup(request.resource, request.permission);
     const token = this.token(snapshot.revision);
     const resolved = ([id, m]: [string, Membership]) => ({ id, ...permissionshipOf(m) });
     const byId = (a: [string, Membership], b: [string, Membership]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     if (set.wildcard) {
-      const excludedSubjects = [...set.wildcard.excluded].sort(byId).map(resolved);
+      const excludedSubjects = (await sortPaced([...set.wildcard.excluded], byId, reader)).map(resolved);
       yield { subject: resolved(['*', set.wildcard.membership]), excludedSubjects, token };
     }
-    for (const entry of [...set.concrete].sort(byId)) yield { subject: resolved(entry), excludedSubjects: [], token };
+    for (const entry of await sortPaced([...set.concrete], byId, reader)) {
+      if (reader.due()) await reader.pause();
+      yield { subject: resolved(entry), excludedSubjects: [], token };
+    }
   }
 
   async close(): Promise<void> {
@@ -346,7 +410,12 @@ export class Pemba {
   }
 
   private async snapshot(consistency: Consistency | undefined): Promise<SnapshotReader> {
-    return this.datastore.snapshot(await resolveRevision(this.datastore, consistency));
+    const revision = await resolveRevision(this.datastore, consistency);
+    // The index answers only at revisions it has applied, and its answer can differ from evaluation
+    // without it (a chain past the depth limit). Waiting briefly for it at a just-written revision keeps
+    // the same question's answer the same whether or not the index had caught up.
+    if (this.index?.status === 'live' && this.index.revision < revision) await this.index.caughtUp(revision, INDEX_CATCH_UP_MS);
+    return this.datastore.snapshot(revision);
   }
 
   private async schemaOf(snapshot: SnapshotReader): Promise<CompiledSchema> {
@@ -380,6 +449,15 @@ export class Pemba {
         );
       }
     }
+  }
+}
+
+/** Between pages or batches of a long read: stops once the call aborts, and gives the event loop a turn when its slice is spent. */
+async function paced(signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  if (sliceSpent()) {
+    await nextTurn();
+    signal?.throwIfAborted();
   }
 }
 

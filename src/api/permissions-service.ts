@@ -141,7 +141,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
           preconditions: req.optionalPreconditions.map(c.precondition),
         });
         return { writtenAt: c.zedToken(token) };
-      }),
+      }, { commits: true }),
 
       DeleteRelationships: unary(v1.DeleteRelationshipsRequest, async (req, ctx): Promise<v1.DeleteRelationshipsResponse> => {
         checkLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
@@ -159,7 +159,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
             : v1.DeleteRelationshipsResponse_DeletionProgress.COMPLETE,
           relationshipsDeletedCount: String(r.deletedCount),
         };
-      }),
+      }, { commits: true }),
 
       ImportBulkRelationships: clientStream(v1.ImportBulkRelationshipsRequest, async (requests, ctx): Promise<v1.ImportBulkRelationshipsResponse> => {
         async function* batches() {
@@ -167,7 +167,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         }
         const { count } = await pemba.importRelationships(batches(), { signal: ctx.signal });
         return { numLoaded: String(count) };
-      }, { bulk: true }),
+      }, { bulk: true, commits: true }),
 
       ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
         checkLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);

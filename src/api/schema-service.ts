@@ -25,7 +25,7 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
         }
         const { token } = await pemba.writeSchema(req.schema, { signal: ctx.signal });
         return { writtenAt: zedToken(token) };
-      }),
+      }, { commits: true }),
 
       ReflectSchema: unary(v1.ReflectSchemaRequest, async (req): Promise<v1.ReflectSchemaResponse> => {
         const { schema, token } = await pemba.schemaAt(consistency(req.consistency));

@@ -53,7 +53,7 @@ interface DirectReads {
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
   private readonly memo = new CycleCutMemo<Evaluation>();
-  private readonly lane: Lane = { current: undefined };
+  private readonly lane: Lane;
   private readonly directReads = new Map<string, DirectReads>();
   private readonly leadingReads = new Map<string, PerObjectQuery[]>();
 
@@ -65,7 +65,9 @@ export class Checker {
     private readonly maxDepth: number,
     private readonly shared?: SharedDispatch,
     private readonly index?: NestedGroupIndex,
-  ) {}
+  ) {
+    this.lane = { current: undefined, signal: reader.signal };
+  }
 
   async check(resource: ObjectRef, relation: string): Promise<Membership> {
     return (await this.userset(resource.type, resource.id, relation, 0)).m;
@@ -79,6 +81,8 @@ export class Checker {
   private async userset(type: string, id: string, relation: string, depth: number, shared = true): Promise<Evaluation> {
     const s = this.subject;
     if (type === s.type && id === s.id && relation === s.relation) return YES;
+    // Sub-problems answered from the memo or the cache read nothing: pace them here too.
+    if (this.reader.due()) await this.reader.pause();
     const key = `${type}:${id}#${relation}`;
     return this.memo.run(key, depth, (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }), async () => {
       if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
@@ -129,8 +133,8 @@ export class Checker {
 
   /** Relationships stored on the relation: a direct match, a wildcard, or a subject set to follow. */
   private async direct(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
-    const nesting = this.index?.at(this.reader.snapshot.revision, type, relation);
-    if (nesting) return this.directNested(nesting.descendants(id), type, id, relation, depth);
+    const nested = this.index?.at(this.reader.snapshot.revision, type, relation)?.descendants(id);
+    if (nested) return this.directNested(nested, type, id, relation, depth);
     const reads = this.readsOf(type, relation);
     if (reads.sets.length === 0) {
       // Only plain subjects: read just this one (a large group's other members never leave the datastore).

@@ -27,9 +27,21 @@ class Flight {
   /** Callers waiting for this answer; most computations have none, so no promise is made up front. */
   private waiters: ((m: Membership | undefined) => void)[] | undefined;
 
-  /** Resolves with the answer when it may be shared, undefined when it may not (or failed). */
-  join(): Promise<Membership | undefined> {
-    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  /**
+   * Resolves with the answer when it may be shared, undefined when it may not (or failed); rejects
+   * with the signal's reason if the waiter's own request aborts first.
+   */
+  join(signal: AbortSignal | undefined): Promise<Membership | undefined> {
+    if (!signal) return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+    return new Promise((resolve, reject) => {
+      signal.throwIfAborted();
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      (this.waiters ??= []).push((m) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(m);
+      });
+    });
   }
 
   settle(m: Membership | undefined): void {
@@ -40,6 +52,8 @@ class Flight {
 /** One sequential evaluation (one Checker): the computation it is running now. */
 export interface Lane {
   current: Flight | undefined;
+  /** The request's signal: it stops waiting for another request's computation too. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -87,8 +101,12 @@ export class Dispatcher {
       if (leadsTo(running, lane.current)) return compute();
       const waiter = lane.current;
       if (waiter) waiter.waitingOn = running;
-      const shared = await running.join();
-      if (waiter) waiter.waitingOn = undefined;
+      let shared: Membership | undefined;
+      try {
+        shared = await running.join(lane.signal);
+      } finally {
+        if (waiter) waiter.waitingOn = undefined;
+      }
       if (shared === undefined) return compute();
       this.joined++;
       return { m: shared, cut: Infinity };

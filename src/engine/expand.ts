@@ -2,12 +2,32 @@
  * Expand: the permission tree SpiceDB returns. Rewrites are expanded (computed usersets and arrows
  * are followed), while subject sets found in stored relationships are left as leaves for the caller
  * to expand further.
+ *
+ * A userset reached twice (a folder under many parents) is expanded once and shared in the tree, as
+ * SpiceDB's dispatch cache shares it. Sharing does not shrink the answer, though: serialized, the
+ * tree repeats the subtree wherever it appears, and on a hierarchy where every folder has many parents
+ * that grows exponentially with depth. So the answer's size, counted as it will be sent (nodes plus
+ * the subjects leaves list, a shared subtree at every place it appears), is bounded: past the bound
+ * Expand fails with RESOURCE_EXHAUSTED after building at most that many entries.
  */
+import { PembaError } from '../errors.js';
 import type { CompiledSchema, Rewrite } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationship.js';
 import type { ExpandTree } from '../requests.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
+
+/** About what a client's default 4 MiB message limit can receive. */
+export const DEFAULT_MAX_EXPAND_SIZE = 100_000;
+
+/** A subtree, its size as sent, and how many dispatch levels below its root it reaches. */
+interface Subtree {
+  tree: ExpandTree;
+  size: number;
+  height: number;
+}
+
+type Tupleset = Extract<Rewrite, { kind: 'tupleToUserset' }>;
 
 export async function expand(
   schema: CompiledSchema,
@@ -15,49 +35,106 @@ export async function expand(
   resource: ObjectRef,
   relation: string,
   maxDepth: number,
+  maxSize = DEFAULT_MAX_EXPAND_SIZE,
 ): Promise<ExpandTree> {
-  const userset = async (object: ObjectRef, rel: string, depth: number): Promise<ExpandTree> => {
-    if (depth > maxDepth) throw maxDepthExceeded(maxDepth, `expand of ${object.type}:${object.id}#${rel}`);
-    const definition = schema.definitions.get(object.type)?.relations.get(rel);
-    const leaf = (subjects: SubjectRef[]): ExpandTree => ({
-      kind: 'leaf', subjects, expandedObject: object, expandedRelation: rel,
-    });
-    if (!definition) return leaf([]);
-    const node = async (rw: Rewrite): Promise<ExpandTree> => {
-      const intermediate = (operation: 'union' | 'intersection' | 'exclusion', children: ExpandTree[]): ExpandTree => ({
-        kind: 'intermediate', operation, children, expandedObject: object, expandedRelation: rel,
-      });
-      switch (rw.kind) {
-        case 'nil':
-          return leaf([]);
-        case 'this':
-          return leaf((await reader.byResource(object.type, [object.id], rel)).map((r) => r.subject));
-        case 'computed':
-          return userset(object, rw.relation, depth + 1);
-        case 'tupleToUserset': {
-          const rels = await reader.byResource(object.type, [object.id], rw.tupleset);
-          const children: ExpandTree[] = [];
-          const seen = new Set<string>();
-          for (const r of rels) {
-            const key = `${r.subject.type}:${r.subject.id}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            if (!schema.definitions.get(r.subject.type)?.relations.has(rw.computed)) continue;
-            children.push(await userset({ type: r.subject.type, id: r.subject.id }, rw.computed, depth + 1));
-          }
-          return intermediate(rw.mode === 'all' ? 'intersection' : 'union', children);
-        }
-        case 'union':
-        case 'intersection': {
-          const children: ExpandTree[] = [];
-          for (const c of rw.children) children.push(await node(c));
-          return intermediate(rw.kind, children);
-        }
-        case 'exclusion':
-          return intermediate('exclusion', [await node(rw.base), await node(rw.subtract)]);
+  return (await new Expander(schema, reader, maxDepth, maxSize, `${resource.type}:${resource.id}#${relation}`).userset(resource, relation, 0)).tree;
+}
+
+class Expander {
+  /** Usersets expanded in this request. */
+  private readonly expanded = new Map<string, Subtree>();
+  /** Size of the answer so far: it only grows, and ends as the root's size. */
+  private size = 0;
+
+  constructor(
+    private readonly schema: CompiledSchema,
+    private readonly reader: RequestReader,
+    private readonly maxDepth: number,
+    private readonly maxSize: number,
+    private readonly root: string,
+  ) {}
+
+  async userset(object: ObjectRef, relation: string, depth: number): Promise<Subtree> {
+    if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `expand of ${object.type}:${object.id}#${relation}`);
+    if (this.reader.due()) await this.reader.pause();
+    const key = `${object.type}:${object.id}#${relation}`;
+    const known = this.expanded.get(key);
+    // Shared only where all of it fits under the depth limit, so the answer (or error) is as if expanded again.
+    if (known && depth + known.height <= this.maxDepth) {
+      this.grow(known.size);
+      return known;
+    }
+    const definition = this.schema.definitions.get(object.type)?.relations.get(relation);
+    const subtree = definition ? await this.rewrite(definition.rewrite, object, relation, depth) : this.leaf(object, relation, []);
+    this.expanded.set(key, subtree);
+    return subtree;
+  }
+
+  private async rewrite(rw: Rewrite, object: ObjectRef, relation: string, depth: number): Promise<Subtree> {
+    switch (rw.kind) {
+      case 'nil':
+        return this.leaf(object, relation, []);
+      case 'this':
+        return this.leaf(object, relation, (await this.reader.byResource(object.type, [object.id], relation)).map((r) => r.subject));
+      case 'computed': {
+        const child = await this.userset(object, rw.relation, depth + 1);
+        return { ...child, height: child.height + 1 };
       }
-    };
-    return node(definition.rewrite);
-  };
-  return userset(resource, relation, 0);
+      case 'tupleToUserset':
+        return this.arrow(rw, object, relation, depth);
+      case 'union':
+      case 'intersection': {
+        const children: Subtree[] = [];
+        for (const c of rw.children) children.push(await this.rewrite(c, object, relation, depth));
+        return this.intermediate(rw.kind, object, relation, children, 0);
+      }
+      case 'exclusion': {
+        const base = await this.rewrite(rw.base, object, relation, depth);
+        const subtract = await this.rewrite(rw.subtract, object, relation, depth);
+        return this.intermediate('exclusion', object, relation, [base, subtract], 0);
+      }
+    }
+  }
+
+  private async arrow(rw: Tupleset, object: ObjectRef, relation: string, depth: number): Promise<Subtree> {
+    const rels = await this.reader.byResource(object.type, [object.id], rw.tupleset);
+    const children: Subtree[] = [];
+    const seen = new Set<string>();
+    for (const r of rels) {
+      const key = `${r.subject.type}:${r.subject.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (!this.schema.definitions.get(r.subject.type)?.relations.has(rw.computed)) continue;
+      children.push(await this.userset({ type: r.subject.type, id: r.subject.id }, rw.computed, depth + 1));
+    }
+    return this.intermediate(rw.mode === 'all' ? 'intersection' : 'union', object, relation, children, 1);
+  }
+
+  private leaf(object: ObjectRef, relation: string, subjects: SubjectRef[]): Subtree {
+    const size = 1 + subjects.length;
+    this.grow(size);
+    return { tree: { kind: 'leaf', subjects, expandedObject: object, expandedRelation: relation }, size, height: 0 };
+  }
+
+  /** `step`: 1 when the children are dispatches to other objects (an arrow's), 0 for a rewrite's operands. */
+  private intermediate(operation: 'union' | 'intersection' | 'exclusion', object: ObjectRef, relation: string, children: Subtree[], step: number): Subtree {
+    this.grow(1);
+    let size = 1;
+    let height = 0;
+    for (const c of children) {
+      size += c.size;
+      height = Math.max(height, c.height + step);
+    }
+    const tree: ExpandTree = { kind: 'intermediate', operation, children: children.map((c) => c.tree), expandedObject: object, expandedRelation: relation };
+    return { tree, size, height };
+  }
+
+  private grow(size: number): void {
+    this.size += size;
+    if (this.size > this.maxSize) {
+      throw new PembaError('RESOURCE_EXHAUSTED',
+        `expand of ${this.root}: the permission tree has more than ${this.maxSize} nodes and subjects; expand a narrower relation, or list subjects with LookupSubjects`,
+        undefined, { max_size: String(this.maxSize) });
+    }
+  }
 }

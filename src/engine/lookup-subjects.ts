@@ -39,6 +39,8 @@ export class SubjectLookup {
   }
 
   private async userset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    // Usersets answered from the memo read nothing: pace them here too.
+    if (this.reader.due()) await this.reader.pause();
     const e = await this.evaluateUserset(type, id, relation, depth);
     // A userset of the requested kind is its own subject (Check says `g#member` has `g#member`).
     if (type !== this.subjectType || relation !== this.subjectRelation || e.set.concrete.has(id)) return e;
@@ -105,7 +107,7 @@ export class SubjectLookup {
       if (s.id === '*') wildcard = wildcard ? or(wildcard, granted) : granted;
       else found.set(s.id, or(found.get(s.id) ?? granted, granted));
     }
-    let set = new SubjectSet(found, wildcard ? { membership: wildcard, excluded: new Map() } : null);
+    const sets = [new SubjectSet(found, wildcard ? { membership: wildcard, excluded: new Map() } : null)];
     let cut = Infinity;
     for (const r of rels) {
       const s = r.subject;
@@ -114,9 +116,9 @@ export class SubjectLookup {
       if (granted.kind === 'not-member') continue;
       const e = await this.userset(s.type, s.id, s.relation, depth + 1);
       cut = Math.min(cut, e.cut);
-      set = set.union(e.set.restrict(granted));
+      sets.push(e.set.restrict(granted));
     }
-    return { set, cut };
+    return { set: await SubjectSet.unionAll(sets, this.reader), cut };
   }
 
   private async arrow(
@@ -133,7 +135,7 @@ export class SubjectLookup {
       const prev = perObject.get(key);
       perObject.set(key, { type: r.subject.type, id: r.subject.id, via: prev ? or(prev.via, granted) : granted });
     }
-    let acc: SubjectSet | undefined;
+    const sets: SubjectSet[] = [];
     let cut = Infinity;
     for (const o of perObject.values()) {
       if (o.via.kind === 'not-member') {
@@ -142,9 +144,9 @@ export class SubjectLookup {
       }
       const e = await this.userset(o.type, o.id, rw.computed, depth + 1);
       cut = Math.min(cut, e.cut);
-      const set = e.set.restrict(o.via);
-      acc = acc === undefined ? set : rw.mode === 'any' ? acc.union(set) : acc.intersect(set);
+      sets.push(e.set.restrict(o.via));
     }
-    return { set: acc ?? SubjectSet.empty(), cut };
+    if (rw.mode === 'any') return { set: await SubjectSet.unionAll(sets, this.reader), cut };
+    return { set: sets.length === 0 ? SubjectSet.empty() : sets.reduce((acc, set) => acc.intersect(set)), cut };
   }
 }

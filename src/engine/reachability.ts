@@ -54,6 +54,53 @@ function build(schema: CompiledSchema): ReverseSchema {
   return { computedBy, arrowsOver };
 }
 
+const reaching = new WeakMap<CompiledSchema, Map<string, ReadonlySet<string>>>();
+
+/**
+ * The usersets (`type#relation`) from which the walk can get to `type#relation`: walking on from any
+ * other userset reads relationships that cannot lead to the answer (a lookup of folders reading every
+ * document in them).
+ */
+export function usersetsReaching(schema: CompiledSchema, type: string, relation: string): ReadonlySet<string> {
+  let bySchema = reaching.get(schema);
+  if (!bySchema) reaching.set(schema, (bySchema = new Map()));
+  const target = `${type}#${relation}`;
+  let found = bySchema.get(target);
+  if (!found) {
+    // Edges backwards: each userset to the usersets that flow into it (stored subjects, computed, arrows).
+    const feeders = new Map<string, string[]>();
+    const add = (from: string, to: string) => {
+      const list = feeders.get(to);
+      if (list) list.push(from);
+      else feeders.set(to, [from]);
+    };
+    const reverse = reverseSchema(schema);
+    for (const def of schema.definitions.values()) {
+      for (const rel of def.relations.values()) {
+        for (const a of rel.allowedSubjects) add(`${a.type}#${a.relation}`, `${def.name}#${rel.name}`);
+      }
+    }
+    for (const [from, permissions] of reverse.computedBy) {
+      const on = from.slice(0, from.lastIndexOf('#'));
+      for (const p of permissions) add(from, `${on}#${p}`);
+    }
+    for (const [from, edges] of reverse.arrowsOver) for (const e of edges) add(from, `${e.type}#${e.relation}`);
+    const seen = new Set<string>([target]);
+    const todo = [target];
+    for (let k = todo.pop(); k !== undefined; k = todo.pop()) {
+      for (const from of feeders.get(k) ?? []) {
+        if (!seen.has(from)) {
+          seen.add(from);
+          todo.push(from);
+        }
+      }
+    }
+    found = seen;
+    bySchema.set(target, found);
+  }
+  return found;
+}
+
 /** Leaves that can contribute members (subtracted branches cannot). */
 function visit(rw: Rewrite, leaf: (rw: Rewrite) => void): void {
   switch (rw.kind) {

@@ -3,9 +3,13 @@
  * request are served once (a read is a pure function of the snapshot, so this is always safe), and
  * reads of many objects are batched: one query for a list of resource ids fills one entry per id, so
  * sub-problems that later ask for a single object find their rows already read.
+ *
+ * Every read of a request passes here, so this is also where a request stops once its signal aborts
+ * (deadline, client cancel) and where it gives the event loop a turn when its slice is spent.
  */
 import type { RelationshipQuery, SnapshotReader } from '../datastore/datastore.js';
 import type { Relationship } from '../relationship.js';
+import { nextTurn, sliceSpent, stepDue } from './time-slice.js';
 
 /** A query on one resource type and relation, without the resource ids. */
 export type PerObjectQuery = Omit<RelationshipQuery, 'resourceIds' | 'resourceIdPrefix'> & { resourceType: string; relation: string };
@@ -19,10 +23,27 @@ export class RequestReader {
   /** Relationship queries sent to the datastore (for tests and benchmarks). */
   queries = 0;
 
-  constructor(readonly snapshot: SnapshotReader) {}
+  constructor(readonly snapshot: SnapshotReader, readonly signal?: AbortSignal) {}
+
+  /**
+   * Whether the request must give the event loop a turn: loops that do no reads ask this, and then
+   * `await pause()`, which also stops an aborted request. (Reads check the signal themselves: an abort
+   * arrives in a turn of the loop, which is a read's or a pause's await.)
+   */
+  due(): boolean {
+    return stepDue();
+  }
+
+  /** Gives the event loop a turn; throws the signal's reason if the request was aborted. */
+  async pause(): Promise<void> {
+    this.signal?.throwIfAborted();
+    await nextTurn();
+    this.signal?.throwIfAborted();
+  }
 
   /** Every relationship on `relation` of the given resources. */
   byResource(type: string, ids: readonly string[], relation: string): Rows {
+    if (this.signal?.aborted || sliceSpent()) return this.pause().then(() => this.byResource(type, ids, relation));
     const key = `${type}#${relation}`;
     if (ids.length === 1) {
       const hit = this.perId.get(key)?.get(ids[0]);
@@ -36,6 +57,7 @@ export class RequestReader {
    * request are fetched together in one query.
    */
   perObject(q: PerObjectQuery, ids: readonly string[]): Rows {
+    if (this.signal?.aborted || sliceSpent()) return this.pause().then(() => this.perObject(q, ids));
     return this.rows(queryKey(q), q, ids);
   }
 
@@ -72,6 +94,7 @@ export class RequestReader {
   }
 
   query(q: RelationshipQuery): Rows {
+    if (this.signal?.aborted || sliceSpent()) return this.pause().then(() => this.query(q));
     const key = queryKey(q) + '\u0001' + JSON.stringify([q.resourceIds, q.resourceIdPrefix]);
     let hit = this.other.get(key);
     if (!hit) {

@@ -5,6 +5,7 @@
  */
 import { totalmem } from 'node:os';
 import { DEFAULT_LIMITS } from '../api/limits.js';
+import { DEFAULT_MAX_EXPAND_SIZE } from '../engine/expand.js';
 import { DATASTORE_ENGINES, DEFAULT_SQLITE_PATH } from '../datastore/factory.js';
 import type { ApiLimits } from '../api/limits.js';
 import { LOG_LEVELS } from './logger.js';
@@ -40,12 +41,20 @@ export interface ServeConfig {
   dispatchCacheBytes: number;
   /** Maintain the nested-group (Leopard) index and answer from it. */
   nestedGroupIndex: boolean;
+  /** Memory budget of the nested-group index in bytes; a relation past it is evaluated normally. */
+  nestedGroupIndexBytes: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Longest a call may run, in ms (0: no limit); Watch streams are exempt. */
   requestTimeoutMs: number;
+  /** Largest ExpandPermissionTree answer, in tree nodes plus the subjects their leaves list. */
+  maxExpandSize: number;
   /** How long shutdown waits for in-flight calls before cutting them off, in ms. */
   shutdownGracePeriodMs: number;
+  /** Longest an ImportBulk may wait for its next message while it holds the write lock, in ms (0: no limit). */
+  importIdleTimeoutMs: number;
+  /** Longest one ImportBulk may hold the write lock, in ms (0: no limit). */
+  importMaxLockHoldMs: number;
   limits: ApiLimits;
 }
 
@@ -79,11 +88,15 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'dispatch-cache-enabled', arg: '[bool]', description: 'cache answers to sub-problems across requests, keyed by revision', default: 'true' },
   { name: 'dispatch-cache-max-cost', arg: '<size>', description: 'memory budget of the dispatch cache: bytes (e.g. 64MiB, 1GiB) or a percentage of system memory (e.g. 5%)', default: '64MiB' },
   { name: 'nested-group-index-enabled', arg: '[bool]', description: 'maintain the nested-group (Leopard) index from the change feed and answer nested-group membership from it', default: 'true' },
+  { name: 'nested-group-index-max-bytes', arg: '<size>', description: 'memory budget of the nested-group index (e.g. 128MiB, 1GiB, 5%); a relation whose nesting edges exceed it is no longer indexed and is evaluated normally (logged)', default: '128MiB' },
   { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch and bulk import/export are exempt)', default: '30s' },
+  { name: 'import-idle-timeout', arg: '<duration>', description: 'an ImportBulkRelationships stream that sends nothing for this long fails and writes nothing (it holds the write lock, so other writes wait behind it; 0 for no limit)', default: '30s' },
+  { name: 'import-max-lock-hold', arg: '<duration>', description: 'longest one ImportBulkRelationships may hold the write lock before it fails and writes nothing (0 for no limit)', default: '5m' },
   { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
   { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },
   { name: 'max-delete-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by DeleteRelationships', default: String(DEFAULT_LIMITS.maxDeleteRelationshipsLimit) },
   { name: 'max-bulk-export-relationships-limit', arg: '<n>', description: 'largest page size accepted by ExportBulkRelationships', default: String(DEFAULT_LIMITS.maxBulkExportRelationshipsLimit) },
+  { name: 'max-expand-tree-size', arg: '<n>', description: 'largest ExpandPermissionTree answer, in tree nodes plus the subjects their leaves list (a subtree counted wherever it appears); past it the call fails with RESOURCE_EXHAUSTED', default: String(DEFAULT_MAX_EXPAND_SIZE) },
   { name: 'log-level', arg: '<level>', description: `verbosity of logging (${LOG_LEVELS.join(', ')})`, default: 'info' },
   { name: 'log-format', arg: '<format>', description: 'format of logs (auto, json, console); auto is console on a terminal, json otherwise', default: 'auto' },
 ];
@@ -134,10 +147,14 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
       ? parseByteSize(str('dispatch-cache-max-cost')!, 'dispatch-cache-max-cost')
       : 0,
     nestedGroupIndex: parseBool(str('nested-group-index-enabled')!, 'nested-group-index-enabled'),
+    nestedGroupIndexBytes: parseByteSize(str('nested-group-index-max-bytes')!, 'nested-group-index-max-bytes'),
     logLevel: logLevel as LogLevel,
     logFormat: format === 'auto' ? (isTty ? 'console' : 'json') : (format as LogFormat),
     requestTimeoutMs: parseDuration(str('request-timeout')!, 'request-timeout'),
+    maxExpandSize: positiveInt(str('max-expand-tree-size')!, 'max-expand-tree-size'),
     shutdownGracePeriodMs: parseDuration(str('grpc-shutdown-grace-period')!, 'grpc-shutdown-grace-period'),
+    importIdleTimeoutMs: parseDuration(str('import-idle-timeout')!, 'import-idle-timeout'),
+    importMaxLockHoldMs: parseDuration(str('import-max-lock-hold')!, 'import-max-lock-hold'),
     limits: {
       ...DEFAULT_LIMITS,
       maxReadRelationshipsLimit: positiveInt(str('max-read-relationships-limit')!, 'max-read-relationships-limit'),

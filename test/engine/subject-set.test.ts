@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SubjectSet } from '../../src/engine/subject-set.js';
-import { conditional, MEMBER } from '../../src/engine/membership.js';
+import { conditional, MEMBER, type Membership } from '../../src/engine/membership.js';
+import { nextTurn, sliceSpent } from '../../src/engine/time-slice.js';
 
 const set = (concrete: string[], excluded?: string[]) =>
   new SubjectSet(
@@ -49,5 +50,23 @@ describe('SubjectSet', () => {
     expect(everyoneButMaybeA.membership('a')).toEqual(cond);
     expect(everyoneButMaybeA.membership('z')).toEqual(MEMBER);
     expect(set(['a']).restrict(cond).membership('a')).toEqual(cond);
+  });
+
+  it('unionAll is the left fold of union, representation and all', async () => {
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const memberships: Membership[] = [MEMBER, conditional(['a']), conditional(['b', 'a'])];
+    const entries = (n: number) => new Map(Array.from({ length: n }, () => [`s${rnd(12)}`, memberships[rnd(3)]] as [string, Membership]));
+    const random = () => new SubjectSet(entries(rnd(6)), rnd(4) === 0 ? { membership: memberships[rnd(3)], excluded: entries(rnd(3)) } : null);
+    const full = (s: SubjectSet) => ({
+      concrete: [...s.concrete].sort(([a], [b]) => (a < b ? -1 : 1)),
+      wildcard: s.wildcard && { membership: s.wildcard.membership, excluded: [...s.wildcard.excluded].sort(([a], [b]) => (a < b ? -1 : 1)) },
+    });
+    for (let round = 0; round < 500; round++) {
+      const sets = Array.from({ length: 1 + rnd(6) }, random);
+      const folded = sets.slice(1).reduce((acc, s) => acc.union(s), sets[0]);
+      expect(full(await SubjectSet.unionAll(sets, { due: sliceSpent, pause: nextTurn }))).toEqual(full(folded));
+    }
+    expect((await SubjectSet.unionAll([], { due: sliceSpent, pause: nextTurn })).isEmpty()).toBe(true);
   });
 });
