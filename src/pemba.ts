@@ -414,7 +414,11 @@ export class Pemba {
     // The index answers only at revisions it has applied, and its answer can differ from evaluation
     // without it (a chain past the depth limit). Waiting briefly for it at a just-written revision keeps
     // the same question's answer the same whether or not the index had caught up.
-    if (this.index?.status === 'live' && this.index.revision < revision) await this.index.caughtUp(revision, INDEX_CATCH_UP_MS);
+    if (this.index?.status === 'live' && this.index.revision < revision) {
+      // Reading the head wakes the change feed at once when another node wrote the revision.
+      await this.datastore.headRevision();
+      await this.index.caughtUp(revision, INDEX_CATCH_UP_MS);
+    }
     return this.datastore.snapshot(revision);
   }
 

@@ -108,7 +108,11 @@ export class PostgresDatastore implements Datastore {
 
   async headRevision(): Promise<Revision> {
     const { rows } = await this.use(() => query<{ head: string }>(this.pool, HEAD_SQL));
-    return BigInt(rows[0].head);
+    const head = BigInt(rows[0].head);
+    // Another process's commit seen here wakes this process's watchers (the nested-group index that a
+    // read at this head may wait for) now, not at the next poll.
+    this.notifier.notify(head);
+    return head;
   }
 
   /** As the memory datastore's: the newest revision committed by the start of the quantization window. */

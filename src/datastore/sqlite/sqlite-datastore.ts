@@ -112,7 +112,10 @@ export class SqliteDatastore implements Datastore {
   }
 
   async headRevision(): Promise<Revision> {
-    return this.read(() => headRevision(this.r));
+    const head = this.read(() => headRevision(this.r));
+    // Another process's commit seen here wakes this process's watchers now, not at the next poll.
+    this.notifier.notify(head);
+    return head;
   }
 
   /** As the memory datastore's: the newest revision committed by the start of the quantization window. */
