@@ -42,7 +42,7 @@
  * relation past its revision the view throws StaleNestedGroupViewError rather than answer for the
  * wrong revision. Do not hold a view across an await.
  */
-import type { Datastore, RelationPattern, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
+import type { Datastore, RelationPattern, RelationshipChange, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
 import type { Relationship } from '../relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { compileSchema } from '../schema/index.js';
@@ -91,6 +91,8 @@ export interface BudgetExceeded {
 }
 
 export const DEFAULT_NESTED_GROUP_INDEX_BYTES = 128 * 1024 * 1024;
+/** Changes per synchronous step when applying a commit; a larger commit is applied in steps. */
+const LARGE_COMMIT = 20_000;
 
 /** A view was used after the index moved its relation past the view's revision (held across an await). */
 export class StaleNestedGroupViewError extends Error {
@@ -370,7 +372,8 @@ export class NestedGroupIndex {
 
   /**
    * Apply one commit; true when it changed which relations are indexed (the watch must follow others).
-   * Everything after the last await runs synchronously, so readers never see half a commit.
+   * A commit of up to LARGE_COMMIT changes is applied synchronously after the last await, so readers
+   * never see half of it; a larger one is applied in steps while the index answers nothing.
    */
   private async apply(commit: RevisionChanges): Promise<boolean> {
     let relations = this.relations;
@@ -406,40 +409,27 @@ export class NestedGroupIndex {
       relations = next;
       dropped = nextDropped;
     }
-    // From here on: synchronous.
+    const following = this.relations;
     if (relations.size > 0) {
-      const perRelation = new Map<RelationState, { changes: EdgeChange[]; irregularChanged: boolean }>();
-      for (const { operation, relationship: r } of commit.changes) {
-        if (r.subject.type !== r.resource.type || r.subject.relation !== r.relation) continue;
-        const key = `${r.resource.type}#${r.relation}`;
-        const rel = relations.get(key);
-        if (!rel || built.has(key)) continue;
-        let entry = perRelation.get(rel);
-        if (!entry) perRelation.set(rel, (entry = { changes: [], irregularChanged: false }));
-        const g = r.resource.id;
-        const h = r.subject.id;
-        const ek = edgeKey(g, h);
-        if (operation === 'TOUCH' && isRegular(r)) {
-          if (rel.irregular.delete(ek)) entry.irregularChanged = true;
-          entry.changes.push({ op: 'add', parent: g, child: h });
-        } else {
-          if (operation === 'TOUCH') {
-            if (!rel.irregular.has(ek)) entry.irregularChanged = true;
-            rel.irregular.add(ek);
-          } else if (rel.irregular.delete(ek)) entry.irregularChanged = true;
-          entry.changes.push({ op: 'remove', parent: g, child: h });
+      // Small commits are applied synchronously, so readers never see half of one. A large one (a bulk
+      // import of nesting edges) is applied in chunks with the index answering nothing meanwhile, so
+      // that maintenance never holds the event loop for long.
+      const large = commit.changes.length > LARGE_COMMIT;
+      if (large) this.relations = new Map();
+      const touched = new Set<RelationState>();
+      for (let i = 0; i < commit.changes.length; i += LARGE_COMMIT) {
+        if (i > 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (this.abort.signal.aborted) return false;
         }
-      }
-      for (const [rel, { changes, irregularChanged }] of perRelation) {
-        const changed = rel.graph.applyBatch(changes);
-        if (changed || irregularChanged) rel.changedAt = commit.revision;
+        const chunk = large ? commit.changes.slice(i, i + LARGE_COMMIT) : commit.changes;
+        for (const rel of this.applyChanges(relations, built, chunk, commit.revision)) touched.add(rel);
       }
       // A relation that grew past the budget stops being indexed; the engine evaluates it normally.
-      const bytes = this.edgeBytes(relations);
-      if (bytes > this.edgeBudget) {
+      if (this.edgeBytes(relations) > this.edgeBudget) {
         relations = new Map(relations);
         dropped = new Map(dropped);
-        for (const rel of perRelation.keys()) {
+        for (const rel of touched) {
           if (!relations.has(rel.key)) continue;
           const total = this.edgeBytes(relations);
           if (total <= this.edgeBudget) break;
@@ -449,12 +439,43 @@ export class NestedGroupIndex {
         }
       }
     }
-    const refollow = relations.size !== this.relations.size || [...relations.keys()].some((k) => !this.relations.has(k));
+    const refollow = relations.size !== following.size || [...relations.keys()].some((k) => !following.has(k));
     this.relations = relations;
     this.dropped = dropped;
     this.applied = commit.revision;
     this.settleWaiters();
     return refollow;
+  }
+
+  /** Applies `changes` of the commit at `revision` to the relations they belong to; returns those it touched. */
+  private applyChanges(relations: ReadonlyMap<string, RelationState>, built: ReadonlySet<string>, changes: readonly RelationshipChange[], revision: Revision): RelationState[] {
+    const perRelation = new Map<RelationState, { changes: EdgeChange[]; irregularChanged: boolean }>();
+    for (const { operation, relationship: r } of changes) {
+      if (r.subject.type !== r.resource.type || r.subject.relation !== r.relation) continue;
+      const key = `${r.resource.type}#${r.relation}`;
+      const rel = relations.get(key);
+      if (!rel || built.has(key)) continue;
+      let entry = perRelation.get(rel);
+      if (!entry) perRelation.set(rel, (entry = { changes: [], irregularChanged: false }));
+      const g = r.resource.id;
+      const h = r.subject.id;
+      const ek = edgeKey(g, h);
+      if (operation === 'TOUCH' && isRegular(r)) {
+        if (rel.irregular.delete(ek)) entry.irregularChanged = true;
+        entry.changes.push({ op: 'add', parent: g, child: h });
+      } else {
+        if (operation === 'TOUCH') {
+          if (!rel.irregular.has(ek)) entry.irregularChanged = true;
+          rel.irregular.add(ek);
+        } else if (rel.irregular.delete(ek)) entry.irregularChanged = true;
+        entry.changes.push({ op: 'remove', parent: g, child: h });
+      }
+    }
+    for (const [rel, { changes: edges, irregularChanged }] of perRelation) {
+      const changed = rel.graph.applyBatch(edges);
+      if (changed || irregularChanged) rel.changedAt = revision;
+    }
+    return [...perRelation.keys()];
   }
 
   private isCaughtUp(q: Revision): boolean {

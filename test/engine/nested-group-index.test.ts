@@ -563,6 +563,28 @@ describe('NestedGroupIndex', () => {
     expect(sorted(index.at(r3, 'team', 'member')!.descendants('a'))).toEqual(['b', 'c', 'd']);
   });
 
+  it('applies a commit of 50,000 nesting edges in steps, letting timers run, and answers it exactly', async () => {
+    const ds = createMemoryDatastore();
+    await writeSchema(ds, 'definition user {}\ndefinition team {\n  relation member: user | team#member\n}');
+    const index = await openIndex(ds);
+    const edges = Array.from({ length: 50_000 }, (_, i) => edge(`t${i % 5000}`, `t${5000 + i}`));
+    edges.push(edge('root', 't0'));
+    let ticks = 0;
+    const timer = setInterval(() => void ticks++, 1);
+    try {
+      const r = await write(ds, ...edges.map((e) => touch(e)));
+      const ticksAtCommit = ticks;
+      expect(await index.caughtUp(r, 30_000)).toBe(true);
+      expect(ticks).toBeGreaterThan(ticksAtCommit);
+      expect(index.stats().relations['team#member']!.edges).toBe(50_001);
+      const view = index.at(r, 'team', 'member')!;
+      expect(sorted(view.descendants('root'))).toEqual(sorted(['t0', ...Array.from({ length: 10 }, (_, k) => `t${5000 + k * 5000}`)]));
+      expect(sorted(view.ancestors('t10000'))).toEqual(['root', 't0']);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
   it('handles ~10,000 nested teams and 1,000-change commits quickly', async () => {
     const ds = createMemoryDatastore();
     await writeSchema(ds, 'definition user {}\ndefinition team {\n  relation member: user | team#member\n}');
