@@ -1,52 +1,79 @@
 /**
  * PostgreSQL restarting under load: a `pemba serve` child on PostgreSQL takes writes and checks
- * from several clients while the cluster is restarted once (`pg_ctlcluster … restart`). Calls in
- * flight or arriving while it is down fail with UNAVAILABLE; the same server process reconnects by
- * itself, later calls succeed, and every acknowledged write is there.
+ * from several clients while the database server is restarted once. Calls in flight or arriving
+ * while it is down fail with UNAVAILABLE; the same server process reconnects by itself, later calls
+ * succeed, and every acknowledged write is there.
  *
- * Restarting the cluster breaks every other PostgreSQL test running at the time, so this file is
- * not a *.test.ts: `npm test` runs it alone, after the rest, with
- * `vitest run --config test/server/fault.vitest.config.ts`.
+ * The cluster restarted is the test's own (initdb into a temporary folder, run as the postgres user
+ * on a free port), never the machine's shared one. The file is still not a *.test.ts: `npm test`
+ * runs it alone, after the rest (`vitest run --config test/server/fault.vitest.config.ts`), since
+ * it measures recovery times.
  */
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { v1 } from '@authzed/authzed-node';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, describe, expect, it } from 'vitest';
-import { useTestPostgres } from '../datastore/postgres-harness.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migratePostgres } from '../../src/datastore/postgres/postgres-migrations.js';
+import { createPool } from '../../src/datastore/postgres/postgres-pool.js';
 import { fullyConsistent, obj, relText, SCHEMA, subj, update } from './harness.js';
 import { killAll, serveProcess } from './serve-process.js';
 
 const run = promisify(execFile);
 const KEY = 'postgres-restart-test-key';
 const CLIENTS = 4;
-const postgres = useTestPostgres();
-const version = readdirSync('/etc/postgresql').sort()[0];
+const BIN = execFileSync('pg_config', ['--bindir']).toString().trim();
 
-const isReady = () => run('pg_isready', ['-h', '127.0.0.1', '-p', '5432']).then(() => true, () => false);
+/** A throwaway cluster: its folder, port and the pg_ctl options that start it. */
+let dir = '';
+let port = 0;
+const pgCtl = (...args: string[]) => run('runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', dir, ...args]);
+const startOptions = () => ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', join(dir, 'log'), '-w'];
 
-/** Whatever happened, leave PostgreSQL running for everyone else on the machine. */
-async function ensurePostgresUp(): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    if (await isReady()) return;
-    if (i === 10) await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start']).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error('PostgreSQL did not come back up');
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = srv.address() as { port: number };
+      srv.close(() => resolve(p));
+    });
+    srv.on('error', reject);
+  });
 }
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pemba-pg-restart-'));
+  const postgresUid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+  const postgresGid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+  chownSync(dir, postgresUid, postgresGid);
+  await run('runuser', ['-u', 'postgres', '--', join(BIN, 'initdb'), '-D', dir, '-A', 'trust', '-U', 'postgres']);
+  port = await freePort();
+  await pgCtl('start', ...startOptions());
+  const pool = createPool(uri());
+  try {
+    await migratePostgres(pool);
+  } finally {
+    await pool.end();
+  }
+}, 120_000);
 
 afterAll(async () => {
   await killAll();
-  await ensurePostgresUp();
+  await pgCtl('stop', '-m', 'immediate').catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
+
+const uri = () => `postgres://postgres@127.0.0.1:${port}/postgres`;
 
 interface Outcome { kind: 'write' | 'check'; start: number; end: number; code: number; rel?: string }
 
 describe('PostgreSQL restarting under load', () => {
   it('fails in-flight calls with UNAVAILABLE, then serves again without a server restart, losing nothing', async () => {
     const s = await serveProcess([
-      '--grpc-preshared-key', KEY, '--datastore-engine', 'postgres', '--datastore-conn-uri', await postgres.migratedUri(),
+      '--grpc-preshared-key', KEY, '--datastore-engine', 'postgres', '--datastore-conn-uri', uri(),
       '--datastore-revision-quantization-interval', '0',
     ]);
     const client = s.client(KEY);
@@ -81,7 +108,7 @@ describe('PostgreSQL restarting under load', () => {
     try {
       await new Promise((r) => setTimeout(r, 1000));
       restarted.start = Date.now();
-      await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
+      await pgCtl('restart', '-m', 'fast', ...startOptions());
       restarted.end = Date.now();
       // Keep the load on until PostgreSQL answers again and a good while after.
       const deadline = Date.now() + 30_000;
@@ -92,7 +119,6 @@ describe('PostgreSQL restarting under load', () => {
     } finally {
       stop = true;
       await Promise.all(loops);
-      await ensurePostgresUp();
     }
 
     const failed = outcomes.filter((o) => o.code !== grpc.status.OK);
@@ -118,6 +144,6 @@ describe('PostgreSQL restarting under load', () => {
     expect(acked.filter((r) => !present.has(r)), 'acknowledged writes lost').toEqual([]);
     console.log(`PostgreSQL restart: ${outcomes.length} calls, ${failed.length} failed (${codes.join(', ')}) ` +
       `from ${failed.length ? Math.min(...failed.map((o) => o.start)) - restarted.start : 0} ms to ${failed.length ? Math.max(...failed.map((o) => o.end)) - restarted.start : 0} ms ` +
-      `after the restart began (pg_ctlcluster took ${restarted.end - restarted.start} ms), ${acked.length} writes acknowledged, none lost`);
+      `after the restart began (pg_ctl restart took ${restarted.end - restarted.start} ms), ${acked.length} writes acknowledged, none lost`);
   }, 120_000);
 });
