@@ -3,7 +3,7 @@
  * blocking FFI calls stall nobody else, and the process exits instead of waiting ~6 s for
  * SpiceDB's close(). Receives a ChildTask as argv[2] (JSON), sends back a ChildResult over IPC.
  */
-import type { Relationship } from '../src/relationship.js';
+import type { Relationship } from '../src/relationships/relationship.js';
 import type { Dataset } from './datasets/dataset.js';
 import { buildDataset } from './datasets/index.js';
 import type { ChildMessage, ChildResult, ChildTask, WorkloadResult } from './protocol.js';

@@ -27,8 +27,8 @@ import { v1 } from '@authzed/authzed-node';
 import pg from 'pg';
 import { migrateDatastore, openDatastore } from '../src/datastore/factory.js';
 import { Pemba } from '../src/pemba.js';
-import { parseRelationship } from '../src/relationship-string.js';
-import type { Relationship } from '../src/relationship.js';
+import { parseRelationship } from '../src/relationships/relationship-string.js';
+import type { Relationship } from '../src/relationships/relationship.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = pathToFileURL(resolve(REPO, 'node_modules/tsx/dist/loader.mjs')).href;

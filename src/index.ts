@@ -13,13 +13,13 @@
 export { Pemba, MAX_UPDATES_PER_WRITE, MAX_PRECONDITIONS_PER_WRITE } from './pemba.js';
 export type { PembaOptions } from './pemba.js';
 export type { NestedGroupIndexStats, BudgetExceeded } from './engine/nested-group-index.js';
-export type * from './requests.js';
-export type * from './relationship.js';
-export { PembaError, SchemaError } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export type * from './requests/requests.js';
+export type * from './relationships/relationship.js';
+export { PembaError, SchemaError } from './errors/index.js';
+export type { ErrorCode } from './errors/index.js';
 export { compileSchema, printSchema, validateRelationship } from './schema/index.js';
 export type * from './schema/ir.js';
 export { ELLIPSIS } from './schema/ir.js';
-export { parseRelationship, formatRelationship } from './relationship-string.js';
+export { parseRelationship, formatRelationship } from './relationships/relationship-string.js';
 export type * from './datastore/datastore.js';
 export { createMemoryDatastore } from './datastore/memory/memory-datastore.js';

@@ -11,12 +11,12 @@
  */
 import type { Datastore, RelationshipKey, Revision, SnapshotReader } from './datastore/datastore.js';
 import { keyOf, queryPredicate } from './datastore/datastore.js';
-import { formatRelationship } from './relationship-string.js';
+import { formatRelationship } from './relationships/relationship-string.js';
 import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
 import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
-import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, requestFingerprint } from './cursor.js';
-import { failedPrecondition, invalidArgument, PembaError } from './errors.js';
+import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, requestFingerprint } from './requests/cursor.js';
+import { failedPrecondition, invalidArgument, PembaError } from './errors/index.js';
 import { Checker, usesExpiration, type SharedDispatch } from './engine/check.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { NestedGroupIndex, type NestedGroupIndexStats } from './engine/nested-group-index.js';
@@ -31,20 +31,20 @@ import { RequestReader } from './engine/request-reader.js';
 import { CaveatEvaluator } from './engine/caveat-evaluator.js';
 import { validateRelationshipContext } from './caveats/index.js';
 import type { Membership } from './engine/membership.js';
-import type { Precondition, SubjectRef } from './relationship.js';
-import { checkFilterAgainstSchema, filterToQuery, watchPatterns } from './relationship-filter.js';
+import type { Precondition, SubjectRef } from './relationships/relationship.js';
+import { checkFilterAgainstSchema, filterToQuery, watchPatterns } from './relationships/relationship-filter.js';
 import type {
   CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
   ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
   ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest, CheckBulkItem, CheckBulkResult,
   WatchEvent, WatchRequest, Permissionship, Cancellable,
-} from './requests.js';
-import type { Relationship, RelationshipFilter } from './relationship.js';
+} from './requests/requests.js';
+import type { Relationship, RelationshipFilter } from './relationships/relationship.js';
 import { compileSchema, validateRelationship } from './schema/index.js';
 import type { CompiledSchema } from './schema/ir.js';
 import { ELLIPSIS } from './schema/ir.js';
-import { assertNoStrandedRelationships } from './stranded-relationships.js';
-import { ImportWatchdog, type ImportLimits } from './import-watchdog.js';
+import { assertNoStrandedRelationships } from './schema/stranded-relationships.js';
+import { ImportWatchdog, type ImportLimits } from './datastore/import-watchdog.js';
 
 export interface PembaOptions {
   /** Defaults to a new in-memory datastore. */

@@ -4,7 +4,7 @@
  * (typed arrays of ids) so the benchmark process itself holds little besides the system under
  * test: the RSS measured after loading belongs to the system, not to a copy of the data.
  */
-import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationship.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import type { Rng } from '../rng.js';
 
 export interface CheckQuery {

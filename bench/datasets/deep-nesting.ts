@@ -4,7 +4,7 @@
  * unrelated side groups, and resources granted to a group at a random level plus a few users.
  * A negative check must walk the whole chain below the granted level.
  */
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import { Rng } from '../rng.js';
 import type { CheckMix, CheckQuery, Dataset } from './dataset.js';
 import { chunk, obj, rel, subject } from './dataset.js';

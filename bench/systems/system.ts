@@ -4,7 +4,7 @@
  * system's last write (the ZedToken a real client would carry), never fully consistent, so
  * caches keyed by revision can work as they would in production.
  */
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
 
 export type SystemName = 'pemba' | 'pemba-sqlite' | 'pemba-grpc' | 'spicedb';

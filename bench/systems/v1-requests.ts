@@ -1,6 +1,6 @@
 /** authzed.api.v1 messages for the benchmark queries, shared by the Pemba gRPC and SpiceDB systems. */
 import { v1 } from '@authzed/authzed-node';
-import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationship.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
 import { ELLIPSIS } from '../datasets/dataset.js';
 

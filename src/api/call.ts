@@ -4,12 +4,13 @@
  * client's, or the server's request timeout, whichever is sooner; long-lived and bulk streams only
  * by the client's), abort on client cancel or shutdown, and log the outcome without the credentials.
  */
-import { ApiError, toFailure } from './errors.js';
+import { toFailure } from './errors.js';
+import { cancelled, deadlineExceeded, unavailable } from '../errors/index.js';
 import type { Failure } from './errors.js';
 import type { CallContext, MethodHandler } from './method.js';
 
 /** Ends whatever a finished call still has running; one shared instance, since building an Error (its stack) costs on every call. */
-const CALL_FINISHED = new ApiError('CANCELLED', 'call finished');
+const CALL_FINISHED = cancelled('call finished');
 
 export interface CallLogger {
   debug(obj: object, msg: string): void;
@@ -56,18 +57,18 @@ export function startCall(
   const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
   const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
   const timer = Number.isFinite(deadline)
-    ? setTimeout(() => abort(new ApiError('DEADLINE_EXCEEDED', `${method}: deadline exceeded after ${Date.now() - started}ms`)), Math.max(0, deadline - started))
+    ? setTimeout(() => abort(deadlineExceeded(`${method}: deadline exceeded after ${Date.now() - started}ms`)), Math.max(0, deadline - started))
     : undefined;
   // Shutdown lets ordinary calls finish but ends streams that would never finish by themselves.
-  const onShutdown = () => abort(new ApiError('UNAVAILABLE', 'the server is shutting down'));
+  const onShutdown = () => abort(unavailable('the server is shutting down'));
   if (longLived) {
     if (options.shutdown.aborted) onShutdown();
     else options.shutdown.addEventListener('abort', onShutdown, { once: true });
   }
-  const onCutoff = () => abort(new ApiError('UNAVAILABLE', 'the server is shutting down: the grace period is over'));
+  const onCutoff = () => abort(unavailable('the server is shutting down: the grace period is over'));
   if (options.cutoff?.aborted) onCutoff();
   else options.cutoff?.addEventListener('abort', onCutoff, { once: true });
-  onClientGone(() => abort(new ApiError('CANCELLED', `${method}: the client cancelled the call`)));
+  onClientGone(() => abort(cancelled(`${method}: the client cancelled the call`)));
 
   return {
     ctx: { signal: controller.signal },

@@ -7,10 +7,10 @@ import { v1 } from '@authzed/authzed-node';
 import type { JsonObject } from '@protobuf-ts/runtime';
 import type {
   ObjectRef, Precondition, Relationship, RelationshipFilter, RelationshipUpdate, SubjectFilter, SubjectRef,
-} from '../relationship.js';
-import type { Consistency, ExpandTree, Permissionship } from '../requests.js';
+} from '../relationships/relationship.js';
+import type { Consistency, ExpandTree, Permissionship } from '../requests/requests.js';
 import { ELLIPSIS } from '../schema/ir.js';
-import { apiInvalidArgument } from './errors.js';
+import { invalidArgument } from '../errors/index.js';
 
 type Timestamp = NonNullable<v1.Relationship['optionalExpiresAt']>;
 
@@ -45,7 +45,7 @@ function valueToJson(v: v1.PbStruct['fields'][string], path: string): unknown {
   switch (kind.oneofKind) {
     case 'numberValue':
       if (!Number.isFinite(kind.numberValue)) {
-        throw apiInvalidArgument(`caveat context value \`${path}\` is ${kind.numberValue}, but context numbers must be finite`);
+        throw invalidArgument(`caveat context value \`${path}\` is ${kind.numberValue}, but context numbers must be finite`);
       }
       return kind.numberValue;
     case 'stringValue':
@@ -137,7 +137,7 @@ const UPDATE_OPERATIONS = {
 
 export function relationshipUpdate(u: v1.RelationshipUpdate): RelationshipUpdate {
   const operation = UPDATE_OPERATIONS[u.operation as keyof typeof UPDATE_OPERATIONS];
-  if (!operation) throw apiInvalidArgument(`unknown relationship update operation ${u.operation}`);
+  if (!operation) throw invalidArgument(`unknown relationship update operation ${u.operation}`);
   return { operation, relationship: relationship(u.relationship!) };
 }
 

@@ -5,26 +5,10 @@
  */
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
-import { PembaError } from '../errors.js';
+import { PembaError } from '../errors/index.js';
 import { ERROR_DOMAIN, ErrorInfo, ERROR_INFO_TYPE_URL, packErrorInfo, RpcStatus } from './rpc-status.js';
 
 export type StatusName = keyof typeof GrpcStatus;
-
-/** An error raised by the API layer itself, with any gRPC status (PembaError's codes are a subset). */
-export class ApiError extends Error {
-  constructor(
-    readonly code: StatusName,
-    message: string,
-    readonly reason?: string,
-    readonly metadata: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
-export const apiInvalidArgument = (message: string, reason?: string, metadata?: Record<string, string>) =>
-  new ApiError('INVALID_ARGUMENT', message, reason, metadata);
 
 /** What every transport needs to know about a failed call. */
 export interface Failure {
@@ -38,8 +22,8 @@ export interface Failure {
 }
 
 export function toFailure(error: unknown): Failure {
-  if (error instanceof PembaError || error instanceof ApiError) {
-    const codeName = error.code in GrpcStatus ? (error.code as StatusName) : 'UNKNOWN';
+  if (error instanceof PembaError) {
+    const codeName: StatusName = error.code;
     return { code: GrpcStatus[codeName], codeName, message: error.message, reason: error.reason, metadata: { ...error.metadata }, unexpected: false };
   }
   const message = error instanceof Error ? error.message : String(error);

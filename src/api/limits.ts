@@ -1,5 +1,5 @@
 /** Server-side limits on one call (SpiceDB's `--max-*` flags and their defaults). */
-import { apiInvalidArgument } from './errors.js';
+import { limitTooLarge } from '../errors/index.js';
 
 export interface ApiLimits {
   maxReadRelationshipsLimit: number;
@@ -24,7 +24,6 @@ export const DEFAULT_LIMITS: ApiLimits = {
 /** A requested page size above the server's maximum is refused, not silently capped (as SpiceDB does). */
 export function checkLimit(requested: number, maximum: number): void {
   if (requested > maximum) {
-    throw apiInvalidArgument(`provided limit ${requested} is greater than maximum allowed of ${maximum}`,
-      'ERROR_REASON_EXCEEDS_MAXIMUM_ALLOWABLE_LIMIT', { limit_provided: String(requested), maximum_limit_allowed: String(maximum) });
+    throw limitTooLarge(requested, maximum);
   }
 }

@@ -2,7 +2,8 @@
 import { v1 } from '@authzed/authzed-node';
 import type { Pemba } from '../pemba.js';
 import * as c from './convert.js';
-import { apiInvalidArgument, ApiError, toFailure, toRpcStatus } from './errors.js';
+import { toFailure, toRpcStatus } from './errors.js';
+import { tooManyChecks, unimplemented } from '../errors/index.js';
 import { checkLimit } from './limits.js';
 import type { ApiLimits } from './limits.js';
 import { clientStream, serverStream, unary } from './method.js';
@@ -30,8 +31,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
 
       CheckBulkPermissions: unary(v1.CheckBulkPermissionsRequest, async (req, ctx): Promise<v1.CheckBulkPermissionsResponse> => {
         if (req.items.length > limits.maxCheckBulkItems) {
-          throw apiInvalidArgument(`check bulk item count of ${req.items.length} is greater than maximum allowed of ${limits.maxCheckBulkItems}`,
-            'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST');
+          throw tooManyChecks(req.items.length, limits.maxCheckBulkItems);
         }
         const items = req.items.map((i) => ({
           resource: c.objectRef(i.resource),
@@ -87,7 +87,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
 
       LookupSubjects: serverStream(v1.LookupSubjectsRequest, async function* (req, ctx): AsyncIterable<v1.LookupSubjectsResponse> {
         if (req.optionalConcreteLimit) {
-          throw new ApiError('UNIMPLEMENTED', 'optional_concrete_limit is not supported by LookupSubjects');
+          throw unimplemented('optional_concrete_limit is not supported by LookupSubjects');
         }
         const withoutWildcards = req.wildcardOption === v1.LookupSubjectsRequest_WildcardOption.EXCLUDE_WILDCARDS;
         const results = pemba.lookupSubjects({

@@ -2,7 +2,7 @@
 import type { v1 } from '@authzed/authzed-node';
 import type { CaveatParameterType, CompiledSchema, RelationDefinition } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
-import { apiInvalidArgument } from './errors.js';
+import { invalidArgument } from '../errors/index.js';
 
 type Filter = v1.ReflectionSchemaFilter;
 
@@ -36,13 +36,13 @@ export function reflectSchema(schema: CompiledSchema, filters: Filter[]): Pick<v
 
 function checkFilter(f: Filter): void {
   if (f.optionalDefinitionNameFilter && f.optionalCaveatNameFilter) {
-    throw apiInvalidArgument('a reflection filter cannot filter on both definition and caveat names');
+    throw invalidArgument('a reflection filter cannot filter on both definition and caveat names');
   }
   if ((f.optionalRelationNameFilter || f.optionalPermissionNameFilter) && !f.optionalDefinitionNameFilter) {
-    throw apiInvalidArgument('a reflection filter on relation or permission names requires a definition name filter');
+    throw invalidArgument('a reflection filter on relation or permission names requires a definition name filter');
   }
   if (f.optionalRelationNameFilter && f.optionalPermissionNameFilter) {
-    throw apiInvalidArgument('a reflection filter cannot filter on both relation and permission names');
+    throw invalidArgument('a reflection filter cannot filter on both relation and permission names');
   }
 }
 

@@ -2,7 +2,7 @@
 import { v1 } from '@authzed/authzed-node';
 import type { Pemba } from '../pemba.js';
 import { consistency, zedToken } from './convert.js';
-import { apiInvalidArgument } from './errors.js';
+import { invalidArgument } from '../errors/index.js';
 import type { ApiLimits } from './limits.js';
 import { unary } from './method.js';
 import type { ApiService } from './method.js';
@@ -21,7 +21,7 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
       WriteSchema: unary(v1.WriteSchemaRequest, async (req, ctx): Promise<v1.WriteSchemaResponse> => {
         const bytes = Buffer.byteLength(req.schema, 'utf8');
         if (bytes > limits.maxSchemaBytes) {
-          throw apiInvalidArgument(`schema is ${bytes} bytes, more than the maximum of ${limits.maxSchemaBytes}`);
+          throw invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${limits.maxSchemaBytes}`);
         }
         const { token } = await pemba.writeSchema(req.schema, { signal: ctx.signal });
         return { writtenAt: zedToken(token) };

@@ -6,7 +6,7 @@
  * authzed.api.v1 uses are interpreted.
  */
 import type { FieldInfo, IMessageType } from '@protobuf-ts/runtime';
-import { apiInvalidArgument } from './errors.js';
+import { invalidArgument } from '../errors/index.js';
 
 interface StringRules { pattern?: string; maxBytes?: string; minBytes?: string }
 interface Rules {
@@ -31,8 +31,8 @@ function regex(pattern: string): RegExp {
 export function validateMessage(type: IMessageType<object>, message: object): void {
   const violations: Violation[] = [];
   check(type, message as Record<string, unknown>, '', violations, 0);
-  if (violations.length === 1) throw apiInvalidArgument(`validation error: ${describe(violations[0])}`);
-  if (violations.length > 1) throw apiInvalidArgument(`validation errors:\n${violations.map((v) => ` - ${describe(v)}`).join('\n')}`);
+  if (violations.length === 1) throw invalidArgument(`validation error: ${describe(violations[0])}`);
+  if (violations.length > 1) throw invalidArgument(`validation errors:\n${violations.map((v) => ` - ${describe(v)}`).join('\n')}`);
 }
 
 const describe = (v: Violation) => (v.path ? `${v.path}: ${v.message}` : v.message);

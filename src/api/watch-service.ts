@@ -2,7 +2,7 @@
 import { v1 } from '@authzed/authzed-node';
 import type { Pemba } from '../pemba.js';
 import { relationshipFilter, toApiUpdate, zedToken } from './convert.js';
-import { apiInvalidArgument } from './errors.js';
+import { invalidArgument } from '../errors/index.js';
 import { serverStream } from './method.js';
 import type { ApiService } from './method.js';
 
@@ -12,7 +12,7 @@ export function watchService(pemba: Pemba): ApiService {
     handlers: {
       Watch: serverStream(v1.WatchRequest, async function* (req, ctx): AsyncIterable<v1.WatchResponse> {
         if (req.optionalObjectTypes.length > 0 && req.optionalRelationshipFilters.length > 0) {
-          throw apiInvalidArgument('cannot specify both object types and relationship filters');
+          throw invalidArgument('cannot specify both object types and relationship filters');
         }
         const events = pemba.watch({
           afterToken: req.optionalStartCursor?.token,

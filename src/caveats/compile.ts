@@ -3,7 +3,7 @@
  * parameters, and prepare it for evaluation. Errors are SchemaErrors at their place in the schema text,
  * worded like SpiceDB's (`invalid expression for caveat \`c\`: …`).
  */
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../errors/index.js';
 import type { CaveatDefinition, CaveatParameterType, SourcePosition } from '../schema/ir.js';
 import { children, type CelExpr } from './ast.js';
 import { CheckError, checkExpression } from './checker.js';

@@ -5,12 +5,13 @@
  * timestamps RFC 3339 strings, ipaddress a string; `any` keeps JSON's own types (numbers are doubles).
  */
 import { celList, celMap, celUint, type CelValue } from '@bufbuild/cel';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../errors/index.js';
 import type { CaveatParameterType } from '../schema/ir.js';
 import { parseGoDuration, parseRfc3339 } from './go-time.js';
 import { parseIpAddress } from './ipaddress.js';
 import { formatParameterType } from './types.js';
 import { durationValue, ipAddressValue, timestampValue } from './values.js';
+import { fromBase64 } from '../runtime/bytes.js';
 
 export type CaveatContext = Record<string, unknown>;
 
@@ -305,5 +306,5 @@ function base64(s: string): Uint8Array {
     const at = bad ? bad.index : clean.length;
     throw new Error(`bytes requires a base64 encoded string: illegal base64 data at input byte ${at}`);
   }
-  return new Uint8Array(Buffer.from(clean, 'base64'));
+  return fromBase64(clean);
 }

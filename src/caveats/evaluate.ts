@@ -4,7 +4,7 @@
  * parameters matter and, if they do, which ones to ask for.
  */
 import { isCelError, type CelValue } from '@bufbuild/cel';
-import { invalidArgument, PembaError } from '../errors.js';
+import { invalidArgument, PembaError } from '../errors/index.js';
 import { budgetExceeded, CostLimitExceeded, DEFAULT_COST_LIMIT, resetBudget } from './budget.js';
 import type { CompiledCaveat } from './compile.js';
 import { convertContext, type CaveatContext } from './context.js';

@@ -6,6 +6,7 @@
  */
 import { parse } from '@bufbuild/cel';
 import { depthOf } from './ast.js';
+import { utf8Length } from '../runtime/bytes.js';
 
 /**
  * SpiceDB's limit on a caveat expression, in bytes of its trimmed text (cel-go's own limit is the
@@ -37,7 +38,7 @@ const TOO_DEEP = `max recursion depth exceeded: the expression nests deeper than
 
 /** The parsed expression, or an ExpressionError: over the size limit, nested too deep, or not CEL. */
 export function parseExpression(text: string): ParsedExpression {
-  if (Buffer.byteLength(text.trim()) > MAX_EXPRESSION_SIZE) {
+  if (utf8Length(text.trim()) > MAX_EXPRESSION_SIZE) {
     throw new ExpressionError(`caveat expression provided exceeds maximum allowed size of ${MAX_EXPRESSION_SIZE} characters`);
   }
   checkNesting(text);

@@ -13,8 +13,8 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
-import type { Relationship } from '../relationship.js';
-import { formatRelationship, parseRelationship } from '../relationship-string.js';
+import type { Relationship } from '../relationships/relationship.js';
+import { formatRelationship, parseRelationship } from '../relationships/relationship-string.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import { mapValueLines } from '../validationfile/source-map.js';
 

@@ -1,7 +1,7 @@
 /** Turns a request's consistency requirement into the revision it reads at. */
 import type { Datastore, Revision } from '../datastore/datastore.js';
-import { invalidArgument } from '../errors.js';
-import type { Consistency } from '../requests.js';
+import { invalidArgument } from '../errors/index.js';
+import type { Consistency } from '../requests/requests.js';
 import { decodeToken } from './zedtoken.js';
 
 export async function resolveRevision(datastore: Datastore, consistency: Consistency | undefined): Promise<Revision> {

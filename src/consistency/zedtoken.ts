@@ -3,8 +3,9 @@
  * (enough to recognise a token from another datastore while keeping tokens ~14 characters) and the
  * revision as an unsigned LEB128 varint; base64url-encoded.
  */
-import { createHash } from 'node:crypto';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../errors/index.js';
+import { equalBytes, fromBase64Url, toBase64Url } from '../runtime/bytes.js';
+import { sha256 } from '../runtime/hash.js';
 
 const VERSION = 1;
 const FINGERPRINT_BYTES = 6;
@@ -20,14 +21,14 @@ export function encodeToken(datastoreId: string, revision: bigint): string {
     r >>= 7n;
     bytes.push(r > 0n ? low | 0x80 : low);
   } while (r > 0n);
-  return Buffer.from(bytes).toString('base64url');
+  return toBase64Url(Uint8Array.from(bytes));
 }
 
 /** The revision in `token`; INVALID_ARGUMENT if it is malformed or was issued by another datastore. */
 export function decodeToken(token: string, datastoreId: string): bigint {
   const malformed = () => invalidArgument(`malformed consistency token \`${String(token).slice(0, 64)}\`: it was not issued by Pemba`);
   if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token)) throw malformed();
-  const buf = Buffer.from(token, 'base64url');
+  const buf = fromBase64Url(token);
   const varint = buf.subarray(1 + FINGERPRINT_BYTES);
   if (buf[0] !== VERSION || varint.length === 0 || varint.length > MAX_VARINT_BYTES) throw malformed();
   let revision = 0n;
@@ -38,22 +39,22 @@ export function decodeToken(token: string, datastoreId: string): bigint {
   }
   const fp = buf.subarray(1, 1 + FINGERPRINT_BYTES);
   // Only the canonical encoding is accepted (no padded varints, no stray base64 bits).
-  if (Buffer.from([VERSION, ...fp, ...varint]).toString('base64url') !== token || (varint.length > 1 && varint[varint.length - 1] === 0)) {
+  if (toBase64Url(Uint8Array.from([VERSION, ...fp, ...varint])) !== token || (varint.length > 1 && varint[varint.length - 1] === 0)) {
     throw malformed();
   }
-  if (!fp.equals(fingerprint(datastoreId))) {
+  if (!equalBytes(fp, fingerprint(datastoreId))) {
     throw invalidArgument('consistency token was issued by a different datastore: tokens are only valid where they were issued');
   }
   return revision;
 }
 
 /** Every token a datastore issues hashes the same id: remember the last few. */
-const fingerprints = new Map<string, Buffer>();
+const fingerprints = new Map<string, Uint8Array>();
 
-function fingerprint(datastoreId: string): Buffer {
+function fingerprint(datastoreId: string): Uint8Array {
   let fp = fingerprints.get(datastoreId);
   if (!fp) {
-    fp = createHash('sha256').update(datastoreId).digest().subarray(0, FINGERPRINT_BYTES);
+    fp = sha256(datastoreId).subarray(0, FINGERPRINT_BYTES);
     if (fingerprints.size >= 64) fingerprints.clear();
     fingerprints.set(datastoreId, fp);
   }

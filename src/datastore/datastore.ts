@@ -4,7 +4,7 @@
  * (`runDatastoreContract` in test/datastore/contract.ts). Validation against the schema happens above
  * this layer; a datastore stores what it is given.
  */
-import type { Relationship, RelationshipUpdate } from '../relationship.js';
+import type { Relationship, RelationshipUpdate } from '../relationships/relationship.js';
 import type { RelationPattern } from './relation-patterns.js';
 
 export type { RelationPattern } from './relation-patterns.js';

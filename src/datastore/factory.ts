@@ -4,7 +4,7 @@
  * (must be migrated first with `pemba datastore migrate`) or `memory` (tests, throwaway use).
  * Each runs garbage collection in the background until closed.
  */
-import { invalidArgument } from '../errors.js';
+import { invalidArgument } from '../errors/index.js';
 import type { Datastore } from './datastore.js';
 import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from './gc-loop.js';
 import { MemoryDatastore } from './memory/memory-datastore.js';

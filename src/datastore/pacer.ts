@@ -3,6 +3,7 @@
  * never await real I/O) so timers, sockets and other calls run in between: `pace()` yields to the
  * event loop once the current slice has run for `sliceMs`.
  */
+import { laterTurn } from '../runtime/next-turn.js';
 export class Pacer {
   private sliceStart = performance.now();
 
@@ -10,7 +11,7 @@ export class Pacer {
 
   async pace(): Promise<void> {
     if (performance.now() - this.sliceStart < this.sliceMs) return;
-    await new Promise(setImmediate);
+    await laterTurn();
     this.restart();
   }
 

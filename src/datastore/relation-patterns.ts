@@ -2,7 +2,7 @@
  * Watch filters (Datastore.watch's `only`): which changes a watcher wants, by type-level fields
  * only, so the SQL backends can leave the others in the database instead of materialising them.
  */
-import type { Relationship } from '../relationship.js';
+import type { Relationship } from '../relationships/relationship.js';
 
 /** The changes whose relationships have every field given here (an absent field matches any). */
 export interface RelationPattern {

@@ -3,8 +3,8 @@
  * caveat's verdict under the relationship's stored context merged over the request's context.
  */
 import { compileCaveat, evaluateCaveat, mergeContext, type CompiledCaveat } from '../caveats/index.js';
-import { PembaError } from '../errors.js';
-import type { Relationship } from '../relationship.js';
+import { PembaError } from '../errors/index.js';
+import type { Relationship } from '../relationships/relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import type { Membership } from './membership.js';
 import { conditional, MEMBER, NOT_MEMBER } from './membership.js';

@@ -12,7 +12,7 @@
  */
 import type { CompiledSchema, RelationDefinition, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
-import type { ObjectRef, Relationship, SubjectRef } from '../relationship.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
 import type { PerObjectQuery, RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';

@@ -1,4 +1,4 @@
-import { PembaError } from '../errors.js';
+import { PembaError } from '../errors/index.js';
 
 export const DEFAULT_MAX_DEPTH = 50;
 

@@ -10,10 +10,10 @@
  * the subjects leaves list, a shared subtree at every place it appears), is bounded: past the bound
  * Expand fails with RESOURCE_EXHAUSTED after building at most that many entries.
  */
-import { PembaError } from '../errors.js';
+import { PembaError } from '../errors/index.js';
 import type { CompiledSchema, Rewrite } from '../schema/ir.js';
-import type { ObjectRef, SubjectRef } from '../relationship.js';
-import type { ExpandTree } from '../requests.js';
+import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
+import type { ExpandTree } from '../requests/requests.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';
 

@@ -10,7 +10,7 @@
 import type { CompiledSchema } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { RelationshipQuery } from '../datastore/datastore.js';
-import type { Relationship, SubjectRef } from '../relationship.js';
+import type { Relationship, SubjectRef } from '../relationships/relationship.js';
 import type { RequestReader } from './request-reader.js';
 import { usesExpiration, type Checker } from './check.js';
 import type { CandidateCache } from './candidate-cache.js';

@@ -5,7 +5,7 @@
  */
 import type { CompiledSchema, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
-import type { ObjectRef, SubjectRef } from '../relationship.js';
+import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
 import type { RequestReader } from './request-reader.js';
 import { maxDepthExceeded } from './depth.js';

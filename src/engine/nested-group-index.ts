@@ -43,11 +43,12 @@
  * wrong revision. Do not hold a view across an await.
  */
 import type { Datastore, RelationPattern, RelationshipChange, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
-import type { Relationship } from '../relationship.js';
+import type { Relationship } from '../relationships/relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { compileSchema } from '../schema/index.js';
 import { NestingGraph, ReachCache } from './nested-group-graph.js';
 import type { EdgeChange, ReachCacheStats } from './nested-group-graph.js';
+import { laterTurn } from '../runtime/next-turn.js';
 
 export interface NestedGroupView {
   /**
@@ -349,7 +350,7 @@ export class NestedGroupIndex {
         subjectType: last.subject.type, subjectId: last.subject.id, subjectRelation: last.subject.relation,
       };
       // Let other callers run between pages: a large build must not freeze the node.
-      await new Promise((resolve) => setImmediate(resolve));
+      await laterTurn();
     }
     return { type, relation, key: `${type}#${relation}`, graph, changedAt: revision, irregular };
   }
@@ -419,7 +420,7 @@ export class NestedGroupIndex {
       const touched = new Set<RelationState>();
       for (let i = 0; i < commit.changes.length; i += LARGE_COMMIT) {
         if (i > 0) {
-          await new Promise((resolve) => setImmediate(resolve));
+          await laterTurn();
           if (this.abort.signal.aborted) return false;
         }
         const chunk = large ? commit.changes.slice(i, i + LARGE_COMMIT) : commit.changes;

@@ -8,7 +8,7 @@
  * (deadline, client cancel) and where it gives the event loop a turn when its slice is spent.
  */
 import type { RelationshipQuery, SnapshotReader } from '../datastore/datastore.js';
-import type { Relationship } from '../relationship.js';
+import type { Relationship } from '../relationships/relationship.js';
 import { nextTurn, sliceSpent, stepDue } from './time-slice.js';
 
 /** A query on one resource type and relation, without the resource ids. */

@@ -11,6 +11,7 @@
  * request resumed by `nextTurn()` starts a slice of its own: without that, a trivial request resumed
  * after a long one (in the same turn) would find the slice spent and wait again, for ever.
  */
+import { later } from '../runtime/next-turn.js';
 
 /** Longest engine work runs before timers, sockets and other calls get a turn. */
 export const SLICE_MS = 2;
@@ -39,7 +40,7 @@ function startSlice(now: number): void {
   countdown = every;
   if (!inSlice) {
     inSlice = true;
-    setImmediate(endSlice);
+    later(endSlice);
   }
 }
 
@@ -73,7 +74,7 @@ export function stepDue(): boolean {
 
 /** Resolves once timers and I/O have had a turn, in a fresh slice. */
 export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => {
+  return new Promise((resolve) => later(() => {
     startSlice(performance.now());
     resolve();
   }));

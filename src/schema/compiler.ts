@@ -4,7 +4,7 @@
  * none for type errors).
  */
 import { compileCaveat as compileCaveatExpression } from '../caveats/compile.js';
-import { invalidArgument, SchemaError } from '../errors.js';
+import { invalidArgument, SchemaError } from '../errors/index.js';
 import type {
   CaveatNode,
   CaveatTypeNode,
@@ -29,6 +29,7 @@ import {
 } from './ir.js';
 import { MAX_NESTING_DEPTH, MAX_SCHEMA_BYTES } from './limits.js';
 import { parseSchema } from './parser.js';
+import { utf8Length } from '../runtime/bytes.js';
 
 // Patterns as SpiceDB prints them in errors; RegExp.source would escape the `/`.
 const DEFINITION_PATTERN = '^([a-z][a-z0-9_]{1,62}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]$';
@@ -46,7 +47,7 @@ const fail = (message: string, at: SourcePosition, source?: string): never => {
 };
 
 export function compileSchema(text: string): CompiledSchema {
-  const bytes = Buffer.byteLength(text);
+  const bytes = utf8Length(text);
   if (bytes > MAX_SCHEMA_BYTES) {
     throw invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${MAX_SCHEMA_BYTES}`, SCHEMA_ERROR);
   }

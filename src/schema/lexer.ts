@@ -6,7 +6,7 @@
  * (synthetic) semicolon; any other newline is whitespace, so an expression continues after `+ -
  * & | ->` at the end of a line, but not before an operator at the start of the next.
  */
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../errors/index.js';
 
 export type TokenKind =
   | 'ident'

@@ -4,7 +4,7 @@
  * has one. Operator chains are read in loops; only parentheses and generic types recurse, and both
  * stop at MAX_NESTING_DEPTH, so no text can exhaust the stack.
  */
-import { SchemaError } from '../errors.js';
+import { SchemaError } from '../errors/index.js';
 import type {
   CaveatNode,
   CaveatParameterNode,

@@ -3,8 +3,8 @@
  * errors and disallowed subjects are INVALID_ARGUMENT; unknown definitions and relations are
  * FAILED_PRECONDITION, as SpiceDB answers them.
  */
-import { failedPrecondition, invalidArgument } from '../errors.js';
-import type { Relationship } from '../relationship.js';
+import { failedPrecondition, invalidArgument } from '../errors/index.js';
+import type { Relationship } from '../relationships/relationship.js';
 import { DEFINITION_NAME, RELATION_NAME, SUBJECT_RELATION_NAME, namePattern } from './compiler.js';
 import { type AllowedSubjectType, type CompiledSchema, ELLIPSIS } from './ir.js';
 import { printAllowedType } from './printer.js';

@@ -5,7 +5,7 @@
  * matching key leaks through timing. Keys are never logged or put in error messages.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiError } from '../api/errors.js';
+import { unauthenticated } from '../errors/index.js';
 
 export class PresharedKeys {
   private readonly digests: Buffer[];
@@ -31,8 +31,8 @@ export class PresharedKeys {
   /** Throws UNAUTHENTICATED unless `authorization` is `Bearer <a configured key>`. */
   authenticate(authorization: string | undefined): void {
     const match = /^bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
-    if (!match) throw new ApiError('UNAUTHENTICATED', 'missing or malformed authorization: expected `Bearer <preshared key>`');
-    if (!this.matches(match[1])) throw new ApiError('UNAUTHENTICATED', 'invalid preshared key');
+    if (!match) throw unauthenticated('missing or malformed authorization: expected `Bearer <preshared key>`');
+    if (!this.matches(match[1])) throw unauthenticated('invalid preshared key');
   }
 }
 

@@ -1,7 +1,7 @@
 /** One assertion string: `document:1#view@user:tom` with an optional ` with {"json": "context"}`. */
-import { invalidArgument } from '../errors.js';
-import { parseRelationship } from '../relationship-string.js';
-import type { ObjectRef, SubjectRef } from '../relationship.js';
+import { invalidArgument } from '../errors/index.js';
+import { parseRelationship } from '../relationships/relationship-string.js';
+import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 
 export interface ParsedAssertion {
   resource: ObjectRef;

@@ -8,9 +8,9 @@
  *
  * The `is …` part may be left out; then the entry names the subject only.
  */
-import { invalidArgument } from '../errors.js';
-import type { ObjectAndRelation } from '../relationship-string.js';
-import { formatObjectAndRelation, formatSubject, parseObjectAndRelation, parseSubject } from '../relationship-string.js';
+import { invalidArgument } from '../errors/index.js';
+import type { ObjectAndRelation } from '../relationships/relationship-string.js';
+import { formatObjectAndRelation, formatSubject, parseObjectAndRelation, parseSubject } from '../relationships/relationship-string.js';
 import type { ExpectedSubject, ExpectedSubjectRef } from './types.js';
 
 const CAVEAT_MARK = '[...]';

@@ -6,8 +6,8 @@
  * Set algebra is per (subject type, subject relation); a wildcard `user:*` stands for every `user`
  * except its exclusions.
  */
-import type { ObjectRef, SubjectRef } from '../relationship.js';
-import type { ExpandTree } from '../requests.js';
+import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
+import type { ExpandTree } from '../requests/requests.js';
 import { ELLIPSIS } from '../schema/ir.js';
 
 export interface FoundSubject {

@@ -5,7 +5,7 @@
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { Node, Pair, Scalar, YAMLMap } from 'yaml';
-import { parseObjectAndRelation, parseRelationship } from '../relationship-string.js';
+import { parseObjectAndRelation, parseRelationship } from '../relationships/relationship-string.js';
 import { parseAssertion } from './assertion.js';
 import { parseExpectedSubject } from './expected-subject.js';
 import { mapValueLines } from './source-map.js';

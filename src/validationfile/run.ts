@@ -2,11 +2,11 @@
  * Runs a parsed validation file against a fresh in-memory Pemba: writes the schema and relationships,
  * checks every assertion and compares every expected relation with the fully expanded membership.
  */
-import { PembaError, SchemaError } from '../errors.js';
+import { PembaError, SchemaError } from '../errors/index.js';
 import { Pemba } from '../pemba.js';
-import { formatRelationship, formatSubject } from '../relationship-string.js';
-import type { Permissionship } from '../requests.js';
-import type { SubjectRef } from '../relationship.js';
+import { formatRelationship, formatSubject } from '../relationships/relationship-string.js';
+import type { Permissionship } from '../requests/requests.js';
+import type { SubjectRef } from '../relationships/relationship.js';
 import { formatExpectedSubject } from './expected-subject.js';
 import type { FoundSubject } from './membership.js';
 import { MembershipResolver } from './membership.js';

@@ -1,6 +1,6 @@
 /** A SpiceDB validation file (the input of `zed validate`), parsed, with every item's source line. */
-import type { ObjectRef, Relationship, SubjectRef } from '../relationship.js';
-import type { ObjectAndRelation } from '../relationship-string.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
+import type { ObjectAndRelation } from '../relationships/relationship-string.js';
 
 /** A place in a file; line and column are 1-based. */
 export interface SourceLocation {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compileCaveat, MAX_EXPRESSION_DEPTH } from '../../src/caveats/index.js';
-import { SchemaError } from '../../src/errors.js';
+import { SchemaError } from '../../src/errors/index.js';
 import type { CaveatParameterType } from '../../src/schema/ir.js';
 
 /** `a int, l list<map<int>>` as a parameter map. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compileCaveat, evaluateCaveat, mergeContext } from '../../src/caveats/index.js';
-import { PembaError } from '../../src/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 import type { CaveatParameterType } from '../../src/schema/ir.js';
 
 function params(spec: string): Map<string, CaveatParameterType> {

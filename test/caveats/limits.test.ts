@@ -12,7 +12,7 @@ import {
   validateRelationshipContext,
   type CaveatResult,
 } from '../../src/caveats/index.js';
-import { PembaError } from '../../src/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 import type { CaveatParameterType } from '../../src/schema/ir.js';
 
 function params(spec: string): Map<string, CaveatParameterType> {

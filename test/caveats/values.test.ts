@@ -13,7 +13,7 @@ import {
 } from '../../src/caveats/go-time.js';
 import { formatIpAddress, parseIpAddress, parseIpPrefix, prefixContains } from '../../src/caveats/ipaddress.js';
 import { timeFields } from '../../src/caveats/time-fields.js';
-import { PembaError } from '../../src/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 import type { CaveatParameterType } from '../../src/schema/ir.js';
 
 describe("Go's time.ParseDuration", () => {

@@ -17,7 +17,7 @@ import { importCommand } from '../../src/cli/import.js';
 import type { ImportOptions } from '../../src/cli/import.js';
 import { formatRate, startProgress, summaryLine } from '../../src/cli/progress.js';
 import { formatOf, formatRelationshipLine, parseJsonRelationship } from '../../src/cli/relationship-file.js';
-import { parseRelationship } from '../../src/relationship-string.js';
+import { parseRelationship } from '../../src/relationships/relationship-string.js';
 import { KEY, rel, startTestServer } from '../server/harness.js';
 import type { TestServer } from '../server/harness.js';
 import { pembaArgs, REPO } from '../server/serve-process.js';

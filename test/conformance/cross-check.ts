@@ -17,10 +17,10 @@
  * - ReadRelationships of each resource type returns the file's relationships of that type.
  */
 import type { Pemba } from '../../src/pemba.js';
-import { PembaError } from '../../src/errors.js';
-import { formatRelationship } from '../../src/relationship-string.js';
-import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationship.js';
-import type { CheckBulkItem, Consistency } from '../../src/requests.js';
+import { PembaError } from '../../src/errors/index.js';
+import { formatRelationship } from '../../src/relationships/relationship-string.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationships/relationship.js';
+import type { CheckBulkItem, Consistency } from '../../src/requests/requests.js';
 import { ELLIPSIS } from '../../src/schema/ir.js';
 import { MembershipResolver } from '../../src/validationfile/membership.js';
 import type { ValidationFile } from '../../src/validationfile/types.js';

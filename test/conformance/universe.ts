@@ -3,7 +3,7 @@
  * them: every object in a resource or subject position of a relationship or assertion, and every
  * subject set (`group:eng#member`) written as a subject.
  */
-import type { ObjectRef, SubjectRef } from '../../src/relationship.js';
+import type { ObjectRef, SubjectRef } from '../../src/relationships/relationship.js';
 import { ELLIPSIS } from '../../src/schema/ir.js';
 import type { CompiledSchema } from '../../src/schema/ir.js';
 import type { ValidationFile } from '../../src/validationfile/types.js';

@@ -12,8 +12,8 @@ import type {
   Datastore, RelationshipQuery, Revision, RevisionChanges,
 } from '../../src/datastore/datastore.js';
 import { compareKeys, keyOf } from '../../src/datastore/datastore.js';
-import { PembaError } from '../../src/errors.js';
-import type { Relationship, RelationshipUpdate } from '../../src/relationship.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 
 /** `doc:1#reader@user:ann` or `doc:1#reader@group:eng#member`. */
 export function rel(s: string, extra: Pick<Relationship, 'caveat' | 'expiresAt'> = {}): Relationship {

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Datastore, Revision } from '../../src/datastore/datastore.js';
-import { PembaError } from '../../src/errors.js';
-import type { Relationship, RelationshipUpdate } from '../../src/relationship.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { rel } from './contract.js';
 import { BACKENDS, useTestBackends } from './test-backends.js';
 

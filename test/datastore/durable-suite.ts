@@ -8,8 +8,8 @@ import { resolveRevision } from '../../src/consistency/consistency.js';
 import { decodeToken, encodeToken } from '../../src/consistency/zedtoken.js';
 import type { ReadWriteTransaction, Revision, RevisionChanges } from '../../src/datastore/datastore.js';
 import type { CollectableDatastore } from '../../src/datastore/factory.js';
-import { PembaError } from '../../src/errors.js';
-import type { RelationshipUpdate } from '../../src/relationship.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { rel } from './contract.js';
 
 export interface ClockOptions {

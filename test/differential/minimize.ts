@@ -19,7 +19,7 @@ import { formatRelationship, generateCase, schemaToString } from './generator.js
 import type { DefModel, Expr, GeneratedCase, RelModel, SchemaModel } from './generator.js';
 import { PembaEngine } from './pemba-engine.js';
 import { SpiceDBProcess } from './spicedb-process.js';
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 
 const TYPES = ['user', 'group', 'folder', 'document'];
 

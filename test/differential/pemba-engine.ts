@@ -1,9 +1,9 @@
 /** Pemba behind the differential test's Engine interface: a fresh instance per case (in memory unless given a datastore). */
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
-import { PembaError } from '../../src/errors.js';
-import type { Relationship } from '../../src/relationship.js';
-import type { Permissionship } from '../../src/requests.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
+import type { Permissionship } from '../../src/requests/requests.js';
 import type { Answer, Engine, ErrorClass, Query } from './engines.js';
 import { normalise, subjectEntry } from './engines.js';
 

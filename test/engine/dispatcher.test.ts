@@ -5,7 +5,7 @@ import { MEMBER, NOT_MEMBER, type Membership } from '../../src/engine/membership
 import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
 import { slowReads } from '../datastore/intercept-reads.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
-import { parseRelationship, parseSubject } from '../../src/relationship-string.js';
+import { parseRelationship, parseSubject } from '../../src/relationships/relationship-string.js';
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
 const lane = (): Lane => ({ current: undefined });

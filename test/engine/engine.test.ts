@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
-import { parseRelationship } from '../../src/relationship-string.js';
-import type { SubjectRef } from '../../src/relationship.js';
+import { parseRelationship } from '../../src/relationships/relationship-string.js';
+import type { SubjectRef } from '../../src/relationships/relationship.js';
 
 const fresh = { mode: 'fully_consistent' } as const;
 

@@ -6,7 +6,7 @@ import type { EdgeChange } from '../../src/engine/nested-group-graph.js';
 import {
   indexableRelations, NestedGroupIndex, StaleNestedGroupViewError,
 } from '../../src/engine/nested-group-index.js';
-import type { Relationship, RelationshipUpdate } from '../../src/relationship.js';
+import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { useTestBackends } from '../datastore/test-backends.js';
 import type { Backend } from '../datastore/test-backends.js';
 import { mulberry32 } from '../differential/generator.js';

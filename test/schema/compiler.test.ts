@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SchemaError } from '../../src/errors.js';
+import { SchemaError } from '../../src/errors/index.js';
 import { compileSchema, reachableSubjectTypes } from '../../src/schema/index.js';
 import { ELLIPSIS } from '../../src/schema/ir.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SchemaError } from '../../src/errors.js';
+import { SchemaError } from '../../src/errors/index.js';
 import { Lexer, type Token } from '../../src/schema/lexer.js';
 
 function lex(text: string, flags: string[] = []): Token[] {

@@ -4,7 +4,7 @@
  * length, which stay one n-ary node from the parser to the printer.
  */
 import { describe, expect, it } from 'vitest';
-import { PembaError, SchemaError } from '../../src/errors.js';
+import { PembaError, SchemaError } from '../../src/errors/index.js';
 import { compileSchema, parseSchema, printSchema } from '../../src/schema/index.js';
 import type { Rewrite } from '../../src/schema/ir.js';
 import { MAX_NESTING_DEPTH, MAX_SCHEMA_BYTES } from '../../src/schema/limits.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SchemaError } from '../../src/errors.js';
+import { SchemaError } from '../../src/errors/index.js';
 import type { DefinitionNode, PermissionNode, RelationNode } from '../../src/schema/ast.js';
 import { parseSchema } from '../../src/schema/index.js';
 

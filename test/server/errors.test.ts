@@ -1,8 +1,9 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { ApiError, httpStatusOf, toFailure, toJsonError, toServiceError } from '../../src/api/errors.js';
+import { PembaError } from '../../src/errors/index.js';
+import { httpStatusOf, toFailure, toJsonError, toServiceError } from '../../src/api/errors.js';
 import { RpcStatus, unpackErrorInfo } from '../../src/api/rpc-status.js';
-import { failedPrecondition } from '../../src/errors.js';
+import { failedPrecondition } from '../../src/errors/index.js';
 
 describe('errors at the API boundary', () => {
   const e = failedPrecondition('object definition `nope` not found', 'ERROR_REASON_UNKNOWN_DEFINITION', { definition_name: 'nope' });
@@ -22,7 +23,7 @@ describe('errors at the API boundary', () => {
       code: 9, message: 'object definition `nope` not found',
       details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ERROR_REASON_UNKNOWN_DEFINITION', domain: 'authzed.com', metadata: { definition_name: 'nope' } }],
     });
-    expect(toJsonError(toFailure(new ApiError('UNAUTHENTICATED', 'no')))).toEqual({ code: 16, message: 'no', details: [] });
+    expect(toJsonError(toFailure(new PembaError('UNAUTHENTICATED', 'no')))).toEqual({ code: 16, message: 'no', details: [] });
   });
 
   it('turns unknown errors into INTERNAL, flagged for logging', () => {

@@ -7,13 +7,13 @@
 import { v1 } from '@authzed/authzed-node';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/api/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 import { serverStream } from '../../src/api/method.js';
 import { post, serveFakes, sleep } from './fake-services.js';
 import type { FakeServer } from './fake-services.js';
 
 const response = (token: string) => v1.ReadRelationshipsResponse.create({ readAt: { token } });
-const invalid = (message: string) => new ApiError('INVALID_ARGUMENT', message);
+const invalid = (message: string) => new PembaError('INVALID_ARGUMENT', message);
 
 let fakes: FakeServer;
 

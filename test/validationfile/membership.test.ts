@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ExpandTree } from '../../src/requests.js';
+import type { ExpandTree } from '../../src/requests/requests.js';
 import { MembershipResolver, MembershipSet } from '../../src/validationfile/membership.js';
 import type { FoundSubject } from '../../src/validationfile/membership.js';
-import { parseSubject } from '../../src/relationship-string.js';
+import { parseSubject } from '../../src/relationships/relationship-string.js';
 
 const found = (subject: string, reasons: string[], excluded: string[] = []): FoundSubject => ({
   subject: parseSubject(subject), excluded: new Set(excluded), reasons: new Set(reasons),

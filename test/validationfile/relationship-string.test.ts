@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PembaError } from '../../src/errors.js';
+import { PembaError } from '../../src/errors/index.js';
 import {
   formatRelationship, parseObjectAndRelation, parseRelationship, parseSubject,
-} from '../../src/relationship-string.js';
+} from '../../src/relationships/relationship-string.js';
 
 describe('parseRelationship', () => {
   it('parses a plain relationship', () => {

@@ -5,10 +5,10 @@
  * a connection it can reuse, instead of a reset.
  */
 import type { IncomingMessage } from 'node:http';
-import { ApiError } from '../errors.js';
+import { PembaError } from '../../errors/index.js';
 
 /** RESOURCE_EXHAUSTED, sent as HTTP 413 Content Too Large. */
-export class BodyTooLarge extends ApiError {
+export class BodyTooLarge extends PembaError {
   readonly httpStatus = 413;
 
   constructor(limit: number) {

@@ -11,8 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IMessageType, JsonValue } from '@protobuf-ts/runtime';
 import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
 import type { TransportOptions } from '../call.js';
-import { ApiError, apiInvalidArgument, httpStatusOf, toFailure, toJsonError } from '../errors.js';
+import { httpStatusOf, toFailure, toJsonError } from '../errors.js';
 import type { Failure } from '../errors.js';
+import { invalidArgument, notFound, unimplemented } from '../../errors/index.js';
 import type { ApiService, MethodHandler } from '../method.js';
 import { ErrorInfo } from '../rpc-status.js';
 import { BodyTooLarge, readBody } from './body.js';
@@ -49,10 +50,10 @@ export function createGateway(services: ApiService[], options: GatewayOptions): 
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = table.get(path);
-    if (!route) return sendError(res, toFailure(new ApiError('NOT_FOUND', `no such API path: ${path}`)));
+    if (!route) return sendError(res, toFailure(notFound(`no such API path: ${path}`)));
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
-      return sendError(res, toFailure(new ApiError('UNIMPLEMENTED', `${req.method} is not supported on ${path}: use POST`)), 405);
+      return sendError(res, toFailure(unimplemented(`${req.method} is not supported on ${path}: use POST`)), 405);
     }
     void serve(route, req, res, options);
   };
@@ -112,12 +113,12 @@ function parse<T extends object>(type: IMessageType<T>, text: string): T {
   try {
     json = text.trim() === '' ? {} : (JSON.parse(text) as JsonValue);
   } catch (e) {
-    throw apiInvalidArgument(`request body is not valid JSON: ${(e as Error).message}`);
+    throw invalidArgument(`request body is not valid JSON: ${(e as Error).message}`);
   }
   try {
     return type.fromJson(json, JSON_READ);
   } catch (e) {
-    throw apiInvalidArgument(`request body is not a valid ${type.typeName}: ${(e as Error).message}`);
+    throw invalidArgument(`request body is not a valid ${type.typeName}: ${(e as Error).message}`);
   }
 }
 

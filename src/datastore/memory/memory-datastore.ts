@@ -2,9 +2,8 @@
  * The in-memory MVCC datastore: multi-version rows (row-store.ts), a commit log with the change feed
  * and schema history (commit-log.ts), and serialised read-write transactions (transaction.ts).
  */
-import { randomUUID } from 'node:crypto';
-import { invalidArgument } from '../../errors.js';
-import type { Relationship } from '../../relationship.js';
+import { invalidArgument } from '../../errors/index.js';
+import type { Relationship } from '../../relationships/relationship.js';
 import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema, WriteOptions,
@@ -39,7 +38,7 @@ export const DEFAULT_QUANTIZATION_MS = 5_000;
 export const DEFAULT_GC_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export class MemoryDatastore implements Datastore {
-  readonly id = randomUUID();
+  readonly id = globalThis.crypto.randomUUID();
   private readonly rows = new RowStore();
   private readonly log = new CommitLog();
   private readonly mutex = new Mutex();

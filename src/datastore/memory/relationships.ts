@@ -1,5 +1,5 @@
 /** Small relationship helpers the memory datastore needs: identity, equality, defensive copies. */
-import type { Relationship } from '../../relationship.js';
+import type { Relationship } from '../../relationships/relationship.js';
 
 /** The subject part of a relationship key, unique within one (resource, relation). */
 export function subjectKey(type: string, id: string, relation: string): string {

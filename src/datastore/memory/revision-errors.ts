@@ -1,5 +1,5 @@
 /** The errors a datastore raises for revisions it cannot serve (shared wording for every backend). */
-import { failedPrecondition, invalidArgument, PembaError } from '../../errors.js';
+import { failedPrecondition, invalidArgument, PembaError } from '../../errors/index.js';
 import type { Revision } from '../datastore.js';
 
 export function negativeRevision(revision: Revision): PembaError {

@@ -7,8 +7,8 @@
  * Rows live in a slot per relationship key, indexed by resource (type → id → relation → subject) and
  * by subject (type → id → slots), so batched lookups touch only the rows they ask for.
  */
-import { invalidArgument } from '../../errors.js';
-import type { Relationship } from '../../relationship.js';
+import { invalidArgument } from '../../errors/index.js';
+import type { Relationship } from '../../relationships/relationship.js';
 import type { QueryOptions, RelationshipKey, RelationshipQuery, Revision } from '../datastore.js';
 import { compareKeys, queryPredicate } from '../datastore.js';
 import { subjectKey } from './relationships.js';

@@ -4,8 +4,8 @@
  * they cannot see them. Every mutation is recorded in an undo log, and a transaction that throws is
  * rolled back — as a SQL backend's INSERT/UPDATE of created_rev/deleted_rev would be by the database.
  */
-import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
-import type { Relationship, RelationshipUpdate } from '../../relationship.js';
+import { alreadyExists, invalidArgument, PembaError } from '../../errors/index.js';
+import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
 import type {
   QueryOptions, ReadWriteTransaction, RelationshipChange, RelationshipQuery, Revision, StoredSchema,
 } from '../datastore.js';

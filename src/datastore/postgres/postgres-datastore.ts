@@ -21,8 +21,8 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { invalidArgument } from '../../errors.js';
-import type { Relationship } from '../../relationship.js';
+import { invalidArgument } from '../../errors/index.js';
+import type { Relationship } from '../../relationships/relationship.js';
 import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema, WriteOptions,

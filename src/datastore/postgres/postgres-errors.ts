@@ -2,7 +2,7 @@
  * Connection failures (refused, reset, server shutting down, pool timeout) become UNAVAILABLE, which
  * clients retry; the pool replaces broken connections by itself. Other errors pass through.
  */
-import { PembaError } from '../../errors.js';
+import { PembaError } from '../../errors/index.js';
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',

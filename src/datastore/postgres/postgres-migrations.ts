@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { failedPrecondition } from '../../errors.js';
+import { failedPrecondition } from '../../errors/index.js';
 import { query, withClient } from './postgres-pool.js';
 
 interface Migration {

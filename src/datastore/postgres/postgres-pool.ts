@@ -4,7 +4,7 @@
  * demand, which is how the datastore reconnects after PostgreSQL restarts.
  */
 import pg from 'pg';
-import { PembaError } from '../../errors.js';
+import { PembaError } from '../../errors/index.js';
 import { mapPgError } from './postgres-errors.js';
 
 export interface PoolOptions {

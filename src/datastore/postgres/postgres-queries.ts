@@ -6,8 +6,8 @@
  * (the partial index on deleted_rev; near head these are few). Key columns are COLLATE "C", so order
  * and cursor comparisons are by bytes, as in SQLite.
  */
-import { invalidArgument } from '../../errors.js';
-import type { Relationship } from '../../relationship.js';
+import { invalidArgument } from '../../errors/index.js';
+import type { Relationship } from '../../relationships/relationship.js';
 import type { QueryOptions, RelationshipQuery, Revision } from '../datastore.js';
 
 /** A stored row version; bigint columns arrive as strings. */

@@ -7,8 +7,8 @@
  * datastore's rules, then apply the result set-wise in a savepoint (all or nothing per call).
  */
 import type pg from 'pg';
-import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
-import type { Relationship, RelationshipUpdate } from '../../relationship.js';
+import { alreadyExists, invalidArgument, PembaError } from '../../errors/index.js';
+import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
 import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { formatTuple, sameAttributes, subjectKey } from '../memory/relationships.js';
 import { query } from './postgres-pool.js';

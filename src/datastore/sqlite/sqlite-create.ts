@@ -12,7 +12,7 @@
  * then on. GC copies them too before it deletes such a row while its commit is still watchable
  * (sqlite-gc.ts).
  */
-import type { RelationshipUpdate } from '../../relationship.js';
+import type { RelationshipUpdate } from '../../relationships/relationship.js';
 import type { Revision } from '../datastore.js';
 import { sqliteCall } from './sqlite-errors.js';
 import type { StatementCache } from './sqlite-queries.js';

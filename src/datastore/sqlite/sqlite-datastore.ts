@@ -10,8 +10,8 @@
  */
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
-import { invalidArgument } from '../../errors.js';
-import type { Relationship } from '../../relationship.js';
+import { invalidArgument } from '../../errors/index.js';
+import type { Relationship } from '../../relationships/relationship.js';
 import type {
   Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
   StoredSchema, WriteOptions,

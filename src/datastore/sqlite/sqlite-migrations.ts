@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
-import { failedPrecondition } from '../../errors.js';
+import { failedPrecondition } from '../../errors/index.js';
 
 interface Migration {
   version: number;

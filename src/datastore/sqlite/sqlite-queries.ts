@@ -7,8 +7,8 @@
  * are few). Text compares with BINARY collation, i.e. by UTF-8 bytes.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { invalidArgument } from '../../errors.js';
-import type { Relationship } from '../../relationship.js';
+import { invalidArgument } from '../../errors/index.js';
+import type { Relationship } from '../../relationships/relationship.js';
 import type { QueryOptions, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { sqliteCall } from './sqlite-errors.js';
 

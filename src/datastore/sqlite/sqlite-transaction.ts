@@ -6,8 +6,8 @@
  * change log is written as the rows are, inside the same savepoint, rather than held in memory
  * (except CREATE-only batches, see sqlite-create.ts).
  */
-import { alreadyExists, invalidArgument, PembaError } from '../../errors.js';
-import type { Relationship, RelationshipUpdate } from '../../relationship.js';
+import { alreadyExists, invalidArgument, PembaError } from '../../errors/index.js';
+import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
 import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { formatTuple, sameAttributes } from '../memory/relationships.js';
 import { copyCreated, INSERT_ROW, tryCreateAll } from './sqlite-create.js';

@@ -6,9 +6,9 @@
  *   document:doc1#reader@user:*
  *   document:doc1#reader@user:tom[only_on_tuesday:{"day":"tue"}][expiration:2030-01-01T00:00:00Z]
  */
-import { invalidArgument } from './errors.js';
+import { invalidArgument } from '../errors/index.js';
 import type { ContextualizedCaveat, ObjectRef, Relationship, SubjectRef } from './relationship.js';
-import { ELLIPSIS } from './schema/ir.js';
+import { ELLIPSIS } from '../schema/ir.js';
 
 /** `document:doc1#view`: an object and one of its relations or permissions. */
 export interface ObjectAndRelation extends ObjectRef {

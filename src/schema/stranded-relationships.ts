@@ -2,9 +2,9 @@
  * A schema change must not strand stored relationships: removing a definition, a relation or an
  * allowed subject type that relationships still use is refused, naming what is in use.
  */
-import type { ReadWriteTransaction } from './datastore/datastore.js';
-import { invalidArgument } from './errors.js';
-import type { CompiledSchema } from './schema/ir.js';
+import type { ReadWriteTransaction } from '../datastore/datastore.js';
+import { invalidArgument } from '../errors/index.js';
+import type { CompiledSchema } from './ir.js';
 
 export async function assertNoStrandedRelationships(
   tx: ReadWriteTransaction,

@@ -1,9 +1,9 @@
 /** RelationshipFilter (the API's shape) → RelationshipQuery (the datastore's), with validation. */
-import type { RelationPattern, RelationshipQuery } from './datastore/datastore.js';
-import { failedPrecondition, invalidArgument } from './errors.js';
+import type { RelationPattern, RelationshipQuery } from '../datastore/datastore.js';
+import { failedPrecondition, invalidArgument } from '../errors/index.js';
 import type { RelationshipFilter } from './relationship.js';
-import type { CompiledSchema } from './schema/ir.js';
-import { ELLIPSIS } from './schema/ir.js';
+import type { CompiledSchema } from '../schema/ir.js';
+import { ELLIPSIS } from '../schema/ir.js';
 
 export function filterToQuery(filter: RelationshipFilter): RelationshipQuery {
   if (filter.resourceId !== undefined && filter.resourceIdPrefix !== undefined) {

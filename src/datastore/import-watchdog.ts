@@ -4,7 +4,7 @@
  * closing the stream, or drips batches forever, must not stall writes indefinitely. Past a limit
  * the import fails with DEADLINE_EXCEEDED and rolls back.
  */
-import { PembaError } from './errors.js';
+import { PembaError } from '../errors/index.js';
 
 export interface ImportLimits {
   /** Longest wait for the next batch, in ms (0 or absent: no limit). */

@@ -1,10 +1,10 @@
 /** Pemba.importRelationships under its import limits, and under the caller's signal (memory datastore). */
 import { describe, expect, it } from 'vitest';
-import { Pemba } from '../src/pemba.js';
-import { PembaError } from '../src/errors.js';
-import type { ImportLimits } from '../src/import-watchdog.js';
-import { parseRelationship } from '../src/relationship-string.js';
-import type { Relationship } from '../src/relationship.js';
+import { Pemba } from '../../src/pemba.js';
+import { PembaError } from '../../src/errors/index.js';
+import type { ImportLimits } from '../../src/datastore/import-watchdog.js';
+import { parseRelationship } from '../../src/relationships/relationship-string.js';
+import type { Relationship } from '../../src/relationships/relationship.js';
 
 const SCHEMA = 'definition user {}\ndefinition doc {\n  relation reader: user\n}';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, isResourceId } from '../src/cursor.js';
-import { SqliteDatastore } from '../src/datastore/sqlite/sqlite-datastore.js';
-import { Pemba } from '../src/pemba.js';
-import { parseRelationship } from '../src/relationship-string.js';
-import { BACKENDS, useTestBackends } from './datastore/test-backends.js';
+import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, isResourceId } from '../../src/requests/cursor.js';
+import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { Pemba } from '../../src/pemba.js';
+import { parseRelationship } from '../../src/relationships/relationship-string.js';
+import { BACKENDS, useTestBackends } from '../datastore/test-backends.js';
 
 const INVALID = { code: 'INVALID_ARGUMENT', reason: 'ERROR_REASON_INVALID_CURSOR' };
 const KEY = { resourceType: 'doc', resourceId: 'd1', relation: 'reader', subjectType: 'user', subjectId: 'ann', subjectRelation: '...' };

@@ -5,21 +5,25 @@
  * never leaves the server: an edited or forged cursor is refused before its contents are used, and
  * every node sharing a database, before and after restarts, accepts the others' cursors.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { RelationshipKey } from './datastore/datastore.js';
-import { invalidArgument } from './errors.js';
+import type { RelationshipKey } from '../datastore/datastore.js';
+import { invalidArgument } from '../errors/index.js';
+import { equalBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../runtime/bytes.js';
+import { hmacSha256, sha256 } from '../runtime/hash.js';
 
 const VERSION = 2;
 const MAC_BYTES = 16;
 const REASON = 'ERROR_REASON_INVALID_CURSOR';
 
 export function requestFingerprint(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16);
+  return toBase64Url(sha256(JSON.stringify(parts))).slice(0, 16);
 }
 
 export function encodeCursor(datastoreId: string, fingerprint: string, position: unknown): string {
-  const payload = Buffer.from(JSON.stringify({ v: VERSION, f: fingerprint, p: position }));
-  return Buffer.concat([mac(datastoreId, payload), payload]).toString('base64url');
+  const payload = utf8(JSON.stringify({ v: VERSION, f: fingerprint, p: position }));
+  const bytes = new Uint8Array(MAC_BYTES + payload.length);
+  bytes.set(mac(datastoreId, payload));
+  bytes.set(payload, MAC_BYTES);
+  return toBase64Url(bytes);
 }
 
 /**
@@ -27,15 +31,15 @@ export function encodeCursor(datastoreId: string, fingerprint: string, position:
  * was issued for a different request, or (a bug, never a genuine cursor) holds no valid position.
  */
 export function decodeCursor<T>(datastoreId: string, cursor: string, fingerprint: string, isPosition: (p: unknown) => p is T): T {
-  const bytes = typeof cursor === 'string' ? Buffer.from(cursor, 'base64url') : Buffer.alloc(0);
+  const bytes = typeof cursor === 'string' ? fromBase64Url(cursor) : new Uint8Array(0);
   const payload = bytes.subarray(MAC_BYTES);
   // Only the exact string issued: the base64url decoder would skip stray characters.
-  if (payload.length === 0 || bytes.toString('base64url') !== cursor || !timingSafeEqual(bytes.subarray(0, MAC_BYTES), mac(datastoreId, payload))) {
+  if (payload.length === 0 || toBase64Url(bytes) !== cursor || !equalBytes(bytes.subarray(0, MAC_BYTES), mac(datastoreId, payload))) {
     throw invalidArgument('invalid cursor: it was not issued by this Pemba datastore, or it was altered', REASON);
   }
   let parsed: { v?: unknown; f?: unknown; p?: unknown } | null;
   try {
-    parsed = JSON.parse(payload.toString('utf8'));
+    parsed = JSON.parse(fromUtf8(payload));
   } catch {
     parsed = null;
   }
@@ -70,14 +74,14 @@ export function isExportPosition(p: unknown): p is { r: string; k?: Relationship
 }
 
 /** Every cursor a datastore issues is signed under the same key: remember the last few. */
-const keys = new Map<string, Buffer>();
+const keys = new Map<string, (message: Uint8Array) => Uint8Array>();
 
-function mac(datastoreId: string, payload: Buffer): Buffer {
-  let key = keys.get(datastoreId);
-  if (!key) {
-    key = createHash('sha256').update(`pemba cursor key\0${datastoreId}`).digest();
+function mac(datastoreId: string, payload: Uint8Array): Uint8Array {
+  let sign = keys.get(datastoreId);
+  if (!sign) {
+    sign = hmacSha256(sha256(`pemba cursor key\0${datastoreId}`));
     if (keys.size >= 64) keys.clear();
-    keys.set(datastoreId, key);
+    keys.set(datastoreId, sign);
   }
-  return createHmac('sha256', key).update(payload).digest().subarray(0, MAC_BYTES);
+  return sign(payload).subarray(0, MAC_BYTES);
 }

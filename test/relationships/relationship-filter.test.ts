@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { matchesPatterns } from '../src/datastore/relation-patterns.js';
-import { filterToQuery, watchPatterns } from '../src/relationship-filter.js';
-import type { Relationship, RelationshipFilter } from '../src/relationship.js';
+import { matchesPatterns } from '../../src/datastore/relation-patterns.js';
+import { filterToQuery, watchPatterns } from '../../src/relationships/relationship-filter.js';
+import type { Relationship, RelationshipFilter } from '../../src/relationships/relationship.js';
 
 const rel = (resourceType: string, relation: string, subjectType: string, subjectRelation = '...'): Relationship =>
   ({ resource: { type: resourceType, id: 'x' }, relation, subject: { type: subjectType, id: 'y', relation: subjectRelation } });
