@@ -2,6 +2,10 @@
  * Pemba: the library entry point. Wires a datastore, the schema and the engine behind one object
  * whose methods mirror SpiceDB's PermissionsService and SchemaService.
  *
+ * Every read opens the same way (see `reading`): consistency → snapshot (once the nested-group index
+ * has caught up with it) → compiled schema → the request validated against it; then the Engine
+ * evaluates and the answer is put in SpiceDB's shapes (permissionships, cursors, tokens).
+ *
  * @example
  * const pemba = await Pemba.open();
  * await pemba.writeSchema(`definition user {}\ndefinition doc {\n relation reader: user\n}`);
@@ -11,28 +15,23 @@
  */
 import type { Datastore, RelationshipKey, Revision, SnapshotReader } from './datastore/datastore.js';
 import { keyOf, queryPredicate } from './datastore/datastore.js';
-import { formatRelationship } from './relationships/relationship-string.js';
-import { createMemoryDatastore } from './datastore/memory/memory-datastore.js';
+import { openMemoryDatastore } from './datastore/memory/datastore.js';
+import { ImportWatchdog, type ImportLimits } from './datastore/import-watchdog.js';
 import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
 import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, requestFingerprint } from './requests/cursor.js';
-import { failedPrecondition, invalidArgument, PembaError } from './errors/index.js';
-import { Checker, usesExpiration, type SharedDispatch } from './engine/check.js';
-import { Dispatcher } from './engine/dispatcher.js';
-import { NestedGroupIndex, type NestedGroupIndexStats } from './engine/nested-group-index.js';
-import { DEFAULT_MAX_DEPTH } from './engine/depth.js';
-import { DEFAULT_MAX_EXPAND_SIZE, expand } from './engine/expand.js';
-import { isLookupPosition, lookupResources, type LookupPosition } from './engine/lookup-resources.js';
-import { CandidateCache } from './engine/candidate-cache.js';
-import { sortPaced } from './engine/paced-sort.js';
+import {
+  assertCheckBulkCount, assertPreconditionCount, assertWriteRequest, DEFAULT_MAX_CHECK_BULK_ITEMS, validateCheck,
+  validateObjectAndRelation, validateSubject, validateWrite,
+} from './requests/request-validation.js';
+import { noSchema, notFound, preconditionFailed, invalidArgument, tooManyToDelete } from './errors/index.js';
+import { Engine } from './engine/engine.js';
+import type { NestedGroupIndexStats } from './engine/nested-group-index.js';
+import { isLookupPosition, type LookupPosition } from './engine/lookup-resources.js';
 import { nextTurn, sliceSpent, stepDue } from './engine/time-slice.js';
-import { SubjectLookup } from './engine/lookup-subjects.js';
-import { RequestReader } from './engine/request-reader.js';
-import { CaveatEvaluator } from './engine/caveat-evaluator.js';
-import { validateRelationshipContext } from './caveats/index.js';
 import type { Membership } from './engine/membership.js';
-import type { Precondition, SubjectRef } from './relationships/relationship.js';
-import { checkFilterAgainstSchema, filterToQuery, watchPatterns } from './relationships/relationship-filter.js';
+import type { Precondition } from './relationships/relationship.js';
+import { filterToQuery, validateFilterAgainstSchema, watchPatterns } from './relationships/relationship-filter.js';
 import type {
   CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
   ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
@@ -40,11 +39,13 @@ import type {
   WatchEvent, WatchRequest, Permissionship, Cancellable,
 } from './requests/requests.js';
 import type { Relationship, RelationshipFilter } from './relationships/relationship.js';
-import { compileSchema, validateRelationship } from './schema/index.js';
 import type { CompiledSchema } from './schema/ir.js';
 import { ELLIPSIS } from './schema/ir.js';
 import { assertNoStrandedRelationships } from './schema/stranded-relationships.js';
-import { ImportWatchdog, type ImportLimits } from './datastore/import-watchdog.js';
+
+export {
+  MAX_UPDATES_PER_WRITE, MAX_PRECONDITIONS_PER_WRITE, DEFAULT_MAX_CHECK_BULK_ITEMS,
+} from './requests/request-validation.js';
 
 export interface PembaOptions {
   /** Defaults to a new in-memory datastore. */
@@ -77,59 +78,57 @@ export interface PembaOptions {
   log?: { warn(obj: object, msg: string): void };
   /** Bounds on how long one importRelationships may wait for a batch and hold the writer (default: none). */
   importLimits?: ImportLimits;
+  /** Most items one checkBulk may ask (default 10,000); the server passes its `limits.maxCheckBulkItems`. */
+  maxCheckBulkItems?: number;
 }
 
-/** Longest a read waits for the nested-group index to apply its revision before evaluating without it. */
-const INDEX_CATCH_UP_MS = 1000;
-
-/** SpiceDB's limits on one write. */
-export const MAX_UPDATES_PER_WRITE = 1000;
-export const MAX_PRECONDITIONS_PER_WRITE = 1000;
-export const MAX_BULK_CHECK_ITEMS = 10000;
+/** A read's opening: the snapshot, its schema (compiled, and its text) and the token naming its revision. */
+interface Reading {
+  snapshot: SnapshotReader;
+  schema: CompiledSchema;
+  text: string;
+  token: string;
+}
 
 export class Pemba {
-  private readonly compiled = new Map<string, CompiledSchema>();
-  /** Candidates of paged LookupResources, for their next pages. */
-  private readonly candidates = new CandidateCache();
-
   private constructor(
     readonly datastore: Datastore,
-    private readonly maxDepth: number,
-    private readonly dispatcher: Dispatcher,
-    private readonly index: NestedGroupIndex | undefined,
-    private readonly importLimits: ImportLimits = {},
-    private readonly maxExpandSize = DEFAULT_MAX_EXPAND_SIZE,
+    /** Evaluates checks, Expand and lookups; owns the caches they share. */
+    readonly engine: Engine,
+    private readonly importLimits: ImportLimits,
+    private readonly maxCheckBulkItems: number,
   ) {}
 
   static async open(options: PembaOptions = {}): Promise<Pemba> {
-    const datastore = options.datastore ?? createMemoryDatastore();
-    const dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
-    const index = options.nestedGroupIndex === false ? undefined : await NestedGroupIndex.open(datastore, {
-      maxBytes: options.nestedGroupIndexBytes,
+    const datastore = options.datastore ?? openMemoryDatastore();
+    const engine = await Engine.open(datastore, {
+      maxDepth: options.maxDepth, maxExpandSize: options.maxExpandSize,
+      dispatchCacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe,
+      nestedGroupIndex: options.nestedGroupIndex, nestedGroupIndexBytes: options.nestedGroupIndexBytes,
       onBudgetExceeded: (e) => options.log?.warn({ ...e, revision: String(e.revision) },
         `nested-group index: ${e.relation} exceeds the index's memory budget (${e.edges} edges, ~${e.bytes} of ${e.budget} bytes); it is evaluated without the index until the next restart`),
     });
-    return new Pemba(datastore, options.maxDepth ?? DEFAULT_MAX_DEPTH, dispatcher, index, options.importLimits, options.maxExpandSize);
+    const maxCheckBulkItems = options.maxCheckBulkItems ?? DEFAULT_MAX_CHECK_BULK_ITEMS;
+    return new Pemba(datastore, engine, options.importLimits ?? {}, maxCheckBulkItems);
   }
 
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
-  dispatchStats(): ReturnType<Dispatcher['stats']> {
-    return this.dispatcher.stats();
+  dispatchStats(): ReturnType<Engine['dispatchStats']> {
+    return this.engine.dispatchStats();
   }
 
   /** Sizes of the nested-group index, its memory budget and the relations it dropped for exceeding it. */
   nestedGroupIndexStats(): NestedGroupIndexStats | undefined {
-    return this.index?.stats();
+    return this.engine.nestedGroupIndexStats();
   }
 
   async writeSchema(schema: string, options: Cancellable = {}): Promise<{ token: string }> {
-    const next = compileSchema(schema);
+    const next = this.engine.compile(schema);
     const { revision } = await this.datastore.readWrite(async (tx) => {
       const stored = await tx.readSchema();
-      if (stored) await assertNoStrandedRelationships(tx, this.compile(stored.text), next);
+      if (stored) await assertNoStrandedRelationships(tx, this.engine.compile(stored.text), next);
       await tx.writeSchema(schema);
     }, { signal: options.signal });
-    this.compiled.set(schema, next);
     return { token: this.token(revision) };
   }
 
@@ -137,33 +136,24 @@ export class Pemba {
     const snapshot = await this.snapshot(consistency);
     const stored = await snapshot.readSchema();
     // SpiceDB answers NOT_FOUND here (elsewhere a missing schema is a FAILED_PRECONDITION).
-    if (!stored) throw new PembaError('NOT_FOUND', 'No schema has been defined; please call WriteSchema to start');
+    if (!stored) throw notFound(noSchema().message);
     return { schema: stored.text, token: this.token(snapshot.revision) };
   }
 
   async writeRelationships(request: WriteRelationshipsRequest): Promise<{ token: string }> {
     const { updates, preconditions = [] } = request;
-    if (updates.length > MAX_UPDATES_PER_WRITE) {
-      throw invalidArgument(`update count of ${updates.length} is greater than maximum allowed of ${MAX_UPDATES_PER_WRITE}`,
-        'ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST');
-    }
-    checkPreconditionCount(preconditions);
-    const seen = new Set<string>();
-    for (const u of updates) {
-      const key = JSON.stringify(keyOf(u.relationship));
-      if (seen.has(key)) {
-        throw invalidArgument(`found more than one update with relationship \`${formatRelationship(u.relationship)}\` in this request; a relationship can only be specified in an update once per request`,
-          'ERROR_REASON_UPDATES_ON_SAME_RELATIONSHIP');
-      }
-      seen.add(key);
-    }
+    assertWriteRequest(updates, preconditions);
     const { revision } = await this.datastore.readWrite(async (tx) => {
       const schema = this.compile((await tx.readSchema())?.text);
       for (const u of updates) {
-        if (u.operation === 'DELETE') checkFilterAgainstSchema(schema, { resourceType: u.relationship.resource.type, relation: u.relationship.relation });
-        else validateWrite(schema, u.relationship);
+        const r = u.relationship;
+        if (u.operation === 'DELETE') {
+          validateFilterAgainstSchema(schema, { resourceType: r.resource.type, relation: r.relation });
+        } else {
+          validateWrite(schema, r);
+        }
       }
-      await this.checkPreconditions(tx, schema, preconditions);
+      await assertPreconditions(tx, schema, preconditions);
       await tx.write(updates);
     }, { signal: request.signal });
     return { token: this.token(revision) };
@@ -171,21 +161,16 @@ export class Pemba {
 
   async deleteRelationships(request: DeleteRelationshipsRequest): Promise<DeleteRelationshipsResult> {
     const { filter, preconditions = [], limit, allowPartialDeletions = false } = request;
-    checkPreconditionCount(preconditions);
+    assertPreconditionCount(preconditions);
     const query = filterToQuery(filter);
     if (limit !== undefined && limit < 0) throw invalidArgument('optional_limit must not be negative');
     const { revision, result } = await this.datastore.readWrite(async (tx) => {
       const schema = this.compile((await tx.readSchema())?.text);
-      checkFilterAgainstSchema(schema, filter);
-      await this.checkPreconditions(tx, schema, preconditions);
+      validateFilterAgainstSchema(schema, filter);
+      await assertPreconditions(tx, schema, preconditions);
       if (limit) {
         const matching = (await tx.queryRelationships(query, { limit: limit + 1 })).length;
-        if (matching > limit && !allowPartialDeletions) {
-          throw failedPrecondition(
-            `found more than ${limit} relationships to be deleted and partial deletion was not requested`,
-            'ERROR_REASON_TOO_MANY_RELATIONSHIPS_FOR_TRANSACTIONAL_DELETE',
-          );
-        }
+        if (matching > limit && !allowPartialDeletions) throw tooManyToDelete(limit);
         const deletedCount = await tx.deleteMatching(query, limit);
         return { deletedCount, partial: matching > limit };
       }
@@ -197,10 +182,11 @@ export class Pemba {
   async *readRelationships(request: ReadRelationshipsRequest): AsyncIterable<ReadRelationshipsResult> {
     const query = filterToQuery(request.filter);
     const fingerprint = requestFingerprint(['read', request.filter]);
-    const after = request.cursor ? decodeCursor<RelationshipKey>(this.datastore.id, request.cursor, fingerprint, isRelationshipKey) : undefined;
-    const snapshot = await this.snapshot(request.consistency);
-    checkFilterAgainstSchema(await this.schemaOf(snapshot), request.filter);
-    const token = this.token(snapshot.revision);
+    const after = request.cursor
+      ? decodeCursor<RelationshipKey>(this.datastore.id, request.cursor, fingerprint, isRelationshipKey)
+      : undefined;
+    const { snapshot, token } = await this.reading(request.consistency,
+      (schema) => validateFilterAgainstSchema(schema, request.filter));
     request.signal?.throwIfAborted();
     const rels = await snapshot.queryRelationships(query, { limit: request.limit || undefined, after });
     for (let i = 0; i < rels.length; i++) {
@@ -211,52 +197,44 @@ export class Pemba {
   }
 
   async check(request: CheckRequest): Promise<CheckResult> {
-    const snapshot = await this.snapshot(request.consistency);
-    const schema = await this.schemaOf(snapshot);
-    checkObjectAndRelation(schema, request.resource.type, request.permission);
-    checkSubject(schema, request.subject);
-    const checker = this.checker(schema, new RequestReader(snapshot, request.signal), request.subject, request.context);
-    const membership = await checker.check(request.resource, request.permission);
-    return { ...permissionshipOf(membership), token: this.token(snapshot.revision) };
+    const { snapshot, schema, token } = await this.reading(request.consistency,
+      (schema) => validateCheck(schema, request));
+    return { ...permissionshipOf(await this.engine.check(snapshot, schema, request)), token };
   }
 
   /** Many checks at one revision; each item gets its answer or its own error, in request order. */
-  async checkBulk(items: CheckBulkItem[], consistency?: Consistency, options: Cancellable = {}): Promise<{ results: CheckBulkResult[]; token: string }> {
-    if (items.length > MAX_BULK_CHECK_ITEMS) {
-      throw invalidArgument(`check bulk item count of ${items.length} is greater than maximum allowed of ${MAX_BULK_CHECK_ITEMS}`,
-        'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST');
-    }
-    const snapshot = await this.snapshot(consistency);
-    const schema = await this.schemaOf(snapshot);
-    const reader = new RequestReader(snapshot, options.signal);
-    const checkers = new Map<string, Checker>();
-    const results: CheckBulkResult[] = [];
+  async checkBulk(
+    items: CheckBulkItem[],
+    consistency?: Consistency,
+    options: Cancellable = {},
+  ): Promise<{ results: CheckBulkResult[]; token: string }> {
+    assertCheckBulkCount(items.length, this.maxCheckBulkItems);
+    const { snapshot, schema, token } = await this.reading(consistency);
+    // An item the schema refuses answers with its error; the others are evaluated together.
+    const invalid = new Map<CheckBulkItem, Error>();
     for (const item of items) {
       try {
-        checkObjectAndRelation(schema, item.resource.type, item.permission);
-        checkSubject(schema, item.subject);
-        const key = JSON.stringify([item.subject, item.context ?? null]);
-        let checker = checkers.get(key);
-        if (!checker) {
-          checker = this.checker(schema, reader, item.subject, item.context);
-          checkers.set(key, checker);
-        }
-        results.push({ item, ...permissionshipOf(await checker.check(item.resource, item.permission)) });
+        validateCheck(schema, item);
       } catch (error) {
-        // An item's own failure is its answer; the call's deadline or cancellation ends them all.
         options.signal?.throwIfAborted();
-        results.push({ item, error: error as Error });
+        invalid.set(item, error as Error);
       }
     }
-    return { results, token: this.token(snapshot.revision) };
+    const answers = await this.engine.checkBulk(snapshot, schema, items.filter((item) => !invalid.has(item)), options);
+    let next = 0;
+    const results = items.map((item): CheckBulkResult => {
+      const error = invalid.get(item);
+      if (error) return { item, error };
+      const answer = answers[next++];
+      return answer.error ? { item, error: answer.error } : { item, ...permissionshipOf(answer.membership) };
+    });
+    return { results, token };
   }
 
   /** The compiled schema and its text at a revision (ReflectSchema and friends read it). */
   async schemaAt(consistency?: Consistency): Promise<{ schema: CompiledSchema; text: string; token: string }> {
-    const snapshot = await this.snapshot(consistency);
-    const stored = await snapshot.readSchema();
-    if (!stored) throw noSchema();
-    return { schema: this.compile(stored.text), text: stored.text, token: this.token(snapshot.revision) };
+    const { schema, text, token } = await this.reading(consistency);
+    return { schema, text, token };
   }
 
   /**
@@ -289,7 +267,7 @@ export class Pemba {
     const fingerprint = requestFingerprint(['export', options.filter ?? null]);
     let position = options.cursor ? decodeCursor<{ r: string; k?: RelationshipKey }>(this.datastore.id, options.cursor, fingerprint, isExportPosition) : undefined;
     const snapshot = position ? this.datastore.snapshot(BigInt(position.r)) : await this.snapshot(options.consistency ?? { mode: 'fully_consistent' });
-    if (position) await this.datastore.checkRevision(snapshot.revision);
+    if (position) await this.datastore.assertRevisionReadable(snapshot.revision);
     const query = options.filter ? filterToQuery(options.filter) : {};
     const token = this.token(snapshot.revision);
     const pageSize = options.pageSize || 1000;
@@ -311,7 +289,7 @@ export class Pemba {
     const after = request.afterToken !== undefined
       ? decodeToken(request.afterToken, this.datastore.id)
       : await this.datastore.headRevision();
-    if (request.afterToken !== undefined) await this.datastore.checkRevision(after);
+    if (request.afterToken !== undefined) await this.datastore.assertRevisionReadable(after);
     const queries = (request.filters ?? []).map(filterToQuery);
     const filters = queries.map(queryPredicate);
     const types = new Set(request.objectTypes ?? []);
@@ -340,119 +318,93 @@ export class Pemba {
   }
 
   async expand(request: ExpandRequest): Promise<{ tree: ExpandTree; token: string }> {
-    const snapshot = await this.snapshot(request.consistency);
-    const schema = await this.schemaOf(snapshot);
-    checkObjectAndRelation(schema, request.resource.type, request.permission);
-    const tree = await expand(schema, new RequestReader(snapshot, request.signal), request.resource, request.permission, this.maxDepth, this.maxExpandSize);
-    return { tree, token: this.token(snapshot.revision) };
+    const { snapshot, schema, token } = await this.reading(request.consistency,
+      (schema) => validateObjectAndRelation(schema, request.resource.type, request.permission));
+    return { tree: await this.engine.expand(snapshot, schema, request), token };
   }
 
   async *lookupResources(request: LookupResourcesRequest): AsyncIterable<LookupResourcesResult> {
-    const fingerprint = requestFingerprint(['lr', request.resourceType, request.permission, request.subject, request.context ?? null]);
-    const after = request.cursor ? decodeCursor<LookupPosition>(this.datastore.id, request.cursor, fingerprint, isLookupPosition) : undefined;
+    const { resourceType, permission, subject } = request;
+    const fingerprint = requestFingerprint(['lr', resourceType, permission, subject, request.context ?? null]);
+    const after = request.cursor
+      ? decodeCursor<LookupPosition>(this.datastore.id, request.cursor, fingerprint, isLookupPosition)
+      : undefined;
     // A cursor pins its revision, as SpiceDB's do: every page reads the same snapshot (and its kept candidates).
-    const snapshot = await this.snapshot(after ? { mode: 'at_exact_snapshot', token: this.token(BigInt(after.r)) } : request.consistency);
-    const schema = await this.schemaOf(snapshot);
-    checkObjectAndRelation(schema, request.resourceType, request.permission);
-    checkSubject(schema, request.subject);
-    const checker = this.checker(schema, new RequestReader(snapshot, request.signal), request.subject, request.context);
-    const found = lookupResources(schema, request.resourceType, request.permission, checker, this.index, {
-      after: after?.id, limit: request.limit || undefined, cache: this.candidates, key: `${snapshot.revision}|${fingerprint}`,
+    const consistency: Consistency | undefined = after
+      ? { mode: 'at_exact_snapshot', token: this.token(BigInt(after.r)) }
+      : request.consistency;
+    const { snapshot, schema, token } = await this.reading(consistency, (schema) => {
+      validateObjectAndRelation(schema, resourceType, permission);
+      validateSubject(schema, subject);
     });
-    const token = this.token(snapshot.revision);
+    const page = { after: after?.id, limit: request.limit || undefined };
+    const found = this.engine.lookupResources(snapshot, schema, { ...request, ...page });
     const r = snapshot.revision.toString();
     for await (const { id: resourceId, membership } of found) {
-      yield { resourceId, ...permissionshipOf(membership), cursor: encodeCursor(this.datastore.id, fingerprint, { r, id: resourceId }), token };
+      const cursor = encodeCursor(this.datastore.id, fingerprint, { r, id: resourceId });
+      yield { resourceId, ...permissionshipOf(membership), cursor, token };
     }
   }
 
   async *lookupSubjects(request: LookupSubjectsRequest): AsyncIterable<LookupSubjectsResult> {
-    const snapshot = await this.snapshot(request.consistency);
-    const schema = await this.schemaOf(snapshot);
-    checkObjectAndRelation(schema, request.resource.type, request.permission);
     const subjectRelation = request.subjectRelation || ELLIPSIS;
-    checkSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
-    const reader = new RequestReader(snapshot, request.signal);
-    const lookup = new SubjectLookup(schema, reader, request.subjectType, subjectRelation,
-      new CaveatEvaluator(schema, request.context), this.maxDepth, this.index);
-    const set = await lookup.lookup(request.resource, request.permission);
-    const token = this.token(snapshot.revision);
-    const resolved = ([id, m]: [string, Membership]) => ({ id, ...permissionshipOf(m) });
-    const byId = (a: [string, Membership], b: [string, Membership]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    if (set.wildcard) {
-      const excludedSubjects = (await sortPaced([...set.wildcard.excluded], byId, reader)).map(resolved);
-      yield { subject: resolved(['*', set.wildcard.membership]), excludedSubjects, token };
-    }
-    for (const entry of await sortPaced([...set.concrete], byId, reader)) {
-      if (reader.due()) await reader.pause();
-      yield { subject: resolved(entry), excludedSubjects: [], token };
+    const { snapshot, schema, token } = await this.reading(request.consistency, (schema) => {
+      validateObjectAndRelation(schema, request.resource.type, request.permission);
+      validateSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
+    });
+    const resolved = ({ id, membership }: { id: string; membership: Membership }) =>
+      ({ id, ...permissionshipOf(membership) });
+    for await (const found of this.engine.lookupSubjects(snapshot, schema, { ...request, subjectRelation })) {
+      yield { subject: resolved(found), excludedSubjects: found.excluded.map(resolved), token };
     }
   }
 
   async close(): Promise<void> {
-    await this.index?.close();
+    await this.engine.close();
     await this.datastore.close();
-  }
-
-  /** A Checker that shares sub-problem answers with other requests at the same revision. */
-  private checker(schema: CompiledSchema, reader: RequestReader, subject: SubjectRef, context?: Record<string, unknown>): Checker {
-    const caveats = new CaveatEvaluator(schema, context);
-    let shared: SharedDispatch | undefined;
-    if (this.dispatcher.enabled) {
-      const prefix = [reader.snapshot.revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {})].join('\u0000');
-      shared = { dispatcher: this.dispatcher, keyPrefix: this.dispatcher.keyPrefix(prefix), cacheable: !usesExpiration(schema) };
-    }
-    return new Checker(schema, reader, subject, caveats, this.maxDepth, shared, this.index);
   }
 
   private token(revision: Revision): string {
     return encodeToken(this.datastore.id, revision);
   }
 
+  /** The snapshot the consistency asks for, once the nested-group index has caught up with it (see Engine.readyFor). */
   private async snapshot(consistency: Consistency | undefined): Promise<SnapshotReader> {
     const revision = await resolveRevision(this.datastore, consistency);
-    // The index answers only at revisions it has applied, and its answer can differ from evaluation
-    // without it (a chain past the depth limit). Waiting briefly for it at a just-written revision keeps
-    // the same question's answer the same whether or not the index had caught up.
-    if (this.index?.status === 'live' && this.index.revision < revision) {
-      // Reading the head wakes the change feed at once when another node wrote the revision.
-      await this.datastore.headRevision();
-      await this.index.caughtUp(revision, INDEX_CATCH_UP_MS);
-    }
+    await this.engine.readyFor(revision);
     return this.datastore.snapshot(revision);
   }
 
-  private async schemaOf(snapshot: SnapshotReader): Promise<CompiledSchema> {
-    return this.compile((await snapshot.readSchema())?.text);
+  /** Every read's opening: consistency → snapshot → compiled schema → the request validated against it. */
+  private async reading(
+    consistency: Consistency | undefined,
+    validate?: (schema: CompiledSchema) => void,
+  ): Promise<Reading> {
+    const snapshot = await this.snapshot(consistency);
+    const stored = await snapshot.readSchema();
+    if (!stored) throw noSchema();
+    const schema = this.engine.compile(stored.text);
+    validate?.(schema);
+    return { snapshot, schema, text: stored.text, token: this.token(snapshot.revision) };
   }
 
-  /** Compiled schemas are cached by text: the stored schema changes rarely and compiling is not free. */
+  /** The stored schema, compiled (cached by text); FAILED_PRECONDITION when none has been written. */
   private compile(text: string | undefined): CompiledSchema {
     if (text === undefined) throw noSchema();
-    let schema = this.compiled.get(text);
-    if (!schema) {
-      schema = compileSchema(text);
-      if (this.compiled.size > 16) this.compiled.clear();
-      this.compiled.set(text, schema);
-    }
-    return schema;
+    return this.engine.compile(text);
   }
+}
 
-  private async checkPreconditions(
-    tx: { queryRelationships: SnapshotReader['queryRelationships'] },
-    schema: CompiledSchema,
-    preconditions: Precondition[],
-  ): Promise<void> {
-    for (const p of preconditions) {
-      checkFilterAgainstSchema(schema, p.filter);
-      const found = (await tx.queryRelationships(filterToQuery(p.filter), { limit: 1 })).length > 0;
-      if (found !== (p.operation === 'MUST_MATCH')) {
-        throw failedPrecondition(
-          `unable to satisfy write precondition: ${p.operation} ${JSON.stringify(p.filter)}`,
-          'ERROR_REASON_WRITE_OR_DELETE_PRECONDITION_FAILURE',
-        );
-      }
-    }
+/** Each precondition's filter must name what the schema has, and match (MUST_MATCH) or not (MUST_NOT_MATCH). */
+async function assertPreconditions(
+  tx: { queryRelationships: SnapshotReader['queryRelationships'] },
+  schema: CompiledSchema,
+  preconditions: Precondition[],
+): Promise<void> {
+  for (const p of preconditions) {
+    validateFilterAgainstSchema(schema, p.filter);
+    const found = (await tx.queryRelationships(filterToQuery(p.filter), { limit: 1 })).length > 0;
+    if (found !== (p.operation === 'MUST_MATCH')) throw preconditionFailed(p.operation, p.filter);
   }
 }
 
@@ -469,34 +421,4 @@ function permissionshipOf(m: Membership): { permissionship: Permissionship; miss
   if (m.kind === 'member') return { permissionship: 'HAS_PERMISSION' };
   if (m.kind === 'not-member') return { permissionship: 'NO_PERMISSION' };
   return { permissionship: 'CONDITIONAL_PERMISSION', missingContext: [...m.missing] };
-}
-
-/** The schema's rules, and a stored caveat context must name the caveat's parameters with values of their types. */
-function validateWrite(schema: CompiledSchema, r: Relationship): void {
-  validateRelationship(schema, r);
-  const caveat = r.caveat && schema.caveats.get(r.caveat.name);
-  if (caveat && r.caveat?.context) validateRelationshipContext(caveat, r.caveat.context);
-}
-
-function noSchema(): PembaError {
-  return failedPrecondition('No schema has been defined; please call WriteSchema to start', 'ERROR_REASON_SCHEMA_PARSE_ERROR');
-}
-
-function checkPreconditionCount(preconditions: Precondition[]): void {
-  if (preconditions.length > MAX_PRECONDITIONS_PER_WRITE) {
-    throw invalidArgument(
-      `precondition count of ${preconditions.length} is greater than maximum allowed of ${MAX_PRECONDITIONS_PER_WRITE}`,
-      'ERROR_REASON_TOO_MANY_PRECONDITIONS_IN_REQUEST',
-    );
-  }
-}
-
-function checkObjectAndRelation(schema: CompiledSchema, type: string, relation: string): void {
-  checkFilterAgainstSchema(schema, { resourceType: type, relation });
-  if (!relation) throw invalidArgument('a permission or relation name is required');
-}
-
-function checkSubject(schema: CompiledSchema, subject: SubjectRef): void {
-  if (subject.id === '*') throw invalidArgument('cannot perform check on wildcard subject', 'ERROR_REASON_WILDCARD_NOT_ALLOWED');
-  checkFilterAgainstSchema(schema, { subject: { type: subject.type, relation: subject.relation } });
 }

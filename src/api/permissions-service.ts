@@ -3,8 +3,8 @@ import { v1 } from '@authzed/authzed-node';
 import type { Pemba } from '../pemba.js';
 import * as c from './convert.js';
 import { toFailure, toRpcStatus } from './errors.js';
-import { tooManyChecks, unimplemented } from '../errors/index.js';
-import { checkLimit } from './limits.js';
+import { unimplemented } from '../errors/index.js';
+import { assertWithinLimit } from './limits.js';
 import type { ApiLimits } from './limits.js';
 import { clientStream, serverStream, unary } from './method.js';
 import type { ApiService } from './method.js';
@@ -29,10 +29,8 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         };
       }),
 
+      // The item limit (limits.maxCheckBulkItems) is Pemba's own: the server opens it with that limit.
       CheckBulkPermissions: unary(v1.CheckBulkPermissionsRequest, async (req, ctx): Promise<v1.CheckBulkPermissionsResponse> => {
-        if (req.items.length > limits.maxCheckBulkItems) {
-          throw tooManyChecks(req.items.length, limits.maxCheckBulkItems);
-        }
         const items = req.items.map((i) => ({
           resource: c.objectRef(i.resource),
           permission: i.permission,
@@ -63,7 +61,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
       }),
 
       LookupResources: serverStream(v1.LookupResourcesRequest, async function* (req, ctx): AsyncIterable<v1.LookupResourcesResponse> {
-        checkLimit(req.optionalLimit, limits.maxLookupResourcesLimit);
+        assertWithinLimit(req.optionalLimit, limits.maxLookupResourcesLimit);
         const results = pemba.lookupResources({
           signal: ctx.signal,
           resourceType: req.resourceObjectType,
@@ -121,7 +119,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
       }),
 
       ReadRelationships: serverStream(v1.ReadRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ReadRelationshipsResponse> {
-        checkLimit(req.optionalLimit, limits.maxReadRelationshipsLimit);
+        assertWithinLimit(req.optionalLimit, limits.maxReadRelationshipsLimit);
         const results = pemba.readRelationships({
           signal: ctx.signal,
           filter: c.relationshipFilter(req.relationshipFilter!),
@@ -144,7 +142,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
       }, { commits: true }),
 
       DeleteRelationships: unary(v1.DeleteRelationshipsRequest, async (req, ctx): Promise<v1.DeleteRelationshipsResponse> => {
-        checkLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
+        assertWithinLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
         const r = await pemba.deleteRelationships({
           signal: ctx.signal,
           filter: c.relationshipFilter(req.relationshipFilter!),
@@ -170,7 +168,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
       }, { bulk: true, commits: true }),
 
       ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
-        checkLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
+        assertWithinLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
         const pages = pemba.exportRelationships({
           signal: ctx.signal,
           consistency: c.consistency(req.consistency),

@@ -7,7 +7,7 @@ import { invalidArgument } from '../errors/index.js';
 type Filter = v1.ReflectionSchemaFilter;
 
 export function reflectSchema(schema: CompiledSchema, filters: Filter[]): Pick<v1.ReflectSchemaResponse, 'definitions' | 'caveats'> {
-  for (const f of filters) checkFilter(f);
+  for (const f of filters) validateFilter(f);
   const definitions: v1.ReflectionDefinition[] = [];
   for (const def of schema.definitions.values()) {
     if (!matchesName(filters, (f) => f.optionalDefinitionNameFilter, def.name, (f) => !!f.optionalCaveatNameFilter)) continue;
@@ -34,7 +34,7 @@ export function reflectSchema(schema: CompiledSchema, filters: Filter[]): Pick<v
   return { definitions, caveats };
 }
 
-function checkFilter(f: Filter): void {
+function validateFilter(f: Filter): void {
   if (f.optionalDefinitionNameFilter && f.optionalCaveatNameFilter) {
     throw invalidArgument('a reflection filter cannot filter on both definition and caveat names');
   }

@@ -30,14 +30,14 @@ function regex(pattern: string): RegExp {
 /** Throws INVALID_ARGUMENT (no ErrorInfo, like SpiceDB) listing every violated rule. */
 export function validateMessage(type: IMessageType<object>, message: object): void {
   const violations: Violation[] = [];
-  check(type, message as Record<string, unknown>, '', violations, 0);
+  collectViolations(type, message as Record<string, unknown>, '', violations, 0);
   if (violations.length === 1) throw invalidArgument(`validation error: ${describe(violations[0])}`);
   if (violations.length > 1) throw invalidArgument(`validation errors:\n${violations.map((v) => ` - ${describe(v)}`).join('\n')}`);
 }
 
 const describe = (v: Violation) => (v.path ? `${v.path}: ${v.message}` : v.message);
 
-function check(type: IMessageType<object>, msg: Record<string, unknown>, prefix: string, out: Violation[], depth: number): void {
+function collectViolations(type: IMessageType<object>, msg: Record<string, unknown>, prefix: string, out: Violation[], depth: number): void {
   if (depth > 32) return;
   for (const field of type.fields) {
     const oneof = field.oneof ? (msg[field.oneof] as Record<string, unknown> | undefined) : undefined;
@@ -50,20 +50,20 @@ function check(type: IMessageType<object>, msg: Record<string, unknown>, prefix:
       const r = rules?.repeated;
       if (r?.minItems && items.length < Number(r.minItems)) out.push({ path, message: `must contain at least ${r.minItems} item(s)` });
       if (r?.maxItems && items.length > Number(r.maxItems)) out.push({ path, message: `must contain no more than ${r.maxItems} item(s)` });
-      items.forEach((item, i) => checkValue(field, item, r?.items, `${path}[${i}]`, out, depth));
+      items.forEach((item, i) => validateValue(field, item, r?.items, `${path}[${i}]`, out, depth));
     } else if (field.kind !== 'map') {
-      checkValue(field, value, rules, path, out, depth);
+      validateValue(field, value, rules, path, out, depth);
     }
   }
 }
 
-function checkValue(field: FieldInfo, value: unknown, rules: Rules | undefined, path: string, out: Violation[], depth: number): void {
+function validateValue(field: FieldInfo, value: unknown, rules: Rules | undefined, path: string, out: Violation[], depth: number): void {
   if (field.kind === 'message') {
     if (value === undefined || value === null) {
       if (rules?.required) out.push({ path, message: 'value is required' });
       return;
     }
-    check(field.T() as IMessageType<object>, value as Record<string, unknown>, `${path}.`, out, depth + 1);
+    collectViolations(field.T() as IMessageType<object>, value as Record<string, unknown>, `${path}.`, out, depth + 1);
     return;
   }
   if (!rules) return;

@@ -4,7 +4,7 @@
  * parameters matter and, if they do, which ones to ask for.
  */
 import { isCelError, type CelValue } from '@bufbuild/cel';
-import { invalidArgument, PembaError } from '../errors/index.js';
+import { invalidArgument, resourceExhausted } from '../errors/index.js';
 import { budgetExceeded, CostLimitExceeded, DEFAULT_COST_LIMIT, resetBudget } from './budget.js';
 import type { CompiledCaveat } from './compile.js';
 import { convertContext, type CaveatContext } from './context.js';
@@ -59,7 +59,7 @@ export function evaluateCaveat(
   }
 
   if (budgetExceeded() || result === undefined) {
-    throw new PembaError('RESOURCE_EXHAUSTED', `evaluation error for caveat ${compiled.name}: cost limit of ${limit} exceeded`);
+    throw resourceExhausted(`evaluation error for caveat ${compiled.name}: cost limit of ${limit} exceeded`);
   }
   if (result === true) return TRUE;
   if (result === false) return FALSE;

@@ -41,7 +41,7 @@ export function parseExpression(text: string): ParsedExpression {
   if (utf8Length(text.trim()) > MAX_EXPRESSION_SIZE) {
     throw new ExpressionError(`caveat expression provided exceeds maximum allowed size of ${MAX_EXPRESSION_SIZE} characters`);
   }
-  checkNesting(text);
+  validateNesting(text);
   let parsed: ParsedExpression;
   try {
     // @bufbuild/cel's parser needs a line break after a `//` comment that ends the input.
@@ -84,7 +84,7 @@ const RELATIONS = ['==', '!=', '<=', '>='];
  * that crosses the limit. Counts are lower bounds on the depth of the parsed tree, so nothing the
  * depth check after parsing would accept is refused here (parentheses aside, as in cel-go).
  */
-function checkNesting(text: string): void {
+function validateNesting(text: string): void {
   const levels: Level[] = [level()];
   let current = levels[0];
   /** The previous token ends an operand, so `-` is binary and `.`, `[` are postfix. */

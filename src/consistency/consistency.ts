@@ -15,12 +15,12 @@ export async function resolveRevision(datastore: Datastore, consistency: Consist
       if (wanted <= optimized) return optimized;
       // Newer than the shared revision: it must exist (a token from the future is an error). It
       // cannot have expired, being newer than a revision that has not.
-      await datastore.checkRevision(wanted);
+      await datastore.assertRevisionReadable(wanted);
       return wanted;
     }
     case 'at_exact_snapshot': {
       const wanted = decodeToken(consistency.token, datastore.id);
-      await datastore.checkRevision(wanted);
+      await datastore.assertRevisionReadable(wanted);
       return wanted;
     }
     case 'fully_consistent':

@@ -111,7 +111,7 @@ export interface Datastore {
    */
   optimizedRevision(): Promise<Revision>;
   /** Throws a PembaError (INVALID_ARGUMENT / FAILED_PRECONDITION) if `revision` is unknown, in the future or collected. */
-  checkRevision(revision: Revision): Promise<void>;
+  assertRevisionReadable(revision: Revision): Promise<void>;
   snapshot(revision: Revision): SnapshotReader;
   /**
    * Run `fn` in a serialisable transaction and commit it as one new revision. If `fn` throws, nothing

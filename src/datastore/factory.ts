@@ -6,13 +6,15 @@
  */
 import { invalidArgument } from '../errors/index.js';
 import type { Datastore } from './datastore.js';
-import { DEFAULT_GC_INTERVAL_MS, startGcLoop } from './gc-loop.js';
-import { MemoryDatastore } from './memory/memory-datastore.js';
-import type { GcResult, MemoryDatastoreOptions } from './memory/memory-datastore.js';
-import { openPostgresDatastore } from './postgres/postgres-datastore.js';
-import { migratePostgres } from './postgres/postgres-migrations.js';
-import { createPool } from './postgres/postgres-pool.js';
-import { SqliteDatastore } from './sqlite/sqlite-datastore.js';
+import { startGcLoop } from './common/gc-loop.js';
+import type { GcResult } from './common/options.js';
+import { DEFAULT_GC_INTERVAL_MS } from './common/options.js';
+import { MemoryDatastore } from './memory/datastore.js';
+import type { MemoryDatastoreOptions } from './memory/datastore.js';
+import { openPostgresDatastore } from './postgres/datastore.js';
+import { migratePostgres } from './postgres/migrations.js';
+import { createPool } from './postgres/pool.js';
+import { openSqliteDatastore } from './sqlite/datastore.js';
 
 export const DATASTORE_ENGINES = ['memory', 'sqlite', 'postgres'] as const;
 export type DatastoreEngine = (typeof DATASTORE_ENGINES)[number];
@@ -39,11 +41,11 @@ export interface CollectableDatastore extends Datastore {
 export async function openDatastore(config: DatastoreConfig): Promise<CollectableDatastore> {
   const { gcWindowMs, quantizationMs, gcIntervalMs } = config;
   const common = { gcWindowMs, quantizationMs, gcIntervalMs };
-  switch (checkEngine(config.engine)) {
+  switch (validateEngine(config.engine)) {
     case 'memory':
       return new CollectedMemoryDatastore({ gcWindowMs, quantizationMs }, gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
     case 'sqlite':
-      return new SqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common);
+      return openSqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common);
     case 'postgres':
       return openPostgresDatastore(requireUri(config), common);
   }
@@ -59,13 +61,13 @@ export interface MigrateResult {
 
 /** Create or upgrade the datastore's tables (idempotent). The memory engine has nothing to migrate. */
 export async function migrateDatastore(config: Pick<DatastoreConfig, 'engine' | 'connUri'>): Promise<MigrateResult> {
-  const engine = checkEngine(config.engine);
+  const engine = validateEngine(config.engine);
   switch (engine) {
     case 'memory':
       return { engine, from: 0, to: 0 };
     case 'sqlite': {
       // Opening a SQLite datastore migrates it.
-      const ds = new SqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, { gcIntervalMs: 0 });
+      const ds = openSqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, { gcIntervalMs: 0 });
       await ds.close();
       return { engine, ...ds.migration };
     }
@@ -81,7 +83,7 @@ export async function migrateDatastore(config: Pick<DatastoreConfig, 'engine' | 
   }
 }
 
-function checkEngine(engine: string): DatastoreEngine {
+function validateEngine(engine: string): DatastoreEngine {
   if ((DATASTORE_ENGINES as readonly string[]).includes(engine)) return engine as DatastoreEngine;
   throw invalidArgument(`unknown datastore engine \`${engine}\`: use one of ${DATASTORE_ENGINES.join(', ')}`);
 }

@@ -4,7 +4,7 @@
  * closing the stream, or drips batches forever, must not stall writes indefinitely. Past a limit
  * the import fails with DEADLINE_EXCEEDED and rolls back.
  */
-import { PembaError } from '../errors/index.js';
+import { importTimedOut } from '../errors/index.js';
 
 export interface ImportLimits {
   /** Longest wait for the next batch, in ms (0 or absent: no limit). */
@@ -27,7 +27,7 @@ export class ImportWatchdog {
   holding(): void {
     const ms = this.limits.maxLockHoldMs;
     if (!ms) return;
-    this.holdTimer = setTimeout(() => this.limit.abort(new PembaError('DEADLINE_EXCEEDED',
+    this.holdTimer = setTimeout(() => this.limit.abort(importTimedOut(
       `bulk import held the write lock for more than ${ms} ms (--import-max-lock-hold); it was rolled back and nothing was imported: split it into smaller imports`)), ms);
   }
 
@@ -61,7 +61,7 @@ export class ImportWatchdog {
     return new Promise<R>((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       const idle = ms
-        ? setTimeout(() => this.limit.abort(new PembaError('DEADLINE_EXCEEDED',
+        ? setTimeout(() => this.limit.abort(importTimedOut(
             `bulk import received no batch for ${ms} ms (--import-idle-timeout) while holding the write lock; it was rolled back and nothing was imported`)), ms)
         : undefined;
       signal.addEventListener('abort', onAbort, { once: true });

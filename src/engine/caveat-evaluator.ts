@@ -3,7 +3,7 @@
  * caveat's verdict under the relationship's stored context merged over the request's context.
  */
 import { compileCaveat, evaluateCaveat, mergeContext, type CompiledCaveat } from '../caveats/index.js';
-import { PembaError } from '../errors/index.js';
+import { unknownCaveat } from '../errors/index.js';
 import type { Relationship } from '../relationships/relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import type { Membership } from './membership.js';
@@ -35,7 +35,7 @@ export class CaveatEvaluator {
     let c = this.compiled.get(name);
     if (!c) {
       const def = this.schema.caveats.get(name);
-      if (!def) throw new PembaError('FAILED_PRECONDITION', `caveat \`${name}\` not found`, 'ERROR_REASON_UNKNOWN_CAVEAT');
+      if (!def) throw unknownCaveat(name);
       this.compiled.set(name, (c = compileCaveat(def)));
     }
     return c;

@@ -12,9 +12,11 @@
  */
 import type { CompiledSchema, RelationDefinition, Rewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
+import { walkRewrite } from '../schema/analysis.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
+import { maxDepthExceeded } from '../errors/index.js';
 import type { PerObjectQuery, RequestReader } from './request-reader.js';
-import { maxDepthExceeded } from './depth.js';
+import { usersetKey } from './dispatch-keys.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Dispatcher, Lane } from './dispatcher.js';
@@ -50,23 +52,45 @@ interface DirectReads {
   all: PerObjectQuery;
 }
 
+export interface CheckerOptions {
+  schema: CompiledSchema;
+  /** The request's view of its snapshot. */
+  reader: RequestReader;
+  /** Whose permissions are checked. */
+  subject: SubjectRef;
+  /** Evaluates caveats under the request's context. */
+  caveats: CaveatEvaluator;
+  /** Most nested dispatches one check may need. */
+  maxDepth: number;
+  /** Share sub-problem answers with other requests (none: evaluate privately). */
+  shared?: SharedDispatch;
+  /** Answer nested-group membership from the index where it is exact. */
+  index?: NestedGroupIndex;
+}
+
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
   private readonly memo = new CycleCutMemo<Evaluation>();
   private readonly lane: Lane;
   private readonly directReads = new Map<string, DirectReads>();
   private readonly leadingReads = new Map<string, PerObjectQuery[]>();
+  private readonly schema: CompiledSchema;
+  readonly reader: RequestReader;
+  readonly subject: SubjectRef;
+  private readonly caveats: CaveatEvaluator;
+  private readonly maxDepth: number;
+  private readonly shared: SharedDispatch | undefined;
+  private readonly index: NestedGroupIndex | undefined;
 
-  constructor(
-    private readonly schema: CompiledSchema,
-    readonly reader: RequestReader,
-    readonly subject: SubjectRef,
-    private readonly caveats: CaveatEvaluator,
-    private readonly maxDepth: number,
-    private readonly shared?: SharedDispatch,
-    private readonly index?: NestedGroupIndex,
-  ) {
-    this.lane = { current: undefined, signal: reader.signal };
+  constructor(options: CheckerOptions) {
+    this.schema = options.schema;
+    this.reader = options.reader;
+    this.subject = options.subject;
+    this.caveats = options.caveats;
+    this.maxDepth = options.maxDepth;
+    this.shared = options.shared;
+    this.index = options.index;
+    this.lane = { current: undefined, signal: this.reader.signal };
   }
 
   async check(resource: ObjectRef, relation: string): Promise<Membership> {
@@ -83,9 +107,9 @@ export class Checker {
     if (type === s.type && id === s.id && relation === s.relation) return YES;
     // Sub-problems answered from the memo or the cache read nothing: pace them here too.
     if (this.reader.due()) await this.reader.pause();
-    const key = `${type}:${id}#${relation}`;
+    const key = usersetKey(type, id, relation);
     return this.memo.run(key, depth, (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }), async () => {
-      if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `check of ${key}`);
+      if (depth > this.maxDepth) throw maxDepthExceeded(`check of ${key}`, this.maxDepth);
       const definition = this.definition(type, relation);
       if (!definition) return NO;
       const dispatch = this.shared;
@@ -286,7 +310,8 @@ export class Checker {
       reads = [];
       const out = reads;
       const seen = new Set<string>([key]);
-      const visit = (rw: Rewrite, rel: string): void => {
+      // Leaves outside subtracted branches: every branch of a union, an exclusion's base.
+      const visit = (root: Rewrite, rel: string): void => walkRewrite(root, (rw) => {
         switch (rw.kind) {
           case 'this': {
             // The index answers this relation from one read of the subject's groups, not per object.
@@ -308,33 +333,14 @@ export class Checker {
           case 'tupleToUserset':
             out.push({ resourceType: type, relation: rw.tupleset });
             return;
-          case 'union':
-          case 'intersection':
-            for (const c of rw.children) visit(c, rel);
-            return;
-          case 'exclusion':
-            visit(rw.base, rel);
-            return;
-          case 'nil':
+          default:
             return;
         }
-      };
+      }, { subtracted: false });
       const def = this.definition(type, relation);
       if (def) visit(def.rewrite, relation);
       this.leadingReads.set(key, reads);
     }
     return reads;
   }
-}
-
-const expiring = new WeakMap<CompiledSchema, boolean>();
-
-/** Whether any relation admits relationships with an expiration (answers then depend on the clock). */
-export function usesExpiration(schema: CompiledSchema): boolean {
-  let uses = expiring.get(schema);
-  if (uses === undefined) {
-    uses = [...schema.definitions.values()].some((d) => [...d.relations.values()].some((r) => r.allowedSubjects.some((a) => a.expiration)));
-    expiring.set(schema, uses);
-  }
-  return uses;
 }

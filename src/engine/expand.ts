@@ -10,12 +10,11 @@
  * the subjects leaves list, a shared subtree at every place it appears), is bounded: past the bound
  * Expand fails with RESOURCE_EXHAUSTED after building at most that many entries.
  */
-import { PembaError } from '../errors/index.js';
+import { maxDepthExceeded, resourceExhausted } from '../errors/index.js';
 import type { CompiledSchema, Rewrite } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { ExpandTree } from '../requests/requests.js';
 import type { RequestReader } from './request-reader.js';
-import { maxDepthExceeded } from './depth.js';
 
 /** About what a client's default 4 MiB message limit can receive. */
 export const DEFAULT_MAX_EXPAND_SIZE = 100_000;
@@ -55,7 +54,7 @@ class Expander {
   ) {}
 
   async userset(object: ObjectRef, relation: string, depth: number): Promise<Subtree> {
-    if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `expand of ${object.type}:${object.id}#${relation}`);
+    if (depth > this.maxDepth) throw maxDepthExceeded(`expand of ${object.type}:${object.id}#${relation}`, this.maxDepth);
     if (this.reader.due()) await this.reader.pause();
     const key = `${object.type}:${object.id}#${relation}`;
     const known = this.expanded.get(key);
@@ -132,7 +131,7 @@ class Expander {
   private grow(size: number): void {
     this.size += size;
     if (this.size > this.maxSize) {
-      throw new PembaError('RESOURCE_EXHAUSTED',
+      throw resourceExhausted(
         `expand of ${this.root}: the permission tree has more than ${this.maxSize} nodes and subjects; expand a narrower relation, or list subjects with LookupSubjects`,
         undefined, { max_size: String(this.maxSize) });
     }

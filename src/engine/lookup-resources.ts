@@ -12,11 +12,11 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { RelationshipQuery } from '../datastore/datastore.js';
 import type { Relationship, SubjectRef } from '../relationships/relationship.js';
 import type { RequestReader } from './request-reader.js';
-import { usesExpiration, type Checker } from './check.js';
+import { analysisOf } from '../schema/analysis.js';
+import type { Checker } from './check.js';
 import type { CandidateCache } from './candidate-cache.js';
 import { StaleNestedGroupViewError, type NestedGroupIndex, type NestedGroupView } from './nested-group-index.js';
 import { byCodeUnits, sortPaced } from './paced-sort.js';
-import { isMonotoneUnion, reverseSchema, usersetsReaching } from './reachability.js';
 import type { Membership } from './membership.js';
 import { MEMBER } from './membership.js';
 
@@ -61,10 +61,11 @@ export async function* lookupResources(
 ): AsyncGenerator<FoundResource> {
   const { after, limit = Infinity, cache, key } = page;
   const reader = checker.reader;
+  const analysis = analysisOf(schema);
   const kept = key === undefined ? undefined : cache?.get(key);
   let candidates = kept;
   if (!candidates) {
-    const toward = usersetsReaching(schema, resourceType, permission);
+    const toward = analysis.usersetsReaching(resourceType, permission);
     const reached = (await reachableUsersets(schema, reader, checker.subject, index, toward)).get(`${resourceType}#${permission}`);
     candidates = await sortPaced([...(reached ?? [])], byCodeUnits, reader);
   }
@@ -72,7 +73,7 @@ export async function* lookupResources(
   // Kept only when a next page is likely: a lookup read in one go never needs them again.
   if (!kept && key !== undefined && candidates.length - start > limit) cache?.set(key, candidates);
   // Kept candidates of a pure union are confirmed again if relationships may have expired since.
-  const confirmed = isMonotoneUnion(schema, resourceType, permission) && !(kept && usesExpiration(schema));
+  const confirmed = analysis.isMonotoneUnion(resourceType, permission) && !(kept && analysis.usesExpiration);
   let emitted = 0;
   for (let i = start; i < candidates.length && emitted < limit; i++) {
     const id = candidates[i];
@@ -112,7 +113,7 @@ async function reachableUsersets(
   index: NestedGroupIndex | undefined,
   toward: ReadonlySet<string>,
 ): Promise<Map<string, Set<string>>> {
-  const reverse = reverseSchema(schema);
+  const reverse = analysisOf(schema).reverse;
   const reached = new Map<string, Set<string>>();
   let frontier = new Map<string, Set<string>>();
   const views = new Map<string, NestedGroupView | null>();

@@ -8,7 +8,7 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
 import type { RequestReader } from './request-reader.js';
-import { maxDepthExceeded } from './depth.js';
+import { maxDepthExceeded } from '../errors/index.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import { SubjectSet } from './subject-set.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
@@ -50,7 +50,7 @@ export class SubjectLookup {
   private async evaluateUserset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
     const key = `${type}:${id}#${relation}`;
     return this.memo.run(key, depth, (cutAt) => ({ set: SubjectSet.empty(), cut: cutAt }), async () => {
-      if (depth > this.maxDepth) throw maxDepthExceeded(this.maxDepth, `lookup of subjects of ${key}`);
+      if (depth > this.maxDepth) throw maxDepthExceeded(`lookup of subjects of ${key}`, this.maxDepth);
       const definition = this.schema.definitions.get(type)?.relations.get(relation);
       if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
       return this.rewrite(definition.rewrite, type, id, relation, depth);

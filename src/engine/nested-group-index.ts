@@ -46,6 +46,7 @@ import type { Datastore, RelationPattern, RelationshipChange, RelationshipKey, R
 import type { Relationship } from '../relationships/relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { compileSchema } from '../schema/index.js';
+import { analysisOf } from '../schema/analysis.js';
 import { NestingGraph, ReachCache } from './nested-group-graph.js';
 import type { EdgeChange, ReachCacheStats } from './nested-group-graph.js';
 import { laterTurn } from '../runtime/next-turn.js';
@@ -79,6 +80,11 @@ export interface NestedGroupIndexOptions {
   maxReach?: number;
   /** Called when a relation is dropped because its edges exceed the budget. */
   onBudgetExceeded?: (event: BudgetExceeded) => void;
+  /**
+   * Compiles stored schema text (default compileSchema). Pass the engine's cached compile so the
+   * schema a commit writes is compiled once, for readers and the index alike.
+   */
+  compile?: (text: string) => CompiledSchema;
 }
 
 export interface BudgetExceeded {
@@ -194,7 +200,7 @@ export class NestedGroupIndex {
     const rel = this.relations.get(`${type}#${relation}`);
     if (!rel || q < rel.changedAt || rel.irregular.size > 0) return undefined;
     const changedAt = rel.changedAt;
-    const check = (): NestingGraph => {
+    const liveGraph = (): NestingGraph => {
       if (this.state !== 'live' || this.relations.get(rel.key) !== rel || rel.changedAt > q || rel.irregular.size > 0) {
         throw new StaleNestedGroupViewError(rel.key, q);
       }
@@ -203,8 +209,8 @@ export class NestedGroupIndex {
     return {
       revision: q,
       changedAt,
-      descendants: (id) => check().descendants(id),
-      ancestors: (id) => check().ancestors(id),
+      descendants: (id) => liveGraph().descendants(id),
+      ancestors: (id) => liveGraph().ancestors(id),
     };
   }
 
@@ -302,7 +308,7 @@ export class NestedGroupIndex {
   private async rebuild(): Promise<void> {
     const head = await this.datastore.headRevision();
     const stored = await this.datastore.snapshot(head).readSchema();
-    const keys = indexableRelations(stored?.text);
+    const keys = indexableRelations(stored?.text, this.options.compile);
     const relations = new Map<string, RelationState>();
     const dropped = new Map<string, BudgetExceeded>();
     try {
@@ -382,7 +388,7 @@ export class NestedGroupIndex {
     /** Relations read from a snapshot at this commit: they already include its changes. */
     const built = new Set<string>();
     if (commit.schema !== undefined) {
-      const keys = indexableRelations(commit.schema);
+      const keys = indexableRelations(commit.schema, this.options.compile);
       const next = new Map<string, RelationState>();
       const nextDropped = new Map<string, BudgetExceeded>();
       const fresh: RelationState[] = [];
@@ -492,25 +498,22 @@ export class NestedGroupIndex {
   }
 }
 
-/** The indexable relations of a schema, keyed `type#relation`. */
-export function indexableRelations(schemaText: string | undefined): Map<string, [type: string, relation: string]> {
-  const out = new Map<string, [string, string]>();
-  if (schemaText === undefined) return out;
+/**
+ * The indexable relations of a schema text, keyed `type#relation` (see SchemaAnalysis.indexableRelations);
+ * none when there is no schema or it does not compile.
+ */
+export function indexableRelations(
+  schemaText: string | undefined,
+  compile: (text: string) => CompiledSchema = compileSchema,
+): ReadonlyMap<string, readonly [type: string, relation: string]> {
+  if (schemaText === undefined) return new Map();
   let schema: CompiledSchema;
   try {
-    schema = compileSchema(schemaText);
+    schema = compile(schemaText);
   } catch {
-    return out;
+    return new Map();
   }
-  for (const [type, def] of schema.definitions) {
-    for (const [name, rel] of def.relations) {
-      if (rel.kind !== 'relation') continue;
-      const self = rel.allowedSubjects.filter((s) => s.type === type && s.relation === name && !s.wildcard);
-      // `T#R` must be allowed plainly, and not also `T#R with ...` (that would let edges carry conditions).
-      if (self.length > 0 && self.every((s) => s.caveat === undefined && !s.expiration)) out.set(`${type}#${name}`, [type, name]);
-    }
-  }
-  return out;
+  return analysisOf(schema).indexableRelations;
 }
 
 function isRegular(r: Relationship): boolean {

@@ -90,3 +90,79 @@ export const maxDepthExceeded = (what: string, maxDepth: number) =>
   );
 export const wildcardSubjectInCheck = () =>
   invalidArgument('cannot perform check on wildcard subject', 'ERROR_REASON_WILDCARD_NOT_ALLOWED');
+
+// Schema.
+export const schemaTooLarge = (bytes: number, max: number) =>
+  invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${max}`, 'ERROR_REASON_SCHEMA_PARSE_ERROR');
+export const schemaTooDeep = (detail: string) =>
+  invalidArgument(`schema is too large or too deeply nested to compile: ${detail}`, 'ERROR_REASON_SCHEMA_PARSE_ERROR');
+// A schema change that would strand stored relationships (SpiceDB answers INVALID_ARGUMENT).
+export const definitionInUse = (type: string, asSubject: boolean) =>
+  invalidArgument(
+    `cannot delete object definition \`${type}\`, as a relationship ${asSubject ? 'references it as a subject' : 'exists under it'}`,
+    'ERROR_REASON_SCHEMA_TYPE_ERROR',
+  );
+export const relationInUse = (type: string, relation: string) =>
+  invalidArgument(
+    `cannot delete relation \`${relation}\` in object definition \`${type}\`, as a relationship exists under it`,
+    'ERROR_REASON_SCHEMA_TYPE_ERROR',
+  );
+export const allowedTypeInUse = (type: string, relation: string, allowedType: string) =>
+  invalidArgument(
+    `cannot remove allowed type \`${allowedType}\` from relation \`${relation}\` in object definition \`${type}\`, as a relationship exists with it`,
+    'ERROR_REASON_SCHEMA_TYPE_ERROR',
+  );
+// A relationship the schema does not allow; `relation` is `type#relation`, subject types as printed in schema.
+export const writeToPermission = (type: string, permission: string) =>
+  invalidArgument(
+    `cannot write a relationship to permission \`${permission}\` under definition \`${type}\``,
+    'ERROR_REASON_CANNOT_UPDATE_PERMISSION',
+  );
+export const caveatRequired = (subjectType: string, relation: string, caveats: string[]) =>
+  invalidArgument(
+    `subjects of type \`${subjectType}\` are not allowed on relation \`${relation}\` without one of the following caveats: ${caveats.join(', ')}`,
+    'ERROR_REASON_INVALID_SUBJECT_TYPE',
+  );
+export const subjectTypeNotAllowed = (
+  subjectType: string,
+  relation: string,
+  allowed: string[],
+  suggestions: string[],
+  wildcard: boolean,
+) => {
+  const quoted = (types: string[], separator: string) => types.map((t) => `\`${t}\``).join(separator);
+  const hint = suggestions.length ? `; did you mean ${quoted(suggestions, ' or ')}?` : '';
+  return invalidArgument(
+    `subjects of type \`${subjectType}\` are not allowed on relation \`${relation}\`${hint} (allowed subject types: ${quoted(allowed, ', ')})`,
+    wildcard ? 'ERROR_REASON_WILDCARD_NOT_ALLOWED' : 'ERROR_REASON_INVALID_SUBJECT_TYPE',
+  );
+};
+export const wildcardResource = () =>
+  invalidArgument(
+    'resource object id `*` is not allowed: wildcards are only valid as subjects',
+    'ERROR_REASON_WILDCARD_NOT_ALLOWED',
+  );
+export const wildcardSubjectWithRelation = (type: string, relation: string) =>
+  invalidArgument(
+    `wildcard subject \`${type}:*\` cannot have a relation (found \`#${relation}\`)`,
+    'ERROR_REASON_WILDCARD_NOT_ALLOWED',
+  );
+
+// Requests.
+export const invalidFilter = (message: string) => invalidArgument(message, 'ERROR_REASON_INVALID_FILTER');
+export const invalidCursor = (message: string) => invalidArgument(message, 'ERROR_REASON_INVALID_CURSOR');
+
+// Datastores: every backend raises these alike.
+export const datastoreUnavailable = (what: string, cause: string) => unavailable(`the ${what} is unavailable: ${cause}`);
+export const closedDatastore = () => unavailable('the datastore is closed');
+export const transactionFinished = () =>
+  internal('the transaction has already finished: use it only inside its readWrite callback');
+export const importTimedOut = (message: string) => deadlineExceeded(message);
+export const negativeRevision = (revision: bigint) =>
+  invalidArgument(`invalid revision ${revision}: revisions are never negative`);
+export const futureRevision = (revision: bigint, head: bigint) =>
+  failedPrecondition(`revision ${revision} is in the future: the newest revision is ${head}`);
+export const expiredRevision = (revision: bigint, oldest: bigint) =>
+  failedPrecondition(
+    `revision ${revision} has expired: it was garbage collected (the oldest readable revision is ${oldest}); retry with a newer consistency token`,
+  );

@@ -1,18 +1,17 @@
 /** RelationshipFilter (the API's shape) → RelationshipQuery (the datastore's), with validation. */
 import type { RelationPattern, RelationshipQuery } from '../datastore/datastore.js';
-import { failedPrecondition, invalidArgument } from '../errors/index.js';
+import { invalidArgument, invalidFilter, unknownDefinition, unknownRelation } from '../errors/index.js';
 import type { RelationshipFilter } from './relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 
 export function filterToQuery(filter: RelationshipFilter): RelationshipQuery {
   if (filter.resourceId !== undefined && filter.resourceIdPrefix !== undefined) {
-    throw invalidArgument('a relationship filter cannot have both optional_resource_id and optional_resource_id_prefix',
-      'ERROR_REASON_INVALID_FILTER');
+    throw invalidFilter('a relationship filter cannot have both optional_resource_id and optional_resource_id_prefix');
   }
   const hasAny =
     filter.resourceType || filter.resourceId || filter.resourceIdPrefix || filter.relation || filter.subject;
-  if (!hasAny) throw invalidArgument('a relationship filter must specify at least one field', 'ERROR_REASON_INVALID_FILTER');
+  if (!hasAny) throw invalidFilter('a relationship filter must specify at least one field');
   const q: RelationshipQuery = {};
   if (filter.resourceType) q.resourceType = filter.resourceType;
   if (filter.resourceId) q.resourceIds = [filter.resourceId];
@@ -28,26 +27,20 @@ export function filterToQuery(filter: RelationshipFilter): RelationshipQuery {
 }
 
 /** Types and relations a filter names must exist in the schema (SpiceDB answers FAILED_PRECONDITION). */
-export function checkFilterAgainstSchema(schema: CompiledSchema, filter: RelationshipFilter): void {
+export function validateFilterAgainstSchema(schema: CompiledSchema, filter: RelationshipFilter): void {
   if (filter.resourceType) {
     const def = schema.definitions.get(filter.resourceType);
-    if (!def) throw failedPrecondition(`object definition \`${filter.resourceType}\` not found`, 'ERROR_REASON_UNKNOWN_DEFINITION');
+    if (!def) throw unknownDefinition(filter.resourceType);
     if (filter.relation && !def.relations.has(filter.relation)) {
-      throw failedPrecondition(
-        `relation/permission \`${filter.relation}\` not found under definition \`${filter.resourceType}\``,
-        'ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION',
-      );
+      throw unknownRelation(filter.resourceType, filter.relation);
     }
   }
   const s = filter.subject;
   if (s?.type) {
     const def = schema.definitions.get(s.type);
-    if (!def) throw failedPrecondition(`object definition \`${s.type}\` not found`, 'ERROR_REASON_UNKNOWN_DEFINITION');
+    if (!def) throw unknownDefinition(s.type);
     if (s.relation && s.relation !== ELLIPSIS && !def.relations.has(s.relation)) {
-      throw failedPrecondition(
-        `relation/permission \`${s.relation}\` not found under definition \`${s.type}\``,
-        'ERROR_REASON_UNKNOWN_RELATION_OR_PERMISSION',
-      );
+      throw unknownRelation(s.type, s.relation);
     }
   }
 }

@@ -26,12 +26,12 @@ function fail(text: string, problem: string): never {
   throw invalidArgument(`invalid relationship string \`${text}\`: ${problem}`);
 }
 
-function checkType(text: string, type: string, role: string): void {
+function validateType(text: string, type: string, role: string): void {
   if (!type) fail(text, `missing ${role} type`);
   if (!TYPE.test(type)) fail(text, `${role} type \`${type}\` is not a valid definition name`);
 }
 
-function checkId(text: string, id: string, role: string, allowWildcard: boolean): void {
+function validateId(text: string, id: string, role: string, allowWildcard: boolean): void {
   if (!id) fail(text, `missing ${role} id`);
   if (id === '*') {
     if (!allowWildcard) fail(text, `${role} id cannot be the wildcard \`*\``);
@@ -41,7 +41,7 @@ function checkId(text: string, id: string, role: string, allowWildcard: boolean)
   if (!OBJECT_ID.test(id)) fail(text, `${role} id \`${id}\` contains characters other than a-z A-Z 0-9 / _ | - = +`);
 }
 
-function checkRelation(text: string, relation: string, role: string): void {
+function validateRelation(text: string, relation: string, role: string): void {
   if (!relation) fail(text, `missing ${role} relation after \`#\``);
   if (relation !== ELLIPSIS && !RELATION.test(relation)) fail(text, `${role} relation \`${relation}\` is not a valid name`);
 }
@@ -53,7 +53,7 @@ function splitObject(text: string, part: string, role: string): { type: string; 
   const rest = part.slice(colon + 1);
   const hash = rest.indexOf('#');
   const id = hash < 0 ? rest : rest.slice(0, hash);
-  checkType(text, type, role);
+  validateType(text, type, role);
   if (hash < 0) return { type, id };
   return { type, id, relation: rest.slice(hash + 1) };
 }
@@ -61,9 +61,9 @@ function splitObject(text: string, part: string, role: string): { type: string; 
 /** `document:doc1#view`; the relation is required. */
 export function parseObjectAndRelation(text: string): ObjectAndRelation {
   const o = splitObject(text, text.trim(), 'object');
-  checkId(text, o.id, 'object', false);
+  validateId(text, o.id, 'object', false);
   if (o.relation === undefined) fail(text, 'expected type:id#relation');
-  checkRelation(text, o.relation, 'object');
+  validateRelation(text, o.relation, 'object');
   if (o.relation === ELLIPSIS) fail(text, '`...` is not a relation of the object');
   return { type: o.type, id: o.id, relation: o.relation };
 }
@@ -75,9 +75,9 @@ export function parseSubject(text: string): SubjectRef {
 
 function subjectIn(text: string, part: string): SubjectRef {
   const s = splitObject(text, part, 'subject');
-  checkId(text, s.id, 'subject', true);
+  validateId(text, s.id, 'subject', true);
   const relation = s.relation ?? ELLIPSIS;
-  checkRelation(text, relation, 'subject');
+  validateRelation(text, relation, 'subject');
   if (s.id === '*' && relation !== ELLIPSIS) fail(text, 'a wildcard subject cannot have a relation');
   return { type: s.type, id: s.id, relation };
 }
@@ -157,9 +157,9 @@ export function parseRelationship(text: string): Relationship {
   const at = trimmed.indexOf('@');
   if (at < 0) fail(text, 'expected `@` between the resource and the subject');
   const resource = splitObject(text, trimmed.slice(0, at), 'resource');
-  checkId(text, resource.id, 'resource', false);
+  validateId(text, resource.id, 'resource', false);
   if (resource.relation === undefined) fail(text, 'expected resource:id#relation before `@`');
-  checkRelation(text, resource.relation, 'resource');
+  validateRelation(text, resource.relation, 'resource');
   if (resource.relation === ELLIPSIS) fail(text, 'the resource relation cannot be `...`');
 
   const subjectPart = trimmed.slice(at + 1);

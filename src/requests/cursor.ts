@@ -6,13 +6,12 @@
  * every node sharing a database, before and after restarts, accepts the others' cursors.
  */
 import type { RelationshipKey } from '../datastore/datastore.js';
-import { invalidArgument } from '../errors/index.js';
+import { invalidCursor } from '../errors/index.js';
 import { equalBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../runtime/bytes.js';
 import { hmacSha256, sha256 } from '../runtime/hash.js';
 
 const VERSION = 2;
 const MAC_BYTES = 16;
-const REASON = 'ERROR_REASON_INVALID_CURSOR';
 
 export function requestFingerprint(parts: unknown): string {
   return toBase64Url(sha256(JSON.stringify(parts))).slice(0, 16);
@@ -35,7 +34,7 @@ export function decodeCursor<T>(datastoreId: string, cursor: string, fingerprint
   const payload = bytes.subarray(MAC_BYTES);
   // Only the exact string issued: the base64url decoder would skip stray characters.
   if (payload.length === 0 || toBase64Url(bytes) !== cursor || !equalBytes(bytes.subarray(0, MAC_BYTES), mac(datastoreId, payload))) {
-    throw invalidArgument('invalid cursor: it was not issued by this Pemba datastore, or it was altered', REASON);
+    throw invalidCursor('invalid cursor: it was not issued by this Pemba datastore, or it was altered');
   }
   let parsed: { v?: unknown; f?: unknown; p?: unknown } | null;
   try {
@@ -43,14 +42,12 @@ export function decodeCursor<T>(datastoreId: string, cursor: string, fingerprint
   } catch {
     parsed = null;
   }
-  if (parsed?.v !== VERSION || typeof parsed.f !== 'string') throw invalidArgument('malformed cursor', REASON);
+  if (parsed?.v !== VERSION || typeof parsed.f !== 'string') throw invalidCursor('malformed cursor');
   if (parsed.f !== fingerprint) {
-    throw invalidArgument(
-      'the cursor was issued for a different request: resend the same arguments with it, or drop it to start over',
-      REASON,
-    );
+    throw invalidCursor(
+      'the cursor was issued for a different request: resend the same arguments with it, or drop it to start over');
   }
-  if (!isPosition(parsed.p)) throw invalidArgument('malformed cursor: it holds no valid position', REASON);
+  if (!isPosition(parsed.p)) throw invalidCursor('malformed cursor: it holds no valid position');
   return parsed.p;
 }
 

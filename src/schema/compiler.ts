@@ -1,10 +1,10 @@
 /**
- * Schema AST → IR, then the checks SpiceDB's translator and type system make before accepting a
- * schema. Errors use SpiceDB's wording, plus the position of the offending token (SpiceDB gives
- * none for type errors).
+ * Schema AST → IR, then the validation SpiceDB's translator and type system make before accepting a
+ * schema; caveat expressions are parsed and type-checked by caveats/. Errors use SpiceDB's wording,
+ * plus the position of the offending token (SpiceDB gives none for type errors).
  */
-import { compileCaveat as compileCaveatExpression } from '../caveats/compile.js';
-import { invalidArgument, SchemaError } from '../errors/index.js';
+import { compileCaveat } from '../caveats/compile.js';
+import { SchemaError, schemaTooDeep, schemaTooLarge } from '../errors/index.js';
 import type {
   CaveatNode,
   CaveatTypeNode,
@@ -28,19 +28,16 @@ import {
   type SourcePosition,
 } from './ir.js';
 import { MAX_NESTING_DEPTH, MAX_SCHEMA_BYTES } from './limits.js';
+import {
+  DEFINITION_NAME,
+  DEFINITION_PATTERN,
+  RELATION_NAME,
+  RELATION_PATTERN,
+  SUBJECT_RELATION_NAME,
+  SUBJECT_RELATION_PATTERN,
+} from './names.js';
 import { parseSchema } from './parser.js';
 import { utf8Length } from '../runtime/bytes.js';
-
-// Patterns as SpiceDB prints them in errors; RegExp.source would escape the `/`.
-const DEFINITION_PATTERN = '^([a-z][a-z0-9_]{1,62}[a-z0-9]/)*[a-z][a-z0-9_]{1,62}[a-z0-9]$';
-const RELATION_PATTERN = '^[a-z][a-z0-9_]{1,62}[a-z0-9]$';
-const SUBJECT_RELATION_PATTERN = '^(\\.\\.\\.|[a-z][a-z0-9_]{1,62}[a-z0-9])$';
-export const DEFINITION_NAME = new RegExp(DEFINITION_PATTERN);
-export const RELATION_NAME = new RegExp(RELATION_PATTERN);
-export const SUBJECT_RELATION_NAME = new RegExp(SUBJECT_RELATION_PATTERN);
-export const namePattern = { definition: DEFINITION_PATTERN, relation: RELATION_PATTERN, subjectRelation: SUBJECT_RELATION_PATTERN };
-
-const SCHEMA_ERROR = 'ERROR_REASON_SCHEMA_PARSE_ERROR';
 
 const fail = (message: string, at: SourcePosition, source?: string): never => {
   throw new SchemaError(message, at.line, at.column, source);
@@ -49,13 +46,13 @@ const fail = (message: string, at: SourcePosition, source?: string): never => {
 export function compileSchema(text: string): CompiledSchema {
   const bytes = utf8Length(text);
   if (bytes > MAX_SCHEMA_BYTES) {
-    throw invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${MAX_SCHEMA_BYTES}`, SCHEMA_ERROR);
+    throw schemaTooLarge(bytes, MAX_SCHEMA_BYTES);
   }
   try {
     return compileAST(parseSchema(text));
   } catch (e) {
     // The limits keep every pass far from the stack's end; should one still overflow, the schema is refused, not the server.
-    if (e instanceof RangeError) throw invalidArgument(`schema is too large or too deeply nested to compile: ${e.message}`, SCHEMA_ERROR);
+    if (e instanceof RangeError) throw schemaTooDeep(e.message);
     throw e;
   }
 }
@@ -63,7 +60,7 @@ export function compileSchema(text: string): CompiledSchema {
 export function compileAST(ast: SchemaAST): CompiledSchema {
   const flags = new Set(ast.uses.map((u) => u.flag));
   const schema: CompiledSchema = { definitions: new Map(), caveats: new Map(), useExpiration: flags.has('expiration') };
-  checkTopLevelNames(ast);
+  validateTopLevelNames(ast);
   // A partial declared twice: the last one wins, as in SpiceDB.
   const partials = new Map(ast.partials.map((p) => [p.name, p]));
   // SpiceDB resolves every partial, used or not, so a broken one fails the schema.
@@ -71,9 +68,9 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
   const sources = new Map<string, Map<string, MemberNode>>();
   for (const item of ast.order) {
     if (item.kind === 'caveat') {
-      const caveat = compileCaveat(item);
-      // Parse and type-check the CEL expression as SpiceDB does (throws SchemaError with its position).
-      compileCaveatExpression(caveat);
+      const caveat = caveatDefinition(item);
+      // Parses and type-checks the expression (SchemaError at its position); kept for evaluation.
+      compileCaveat(caveat);
       schema.caveats.set(item.name, caveat);
     } else if (item.kind === 'definition') {
       const members = new Map<string, MemberNode>();
@@ -84,18 +81,18 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
   for (const def of ast.definitions) {
     const members = sources.get(def.name)!;
     for (const member of members.values()) {
-      if (member.kind === 'relation') checkRelation(schema, def.name, member);
-      else if (member.kind === 'permission') checkPermission(schema, def.name, member, member.expression);
+      if (member.kind === 'relation') validateRelation(schema, def.name, member);
+      else if (member.kind === 'permission') validatePermission(schema, def.name, member, member.expression);
     }
-    checkAliasCycles(def.name, members);
-    if (flags.has('typechecking')) checkAnnotations(schema, def.name, members);
+    refuseAliasCycles(def.name, members);
+    if (flags.has('typechecking')) validateAnnotations(schema, def.name, members);
   }
   return schema;
 }
 
 // ---- names and structure ----
 
-function checkTopLevelNames(ast: SchemaAST): void {
+function validateTopLevelNames(ast: SchemaAST): void {
   const partialNames = new Set(ast.partials.map((p) => p.name));
   const seen = new Set<string>();
   for (const item of ast.order) {
@@ -222,7 +219,7 @@ const docProp = (doc: string | undefined): { doc?: string } => (doc === undefine
 
 const SCALAR_TYPES = ['any', 'bool', 'string', 'int', 'uint', 'double', 'bytes', 'duration', 'timestamp', 'ipaddress'] as const;
 
-function compileCaveat(node: CaveatNode): CaveatDefinition {
+function caveatDefinition(node: CaveatNode): CaveatDefinition {
   const parameters = new Map<string, CaveatParameterType>();
   for (const p of node.parameters) {
     if (parameters.has(p.name)) fail(`duplicate parameter \`${p.name}\` defined on caveat \`${node.name}\``, p.position, p.name);
@@ -260,7 +257,7 @@ function caveatType(t: CaveatTypeNode, bad: (why: string, at: SourcePosition, so
   return bad(`unknown type \`${t.name}\``, t.position, t.name);
 }
 
-// ---- type checks ----
+// ---- references, wildcards and alias cycles ----
 
 const typeLabel = (a: { type: string; relation: string; wildcard: boolean; caveat?: string; expiration: boolean }) => {
   let s = a.wildcard ? `${a.type}:*` : a.relation === ELLIPSIS ? a.type : `${a.type}#${a.relation}`;
@@ -269,7 +266,7 @@ const typeLabel = (a: { type: string; relation: string; wildcard: boolean; cavea
   return s;
 };
 
-function checkRelation(schema: CompiledSchema, defName: string, node: RelationNode): void {
+function validateRelation(schema: CompiledSchema, defName: string, node: RelationNode): void {
   const rel = schema.definitions.get(defName)!.relations.get(node.name)!;
   const seen = new Set<string>();
   rel.allowedSubjects.forEach((a, i) => {
@@ -345,7 +342,7 @@ function findWildcard(schema: CompiledSchema, defName: string, relName: string):
   return undefined;
 }
 
-function checkPermission(schema: CompiledSchema, defName: string, perm: PermissionNode, e: ExpressionNode): void {
+function validatePermission(schema: CompiledSchema, defName: string, perm: PermissionNode, e: ExpressionNode): void {
   const relations = schema.definitions.get(defName)!.relations;
   const notFound = (name: string, at: SourcePosition) =>
     fail(`relation/permission \`${name}\` not found under definition \`${defName}\``, at, name);
@@ -376,11 +373,11 @@ function checkPermission(schema: CompiledSchema, defName: string, perm: Permissi
     }
     case 'union':
     case 'intersection':
-      for (const operand of e.operands) checkPermission(schema, defName, perm, operand);
+      for (const operand of e.operands) validatePermission(schema, defName, perm, operand);
       return;
     case 'exclusion':
-      checkPermission(schema, defName, perm, e.left);
-      checkPermission(schema, defName, perm, e.right);
+      validatePermission(schema, defName, perm, e.left);
+      validatePermission(schema, defName, perm, e.right);
       return;
     default:
       return;
@@ -391,7 +388,7 @@ function checkPermission(schema: CompiledSchema, defName: string, perm: Permissi
  * A permission that is just another name (`permission a = b`) is an alias; SpiceDB rejects aliases
  * that never reach a relation. Other self references (`view = viewer + view`) are allowed.
  */
-function checkAliasCycles(defName: string, members: Map<string, MemberNode>): void {
+function refuseAliasCycles(defName: string, members: Map<string, MemberNode>): void {
   const aliases = new Map<string, string>();
   for (const m of members.values()) {
     if (m.kind === 'permission' && m.expression.kind === 'ref') aliases.set(m.name, m.expression.name);
@@ -423,7 +420,7 @@ function checkAliasCycles(defName: string, members: Map<string, MemberNode>): vo
 // ---- `use typechecking` ----
 
 /** Under `use typechecking`, a permission's declared subject types must cover every type it can reach. */
-function checkAnnotations(schema: CompiledSchema, defName: string, members: Map<string, MemberNode>): void {
+function validateAnnotations(schema: CompiledSchema, defName: string, members: Map<string, MemberNode>): void {
   for (const m of members.values()) {
     if (m.kind !== 'permission' || !m.annotation) continue;
     const declared = m.annotation.map((a) => a.type);

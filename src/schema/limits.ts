@@ -1,5 +1,5 @@
 /**
- * Bounds on schema text, checked while it is read so that hostile text is refused quickly with a
+ * Bounds on schema text, enforced while it is read so that hostile text is refused quickly with a
  * positioned SchemaError instead of exhausting the stack of a recursive pass (the parser, the
  * compiler, or the engine, which recurses over a permission's rewrite tree on every request).
  * Caveat expressions have their own limits (src/caveats/parse.ts).

@@ -1,6 +1,6 @@
 /**
  * Recursive-descent parser for SpiceDB's schema language. Syntax only: names are resolved and
- * checked by the compiler. Throws SchemaError at the first error, with SpiceDB's wording where it
+ * validated by the compiler. Throws SchemaError at the first error, with SpiceDB's wording where it
  * has one. Operator chains are read in loops; only parentheses and generic types recurse, and both
  * stop at MAX_NESTING_DEPTH, so no text can exhaust the stack.
  */

@@ -3,7 +3,7 @@
  * allowed subject type that relationships still use is refused, naming what is in use.
  */
 import type { ReadWriteTransaction } from '../datastore/datastore.js';
-import { invalidArgument } from '../errors/index.js';
+import { allowedTypeInUse, definitionInUse, relationInUse } from '../errors/index.js';
 import type { CompiledSchema } from './ir.js';
 
 export async function assertNoStrandedRelationships(
@@ -11,16 +11,14 @@ export async function assertNoStrandedRelationships(
   previous: CompiledSchema,
   next: CompiledSchema,
 ): Promise<void> {
-  // SpiceDB answers INVALID_ARGUMENT here.
-  const refuse = (message: string) => invalidArgument(message, 'ERROR_REASON_SCHEMA_TYPE_ERROR');
   for (const [type, def] of previous.definitions) {
     const nextDef = next.definitions.get(type);
     if (!nextDef) {
       if ((await tx.queryRelationships({ resourceType: type }, { limit: 1 })).length > 0) {
-        throw refuse(`cannot delete object definition \`${type}\`, as a relationship exists under it`);
+        throw definitionInUse(type, false);
       }
       if ((await tx.queryRelationships({ subjectType: type }, { limit: 1 })).length > 0) {
-        throw refuse(`cannot delete object definition \`${type}\`, as a relationship references it as a subject`);
+        throw definitionInUse(type, true);
       }
       continue;
     }
@@ -29,7 +27,7 @@ export async function assertNoStrandedRelationships(
       const nextRel = nextDef.relations.get(name);
       if (!nextRel || nextRel.kind !== 'relation') {
         if ((await tx.queryRelationships({ resourceType: type, relation: name }, { limit: 1 })).length > 0) {
-          throw refuse(`cannot delete relation \`${name}\` in object definition \`${type}\`, as a relationship exists under it`);
+          throw relationInUse(type, name);
         }
         continue;
       }
@@ -43,9 +41,7 @@ export async function assertNoStrandedRelationships(
         });
         if (rels.some((r) => (r.subject.id === '*') === allowed.wildcard)) {
           const shown = `${allowed.type}${allowed.wildcard ? ':*' : allowed.relation === '...' ? '' : `#${allowed.relation}`}`;
-          throw refuse(
-            `cannot remove allowed type \`${shown}\` from relation \`${name}\` in object definition \`${type}\`, as a relationship exists with it`,
-          );
+          throw allowedTypeInUse(type, name, shown);
         }
       }
     }

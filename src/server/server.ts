@@ -53,6 +53,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
   const pemba = await Pemba.open({
     datastore, dispatchCacheBytes: config.dispatchCacheBytes, nestedGroupIndex: config.nestedGroupIndex,
     nestedGroupIndexBytes: config.nestedGroupIndexBytes, log, maxExpandSize: config.maxExpandSize,
+    maxCheckBulkItems: config.limits.maxCheckBulkItems,
     importLimits: { idleTimeoutMs: config.importIdleTimeoutMs, maxLockHoldMs: config.importMaxLockHoldMs },
   });
   const shutdown = new AbortController();

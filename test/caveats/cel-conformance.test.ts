@@ -10,7 +10,7 @@
 import { parse } from '@bufbuild/cel';
 import { tests } from '@bufbuild/cel-spec/testdata/conformance.js';
 import { describe, expect, it } from 'vitest';
-import { checkExpression } from '../../src/caveats/checker.js';
+import { typeCheckExpression } from '../../src/caveats/type-check.js';
 import { compileCaveat, evaluateCaveat } from '../../src/caveats/index.js';
 import { formatType } from '../../src/caveats/types.js';
 
@@ -46,7 +46,7 @@ const cases: { path: string; expr: string; type: string; bool?: boolean }[] = []
 
 function inferred(expr: string): string {
   try {
-    return formatType(checkExpression(parse(expr).expr, new Map()));
+    return formatType(typeCheckExpression(parse(expr).expr, new Map()));
   } catch {
     return 'error';
   }

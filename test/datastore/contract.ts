@@ -1,19 +1,46 @@
 /**
  * The Datastore contract suite. Every backend runs it with a few lines:
  *
- *   runDatastoreContract('sqlite', async () => createSqliteDatastore(...));
+ *   runDatastoreContract({ backend: 'sqlite' }, async (settings) => openSqliteDatastore(freshPath(), settings));
  *
- * The factory must return a fresh, empty datastore on every call (the suite closes it).
+ * The opener must return a fresh, empty datastore on every call (the suite closes it), with the
+ * settings it is given (a test's clock and windows; absent ones left at the backend's defaults). A
+ * backend left out of PEMBA_TEST_BACKENDS has its suites skipped (chosen-backends.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveRevision } from '../../src/consistency/consistency.js';
 import { decodeToken, encodeToken } from '../../src/consistency/zedtoken.js';
 import type {
-  Datastore, RelationshipQuery, Revision, RevisionChanges,
+  Datastore, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges,
 } from '../../src/datastore/datastore.js';
 import { compareKeys, keyOf } from '../../src/datastore/datastore.js';
+import type { CollectableDatastore } from '../../src/datastore/factory.js';
 import { PembaError } from '../../src/errors/index.js';
 import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
+import type { Backend } from './chosen-backends.js';
+import { describeBackend } from './chosen-backends.js';
+
+/** What a test may set when it opens a datastore; the rest keep the backend's defaults. */
+export interface ContractSettings {
+  /** The clock, in epoch ms. */
+  now?: () => number;
+  gcWindowMs?: number;
+  quantizationMs?: number;
+}
+
+/** A fresh, empty datastore with `settings`. */
+export type ContractOpener = (settings: ContractSettings) => Promise<CollectableDatastore>;
+
+export interface ContractRun {
+  backend: Backend;
+  /** A variant of the backend's settings, named after it: `no quantization`. */
+  variant?: string;
+  /**
+   * Whether this run includes the tests on a clock the test moves (quantization, expiry, garbage
+   * collection, transactions' leftovers), which set their own windows: once per backend (default true).
+   */
+  clockTests?: boolean;
+}
 
 /** `doc:1#reader@user:ann` or `doc:1#reader@group:eng#member`. */
 export function rel(s: string, extra: Pick<Relationship, 'caveat' | 'expiresAt'> = {}): Relationship {
@@ -130,8 +157,31 @@ const QUERIES: RelationshipQuery[] = [
   { resourceIds: ['1'] },
 ];
 
-export function runDatastoreContract(name: string, factory: () => Promise<Datastore>): void {
-  describe(`Datastore contract: ${name}`, () => {
+/** The next commit from `iter`, failing instead of hanging. */
+export async function nextCommit(iter: AsyncIterator<RevisionChanges>, timeoutMs = 3000): Promise<RevisionChanges> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('watch: no commit arrived')), timeoutMs);
+  });
+  const next = await Promise.race([iter.next(), timeout]).finally(() => clearTimeout(timer));
+  if (next.done) throw new Error('watch ended');
+  return next.value;
+}
+
+/** The PembaError code `p` rejects with, or 'ok'. */
+export async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return e instanceof PembaError ? e.code : String(e);
+  }
+}
+
+export function runDatastoreContract(run: ContractRun, open: ContractOpener): void {
+  const name = run.variant === undefined ? run.backend : `${run.backend} (${run.variant})`;
+  const factory = () => open({});
+  describeBackend(run.backend, `Datastore contract: ${name}`, () => {
     let ds: Datastore;
     const extra: Datastore[] = [];
     beforeEach(async () => {
@@ -150,7 +200,7 @@ export function runDatastoreContract(name: string, factory: () => Promise<Datast
       it('an empty datastore has head 0, nothing to read and no schema', async () => {
         expect(await ds.headRevision()).toBe(0n);
         expect(await ds.optimizedRevision()).toBe(0n);
-        await ds.checkRevision(0n);
+        await ds.assertRevisionReadable(0n);
         expect(await ds.snapshot(0n).queryRelationships({})).toEqual([]);
         expect(await ds.snapshot(0n).readSchema()).toBeUndefined();
       });
@@ -174,12 +224,12 @@ export function runDatastoreContract(name: string, factory: () => Promise<Datast
         expect(result).toBe(42);
       });
 
-      it('checkRevision rejects negative and future revisions and accepts existing ones', async () => {
+      it('assertRevisionReadable rejects negative and future revisions and accepts existing ones', async () => {
         const r1 = await write(touch('doc:1#reader@user:ann'));
-        await ds.checkRevision(r1);
-        await ds.checkRevision(0n);
-        await expectPembaError(ds.checkRevision(-1n), 'INVALID_ARGUMENT');
-        await expectPembaError(ds.checkRevision(r1 + 1n), 'FAILED_PRECONDITION', /future/);
+        await ds.assertRevisionReadable(r1);
+        await ds.assertRevisionReadable(0n);
+        await expectPembaError(ds.assertRevisionReadable(-1n), 'INVALID_ARGUMENT');
+        await expectPembaError(ds.assertRevisionReadable(r1 + 1n), 'FAILED_PRECONDITION', /future/);
       });
 
       it('the datastore has a stable id, distinct from other datastores', async () => {
@@ -708,4 +758,246 @@ export function runDatastoreContract(name: string, factory: () => Promise<Datast
       });
     });
   });
+  if (run.clockTests === false) return;
+  describeBackend(run.backend, `Datastore contract on a test clock: ${name}`, () => clockTests(open));
+}
+
+const HOUR = 3_600_000;
+
+/** The tests that set the clock and windows themselves: quantization, expiry, GC, transactions' leftovers. */
+function clockTests(open: ContractOpener): void {
+  const touch = (s: string, extra = {}): RelationshipUpdate => ({ operation: 'TOUCH', relationship: rel(s, extra) });
+  const del = (s: string): RelationshipUpdate => ({ operation: 'DELETE', relationship: rel(s) });
+
+  /** A datastore on a clock the test moves; closes it at the end of `fn`. */
+  async function clocked(settings: ContractSettings & { start?: number }, fn: (c: Clocked) => Promise<void>): Promise<void> {
+    const { start, ...rest } = settings;
+    const clock = { t: start ?? 1_000_000 };
+    const ds = await open({ ...rest, now: () => clock.t });
+    const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
+    const tuples = async (revision: bigint) =>
+      (await ds.snapshot(revision).queryRelationships({})).map((r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`);
+    try {
+      await fn({ clock, ds, write, tuples });
+    } finally {
+      await ds.close();
+    }
+  }
+
+  it('numbers revisions densely 1, 2, 3… from head 0, failed transactions taking none', async () => {
+    await clocked({}, async ({ ds, write }) => {
+      expect(await ds.headRevision()).toBe(0n);
+      expect(await write(touch('doc:1#r@user:a'))).toBe(1n);
+      await ds.readWrite(async () => { throw new Error('no'); }).catch(() => undefined);
+      expect((await ds.readWrite(async () => undefined)).revision).toBe(2n);
+      expect(await write(touch('doc:2#r@user:a'))).toBe(3n);
+    });
+  });
+
+  it('hides a relationship from the moment it expires (expiresAt <= now)', async () => {
+    await clocked({}, async ({ clock, ds, write }) => {
+      await write(touch('doc:1#r@user:a', { expiresAt: new Date(clock.t + 5000) }));
+      const count = async () => (await ds.snapshot(1n).queryRelationships({ resourceType: 'doc', resourceIds: ['1'] })).length;
+      clock.t += 4999;
+      expect(await count()).toBe(1);
+      clock.t += 1;
+      expect(await count()).toBe(0);
+    });
+  });
+
+  describe('optimizedRevision', () => {
+    it('is the newest revision committed by the start of the quantization window', async () => {
+      await clocked({ quantizationMs: 1000, start: 10_500 }, async ({ clock, ds, write }) => {
+        expect(await ds.optimizedRevision()).toBe(0n);
+        await write(touch('doc:1#r@user:a')); // r1 at 10_500
+        // Nothing committed by 10_000: a young datastore serves head rather than the empty revision 0.
+        expect(await ds.optimizedRevision()).toBe(1n);
+        clock.t = 11_200;
+        await write(touch('doc:2#r@user:a')); // r2 at 11_200
+        expect(await ds.optimizedRevision()).toBe(1n);
+        clock.t = 11_999;
+        expect(await ds.optimizedRevision()).toBe(1n);
+        clock.t = 12_000;
+        expect(await ds.optimizedRevision()).toBe(2n);
+        await write(touch('doc:3#r@user:a')); // r3 at exactly the window start 12_000
+        expect(await ds.optimizedRevision()).toBe(3n);
+        clock.t = 12_400;
+        await write(touch('doc:4#r@user:a'));
+        expect(await ds.optimizedRevision()).toBe(3n);
+        expect(await resolveRevision(ds, { mode: 'minimize_latency' })).toBe(3n);
+        expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 4n) })).toBe(4n);
+        expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 2n) })).toBe(3n);
+        expect(await resolveRevision(ds, { mode: 'fully_consistent' })).toBe(4n);
+      });
+    });
+
+    it('is head when quantization is 0', async () => {
+      await clocked({ quantizationMs: 0 }, async ({ ds, write }) => {
+        await write(touch('doc:1#r@user:a'));
+        await write(touch('doc:2#r@user:a'));
+        expect(await ds.optimizedRevision()).toBe(2n);
+      });
+    });
+
+    it('never goes backwards as time passes', async () => {
+      await clocked({ quantizationMs: 700, start: 0 }, async ({ clock, ds, write }) => {
+        let last = 0n;
+        for (let i = 0; i < 60; i++) {
+          if (i % 3 !== 0) await write(touch(`doc:${i}#r@user:a`));
+          clock.t += 150;
+          const r = await ds.optimizedRevision();
+          expect(r).toBeGreaterThanOrEqual(last);
+          expect(r).toBeLessThanOrEqual(await ds.headRevision());
+          last = r;
+        }
+      });
+    });
+  });
+
+  describe('garbage collection', () => {
+    it('expires revisions superseded before the window, by time even before gc runs', async () => {
+      await clocked({ gcWindowMs: 2 * HOUR }, async ({ clock, ds, write }) => {
+        const t0 = clock.t;
+        await write(touch('doc:1#r@user:a')); // r1 at t0
+        clock.t = t0 + HOUR;
+        await write(del('doc:1#r@user:a')); // r2 at t0+1h
+        clock.t = t0 + 2.5 * HOUR; // window starts at t0+0.5h, when r1 was current
+        expect(await code(ds.assertRevisionReadable(0n))).toBe('FAILED_PRECONDITION');
+        expect(await code(ds.assertRevisionReadable(1n))).toBe('ok');
+        clock.t = t0 + 3.5 * HOUR; // window starts at t0+1.5h, when r2 was current
+        const e = await ds.assertRevisionReadable(1n).catch((x: unknown) => x);
+        expect(e).toBeInstanceOf(PembaError);
+        expect((e as PembaError).message).toMatch(/expired/);
+        expect(await code(ds.assertRevisionReadable(2n))).toBe('ok');
+        expect(await code(resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, 1n) }))).toBe('FAILED_PRECONDITION');
+        // An old at_least_as_fresh token is fine: a newer revision satisfies it.
+        expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 1n) })).toBe(2n);
+        // Not collected yet, so reads of r1 still work.
+        expect(await ds.snapshot(1n).queryRelationships({})).toHaveLength(1);
+      });
+    });
+
+    it('drops row versions deleted before the window and keeps everything readable revisions need', async () => {
+      await clocked({ gcWindowMs: 2 * HOUR }, async ({ clock, ds, write, tuples }) => {
+        const t0 = clock.t;
+        await write(touch('doc:1#r@user:a'), touch('doc:2#r@user:a')); // r1
+        clock.t = t0 + HOUR;
+        await write(del('doc:1#r@user:a'), touch('doc:2#r@user:b')); // r2
+        clock.t = t0 + 2 * HOUR;
+        await write(del('doc:2#r@user:a')); // r3
+
+        clock.t = t0 + 2.5 * HOUR; // r1 is the oldest readable: nothing deleted at or before r1
+        expect(await ds.gc()).toEqual({ oldestReadable: 1n, versions: 0, commits: 0 });
+        expect(await tuples(1n)).toEqual(['doc:1#r@a', 'doc:2#r@a']);
+
+        clock.t = t0 + 3.5 * HOUR; // r2 is the oldest readable: doc:1@a (deleted at r2) goes
+        expect(await ds.gc()).toEqual({ oldestReadable: 2n, versions: 1, commits: 1 });
+        expect(await tuples(2n)).toEqual(['doc:2#r@a', 'doc:2#r@b']);
+        expect(await tuples(3n)).toEqual(['doc:2#r@b']);
+        expect(await code(ds.snapshot(1n).queryRelationships({}))).toBe('FAILED_PRECONDITION');
+        expect(await code(ds.snapshot(1n).readSchema())).toBe('FAILED_PRECONDITION');
+        expect(await code(ds.watch(1n)[Symbol.asyncIterator]().next())).toBe('FAILED_PRECONDITION');
+
+        // Watch from the oldest readable revision still replays everything after it.
+        const ac = new AbortController();
+        const iter = ds.watch(2n, ac.signal)[Symbol.asyncIterator]();
+        expect((await nextCommit(iter)).revision).toBe(3n);
+        ac.abort();
+
+        clock.t = t0 + 100 * HOUR;
+        expect(await ds.gc()).toEqual({ oldestReadable: 3n, versions: 1, commits: 1 });
+        expect(await tuples(3n)).toEqual(['doc:2#r@b']);
+        // Re-creating a collected relationship works as usual.
+        expect(await write(touch('doc:1#r@user:a'))).toBe(4n);
+        expect(await tuples(4n)).toEqual(['doc:1#r@a', 'doc:2#r@b']);
+      });
+    });
+
+    it('keeps the schema that was current at the oldest readable revision', async () => {
+      await clocked({ gcWindowMs: HOUR }, async ({ clock, ds }) => {
+        const t0 = clock.t;
+        await ds.readWrite((tx) => tx.writeSchema('one')); // r1
+        clock.t = t0 + 10;
+        await ds.readWrite((tx) => tx.writeSchema('two')); // r2
+        clock.t = t0 + 20;
+        await ds.readWrite(async () => undefined); // r3
+        clock.t = t0 + 30;
+        await ds.readWrite((tx) => tx.writeSchema('four')); // r4
+        clock.t = t0 + HOUR + 25; // r3 was current at the window start
+        await ds.gc();
+        expect(await ds.snapshot(3n).readSchema()).toEqual({ text: 'two', revision: 2n });
+        expect(await ds.snapshot(4n).readSchema()).toEqual({ text: 'four', revision: 4n });
+      });
+    });
+
+    it('drops relationships that expired before the window', async () => {
+      await clocked({ gcWindowMs: HOUR }, async ({ clock, ds, write }) => {
+        const t0 = clock.t;
+        await write(touch('doc:1#r@user:a', { expiresAt: new Date(t0 + 1000) }), touch('doc:2#r@user:a'));
+        clock.t = t0 + HOUR; // expired, but not before the window
+        expect((await ds.gc()).versions).toBe(0);
+        clock.t = t0 + HOUR + 1000;
+        expect((await ds.gc()).versions).toBe(1);
+        expect((await ds.snapshot(1n).queryRelationships({})).map((r) => r.resource.id)).toEqual(['2']);
+        expect(await write({ operation: 'CREATE', relationship: rel('doc:1#r@user:a') })).toBe(2n);
+      });
+    });
+  });
+
+  describe('transactions', () => {
+    it('refuse use after their callback finished', async () => {
+      await clocked({}, async ({ ds }) => {
+        let leaked: ReadWriteTransaction | undefined;
+        await ds.readWrite(async (tx) => {
+          leaked = tx;
+        });
+        expect(await code(leaked!.write([touch('doc:1#r@user:a')]))).toBe('INTERNAL');
+        expect(await ds.snapshot(1n).queryRelationships({})).toEqual([]);
+      });
+    });
+
+    it('leave no trace of versions created and deleted within one transaction', async () => {
+      await clocked({}, async ({ ds, write, tuples }) => {
+        await write(touch('doc:1#r@user:a'));
+        await write(touch('doc:1#r@user:a', { caveat: { name: 'c' } }), del('doc:1#r@user:a'), touch('doc:2#r@user:a'));
+        await ds.readWrite(async (tx) => {
+          await tx.write([touch('doc:3#r@user:a')]);
+          await tx.write([touch('doc:3#r@user:a', { caveat: { name: 'c' } })]);
+          await tx.deleteMatching({ resourceType: 'doc', resourceIds: ['3'] });
+        });
+        expect(await tuples(1n)).toEqual(['doc:1#r@a']);
+        expect(await tuples(2n)).toEqual(['doc:2#r@a']);
+        expect(await tuples(3n)).toEqual(['doc:2#r@a']);
+        expect((await ds.gc()).versions).toBe(0);
+      });
+    });
+  });
+
+  it('refuses reads beyond head and rejects negative limits', async () => {
+    await clocked({}, async ({ ds }) => {
+      expect(await code(ds.snapshot(1n).queryRelationships({}))).toBe('FAILED_PRECONDITION');
+      expect(await code(ds.snapshot(1n).readSchema())).toBe('FAILED_PRECONDITION');
+      expect(await code(ds.snapshot(0n).queryRelationships({}, { limit: -1 }))).toBe('INVALID_ARGUMENT');
+      expect(await code(ds.readWrite((tx) => tx.deleteMatching({}, -1)))).toBe('INVALID_ARGUMENT');
+    });
+  });
+
+  it('ends watches and refuses work once closed', async () => {
+    const ds = await open({});
+    const iter = ds.watch(0n)[Symbol.asyncIterator]();
+    const pending = iter.next();
+    await ds.close();
+    expect((await pending).done).toBe(true);
+    expect(await code(ds.headRevision())).toBe('UNAVAILABLE');
+    expect(await code(ds.readWrite(async () => undefined))).toBe('UNAVAILABLE');
+    expect(await code(ds.snapshot(0n).queryRelationships({}))).toBe('UNAVAILABLE');
+    await ds.close();
+  });
+}
+
+interface Clocked {
+  clock: { t: number };
+  ds: CollectableDatastore;
+  write: (...updates: RelationshipUpdate[]) => Promise<Revision>;
+  tuples: (revision: bigint) => Promise<string[]>;
 }

@@ -8,7 +8,7 @@ import type { Datastore, Revision } from '../../src/datastore/datastore.js';
 import { PembaError } from '../../src/errors/index.js';
 import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { rel } from './contract.js';
-import { BACKENDS, useTestBackends } from './test-backends.js';
+import { BACKENDS, describeBackend, useTestBackends } from './test-backends.js';
 
 const backends = useTestBackends();
 
@@ -31,7 +31,7 @@ async function rejection(p: Promise<unknown>): Promise<PembaError> {
   return e as PembaError;
 }
 
-describe.each(BACKENDS)('CREATE-only write calls: %s', (backend) => {
+for (const backend of BACKENDS) describeBackend(backend, `CREATE-only write calls: ${backend}`, () => {
   it('a call that conflicts late leaves nothing of itself; earlier and later calls commit with their changes in order', async () => {
     const ds = await backends.open(backend);
     await ds.readWrite((tx) => tx.write([create('doc:9#reader@user:old')]));
@@ -75,7 +75,7 @@ describe.each(BACKENDS)('CREATE-only write calls: %s', (backend) => {
   });
 });
 
-describe.each(BACKENDS)('watch over large commits: %s', (backend) => {
+for (const backend of BACKENDS) describeBackend(backend, `watch over large commits: ${backend}`, () => {
   it('delivers a commit of 25,000 changes whole and in order, between its neighbours', async () => {
     const ds = await backends.open(backend);
     const big = Array.from({ length: 25_000 }, (_, i) => create(`doc:${i}#reader@user:u${i % 7}`));

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatastore } from '../../src/datastore/factory.js';
-import { MemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
-import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { MemoryDatastore } from '../../src/datastore/memory/datastore.js';
+import { SqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import { PembaError } from '../../src/errors/index.js';
+import { itBackend } from './chosen-backends.js';
 
 describe('openDatastore', () => {
   it('refuses an unknown engine, naming the known ones', async () => {
@@ -15,7 +16,7 @@ describe('openDatastore', () => {
     expect((e as PembaError).message).toBe('unknown datastore engine `mysql`: use one of memory, sqlite, postgres');
   });
 
-  it('opens memory with the given windows and a GC loop that stops on close', async () => {
+  itBackend('memory', 'opens memory with the given windows and a GC loop that stops on close', async () => {
     const ds = await openDatastore({ engine: 'memory', quantizationMs: 0, gcIntervalMs: 5 });
     expect(ds).toBeInstanceOf(MemoryDatastore);
     await ds.readWrite(async () => undefined);
@@ -23,7 +24,7 @@ describe('openDatastore', () => {
     await ds.close();
   });
 
-  it('opens sqlite at ./pemba.db by default', async () => {
+  itBackend('sqlite', 'opens sqlite at ./pemba.db by default', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pemba-factory-'));
     const cwd = process.cwd();
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startGcLoop } from '../../src/datastore/gc-loop.js';
+import { startGcLoop } from '../../src/datastore/common/gc-loop.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

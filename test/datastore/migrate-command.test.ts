@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateCommand } from '../../src/cli/datastore.js';
 import { openDatastore } from '../../src/datastore/factory.js';
+import { itBackend } from './chosen-backends.js';
 import { useTestPostgres } from './postgres-harness.js';
 
 const postgres = useTestPostgres();
@@ -18,7 +19,7 @@ async function migrate(datastoreEngine: string, datastoreConnUri?: string) {
 }
 
 describe('pemba datastore migrate', () => {
-  it('migrates postgres once, then reports it current; serve can open it only after', async () => {
+  itBackend('postgres', 'migrates postgres once, then reports it current; serve can open it only after', async () => {
     const uri = postgres.uri(await postgres.freshSchema());
     await expect(openDatastore({ engine: 'postgres', connUri: uri, gcIntervalMs: 0 })).rejects.toThrow(/pemba datastore migrate/);
     const first = await migrate('postgres', uri);
@@ -31,7 +32,7 @@ describe('pemba datastore migrate', () => {
     await ds.close();
   });
 
-  it('migrates a sqlite file, creating it', async () => {
+  itBackend('sqlite', 'migrates a sqlite file, creating it', async () => {
     const path = join(dir, 'new.db');
     expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 2/)]);
     expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore already at schema version 2/)]);

@@ -3,15 +3,16 @@
  * planner keeps looking keys up by index instead of scanning every row for each batch (which made a
  * 1,000,000-relationship import quadratic: 60k rel/s falling under 5k rel/s).
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
-import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
+import { openPostgresDatastore } from '../../src/datastore/postgres/datastore.js';
+import { describeBackend } from './chosen-backends.js';
 import { rel } from './contract.js';
 import { useTestPostgres } from './postgres-harness.js';
 
 const postgres = useTestPostgres();
 
-describe('postgres bulk transactions', () => {
+describeBackend('postgres', 'postgres bulk transactions', () => {
   it('analyze the relationships table inside the transaction once it has inserted 10,000 rows', async () => {
     const uri = await postgres.migratedUri();
     const schema = /search_path%3D(\w+)/.exec(uri)![1];

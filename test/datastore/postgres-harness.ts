@@ -2,17 +2,17 @@
  * A throwaway PostgreSQL database for one test file: created before its tests, dropped after. Each
  * datastore gets its own schema in it (selected by search_path in the connection URI), so datastores
  * are isolated without a CREATE DATABASE each. PostgreSQL being unreachable fails the tests loudly:
- * they never skip.
+ * they never skip, unless postgres is left out of PEMBA_TEST_BACKENDS (chosen-backends.ts): then no
+ * database is made and every test that asks for one is skipped.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
-import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
-import type { PostgresDatastore, PostgresDatastoreOptions } from '../../src/datastore/postgres/postgres-datastore.js';
-import { migratePostgres } from '../../src/datastore/postgres/postgres-migrations.js';
-import { createPool } from '../../src/datastore/postgres/postgres-pool.js';
-
-const SERVER = process.env.PEMBA_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432';
+import { openPostgresDatastore } from '../../src/datastore/postgres/datastore.js';
+import type { PostgresDatastore, PostgresDatastoreOptions } from '../../src/datastore/postgres/datastore.js';
+import { migratePostgres } from '../../src/datastore/postgres/migrations.js';
+import { createPool } from '../../src/datastore/postgres/pool.js';
+import { isChosen, skipUnlessChosen, TEST_POSTGRES_SERVER as SERVER } from './chosen-backends.js';
 
 export interface TestPostgres {
   /** A URI for `schema` in the throwaway database. */
@@ -27,7 +27,9 @@ export interface TestPostgres {
   admin(): pg.Pool;
 }
 
+/** Call at the top level of a test file (it registers the hooks that create and drop the database). */
 export function useTestPostgres(): TestPostgres {
+  if (!isChosen('postgres')) return notChosen();
   const database = `pemba_test_${randomBytes(6).toString('hex')}`;
   let admin: pg.Pool | undefined;
   let schemas = 0;
@@ -39,7 +41,8 @@ export function useTestPostgres(): TestPostgres {
     } catch (e) {
       throw new Error(
         `PostgreSQL is unreachable at ${SERVER} (${(e as Error).message}). The datastore tests need it: start it ` +
-          '(`pg_ctlcluster --skip-systemctl-redirect 15 main start`; .ci/run does) or set PEMBA_TEST_POSTGRES.',
+          '(`pg_ctlcluster --skip-systemctl-redirect 15 main start`; .ci/run does), set PEMBA_TEST_POSTGRES, ' +
+          'or leave postgres out of PEMBA_TEST_BACKENDS (e.g. PEMBA_TEST_BACKENDS=memory,sqlite) to skip its tests.',
       );
     }
     try {
@@ -104,4 +107,13 @@ export function useTestPostgres(): TestPostgres {
     },
   };
   return t;
+}
+
+/** Postgres not chosen: every use skips the test it is in. */
+function notChosen(): TestPostgres {
+  const skip = (): never => {
+    skipUnlessChosen('postgres');
+    throw new Error('unreachable: postgres is not chosen');
+  };
+  return { uri: skip, freshSchema: skip, migratedUri: skip, open: skip, admin: skip };
 }

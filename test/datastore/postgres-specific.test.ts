@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { migrateDatastore, openDatastore } from '../../src/datastore/factory.js';
-import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
-import { POSTGRES_SCHEMA_VERSION } from '../../src/datastore/postgres/postgres-migrations.js';
+import { openPostgresDatastore } from '../../src/datastore/postgres/datastore.js';
+import { POSTGRES_SCHEMA_VERSION } from '../../src/datastore/postgres/migrations.js';
 import { PembaError } from '../../src/errors/index.js';
-import { rel } from './contract.js';
-import { code, nextCommit, runDurableSuite } from './durable-suite.js';
+import { describeBackend } from './chosen-backends.js';
+import { code, nextCommit, rel } from './contract.js';
+import { runDurableSuite } from './durable-suite.js';
 import { useTestPostgres } from './postgres-harness.js';
 
 const postgres = useTestPostgres();
@@ -22,7 +23,7 @@ runDurableSuite('postgres', {
   },
 });
 
-describe('postgres datastore', () => {
+describeBackend('postgres', 'postgres datastore', () => {
   describe('migrations', () => {
     it('are idempotent and keep the datastore id', async () => {
       const uri = postgres.uri(await postgres.freshSchema());

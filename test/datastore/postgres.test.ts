@@ -3,5 +3,6 @@ import { useTestPostgres } from './postgres-harness.js';
 
 const postgres = useTestPostgres();
 
-runDatastoreContract('postgres', () => postgres.open());
-runDatastoreContract('postgres (no quantization)', () => postgres.open({ quantizationMs: 0 }));
+runDatastoreContract({ backend: 'postgres' }, (settings) => postgres.open(settings));
+runDatastoreContract({ backend: 'postgres', variant: 'no quantization', clockTests: false }, (settings) =>
+  postgres.open({ quantizationMs: 0, ...settings }));

@@ -1,6 +1,6 @@
 /**
  * A SQLite transaction made only of CREATE-only write calls (a bulk import) does not copy its rows
- * into the change log: Watch reads its changes from the rows it created (sqlite-create.ts). Watch
+ * into the change log: Watch reads its changes from the rows it created (src/datastore/sqlite/create-batches.ts). Watch
  * must still deliver exactly the contract's changes: after later deletions of those rows, after GC
  * collects one of them as expired while the commit is still watchable, and when the transaction
  * goes on with other kinds of writes.
@@ -9,10 +9,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import type { Revision, RevisionChanges } from '../../src/datastore/datastore.js';
-import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
+import type { SqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
+import { describeBackend } from './chosen-backends.js';
 import { rel } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-created-'));
@@ -24,7 +26,7 @@ const T0 = 1_700_000_000_000;
 
 function open(): { ds: SqliteDatastore; raw: Database.Database; clock: { now: number } } {
   const clock = { now: T0 };
-  const ds = new SqliteDatastore(join(dir, `ds-${files++}.db`), { gcIntervalMs: 0, gcWindowMs: WINDOW, quantizationMs: 0, now: () => clock.now });
+  const ds = openSqliteDatastore(join(dir, `ds-${files++}.db`), { gcIntervalMs: 0, gcWindowMs: WINDOW, quantizationMs: 0, now: () => clock.now });
   return { ds, raw: (ds as unknown as { writer: Database.Database }).writer, clock };
 }
 
@@ -50,7 +52,7 @@ const ranges = (raw: Database.Database) =>
     { revision: number; created_from: number; created_to: number }[]).map((r) => `${r.revision}:${r.created_from}-${r.created_to}`);
 const topId = (raw: Database.Database) => (raw.prepare('SELECT max(id) AS id FROM relationships').get() as { id: number }).id;
 
-describe('sqlite: changes of a CREATE-only transaction are read from its rows', () => {
+describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read from its rows', () => {
   it('delivers every created relationship, caveat and expiration intact, in order, also after the rows are deleted', async () => {
     const { ds, raw, clock } = open();
     const expiresAt = new Date(T0 + 3_600_000);
@@ -169,7 +171,7 @@ describe('sqlite: changes of a CREATE-only transaction are read from its rows', 
       UPDATE metadata SET value = '1' WHERE key = 'migration_version';
     `);
     old.close();
-    const again = new SqliteDatastore(path, { gcIntervalMs: 0, quantizationMs: 0 });
+    const again = openSqliteDatastore(path, { gcIntervalMs: 0, quantizationMs: 0 });
     expect(again.migration.from).toBe(1);
     const migrated = (again as unknown as { writer: Database.Database }).writer;
     expect(ranges(migrated)).toEqual([`${revision}:1-${last}`]);
@@ -198,7 +200,7 @@ describe('sqlite: changes of a CREATE-only transaction are read from its rows', 
   });
 });
 
-describe('sqlite: CREATE-only calls inserted many rows per statement', () => {
+describeBackend('sqlite', 'sqlite: CREATE-only calls inserted many rows per statement', () => {
   const many = (from: number, count: number) => Array.from({ length: count }, (_, i) => `doc:${from + i}#reader@user:u${(from + i) % 7}`);
 
   it('a conflict in the middle of a multi-row statement fails the call with ALREADY_EXISTS and leaves none of its rows', async () => {

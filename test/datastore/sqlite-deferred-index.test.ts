@@ -1,16 +1,18 @@
 /**
  * A large CREATE-only transaction drops the subject index and builds it again before it reads and
- * before COMMIT (sqlite-deferred-index.ts): no commit may lack it, and reads inside the transaction
+ * before COMMIT (src/datastore/sqlite/deferred-index.ts): no commit may lack it, and reads inside the transaction
  * must still be right.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import type { ReadWriteTransaction } from '../../src/datastore/datastore.js';
-import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
+import type { SqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
+import { describeBackend } from './chosen-backends.js';
 import { rel } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-deferred-'));
@@ -20,7 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ROWS = 60_000; // above the 50,000 rows after which the index may be deferred
 
 function open(): { ds: SqliteDatastore; hasSubjectIndex: () => boolean } {
-  const ds = new SqliteDatastore(join(dir, `ds-${files++}.db`), { gcIntervalMs: 0 });
+  const ds = openSqliteDatastore(join(dir, `ds-${files++}.db`), { gcIntervalMs: 0 });
   const writer = (ds as unknown as { writer: Database.Database }).writer;
   const hasSubjectIndex = () =>
     writer.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'relationships_current_by_subject'").get() !== undefined;
@@ -36,7 +38,7 @@ async function importRows(tx: ReadWriteTransaction, from = 0): Promise<void> {
   }
 }
 
-describe('sqlite: the subject index during a large import', () => {
+describeBackend('sqlite', 'sqlite: the subject index during a large import', () => {
   it('is dropped while importing into an empty table and exists again at commit', async () => {
     const { ds, hasSubjectIndex } = open();
     await ds.readWrite(async (tx) => {

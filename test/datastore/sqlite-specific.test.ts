@@ -2,14 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { migrateDatastore, openDatastore } from '../../src/datastore/factory.js';
-import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
-import { SQLITE_SCHEMA_VERSION } from '../../src/datastore/sqlite/sqlite-migrations.js';
-import { StatementCache } from '../../src/datastore/sqlite/sqlite-queries.js';
-import { readCommits } from '../../src/datastore/sqlite/sqlite-watch.js';
-import { rel } from './contract.js';
-import { code, runDurableSuite } from './durable-suite.js';
+import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
+import { SQLITE_SCHEMA_VERSION } from '../../src/datastore/sqlite/migrations.js';
+import { StatementCache } from '../../src/datastore/sqlite/queries.js';
+import { readCommits } from '../../src/datastore/sqlite/watch.js';
+import { describeBackend } from './chosen-backends.js';
+import { code, rel } from './contract.js';
+import { runDurableSuite } from './durable-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-specific-'));
 let files = 0;
@@ -20,19 +21,19 @@ runDurableSuite('sqlite', {
   async create(options = {}) {
     const path = freshPath();
     return {
-      ds: new SqliteDatastore(path, { gcIntervalMs: 0, watchPollMs: 20, ...options }),
-      reopen: async (more = {}) => new SqliteDatastore(path, { gcIntervalMs: 0, watchPollMs: 20, ...more }),
+      ds: openSqliteDatastore(path, { gcIntervalMs: 0, watchPollMs: 20, ...options }),
+      reopen: async (more = {}) => openSqliteDatastore(path, { gcIntervalMs: 0, watchPollMs: 20, ...more }),
     };
   },
 });
 
-describe('sqlite datastore', () => {
+describeBackend('sqlite', 'sqlite datastore', () => {
   it('creates and migrates a new file on open; reopening migrates nothing', async () => {
     const path = freshPath();
-    const first = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const first = openSqliteDatastore(path, { gcIntervalMs: 0 });
     expect(first.migration).toEqual({ from: 0, to: SQLITE_SCHEMA_VERSION, datastoreId: first.id });
     await first.close();
-    const second = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const second = openSqliteDatastore(path, { gcIntervalMs: 0 });
     expect(second.migration).toEqual({ from: SQLITE_SCHEMA_VERSION, to: SQLITE_SCHEMA_VERSION, datastoreId: first.id });
     await second.close();
     expect(await migrateDatastore({ engine: 'sqlite', connUri: path })).toEqual({
@@ -42,7 +43,7 @@ describe('sqlite datastore', () => {
 
   it('uses WAL with synchronous=FULL, so an acknowledged commit is on disk', async () => {
     const path = freshPath();
-    const ds = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const ds = openSqliteDatastore(path, { gcIntervalMs: 0 });
     const writer = (ds as unknown as { writer: Database.Database }).writer;
     expect(writer.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(writer.pragma('synchronous', { simple: true })).toBe(2); // FULL
@@ -51,17 +52,17 @@ describe('sqlite datastore', () => {
 
   it('refuses a database migrated by a newer Pemba', async () => {
     const path = freshPath();
-    await new SqliteDatastore(path, { gcIntervalMs: 0 }).close();
+    await openSqliteDatastore(path, { gcIntervalMs: 0 }).close();
     const raw = new Database(path);
     raw.prepare("UPDATE metadata SET value = '999' WHERE key = 'migration_version'").run();
     raw.close();
-    expect(() => new SqliteDatastore(path)).toThrow(/schema version 999, newer than this Pemba knows/);
+    expect(() => openSqliteDatastore(path)).toThrow(/schema version 999, newer than this Pemba knows/);
     expect(await code(migrateDatastore({ engine: 'sqlite', connUri: path }))).toBe('FAILED_PRECONDITION');
   });
 
   it('stores caveat name, context as JSON and expiration in columns', async () => {
     const path = freshPath();
-    const ds = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const ds = openSqliteDatastore(path, { gcIntervalMs: 0 });
     const expiresAt = new Date('2100-01-02T03:04:05.678Z');
     await ds.readWrite((tx) => tx.write([{ operation: 'TOUCH', relationship: rel('doc:1#r@user:a', { caveat: { name: 'ip', context: { a: [1, 'x'] } }, expiresAt }) }]));
     await ds.close();
@@ -74,7 +75,7 @@ describe('sqlite datastore', () => {
 
   it('answers the engine’s lookups from the partial indexes on current rows', async () => {
     const path = freshPath();
-    const ds = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const ds = openSqliteDatastore(path, { gcIntervalMs: 0 });
     await ds.readWrite((tx) => tx.write(Array.from({ length: 2000 }, (_, i) => ({ operation: 'TOUCH' as const, relationship: rel(`doc:${i}#reader@user:u${i % 50}`) }))));
     await ds.close();
     const raw = new Database(path, { readonly: true });
@@ -85,7 +86,7 @@ describe('sqlite datastore', () => {
     expect(plan("subject_type = 'user' AND subject_id = 'u1' AND subject_relation = '...'")).toMatch(/USING INDEX relationships_current_by_subject/);
     raw.close();
     // And the datastore's own queries return promptly.
-    const again = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const again = openSqliteDatastore(path, { gcIntervalMs: 0 });
     const snap = again.snapshot(await again.headRevision());
     const began = performance.now();
     for (let q = 0; q < 500; q++) {
@@ -97,7 +98,7 @@ describe('sqlite datastore', () => {
   });
 
   it('refuses an in-memory path: the memory engine is for that', () => {
-    expect(() => new SqliteDatastore(':memory:')).toThrow(/memory engine/);
+    expect(() => openSqliteDatastore(':memory:')).toThrow(/memory engine/);
   });
 
   it('openDatastore opens sqlite at the given path and runs GC in the background', async () => {
@@ -114,7 +115,7 @@ describe('sqlite datastore', () => {
 
   it('reads a watch backlog in slices of about a page of changes, each commit whole', async () => {
     const path = freshPath();
-    const ds = new SqliteDatastore(path, { gcIntervalMs: 0 });
+    const ds = openSqliteDatastore(path, { gcIntervalMs: 0 });
     const sizes = [4000, 4000, 4000, 12_000, 3];
     for (const [c, n] of sizes.entries()) {
       // Commit 4 is CREATE-only (its changes are read from its rows); the others go through the change log.

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { openSqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import { runDatastoreContract } from './contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pemba-sqlite-'));
@@ -10,5 +10,7 @@ let files = 0;
 const freshPath = () => join(dir, `contract-${files++}.db`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-runDatastoreContract('sqlite', async () => openSqliteDatastore(freshPath(), { gcIntervalMs: 0 }));
-runDatastoreContract('sqlite (no quantization)', async () => openSqliteDatastore(freshPath(), { gcIntervalMs: 0, quantizationMs: 0 }));
+runDatastoreContract({ backend: 'sqlite' }, async (settings) =>
+  openSqliteDatastore(freshPath(), { gcIntervalMs: 0, ...settings }));
+runDatastoreContract({ backend: 'sqlite', variant: 'no quantization', clockTests: false }, async (settings) =>
+  openSqliteDatastore(freshPath(), { gcIntervalMs: 0, quantizationMs: 0, ...settings }));

@@ -2,22 +2,28 @@
  * Fresh datastores on every backend for suites written once and run on each (conformance,
  * differential): memory, a SQLite file in a temporary directory, a migrated schema in a throwaway
  * PostgreSQL database. Call at the top level of a test file: it registers the hooks that create and
- * remove the directory and the database. Every datastore opened is closed after the file's tests.
+ * remove the directory and the database. Every datastore opened is closed after the file's tests. A
+ * test that opens a backend left out of PEMBA_TEST_BACKENDS is skipped (see chosen-backends.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import type { Datastore } from '../../src/datastore/datastore.js';
-import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
-import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
+import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
+import type { Backend } from './chosen-backends.js';
+import { skipUnlessChosen } from './chosen-backends.js';
 import { useTestPostgres } from './postgres-harness.js';
 
-export const BACKENDS = ['memory', 'sqlite', 'postgres'] as const;
-export type Backend = (typeof BACKENDS)[number];
+export { BACKENDS, describeBackend, isChosen, itBackend, skipUnlessChosen } from './chosen-backends.js';
+export type { Backend } from './chosen-backends.js';
 
 export interface TestBackends {
-  /** A new, empty datastore. Closing it is optional: whatever is still open is closed after the file. */
+  /**
+   * A new, empty datastore. Closing it is optional: whatever is still open is closed after the file.
+   * A test that opens a backend not chosen is skipped.
+   */
   open(backend: Backend): Promise<Datastore>;
 }
 
@@ -33,12 +39,13 @@ export function useTestBackends(): TestBackends {
   });
   return {
     async open(backend) {
+      skipUnlessChosen(backend);
       let ds: Datastore;
       // No background GC: nothing here lives long enough to need it.
-      if (backend === 'memory') ds = createMemoryDatastore();
+      if (backend === 'memory') ds = openMemoryDatastore();
       else if (backend === 'sqlite') {
         dir ??= mkdtempSync(join(tmpdir(), 'pemba-backends-'));
-        ds = new SqliteDatastore(join(dir, `${files++}.db`), { gcIntervalMs: 0 });
+        ds = openSqliteDatastore(join(dir, `${files++}.db`), { gcIntervalMs: 0 });
       } else ds = await postgres.open();
       opened.push(ds);
       return ds;

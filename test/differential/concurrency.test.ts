@@ -8,7 +8,7 @@
  *   PEMBA_CONCURRENCY_SEEDS=1,2,3 npx vitest run test/differential/concurrency.test.ts
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
+import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { OPTIMISATIONS_OFF } from '../engine/optimisations.js';
 import { slowReads } from '../datastore/intercept-reads.js';
 import { queriesFor } from './compare.js';
@@ -35,7 +35,7 @@ describe('optimisations under concurrency agree with plain sequential evaluation
       const c = generateCase(seed);
       // Odd seeds get a cache of 16 KiB, so entries are evicted while requests run.
       const optimised = new PembaEngine({
-        datastore: async () => slowReads(createMemoryDatastore(), 2),
+        datastore: async () => slowReads(openMemoryDatastore(), 2),
         pemba: seed % 2 === 1 ? { dispatchCacheBytes: 16 * 1024 } : {},
       });
       const plain = new PembaEngine({ pemba: OPTIMISATIONS_OFF });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import type { Datastore } from '../../src/datastore/datastore.js';
-import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
+import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import type { Relationship } from '../../src/relationships/relationship.js';
 import type { ExpandTree } from '../../src/requests/requests.js';
 import { interceptReads, slowReads } from '../datastore/intercept-reads.js';
@@ -125,7 +125,7 @@ describe('cancellation', () => {
   });
 
   it('Expand with slow reads ends with the reason at its deadline', async () => {
-    const pemba = await load(hierarchy(6, 6), { datastore: slowReads(createMemoryDatastore(), 10) });
+    const pemba = await load(hierarchy(6, 6), { datastore: slowReads(openMemoryDatastore(), 10) });
     const reason = new Error('deadline exceeded');
     const { error, ms } = await settle(pemba.expand({ signal: deadline(200, reason), resource: { type: 'folder', id: '0_0' }, permission: 'view', consistency: fresh }));
     expect(error).toBe(reason);
@@ -205,7 +205,7 @@ describe('Expand is bounded', () => {
 describe('paging LookupResources', () => {
   async function counted(rels: Relationship[]): Promise<{ pemba: Pemba; reads: () => number }> {
     let reads = 0;
-    const datastore: Datastore = interceptReads(createMemoryDatastore(), () => void reads++);
+    const datastore: Datastore = interceptReads(openMemoryDatastore(), () => void reads++);
     // Without the shared answer cache, so that every check a page makes shows as reads.
     return { pemba: await load(rels, { datastore, dispatchCacheBytes: 0 }), reads: () => reads };
   }

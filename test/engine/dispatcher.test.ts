@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DispatchCache } from '../../src/engine/dispatch-cache.js';
 import { Dispatcher, type Lane, type Outcome } from '../../src/engine/dispatcher.js';
 import { MEMBER, NOT_MEMBER, type Membership } from '../../src/engine/membership.js';
-import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
+import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { slowReads } from '../datastore/intercept-reads.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { parseRelationship, parseSubject } from '../../src/relationships/relationship-string.js';
@@ -137,7 +137,7 @@ describe('Pemba with shared dispatch', () => {
       'group:c#member@group:d#member', 'group:d#member@group:b#member', 'group:b#member@user:x',
       'group:d#member@user:y', 'group:a#banned@user:y',
     ];
-    const shared = await load({ datastore: slowReads(createMemoryDatastore(), 3) }, rels);
+    const shared = await load({ datastore: slowReads(openMemoryDatastore(), 3) }, rels);
     const plain = await load({ dispatchCacheBytes: 0, dedupe: false }, rels);
     const queries = [];
     for (const g of ['a', 'b', 'c', 'd']) for (const u of ['x', 'y', 'z']) for (const p of ['member', 'view']) queries.push({ g, u, p });

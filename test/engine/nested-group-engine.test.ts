@@ -6,14 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { interceptReads } from '../datastore/intercept-reads.js';
-import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
+import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 import { parseRelationship, parseSubject } from '../../src/relationships/relationship-string.js';
 import type { Consistency } from '../../src/requests/requests.js';
 import { OPTIMISATIONS_OFF } from './optimisations.js';
 import { BACKENDS, useTestBackends } from '../datastore/test-backends.js';
 import { useTestPostgres } from '../datastore/postgres-harness.js';
-import { openPostgresDatastore } from '../../src/datastore/postgres/postgres-datastore.js';
+import { openPostgresDatastore } from '../../src/datastore/postgres/datastore.js';
 
 const backends = useTestBackends();
 const postgres = useTestPostgres();
@@ -76,8 +76,8 @@ const chain = [
 
 describe('the nested-group index in the engine', () => {
   it('answers deep nesting with a few reads where plain evaluation reads every level', async () => {
-    const indexed = counting(createMemoryDatastore());
-    const plain = counting(createMemoryDatastore());
+    const indexed = counting(openMemoryDatastore());
+    const plain = counting(openMemoryDatastore());
     const a = await open({ datastore: indexed.datastore, dispatchCacheBytes: 0 }, chain);
     const b = await open({ ...OPTIMISATIONS_OFF, datastore: plain.datastore }, chain);
     const ask = (p: Pemba) => p.check({ resource: { type: 'team', id: 't0' }, permission: 'member', subject: parseSubject('user:nobody'), consistency: fresh });
@@ -164,7 +164,7 @@ definition group {
     await pemba.close();
 
     // Reopened over the same data, the build stops reading once past the budget.
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     const first = await Pemba.open({ datastore: ds, nestedGroupIndex: false });
     await hub(first, 300, 300);
     const again = await Pemba.open({ datastore: ds, nestedGroupIndexBytes: 64 * 1024 });

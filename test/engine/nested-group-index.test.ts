@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Datastore, Revision, RevisionChanges } from '../../src/datastore/datastore.js';
-import { createMemoryDatastore } from '../../src/datastore/memory/memory-datastore.js';
+import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { NestingGraph, ReachCache } from '../../src/engine/nested-group-graph.js';
 import type { EdgeChange } from '../../src/engine/nested-group-graph.js';
 import {
@@ -317,7 +317,7 @@ describe('NestedGroupIndex', () => {
   }, 60_000);
 
   it('answers only for revisions in [changedAt, revision]', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, SCHEMA);
     const r1 = await write(ds, touch(edge('a', 'b')));
     const r2 = await write(ds, touch(edge('b', 'c')));
@@ -350,7 +350,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('a view throws rather than answer once its revision is no longer exact', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, SCHEMA);
     const r1 = await write(ds, touch(edge('a', 'b')));
     const index = await openIndex(ds);
@@ -364,7 +364,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('follows schema changes that make a relation indexable or not', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     const plain = 'definition user {}\ndefinition team {\n  relation member: user | team#member\n}';
     const flat = 'definition user {}\ndefinition team {\n  relation member: user\n}';
     const caveated = 'caveat cav(x int) { x > 1 }\ndefinition user {}\ndefinition team {\n  relation member: user | team#member with cav\n}';
@@ -450,7 +450,7 @@ describe('NestedGroupIndex', () => {
   );
 
   it('refuses to answer while a caveated or expiring edge exists (the schema should have prevented it)', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, SCHEMA);
     const r1 = await write(ds, touch(edge('a', 'b')), touch(edge('b', 'c'), { caveat: { name: 'cav' } }));
     const index = await openIndex(ds);
@@ -469,7 +469,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('caughtUp resolves after a write, and times out for a revision never written', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, SCHEMA);
     const index = await openIndex(ds);
     const head = await ds.headRevision();
@@ -485,7 +485,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('close() stops following the feed and resolves pending caughtUp calls with false', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, SCHEMA);
     const r1 = await write(ds, touch(edge('a', 'b')));
     const index = await NestedGroupIndex.open(ds);
@@ -502,7 +502,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('stops answering when the datastore is closed under it', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, SCHEMA);
     const r1 = await write(ds, touch(edge('a', 'b')));
     const index = await openIndex(ds);
@@ -514,7 +514,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('stops answering when the feed throws, then rebuilds from the head', async () => {
-    const inner = createMemoryDatastore();
+    const inner = openMemoryDatastore();
     await writeSchema(inner, SCHEMA);
     const r1 = await write(inner, touch(edge('a', 'b')));
     let failNext = false;
@@ -564,7 +564,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('applies a commit of 50,000 nesting edges in steps, letting timers run, and answers it exactly', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, 'definition user {}\ndefinition team {\n  relation member: user | team#member\n}');
     const index = await openIndex(ds);
     const edges = Array.from({ length: 50_000 }, (_, i) => edge(`t${i % 5000}`, `t${5000 + i}`));
@@ -586,7 +586,7 @@ describe('NestedGroupIndex', () => {
   });
 
   it('handles ~10,000 nested teams and 1,000-change commits quickly', async () => {
-    const ds = createMemoryDatastore();
+    const ds = openMemoryDatastore();
     await writeSchema(ds, 'definition user {}\ndefinition team {\n  relation member: user | team#member\n}');
     const random = rng(5);
     const n = 10_000;

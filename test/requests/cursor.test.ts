@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, isResourceId } from '../../src/requests/cursor.js';
-import { SqliteDatastore } from '../../src/datastore/sqlite/sqlite-datastore.js';
+import { SqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import { Pemba } from '../../src/pemba.js';
 import { parseRelationship } from '../../src/relationships/relationship-string.js';
 import { BACKENDS, useTestBackends } from '../datastore/test-backends.js';

@@ -18,8 +18,8 @@ import { promisify } from 'node:util';
 import { v1 } from '@authzed/authzed-node';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratePostgres } from '../../src/datastore/postgres/postgres-migrations.js';
-import { createPool } from '../../src/datastore/postgres/postgres-pool.js';
+import { migratePostgres } from '../../src/datastore/postgres/migrations.js';
+import { createPool } from '../../src/datastore/postgres/pool.js';
 import { fullyConsistent, obj, relText, SCHEMA, subj, update } from './harness.js';
 import { killAll, serveProcess } from './serve-process.js';
 

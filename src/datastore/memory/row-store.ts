@@ -7,11 +7,11 @@
  * Rows live in a slot per relationship key, indexed by resource (type → id → relation → subject) and
  * by subject (type → id → slots), so batched lookups touch only the rows they ask for.
  */
-import { invalidArgument } from '../../errors/index.js';
 import type { Relationship } from '../../relationships/relationship.js';
 import type { QueryOptions, RelationshipKey, RelationshipQuery, Revision } from '../datastore.js';
 import { compareKeys, queryPredicate } from '../datastore.js';
-import { subjectKey } from './relationships.js';
+import { validateLimit } from '../common/options.js';
+import { subjectKey } from '../common/relationships.js';
 
 export interface RowVersion {
   /** Frozen; shared with readers. */
@@ -131,9 +131,7 @@ export class RowStore {
   /** Relationships visible at `revision` and unexpired at `nowMs`, in key order, after `after`, at most `limit`. */
   query(q: RelationshipQuery, revision: Revision, nowMs: number, options: QueryOptions = {}): Relationship[] {
     const { limit, after } = options;
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-      throw invalidArgument(`invalid query limit ${limit}: it must be a non-negative integer`);
-    }
+    validateLimit(limit, 'query');
     const match = queryPredicate(q);
     const hits: { key: RelationshipKey; v: RowVersion }[] = [];
     for (const slot of this.candidates(q)) {

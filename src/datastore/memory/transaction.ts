@@ -4,15 +4,23 @@
  * they cannot see them. Every mutation is recorded in an undo log, and a transaction that throws is
  * rolled back — as a SQL backend's INSERT/UPDATE of created_rev/deleted_rev would be by the database.
  */
-import { alreadyExists, invalidArgument, PembaError } from '../../errors/index.js';
 import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
 import type {
   QueryOptions, ReadWriteTransaction, RelationshipChange, RelationshipQuery, Revision, StoredSchema,
 } from '../datastore.js';
+import { transactionFinished } from '../../errors/index.js';
+import { validateLimit } from '../common/options.js';
+import { freezeCopy } from '../common/relationships.js';
+import type { VersionView } from '../common/updates.js';
+import { decideUpdate, validateOperation } from '../common/updates.js';
 import type { CommitLog } from './commit-log.js';
-import { formatTuple, freezeCopy, sameAttributes } from './relationships.js';
 import type { RowStore, RowVersion } from './row-store.js';
-import { isExpired, Slot } from './row-store.js';
+import { Slot } from './row-store.js';
+
+const VERSION_VIEW: VersionView<RowVersion> = {
+  expiresAtMs: (v) => v.expiresAtMs,
+  relationship: (v) => v.relationship,
+};
 
 /** A slot that had a version pushed (a bare slot: no allocation per created row), or a version marked deleted. */
 type Undo = Slot | { slot: Slot; deleted: RowVersion };
@@ -63,9 +71,7 @@ export class MemoryTransaction implements ReadWriteTransaction {
 
   async deleteMatching(query: RelationshipQuery, limit?: number): Promise<number> {
     this.assertOpen();
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-      throw invalidArgument(`invalid delete limit ${limit}: it must be a non-negative integer`);
-    }
+    validateLimit(limit, 'delete');
     const nowMs = this.now();
     const doomed = this.rows.query(query, this.revision, nowMs, { limit });
     for (const r of doomed) this.apply({ operation: 'DELETE', relationship: r }, nowMs);
@@ -100,43 +106,18 @@ export class MemoryTransaction implements ReadWriteTransaction {
     this.closed = true;
   }
 
+  /** Carries out the shared rules' decision (common/updates.ts) on the relationship's slot. */
   private apply(u: RelationshipUpdate, nowMs: number): void {
-    const r = u.relationship;
-    if (u.operation !== 'CREATE' && u.operation !== 'TOUCH' && u.operation !== 'DELETE') {
-      throw invalidArgument(`unknown update operation ${String(u.operation)}`);
-    }
-    const slot = u.operation === 'DELETE' ? this.rows.slotFor(r) : this.rows.ensureSlot(r);
-    const current = slot?.current();
-    // An expired relationship is absent: CREATE may replace it and DELETE reports no change.
-    const live = current && !isExpired(current, nowMs) ? current : undefined;
-    switch (u.operation) {
-      case 'CREATE':
-        if (live) {
-          throw alreadyExists(
-            `could not CREATE relationship \`${formatTuple(r)}\`, as it already existed. If this is persistent, please switch to TOUCH operations or specify a precondition`,
-            'ERROR_REASON_ATTEMPT_TO_RECREATE_RELATIONSHIP',
-            { relationship: formatTuple(r) },
-          );
-        }
-        this.replace(slot!, current, r);
-        break;
-      case 'TOUCH':
-        // A TOUCH that changes nothing keeps the row version but is still reported, as SpiceDB's Watch does.
-        if (current && sameAttributes(current.relationship, r)) {
-          this.changes.push({ operation: 'TOUCH', relationship: current.relationship });
-        } else {
-          this.replace(slot!, current, r);
-        }
-        break;
-      case 'DELETE':
-        if (current) this.markDeleted(slot!, current);
-        if (live) this.changes.push({ operation: 'DELETE', relationship: live.relationship });
-        break;
-    }
+    validateOperation(u);
+    const slot = u.operation === 'DELETE' ? this.rows.slotFor(u.relationship) : this.rows.ensureSlot(u.relationship);
+    const decision = decideUpdate(u, slot?.current(), VERSION_VIEW, nowMs);
+    if (decision.retire) this.markDeleted(slot!, decision.retire);
+    if (decision.insert) this.insert(slot!, u.relationship);
+    const { report } = decision;
+    if (report) this.changes.push({ operation: report.operation, relationship: report.version.relationship });
   }
 
-  private replace(slot: Slot, current: RowVersion | undefined, r: Relationship): void {
-    if (current) this.markDeleted(slot, current);
+  private insert(slot: Slot, r: Relationship): void {
     const relationship = freezeCopy(r);
     // Every field set, in one order: one object shape for all versions, and no spread temporary.
     const pushed: RowVersion = {
@@ -157,7 +138,7 @@ export class MemoryTransaction implements ReadWriteTransaction {
 
   /** Also refuses work once the caller's signal aborted: the transaction will not commit anyway. */
   private assertOpen(): void {
-    if (this.closed) throw new PembaError('INTERNAL', 'the transaction has already finished: use it only inside its readWrite callback');
+    if (this.closed) throw transactionFinished();
     this.signal?.throwIfAborted();
   }
 }

@@ -1,0 +1,71 @@
+/**
+ * The connection pool and the two ways to use it: one statement (`query`) or a checked-out client
+ * (`withClient`). A connection that breaks is thrown away, never reused; the pool opens new ones on
+ * demand, which is how the datastore reconnects after PostgreSQL restarts.
+ */
+import pg from 'pg';
+import { PembaError } from '../../errors/index.js';
+import { mapPgError } from './errors.js';
+
+export interface PoolOptions {
+  /** Connections per process (default 10). */
+  maxConnections?: number;
+  /** How long in ms to wait for a connection before failing with UNAVAILABLE (default 5000). */
+  connectionTimeoutMs?: number;
+}
+
+export function createPool(connUri: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: connUri,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle connection that dies (server restart) is reported here; the pool has already dropped it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
+  db: pg.Pool | pg.PoolClient,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await db.query<R>(text, values);
+  } catch (e) {
+    throw mapPgError(e);
+  }
+}
+
+/**
+ * Runs `fn` with a dedicated connection. If the connection fails meanwhile (even while idle between
+ * statements, which pg reports as an 'error' event), or `fn` calls `discard`, it is destroyed rather
+ * than returned to the pool.
+ */
+export async function withClient<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient, discard: (reason: Error) => void) => Promise<T>,
+): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (e) {
+    throw mapPgError(e);
+  }
+  let broken: Error | undefined;
+  const discard = (e: Error) => {
+    broken ??= e;
+  };
+  client.on('error', discard);
+  try {
+    return await fn(client, discard);
+  } catch (e) {
+    // Statements run through query(), which already mapped connection failures to UNAVAILABLE.
+    if (e instanceof PembaError && e.code === 'UNAVAILABLE') discard(e);
+    throw e;
+  } finally {
+    client.off('error', discard);
+    client.release(broken ?? false);
+  }
+}

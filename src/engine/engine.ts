@@ -1,0 +1,261 @@
+/**
+ * The engine behind one front door: permission checks, Expand and the two lookups over a snapshot
+ * and the schema it holds. It owns what those share across requests: the dispatcher (the cache of
+ * sub-problem answers and the table of running ones) and its keys, the nested-group index, the depth
+ * and Expand size limits, the kept candidates of paged LookupResources and the compiled schemas.
+ *
+ * Each operation stops once the request's signal aborts (a deadline, a client cancel).
+ *
+ * It answers in the engine's terms (memberships, trees, ids) and validates nothing: a front end (the
+ * Pemba facade and its SpiceDB API, an OpenFGA one, a remote dispatch) resolves the snapshot, checks
+ * the request against the schema, and turns answers into its own shapes.
+ */
+import type { Datastore, Revision, SnapshotReader } from '../datastore/datastore.js';
+import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
+import type { Cancellable, ExpandTree } from '../requests/requests.js';
+import { compileSchema } from '../schema/index.js';
+import { analysisOf } from '../schema/analysis.js';
+import type { CompiledSchema } from '../schema/ir.js';
+import { CandidateCache } from './candidate-cache.js';
+import { CaveatEvaluator } from './caveat-evaluator.js';
+import { Checker, type SharedDispatch } from './check.js';
+import { DEFAULT_MAX_DEPTH } from './depth.js';
+import { checkKeyPrefix, lookupResourcesKey } from './dispatch-keys.js';
+import { Dispatcher } from './dispatcher.js';
+import { DEFAULT_MAX_EXPAND_SIZE, expand } from './expand.js';
+import { lookupResources, type FoundResource } from './lookup-resources.js';
+import { SubjectLookup } from './lookup-subjects.js';
+import type { Membership } from './membership.js';
+import { NestedGroupIndex, type BudgetExceeded, type NestedGroupIndexStats } from './nested-group-index.js';
+import { sortPaced } from './paced-sort.js';
+import { RequestReader } from './request-reader.js';
+
+export interface EngineOptions {
+  /** Maximum dispatch depth of one query (default 50). */
+  maxDepth?: number;
+  /** Largest Expand answer, in tree nodes plus the subjects their leaves list (default 100,000). */
+  maxExpandSize?: number;
+  /** Budget in bytes of the cache of sub-problem answers shared across requests (default 64 MiB; 0: off). */
+  dispatchCacheBytes?: number;
+  /** Run identical concurrent sub-problems of different requests once (default true). */
+  dedupe?: boolean;
+  /** Maintain the nested-group (Leopard) index from the datastore's change feed (default true). */
+  nestedGroupIndex?: boolean;
+  /** Memory budget of the nested-group index in bytes (default 128 MiB). */
+  nestedGroupIndexBytes?: number;
+  /** Told when a relation's nesting edges exceed the index's budget (it is then evaluated without the index). */
+  onBudgetExceeded?: (event: BudgetExceeded) => void;
+}
+
+/** One permission check: does `subject` have `permission` on `resource`, under `context`? */
+export interface CheckQuery {
+  resource: ObjectRef;
+  permission: string;
+  subject: SubjectRef;
+  context?: Record<string, unknown>;
+}
+
+export interface ExpandQuery {
+  resource: ObjectRef;
+  permission: string;
+}
+
+export interface LookupResourcesQuery {
+  resourceType: string;
+  permission: string;
+  subject: SubjectRef;
+  context?: Record<string, unknown>;
+  /** Resume after this resource id (ids come in code-unit order). */
+  after?: string;
+  /** At most this many results. */
+  limit?: number;
+}
+
+export interface LookupSubjectsQuery {
+  resource: ObjectRef;
+  permission: string;
+  subjectType: string;
+  /** `...` for plain subjects. */
+  subjectRelation: string;
+  context?: Record<string, unknown>;
+}
+
+/** A subject LookupSubjects found; `*` (first, if any) lists the subjects the wildcard leaves out. */
+export interface FoundSubject {
+  id: string;
+  membership: Membership;
+  excluded: Array<{ id: string; membership: Membership }>;
+}
+
+/** An item of checkBulk answers with its membership or with the error evaluating it failed with. */
+export type BulkAnswer = { membership: Membership; error?: undefined } | { membership?: undefined; error: Error };
+
+/** Longest a read waits for the nested-group index to apply its revision before evaluating without it. */
+const INDEX_CATCH_UP_MS = 1000;
+/** Compiled schemas kept (by text): the stored schema changes rarely. */
+const COMPILED_SCHEMAS = 16;
+
+export class Engine {
+  /** Candidates of paged LookupResources, for their next pages. */
+  private readonly candidates = new CandidateCache();
+  private readonly compiled = new Map<string, CompiledSchema>();
+  private readonly dispatcher: Dispatcher;
+  private index: NestedGroupIndex | undefined;
+  readonly maxDepth: number;
+  readonly maxExpandSize: number;
+
+  private constructor(private readonly datastore: Datastore, options: EngineOptions) {
+    this.dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxExpandSize = options.maxExpandSize ?? DEFAULT_MAX_EXPAND_SIZE;
+  }
+
+  /** An engine over `datastore`; builds the nested-group index (unless turned off) before it returns. */
+  static async open(datastore: Datastore, options: EngineOptions = {}): Promise<Engine> {
+    const engine = new Engine(datastore, options);
+    if (options.nestedGroupIndex !== false) {
+      engine.index = await NestedGroupIndex.open(datastore, {
+        maxBytes: options.nestedGroupIndexBytes,
+        onBudgetExceeded: options.onBudgetExceeded,
+        compile: (text) => engine.compile(text),
+      });
+    }
+    return engine;
+  }
+
+  /** Schema text compiled, cached by text (compiling is not free); throws SchemaError when it is invalid. */
+  compile(text: string): CompiledSchema {
+    let schema = this.compiled.get(text);
+    if (!schema) {
+      schema = compileSchema(text);
+      if (this.compiled.size > COMPILED_SCHEMAS) this.compiled.clear();
+      this.compiled.set(text, schema);
+    }
+    return schema;
+  }
+
+  /**
+   * Before reading at `revision`: waits briefly for the nested-group index to apply it. The index answers
+   * only at revisions it has applied, and its answer can differ from evaluation without it (a chain past
+   * the depth limit); waiting keeps the same question's answer the same whether or not it had caught up.
+   */
+  async readyFor(revision: Revision): Promise<void> {
+    if (this.index?.status === 'live' && this.index.revision < revision) {
+      // Reading the head wakes the change feed at once when another node wrote the revision.
+      await this.datastore.headRevision();
+      await this.index.caughtUp(revision, INDEX_CATCH_UP_MS);
+    }
+  }
+
+  async check(snapshot: SnapshotReader, schema: CompiledSchema, query: CheckQuery & Cancellable): Promise<Membership> {
+    const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context);
+    return checker.check(query.resource, query.permission);
+  }
+
+  /**
+   * Many checks at one snapshot, in order; each answers with its membership or its own error. Checks
+   * of the same subject and context share one checker (and what it has read). The signal's abort ends
+   * them all.
+   */
+  async checkBulk(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    queries: readonly CheckQuery[],
+    options: Cancellable = {},
+  ): Promise<BulkAnswer[]> {
+    const reader = new RequestReader(snapshot, options.signal);
+    const checkers = new Map<string, Checker>();
+    const answers: BulkAnswer[] = [];
+    for (const q of queries) {
+      try {
+        const key = JSON.stringify([q.subject, q.context ?? null]);
+        let checker = checkers.get(key);
+        if (!checker) {
+          checker = this.checker(schema, reader, q.subject, q.context);
+          checkers.set(key, checker);
+        }
+        answers.push({ membership: await checker.check(q.resource, q.permission) });
+      } catch (error) {
+        // An item's own failure is its answer; the call's deadline or cancellation ends them all.
+        options.signal?.throwIfAborted();
+        answers.push({ error: error as Error });
+      }
+    }
+    return answers;
+  }
+
+  async expand(snapshot: SnapshotReader, schema: CompiledSchema, query: ExpandQuery & Cancellable): Promise<ExpandTree> {
+    const reader = new RequestReader(snapshot, query.signal);
+    return expand(schema, reader, query.resource, query.permission, this.maxDepth, this.maxExpandSize);
+  }
+
+  /**
+   * The resources of `resourceType` on which the subject has the permission (perhaps conditionally), in
+   * id order, after `query.after`, at most `query.limit`. The candidates of a lookup that will likely be
+   * paged on are kept for its next pages.
+   */
+  lookupResources(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    query: LookupResourcesQuery & Cancellable,
+  ): AsyncGenerator<FoundResource> {
+    const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context);
+    return lookupResources(schema, query.resourceType, query.permission, checker, this.index, {
+      after: query.after, limit: query.limit, cache: this.candidates, key: lookupResourcesKey(snapshot.revision, query),
+    });
+  }
+
+  /** The subjects with the permission on the resource: the wildcard first (if any), then by id. */
+  async *lookupSubjects(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    query: LookupSubjectsQuery & Cancellable,
+  ): AsyncGenerator<FoundSubject> {
+    const reader = new RequestReader(snapshot, query.signal);
+    const caveats = new CaveatEvaluator(schema, query.context);
+    const { subjectType, subjectRelation } = query;
+    const lookup = new SubjectLookup(schema, reader, subjectType, subjectRelation, caveats, this.maxDepth, this.index);
+    const set = await lookup.lookup(query.resource, query.permission);
+    const found = ([id, membership]: [string, Membership]) => ({ id, membership });
+    const byId = (a: [string, Membership], b: [string, Membership]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    if (set.wildcard) {
+      const excluded = (await sortPaced([...set.wildcard.excluded], byId, reader)).map(found);
+      yield { id: '*', membership: set.wildcard.membership, excluded };
+    }
+    for (const entry of await sortPaced([...set.concrete], byId, reader)) {
+      if (reader.due()) await reader.pause();
+      yield { ...found(entry), excluded: [] };
+    }
+  }
+
+  /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
+  dispatchStats(): ReturnType<Dispatcher['stats']> {
+    return this.dispatcher.stats();
+  }
+
+  /** Sizes of the nested-group index, its memory budget and the relations it dropped for exceeding it. */
+  nestedGroupIndexStats(): NestedGroupIndexStats | undefined {
+    return this.index?.stats();
+  }
+
+  /** Stops following the datastore's change feed (the datastore itself is the caller's to close). */
+  async close(): Promise<void> {
+    await this.index?.close();
+  }
+
+  /** A Checker that shares sub-problem answers with other requests at the same revision. */
+  private checker(
+    schema: CompiledSchema,
+    reader: RequestReader,
+    subject: SubjectRef,
+    context: Record<string, unknown> | undefined,
+  ): Checker {
+    let shared: SharedDispatch | undefined;
+    if (this.dispatcher.enabled) {
+      const keyPrefix = this.dispatcher.keyPrefix(checkKeyPrefix(reader.snapshot.revision, subject, context));
+      shared = { dispatcher: this.dispatcher, keyPrefix, cacheable: !analysisOf(schema).usesExpiration };
+    }
+    const caveats = new CaveatEvaluator(schema, context);
+    return new Checker({ schema, reader, subject, caveats, maxDepth: this.maxDepth, shared, index: this.index });
+  }
+}

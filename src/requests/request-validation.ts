@@ -1,0 +1,74 @@
+/**
+ * What a request must satisfy before it is evaluated or written: SpiceDB's limits on one call, and
+ * the types, relations and subjects it names against the schema. ("Check" is kept for permission
+ * checks: these validate or assert.)
+ */
+import {
+  duplicateUpdate, invalidArgument, tooManyChecks, tooManyPreconditions, tooManyUpdates, wildcardSubjectInCheck,
+} from '../errors/index.js';
+import { validateRelationshipContext } from '../caveats/index.js';
+import { keyOf } from '../datastore/datastore.js';
+import { validateFilterAgainstSchema } from '../relationships/relationship-filter.js';
+import type { Precondition, Relationship, RelationshipUpdate, SubjectRef } from '../relationships/relationship.js';
+import { formatRelationship } from '../relationships/relationship-string.js';
+import { validateRelationship } from '../schema/index.js';
+import type { CompiledSchema } from '../schema/ir.js';
+
+/** SpiceDB's limits on one write. */
+export const MAX_UPDATES_PER_WRITE = 1000;
+export const MAX_PRECONDITIONS_PER_WRITE = 1000;
+/** Default of the most items one CheckBulk may ask (PembaOptions.maxCheckBulkItems; the server's config sets it). */
+export const DEFAULT_MAX_CHECK_BULK_ITEMS = 10_000;
+
+export function assertCheckBulkCount(count: number, max: number): void {
+  if (count > max) throw tooManyChecks(count, max);
+}
+
+/** At most MAX_UPDATES_PER_WRITE updates and MAX_PRECONDITIONS_PER_WRITE preconditions; no relationship updated twice. */
+export function assertWriteRequest(
+  updates: readonly RelationshipUpdate[],
+  preconditions: readonly Precondition[],
+): void {
+  if (updates.length > MAX_UPDATES_PER_WRITE) throw tooManyUpdates(updates.length, MAX_UPDATES_PER_WRITE);
+  assertPreconditionCount(preconditions);
+  const seen = new Set<string>();
+  for (const u of updates) {
+    const key = JSON.stringify(keyOf(u.relationship));
+    if (seen.has(key)) throw duplicateUpdate(formatRelationship(u.relationship));
+    seen.add(key);
+  }
+}
+
+export function assertPreconditionCount(preconditions: readonly Precondition[]): void {
+  if (preconditions.length > MAX_PRECONDITIONS_PER_WRITE) {
+    throw tooManyPreconditions(preconditions.length, MAX_PRECONDITIONS_PER_WRITE);
+  }
+}
+
+/** The resource type and the permission or relation asked about exist. */
+export function validateObjectAndRelation(schema: CompiledSchema, type: string, relation: string): void {
+  validateFilterAgainstSchema(schema, { resourceType: type, relation });
+  if (!relation) throw invalidArgument('a permission or relation name is required');
+}
+
+/** The subject's type (and relation) exist, and it is not a wildcard. */
+export function validateSubject(schema: CompiledSchema, subject: SubjectRef): void {
+  if (subject.id === '*') throw wildcardSubjectInCheck();
+  validateFilterAgainstSchema(schema, { subject: { type: subject.type, relation: subject.relation } });
+}
+
+/** A permission check's resource, permission and subject. */
+export function validateCheck(
+  schema: CompiledSchema,
+  q: { resource: { type: string }; permission: string; subject: SubjectRef },
+): void {
+  validateObjectAndRelation(schema, q.resource.type, q.permission);
+  validateSubject(schema, q.subject);
+}
+
+/** The schema's rules, and a stored caveat context must name the caveat's parameters with values of their types. */
+export function validateWrite(schema: CompiledSchema, r: Relationship): void {
+  validateRelationship(schema, r);
+  const caveat = r.caveat && schema.caveats.get(r.caveat.name);
+  if (caveat && r.caveat?.context) validateRelationshipContext(caveat, r.caveat.context);
+}
