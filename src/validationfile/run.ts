@@ -35,7 +35,6 @@ export interface RunOptions {
 export async function runValidationFile(file: ValidationFile, options: RunOptions = {}): Promise<RunResult> {
   const result: RunResult = { problems: [], relationshipsLoaded: 0, assertionsRun: 0, expectedRelationsValidated: 0 };
   const problem = (at: SourceLocation, message: string) => result.problems.push({ ...at, message });
-  const top: SourceLocation = { path: file.path, line: 1, column: 1 };
 
   if (!file.schema) return result;
 

@@ -226,7 +226,7 @@ assertions:
   });
 
   it("is not cut off by the server's --request-timeout, however long it takes (nor is the export)", async () => {
-    await withServer({ requestTimeout: '300ms' }, async (t, opts) => {
+    await withServer({ requestTimeout: '300ms' }, async (t) => {
       const response = await new Promise<v1.ImportBulkRelationshipsResponse>((resolve, reject) => {
         const stream = t.client.importBulkRelationships((err, value) => (err ? reject(err) : resolve(value!)));
         let i = 0;
@@ -254,6 +254,7 @@ assertions:
     await withServer({}, async (_t, opts) => {
       const { captured, io: cio } = io(true);
       expect(await importCommand(file, { ...opts, batchSize: 50 }, cio)).toBe(0);
+      // eslint-disable-next-line no-control-regex, no-regex-spaces -- the terminal's escape codes, spaced as printed
       expect(captured.progress).toMatch(/\r\[#*\.*\] +\d+%  importing [\d,]+ relationships  [\d,.]+\/s\x1b\[K/);
       expect(captured.progress.endsWith('\r\x1b[K')).toBe(true); // cleared before the summary
       expect(captured.out[0]).toMatch(/^imported 5000 relationships/);

@@ -3,7 +3,7 @@
  * them (SQLite skips the savepoint and undoes by hand), which must keep every write() guarantee —
  * a conflicting call leaves no row and no change-log entry, and the transaction goes on after it.
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Datastore, Revision } from '../../src/datastore/datastore.js';
 import { PembaError } from '../../src/errors/index.js';
 import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';

@@ -2,7 +2,7 @@
  * What only the memory datastore promises beyond the contract (contract.ts, run here for memory):
  * frozen shared relationships, slots a failed transaction leaves none of, index-backed lookups.
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { PembaError } from '../../src/errors/index.js';

@@ -21,7 +21,7 @@ import {
   check, collect, deadlineIn, fullyConsistent, HAS, importBulk, killAll, minimizeLatency, NO, obj, outcome, percentiles, report, rssSampler,
   sleep, startServer, subj, touchAll, update, writeSchema,
 } from './harness.js';
-import type { Outcome, Server } from './harness.js';
+import type { Outcome } from './harness.js';
 
 const SOAK_MS = Number(process.env.PEMBA_SOAK_MS ?? 180_000);
 /**

@@ -104,7 +104,7 @@ describe('PostgreSQL restarting under load', () => {
     };
     const loops = Array.from({ length: CLIENTS }, (_, c) => load(c));
 
-    let restarted = { start: 0, end: 0 };
+    const restarted = { start: 0, end: 0 };
     try {
       await new Promise((r) => setTimeout(r, 1000));
       restarted.start = Date.now();

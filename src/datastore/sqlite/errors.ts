@@ -1,5 +1,5 @@
 /** SQLite failures a client should retry (locked by another process, disk trouble) become UNAVAILABLE. */
-import { datastoreUnavailable, PembaError } from '../../errors/index.js';
+import { datastoreUnavailable } from '../../errors/index.js';
 
 const RETRYABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL)/;
 
