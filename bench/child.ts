@@ -22,10 +22,14 @@ const progress = (text: string) => send({ type: 'progress', text });
 
 function startSystem(task: ChildTask): Promise<System> {
   switch (task.system) {
-    case 'pemba': return PembaInProcess.start();
-    case 'pemba-sqlite': return PembaInProcess.startSqlite();
-    case 'pemba-grpc': return PembaGrpc.start(task.serverExecArgv);
-    case 'spicedb': return SpiceDB.start();
+    case 'pemba':
+      return PembaInProcess.start();
+    case 'pemba-sqlite':
+      return PembaInProcess.startSqlite();
+    case 'pemba-grpc':
+      return PembaGrpc.start(task.serverExecArgv);
+    case 'spicedb':
+      return SpiceDB.start();
   }
 }
 
@@ -48,7 +52,13 @@ async function main(task: ChildTask): Promise<ChildResult> {
   const dataset = buildDataset(task.dataset, task.scale, task.seed);
   const system = await startSystem(task);
   await system.writeSchema(dataset.schema);
-  const result: ChildResult = { system: task.system, dataset: dataset.name, relationships: 0, loadMs: 0, workloads: {} };
+  const result: ChildResult = {
+    system: task.system,
+    dataset: dataset.name,
+    relationships: 0,
+    loadMs: 0,
+    workloads: {},
+  };
 
   if (task.mode === 'import') {
     // Materialized first, so the timing is the system's alone.
@@ -99,7 +109,9 @@ process.on('disconnect', () => process.exit(1));
 const task = JSON.parse(process.argv[2]) as ChildTask;
 try {
   const result = await main(task);
-  await new Promise<void>((resolve, reject) => process.send!({ type: 'result', result } satisfies ChildMessage, (e: Error | null) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    process.send!({ type: 'result', result } satisfies ChildMessage, (e: Error | null) => (e ? reject(e) : resolve())),
+  );
   // SpiceDB's close() takes ~6 s and nothing is left to measure: end the process instead.
   process.exit(0);
 } catch (e) {

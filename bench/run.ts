@@ -27,7 +27,9 @@ function runChild(task: ChildTask, execArgv: string[]): Promise<ChildResult> {
       if (m.type === 'progress') console.log(`    ${m.text}`);
       else result = m.result;
     });
-    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`${task.system} on ${task.dataset} exited with ${code}`))));
+    child.on('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`${task.system} on ${task.dataset} exited with ${code}`)),
+    );
   });
 }
 
@@ -37,27 +39,53 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const execArgv = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const data: RunData = {
-    options, machine: describeMachine(), startedAt: started.toISOString(), wallMs: 0,
-    argv: process.argv.slice(2).join(' '), datasets: [],
+    options,
+    machine: describeMachine(),
+    startedAt: started.toISOString(),
+    wallMs: 0,
+    argv: process.argv.slice(2).join(' '),
+    datasets: [],
   };
 
   for (const name of options.datasets) {
     const scale = name === 'github' ? options.githubScale : options.otherScale;
     const d = buildDataset(name, scale, options.seed);
-    const info: DatasetInfo = { name: d.name, title: d.title, sizes: d.sizes, notes: d.notes, relationships: 0, results: {}, imports: {} };
+    const info: DatasetInfo = {
+      name: d.name,
+      title: d.title,
+      sizes: d.sizes,
+      notes: d.notes,
+      relationships: 0,
+      results: {},
+      imports: {},
+    };
     data.datasets.push(info);
     console.log(`${d.title}`);
     for (const system of options.systems) {
-      const base = { system, dataset: name, scale, seed: options.seed, reps: options.reps, ops: options.ops, warmupMs: options.warmupMs, workloads: options.workloads, serverExecArgv: execArgv };
+      const base = {
+        system,
+        dataset: name,
+        scale,
+        seed: options.seed,
+        reps: options.reps,
+        ops: options.ops,
+        warmupMs: options.warmupMs,
+        workloads: options.workloads,
+        serverExecArgv: execArgv,
+      };
       console.log(`  ${system}`);
       try {
         const result = await runChild({ ...base, mode: 'workloads' }, execArgv);
         info.results[system] = result;
         info.relationships = result.relationships;
         const imports: ChildResult[] = [];
-        for (let i = 0; i < options.importReps; i++) imports.push(await runChild({ ...base, mode: 'import' }, execArgv));
+        for (let i = 0; i < options.importReps; i++)
+          imports.push(await runChild({ ...base, mode: 'import' }, execArgv));
         info.imports[system as SystemName] = imports;
-        if (imports.length) console.log(`    import: ${imports.map((r) => Math.round(r.relationships / (r.loadMs / 1000))).join(', ')} relationships/s`);
+        if (imports.length)
+          console.log(
+            `    import: ${imports.map((r) => Math.round(r.relationships / (r.loadMs / 1000))).join(', ')} relationships/s`,
+          );
       } catch (e) {
         console.error(`    failed: ${(e as Error).message}`);
       }

@@ -8,7 +8,12 @@ import type { SystemName } from './systems/system.js';
 import { SYSTEM_NAMES, SYSTEM_TITLES } from './systems/system.js';
 import { WORKLOADS } from './workloads/index.js';
 
-const COLORS: Record<SystemName, string> = { pemba: '#2a9d8f', 'pemba-sqlite': '#3a86c8', 'pemba-grpc': '#8a6fdf', spicedb: '#e76f51' };
+const COLORS: Record<SystemName, string> = {
+  pemba: '#2a9d8f',
+  'pemba-sqlite': '#3a86c8',
+  'pemba-grpc': '#8a6fdf',
+  spicedb: '#e76f51',
+};
 const WIDTH = 960;
 const LEFT = 250;
 const RIGHT = 30;
@@ -20,15 +25,19 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 export function renderSvg(data: RunData): string {
   const systems = SYSTEM_NAMES.filter((s) => data.options.systems.includes(s));
-  const all = data.datasets.flatMap((d) => WORKLOADS.flatMap((w) => systems.map((s) => figure(d, s, w.name)))).filter((f) => f !== undefined);
+  const all = data.datasets
+    .flatMap((d) => WORKLOADS.flatMap((w) => systems.map((s) => figure(d, s, w.name))))
+    .filter((f) => f !== undefined);
   const lo = Math.floor(Math.log10(Math.max(1e-3, Math.min(...all.map((f) => f.p5)))));
   const hi = Math.ceil(Math.log10(Math.max(...all.map((f) => f.p99), 1)));
   const x = (v: number) => LEFT + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * (WIDTH - LEFT - RIGHT);
 
   const body: string[] = [];
   let y = 40;
-  const legend = systems.map((s, i) =>
-    `<rect x="${LEFT + i * 180}" y="14" width="12" height="12" fill="${COLORS[s]}"/><text x="${LEFT + i * 180 + 18}" y="24">${SYSTEM_TITLES[s]}</text>`);
+  const legend = systems.map(
+    (s, i) =>
+      `<rect x="${LEFT + i * 180}" y="14" width="12" height="12" fill="${COLORS[s]}"/><text x="${LEFT + i * 180 + 18}" y="24">${SYSTEM_TITLES[s]}</text>`,
+  );
   for (const d of data.datasets) {
     body.push(`<text x="10" y="${y + 16}" font-weight="bold" font-size="13">${esc(d.title)}</text>`);
     y += HEADER;

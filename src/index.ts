@@ -16,7 +16,13 @@ export type { NestedGroupIndexStats, BudgetExceeded } from './engine/nested-grou
 /** The engine behind the facade, for front ends that bring their own API (the answers are memberships). */
 export { Engine } from './engine/engine.js';
 export type {
-  EngineOptions, CheckQuery, ExpandQuery, LookupResourcesQuery, LookupSubjectsQuery, FoundSubject, BulkAnswer,
+  EngineOptions,
+  CheckQuery,
+  ExpandQuery,
+  LookupResourcesQuery,
+  LookupSubjectsQuery,
+  FoundSubject,
+  BulkAnswer,
 } from './engine/engine.js';
 export type { Membership } from './engine/membership.js';
 export type * from './requests/requests.js';

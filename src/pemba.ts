@@ -19,10 +19,22 @@ import { openMemoryDatastore } from './datastore/memory/datastore.js';
 import { ImportWatchdog, type ImportLimits } from './datastore/import-watchdog.js';
 import { resolveRevision } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
-import { decodeCursor, encodeCursor, isExportPosition, isRelationshipKey, requestFingerprint } from './requests/cursor.js';
 import {
-  assertCheckBulkCount, assertPreconditionCount, assertWriteRequest, DEFAULT_MAX_CHECK_BULK_ITEMS, validateCheck,
-  validateObjectAndRelation, validateSubject, validateWrite,
+  decodeCursor,
+  encodeCursor,
+  isExportPosition,
+  isRelationshipKey,
+  requestFingerprint,
+} from './requests/cursor.js';
+import {
+  assertCheckBulkCount,
+  assertPreconditionCount,
+  assertWriteRequest,
+  DEFAULT_MAX_CHECK_BULK_ITEMS,
+  validateCheck,
+  validateObjectAndRelation,
+  validateSubject,
+  validateWrite,
 } from './requests/request-validation.js';
 import { noSchema, notFound, preconditionFailed, invalidArgument, tooManyToDelete } from './errors/index.js';
 import { Engine } from './engine/engine.js';
@@ -33,10 +45,26 @@ import type { Membership } from './engine/membership.js';
 import type { Precondition } from './relationships/relationship.js';
 import { filterToQuery, validateFilterAgainstSchema, watchPatterns } from './relationships/relationship-filter.js';
 import type {
-  CheckRequest, CheckResult, Consistency, DeleteRelationshipsRequest, DeleteRelationshipsResult, ExpandRequest,
-  ExpandTree, LookupResourcesRequest, LookupResourcesResult, LookupSubjectsRequest, LookupSubjectsResult,
-  ReadRelationshipsRequest, ReadRelationshipsResult, WriteRelationshipsRequest, CheckBulkItem, CheckBulkResult,
-  WatchEvent, WatchRequest, Permissionship, Cancellable,
+  CheckRequest,
+  CheckResult,
+  Consistency,
+  DeleteRelationshipsRequest,
+  DeleteRelationshipsResult,
+  ExpandRequest,
+  ExpandTree,
+  LookupResourcesRequest,
+  LookupResourcesResult,
+  LookupSubjectsRequest,
+  LookupSubjectsResult,
+  ReadRelationshipsRequest,
+  ReadRelationshipsResult,
+  WriteRelationshipsRequest,
+  CheckBulkItem,
+  CheckBulkResult,
+  WatchEvent,
+  WatchRequest,
+  Permissionship,
+  Cancellable,
 } from './requests/requests.js';
 import type { Relationship, RelationshipFilter } from './relationships/relationship.js';
 import type { CompiledSchema } from './schema/ir.js';
@@ -44,7 +72,9 @@ import { ELLIPSIS } from './schema/ir.js';
 import { assertNoStrandedRelationships } from './schema/stranded-relationships.js';
 
 export {
-  MAX_UPDATES_PER_WRITE, MAX_PRECONDITIONS_PER_WRITE, DEFAULT_MAX_CHECK_BULK_ITEMS,
+  MAX_UPDATES_PER_WRITE,
+  MAX_PRECONDITIONS_PER_WRITE,
+  DEFAULT_MAX_CHECK_BULK_ITEMS,
 } from './requests/request-validation.js';
 
 export interface PembaOptions {
@@ -102,11 +132,17 @@ export class Pemba {
   static async open(options: PembaOptions = {}): Promise<Pemba> {
     const datastore = options.datastore ?? openMemoryDatastore();
     const engine = await Engine.open(datastore, {
-      maxDepth: options.maxDepth, maxExpandSize: options.maxExpandSize,
-      dispatchCacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe,
-      nestedGroupIndex: options.nestedGroupIndex, nestedGroupIndexBytes: options.nestedGroupIndexBytes,
-      onBudgetExceeded: (e) => options.log?.warn({ ...e, revision: String(e.revision) },
-        `nested-group index: ${e.relation} exceeds the index's memory budget (${e.edges} edges, ~${e.bytes} of ${e.budget} bytes); it is evaluated without the index until the next restart`),
+      maxDepth: options.maxDepth,
+      maxExpandSize: options.maxExpandSize,
+      dispatchCacheBytes: options.dispatchCacheBytes,
+      dedupe: options.dedupe,
+      nestedGroupIndex: options.nestedGroupIndex,
+      nestedGroupIndexBytes: options.nestedGroupIndexBytes,
+      onBudgetExceeded: (e) =>
+        options.log?.warn(
+          { ...e, revision: String(e.revision) },
+          `nested-group index: ${e.relation} exceeds the index's memory budget (${e.edges} edges, ~${e.bytes} of ${e.budget} bytes); it is evaluated without the index until the next restart`,
+        ),
     });
     const maxCheckBulkItems = options.maxCheckBulkItems ?? DEFAULT_MAX_CHECK_BULK_ITEMS;
     return new Pemba(datastore, engine, options.importLimits ?? {}, maxCheckBulkItems);
@@ -124,11 +160,14 @@ export class Pemba {
 
   async writeSchema(schema: string, options: Cancellable = {}): Promise<{ token: string }> {
     const next = this.engine.compile(schema);
-    const { revision } = await this.datastore.readWrite(async (tx) => {
-      const stored = await tx.readSchema();
-      if (stored) await assertNoStrandedRelationships(tx, this.engine.compile(stored.text), next);
-      await tx.writeSchema(schema);
-    }, { signal: options.signal });
+    const { revision } = await this.datastore.readWrite(
+      async (tx) => {
+        const stored = await tx.readSchema();
+        if (stored) await assertNoStrandedRelationships(tx, this.engine.compile(stored.text), next);
+        await tx.writeSchema(schema);
+      },
+      { signal: options.signal },
+    );
     return { token: this.token(revision) };
   }
 
@@ -143,19 +182,22 @@ export class Pemba {
   async writeRelationships(request: WriteRelationshipsRequest): Promise<{ token: string }> {
     const { updates, preconditions = [] } = request;
     assertWriteRequest(updates, preconditions);
-    const { revision } = await this.datastore.readWrite(async (tx) => {
-      const schema = this.compile((await tx.readSchema())?.text);
-      for (const u of updates) {
-        const r = u.relationship;
-        if (u.operation === 'DELETE') {
-          validateFilterAgainstSchema(schema, { resourceType: r.resource.type, relation: r.relation });
-        } else {
-          validateWrite(schema, r);
+    const { revision } = await this.datastore.readWrite(
+      async (tx) => {
+        const schema = this.compile((await tx.readSchema())?.text);
+        for (const u of updates) {
+          const r = u.relationship;
+          if (u.operation === 'DELETE') {
+            validateFilterAgainstSchema(schema, { resourceType: r.resource.type, relation: r.relation });
+          } else {
+            validateWrite(schema, r);
+          }
         }
-      }
-      await assertPreconditions(tx, schema, preconditions);
-      await tx.write(updates);
-    }, { signal: request.signal });
+        await assertPreconditions(tx, schema, preconditions);
+        await tx.write(updates);
+      },
+      { signal: request.signal },
+    );
     return { token: this.token(revision) };
   }
 
@@ -164,18 +206,21 @@ export class Pemba {
     assertPreconditionCount(preconditions);
     const query = filterToQuery(filter);
     if (limit !== undefined && limit < 0) throw invalidArgument('optional_limit must not be negative');
-    const { revision, result } = await this.datastore.readWrite(async (tx) => {
-      const schema = this.compile((await tx.readSchema())?.text);
-      validateFilterAgainstSchema(schema, filter);
-      await assertPreconditions(tx, schema, preconditions);
-      if (limit) {
-        const matching = (await tx.queryRelationships(query, { limit: limit + 1 })).length;
-        if (matching > limit && !allowPartialDeletions) throw tooManyToDelete(limit);
-        const deletedCount = await tx.deleteMatching(query, limit);
-        return { deletedCount, partial: matching > limit };
-      }
-      return { deletedCount: await tx.deleteMatching(query), partial: false };
-    }, { signal: request.signal });
+    const { revision, result } = await this.datastore.readWrite(
+      async (tx) => {
+        const schema = this.compile((await tx.readSchema())?.text);
+        validateFilterAgainstSchema(schema, filter);
+        await assertPreconditions(tx, schema, preconditions);
+        if (limit) {
+          const matching = (await tx.queryRelationships(query, { limit: limit + 1 })).length;
+          if (matching > limit && !allowPartialDeletions) throw tooManyToDelete(limit);
+          const deletedCount = await tx.deleteMatching(query, limit);
+          return { deletedCount, partial: matching > limit };
+        }
+        return { deletedCount: await tx.deleteMatching(query), partial: false };
+      },
+      { signal: request.signal },
+    );
     return { token: this.token(revision), ...result };
   }
 
@@ -185,8 +230,9 @@ export class Pemba {
     const after = request.cursor
       ? decodeCursor<RelationshipKey>(this.datastore.id, request.cursor, fingerprint, isRelationshipKey)
       : undefined;
-    const { snapshot, token } = await this.reading(request.consistency,
-      (schema) => validateFilterAgainstSchema(schema, request.filter));
+    const { snapshot, token } = await this.reading(request.consistency, (schema) =>
+      validateFilterAgainstSchema(schema, request.filter),
+    );
     request.signal?.throwIfAborted();
     const rels = await snapshot.queryRelationships(query, { limit: request.limit || undefined, after });
     for (let i = 0; i < rels.length; i++) {
@@ -197,8 +243,9 @@ export class Pemba {
   }
 
   async check(request: CheckRequest): Promise<CheckResult> {
-    const { snapshot, schema, token } = await this.reading(request.consistency,
-      (schema) => validateCheck(schema, request));
+    const { snapshot, schema, token } = await this.reading(request.consistency, (schema) =>
+      validateCheck(schema, request),
+    );
     return { ...permissionshipOf(await this.engine.check(snapshot, schema, request)), token };
   }
 
@@ -220,7 +267,12 @@ export class Pemba {
         invalid.set(item, error as Error);
       }
     }
-    const answers = await this.engine.checkBulk(snapshot, schema, items.filter((item) => !invalid.has(item)), options);
+    const answers = await this.engine.checkBulk(
+      snapshot,
+      schema,
+      items.filter((item) => !invalid.has(item)),
+      options,
+    );
     let next = 0;
     const results = items.map((item): CheckBulkResult => {
       const error = invalid.get(item);
@@ -242,20 +294,26 @@ export class Pemba {
    * a relationship that already exists fails the whole import, nothing is written on failure. The
    * import holds the writer throughout, so it is bounded by the import limits.
    */
-  async importRelationships(relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>, options: Cancellable = {}): Promise<{ token: string; count: number }> {
+  async importRelationships(
+    relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>,
+    options: Cancellable = {},
+  ): Promise<{ token: string; count: number }> {
     const watchdog = new ImportWatchdog(this.importLimits, options.signal);
     try {
-      const { revision, result } = await this.datastore.readWrite(async (tx) => {
-        watchdog.holding();
-        const schema = this.compile((await tx.readSchema())?.text);
-        let count = 0;
-        for await (const batch of watchdog.batches(relationships)) {
-          for (const r of batch) validateWrite(schema, r);
-          await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
-          count += batch.length;
-        }
-        return count;
-      }, { signal: watchdog.signal });
+      const { revision, result } = await this.datastore.readWrite(
+        async (tx) => {
+          watchdog.holding();
+          const schema = this.compile((await tx.readSchema())?.text);
+          let count = 0;
+          for await (const batch of watchdog.batches(relationships)) {
+            for (const r of batch) validateWrite(schema, r);
+            await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
+            count += batch.length;
+          }
+          return count;
+        },
+        { signal: watchdog.signal },
+      );
       return { token: this.token(revision), count: result };
     } finally {
       watchdog.dispose();
@@ -263,10 +321,26 @@ export class Pemba {
   }
 
   /** Every relationship at one revision, in key order, in pages (ExportBulkRelationships). */
-  async *exportRelationships(options: Cancellable & { consistency?: Consistency; cursor?: string; pageSize?: number; filter?: RelationshipFilter } = {}): AsyncIterable<{ relationships: Relationship[]; cursor: string; token: string }> {
+  async *exportRelationships(
+    options: Cancellable & {
+      consistency?: Consistency;
+      cursor?: string;
+      pageSize?: number;
+      filter?: RelationshipFilter;
+    } = {},
+  ): AsyncIterable<{ relationships: Relationship[]; cursor: string; token: string }> {
     const fingerprint = requestFingerprint(['export', options.filter ?? null]);
-    let position = options.cursor ? decodeCursor<{ r: string; k?: RelationshipKey }>(this.datastore.id, options.cursor, fingerprint, isExportPosition) : undefined;
-    const snapshot = position ? this.datastore.snapshot(BigInt(position.r)) : await this.snapshot(options.consistency ?? { mode: 'fully_consistent' });
+    let position = options.cursor
+      ? decodeCursor<{ r: string; k?: RelationshipKey }>(
+          this.datastore.id,
+          options.cursor,
+          fingerprint,
+          isExportPosition,
+        )
+      : undefined;
+    const snapshot = position
+      ? this.datastore.snapshot(BigInt(position.r))
+      : await this.snapshot(options.consistency ?? { mode: 'fully_consistent' });
     if (position) await this.datastore.assertRevisionReadable(snapshot.revision);
     const query = options.filter ? filterToQuery(options.filter) : {};
     const token = this.token(snapshot.revision);
@@ -286,9 +360,10 @@ export class Pemba {
    * filtered by resource type or relationship filters; runs until the signal aborts.
    */
   async *watch(request: WatchRequest = {}): AsyncIterable<WatchEvent> {
-    const after = request.afterToken !== undefined
-      ? decodeToken(request.afterToken, this.datastore.id)
-      : await this.datastore.headRevision();
+    const after =
+      request.afterToken !== undefined
+        ? decodeToken(request.afterToken, this.datastore.id)
+        : await this.datastore.headRevision();
     if (request.afterToken !== undefined) await this.datastore.assertRevisionReadable(after);
     const queries = (request.filters ?? []).map(filterToQuery);
     const filters = queries.map(queryPredicate);
@@ -318,8 +393,9 @@ export class Pemba {
   }
 
   async expand(request: ExpandRequest): Promise<{ tree: ExpandTree; token: string }> {
-    const { snapshot, schema, token } = await this.reading(request.consistency,
-      (schema) => validateObjectAndRelation(schema, request.resource.type, request.permission));
+    const { snapshot, schema, token } = await this.reading(request.consistency, (schema) =>
+      validateObjectAndRelation(schema, request.resource.type, request.permission),
+    );
     return { tree: await this.engine.expand(snapshot, schema, request), token };
   }
 
@@ -352,8 +428,10 @@ export class Pemba {
       validateObjectAndRelation(schema, request.resource.type, request.permission);
       validateSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
     });
-    const resolved = ({ id, membership }: { id: string; membership: Membership }) =>
-      ({ id, ...permissionshipOf(membership) });
+    const resolved = ({ id, membership }: { id: string; membership: Membership }) => ({
+      id,
+      ...permissionshipOf(membership),
+    });
     for await (const found of this.engine.lookupSubjects(snapshot, schema, { ...request, subjectRelation })) {
       yield { subject: resolved(found), excludedSubjects: found.excluded.map(resolved), token };
     }

@@ -18,7 +18,9 @@ async function validate(...names: string[]): Promise<{ code: number; lines: stri
 describe('pemba validate', () => {
   it('passes a file whose assertions and expected relations hold', async () => {
     const { code, lines } = await validate('pass.yaml');
-    expect(lines).toEqual([`${fixture('pass.yaml')}: ok (6 relationships loaded, 5 assertions run, 2 expected relations validated)`]);
+    expect(lines).toEqual([
+      `${fixture('pass.yaml')}: ok (6 relationships loaded, 5 assertions run, 2 expected relations validated)`,
+    ]);
     expect(code).toBe(0);
   });
 
@@ -43,9 +45,13 @@ describe('pemba validate', () => {
   it('maps schema errors to the line and column in the file', async () => {
     const literal = await validate('schema-error.yaml');
     expect(literal.code).toBe(1);
-    expect(literal.lines[0]).toBe(`${fixture('schema-error.yaml')}:6: schema error at column 32: relation/permission \`nosuchrelation\` not found under definition \`document\``);
+    expect(literal.lines[0]).toBe(
+      `${fixture('schema-error.yaml')}:6: schema error at column 32: relation/permission \`nosuchrelation\` not found under definition \`document\``,
+    );
     const folded = await validate('schema-error-folded.yaml');
-    expect(folded.lines[0]).toMatch(new RegExp(`^${fixture('schema-error-folded.yaml')}:8: schema error at column 32: .*\`ghost\``));
+    expect(folded.lines[0]).toMatch(
+      new RegExp(`^${fixture('schema-error-folded.yaml')}:8: schema error at column 32: .*\`ghost\``),
+    );
     const external = await validate('bad-schemafile.yaml');
     expect(external.lines[0]).toMatch(/bad-schema\.zed:5: schema error at column 30: .*`ghost`/);
     expect(external.code).toBe(1);
@@ -55,13 +61,20 @@ describe('pemba validate', () => {
     const bad = await validate('bad-relationship.yaml');
     expect(bad.code).toBe(1);
     expect(bad.lines.slice(0, 2)).toEqual([
-      expect.stringMatching(/bad-relationship\.yaml:9: relationship `document:readme#viewer@document:other`: .*not allowed/),
-      expect.stringMatching(/bad-relationship\.yaml:10: relationship `document:readme#owner@user:tom`: .*`owner` not found/),
+      expect.stringMatching(
+        /bad-relationship\.yaml:9: relationship `document:readme#viewer@document:other`: .*not allowed/,
+      ),
+      expect.stringMatching(
+        /bad-relationship\.yaml:10: relationship `document:readme#owner@user:tom`: .*`owner` not found/,
+      ),
     ]);
     const malformed = await validate('malformed.yaml');
     expect(malformed.code).toBe(1);
     expect(malformed.lines.map((l) => l.replace(/: .*/, ''))).toEqual([
-      `${fixture('malformed.yaml')}:8`, `${fixture('malformed.yaml')}:11`, `${fixture('malformed.yaml')}:12`, fixture('malformed.yaml'),
+      `${fixture('malformed.yaml')}:8`,
+      `${fixture('malformed.yaml')}:11`,
+      `${fixture('malformed.yaml')}:12`,
+      fixture('malformed.yaml'),
     ]);
   });
 
@@ -88,7 +101,10 @@ describe('pemba validate', () => {
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
       );
-    const [ok, failing] = await Promise.all([run('test/fixtures/validate/pass.yaml'), run('test/fixtures/validate/failing.yaml')]);
+    const [ok, failing] = await Promise.all([
+      run('test/fixtures/validate/pass.yaml'),
+      run('test/fixtures/validate/failing.yaml'),
+    ]);
     expect(ok).toEqual({ code: 0, stdout: expect.stringContaining('pass.yaml: ok') });
     expect(failing.code).toBe(1);
     expect(failing.stdout).toContain('test/fixtures/validate/failing.yaml:15: assertTrue failed');

@@ -18,10 +18,17 @@ import { BACKENDS, useTestBackends } from './datastore/test-backends.js';
 import { OPTIMISATIONS_OFF } from './engine/optimisations.js';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures/spicedb-conformance');
-const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const names = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const notice = readFileSync(join(dir, 'NOTICE.md'), 'utf8');
 const caveatsOrExpiration = new Set(
-  notice.slice(notice.indexOf('use caveats or relationship expiration:')).split(/\s+/).slice(5).filter(Boolean).map((n) => `${n}.yaml`),
+  notice
+    .slice(notice.indexOf('use caveats or relationship expiration:'))
+    .split(/\s+/)
+    .slice(5)
+    .filter(Boolean)
+    .map((n) => `${n}.yaml`),
 );
 const supported = names;
 
@@ -64,7 +71,10 @@ describe('SpiceDB conformance fixtures', () => {
           const fresh = cross.discrepancies.filter((d) => !known.has(d));
           expect(fresh, `new discrepancies:\n${fresh.join('\n')}`).toEqual([]);
           const found = new Set(cross.discrepancies);
-          expect([...known].filter((d) => !found.has(d)), 'fixed: delete from known-discrepancies.ts').toEqual([]);
+          expect(
+            [...known].filter((d) => !found.has(d)),
+            'fixed: delete from known-discrepancies.ts',
+          ).toEqual([]);
         } finally {
           await pemba.close();
         }

@@ -51,7 +51,11 @@ export const ELLIPSIS = '...';
 
 export const obj = (type: string, id: string): ObjectRef => ({ type, id });
 export const subject = (type: string, id: string, relation = ELLIPSIS): SubjectRef => ({ type, id, relation });
-export const rel = (resource: ObjectRef, relation: string, s: SubjectRef): Relationship => ({ resource, relation, subject: s });
+export const rel = (resource: ObjectRef, relation: string, s: SubjectRef): Relationship => ({
+  resource,
+  relation,
+  subject: s,
+});
 
 /** Groups a stream of relationships into batches of BATCH. */
 export function* chunk(items: Iterable<Relationship>): Iterable<Relationship[]> {

@@ -63,13 +63,23 @@ export function deepNestingDataset(scale: number, seed: number): Dataset {
   const memberAtOrBelow = (rng: Rng, level: number) =>
     rng.chance(0.5) ? bottomUser(rng.int(width)) : levelUser(level + rng.int(DEPTH - level), rng.int(PER_LEVEL));
 
-  const check = (r: number, u: number): CheckQuery => ({ resource: obj('resource', `r${r}`), permission: 'view', subject: user(u) });
+  const check = (r: number, u: number): CheckQuery => ({
+    resource: obj('resource', `r${r}`),
+    permission: 'view',
+    subject: user(u),
+  });
 
   return {
     name: 'deep',
     title: `Deep nesting (scale ${scale})`,
     schema: SCHEMA,
-    sizes: { users: nUsers, groups: DEPTH + SIDE_GROUPS, depth: DEPTH, 'deepest group width': width, resources: nResources },
+    sizes: {
+      users: nUsers,
+      groups: DEPTH + SIDE_GROUPS,
+      depth: DEPTH,
+      'deepest group width': width,
+      resources: nResources,
+    },
     notes: [
       `chain of ${DEPTH} groups, ${PER_LEVEL} direct users per level, ${width} users in the deepest; ${nOutsiders} outsiders in ${SIDE_GROUPS} side groups`,
       'each resource: viewer = one chain group at a random level, plus ~2 random users',
@@ -83,10 +93,19 @@ export function deepNestingDataset(scale: number, seed: number): Dataset {
     },
     sampleLookupResources(rng) {
       const x = rng.next();
-      const u = x < 0.5 ? bottomUser(rng.int(width)) : x < 0.75 ? levelUser(rng.int(DEPTH), rng.int(PER_LEVEL)) : outsider(rng.int(nOutsiders));
+      const u =
+        x < 0.5
+          ? bottomUser(rng.int(width))
+          : x < 0.75
+            ? levelUser(rng.int(DEPTH), rng.int(PER_LEVEL))
+            : outsider(rng.int(nOutsiders));
       return { resourceType: 'resource', permission: 'view', subject: user(u) };
     },
-    sampleLookupSubjects: (rng) => ({ resource: obj('resource', `r${rng.int(nResources)}`), permission: 'view', subjectType: 'user' }),
+    sampleLookupSubjects: (rng) => ({
+      resource: obj('resource', `r${rng.int(nResources)}`),
+      permission: 'view',
+      subjectType: 'user',
+    }),
     sampleWrite: (rng) => rel(obj('resource', `r${rng.int(nResources)}`), 'viewer', user(rng.int(nUsers))),
   };
 }

@@ -94,7 +94,8 @@ export function documentsDataset(scale: number, seed: number): Dataset {
   function* each(): Iterable<Relationship> {
     for (let u = 0; u < nUsers; u++) {
       yield rel(obj('organization', `o${u % nOrgs}`), 'member', user(u));
-      if (extraOrg[u] >= 0 && extraOrg[u] !== u % nOrgs) yield rel(obj('organization', `o${extraOrg[u]}`), 'member', user(u));
+      if (extraOrg[u] >= 0 && extraOrg[u] !== u % nOrgs)
+        yield rel(obj('organization', `o${extraOrg[u]}`), 'member', user(u));
     }
     for (let f = 0; f < nFolders; f++) {
       if (folderParent[f] >= 0) yield rel(folder(f), 'parent', subject('folder', `f${folderParent[f]}`));
@@ -118,8 +119,8 @@ export function documentsDataset(scale: number, seed: number): Dataset {
     sizes: { users: nUsers, organizations: nOrgs, folders: nFolders, 'folder levels': LEVELS, documents: nDocs },
     notes: [
       `${perLevel} folders per level, each folder's parent a random folder one level up; ~1 viewer per folder, 5% of folders ban a viewer of an ancestor`,
-      'documents mostly in deep folders; ~0.5 viewers each, 3% ban an ancestor viewer; org = the folder tree\'s org (95%)',
-      'checks ask view (50%) or view_in_org (50%); negative mix: 5%, positive mix: 80% a viewer from the document\'s ancestor chain (bans and the org may still deny), the rest random',
+      "documents mostly in deep folders; ~0.5 viewers each, 3% ban an ancestor viewer; org = the folder tree's org (95%)",
+      "checks ask view (50%) or view_in_org (50%); negative mix: 5%, positive mix: 80% a viewer from the document's ancestor chain (bans and the org may still deny), the rest random",
     ],
     relationships: () => chunk(each()),
     sampleCheck(rng: Rng, mix: CheckMix): CheckQuery {

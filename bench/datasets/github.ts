@@ -94,7 +94,12 @@ export function githubDataset(scale: number, seed: number): Dataset {
   const repoGrantStart = new Int32Array(nRepos + 1);
   const repoGrants = new Grants();
   const perRepo: Array<[level: number, team: boolean, mean: number]> = [
-    [1, false, 1.25], [1, true, 0.25], [2, false, 0.6], [2, true, 0.15], [3, false, 0.4], [3, true, 0.1],
+    [1, false, 1.25],
+    [1, true, 0.25],
+    [2, false, 0.6],
+    [2, true, 0.15],
+    [3, false, 0.4],
+    [3, true, 0.1],
   ];
   for (let r = 0; r < nRepos; r++) {
     repoOrg[r] = rng.int(nOrgs);
@@ -175,16 +180,30 @@ export function githubDataset(scale: number, seed: number): Dataset {
       // Positive: follow one grant that is strong enough, on the repo or on its org.
       const r = rng.int(nRepos);
       const candidates: Grant[] = [];
-      for (let i = repoGrantStart[r]; i < repoGrantStart[r + 1]; i++) if (repoGrants.level[i] >= level) candidates.push(repoGrants.at(i));
+      for (let i = repoGrantStart[r]; i < repoGrantStart[r + 1]; i++)
+        if (repoGrants.level[i] >= level) candidates.push(repoGrants.at(i));
       const og = orgGrants[repoOrg[r]];
       for (let i = 0; i < og.id.length; i++) if (og.level[i] >= level) candidates.push(og.at(i));
       const g = rng.pick(candidates);
       const u = g.team ? userUnder(rng, g.id) : g.id;
       if (u === undefined) return randomCheck(rng, level);
-      return { resource: obj('repository', `r${r}`), permission: PERMISSION_OF_LEVEL[level], subject: subject('user', userId(u)) };
+      return {
+        resource: obj('repository', `r${r}`),
+        permission: PERMISSION_OF_LEVEL[level],
+        subject: subject('user', userId(u)),
+      };
     },
-    sampleLookupResources: (rng) => ({ resourceType: 'repository', permission: 'read', subject: subject('user', userId(rng.int(nUsers))) }),
-    sampleLookupSubjects: (rng) => ({ resource: obj('repository', `r${rng.int(nRepos)}`), permission: 'read', subjectType: 'user' }),
-    sampleWrite: (rng) => rel(obj('repository', `r${rng.int(nRepos)}`), 'reader', subject('user', userId(rng.int(nUsers)))),
+    sampleLookupResources: (rng) => ({
+      resourceType: 'repository',
+      permission: 'read',
+      subject: subject('user', userId(rng.int(nUsers))),
+    }),
+    sampleLookupSubjects: (rng) => ({
+      resource: obj('repository', `r${rng.int(nRepos)}`),
+      permission: 'read',
+      subjectType: 'user',
+    }),
+    sampleWrite: (rng) =>
+      rel(obj('repository', `r${rng.int(nRepos)}`), 'reader', subject('user', userId(rng.int(nUsers)))),
   };
 }

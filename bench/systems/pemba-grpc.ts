@@ -60,11 +60,13 @@ export class PembaGrpc implements System {
     stream.end();
     const response = await done;
     // The import's response carries no token: a fully consistent read names the head revision, which has it.
-    const read = await this.p.readRelationships(v1.ReadRelationshipsRequest.create({
-      consistency: req.freshAs(undefined),
-      relationshipFilter: v1.RelationshipFilter.create({ resourceType }),
-      optionalLimit: 1,
-    }));
+    const read = await this.p.readRelationships(
+      v1.ReadRelationshipsRequest.create({
+        consistency: req.freshAs(undefined),
+        relationshipFilter: v1.RelationshipFilter.create({ resourceType }),
+        optionalLimit: 1,
+      }),
+    );
     this.token = read[0]?.readAt?.token;
     return Number(response.numLoaded);
   }

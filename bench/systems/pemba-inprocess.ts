@@ -30,7 +30,9 @@ export class PembaInProcess implements System {
   static async startSqlite(): Promise<PembaInProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'pemba-bench-'));
     const datastore = await openDatastore({ engine: 'sqlite', connUri: join(dir, 'bench.db'), gcIntervalMs: 0 });
-    return new PembaInProcess('pemba-sqlite', await Pemba.open({ datastore }), () => rmSync(dir, { recursive: true, force: true }));
+    return new PembaInProcess('pemba-sqlite', await Pemba.open({ datastore }), () =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
   }
 
   private get consistency(): Consistency {

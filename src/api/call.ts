@@ -50,14 +50,19 @@ export function startCall(
   onClientGone: (gone: () => void) => void,
 ): Call {
   const controller = new AbortController();
-  const abort = (reason: unknown) => { if (!controller.signal.aborted) controller.abort(reason); };
+  const abort = (reason: unknown) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
   const started = Date.now();
   const longLived = handler.kind === 'serverStream' && handler.longLived;
   const untimed = longLived || (handler.kind !== 'unary' && handler.bulk === true);
   const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
   const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
   const timer = Number.isFinite(deadline)
-    ? setTimeout(() => abort(deadlineExceeded(`${method}: deadline exceeded after ${Date.now() - started}ms`)), Math.max(0, deadline - started))
+    ? setTimeout(
+        () => abort(deadlineExceeded(`${method}: deadline exceeded after ${Date.now() - started}ms`)),
+        Math.max(0, deadline - started),
+      )
     : undefined;
   // Shutdown lets ordinary calls finish but ends streams that would never finish by themselves.
   const onShutdown = () => abort(unavailable('the server is shutting down'));
@@ -107,8 +112,14 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
     );
   });
 }

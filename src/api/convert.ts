@@ -6,7 +6,13 @@
 import { v1 } from '@authzed/authzed-node';
 import type { JsonObject } from '@protobuf-ts/runtime';
 import type {
-  ObjectRef, Precondition, Relationship, RelationshipFilter, RelationshipUpdate, SubjectFilter, SubjectRef,
+  ObjectRef,
+  Precondition,
+  Relationship,
+  RelationshipFilter,
+  RelationshipUpdate,
+  SubjectFilter,
+  SubjectRef,
 } from '../relationships/relationship.js';
 import type { Consistency, ExpandTree, Permissionship } from '../requests/requests.js';
 import { ELLIPSIS } from '../schema/ir.js';
@@ -14,7 +20,10 @@ import { invalidArgument } from '../errors/index.js';
 
 type Timestamp = NonNullable<v1.Relationship['optionalExpiresAt']>;
 
-export const objectRef = (o: v1.ObjectReference | undefined): ObjectRef => ({ type: o?.objectType ?? '', id: o?.objectId ?? '' });
+export const objectRef = (o: v1.ObjectReference | undefined): ObjectRef => ({
+  type: o?.objectType ?? '',
+  id: o?.objectId ?? '',
+});
 
 export const toObjectReference = (o: ObjectRef): v1.ObjectReference => ({ objectType: o.type, objectId: o.id });
 
@@ -45,7 +54,9 @@ function valueToJson(v: v1.PbStruct['fields'][string], path: string): unknown {
   switch (kind.oneofKind) {
     case 'numberValue':
       if (!Number.isFinite(kind.numberValue)) {
-        throw invalidArgument(`caveat context value \`${path}\` is ${kind.numberValue}, but context numbers must be finite`);
+        throw invalidArgument(
+          `caveat context value \`${path}\` is ${kind.numberValue}, but context numbers must be finite`,
+        );
       }
       return kind.numberValue;
     case 'stringValue':
@@ -87,7 +98,11 @@ export function relationship(r: v1.Relationship): Relationship {
 }
 
 export function toApiRelationship(r: Relationship): v1.Relationship {
-  const out: v1.Relationship = { resource: toObjectReference(r.resource), relation: r.relation, subject: toSubjectReference(r.subject) };
+  const out: v1.Relationship = {
+    resource: toObjectReference(r.resource),
+    relation: r.relation,
+    subject: toSubjectReference(r.subject),
+  };
   if (r.caveat) out.optionalCaveat = { caveatName: r.caveat.name, context: objectToStruct(r.caveat.context) };
   if (r.expiresAt) out.optionalExpiresAt = dateToTimestamp(r.expiresAt);
   return out;
@@ -119,7 +134,10 @@ export function toApiRelationshipFilter(f: RelationshipFilter): v1.RelationshipF
     optionalSubjectFilter: f.subject && {
       subjectType: f.subject.type,
       optionalSubjectId: f.subject.id ?? '',
-      optionalRelation: f.subject.relation === undefined ? undefined : { relation: f.subject.relation === ELLIPSIS ? '' : f.subject.relation },
+      optionalRelation:
+        f.subject.relation === undefined
+          ? undefined
+          : { relation: f.subject.relation === ELLIPSIS ? '' : f.subject.relation },
     },
   };
 }
@@ -149,11 +167,16 @@ export function toApiUpdate(operation: 'TOUCH' | 'DELETE', r: Relationship): v1.
 export function consistency(c: v1.Consistency | undefined): Consistency | undefined {
   const r = c?.requirement;
   switch (r?.oneofKind) {
-    case 'minimizeLatency': return { mode: 'minimize_latency' };
-    case 'fullyConsistent': return { mode: 'fully_consistent' };
-    case 'atLeastAsFresh': return { mode: 'at_least_as_fresh', token: r.atLeastAsFresh.token };
-    case 'atExactSnapshot': return { mode: 'at_exact_snapshot', token: r.atExactSnapshot.token };
-    default: return undefined;
+    case 'minimizeLatency':
+      return { mode: 'minimize_latency' };
+    case 'fullyConsistent':
+      return { mode: 'fully_consistent' };
+    case 'atLeastAsFresh':
+      return { mode: 'at_least_as_fresh', token: r.atLeastAsFresh.token };
+    case 'atExactSnapshot':
+      return { mode: 'at_exact_snapshot', token: r.atExactSnapshot.token };
+    default:
+      return undefined;
   }
 }
 
@@ -168,7 +191,9 @@ const CHECK_PERMISSIONSHIP: Record<Permissionship, v1.CheckPermissionResponse_Pe
 export const checkPermissionship = (p: Permissionship) => CHECK_PERMISSIONSHIP[p];
 
 export function lookupPermissionship(p: Permissionship): v1.LookupPermissionship {
-  return p === 'CONDITIONAL_PERMISSION' ? v1.LookupPermissionship.CONDITIONAL_PERMISSION : v1.LookupPermissionship.HAS_PERMISSION;
+  return p === 'CONDITIONAL_PERMISSION'
+    ? v1.LookupPermissionship.CONDITIONAL_PERMISSION
+    : v1.LookupPermissionship.HAS_PERMISSION;
 }
 
 export function partialCaveatInfo(missing: string[] | undefined): v1.PartialCaveatInfo | undefined {
@@ -188,6 +213,9 @@ export function toApiTree(t: ExpandTree): v1.PermissionRelationshipTree {
   }
   return {
     ...base,
-    treeType: { oneofKind: 'intermediate', intermediate: { operation: TREE_OPERATIONS[t.operation], children: t.children.map(toApiTree) } },
+    treeType: {
+      oneofKind: 'intermediate',
+      intermediate: { operation: TREE_OPERATIONS[t.operation], children: t.children.map(toApiTree) },
+    },
   };
 }

@@ -24,10 +24,23 @@ export interface Failure {
 export function toFailure(error: unknown): Failure {
   if (error instanceof PembaError) {
     const codeName: StatusName = error.code;
-    return { code: GrpcStatus[codeName], codeName, message: error.message, reason: error.reason, metadata: { ...error.metadata }, unexpected: false };
+    return {
+      code: GrpcStatus[codeName],
+      codeName,
+      message: error.message,
+      reason: error.reason,
+      metadata: { ...error.metadata },
+      unexpected: false,
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: GrpcStatus.INTERNAL, codeName: 'INTERNAL', message: `internal error: ${message}`, metadata: {}, unexpected: true };
+  return {
+    code: GrpcStatus.INTERNAL,
+    codeName: 'INTERNAL',
+    message: `internal error: ${message}`,
+    metadata: {},
+    unexpected: true,
+  };
 }
 
 /** google.rpc.Status for a failure (CheckBulkPermissions per-item errors, grpc-status-details-bin). */
@@ -46,7 +59,15 @@ export function toServiceError(f: Failure): Pick<ServiceError, 'code' | 'details
 /** grpc-gateway's JSON error body. */
 export function toJsonError(f: Failure): { code: number; message: string; details: object[] } {
   const details = f.reason
-    ? [{ '@type': ERROR_INFO_TYPE_URL, ...(ErrorInfo.toJson({ reason: f.reason, domain: ERROR_DOMAIN, metadata: f.metadata }, { emitDefaultValues: true }) as object) }]
+    ? [
+        {
+          '@type': ERROR_INFO_TYPE_URL,
+          ...(ErrorInfo.toJson(
+            { reason: f.reason, domain: ERROR_DOMAIN, metadata: f.metadata },
+            { emitDefaultValues: true },
+          ) as object),
+        },
+      ]
     : [];
   return { code: f.code, message: f.message, details };
 }
@@ -54,20 +75,32 @@ export function toJsonError(f: Failure): { code: number; message: string; detail
 /** grpc-gateway's mapping from gRPC status to HTTP status. */
 export function httpStatusOf(code: number): number {
   switch (code) {
-    case GrpcStatus.OK: return 200;
-    case GrpcStatus.CANCELLED: return 499;
+    case GrpcStatus.OK:
+      return 200;
+    case GrpcStatus.CANCELLED:
+      return 499;
     case GrpcStatus.INVALID_ARGUMENT:
     case GrpcStatus.FAILED_PRECONDITION:
-    case GrpcStatus.OUT_OF_RANGE: return 400;
-    case GrpcStatus.DEADLINE_EXCEEDED: return 504;
-    case GrpcStatus.NOT_FOUND: return 404;
+    case GrpcStatus.OUT_OF_RANGE:
+      return 400;
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return 504;
+    case GrpcStatus.NOT_FOUND:
+      return 404;
     case GrpcStatus.ALREADY_EXISTS:
-    case GrpcStatus.ABORTED: return 409;
-    case GrpcStatus.PERMISSION_DENIED: return 403;
-    case GrpcStatus.UNAUTHENTICATED: return 401;
-    case GrpcStatus.RESOURCE_EXHAUSTED: return 429;
-    case GrpcStatus.UNIMPLEMENTED: return 501;
-    case GrpcStatus.UNAVAILABLE: return 503;
-    default: return 500;
+    case GrpcStatus.ABORTED:
+      return 409;
+    case GrpcStatus.PERMISSION_DENIED:
+      return 403;
+    case GrpcStatus.UNAUTHENTICATED:
+      return 401;
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return 429;
+    case GrpcStatus.UNIMPLEMENTED:
+      return 501;
+    case GrpcStatus.UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
   }
 }

@@ -21,8 +21,18 @@ export interface CallContext {
  */
 export type MethodHandler =
   | { kind: 'unary'; run(request: object, ctx: CallContext): Promise<object>; commits?: boolean }
-  | { kind: 'serverStream'; run(request: object, ctx: CallContext): AsyncIterable<object>; longLived?: boolean; bulk?: boolean }
-  | { kind: 'clientStream'; run(requests: AsyncIterable<object>, ctx: CallContext): Promise<object>; bulk?: boolean; commits?: boolean };
+  | {
+      kind: 'serverStream';
+      run(request: object, ctx: CallContext): AsyncIterable<object>;
+      longLived?: boolean;
+      bulk?: boolean;
+    }
+  | {
+      kind: 'clientStream';
+      run(requests: AsyncIterable<object>, ctx: CallContext): Promise<object>;
+      bulk?: boolean;
+      commits?: boolean;
+    };
 
 /** The parts of a generated protobuf-ts ServiceType the transports use. */
 export interface ServiceDescriptor {
@@ -85,5 +95,10 @@ export function clientStream<I extends object, O extends object>(
       yield r as I;
     }
   }
-  return { kind: 'clientStream', bulk: options.bulk, commits: options.commits, run: (requests, ctx) => fn(validated(requests), ctx) };
+  return {
+    kind: 'clientStream',
+    bulk: options.bulk,
+    commits: options.commits,
+    run: (requests, ctx) => fn(validated(requests), ctx),
+  };
 }

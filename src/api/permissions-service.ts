@@ -30,156 +30,199 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
       }),
 
       // The item limit (limits.maxCheckBulkItems) is Pemba's own: the server opens it with that limit.
-      CheckBulkPermissions: unary(v1.CheckBulkPermissionsRequest, async (req, ctx): Promise<v1.CheckBulkPermissionsResponse> => {
-        const items = req.items.map((i) => ({
-          resource: c.objectRef(i.resource),
-          permission: i.permission,
-          subject: c.subjectRef(i.subject),
-          context: c.structToObject(i.context),
-        }));
-        const { results, token } = await pemba.checkBulk(items, c.consistency(req.consistency), { signal: ctx.signal });
-        const pairs = results.map((r, i): v1.CheckBulkPermissionsPair => ({
-          request: req.items[i],
-          response: r.error
-            ? { oneofKind: 'error', error: toRpcStatus(toFailure(r.error)) }
-            : {
-                oneofKind: 'item',
-                item: { permissionship: c.checkPermissionship(r.permissionship), partialCaveatInfo: c.partialCaveatInfo(r.missingContext) },
-              },
-        }));
-        return { checkedAt: c.zedToken(token), pairs };
-      }),
-
-      ExpandPermissionTree: unary(v1.ExpandPermissionTreeRequest, async (req, ctx): Promise<v1.ExpandPermissionTreeResponse> => {
-        const { tree, token } = await pemba.expand({
-          signal: ctx.signal,
-          resource: c.objectRef(req.resource),
-          permission: req.permission,
-          consistency: c.consistency(req.consistency),
-        });
-        return { expandedAt: c.zedToken(token), treeRoot: c.toApiTree(tree) };
-      }),
-
-      LookupResources: serverStream(v1.LookupResourcesRequest, async function* (req, ctx): AsyncIterable<v1.LookupResourcesResponse> {
-        assertWithinLimit(req.optionalLimit, limits.maxLookupResourcesLimit);
-        const results = pemba.lookupResources({
-          signal: ctx.signal,
-          resourceType: req.resourceObjectType,
-          permission: req.permission,
-          subject: c.subjectRef(req.subject),
-          context: c.structToObject(req.context),
-          consistency: c.consistency(req.consistency),
-          limit: req.optionalLimit || undefined,
-          cursor: req.optionalCursor?.token,
-        });
-        for await (const r of results) {
-          yield {
-            lookedUpAt: c.zedToken(r.token),
-            resourceObjectId: r.resourceId,
-            permissionship: c.lookupPermissionship(r.permissionship),
-            partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
-            afterResultCursor: c.cursor(r.cursor),
-          };
-        }
-      }),
-
-      LookupSubjects: serverStream(v1.LookupSubjectsRequest, async function* (req, ctx): AsyncIterable<v1.LookupSubjectsResponse> {
-        if (req.optionalConcreteLimit) {
-          throw unimplemented('optional_concrete_limit is not supported by LookupSubjects');
-        }
-        const withoutWildcards = req.wildcardOption === v1.LookupSubjectsRequest_WildcardOption.EXCLUDE_WILDCARDS;
-        const results = pemba.lookupSubjects({
-          signal: ctx.signal,
-          resource: c.objectRef(req.resource),
-          permission: req.permission,
-          subjectType: req.subjectObjectType,
-          subjectRelation: req.optionalSubjectRelation || undefined,
-          context: c.structToObject(req.context),
-          consistency: c.consistency(req.consistency),
-        });
-        for await (const r of results) {
-          if (withoutWildcards && r.subject.id === '*') continue;
-          const resolved = (s: typeof r.subject): v1.ResolvedSubject => ({
-            subjectObjectId: s.id,
-            permissionship: c.lookupPermissionship(s.permissionship),
-            partialCaveatInfo: c.partialCaveatInfo(s.missingContext),
+      CheckBulkPermissions: unary(
+        v1.CheckBulkPermissionsRequest,
+        async (req, ctx): Promise<v1.CheckBulkPermissionsResponse> => {
+          const items = req.items.map((i) => ({
+            resource: c.objectRef(i.resource),
+            permission: i.permission,
+            subject: c.subjectRef(i.subject),
+            context: c.structToObject(i.context),
+          }));
+          const { results, token } = await pemba.checkBulk(items, c.consistency(req.consistency), {
+            signal: ctx.signal,
           });
-          const subject = resolved(r.subject);
-          // The deprecated top-level fields are still filled: older clients read them.
-          yield {
-            lookedUpAt: c.zedToken(r.token),
-            subject,
-            excludedSubjects: r.excludedSubjects.map(resolved),
-            subjectObjectId: subject.subjectObjectId,
-            excludedSubjectIds: r.excludedSubjects.map((s) => s.id),
-            permissionship: subject.permissionship,
-            partialCaveatInfo: subject.partialCaveatInfo,
+          const pairs = results.map((r, i): v1.CheckBulkPermissionsPair => ({
+            request: req.items[i],
+            response: r.error
+              ? { oneofKind: 'error', error: toRpcStatus(toFailure(r.error)) }
+              : {
+                  oneofKind: 'item',
+                  item: {
+                    permissionship: c.checkPermissionship(r.permissionship),
+                    partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
+                  },
+                },
+          }));
+          return { checkedAt: c.zedToken(token), pairs };
+        },
+      ),
+
+      ExpandPermissionTree: unary(
+        v1.ExpandPermissionTreeRequest,
+        async (req, ctx): Promise<v1.ExpandPermissionTreeResponse> => {
+          const { tree, token } = await pemba.expand({
+            signal: ctx.signal,
+            resource: c.objectRef(req.resource),
+            permission: req.permission,
+            consistency: c.consistency(req.consistency),
+          });
+          return { expandedAt: c.zedToken(token), treeRoot: c.toApiTree(tree) };
+        },
+      ),
+
+      LookupResources: serverStream(
+        v1.LookupResourcesRequest,
+        async function* (req, ctx): AsyncIterable<v1.LookupResourcesResponse> {
+          assertWithinLimit(req.optionalLimit, limits.maxLookupResourcesLimit);
+          const results = pemba.lookupResources({
+            signal: ctx.signal,
+            resourceType: req.resourceObjectType,
+            permission: req.permission,
+            subject: c.subjectRef(req.subject),
+            context: c.structToObject(req.context),
+            consistency: c.consistency(req.consistency),
+            limit: req.optionalLimit || undefined,
+            cursor: req.optionalCursor?.token,
+          });
+          for await (const r of results) {
+            yield {
+              lookedUpAt: c.zedToken(r.token),
+              resourceObjectId: r.resourceId,
+              permissionship: c.lookupPermissionship(r.permissionship),
+              partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
+              afterResultCursor: c.cursor(r.cursor),
+            };
+          }
+        },
+      ),
+
+      LookupSubjects: serverStream(
+        v1.LookupSubjectsRequest,
+        async function* (req, ctx): AsyncIterable<v1.LookupSubjectsResponse> {
+          if (req.optionalConcreteLimit) {
+            throw unimplemented('optional_concrete_limit is not supported by LookupSubjects');
+          }
+          const withoutWildcards = req.wildcardOption === v1.LookupSubjectsRequest_WildcardOption.EXCLUDE_WILDCARDS;
+          const results = pemba.lookupSubjects({
+            signal: ctx.signal,
+            resource: c.objectRef(req.resource),
+            permission: req.permission,
+            subjectType: req.subjectObjectType,
+            subjectRelation: req.optionalSubjectRelation || undefined,
+            context: c.structToObject(req.context),
+            consistency: c.consistency(req.consistency),
+          });
+          for await (const r of results) {
+            if (withoutWildcards && r.subject.id === '*') continue;
+            const resolved = (s: typeof r.subject): v1.ResolvedSubject => ({
+              subjectObjectId: s.id,
+              permissionship: c.lookupPermissionship(s.permissionship),
+              partialCaveatInfo: c.partialCaveatInfo(s.missingContext),
+            });
+            const subject = resolved(r.subject);
+            // The deprecated top-level fields are still filled: older clients read them.
+            yield {
+              lookedUpAt: c.zedToken(r.token),
+              subject,
+              excludedSubjects: r.excludedSubjects.map(resolved),
+              subjectObjectId: subject.subjectObjectId,
+              excludedSubjectIds: r.excludedSubjects.map((s) => s.id),
+              permissionship: subject.permissionship,
+              partialCaveatInfo: subject.partialCaveatInfo,
+            };
+          }
+        },
+      ),
+
+      ReadRelationships: serverStream(
+        v1.ReadRelationshipsRequest,
+        async function* (req, ctx): AsyncIterable<v1.ReadRelationshipsResponse> {
+          assertWithinLimit(req.optionalLimit, limits.maxReadRelationshipsLimit);
+          const results = pemba.readRelationships({
+            signal: ctx.signal,
+            filter: c.relationshipFilter(req.relationshipFilter!),
+            consistency: c.consistency(req.consistency),
+            limit: req.optionalLimit || undefined,
+            cursor: req.optionalCursor?.token,
+          });
+          for await (const r of results) {
+            yield {
+              readAt: c.zedToken(r.token),
+              relationship: c.toApiRelationship(r.relationship),
+              afterResultCursor: c.cursor(r.cursor),
+            };
+          }
+        },
+      ),
+
+      WriteRelationships: unary(
+        v1.WriteRelationshipsRequest,
+        async (req, ctx): Promise<v1.WriteRelationshipsResponse> => {
+          const { token } = await pemba.writeRelationships({
+            signal: ctx.signal,
+            updates: req.updates.map(c.relationshipUpdate),
+            preconditions: req.optionalPreconditions.map(c.precondition),
+          });
+          return { writtenAt: c.zedToken(token) };
+        },
+        { commits: true },
+      ),
+
+      DeleteRelationships: unary(
+        v1.DeleteRelationshipsRequest,
+        async (req, ctx): Promise<v1.DeleteRelationshipsResponse> => {
+          assertWithinLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
+          const r = await pemba.deleteRelationships({
+            signal: ctx.signal,
+            filter: c.relationshipFilter(req.relationshipFilter!),
+            preconditions: req.optionalPreconditions.map(c.precondition),
+            limit: req.optionalLimit || undefined,
+            allowPartialDeletions: req.optionalAllowPartialDeletions,
+          });
+          return {
+            deletedAt: c.zedToken(r.token),
+            deletionProgress: r.partial
+              ? v1.DeleteRelationshipsResponse_DeletionProgress.PARTIAL
+              : v1.DeleteRelationshipsResponse_DeletionProgress.COMPLETE,
+            relationshipsDeletedCount: String(r.deletedCount),
           };
-        }
-      }),
+        },
+        { commits: true },
+      ),
 
-      ReadRelationships: serverStream(v1.ReadRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ReadRelationshipsResponse> {
-        assertWithinLimit(req.optionalLimit, limits.maxReadRelationshipsLimit);
-        const results = pemba.readRelationships({
-          signal: ctx.signal,
-          filter: c.relationshipFilter(req.relationshipFilter!),
-          consistency: c.consistency(req.consistency),
-          limit: req.optionalLimit || undefined,
-          cursor: req.optionalCursor?.token,
-        });
-        for await (const r of results) {
-          yield { readAt: c.zedToken(r.token), relationship: c.toApiRelationship(r.relationship), afterResultCursor: c.cursor(r.cursor) };
-        }
-      }),
+      ImportBulkRelationships: clientStream(
+        v1.ImportBulkRelationshipsRequest,
+        async (requests, ctx): Promise<v1.ImportBulkRelationshipsResponse> => {
+          async function* batches() {
+            for await (const r of requests) yield r.relationships.map(c.relationship);
+          }
+          const { count } = await pemba.importRelationships(batches(), { signal: ctx.signal });
+          return { numLoaded: String(count) };
+        },
+        { bulk: true, commits: true },
+      ),
 
-      WriteRelationships: unary(v1.WriteRelationshipsRequest, async (req, ctx): Promise<v1.WriteRelationshipsResponse> => {
-        const { token } = await pemba.writeRelationships({
-          signal: ctx.signal,
-          updates: req.updates.map(c.relationshipUpdate),
-          preconditions: req.optionalPreconditions.map(c.precondition),
-        });
-        return { writtenAt: c.zedToken(token) };
-      }, { commits: true }),
-
-      DeleteRelationships: unary(v1.DeleteRelationshipsRequest, async (req, ctx): Promise<v1.DeleteRelationshipsResponse> => {
-        assertWithinLimit(req.optionalLimit, limits.maxDeleteRelationshipsLimit);
-        const r = await pemba.deleteRelationships({
-          signal: ctx.signal,
-          filter: c.relationshipFilter(req.relationshipFilter!),
-          preconditions: req.optionalPreconditions.map(c.precondition),
-          limit: req.optionalLimit || undefined,
-          allowPartialDeletions: req.optionalAllowPartialDeletions,
-        });
-        return {
-          deletedAt: c.zedToken(r.token),
-          deletionProgress: r.partial
-            ? v1.DeleteRelationshipsResponse_DeletionProgress.PARTIAL
-            : v1.DeleteRelationshipsResponse_DeletionProgress.COMPLETE,
-          relationshipsDeletedCount: String(r.deletedCount),
-        };
-      }, { commits: true }),
-
-      ImportBulkRelationships: clientStream(v1.ImportBulkRelationshipsRequest, async (requests, ctx): Promise<v1.ImportBulkRelationshipsResponse> => {
-        async function* batches() {
-          for await (const r of requests) yield r.relationships.map(c.relationship);
-        }
-        const { count } = await pemba.importRelationships(batches(), { signal: ctx.signal });
-        return { numLoaded: String(count) };
-      }, { bulk: true, commits: true }),
-
-      ExportBulkRelationships: serverStream(v1.ExportBulkRelationshipsRequest, async function* (req, ctx): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
-        assertWithinLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
-        const pages = pemba.exportRelationships({
-          signal: ctx.signal,
-          consistency: c.consistency(req.consistency),
-          cursor: req.optionalCursor?.token,
-          pageSize: req.optionalLimit || undefined,
-          filter: req.optionalRelationshipFilter && c.relationshipFilter(req.optionalRelationshipFilter),
-        });
-        for await (const page of pages) {
-          yield { afterResultCursor: c.cursor(page.cursor), relationships: page.relationships.map(c.toApiRelationship) };
-        }
-      }, { bulk: true }),
+      ExportBulkRelationships: serverStream(
+        v1.ExportBulkRelationshipsRequest,
+        async function* (req, ctx): AsyncIterable<v1.ExportBulkRelationshipsResponse> {
+          assertWithinLimit(req.optionalLimit, limits.maxBulkExportRelationshipsLimit);
+          const pages = pemba.exportRelationships({
+            signal: ctx.signal,
+            consistency: c.consistency(req.consistency),
+            cursor: req.optionalCursor?.token,
+            pageSize: req.optionalLimit || undefined,
+            filter: req.optionalRelationshipFilter && c.relationshipFilter(req.optionalRelationshipFilter),
+          });
+          for await (const page of pages) {
+            yield {
+              afterResultCursor: c.cursor(page.cursor),
+              relationships: page.relationships.map(c.toApiRelationship),
+            };
+          }
+        },
+        { bulk: true },
+      ),
     },
   };
 }

@@ -6,11 +6,22 @@ import { invalidArgument } from '../errors/index.js';
 
 type Filter = v1.ReflectionSchemaFilter;
 
-export function reflectSchema(schema: CompiledSchema, filters: Filter[]): Pick<v1.ReflectSchemaResponse, 'definitions' | 'caveats'> {
+export function reflectSchema(
+  schema: CompiledSchema,
+  filters: Filter[],
+): Pick<v1.ReflectSchemaResponse, 'definitions' | 'caveats'> {
   for (const f of filters) validateFilter(f);
   const definitions: v1.ReflectionDefinition[] = [];
   for (const def of schema.definitions.values()) {
-    if (!matchesName(filters, (f) => f.optionalDefinitionNameFilter, def.name, (f) => !!f.optionalCaveatNameFilter)) continue;
+    if (
+      !matchesName(
+        filters,
+        (f) => f.optionalDefinitionNameFilter,
+        def.name,
+        (f) => !!f.optionalCaveatNameFilter,
+      )
+    )
+      continue;
     const relations: v1.ReflectionRelation[] = [];
     const permissions: v1.ReflectionPermission[] = [];
     for (const rel of def.relations.values()) {
@@ -23,12 +34,24 @@ export function reflectSchema(schema: CompiledSchema, filters: Filter[]): Pick<v
   }
   const caveats: v1.ReflectionCaveat[] = [];
   for (const cav of schema.caveats.values()) {
-    if (!matchesName(filters, (f) => f.optionalCaveatNameFilter, cav.name, (f) => !!f.optionalDefinitionNameFilter)) continue;
+    if (
+      !matchesName(
+        filters,
+        (f) => f.optionalCaveatNameFilter,
+        cav.name,
+        (f) => !!f.optionalDefinitionNameFilter,
+      )
+    )
+      continue;
     caveats.push({
       name: cav.name,
       comment: comment(cav.doc),
       expression: cav.expression,
-      parameters: [...cav.parameters].map(([name, type]) => ({ name, type: typeName(type), parentCaveatName: cav.name })),
+      parameters: [...cav.parameters].map(([name, type]) => ({
+        name,
+        type: typeName(type),
+        parentCaveatName: cav.name,
+      })),
     });
   }
   return { definitions, caveats };
@@ -50,7 +73,12 @@ function validateFilter(f: Filter): void {
  * Filters are ORed. With no filter naming this kind of thing, everything of that kind is kept —
  * unless every filter is about the other kind (a caveat-only filter selects no definitions).
  */
-function matchesName(filters: Filter[], prefixOf: (f: Filter) => string, name: string, isOtherKind: (f: Filter) => boolean): boolean {
+function matchesName(
+  filters: Filter[],
+  prefixOf: (f: Filter) => string,
+  name: string,
+  isOtherKind: (f: Filter) => boolean,
+): boolean {
   if (filters.length === 0) return true;
   const relevant = filters.filter((f) => prefixOf(f));
   if (relevant.length === 0) return !filters.every(isOtherKind);
@@ -58,11 +86,14 @@ function matchesName(filters: Filter[], prefixOf: (f: Filter) => string, name: s
 }
 
 function relationIncluded(filters: Filter[], definition: string, rel: RelationDefinition): boolean {
-  const applicable = filters.filter((f) => f.optionalDefinitionNameFilter && definition.startsWith(f.optionalDefinitionNameFilter));
+  const applicable = filters.filter(
+    (f) => f.optionalDefinitionNameFilter && definition.startsWith(f.optionalDefinitionNameFilter),
+  );
   if (applicable.length === 0) return true;
   return applicable.some((f) => {
     if (!f.optionalRelationNameFilter && !f.optionalPermissionNameFilter) return true;
-    if (rel.kind === 'relation') return !!f.optionalRelationNameFilter && rel.name.startsWith(f.optionalRelationNameFilter);
+    if (rel.kind === 'relation')
+      return !!f.optionalRelationNameFilter && rel.name.startsWith(f.optionalRelationNameFilter);
     return !!f.optionalPermissionNameFilter && rel.name.startsWith(f.optionalPermissionNameFilter);
   });
 }
@@ -78,7 +109,12 @@ function typeReference(t: RelationDefinition['allowedSubjects'][number]): v1.Ref
 
 /** SpiceDB returns comments with their delimiters; Pemba keeps the text, so `//` is put back. */
 function comment(doc: string | undefined): string {
-  return doc ? doc.split('\n').map((l) => (l ? `// ${l}` : '//')).join('\n') : '';
+  return doc
+    ? doc
+        .split('\n')
+        .map((l) => (l ? `// ${l}` : '//'))
+        .join('\n')
+    : '';
 }
 
 function typeName(t: CaveatParameterType): string {

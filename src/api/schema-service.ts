@@ -18,14 +18,18 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
         return { schemaText: schema, readAt: zedToken(token) };
       }),
 
-      WriteSchema: unary(v1.WriteSchemaRequest, async (req, ctx): Promise<v1.WriteSchemaResponse> => {
-        const bytes = Buffer.byteLength(req.schema, 'utf8');
-        if (bytes > limits.maxSchemaBytes) {
-          throw invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${limits.maxSchemaBytes}`);
-        }
-        const { token } = await pemba.writeSchema(req.schema, { signal: ctx.signal });
-        return { writtenAt: zedToken(token) };
-      }, { commits: true }),
+      WriteSchema: unary(
+        v1.WriteSchemaRequest,
+        async (req, ctx): Promise<v1.WriteSchemaResponse> => {
+          const bytes = Buffer.byteLength(req.schema, 'utf8');
+          if (bytes > limits.maxSchemaBytes) {
+            throw invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${limits.maxSchemaBytes}`);
+          }
+          const { token } = await pemba.writeSchema(req.schema, { signal: ctx.signal });
+          return { writtenAt: zedToken(token) };
+        },
+        { commits: true },
+      ),
 
       ReflectSchema: unary(v1.ReflectSchemaRequest, async (req): Promise<v1.ReflectSchemaResponse> => {
         const { schema, token } = await pemba.schemaAt(consistency(req.consistency));
@@ -34,4 +38,3 @@ export function schemaService(pemba: Pemba, limits: ApiLimits): ApiService {
     },
   };
 }
-

@@ -8,7 +8,11 @@
 import type { FieldInfo, IMessageType } from '@protobuf-ts/runtime';
 import { invalidArgument } from '../errors/index.js';
 
-interface StringRules { pattern?: string; maxBytes?: string; minBytes?: string }
+interface StringRules {
+  pattern?: string;
+  maxBytes?: string;
+  minBytes?: string;
+}
 interface Rules {
   required?: boolean;
   string?: StringRules;
@@ -18,7 +22,10 @@ interface Rules {
   repeated?: { minItems?: string; maxItems?: string; items?: Rules };
 }
 
-interface Violation { path: string; message: string }
+interface Violation {
+  path: string;
+  message: string;
+}
 
 const patterns = new Map<string, RegExp>();
 function regex(pattern: string): RegExp {
@@ -32,12 +39,19 @@ export function validateMessage(type: IMessageType<object>, message: object): vo
   const violations: Violation[] = [];
   collectViolations(type, message as Record<string, unknown>, '', violations, 0);
   if (violations.length === 1) throw invalidArgument(`validation error: ${describe(violations[0])}`);
-  if (violations.length > 1) throw invalidArgument(`validation errors:\n${violations.map((v) => ` - ${describe(v)}`).join('\n')}`);
+  if (violations.length > 1)
+    throw invalidArgument(`validation errors:\n${violations.map((v) => ` - ${describe(v)}`).join('\n')}`);
 }
 
 const describe = (v: Violation) => (v.path ? `${v.path}: ${v.message}` : v.message);
 
-function collectViolations(type: IMessageType<object>, msg: Record<string, unknown>, prefix: string, out: Violation[], depth: number): void {
+function collectViolations(
+  type: IMessageType<object>,
+  msg: Record<string, unknown>,
+  prefix: string,
+  out: Violation[],
+  depth: number,
+): void {
   if (depth > 32) return;
   for (const field of type.fields) {
     const oneof = field.oneof ? (msg[field.oneof] as Record<string, unknown> | undefined) : undefined;
@@ -48,8 +62,10 @@ function collectViolations(type: IMessageType<object>, msg: Record<string, unkno
     if (field.repeat) {
       const items = (value as unknown[] | undefined) ?? [];
       const r = rules?.repeated;
-      if (r?.minItems && items.length < Number(r.minItems)) out.push({ path, message: `must contain at least ${r.minItems} item(s)` });
-      if (r?.maxItems && items.length > Number(r.maxItems)) out.push({ path, message: `must contain no more than ${r.maxItems} item(s)` });
+      if (r?.minItems && items.length < Number(r.minItems))
+        out.push({ path, message: `must contain at least ${r.minItems} item(s)` });
+      if (r?.maxItems && items.length > Number(r.maxItems))
+        out.push({ path, message: `must contain no more than ${r.maxItems} item(s)` });
       items.forEach((item, i) => validateValue(field, item, r?.items, `${path}[${i}]`, out, depth));
     } else if (field.kind !== 'map') {
       validateValue(field, value, rules, path, out, depth);
@@ -57,7 +73,14 @@ function collectViolations(type: IMessageType<object>, msg: Record<string, unkno
   }
 }
 
-function validateValue(field: FieldInfo, value: unknown, rules: Rules | undefined, path: string, out: Violation[], depth: number): void {
+function validateValue(
+  field: FieldInfo,
+  value: unknown,
+  rules: Rules | undefined,
+  path: string,
+  out: Violation[],
+  depth: number,
+): void {
   if (field.kind === 'message') {
     if (value === undefined || value === null) {
       if (rules?.required) out.push({ path, message: 'value is required' });
@@ -73,14 +96,18 @@ function validateValue(field: FieldInfo, value: unknown, rules: Rules | undefine
 
 function scalarViolation(field: FieldInfo, value: unknown, rules: Rules): string | undefined {
   if (rules.string && typeof value === 'string') return stringViolation(value, rules.string);
-  if (rules.bool?.const !== undefined && value !== undefined && value !== rules.bool.const) return `must equal ${rules.bool.const}`;
+  if (rules.bool?.const !== undefined && value !== undefined && value !== rules.bool.const)
+    return `must equal ${rules.bool.const}`;
   if (rules.enum && typeof value === 'number' && field.kind === 'enum') {
     if (rules.enum.notIn?.includes(value)) return `must not be in list [${rules.enum.notIn.join(', ')}]`;
-    if (rules.enum.definedOnly && field.T()[1][value] === undefined) return 'value must be one of the defined enum values';
+    if (rules.enum.definedOnly && field.T()[1][value] === undefined)
+      return 'value must be one of the defined enum values';
   }
   if (rules.uint32 && typeof value === 'number') {
-    if (rules.uint32.gte !== undefined && value < rules.uint32.gte) return `must be greater than or equal to ${rules.uint32.gte}`;
-    if (rules.uint32.lte !== undefined && value > rules.uint32.lte) return `must be less than or equal to ${rules.uint32.lte}`;
+    if (rules.uint32.gte !== undefined && value < rules.uint32.gte)
+      return `must be greater than or equal to ${rules.uint32.gte}`;
+    if (rules.uint32.lte !== undefined && value > rules.uint32.lte)
+      return `must be less than or equal to ${rules.uint32.lte}`;
   }
   return undefined;
 }

@@ -22,7 +22,9 @@ export function children(e: CelExpr): CelExpr[] {
     case 'listExpr':
       return k.value.elements;
     case 'structExpr':
-      return k.value.entries.flatMap((en) => (en.keyKind.case === 'mapKey' ? [en.keyKind.value, en.value!] : [en.value!]));
+      return k.value.entries.flatMap((en) =>
+        en.keyKind.case === 'mapKey' ? [en.keyKind.value, en.value!] : [en.value!],
+      );
     case 'comprehensionExpr': {
       const c = k.value;
       return [c.iterRange!, c.accuInit!, c.loopCondition!, c.loopStep!, c.result!];
@@ -41,7 +43,10 @@ export const identExpr = (id: bigint, name: string): CelExpr =>
   makeExpr(id, { case: 'identExpr', value: { $typeName: 'cel.expr.Expr.Ident', name } } as ExprKind);
 
 export const callExpr = (id: bigint, fn: string, args: CelExpr[], target?: CelExpr): CelExpr =>
-  makeExpr(id, { case: 'callExpr', value: { $typeName: 'cel.expr.Expr.Call', function: fn, args, target } } as ExprKind);
+  makeExpr(id, {
+    case: 'callExpr',
+    value: { $typeName: 'cel.expr.Expr.Call', function: fn, args, target },
+  } as ExprKind);
 
 export const intConst = (id: bigint, value: bigint): CelExpr =>
   makeExpr(id, {

@@ -50,16 +50,23 @@ function goType(v: unknown): string {
   if (v === null || v === undefined) return '<nil>';
   if (Array.isArray(v)) return '[]interface {}';
   switch (typeof v) {
-    case 'number': return 'float64';
-    case 'bigint': return 'int64';
-    case 'string': return 'string';
-    case 'boolean': return 'bool';
-    case 'object': return 'map[string]interface {}';
-    default: return typeof v;
+    case 'number':
+      return 'float64';
+    case 'bigint':
+      return 'int64';
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'bool';
+    case 'object':
+      return 'map[string]interface {}';
+    default:
+      return typeof v;
   }
 }
 
-const goValue = (v: unknown): string => (v === null || v === undefined ? '<nil>' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const goValue = (v: unknown): string =>
+  v === null || v === undefined ? '<nil>' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 class Converter {
   private weight = 0;
@@ -110,7 +117,8 @@ class Converter {
       case 'double':
         return double(v);
       case 'bytes':
-        if (typeof v !== 'string') throw new Error(`bytes requires a base64 unicode string, found: ${goType(v)} \`${goValue(v)}\``);
+        if (typeof v !== 'string')
+          throw new Error(`bytes requires a base64 unicode string, found: ${goType(v)} \`${goValue(v)}\``);
         this.weigh(v.length >> 4);
         return base64(v);
       case 'duration':
@@ -122,7 +130,9 @@ class Converter {
         }
       case 'timestamp':
         if (typeof v !== 'string') {
-          throw new Error(`timestamps requires a RFC 3339 formatted timestamp string, found: ${goType(v)} \`${goValue(v)}\``);
+          throw new Error(
+            `timestamps requires a RFC 3339 formatted timestamp string, found: ${goType(v)} \`${goValue(v)}\``,
+          );
         }
         try {
           return timestampValue(parseRfc3339(v));
@@ -130,7 +140,8 @@ class Converter {
           throw new Error(`could not parse RFC 3339 formatted timestamp string \`${v}\`: ${(e as Error).message}`);
         }
       case 'ipaddress':
-        if (typeof v !== 'string') throw new Error(`ipaddress requires an ipaddress string, found: ${goType(v)} \`${goValue(v)}\``);
+        if (typeof v !== 'string')
+          throw new Error(`ipaddress requires an ipaddress string, found: ${goType(v)} \`${goValue(v)}\``);
         try {
           return ipAddressValue(parseIpAddress(v));
         } catch (e) {
@@ -144,7 +155,9 @@ class Converter {
               return this.convert(type.element, item);
             } catch (e) {
               if (e instanceof ContextTooLarge) throw e;
-              throw new Error(`found an invalid value for item at index ${i}: for ${formatParameterType(type.element)}: ${(e as Error).message}`);
+              throw new Error(
+                `found an invalid value for item at index ${i}: for ${formatParameterType(type.element)}: ${(e as Error).message}`,
+              );
             }
           }),
         );
@@ -158,7 +171,9 @@ class Converter {
             out.set(key, this.convert(type.value, item));
           } catch (e) {
             if (e instanceof ContextTooLarge) throw e;
-            throw new Error(`found an invalid value for key \`${key}\`: for ${formatParameterType(type.value)}: ${(e as Error).message}`);
+            throw new Error(
+              `found an invalid value for key \`${key}\`: for ${formatParameterType(type.value)}: ${(e as Error).message}`,
+            );
           }
         }
         return celMap(out);
@@ -248,9 +263,15 @@ function integer(v: unknown, kind: 'int' | 'uint'): bigint {
     if (!Number.isInteger(v)) throw new Error(`a ${kind} value is required, but found numeric value \`${v}\``);
     return clamp(BigInt(v));
   }
-  if (typeof v !== 'string') throw new Error(`a ${kind === 'int' ? 'int64' : 'uint64'} value is required, but found ${goType(v)} \`${goValue(v)}\``);
+  if (typeof v !== 'string')
+    throw new Error(
+      `a ${kind === 'int' ? 'int64' : 'uint64'} value is required, but found ${goType(v)} \`${goValue(v)}\``,
+    );
   const whole = decimalToBigInt(v);
-  if (whole === 'invalid') throw new Error(`a ${kind === 'int' ? 'int64' : 'uint64'} value is required, but found invalid string value \`${v}\``);
+  if (whole === 'invalid')
+    throw new Error(
+      `a ${kind === 'int' ? 'int64' : 'uint64'} value is required, but found invalid string value \`${v}\``,
+    );
   if (whole === 'fraction') throw new Error(`a ${kind} value is required, but found numeric value \`${v}\``);
   return clamp(whole);
 }
@@ -294,7 +315,8 @@ function double(v: unknown): number {
   if (typeof v !== 'string') throw new Error(`a float64 value is required, but found ${goType(v)} \`${goValue(v)}\``);
   if (/^[+-]?[Ii]nf$/.test(v)) return v.startsWith('-') ? -Infinity : Infinity;
   const m = DECIMAL.exec(v);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`a float64 value is required, but found invalid string value \`${v}\``);
+  if (!m || (m[2] === '' && (m[3] ?? '') === ''))
+    throw new Error(`a float64 value is required, but found invalid string value \`${v}\``);
   return Number(v);
 }
 

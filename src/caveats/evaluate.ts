@@ -84,7 +84,8 @@ const MESSAGES: [RegExp, string][] = [
 ];
 
 function celGoMessage(message: string): string {
-  for (const [pattern, replacement] of MESSAGES) if (pattern.test(message)) return message.replace(pattern, replacement);
+  for (const [pattern, replacement] of MESSAGES)
+    if (pattern.test(message)) return message.replace(pattern, replacement);
   return message;
 }
 

@@ -112,7 +112,9 @@ export function formatDuration(seconds: bigint, nanos: number): string {
   const total = seconds * 1_000_000_000n + BigInt(nanos);
   const abs = total < 0n ? -total : total;
   const whole = abs / 1_000_000_000n;
-  const frac = String(abs % 1_000_000_000n).padStart(9, '0').replace(/0+$/, '');
+  const frac = String(abs % 1_000_000_000n)
+    .padStart(9, '0')
+    .replace(/0+$/, '');
   return `${total < 0n ? '-' : ''}${whole}${frac ? `.${frac}` : ''}s`;
 }
 
@@ -162,7 +164,10 @@ export function formatGoDouble(x: number): string {
   } else if (e < 0) {
     text = `0.${'0'.repeat(-e - 1)}${digits}`;
   } else {
-    text = digits.length > e + 1 ? `${digits.slice(0, e + 1)}.${digits.slice(e + 1)}` : digits + '0'.repeat(e + 1 - digits.length);
+    text =
+      digits.length > e + 1
+        ? `${digits.slice(0, e + 1)}.${digits.slice(e + 1)}`
+        : digits + '0'.repeat(e + 1 - digits.length);
   }
   return negative ? `-${text}` : text;
 }

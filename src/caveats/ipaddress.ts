@@ -63,7 +63,8 @@ function parseV6(s: string, fail: (why: string) => Error): Uint8Array {
         ws.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
         return;
       }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw fail(g === '' ? 'each colon-separated field must have at least one digit' : 'invalid IPv6 field');
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g))
+        throw fail(g === '' ? 'each colon-separated field must have at least one digit' : 'invalid IPv6 field');
       ws.push(parseInt(g, 16));
     });
     return ws;
@@ -99,7 +100,7 @@ export function formatIpAddress(ip: IpAddress): string {
   // The longest run of two or more zero words becomes `::` (the first, on ties).
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;
@@ -129,9 +130,11 @@ export function parseIpPrefix(text: string): IpPrefix {
   const ip = parseIpAddress(text.slice(0, slash));
   if (ip.zone) throw new Error(`netip.ParsePrefix(${JSON.stringify(text)}): IPv6 zones cannot be present in a prefix`);
   const bitsText = text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]*)$/.test(bitsText)) throw new Error(`netip.ParsePrefix(${JSON.stringify(text)}): bad bits after slash`);
+  if (!/^(0|[1-9][0-9]*)$/.test(bitsText))
+    throw new Error(`netip.ParsePrefix(${JSON.stringify(text)}): bad bits after slash`);
   const bits = Number(bitsText);
-  if (bits > ip.bytes.length * 8) throw new Error(`netip.ParsePrefix(${JSON.stringify(text)}): prefix length out of range`);
+  if (bits > ip.bytes.length * 8)
+    throw new Error(`netip.ParsePrefix(${JSON.stringify(text)}): prefix length out of range`);
   return { bytes: ip.bytes, bits };
 }
 

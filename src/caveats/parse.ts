@@ -39,7 +39,9 @@ const TOO_DEEP = `max recursion depth exceeded: the expression nests deeper than
 /** The parsed expression, or an ExpressionError: over the size limit, nested too deep, or not CEL. */
 export function parseExpression(text: string): ParsedExpression {
   if (utf8Length(text.trim()) > MAX_EXPRESSION_SIZE) {
-    throw new ExpressionError(`caveat expression provided exceeds maximum allowed size of ${MAX_EXPRESSION_SIZE} characters`);
+    throw new ExpressionError(
+      `caveat expression provided exceeds maximum allowed size of ${MAX_EXPRESSION_SIZE} characters`,
+    );
   }
   validateNesting(text);
   let parsed: ParsedExpression;
@@ -48,10 +50,15 @@ export function parseExpression(text: string): ParsedExpression {
     parsed = parse(text.slice(text.lastIndexOf('\n') + 1).includes('//') ? `${text}\n` : text);
   } catch (e) {
     // The scan keeps nesting well inside the stack; this is the last resort (e.g. a huge literal deep in brackets).
-    if (e instanceof RangeError) throw new ExpressionError('max recursion depth exceeded: the expression is too large or too deeply nested to parse');
+    if (e instanceof RangeError)
+      throw new ExpressionError(
+        'max recursion depth exceeded: the expression is too large or too deeply nested to parse',
+      );
     const message = e instanceof Error ? e.message : String(e);
     const m = /^<input>:(\d+):(\d+): ([\s\S]*)$/.exec(message);
-    throw m ? new ExpressionError(`Syntax error: ${m[3]}`, Number(m[1]), Number(m[2])) : new ExpressionError(`Syntax error: ${message}`);
+    throw m
+      ? new ExpressionError(`Syntax error: ${m[3]}`, Number(m[1]), Number(m[2]))
+      : new ExpressionError(`Syntax error: ${message}`);
   }
   if (depthOf(parsed.expr) > MAX_EXPRESSION_DEPTH) throw new ExpressionError(TOO_DEEP);
   return parsed;

@@ -178,7 +178,9 @@ function iterate(range: CelValue): Iterable<CelValue> | undefined {
   if (typeof range !== 'object' || range === null) return undefined;
   if (Symbol.iterator in range && 'size' in range) {
     // A CelMap iterates entries; comprehensions range over its keys.
-    return 'keys' in range && typeof range.keys === 'function' ? (range.keys() as Iterable<CelValue>) : (range as Iterable<CelValue>);
+    return 'keys' in range && typeof range.keys === 'function'
+      ? (range.keys() as Iterable<CelValue>)
+      : (range as Iterable<CelValue>);
   }
   return undefined;
 }

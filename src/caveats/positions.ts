@@ -6,7 +6,22 @@
 import type { SourcePosition } from '../schema/ir.js';
 import { children, type CelExpr, type CelSourceInfo } from './ast.js';
 
-const BINARY = new Set(['_==_', '_!=_', '_<_', '_<=_', '_>_', '_>=_', '_+_', '_-_', '_*_', '_/_', '_%_', '@in', '_&&_', '_||_']);
+const BINARY = new Set([
+  '_==_',
+  '_!=_',
+  '_<_',
+  '_<=_',
+  '_>_',
+  '_>=_',
+  '_+_',
+  '_-_',
+  '_*_',
+  '_/_',
+  '_%_',
+  '@in',
+  '_&&_',
+  '_||_',
+]);
 
 export class ExpressionPositions {
   /** The expression as code points, since CEL columns count code points. */

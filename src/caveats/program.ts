@@ -86,22 +86,32 @@ export class Program {
     const k = e.exprKind;
     switch (k.case) {
       case 'selectExpr':
-        return makeExpr(e.id, { case: 'selectExpr', value: { ...k.value, operand: this.instrument(k.value.operand!) } } as ExprKind);
+        return makeExpr(e.id, {
+          case: 'selectExpr',
+          value: { ...k.value, operand: this.instrument(k.value.operand!) },
+        } as ExprKind);
       case 'callExpr': {
         const args = k.value.args.map((a) => this.instrument(a));
         const target = k.value.target ? this.instrument(k.value.target) : undefined;
         const [l, r] = args;
         if (
-          k.value.function === '_+_' && !target && args.length === 2 &&
-          l.exprKind.case === 'identExpr' && l.exprKind.value.name === ACCUMULATOR &&
-          r.exprKind.case === 'listExpr' && r.exprKind.value.elements.length === 1
+          k.value.function === '_+_' &&
+          !target &&
+          args.length === 2 &&
+          l.exprKind.case === 'identExpr' &&
+          l.exprKind.value.name === ACCUMULATOR &&
+          r.exprKind.case === 'listExpr' &&
+          r.exprKind.value.elements.length === 1
         ) {
           return callExpr(e.id, APPEND, [l, r.exprKind.value.elements[0]]);
         }
         return callExpr(e.id, k.value.function, args, target);
       }
       case 'listExpr':
-        return makeExpr(e.id, { case: 'listExpr', value: { ...k.value, elements: k.value.elements.map((x) => this.instrument(x)) } } as ExprKind);
+        return makeExpr(e.id, {
+          case: 'listExpr',
+          value: { ...k.value, elements: k.value.elements.map((x) => this.instrument(x)) },
+        } as ExprKind);
       case 'structExpr':
         return makeExpr(e.id, {
           case: 'structExpr',
@@ -109,7 +119,10 @@ export class Program {
             ...k.value,
             entries: k.value.entries.map((en) => ({
               ...en,
-              keyKind: en.keyKind.case === 'mapKey' ? { case: 'mapKey', value: this.instrument(en.keyKind.value) } : en.keyKind,
+              keyKind:
+                en.keyKind.case === 'mapKey'
+                  ? { case: 'mapKey', value: this.instrument(en.keyKind.value) }
+                  : en.keyKind,
               value: this.instrument(en.value!),
             })),
           },
@@ -171,14 +184,18 @@ function shape(e: CelExpr): CelExpr {
       return callExpr(e.id, k.value.function, k.value.args.map(slot), target);
     }
     case 'listExpr':
-      return makeExpr(e.id, { case: 'listExpr', value: { ...k.value, elements: k.value.elements.map(slot) } } as ExprKind);
+      return makeExpr(e.id, {
+        case: 'listExpr',
+        value: { ...k.value, elements: k.value.elements.map(slot) },
+      } as ExprKind);
     case 'structExpr':
       return makeExpr(e.id, {
         case: 'structExpr',
         value: {
           ...k.value,
           entries: k.value.entries.map((en) => {
-            const keyKind = en.keyKind.case === 'mapKey' ? { case: 'mapKey', value: slot(en.keyKind.value) } : en.keyKind;
+            const keyKind =
+              en.keyKind.case === 'mapKey' ? { case: 'mapKey', value: slot(en.keyKind.value) } : en.keyKind;
             return { ...en, keyKind, value: slot(en.value!) };
           }),
         },

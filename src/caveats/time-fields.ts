@@ -89,7 +89,10 @@ function ianaOffset(zone: string, t: Instant): number {
   for (const p of formatFor(zone).formatToParts(new Date(ms))) parts[p.type] = p.value;
   let year = Number(parts.year);
   if (parts.era === 'BC' || parts.era === 'B') year = 1 - year;
-  const wall = daysFromCivil(year, Number(parts.month), Number(parts.day)) * 86_400 +
-    Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second);
+  const wall =
+    daysFromCivil(year, Number(parts.month), Number(parts.day)) * 86_400 +
+    Number(parts.hour) * 3600 +
+    Number(parts.minute) * 60 +
+    Number(parts.second);
   return wall - Math.floor(ms / 1000);
 }

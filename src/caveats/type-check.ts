@@ -30,7 +30,8 @@ export function typeCheckCaveat(def: CaveatDefinition): ParsedExpression {
     parsed = parseExpression(text);
   } catch (e) {
     if (!(e instanceof ExpressionError)) throw e;
-    const at = e.line === undefined ? start : new ExpressionPositions(text, undefined, start).atLineColumn(e.line, e.column!);
+    const at =
+      e.line === undefined ? start : new ExpressionPositions(text, undefined, start).atLineColumn(e.line, e.column!);
     return fail(e.message, at);
   }
   const positions = new ExpressionPositions(text, parsed.sourceInfo, start);
@@ -77,7 +78,10 @@ function namesUsed(root: CelExpr): Set<string> {
 
 /** A type error at one node of the tree. */
 export class TypeCheckError extends Error {
-  constructor(message: string, readonly exprId: bigint) {
+  constructor(
+    message: string,
+    readonly exprId: bigint,
+  ) {
     super(message);
   }
 }
@@ -113,10 +117,14 @@ class TypeChecker {
         if (qualified) return qualified;
         const operand = this.walk(this.typeOf(k.value.operand!));
         if (operand.k === 'map') return k.value.testOnly ? T.bool : operand.v;
-        if (operand.k === 'dyn' || operand.k === 'var' || operand.k === 'error') return k.value.testOnly ? T.bool : T.dyn;
+        if (operand.k === 'dyn' || operand.k === 'var' || operand.k === 'error')
+          return k.value.testOnly ? T.bool : T.dyn;
         // cel-go's wording for SpiceDB's opaque type.
         if (operand.k === 'ipaddress') throw new TypeCheckError(`unexpected failed resolution of 'IPAddress'`, e.id);
-        throw new TypeCheckError(`type '${formatType(this.substitute(operand))}' does not support field selection`, e.id);
+        throw new TypeCheckError(
+          `type '${formatType(this.substitute(operand))}' does not support field selection`,
+          e.id,
+        );
       }
       case 'callExpr':
         return this.call(e);
@@ -258,7 +266,8 @@ class TypeChecker {
     }
     for (const en of s.entries) {
       const field = en.keyKind.case === 'fieldKey' ? en.keyKind.value : '';
-      if (field !== 'seconds' && field !== 'nanos') throw new TypeCheckError(`undefined field '${field}'`, en.value?.id ?? e.id);
+      if (field !== 'seconds' && field !== 'nanos')
+        throw new TypeCheckError(`undefined field '${field}'`, en.value?.id ?? e.id);
       this.expect(en.value!, T.int);
     }
     return type;
@@ -323,10 +332,14 @@ class TypeChecker {
         if (!v) params.set(t.name, (v = this.fresh()));
         return v;
       }
-      case 'list': return T.list(this.instantiate(t.e, params));
-      case 'map': return T.map(this.instantiate(t.key, params), this.instantiate(t.v, params));
-      case 'type': return T.type(this.instantiate(t.t, params));
-      default: return t;
+      case 'list':
+        return T.list(this.instantiate(t.e, params));
+      case 'map':
+        return T.map(this.instantiate(t.key, params), this.instantiate(t.v, params));
+      case 'type':
+        return T.type(this.instantiate(t.t, params));
+      default:
+        return t;
     }
   }
 
@@ -337,10 +350,14 @@ class TypeChecker {
   private substitute(t: CelT): CelT {
     const w = this.walk(t);
     switch (w.k) {
-      case 'list': return T.list(this.substitute(w.e));
-      case 'map': return T.map(this.substitute(w.key), this.substitute(w.v));
-      case 'type': return T.type(this.substitute(w.t));
-      default: return w;
+      case 'list':
+        return T.list(this.substitute(w.e));
+      case 'map':
+        return T.map(this.substitute(w.key), this.substitute(w.v));
+      case 'type':
+        return T.type(this.substitute(w.t));
+      default:
+        return w;
     }
   }
 }
@@ -360,15 +377,25 @@ function sameType(a: CelT, b: CelT): boolean {
 
 function constType(kind: string | undefined): CelT {
   switch (kind) {
-    case 'boolValue': return T.bool;
-    case 'int64Value': return T.int;
-    case 'uint64Value': return T.uint;
-    case 'doubleValue': return T.double;
-    case 'stringValue': return T.string;
-    case 'bytesValue': return T.bytes;
-    case 'nullValue': return T.null;
-    case 'durationValue': return T.duration;
-    case 'timestampValue': return T.timestamp;
-    default: return T.dyn;
+    case 'boolValue':
+      return T.bool;
+    case 'int64Value':
+      return T.int;
+    case 'uint64Value':
+      return T.uint;
+    case 'doubleValue':
+      return T.double;
+    case 'stringValue':
+      return T.string;
+    case 'bytesValue':
+      return T.bytes;
+    case 'nullValue':
+      return T.null;
+    case 'durationValue':
+      return T.duration;
+    case 'timestampValue':
+      return T.timestamp;
+    default:
+      return T.dyn;
   }
 }

@@ -5,8 +5,17 @@
 import type { CaveatParameterType } from '../schema/ir.js';
 
 export type PrimitiveKind =
-  | 'int' | 'uint' | 'double' | 'bool' | 'string' | 'bytes' | 'null' | 'dyn'
-  | 'timestamp' | 'duration' | 'ipaddress'
+  | 'int'
+  | 'uint'
+  | 'double'
+  | 'bool'
+  | 'string'
+  | 'bytes'
+  | 'null'
+  | 'dyn'
+  | 'timestamp'
+  | 'duration'
+  | 'ipaddress'
   /** The type of an expression that already failed to check: assignable everywhere, so one mistake makes one error. */
   | 'error';
 
@@ -47,11 +56,16 @@ export const T = {
  */
 export function parameterCelType(p: CaveatParameterType): CelT {
   switch (p.kind) {
-    case 'any': return T.dyn;
-    case 'uint': return T.int;
-    case 'list': return T.list(parameterCelType(p.element));
-    case 'map': return T.map(T.string, parameterCelType(p.value));
-    default: return T[p.kind];
+    case 'any':
+      return T.dyn;
+    case 'uint':
+      return T.int;
+    case 'list':
+      return T.list(parameterCelType(p.element));
+    case 'map':
+      return T.map(T.string, parameterCelType(p.value));
+    default:
+      return T[p.kind];
   }
 }
 
@@ -69,13 +83,23 @@ export function formatParameterType(p: CaveatParameterType): string {
  */
 export function formatType(t: CelT, protoNames = false): string {
   switch (t.k) {
-    case 'list': return `list(${formatType(t.e, protoNames)})`;
-    case 'map': return `map(${formatType(t.key, protoNames)}, ${formatType(t.v, protoNames)})`;
-    case 'type': return `type(${formatType(t.t, protoNames)})`;
-    case 'ipaddress': return 'IPAddress';
-    case 'timestamp': return protoNames ? 'google.protobuf.Timestamp' : 'timestamp';
-    case 'duration': return protoNames ? 'google.protobuf.Duration' : 'duration';
-    case 'var': case 'param': case 'error': return 'dyn';
-    default: return t.k;
+    case 'list':
+      return `list(${formatType(t.e, protoNames)})`;
+    case 'map':
+      return `map(${formatType(t.key, protoNames)}, ${formatType(t.v, protoNames)})`;
+    case 'type':
+      return `type(${formatType(t.t, protoNames)})`;
+    case 'ipaddress':
+      return 'IPAddress';
+    case 'timestamp':
+      return protoNames ? 'google.protobuf.Timestamp' : 'timestamp';
+    case 'duration':
+      return protoNames ? 'google.protobuf.Duration' : 'duration';
+    case 'var':
+    case 'param':
+    case 'error':
+      return 'dyn';
+    default:
+      return t.k;
   }
 }

@@ -19,7 +19,9 @@ export const DEFAULT_ENDPOINT = 'localhost:50051';
 
 export function addClientOptions(command: Command): Command {
   return command
-    .addOption(new Option('--endpoint <host:port>', 'the server to talk to').env('PEMBA_ENDPOINT').default(DEFAULT_ENDPOINT))
+    .addOption(
+      new Option('--endpoint <host:port>', 'the server to talk to').env('PEMBA_ENDPOINT').default(DEFAULT_ENDPOINT),
+    )
     .addOption(new Option('--token <key>', "the server's preshared key").env('PEMBA_TOKEN'))
     .addOption(new Option('--insecure', 'plaintext, without TLS (for a server without --grpc-tls-cert-path)'))
     .addOption(new Option('--certificate-path <path>', 'a CA certificate to trust for TLS (e.g. a self-signed one)'));
@@ -30,12 +32,28 @@ export class ClientOptionsError extends Error {
 }
 
 export function connect(options: ClientOptions): v1.ZedClientInterface {
-  if (!options.token) throw new ClientOptionsError('a token is required: pass --token or set PEMBA_TOKEN (the server\'s --grpc-preshared-key)');
+  if (!options.token)
+    throw new ClientOptionsError(
+      "a token is required: pass --token or set PEMBA_TOKEN (the server's --grpc-preshared-key)",
+    );
   // Bulk messages can be large; match `pemba serve --grpc-max-message-size`'s ceiling rather than grpc-js's 4 MiB.
   const channel = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
-  if (options.insecure) return v1.NewClient(options.token, options.endpoint, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS, undefined, channel);
+  if (options.insecure)
+    return v1.NewClient(
+      options.token,
+      options.endpoint,
+      v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS,
+      undefined,
+      channel,
+    );
   if (options.certificatePath) {
-    return v1.NewClientWithCustomCert(options.token, options.endpoint, readFileSync(options.certificatePath), undefined, channel);
+    return v1.NewClientWithCustomCert(
+      options.token,
+      options.endpoint,
+      readFileSync(options.certificatePath),
+      undefined,
+      channel,
+    );
   }
   return v1.NewClient(options.token, options.endpoint, v1.ClientSecurity.SECURE, undefined, channel);
 }

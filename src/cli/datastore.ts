@@ -25,7 +25,9 @@ export async function migrateCommand(options: MigrateOptions, output: Output = c
     } else if (result.from === result.to) {
       output.out(`${engine} datastore already at schema version ${result.to} (datastore id ${result.datastoreId})`);
     } else {
-      output.out(`${engine} datastore migrated from schema version ${result.from} to ${result.to} (datastore id ${result.datastoreId})`);
+      output.out(
+        `${engine} datastore migrated from schema version ${result.from} to ${result.to} (datastore id ${result.datastoreId})`,
+      );
     }
     return 0;
   } catch (error) {
@@ -40,10 +42,17 @@ export function registerDatastore(program: Command): Command {
     .command('migrate')
     .description('create or upgrade the datastore tables (idempotent; refuses a schema newer than this Pemba knows)')
     // The same flags and environment variables as `pemba serve`.
-    .addOption(new Option('--datastore-engine <engine>', `the datastore engine (${DATASTORE_ENGINES.join(', ')})`)
-      .env(envName('datastore-engine')).default('sqlite'))
-    .addOption(new Option('--datastore-conn-uri <uri>', `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI`)
-      .env(envName('datastore-conn-uri')))
+    .addOption(
+      new Option('--datastore-engine <engine>', `the datastore engine (${DATASTORE_ENGINES.join(', ')})`)
+        .env(envName('datastore-engine'))
+        .default('sqlite'),
+    )
+    .addOption(
+      new Option(
+        '--datastore-conn-uri <uri>',
+        `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI`,
+      ).env(envName('datastore-conn-uri')),
+    )
     .action(async (options: MigrateOptions) => {
       process.exitCode = await migrateCommand(options);
     });

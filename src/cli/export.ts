@@ -45,9 +45,11 @@ export async function exportCommand(options: ExportOptions, io: ExportIO = conso
   const progress = startProgress(io.stderr, 'exporting');
   let count = 0;
   try {
-    const call = client.exportBulkRelationships(v1.ExportBulkRelationshipsRequest.create({
-      consistency: v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } }),
-    }));
+    const call = client.exportBulkRelationships(
+      v1.ExportBulkRelationshipsRequest.create({
+        consistency: v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } }),
+      }),
+    );
     for await (const response of call as AsyncIterable<v1.ExportBulkRelationshipsResponse>) {
       let chunk = '';
       for (const r of response.relationships) chunk += `${formatRelationshipLine(relationship(r), format)}\n`;
@@ -55,7 +57,10 @@ export async function exportCommand(options: ExportOptions, io: ExportIO = conso
       if (!out.write(chunk)) await once(out, 'drain');
       progress.update(count);
     }
-    if (options.output) await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (options.output)
+      await new Promise<void>((resolve, reject) =>
+        out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+      );
     progress.clear();
     io.stderr.write(`${summaryLine('exported', count, Date.now() - started)}\n`);
     return 0;
@@ -73,11 +78,19 @@ export async function exportCommand(options: ExportOptions, io: ExportIO = conso
 export function registerExport(program: Command): Command {
   const command = program
     .command('export')
-    .description('write every relationship of a running server (ExportBulkRelationships, at one revision) to stdout or a file')
+    .description(
+      'write every relationship of a running server (ExportBulkRelationships, at one revision) to stdout or a file',
+    )
     .addOption(new Option('--output <file>', 'write to this file instead of stdout'))
-    .addOption(new Option('--format <format>', `${RELATIONSHIP_FORMATS.join(' or ')} (default: jsonl when --output ends in .jsonl/.ndjson/.json, text otherwise)`)
-      .choices([...RELATIONSHIP_FORMATS]));
-  addClientOptions(command).addHelpText('after', `
+    .addOption(
+      new Option(
+        '--format <format>',
+        `${RELATIONSHIP_FORMATS.join(' or ')} (default: jsonl when --output ends in .jsonl/.ndjson/.json, text otherwise)`,
+      ).choices([...RELATIONSHIP_FORMATS]),
+    );
+  addClientOptions(command).addHelpText(
+    'after',
+    `
 Formats (what \`pemba import\` reads back):
   text: one relationship per line, e.g. document:readme#reader@group:eng#member
   ${JSON_LINES_FORMAT.replace(/\n/g, '\n  ')}
@@ -86,7 +99,8 @@ A progress line is drawn on stderr on a terminal; a summary line goes to stderr 
 
 Examples:
   pemba export --insecure --token somerandomkeyhere > relationships.txt
-  PEMBA_TOKEN=somerandomkeyhere pemba export --endpoint pemba.internal:50051 --output backup.jsonl`);
+  PEMBA_TOKEN=somerandomkeyhere pemba export --endpoint pemba.internal:50051 --output backup.jsonl`,
+  );
   return command.action(async (options: ExportOptions) => {
     process.exitCode = await exportCommand(options);
   });

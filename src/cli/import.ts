@@ -17,7 +17,13 @@ import { addClientOptions, connect, describeCallError } from './client-options.j
 import type { ClientOptions } from './client-options.js';
 import { startProgress, summaryLine } from './progress.js';
 import type { ProgressStream } from './progress.js';
-import { formatOf, JSON_LINES_FORMAT, readRelationships, RELATIONSHIP_FORMATS, RelationshipFileError } from './relationship-file.js';
+import {
+  formatOf,
+  JSON_LINES_FORMAT,
+  readRelationships,
+  RELATIONSHIP_FORMATS,
+  RelationshipFileError,
+} from './relationship-file.js';
 
 export interface ImportOptions extends ClientOptions {
   format?: string;
@@ -40,8 +46,14 @@ const consoleIO: ImportIO = {
 export const DEFAULT_BATCH_SIZE = 1000;
 
 /** Server answers that mean the transaction was refused (so nothing was written). */
-const REFUSED = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.ALREADY_EXISTS,
-  grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.RESOURCE_EXHAUSTED]);
+const REFUSED = new Set([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.UNAUTHENTICATED,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
 
 /** Imports; returns the process exit code. */
 export async function importCommand(file: string, options: ImportOptions, io: ImportIO = consoleIO): Promise<number> {
@@ -98,7 +110,8 @@ export async function importCommand(file: string, options: ImportOptions, io: Im
     } catch (error) {
       call.cancel();
       await call.result.catch(() => undefined);
-      if (error instanceof RelationshipFileError) throw new Error(`${file} changed during the import (${error.message}); the import was cancelled`);
+      if (error instanceof RelationshipFileError)
+        throw new Error(`${file} changed during the import (${error.message}); the import was cancelled`);
       throw error;
     }
     const { numLoaded } = await call.finish();
@@ -149,8 +162,13 @@ function openImport(client: v1.ZedClientInterface): ImportCall {
   });
   // An early answer is an error (the server stopped reading): send() rethrows it.
   let failure: unknown;
-  result.catch((error: unknown) => { failure = error; });
-  const failed = result.then(() => undefined, () => undefined);
+  result.catch((error: unknown) => {
+    failure = error;
+  });
+  const failed = result.then(
+    () => undefined,
+    () => undefined,
+  );
   return {
     async send(relationships) {
       if (failure) throw failure;
@@ -179,10 +197,20 @@ export function registerImport(program: Command): Command {
     .command('import')
     .argument('<file>', 'relationships: text (one relationship per line), a validation YAML file, or JSON lines')
     .description('load relationships into a running server (ImportBulkRelationships: all or nothing)')
-    .addOption(new Option('--format <format>', `${RELATIONSHIP_FORMATS.join(' or ')} (default: jsonl for .jsonl/.ndjson/.json files, text otherwise)`)
-      .choices([...RELATIONSHIP_FORMATS]))
-    .addOption(new Option('--batch-size <n>', 'relationships per ImportBulkRelationships message').default(String(DEFAULT_BATCH_SIZE)));
-  addClientOptions(command).addHelpText('after', `
+    .addOption(
+      new Option(
+        '--format <format>',
+        `${RELATIONSHIP_FORMATS.join(' or ')} (default: jsonl for .jsonl/.ndjson/.json files, text otherwise)`,
+      ).choices([...RELATIONSHIP_FORMATS]),
+    )
+    .addOption(
+      new Option('--batch-size <n>', 'relationships per ImportBulkRelationships message').default(
+        String(DEFAULT_BATCH_SIZE),
+      ),
+    );
+  addClientOptions(command).addHelpText(
+    'after',
+    `
 Formats:
   text: one relationship per line, as in validation files; blank lines and // comments are skipped:
     document:readme#reader@group:eng#member
@@ -198,7 +226,8 @@ bar is drawn on stderr; otherwise one summary line is printed at the end.
 
 Examples:
   pemba import --insecure --token somerandomkeyhere relationships.txt
-  PEMBA_TOKEN=somerandomkeyhere pemba import --endpoint pemba.internal:50051 export.jsonl`);
+  PEMBA_TOKEN=somerandomkeyhere pemba import --endpoint pemba.internal:50051 export.jsonl`,
+  );
   return command.action(async (file: string, options: ImportOptions) => {
     process.exitCode = await importCommand(file, options);
   });

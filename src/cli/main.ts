@@ -9,7 +9,9 @@ import { registerServe } from './serve.js';
 import { registerValidate } from './validate.js';
 
 // src/cli/main.ts and dist/cli/main.js both sit two levels below package.json.
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('pemba')
   .description("Google's Zanzibar in TypeScript, speaking SpiceDB's schema language and API")

@@ -31,7 +31,11 @@ export const JSON_LINES_FORMAT = `JSON lines: one object per line (blank lines a
 /** A problem in a relationship file, at a 1-based line. */
 export class RelationshipFileError extends Error {
   override name = 'RelationshipFileError';
-  constructor(readonly path: string, readonly line: number, readonly problem: string) {
+  constructor(
+    readonly path: string,
+    readonly line: number,
+    readonly problem: string,
+  ) {
     super(`${path}:${line}: ${problem}`);
   }
 }
@@ -58,7 +62,10 @@ export interface ReadProgress {
 }
 
 /** The relationships of a file, in order, with their line numbers; throws RelationshipFileError at the first bad line. */
-export function readRelationships(path: string, format: RelationshipFormat): AsyncIterable<NumberedRelationship> & ReadProgress {
+export function readRelationships(
+  path: string,
+  format: RelationshipFormat,
+): AsyncIterable<NumberedRelationship> & ReadProgress {
   if (format === 'text' && isYaml(path)) return readValidationYaml(path);
   const stream = createReadStream(path);
   const parse = format === 'jsonl' ? parseJsonRelationship : parseTextLine;
@@ -97,12 +104,17 @@ function readValidationYaml(path: string): AsyncIterable<NumberedRelationship> &
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter });
   const error = doc.errors[0];
-  if (error) throw new RelationshipFileError(path, error.linePos?.[0].line ?? 1, `YAML: ${error.message.split('\n')[0]}`);
+  if (error)
+    throw new RelationshipFileError(path, error.linePos?.[0].line ?? 1, `YAML: ${error.message.split('\n')[0]}`);
   const root = doc.contents;
   const node = isMap(root) ? root.get('relationships', true) : undefined;
   const value: unknown = isScalar(node) ? node.value : undefined;
   if (!isScalar(node) || typeof value !== 'string') {
-    throw new RelationshipFileError(path, 1, 'a YAML file must be a validation file with a `relationships` block (a string, one relationship per line)');
+    throw new RelationshipFileError(
+      path,
+      1,
+      'a YAML file must be a validation file with a `relationships` block (a string, one relationship per line)',
+    );
   }
   const origins = mapValueLines(text.split(/\r?\n/), lineCounter.linePos(node.range![0]), value);
   return {
@@ -135,11 +147,16 @@ export function toRelationshipJson(r: Relationship): RelationshipJson {
   const json: RelationshipJson = {
     resource: { type: r.resource.type, id: r.resource.id },
     relation: r.relation,
-    subject: r.subject.relation === ELLIPSIS
-      ? { type: r.subject.type, id: r.subject.id }
-      : { type: r.subject.type, id: r.subject.id, relation: r.subject.relation },
+    subject:
+      r.subject.relation === ELLIPSIS
+        ? { type: r.subject.type, id: r.subject.id }
+        : { type: r.subject.type, id: r.subject.id, relation: r.subject.relation },
   };
-  if (r.caveat) json.caveat = r.caveat.context && Object.keys(r.caveat.context).length > 0 ? { name: r.caveat.name, context: r.caveat.context } : { name: r.caveat.name };
+  if (r.caveat)
+    json.caveat =
+      r.caveat.context && Object.keys(r.caveat.context).length > 0
+        ? { name: r.caveat.name, context: r.caveat.context }
+        : { name: r.caveat.name };
   if (r.expiresAt) json.expiresAt = r.expiresAt.toISOString().replace(/\.000Z$/, 'Z');
   return json;
 }
@@ -183,10 +200,12 @@ export function parseJsonRelationship(text: string): Relationship {
 }
 
 function object(value: unknown, what: string, keys?: string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${what} must be a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`${what} must be a JSON object`);
   if (keys) {
     const unknown = Object.keys(value).find((k) => !keys.includes(k));
-    if (unknown !== undefined) throw new Error(`unknown field "${unknown}" in ${what}; expected ${keys.map((k) => `"${k}"`).join(', ')}`);
+    if (unknown !== undefined)
+      throw new Error(`unknown field "${unknown}" in ${what}; expected ${keys.map((k) => `"${k}"`).join(', ')}`);
   }
   return value as Record<string, unknown>;
 }

@@ -10,16 +10,20 @@ export function registerServe(program: Command): Command {
   const serve = program
     .command('serve')
     .description('serve the permissions database: authzed.api.v1 over gRPC and (with --http-enabled) HTTP/JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Every flag can also be set from the environment: --grpc-preshared-key is ${envName('grpc-preshared-key')}, and so on.
 
 Examples:
   pemba serve --grpc-preshared-key "somerandomkeyhere"
-  ${envName('grpc-preshared-key')}=somerandomkeyhere pemba serve --http-enabled --log-format console`);
+  ${envName('grpc-preshared-key')}=somerandomkeyhere pemba serve --http-enabled --log-format console`,
+    );
 
   for (const flag of SERVE_FLAGS) {
     const option = new Option(`--${flag.name} ${flag.arg}`, flag.description).env(envName(flag.name));
-    if (flag.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    if (flag.repeatable)
+      option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     if (flag.arg.startsWith('[')) option.preset('true');
     if (flag.default !== undefined) option.default(flag.default);
     serve.addOption(option);
@@ -34,7 +38,9 @@ Examples:
       throw error;
     }
     if (!(DATASTORE_ENGINES as readonly string[]).includes(config.datastoreEngine)) {
-      serve.error(`error: unknown datastore engine "${config.datastoreEngine}": supported engines are ${DATASTORE_ENGINES.join(', ')}`);
+      serve.error(
+        `error: unknown datastore engine "${config.datastoreEngine}": supported engines are ${DATASTORE_ENGINES.join(', ')}`,
+      );
     }
     const logger = createLogger(config.logLevel, config.logFormat);
     let server;

@@ -37,7 +37,8 @@ export async function validateCommand(files: string[], output: Output = consoleO
       if (problems.length === 0) {
         const run = await runValidationFile(parsed.file);
         problems = run.problems;
-        summary = `${plural(run.relationshipsLoaded, 'relationship')} loaded, ${plural(run.assertionsRun, 'assertion')} run, ` +
+        summary =
+          `${plural(run.relationshipsLoaded, 'relationship')} loaded, ${plural(run.assertionsRun, 'assertion')} run, ` +
           `${plural(run.expectedRelationsValidated, 'expected relation')} validated`;
       }
     } catch (error) {

@@ -26,7 +26,8 @@ export function encodeToken(datastoreId: string, revision: bigint): string {
 
 /** The revision in `token`; INVALID_ARGUMENT if it is malformed or was issued by another datastore. */
 export function decodeToken(token: string, datastoreId: string): bigint {
-  const malformed = () => invalidArgument(`malformed consistency token \`${String(token).slice(0, 64)}\`: it was not issued by Pemba`);
+  const malformed = () =>
+    invalidArgument(`malformed consistency token \`${String(token).slice(0, 64)}\`: it was not issued by Pemba`);
   if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token)) throw malformed();
   const buf = fromBase64Url(token);
   const varint = buf.subarray(1 + FINGERPRINT_BYTES);
@@ -39,11 +40,16 @@ export function decodeToken(token: string, datastoreId: string): bigint {
   }
   const fp = buf.subarray(1, 1 + FINGERPRINT_BYTES);
   // Only the canonical encoding is accepted (no padded varints, no stray base64 bits).
-  if (toBase64Url(Uint8Array.from([VERSION, ...fp, ...varint])) !== token || (varint.length > 1 && varint[varint.length - 1] === 0)) {
+  if (
+    toBase64Url(Uint8Array.from([VERSION, ...fp, ...varint])) !== token ||
+    (varint.length > 1 && varint[varint.length - 1] === 0)
+  ) {
     throw malformed();
   }
   if (!equalBytes(fp, fingerprint(datastoreId))) {
-    throw invalidArgument('consistency token was issued by a different datastore: tokens are only valid where they were issued');
+    throw invalidArgument(
+      'consistency token was issued by a different datastore: tokens are only valid where they were issued',
+    );
   }
   return revision;
 }

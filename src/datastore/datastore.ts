@@ -117,7 +117,10 @@ export interface Datastore {
    * Run `fn` in a serialisable transaction and commit it as one new revision. If `fn` throws, nothing
    * is written and the error propagates. A transaction that changes nothing still commits a revision.
    */
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, options?: WriteOptions): Promise<{ revision: Revision; result: T }>;
+  readWrite<T>(
+    fn: (tx: ReadWriteTransaction) => Promise<T>,
+    options?: WriteOptions,
+  ): Promise<{ revision: Revision; result: T }>;
   /**
    * Every commit after `after`, in revision order, exactly once (empty commits included, and a TOUCH
    * is reported even when it changed nothing, as SpiceDB's Watch does); waits for new commits until

@@ -90,7 +90,9 @@ function validateEngine(engine: string): DatastoreEngine {
 
 function requireUri(config: Pick<DatastoreConfig, 'connUri'>): string {
   if (!config.connUri) {
-    throw invalidArgument('the postgres datastore engine needs --datastore-conn-uri, e.g. postgres://user:password@host:5432/database');
+    throw invalidArgument(
+      'the postgres datastore engine needs --datastore-conn-uri, e.g. postgres://user:password@host:5432/database',
+    );
   }
   return config.connUri;
 }

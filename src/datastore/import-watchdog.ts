@@ -19,7 +19,10 @@ export class ImportWatchdog {
   private readonly limit = new AbortController();
   private holdTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly limits: ImportLimits, caller?: AbortSignal) {
+  constructor(
+    private readonly limits: ImportLimits,
+    caller?: AbortSignal,
+  ) {
     this.signal = caller ? AbortSignal.any([caller, this.limit.signal]) : this.limit.signal;
   }
 
@@ -27,15 +30,23 @@ export class ImportWatchdog {
   holding(): void {
     const ms = this.limits.maxLockHoldMs;
     if (!ms) return;
-    this.holdTimer = setTimeout(() => this.limit.abort(importTimedOut(
-      `bulk import held the write lock for more than ${ms} ms (--import-max-lock-hold); it was rolled back and nothing was imported: split it into smaller imports`)), ms);
+    this.holdTimer = setTimeout(
+      () =>
+        this.limit.abort(
+          importTimedOut(
+            `bulk import held the write lock for more than ${ms} ms (--import-max-lock-hold); it was rolled back and nothing was imported: split it into smaller imports`,
+          ),
+        ),
+      ms,
+    );
   }
 
   /** The batches of `source`; ends with the signal's reason as soon as it aborts, even while waiting for a batch. */
   async *batches<T>(source: AsyncIterable<T> | Iterable<T>): AsyncIterable<T> {
-    const it: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in source
-      ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
-      : (source as Iterable<T>)[Symbol.iterator]();
+    const it: AsyncIterator<T> | Iterator<T> =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<T>)[Symbol.asyncIterator]()
+        : (source as Iterable<T>)[Symbol.iterator]();
     try {
       for (;;) {
         const next = await this.nextBatch(() => it.next());
@@ -61,15 +72,31 @@ export class ImportWatchdog {
     return new Promise<R>((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       const idle = ms
-        ? setTimeout(() => this.limit.abort(importTimedOut(
-            `bulk import received no batch for ${ms} ms (--import-idle-timeout) while holding the write lock; it was rolled back and nothing was imported`)), ms)
+        ? setTimeout(
+            () =>
+              this.limit.abort(
+                importTimedOut(
+                  `bulk import received no batch for ${ms} ms (--import-idle-timeout) while holding the write lock; it was rolled back and nothing was imported`,
+                ),
+              ),
+            ms,
+          )
         : undefined;
       signal.addEventListener('abort', onAbort, { once: true });
       const settled = () => {
         clearTimeout(idle);
         signal.removeEventListener('abort', onAbort);
       };
-      next.then((v) => { settled(); resolve(v); }, (e: unknown) => { settled(); reject(e); });
+      next.then(
+        (v) => {
+          settled();
+          resolve(v);
+        },
+        (e: unknown) => {
+          settled();
+          reject(e);
+        },
+      );
     });
   }
 }

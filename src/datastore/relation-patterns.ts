@@ -14,15 +14,23 @@ export interface RelationPattern {
 
 /** Whether `r` matches one of `patterns` (everything matches when no patterns are given). */
 export function matchesPatterns(r: Relationship, patterns: readonly RelationPattern[] | undefined): boolean {
-  return patterns === undefined || patterns.some((p) =>
-    (p.resourceType === undefined || p.resourceType === r.resource.type) &&
-    (p.relation === undefined || p.relation === r.relation) &&
-    (p.subjectType === undefined || p.subjectType === r.subject.type) &&
-    (p.subjectRelation === undefined || p.subjectRelation === r.subject.relation));
+  return (
+    patterns === undefined ||
+    patterns.some(
+      (p) =>
+        (p.resourceType === undefined || p.resourceType === r.resource.type) &&
+        (p.relation === undefined || p.relation === r.relation) &&
+        (p.subjectType === undefined || p.subjectType === r.subject.type) &&
+        (p.subjectRelation === undefined || p.subjectRelation === r.subject.relation),
+    )
+  );
 }
 
 const COLUMNS = [
-  ['resourceType', 'resource_type'], ['relation', 'relation'], ['subjectType', 'subject_type'], ['subjectRelation', 'subject_relation'],
+  ['resourceType', 'resource_type'],
+  ['relation', 'relation'],
+  ['subjectType', 'subject_type'],
+  ['subjectRelation', 'subject_relation'],
 ] as const;
 
 /**
@@ -31,7 +39,9 @@ const COLUMNS = [
  * i-th parameter (0-based) of `params`; `table` qualifies the columns.
  */
 export function patternsSql(
-  patterns: readonly RelationPattern[] | undefined, placeholder: (i: number) => string, table = '',
+  patterns: readonly RelationPattern[] | undefined,
+  placeholder: (i: number) => string,
+  table = '',
 ): { sql: string; params: string[] } {
   if (patterns === undefined) return { sql: '', params: [] };
   if (patterns.length === 0) return { sql: ' AND 1 = 0', params: [] };

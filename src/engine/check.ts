@@ -108,15 +108,21 @@ export class Checker {
     // Sub-problems answered from the memo or the cache read nothing: pace them here too.
     if (this.reader.due()) await this.reader.pause();
     const key = usersetKey(type, id, relation);
-    return this.memo.run(key, depth, (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }), async () => {
-      if (depth > this.maxDepth) throw maxDepthExceeded(`check of ${key}`, this.maxDepth);
-      const definition = this.definition(type, relation);
-      if (!definition) return NO;
-      const dispatch = this.shared;
-      if (!dispatch || !shared) return this.rewrite(definition.rewrite, type, id, relation, depth);
-      return dispatch.dispatcher.run(dispatch.keyPrefix + key, this.lane, depth, dispatch.cacheable,
-        () => this.rewrite(definition.rewrite, type, id, relation, depth));
-    });
+    return this.memo.run(
+      key,
+      depth,
+      (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }),
+      async () => {
+        if (depth > this.maxDepth) throw maxDepthExceeded(`check of ${key}`, this.maxDepth);
+        const definition = this.definition(type, relation);
+        if (!definition) return NO;
+        const dispatch = this.shared;
+        if (!dispatch || !shared) return this.rewrite(definition.rewrite, type, id, relation, depth);
+        return dispatch.dispatcher.run(dispatch.keyPrefix + key, this.lane, depth, dispatch.cacheable, () =>
+          this.rewrite(definition.rewrite, type, id, relation, depth),
+        );
+      },
+    );
   }
 
   private definition(type: string, relation: string): RelationDefinition | undefined {
@@ -175,12 +181,19 @@ export class Checker {
     for (const r of rels) {
       const rs = r.subject;
       if (rs.type !== s.type) continue;
-      if ((rs.relation === s.relation && rs.id === s.id) || (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS)) {
+      if (
+        (rs.relation === s.relation && rs.id === s.id) ||
+        (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS)
+      ) {
         acc = or(acc, this.caveats.of(r));
         if (acc.kind === 'member') return YES;
       }
     }
-    return this.follow(rels.filter((r) => r.subject.relation !== ELLIPSIS), acc, depth);
+    return this.follow(
+      rels.filter((r) => r.subject.relation !== ELLIPSIS),
+      acc,
+      depth,
+    );
   }
 
   /**
@@ -188,7 +201,13 @@ export class Checker {
    * in `id` or in any group nested in it. Its direct groups come from the subject index (one read
    * per request, Leopard's MEMBER2GROUP); the nesting itself needs no reads or recursion.
    */
-  private async directNested(nested: ReadonlySet<string>, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+  private async directNested(
+    nested: ReadonlySet<string>,
+    type: string,
+    id: string,
+    relation: string,
+    depth: number,
+  ): Promise<Evaluation> {
     const reads = this.readsOf(type, relation);
     let acc: Membership = NOT_MEMBER;
     if (reads.exact) {
@@ -284,15 +303,28 @@ export class Checker {
     if (!reads) {
       const s = this.subject;
       const allowed = this.definition(type, relation)?.allowedSubjects ?? [];
-      const exactAllowed = allowed.some((a) => a.type === s.type && (a.relation === s.relation || (a.wildcard && s.relation === ELLIPSIS)));
+      const exactAllowed = allowed.some(
+        (a) => a.type === s.type && (a.relation === s.relation || (a.wildcard && s.relation === ELLIPSIS)),
+      );
       const sets = new Map<string, PerObjectQuery>();
       for (const a of allowed) {
         if (a.relation === ELLIPSIS) continue;
-        sets.set(`${a.type}#${a.relation}`, { resourceType: type, relation, subjectType: a.type, subjectRelation: a.relation });
+        sets.set(`${a.type}#${a.relation}`, {
+          resourceType: type,
+          relation,
+          subjectType: a.type,
+          subjectRelation: a.relation,
+        });
       }
       reads = {
         exact: exactAllowed
-          ? { resourceType: type, relation, subjectType: s.type, subjectIds: s.relation === ELLIPSIS ? [s.id, '*'] : [s.id], subjectRelation: s.relation }
+          ? {
+              resourceType: type,
+              relation,
+              subjectType: s.type,
+              subjectIds: s.relation === ELLIPSIS ? [s.id, '*'] : [s.id],
+              subjectRelation: s.relation,
+            }
           : undefined,
         sets: [...sets.values()],
         all: { resourceType: type, relation },
@@ -311,32 +343,37 @@ export class Checker {
       const out = reads;
       const seen = new Set<string>([key]);
       // Leaves outside subtracted branches: every branch of a union, an exclusion's base.
-      const visit = (root: Rewrite, rel: string): void => walkRewrite(root, (rw) => {
-        switch (rw.kind) {
-          case 'this': {
-            // The index answers this relation from one read of the subject's groups, not per object.
-            if (this.index?.at(this.reader.snapshot.revision, type, rel)) return;
-            const d = this.readsOf(type, rel);
-            if (d.sets.length > 0) out.push(d.all);
-            else if (d.exact) out.push(d.exact);
-            return;
-          }
-          case 'computed': {
-            const k = `${type}#${rw.relation}`;
-            const def = this.definition(type, rw.relation);
-            if (def && !seen.has(k)) {
-              seen.add(k);
-              visit(def.rewrite, rw.relation);
+      const visit = (root: Rewrite, rel: string): void =>
+        walkRewrite(
+          root,
+          (rw) => {
+            switch (rw.kind) {
+              case 'this': {
+                // The index answers this relation from one read of the subject's groups, not per object.
+                if (this.index?.at(this.reader.snapshot.revision, type, rel)) return;
+                const d = this.readsOf(type, rel);
+                if (d.sets.length > 0) out.push(d.all);
+                else if (d.exact) out.push(d.exact);
+                return;
+              }
+              case 'computed': {
+                const k = `${type}#${rw.relation}`;
+                const def = this.definition(type, rw.relation);
+                if (def && !seen.has(k)) {
+                  seen.add(k);
+                  visit(def.rewrite, rw.relation);
+                }
+                return;
+              }
+              case 'tupleToUserset':
+                out.push({ resourceType: type, relation: rw.tupleset });
+                return;
+              default:
+                return;
             }
-            return;
-          }
-          case 'tupleToUserset':
-            out.push({ resourceType: type, relation: rw.tupleset });
-            return;
-          default:
-            return;
-        }
-      }, { subtracted: false });
+          },
+          { subtracted: false },
+        );
       const def = this.definition(type, relation);
       if (def) visit(def.rewrite, relation);
       this.leadingReads.set(key, reads);

@@ -32,7 +32,10 @@ export class DispatchCache<V> {
   private offered = 0;
 
   /** `maxBytes` 0 disables the cache. */
-  constructor(readonly maxBytes: number, private readonly sizeOf: (value: V) => number = () => 16) {}
+  constructor(
+    readonly maxBytes: number,
+    private readonly sizeOf: (value: V) => number = () => 16,
+  ) {}
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);

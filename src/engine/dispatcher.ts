@@ -85,7 +85,13 @@ export class Dispatcher {
    * running `compute` on `lane`. `cacheable` says whether a shareable answer may also outlive this
    * moment in the cache.
    */
-  async run(key: string, lane: Lane, depth: number, cacheable: boolean, compute: () => Promise<Outcome>): Promise<Outcome> {
+  async run(
+    key: string,
+    lane: Lane,
+    depth: number,
+    cacheable: boolean,
+    compute: () => Promise<Outcome>,
+  ): Promise<Outcome> {
     const caching = cacheable && this.cache.maxBytes > 0;
     if (caching) {
       const m = this.cache.get(key);

@@ -104,7 +104,10 @@ export class Engine {
   readonly maxDepth: number;
   readonly maxExpandSize: number;
 
-  private constructor(private readonly datastore: Datastore, options: EngineOptions) {
+  private constructor(
+    private readonly datastore: Datastore,
+    options: EngineOptions,
+  ) {
     this.dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxExpandSize = options.maxExpandSize ?? DEFAULT_MAX_EXPAND_SIZE;
@@ -184,7 +187,11 @@ export class Engine {
     return answers;
   }
 
-  async expand(snapshot: SnapshotReader, schema: CompiledSchema, query: ExpandQuery & Cancellable): Promise<ExpandTree> {
+  async expand(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    query: ExpandQuery & Cancellable,
+  ): Promise<ExpandTree> {
     const reader = new RequestReader(snapshot, query.signal);
     return expand(schema, reader, query.resource, query.permission, this.maxDepth, this.maxExpandSize);
   }
@@ -201,7 +208,10 @@ export class Engine {
   ): AsyncGenerator<FoundResource> {
     const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context);
     return lookupResources(schema, query.resourceType, query.permission, checker, this.index, {
-      after: query.after, limit: query.limit, cache: this.candidates, key: lookupResourcesKey(snapshot.revision, query),
+      after: query.after,
+      limit: query.limit,
+      cache: this.candidates,
+      key: lookupResourcesKey(snapshot.revision, query),
     });
   }
 

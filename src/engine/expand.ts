@@ -36,7 +36,13 @@ export async function expand(
   maxDepth: number,
   maxSize = DEFAULT_MAX_EXPAND_SIZE,
 ): Promise<ExpandTree> {
-  return (await new Expander(schema, reader, maxDepth, maxSize, `${resource.type}:${resource.id}#${relation}`).userset(resource, relation, 0)).tree;
+  return (
+    await new Expander(schema, reader, maxDepth, maxSize, `${resource.type}:${resource.id}#${relation}`).userset(
+      resource,
+      relation,
+      0,
+    )
+  ).tree;
 }
 
 class Expander {
@@ -54,7 +60,8 @@ class Expander {
   ) {}
 
   async userset(object: ObjectRef, relation: string, depth: number): Promise<Subtree> {
-    if (depth > this.maxDepth) throw maxDepthExceeded(`expand of ${object.type}:${object.id}#${relation}`, this.maxDepth);
+    if (depth > this.maxDepth)
+      throw maxDepthExceeded(`expand of ${object.type}:${object.id}#${relation}`, this.maxDepth);
     if (this.reader.due()) await this.reader.pause();
     const key = `${object.type}:${object.id}#${relation}`;
     const known = this.expanded.get(key);
@@ -64,7 +71,9 @@ class Expander {
       return known;
     }
     const definition = this.schema.definitions.get(object.type)?.relations.get(relation);
-    const subtree = definition ? await this.rewrite(definition.rewrite, object, relation, depth) : this.leaf(object, relation, []);
+    const subtree = definition
+      ? await this.rewrite(definition.rewrite, object, relation, depth)
+      : this.leaf(object, relation, []);
     this.expanded.set(key, subtree);
     return subtree;
   }
@@ -74,7 +83,11 @@ class Expander {
       case 'nil':
         return this.leaf(object, relation, []);
       case 'this':
-        return this.leaf(object, relation, (await this.reader.byResource(object.type, [object.id], relation)).map((r) => r.subject));
+        return this.leaf(
+          object,
+          relation,
+          (await this.reader.byResource(object.type, [object.id], relation)).map((r) => r.subject),
+        );
       case 'computed': {
         const child = await this.userset(object, rw.relation, depth + 1);
         return { ...child, height: child.height + 1 };
@@ -116,7 +129,13 @@ class Expander {
   }
 
   /** `step`: 1 when the children are dispatches to other objects (an arrow's), 0 for a rewrite's operands. */
-  private intermediate(operation: 'union' | 'intersection' | 'exclusion', object: ObjectRef, relation: string, children: Subtree[], step: number): Subtree {
+  private intermediate(
+    operation: 'union' | 'intersection' | 'exclusion',
+    object: ObjectRef,
+    relation: string,
+    children: Subtree[],
+    step: number,
+  ): Subtree {
     this.grow(1);
     let size = 1;
     let height = 0;
@@ -124,7 +143,13 @@ class Expander {
       size += c.size;
       height = Math.max(height, c.height + step);
     }
-    const tree: ExpandTree = { kind: 'intermediate', operation, children: children.map((c) => c.tree), expandedObject: object, expandedRelation: relation };
+    const tree: ExpandTree = {
+      kind: 'intermediate',
+      operation,
+      children: children.map((c) => c.tree),
+      expandedObject: object,
+      expandedRelation: relation,
+    };
     return { tree, size, height };
   }
 
@@ -133,7 +158,9 @@ class Expander {
     if (this.size > this.maxSize) {
       throw resourceExhausted(
         `expand of ${this.root}: the permission tree has more than ${this.maxSize} nodes and subjects; expand a narrower relation, or list subjects with LookupSubjects`,
-        undefined, { max_size: String(this.maxSize) });
+        undefined,
+        { max_size: String(this.maxSize) },
+      );
     }
   }
 }

@@ -66,7 +66,9 @@ export async function* lookupResources(
   let candidates = kept;
   if (!candidates) {
     const toward = analysis.usersetsReaching(resourceType, permission);
-    const reached = (await reachableUsersets(schema, reader, checker.subject, index, toward)).get(`${resourceType}#${permission}`);
+    const reached = (await reachableUsersets(schema, reader, checker.subject, index, toward)).get(
+      `${resourceType}#${permission}`,
+    );
     candidates = await sortPaced([...(reached ?? [])], byCodeUnits, reader);
   }
   const start = after === undefined ? 0 : firstAfter(candidates, after);
@@ -172,7 +174,11 @@ async function reachableUsersets(
       }
       for (const edge of reverse.arrowsOver.get(key) ?? []) {
         if (!toward.has(`${edge.type}#${edge.relation}`)) continue;
-        for await (const rows of bySubjects(reader, { resourceType: edge.type, relation: edge.tupleset, subjectType: type }, ids)) {
+        for await (const rows of bySubjects(
+          reader,
+          { resourceType: edge.type, relation: edge.tupleset, subjectType: type },
+          ids,
+        )) {
           for (const r of rows) {
             reach(edge.type, edge.relation, r.resource.id);
             if (reader.due()) await reader.pause();
@@ -193,9 +199,13 @@ const ROWS_PER_READ = 500;
  * starts at one and follows the rows they returned, so a frontier of ids that have no rows still
  * takes only a few reads.
  */
-async function* bySubjects(reader: RequestReader, q: Omit<RelationshipQuery, 'subjectIds'>, ids: readonly string[]): AsyncGenerator<Relationship[]> {
+async function* bySubjects(
+  reader: RequestReader,
+  q: Omit<RelationshipQuery, 'subjectIds'>,
+  ids: readonly string[],
+): AsyncGenerator<Relationship[]> {
   let size = 1;
-  for (let i = 0; i < ids.length; ) {
+  for (let i = 0; i < ids.length;) {
     const chunk = ids.slice(i, i + size);
     i += chunk.length;
     const rows = await reader.query({ ...q, subjectIds: chunk });

@@ -49,12 +49,17 @@ export class SubjectLookup {
 
   private async evaluateUserset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
     const key = `${type}:${id}#${relation}`;
-    return this.memo.run(key, depth, (cutAt) => ({ set: SubjectSet.empty(), cut: cutAt }), async () => {
-      if (depth > this.maxDepth) throw maxDepthExceeded(`lookup of subjects of ${key}`, this.maxDepth);
-      const definition = this.schema.definitions.get(type)?.relations.get(relation);
-      if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
-      return this.rewrite(definition.rewrite, type, id, relation, depth);
-    });
+    return this.memo.run(
+      key,
+      depth,
+      (cutAt) => ({ set: SubjectSet.empty(), cut: cutAt }),
+      async () => {
+        if (depth > this.maxDepth) throw maxDepthExceeded(`lookup of subjects of ${key}`, this.maxDepth);
+        const definition = this.schema.definitions.get(type)?.relations.get(relation);
+        if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
+        return this.rewrite(definition.rewrite, type, id, relation, depth);
+      },
+    );
   }
 
   private async rewrite(rw: Rewrite, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {

@@ -4,9 +4,7 @@
  * names of the missing context parameters.
  */
 export type Membership =
-  | { kind: 'member' }
-  | { kind: 'not-member' }
-  | { kind: 'conditional'; missing: readonly string[] };
+  { kind: 'member' } | { kind: 'not-member' } | { kind: 'conditional'; missing: readonly string[] };
 
 export const MEMBER: Membership = Object.freeze({ kind: 'member' });
 export const NOT_MEMBER: Membership = Object.freeze({ kind: 'not-member' });

@@ -106,7 +106,14 @@ export class ReachCache {
   }
 
   stats(): ReachCacheStats {
-    return { entries: this.entries.size, bytes: this.bytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, evictions: this.evictions };
+    return {
+      entries: this.entries.size,
+      bytes: this.bytes,
+      maxBytes: this.maxBytes,
+      hits: this.hits,
+      misses: this.misses,
+      evictions: this.evictions,
+    };
   }
 }
 
@@ -212,7 +219,13 @@ export class NestingGraph {
     if (!next.has(id)) return EMPTY;
     const seen = traverse(next, id, this.maxReach);
     const value = seen ?? TOO_LARGE;
-    this.cache.put(key, { graph: this, direction, node: id, value, bytes: SET_BYTES + (seen ? seen.size * SET_ENTRY_BYTES : 0) + 2 * key.length });
+    this.cache.put(key, {
+      graph: this,
+      direction,
+      node: id,
+      value,
+      bytes: SET_BYTES + (seen ? seen.size * SET_ENTRY_BYTES : 0) + 2 * key.length,
+    });
     if (this.cache.peek(key)) this.cached[direction].add(key);
     return seen;
   }
@@ -230,10 +243,18 @@ export class NestingGraph {
       if (!affected) {
         const set = e.value as ReadonlySet<string>;
         if (set.size < ends.size) {
-          for (const x of set) if (ends.has(x)) { affected = true; break; }
+          for (const x of set)
+            if (ends.has(x)) {
+              affected = true;
+              break;
+            }
           work += set.size;
         } else {
-          for (const x of ends) if (set.has(x)) { affected = true; break; }
+          for (const x of ends)
+            if (set.has(x)) {
+              affected = true;
+              break;
+            }
           work += ends.size;
         }
       }

@@ -42,7 +42,14 @@
  * relation past its revision the view throws StaleNestedGroupViewError rather than answer for the
  * wrong revision. Do not hold a view across an await.
  */
-import type { Datastore, RelationPattern, RelationshipChange, RelationshipKey, Revision, RevisionChanges } from '../datastore/datastore.js';
+import type {
+  Datastore,
+  RelationPattern,
+  RelationshipChange,
+  RelationshipKey,
+  Revision,
+  RevisionChanges,
+} from '../datastore/datastore.js';
 import type { Relationship } from '../relationships/relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { compileSchema } from '../schema/index.js';
@@ -256,8 +263,13 @@ export class NestedGroupIndex {
       relations[key] = { edges: rel.graph.edgeCount, bytes: rel.graph.bytes, changedAt: rel.changedAt };
     }
     return {
-      revision: this.applied, status: this.state, relations, dropped: Object.fromEntries(this.dropped),
-      edgeBytes: this.edgeBytes(this.relations), edgeBudget: this.edgeBudget, cache: this.cache.stats(),
+      revision: this.applied,
+      status: this.state,
+      relations,
+      dropped: Object.fromEntries(this.dropped),
+      edgeBytes: this.edgeBytes(this.relations),
+      edgeBudget: this.edgeBudget,
+      cache: this.cache.stats(),
     };
   }
 
@@ -334,7 +346,12 @@ export class NestedGroupIndex {
    * The relation's edges at `revision`, read in pages (yielding between them), or what was read
    * when its edges pushed `otherBytes` (the other relations' edges) past the budget.
    */
-  private async buildRelation(revision: Revision, type: string, relation: string, otherBytes: number): Promise<RelationState | BudgetExceeded> {
+  private async buildRelation(
+    revision: Revision,
+    type: string,
+    relation: string,
+    otherBytes: number,
+  ): Promise<RelationState | BudgetExceeded> {
     const reader = this.datastore.snapshot(revision);
     const query = { resourceType: type, relation, subjectType: type, subjectRelation: relation };
     const graph = new NestingGraph(this.cache, this.maxReach);
@@ -346,14 +363,24 @@ export class NestedGroupIndex {
         if (!isRegular(r)) irregular.add(edgeKey(r.resource.id, r.subject.id));
         else if (graph.add(r.resource.id, r.subject.id) && otherBytes + graph.bytes > this.edgeBudget) {
           graph.dispose();
-          return { relation: `${type}#${relation}`, edges: graph.edgeCount, bytes: otherBytes + graph.bytes, budget: this.edgeBudget, revision };
+          return {
+            relation: `${type}#${relation}`,
+            edges: graph.edgeCount,
+            bytes: otherBytes + graph.bytes,
+            budget: this.edgeBudget,
+            revision,
+          };
         }
       }
       if (page.length < this.pageSize) break;
       const last = page[page.length - 1]!;
       after = {
-        resourceType: last.resource.type, resourceId: last.resource.id, relation: last.relation,
-        subjectType: last.subject.type, subjectId: last.subject.id, subjectRelation: last.subject.relation,
+        resourceType: last.resource.type,
+        resourceId: last.resource.id,
+        relation: last.relation,
+        subjectType: last.subject.type,
+        subjectId: last.subject.id,
+        subjectRelation: last.subject.relation,
       };
       // Let other callers run between pages: a large build must not freeze the node.
       await laterTurn();
@@ -374,7 +401,12 @@ export class NestedGroupIndex {
 
   /** What the watch follows: the edges `T:*#R@T:*#R` of every indexed relation. */
   private patterns(): RelationPattern[] {
-    return [...this.relations.values()].map((r) => ({ resourceType: r.type, relation: r.relation, subjectType: r.type, subjectRelation: r.relation }));
+    return [...this.relations.values()].map((r) => ({
+      resourceType: r.type,
+      relation: r.relation,
+      subjectType: r.type,
+      subjectRelation: r.relation,
+    }));
   }
 
   /**
@@ -399,7 +431,12 @@ export class NestedGroupIndex {
           if (kept) next.set(key, kept);
           else if (over) nextDropped.set(key, over);
           else {
-            const state = await this.buildRelation(commit.revision, type, relation, this.edgeBytes(relations) + this.edgeBytes(next));
+            const state = await this.buildRelation(
+              commit.revision,
+              type,
+              relation,
+              this.edgeBytes(relations) + this.edgeBytes(next),
+            );
             if ('graph' in state) {
               next.set(key, state);
               fresh.push(state);
@@ -442,7 +479,16 @@ export class NestedGroupIndex {
           if (total <= this.edgeBudget) break;
           relations.delete(rel.key);
           rel.graph.dispose();
-          dropped.set(rel.key, this.overBudget({ relation: rel.key, edges: rel.graph.edgeCount, bytes: total, budget: this.edgeBudget, revision: commit.revision }));
+          dropped.set(
+            rel.key,
+            this.overBudget({
+              relation: rel.key,
+              edges: rel.graph.edgeCount,
+              bytes: total,
+              budget: this.edgeBudget,
+              revision: commit.revision,
+            }),
+          );
         }
       }
     }
@@ -455,7 +501,12 @@ export class NestedGroupIndex {
   }
 
   /** Applies `changes` of the commit at `revision` to the relations they belong to; returns those it touched. */
-  private applyChanges(relations: ReadonlyMap<string, RelationState>, built: ReadonlySet<string>, changes: readonly RelationshipChange[], revision: Revision): RelationState[] {
+  private applyChanges(
+    relations: ReadonlyMap<string, RelationState>,
+    built: ReadonlySet<string>,
+    changes: readonly RelationshipChange[],
+    revision: Revision,
+  ): RelationState[] {
     const perRelation = new Map<RelationState, { changes: EdgeChange[]; irregularChanged: boolean }>();
     for (const { operation, relationship: r } of changes) {
       if (r.subject.type !== r.resource.type || r.subject.relation !== r.relation) continue;

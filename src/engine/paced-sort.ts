@@ -18,7 +18,8 @@ export async function sortPaced<T>(items: T[], compare: (a: T, b: T) => number, 
   }
   while (runs.length > 1) {
     const merged: T[][] = [];
-    for (let i = 0; i < runs.length; i += 2) merged.push(i + 1 < runs.length ? await merge(runs[i], runs[i + 1], compare, pacing) : runs[i]);
+    for (let i = 0; i < runs.length; i += 2)
+      merged.push(i + 1 < runs.length ? await merge(runs[i], runs[i + 1], compare, pacing) : runs[i]);
     runs = merged;
   }
   return runs[0];

@@ -12,7 +12,10 @@ import type { Relationship } from '../relationships/relationship.js';
 import { nextTurn, sliceSpent, stepDue } from './time-slice.js';
 
 /** A query on one resource type and relation, without the resource ids. */
-export type PerObjectQuery = Omit<RelationshipQuery, 'resourceIds' | 'resourceIdPrefix'> & { resourceType: string; relation: string };
+export type PerObjectQuery = Omit<RelationshipQuery, 'resourceIds' | 'resourceIdPrefix'> & {
+  resourceType: string;
+  relation: string;
+};
 
 type Rows = Promise<Relationship[]>;
 
@@ -23,7 +26,10 @@ export class RequestReader {
   /** Relationship queries sent to the datastore (for tests and benchmarks). */
   queries = 0;
 
-  constructor(readonly snapshot: SnapshotReader, readonly signal?: AbortSignal) {}
+  constructor(
+    readonly snapshot: SnapshotReader,
+    readonly signal?: AbortSignal,
+  ) {}
 
   /**
    * Whether the request must give the event loop a turn: loops that do no reads ask this, and then
@@ -118,9 +124,10 @@ const keys = new WeakMap<RelationshipQuery, string>();
 function queryKey(q: RelationshipQuery): string {
   let key = keys.get(q);
   if (key === undefined) {
-    key = q.subjectType === undefined && q.subjectIds === undefined && q.subjectRelation === undefined
-      ? `${q.resourceType}#${q.relation}`
-      : JSON.stringify([q.resourceType, q.relation, q.subjectType, q.subjectIds, q.subjectRelation]);
+    key =
+      q.subjectType === undefined && q.subjectIds === undefined && q.subjectRelation === undefined
+        ? `${q.resourceType}#${q.relation}`
+        : JSON.stringify([q.resourceType, q.relation, q.subjectType, q.subjectIds, q.subjectRelation]);
     keys.set(q, key);
   }
   return key;

@@ -74,10 +74,12 @@ export function stepDue(): boolean {
 
 /** Resolves once timers and I/O have had a turn, in a fresh slice. */
 export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => later(() => {
-    startSlice(performance.now());
-    resolve();
-  }));
+  return new Promise((resolve) =>
+    later(() => {
+      startSlice(performance.now());
+      resolve();
+    }),
+  );
 }
 
 /** What a long loop asks now and then (a RequestReader answers for its request: its slice and its signal). */

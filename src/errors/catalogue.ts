@@ -153,7 +153,8 @@ export const invalidFilter = (message: string) => invalidArgument(message, 'ERRO
 export const invalidCursor = (message: string) => invalidArgument(message, 'ERROR_REASON_INVALID_CURSOR');
 
 // Datastores: every backend raises these alike.
-export const datastoreUnavailable = (what: string, cause: string) => unavailable(`the ${what} is unavailable: ${cause}`);
+export const datastoreUnavailable = (what: string, cause: string) =>
+  unavailable(`the ${what} is unavailable: ${cause}`);
 export const closedDatastore = () => unavailable('the datastore is closed');
 export const transactionFinished = () =>
   internal('the transaction has already finished: use it only inside its readWrite callback');

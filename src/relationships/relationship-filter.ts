@@ -50,7 +50,10 @@ export function validateFilterAgainstSchema(schema: CompiledSchema, filter: Rela
  * patterns that every wanted change matches (ids and prefixes are left to the caller's exact
  * filter); undefined when it wants everything.
  */
-export function watchPatterns(objectTypes: readonly string[], queries: readonly RelationshipQuery[]): RelationPattern[] | undefined {
+export function watchPatterns(
+  objectTypes: readonly string[],
+  queries: readonly RelationshipQuery[],
+): RelationPattern[] | undefined {
   const types = new Set(objectTypes);
   if (queries.length === 0) return types.size === 0 ? undefined : [...types].map((resourceType) => ({ resourceType }));
   return queries.flatMap((q) => {
@@ -58,7 +61,8 @@ export function watchPatterns(objectTypes: readonly string[], queries: readonly 
     if (q.relation !== undefined) pattern.relation = q.relation;
     if (q.subjectType !== undefined) pattern.subjectType = q.subjectType;
     if (q.subjectRelation !== undefined) pattern.subjectRelation = q.subjectRelation;
-    if (q.resourceType !== undefined) return types.size === 0 || types.has(q.resourceType) ? [{ ...pattern, resourceType: q.resourceType }] : [];
+    if (q.resourceType !== undefined)
+      return types.size === 0 || types.has(q.resourceType) ? [{ ...pattern, resourceType: q.resourceType }] : [];
     return types.size === 0 ? [pattern] : [...types].map((resourceType) => ({ ...pattern, resourceType }));
   });
 }

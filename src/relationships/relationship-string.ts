@@ -43,7 +43,8 @@ function validateId(text: string, id: string, role: string, allowWildcard: boole
 
 function validateRelation(text: string, relation: string, role: string): void {
   if (!relation) fail(text, `missing ${role} relation after \`#\``);
-  if (relation !== ELLIPSIS && !RELATION.test(relation)) fail(text, `${role} relation \`${relation}\` is not a valid name`);
+  if (relation !== ELLIPSIS && !RELATION.test(relation))
+    fail(text, `${role} relation \`${relation}\` is not a valid name`);
 }
 
 function splitObject(text: string, part: string, role: string): { type: string; id: string; relation?: string } {
@@ -194,9 +195,8 @@ function formatTimestamp(date: Date): string {
 export function formatRelationship(rel: Relationship): string {
   let text = `${rel.resource.type}:${rel.resource.id}#${rel.relation}@${formatSubject(rel.subject)}`;
   if (rel.caveat) {
-    const context = rel.caveat.context && Object.keys(rel.caveat.context).length > 0
-      ? `:${JSON.stringify(rel.caveat.context)}`
-      : '';
+    const context =
+      rel.caveat.context && Object.keys(rel.caveat.context).length > 0 ? `:${JSON.stringify(rel.caveat.context)}` : '';
     text += `[${rel.caveat.name}${context}]`;
   }
   if (rel.expiresAt) text += `[expiration:${formatTimestamp(rel.expiresAt)}]`;

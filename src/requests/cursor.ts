@@ -29,11 +29,20 @@ export function encodeCursor(datastoreId: string, fingerprint: string, position:
  * The position stored in `cursor`; throws INVALID_ARGUMENT if it was not issued by this datastore,
  * was issued for a different request, or (a bug, never a genuine cursor) holds no valid position.
  */
-export function decodeCursor<T>(datastoreId: string, cursor: string, fingerprint: string, isPosition: (p: unknown) => p is T): T {
+export function decodeCursor<T>(
+  datastoreId: string,
+  cursor: string,
+  fingerprint: string,
+  isPosition: (p: unknown) => p is T,
+): T {
   const bytes = typeof cursor === 'string' ? fromBase64Url(cursor) : new Uint8Array(0);
   const payload = bytes.subarray(MAC_BYTES);
   // Only the exact string issued: the base64url decoder would skip stray characters.
-  if (payload.length === 0 || toBase64Url(bytes) !== cursor || !equalBytes(bytes.subarray(0, MAC_BYTES), mac(datastoreId, payload))) {
+  if (
+    payload.length === 0 ||
+    toBase64Url(bytes) !== cursor ||
+    !equalBytes(bytes.subarray(0, MAC_BYTES), mac(datastoreId, payload))
+  ) {
     throw invalidCursor('invalid cursor: it was not issued by this Pemba datastore, or it was altered');
   }
   let parsed: { v?: unknown; f?: unknown; p?: unknown } | null;
@@ -45,7 +54,8 @@ export function decodeCursor<T>(datastoreId: string, cursor: string, fingerprint
   if (parsed?.v !== VERSION || typeof parsed.f !== 'string') throw invalidCursor('malformed cursor');
   if (parsed.f !== fingerprint) {
     throw invalidCursor(
-      'the cursor was issued for a different request: resend the same arguments with it, or drop it to start over');
+      'the cursor was issued for a different request: resend the same arguments with it, or drop it to start over',
+    );
   }
   if (!isPosition(parsed.p)) throw invalidCursor('malformed cursor: it holds no valid position');
   return parsed.p;
@@ -55,7 +65,9 @@ export function decodeCursor<T>(datastoreId: string, cursor: string, fingerprint
 export function isRelationshipKey(p: unknown): p is RelationshipKey {
   if (typeof p !== 'object' || p === null) return false;
   const k = p as Record<string, unknown>;
-  return ['resourceType', 'resourceId', 'relation', 'subjectType', 'subjectId', 'subjectRelation'].every((f) => typeof k[f] === 'string');
+  return ['resourceType', 'resourceId', 'relation', 'subjectType', 'subjectId', 'subjectRelation'].every(
+    (f) => typeof k[f] === 'string',
+  );
 }
 
 /** A LookupResources position: the last resource id. */

@@ -4,7 +4,12 @@
  * checks: these validate or assert.)
  */
 import {
-  duplicateUpdate, invalidArgument, tooManyChecks, tooManyPreconditions, tooManyUpdates, wildcardSubjectInCheck,
+  duplicateUpdate,
+  invalidArgument,
+  tooManyChecks,
+  tooManyPreconditions,
+  tooManyUpdates,
+  wildcardSubjectInCheck,
 } from '../errors/index.js';
 import { validateRelationshipContext } from '../caveats/index.js';
 import { keyOf } from '../datastore/datastore.js';

@@ -1,5 +1,12 @@
 /** Request and response shapes of Pemba's library API (mirroring authzed.api.v1, in plain TypeScript). */
-import type { ObjectRef, Precondition, Relationship, RelationshipFilter, RelationshipUpdate, SubjectRef } from '../relationships/relationship.js';
+import type {
+  ObjectRef,
+  Precondition,
+  Relationship,
+  RelationshipFilter,
+  RelationshipUpdate,
+  SubjectRef,
+} from '../relationships/relationship.js';
 
 /** A consistency requirement; tokens are the opaque strings Pemba returns (ZedTokens). */
 export type Consistency =

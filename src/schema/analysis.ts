@@ -71,7 +71,8 @@ export class SchemaAnalysis {
   /** Whether any relation admits relationships with an expiration (answers then depend on the clock). */
   get usesExpiration(): boolean {
     this.expiring ??= [...this.schema.definitions.values()].some((d) =>
-      [...d.relations.values()].some((r) => r.allowedSubjects.some((a) => a.expiration)));
+      [...d.relations.values()].some((r) => r.allowedSubjects.some((a) => a.expiration)),
+    );
     return this.expiring;
   }
 
@@ -135,16 +136,24 @@ function buildReverse(schema: CompiledSchema): ReverseSchema {
   for (const def of schema.definitions.values()) {
     for (const rel of def.relations.values()) {
       // Leaves that can contribute members (subtracted branches cannot).
-      walkRewrite(rel.rewrite, (leaf) => {
-        if (leaf.kind === 'computed') push(computedBy, `${def.name}#${leaf.relation}`, rel.name);
-        if (leaf.kind === 'tupleToUserset') {
-          const tupleset = def.relations.get(leaf.tupleset);
-          const subjectTypes = new Set(tupleset?.allowedSubjects.map((a) => a.type) ?? []);
-          for (const st of subjectTypes) {
-            push(arrowsOver, `${st}#${leaf.computed}`, { type: def.name, relation: rel.name, tupleset: leaf.tupleset });
+      walkRewrite(
+        rel.rewrite,
+        (leaf) => {
+          if (leaf.kind === 'computed') push(computedBy, `${def.name}#${leaf.relation}`, rel.name);
+          if (leaf.kind === 'tupleToUserset') {
+            const tupleset = def.relations.get(leaf.tupleset);
+            const subjectTypes = new Set(tupleset?.allowedSubjects.map((a) => a.type) ?? []);
+            for (const st of subjectTypes) {
+              push(arrowsOver, `${st}#${leaf.computed}`, {
+                type: def.name,
+                relation: rel.name,
+                tupleset: leaf.tupleset,
+              });
+            }
           }
-        }
-      }, { subtracted: false });
+        },
+        { subtracted: false },
+      );
     }
   }
   return { computedBy, arrowsOver };

@@ -134,7 +134,11 @@ function expandPartials(members: MemberNode[], partials: Map<string, PartialNode
   });
 }
 
-function compileDefinition(node: DefinitionNode, members: MemberNode[], sources: Map<string, MemberNode>): ObjectDefinition {
+function compileDefinition(
+  node: DefinitionNode,
+  members: MemberNode[],
+  sources: Map<string, MemberNode>,
+): ObjectDefinition {
   const relations = new Map<string, RelationDefinition>();
   for (const m of members) {
     if (m.kind === 'partialRef') continue;
@@ -147,7 +151,11 @@ function compileDefinition(node: DefinitionNode, members: MemberNode[], sources:
       );
     }
     if (relations.has(m.name)) {
-      fail(`found duplicate relation/permission name \`${m.name}\` under definition \`${node.name}\``, m.namePosition, m.name);
+      fail(
+        `found duplicate relation/permission name \`${m.name}\` under definition \`${node.name}\``,
+        m.namePosition,
+        m.name,
+      );
     }
     relations.set(m.name, compiled);
     sources.set(m.name, m);
@@ -165,11 +173,24 @@ function compileRelation(node: RelationNode): RelationDefinition {
         relation,
       );
     }
-    const a: AllowedSubjectType = { type: t.type, relation, wildcard: t.wildcard, expiration: t.expiration, position: t.position };
+    const a: AllowedSubjectType = {
+      type: t.type,
+      relation,
+      wildcard: t.wildcard,
+      expiration: t.expiration,
+      position: t.position,
+    };
     if (t.caveat !== undefined) a.caveat = t.caveat;
     return a;
   });
-  return { name: node.name, kind: 'relation', allowedSubjects, rewrite: { kind: 'this' }, position: node.position, ...docProp(node.doc) };
+  return {
+    name: node.name,
+    kind: 'relation',
+    allowedSubjects,
+    rewrite: { kind: 'this' },
+    position: node.position,
+    ...docProp(node.doc),
+  };
 }
 
 function compilePermission(node: PermissionNode, defName: string): RelationDefinition {
@@ -180,7 +201,14 @@ function compilePermission(node: PermissionNode, defName: string): RelationDefin
       node.name,
     );
   const rewrite = toRewrite(node.expression, tooDeep, 1);
-  return { name: node.name, kind: 'permission', allowedSubjects: [], rewrite, position: node.position, ...docProp(node.doc) };
+  return {
+    name: node.name,
+    kind: 'permission',
+    allowedSubjects: [],
+    rewrite,
+    position: node.position,
+    ...docProp(node.doc),
+  };
 }
 
 /**
@@ -198,9 +226,18 @@ function toRewrite(e: ExpressionNode, tooDeep: (at: SourcePosition) => never, de
     case 'self':
       return fail('`self` is not supported by Pemba (its schema IR has no self rewrite)', e.position, 'self');
     case 'arrow':
-      return { kind: 'tupleToUserset', tupleset: e.tupleset, computed: e.computed, mode: e.syntax === 'all' ? 'all' : 'any' };
+      return {
+        kind: 'tupleToUserset',
+        tupleset: e.tupleset,
+        computed: e.computed,
+        mode: e.syntax === 'all' ? 'all' : 'any',
+      };
     case 'exclusion':
-      return { kind: 'exclusion', base: toRewrite(e.left, tooDeep, depth + 1), subtract: toRewrite(e.right, tooDeep, depth + 1) };
+      return {
+        kind: 'exclusion',
+        base: toRewrite(e.left, tooDeep, depth + 1),
+        subtract: toRewrite(e.right, tooDeep, depth + 1),
+      };
     case 'union':
     case 'intersection': {
       const children = e.operands.flatMap((c) => {
@@ -217,15 +254,30 @@ const docProp = (doc: string | undefined): { doc?: string } => (doc === undefine
 
 // ---- caveats ----
 
-const SCALAR_TYPES = ['any', 'bool', 'string', 'int', 'uint', 'double', 'bytes', 'duration', 'timestamp', 'ipaddress'] as const;
+const SCALAR_TYPES = [
+  'any',
+  'bool',
+  'string',
+  'int',
+  'uint',
+  'double',
+  'bytes',
+  'duration',
+  'timestamp',
+  'ipaddress',
+] as const;
 
 function caveatDefinition(node: CaveatNode): CaveatDefinition {
   const parameters = new Map<string, CaveatParameterType>();
   for (const p of node.parameters) {
-    if (parameters.has(p.name)) fail(`duplicate parameter \`${p.name}\` defined on caveat \`${node.name}\``, p.position, p.name);
-    parameters.set(p.name, caveatType(p.type, (why, at, source) =>
-      fail(`invalid type for caveat parameter \`${p.name}\` on caveat \`${node.name}\`: ${why}`, at, source),
-    ));
+    if (parameters.has(p.name))
+      fail(`duplicate parameter \`${p.name}\` defined on caveat \`${node.name}\``, p.position, p.name);
+    parameters.set(
+      p.name,
+      caveatType(p.type, (why, at, source) =>
+        fail(`invalid type for caveat parameter \`${p.name}\` on caveat \`${node.name}\`: ${why}`, at, source),
+      ),
+    );
   }
   return {
     name: node.name,
@@ -238,9 +290,13 @@ function caveatDefinition(node: CaveatNode): CaveatDefinition {
   };
 }
 
-function caveatType(t: CaveatTypeNode, bad: (why: string, at: SourcePosition, source: string) => never): CaveatParameterType {
+function caveatType(
+  t: CaveatTypeNode,
+  bad: (why: string, at: SourcePosition, source: string) => never,
+): CaveatParameterType {
   const arity = (n: number) => {
-    if (t.generics.length !== n) bad(`type \`${t.name}\` requires ${n} generic types; found ${t.generics.length}`, t.position, t.name);
+    if (t.generics.length !== n)
+      bad(`type \`${t.name}\` requires ${n} generic types; found ${t.generics.length}`, t.position, t.name);
   };
   // SpiceDB ignores generics on scalar types (`int<string>` is `int`).
   if ((SCALAR_TYPES as readonly string[]).includes(t.name)) {
@@ -281,7 +337,11 @@ function validateRelation(schema: CompiledSchema, defName: string, node: Relatio
     }
     if (a.relation !== ELLIPSIS) {
       if (!subjectDef!.relations.has(a.relation)) {
-        fail(`relation/permission \`${a.relation}\` not found under definition \`${a.type}\``, t.relationPosition!, a.relation);
+        fail(
+          `relation/permission \`${a.relation}\` not found under definition \`${a.type}\``,
+          t.relationPosition!,
+          a.relation,
+        );
       }
       // SpiceDB only checks subject relations of other definitions here.
       const wildcard = a.type === defName ? undefined : findWildcard(schema, a.type, a.relation);
@@ -294,7 +354,10 @@ function validateRelation(schema: CompiledSchema, defName: string, node: Relatio
       }
     }
     if (a.caveat !== undefined && !schema.caveats.has(a.caveat)) {
-      const hint = a.caveat === 'expiration' && !schema.useExpiration ? ' (to use relationship expiration, add `use expiration` at the top of the schema)' : '';
+      const hint =
+        a.caveat === 'expiration' && !schema.useExpiration
+          ? ' (to use relationship expiration, add `use expiration` at the top of the schema)'
+          : '';
       fail(
         `could not lookup caveat \`${a.caveat}\` for relation \`${node.name}\`: caveat with name \`${a.caveat}\` not found${hint}`,
         t.caveatPosition!,
@@ -303,7 +366,11 @@ function validateRelation(schema: CompiledSchema, defName: string, node: Relatio
     }
     const label = typeLabel(a);
     if (seen.has(label)) {
-      fail(`found duplicate allowed subject type \`${label}\` on relation \`${node.name}\` under definition \`${defName}\``, t.position, label);
+      fail(
+        `found duplicate allowed subject type \`${label}\` on relation \`${node.name}\` under definition \`${defName}\``,
+        t.position,
+        label,
+      );
     }
     seen.add(label);
   });
@@ -318,7 +385,11 @@ const withoutWildcard = new WeakMap<CompiledSchema, Set<string>>();
  * on a wildcard found, so the relations a search passes are remembered as reaching none: the whole
  * schema is searched at most once.
  */
-function findWildcard(schema: CompiledSchema, defName: string, relName: string): { type: string; via: string } | undefined {
+function findWildcard(
+  schema: CompiledSchema,
+  defName: string,
+  relName: string,
+): { type: string; via: string } | undefined {
   let seen = withoutWildcard.get(schema);
   if (!seen) withoutWildcard.set(schema, (seen = new Set()));
   const stack: Array<{ key: string; subjects: AllowedSubjectType[]; next: number }> = [];
@@ -413,7 +484,11 @@ function refuseAliasCycles(defName: string, members: Map<string, MemberNode>): v
   const unresolved = [...aliases.keys()].filter((name) => !resolves.get(name));
   if (unresolved.length) {
     const first = members.get(unresolved[0]) as PermissionNode;
-    fail(`under definition \`${defName}\`, there exists a cycle in permissions: ${[...unresolved].sort().join(', ')}`, first.namePosition, first.name);
+    fail(
+      `under definition \`${defName}\`, there exists a cycle in permissions: ${[...unresolved].sort().join(', ')}`,
+      first.namePosition,
+      first.name,
+    );
   }
 }
 
@@ -459,7 +534,8 @@ export function reachableSubjectTypes(schema: CompiledSchema, defName: string, r
       case 'computed':
         return visit(def, rw.relation);
       case 'tupleToUserset':
-        for (const a of schema.definitions.get(def)?.relations.get(rw.tupleset)?.allowedSubjects ?? []) visit(a.type, rw.computed);
+        for (const a of schema.definitions.get(def)?.relations.get(rw.tupleset)?.allowedSubjects ?? [])
+          visit(a.type, rw.computed);
         return;
       case 'union':
       case 'intersection':

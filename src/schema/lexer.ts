@@ -171,7 +171,12 @@ export class Lexer {
     return { line: this.line, column: this.column, offset: this.pos };
   }
 
-  private make(kind: TokenKind, value: string, at: { line: number; column: number; offset: number }, comments: Comment[]): Token {
+  private make(
+    kind: TokenKind,
+    value: string,
+    at: { line: number; column: number; offset: number },
+    comments: Comment[],
+  ): Token {
     this.lastKind = kind;
     if (kind !== 'newline') this.lineHasCode = true;
     return { kind, value, ...at, comments };
@@ -193,13 +198,20 @@ export class Lexer {
     const startsLine = !this.lineHasCode;
     const start = this.pos;
     if (this.input[this.pos + 1] === '/') {
-      while (this.pos < this.input.length && this.input[this.pos] !== '\n' && this.input[this.pos] !== '\r') this.advance(1);
+      while (this.pos < this.input.length && this.input[this.pos] !== '\n' && this.input[this.pos] !== '\r')
+        this.advance(1);
     } else {
       const end = this.input.indexOf('*/', this.pos + 2);
       if (end < 0) throw new SchemaError('Unterminated multiline comment', at.line, at.column, '/*');
       this.advance(end + 2 - this.pos);
     }
-    return { text: this.input.slice(start, this.pos), line: at.line, column: at.column, endLine: this.line, startsLine };
+    return {
+      text: this.input.slice(start, this.pos),
+      line: at.line,
+      column: at.column,
+      endLine: this.line,
+      startsLine,
+    };
   }
 
   /** Skips a CEL string literal (quotes, triple quotes, backslash escapes). */

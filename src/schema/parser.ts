@@ -143,7 +143,14 @@ class Parser {
       this.advance();
       types.push(this.parseTypeRef());
     }
-    return { kind: 'relation', name: nameTok.value, position: pos(kw), namePosition: pos(nameTok), types, doc: docOf(kw) };
+    return {
+      kind: 'relation',
+      name: nameTok.value,
+      position: pos(kw),
+      namePosition: pos(nameTok),
+      types,
+      doc: docOf(kw),
+    };
   }
 
   /** `type`, `type#rel`, `type#...`, `type:*`, each optionally `with cav`, `with expiration`, `with cav and expiration`. */
@@ -240,7 +247,9 @@ class Parser {
     const t = this.tok;
     if (t.kind === 'lparen') {
       if (this.parentheses === MAX_NESTING_DEPTH) {
-        throw this.error(`under permission \`${this.permission}\`: parentheses nest deeper than the maximum depth of ${MAX_NESTING_DEPTH}`);
+        throw this.error(
+          `under permission \`${this.permission}\`: parentheses nest deeper than the maximum depth of ${MAX_NESTING_DEPTH}`,
+        );
       }
       this.parentheses++;
       this.advance();
@@ -298,7 +307,16 @@ class Parser {
     if (!expression) throw this.error(`missing caveat expression for caveat \`${name}\``);
     const expressionPosition = positionAfter(open, body.text.slice(0, body.text.length - body.text.trimStart().length));
     this.expect('rbrace', '`}`');
-    return { kind: 'caveat', name, position: pos(kw), namePosition, parameters, expression, expressionPosition, doc: docOf(kw) };
+    return {
+      kind: 'caveat',
+      name,
+      position: pos(kw),
+      namePosition,
+      parameters,
+      expression,
+      expressionPosition,
+      doc: docOf(kw),
+    };
   }
 
   /** `int`, `list<string>`, `map<list<int>>`: generic arity is the compiler's business. */
@@ -386,7 +404,9 @@ function arrow(syntax: '->' | 'any' | 'all', left: Token, right: Token): Express
 function positionAfter(t: Token, lead: string): SourcePosition {
   const lines = lead.split(/\r\n|\r|\n/);
   const last = lines[lines.length - 1];
-  return lines.length === 1 ? { line: t.line, column: t.column + t.value.length + last.length } : { line: t.line + lines.length - 1, column: last.length + 1 };
+  return lines.length === 1
+    ? { line: t.line, column: t.column + t.value.length + last.length }
+    : { line: t.line + lines.length - 1, column: last.length + 1 };
 }
 
 /**

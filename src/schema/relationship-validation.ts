@@ -51,7 +51,10 @@ export function validateRelationship(schema: CompiledSchema, rel: Relationship):
     expiration: rel.expiresAt !== undefined,
   };
   const allowed = target.allowedSubjects;
-  if (allowed.some((a) => sameSubject(a, written) && a.caveat === written.caveat && a.expiration === written.expiration)) return;
+  if (
+    allowed.some((a) => sameSubject(a, written) && a.caveat === written.caveat && a.expiration === written.expiration)
+  )
+    return;
 
   const where = `${resource.type}#${relation}`;
   const label = printAllowedType(written);
@@ -92,7 +95,8 @@ function validateFormat(rel: Relationship): void {
 }
 
 function validateId(what: string, id: string): void {
-  if (id.length > MAX_ID_LENGTH) throw invalidArgument(`${what} must be at most ${MAX_ID_LENGTH} bytes (found ${id.length})`);
+  if (id.length > MAX_ID_LENGTH)
+    throw invalidArgument(`${what} must be at most ${MAX_ID_LENGTH} bytes (found ${id.length})`);
   if (!OBJECT_ID.test(id)) {
     throw invalidArgument(`${what} \`${id}\` does not match regex pattern \`^(([a-zA-Z0-9/_|\\-=+]{1,})|\\*)$\``);
   }

@@ -37,7 +37,10 @@ export async function assertNoStrandedRelationships(
         );
         if (stillAllowed) continue;
         const rels = await tx.queryRelationships({
-          resourceType: type, relation: name, subjectType: allowed.type, subjectRelation: allowed.relation,
+          resourceType: type,
+          relation: name,
+          subjectType: allowed.type,
+          subjectRelation: allowed.relation,
         });
         if (rels.some((r) => (r.subject.id === '*') === allowed.wildcard)) {
           const shown = `${allowed.type}${allowed.wildcard ? ':*' : allowed.relation === '...' ? '' : `#${allowed.relation}`}`;

@@ -72,33 +72,154 @@ export const envName = (flag: string) => `PEMBA_${flag.toUpperCase().replace(/-/
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'grpc-addr', arg: '<addr>', description: 'address to serve gRPC on ([host]:port)', default: ':50051' },
-  { name: 'grpc-preshared-key', arg: '<key>', description: 'preshared key(s) clients must send as `Bearer <key>` (required; repeat the flag or separate with commas to accept several during rotation)', repeatable: true },
-  { name: 'grpc-tls-cert-path', arg: '<path>', description: 'TLS certificate for gRPC (with --grpc-tls-key-path; plaintext without)' },
+  {
+    name: 'grpc-preshared-key',
+    arg: '<key>',
+    description:
+      'preshared key(s) clients must send as `Bearer <key>` (required; repeat the flag or separate with commas to accept several during rotation)',
+    repeatable: true,
+  },
+  {
+    name: 'grpc-tls-cert-path',
+    arg: '<path>',
+    description: 'TLS certificate for gRPC (with --grpc-tls-key-path; plaintext without)',
+  },
   { name: 'grpc-tls-key-path', arg: '<path>', description: 'TLS private key for gRPC' },
-  { name: 'grpc-max-message-size', arg: '<bytes>', description: 'largest request message accepted, in bytes (also the HTTP body limit)', default: String(4 * 1024 * 1024) },
-  { name: 'grpc-shutdown-grace-period', arg: '<duration>', description: 'how long shutdown waits for in-flight calls (e.g. 10s)', default: '10s' },
+  {
+    name: 'grpc-max-message-size',
+    arg: '<bytes>',
+    description: 'largest request message accepted, in bytes (also the HTTP body limit)',
+    default: String(4 * 1024 * 1024),
+  },
+  {
+    name: 'grpc-shutdown-grace-period',
+    arg: '<duration>',
+    description: 'how long shutdown waits for in-flight calls (e.g. 10s)',
+    default: '10s',
+  },
   { name: 'http-enabled', arg: '[bool]', description: 'serve the HTTP/JSON gateway', default: 'false' },
   { name: 'http-addr', arg: '<addr>', description: 'address to serve the HTTP/JSON gateway on', default: ':8443' },
-  { name: 'http-tls-cert-path', arg: '<path>', description: 'TLS certificate for the HTTP gateway (with --http-tls-key-path)' },
+  {
+    name: 'http-tls-cert-path',
+    arg: '<path>',
+    description: 'TLS certificate for the HTTP gateway (with --http-tls-key-path)',
+  },
   { name: 'http-tls-key-path', arg: '<path>', description: 'TLS private key for the HTTP gateway' },
-  { name: 'datastore-engine', arg: '<engine>', description: `datastore to use (${DATASTORE_ENGINES.join(', ')}; memory forgets everything on exit)`, default: 'sqlite' },
-  { name: 'datastore-conn-uri', arg: '<uri>', description: `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI (migrate it first with \`pemba datastore migrate\`)` },
-  { name: 'datastore-gc-window', arg: '<duration>', description: 'how long superseded revisions stay readable (at_exact_snapshot, Watch resume) before garbage collection (e.g. 24h, 30m)', default: '24h' },
-  { name: 'datastore-revision-quantization-interval', arg: '<duration>', description: 'minimize_latency reads share the revision current at the start of each window this long (0: always the newest)', default: '5s' },
-  { name: 'dispatch-cache-enabled', arg: '[bool]', description: 'cache answers to sub-problems across requests, keyed by revision', default: 'true' },
-  { name: 'dispatch-cache-max-cost', arg: '<size>', description: 'memory budget of the dispatch cache: bytes (e.g. 64MiB, 1GiB) or a percentage of system memory (e.g. 5%)', default: '64MiB' },
-  { name: 'nested-group-index-enabled', arg: '[bool]', description: 'maintain the nested-group (Leopard) index from the change feed and answer nested-group membership from it', default: 'true' },
-  { name: 'nested-group-index-max-bytes', arg: '<size>', description: 'memory budget of the nested-group index (e.g. 128MiB, 1GiB, 5%); a relation whose nesting edges exceed it is no longer indexed and is evaluated normally (logged)', default: '128MiB' },
-  { name: 'request-timeout', arg: '<duration>', description: 'longest a call may run (0 for no limit; Watch and bulk import/export are exempt)', default: '30s' },
-  { name: 'import-idle-timeout', arg: '<duration>', description: 'an ImportBulkRelationships stream that sends nothing for this long fails and writes nothing (it holds the write lock, so other writes wait behind it; 0 for no limit)', default: '30s' },
-  { name: 'import-max-lock-hold', arg: '<duration>', description: 'longest one ImportBulkRelationships may hold the write lock before it fails and writes nothing (0 for no limit)', default: '5m' },
-  { name: 'max-read-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by ReadRelationships', default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit) },
-  { name: 'max-lookup-resources-limit', arg: '<n>', description: 'largest optional_limit accepted by LookupResources', default: String(DEFAULT_LIMITS.maxLookupResourcesLimit) },
-  { name: 'max-delete-relationships-limit', arg: '<n>', description: 'largest optional_limit accepted by DeleteRelationships', default: String(DEFAULT_LIMITS.maxDeleteRelationshipsLimit) },
-  { name: 'max-bulk-export-relationships-limit', arg: '<n>', description: 'largest page size accepted by ExportBulkRelationships', default: String(DEFAULT_LIMITS.maxBulkExportRelationshipsLimit) },
-  { name: 'max-expand-tree-size', arg: '<n>', description: 'largest ExpandPermissionTree answer, in tree nodes plus the subjects their leaves list (a subtree counted wherever it appears); past it the call fails with RESOURCE_EXHAUSTED', default: String(DEFAULT_MAX_EXPAND_SIZE) },
-  { name: 'log-level', arg: '<level>', description: `verbosity of logging (${LOG_LEVELS.join(', ')})`, default: 'info' },
-  { name: 'log-format', arg: '<format>', description: 'format of logs (auto, json, console); auto is console on a terminal, json otherwise', default: 'auto' },
+  {
+    name: 'datastore-engine',
+    arg: '<engine>',
+    description: `datastore to use (${DATASTORE_ENGINES.join(', ')}; memory forgets everything on exit)`,
+    default: 'sqlite',
+  },
+  {
+    name: 'datastore-conn-uri',
+    arg: '<uri>',
+    description: `sqlite: a file path (default ${DEFAULT_SQLITE_PATH}); postgres: a postgres:// URI (migrate it first with \`pemba datastore migrate\`)`,
+  },
+  {
+    name: 'datastore-gc-window',
+    arg: '<duration>',
+    description:
+      'how long superseded revisions stay readable (at_exact_snapshot, Watch resume) before garbage collection (e.g. 24h, 30m)',
+    default: '24h',
+  },
+  {
+    name: 'datastore-revision-quantization-interval',
+    arg: '<duration>',
+    description:
+      'minimize_latency reads share the revision current at the start of each window this long (0: always the newest)',
+    default: '5s',
+  },
+  {
+    name: 'dispatch-cache-enabled',
+    arg: '[bool]',
+    description: 'cache answers to sub-problems across requests, keyed by revision',
+    default: 'true',
+  },
+  {
+    name: 'dispatch-cache-max-cost',
+    arg: '<size>',
+    description:
+      'memory budget of the dispatch cache: bytes (e.g. 64MiB, 1GiB) or a percentage of system memory (e.g. 5%)',
+    default: '64MiB',
+  },
+  {
+    name: 'nested-group-index-enabled',
+    arg: '[bool]',
+    description:
+      'maintain the nested-group (Leopard) index from the change feed and answer nested-group membership from it',
+    default: 'true',
+  },
+  {
+    name: 'nested-group-index-max-bytes',
+    arg: '<size>',
+    description:
+      'memory budget of the nested-group index (e.g. 128MiB, 1GiB, 5%); a relation whose nesting edges exceed it is no longer indexed and is evaluated normally (logged)',
+    default: '128MiB',
+  },
+  {
+    name: 'request-timeout',
+    arg: '<duration>',
+    description: 'longest a call may run (0 for no limit; Watch and bulk import/export are exempt)',
+    default: '30s',
+  },
+  {
+    name: 'import-idle-timeout',
+    arg: '<duration>',
+    description:
+      'an ImportBulkRelationships stream that sends nothing for this long fails and writes nothing (it holds the write lock, so other writes wait behind it; 0 for no limit)',
+    default: '30s',
+  },
+  {
+    name: 'import-max-lock-hold',
+    arg: '<duration>',
+    description:
+      'longest one ImportBulkRelationships may hold the write lock before it fails and writes nothing (0 for no limit)',
+    default: '5m',
+  },
+  {
+    name: 'max-read-relationships-limit',
+    arg: '<n>',
+    description: 'largest optional_limit accepted by ReadRelationships',
+    default: String(DEFAULT_LIMITS.maxReadRelationshipsLimit),
+  },
+  {
+    name: 'max-lookup-resources-limit',
+    arg: '<n>',
+    description: 'largest optional_limit accepted by LookupResources',
+    default: String(DEFAULT_LIMITS.maxLookupResourcesLimit),
+  },
+  {
+    name: 'max-delete-relationships-limit',
+    arg: '<n>',
+    description: 'largest optional_limit accepted by DeleteRelationships',
+    default: String(DEFAULT_LIMITS.maxDeleteRelationshipsLimit),
+  },
+  {
+    name: 'max-bulk-export-relationships-limit',
+    arg: '<n>',
+    description: 'largest page size accepted by ExportBulkRelationships',
+    default: String(DEFAULT_LIMITS.maxBulkExportRelationshipsLimit),
+  },
+  {
+    name: 'max-expand-tree-size',
+    arg: '<n>',
+    description:
+      'largest ExpandPermissionTree answer, in tree nodes plus the subjects their leaves list (a subtree counted wherever it appears); past it the call fails with RESOURCE_EXHAUSTED',
+    default: String(DEFAULT_MAX_EXPAND_SIZE),
+  },
+  {
+    name: 'log-level',
+    arg: '<level>',
+    description: `verbosity of logging (${LOG_LEVELS.join(', ')})`,
+    default: 'info',
+  },
+  {
+    name: 'log-format',
+    arg: '<format>',
+    description: 'format of logs (auto, json, console); auto is console on a terminal, json otherwise',
+    default: 'auto',
+  },
 ];
 
 /** Raw values as commander hands them over: camelCased flag names → string, string[] or boolean. */
@@ -120,17 +241,23 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     .map((k) => k.trim())
     .filter((k) => k.length > 0);
   if (presharedKeys.length === 0) {
-    throw new ConfigError(`a preshared key is required: pass --grpc-preshared-key or set ${envName('grpc-preshared-key')}`);
+    throw new ConfigError(
+      `a preshared key is required: pass --grpc-preshared-key or set ${envName('grpc-preshared-key')}`,
+    );
   }
   const logLevel = str('log-level')!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
   }
   const format = str('log-format')!;
-  if (!['auto', 'json', 'console'].includes(format)) throw new ConfigError(`--log-format must be auto, json or console, not "${format}"`);
+  if (!['auto', 'json', 'console'].includes(format))
+    throw new ConfigError(`--log-format must be auto, json or console, not "${format}"`);
   const gcWindow = parseDuration(str('datastore-gc-window')!, 'datastore-gc-window');
   if (gcWindow <= 0) throw new ConfigError('--datastore-gc-window must be longer than 0');
-  const quantization = parseDuration(str('datastore-revision-quantization-interval')!, 'datastore-revision-quantization-interval');
+  const quantization = parseDuration(
+    str('datastore-revision-quantization-interval')!,
+    'datastore-revision-quantization-interval',
+  );
   return {
     grpcAddr: parseListenAddress(str('grpc-addr')!, 'grpc-addr'),
     presharedKeys,
@@ -159,8 +286,14 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
       ...DEFAULT_LIMITS,
       maxReadRelationshipsLimit: positiveInt(str('max-read-relationships-limit')!, 'max-read-relationships-limit'),
       maxLookupResourcesLimit: positiveInt(str('max-lookup-resources-limit')!, 'max-lookup-resources-limit'),
-      maxDeleteRelationshipsLimit: positiveInt(str('max-delete-relationships-limit')!, 'max-delete-relationships-limit'),
-      maxBulkExportRelationshipsLimit: positiveInt(str('max-bulk-export-relationships-limit')!, 'max-bulk-export-relationships-limit'),
+      maxDeleteRelationshipsLimit: positiveInt(
+        str('max-delete-relationships-limit')!,
+        'max-delete-relationships-limit',
+      ),
+      maxBulkExportRelationshipsLimit: positiveInt(
+        str('max-bulk-export-relationships-limit')!,
+        'max-bulk-export-relationships-limit',
+      ),
     },
   };
 }
@@ -222,7 +355,8 @@ function positiveInt(text: string, flag: string): number {
 
 function tls(certPath: string | undefined, keyPath: string | undefined, prefix: string): TlsPaths | undefined {
   if (!certPath && !keyPath) return undefined;
-  if (!certPath || !keyPath) throw new ConfigError(`--${prefix}-tls-cert-path and --${prefix}-tls-key-path must be given together`);
+  if (!certPath || !keyPath)
+    throw new ConfigError(`--${prefix}-tls-cert-path and --${prefix}-tls-key-path must be given together`);
   return { certPath, keyPath };
 }
 

@@ -8,7 +8,16 @@ import { MessageType, ScalarType } from '@protobuf-ts/runtime';
 import { HealthImplementation } from 'grpc-health-check';
 import type { ServiceDescriptor } from '../api/method.js';
 
-const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3, 0: 'UNKNOWN', 1: 'SERVING', 2: 'NOT_SERVING', 3: 'SERVICE_UNKNOWN' };
+const ServingStatus = {
+  UNKNOWN: 0,
+  SERVING: 1,
+  NOT_SERVING: 2,
+  SERVICE_UNKNOWN: 3,
+  0: 'UNKNOWN',
+  1: 'SERVING',
+  2: 'NOT_SERVING',
+  3: 'SERVICE_UNKNOWN',
+};
 const HealthCheckRequest = new MessageType<{ service: string }>('grpc.health.v1.HealthCheckRequest', [
   { no: 1, name: 'service', kind: 'scalar', T: ScalarType.STRING },
 ]);

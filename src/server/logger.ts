@@ -9,7 +9,14 @@ export type LogFormat = 'json' | 'console';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const REDACT = ['authorization', '*.authorization', 'presharedKeys', '*.presharedKeys', 'grpcPresharedKey', '*.grpcPresharedKey'];
+const REDACT = [
+  'authorization',
+  '*.authorization',
+  'presharedKeys',
+  '*.presharedKeys',
+  'grpcPresharedKey',
+  '*.grpcPresharedKey',
+];
 
 export function createLogger(level: LogLevel, format: LogFormat, out: NodeJS.WritableStream = process.stderr): Logger {
   const options = { level, base: { service: 'pemba' }, redact: { paths: REDACT, censor: '[redacted]' } };

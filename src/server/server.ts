@@ -51,8 +51,12 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     quantizationMs: config.datastoreQuantizationMs,
   });
   const pemba = await Pemba.open({
-    datastore, dispatchCacheBytes: config.dispatchCacheBytes, nestedGroupIndex: config.nestedGroupIndex,
-    nestedGroupIndexBytes: config.nestedGroupIndexBytes, log, maxExpandSize: config.maxExpandSize,
+    datastore,
+    dispatchCacheBytes: config.dispatchCacheBytes,
+    nestedGroupIndex: config.nestedGroupIndex,
+    nestedGroupIndexBytes: config.nestedGroupIndexBytes,
+    log,
+    maxExpandSize: config.maxExpandSize,
     maxCheckBulkItems: config.limits.maxCheckBulkItems,
     importLimits: { idleTimeoutMs: config.importIdleTimeoutMs, maxLockHoldMs: config.importMaxLockHoldMs },
   });
@@ -69,7 +73,12 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.maxMessageBytes,
-    interceptors: [authenticationInterceptor(services.map((s) => s.type), transport)],
+    interceptors: [
+      authenticationInterceptor(
+        services.map((s) => s.type),
+        transport,
+      ),
+    ],
   });
   for (const s of services) grpcServer.addService(serviceDefinition(s.type), serviceImplementation(s, transport));
   const health = new Health(services.map((s) => s.type.typeName));
@@ -79,7 +88,11 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
   let httpServer: HttpServer | undefined;
   try {
     const credentials = config.grpcTls
-      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.grpcTls.certPath), private_key: readFileSync(config.grpcTls.keyPath) }], false)
+      ? grpc.ServerCredentials.createSsl(
+          null,
+          [{ cert_chain: readFileSync(config.grpcTls.certPath), private_key: readFileSync(config.grpcTls.keyPath) }],
+          false,
+        )
       : grpc.ServerCredentials.createInsecure();
     const grpcPort = await bindGrpc(grpcServer, config.grpcAddr, credentials);
     const grpcAddr = { host: config.grpcAddr.host, port: grpcPort };
@@ -97,46 +110,53 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         gateway(req, res);
       };
       httpServer = config.httpTls
-        ? createHttpsServer({ cert: readFileSync(config.httpTls.certPath), key: readFileSync(config.httpTls.keyPath) }, handler)
+        ? createHttpsServer(
+            { cert: readFileSync(config.httpTls.certPath), key: readFileSync(config.httpTls.keyPath) },
+            handler,
+          )
         : createHttpServer(handler);
       httpAddr = { host: config.httpAddr.host, port: await listenHttp(httpServer, config.httpAddr) };
     }
 
-    log.info({
-      grpcAddr: formatListenAddress(grpcAddr),
-      grpcTls: !!config.grpcTls,
-      httpAddr: httpAddr && formatListenAddress(httpAddr),
-      datastoreEngine: config.datastoreEngine,
-      keyCount: keys.count,
-      pid: process.pid,
-    }, `pemba is listening: gRPC on ${formatListenAddress(grpcAddr)}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`);
+    log.info(
+      {
+        grpcAddr: formatListenAddress(grpcAddr),
+        grpcTls: !!config.grpcTls,
+        httpAddr: httpAddr && formatListenAddress(httpAddr),
+        datastoreEngine: config.datastoreEngine,
+        keyCount: keys.count,
+        pid: process.pid,
+      },
+      `pemba is listening: gRPC on ${formatListenAddress(grpcAddr)}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`,
+    );
 
     let closing: Promise<void> | undefined;
-    const close = () => (closing ??= (async () => {
-      log.info({}, 'shutting down: no new calls, finishing in-flight calls');
-      health.stopServing();
-      shutdown.abort();
-      const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
-      const httpDone = new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
-      httpServer?.closeIdleConnections();
-      const allDone = Promise.all([grpcDone, httpDone]);
-      let settle: NodeJS.Timeout | undefined;
-      const force = setTimeout(() => {
-        log.warn({ gracePeriodMs: config.shutdownGracePeriodMs }, 'grace period over: ending the remaining calls');
-        // First end every call through its signal, so that a write either rolls back or answers what
-        // its commit did; only then cut the connections of whatever has not answered.
-        cutoff.abort();
-        settle = setTimeout(() => {
-          grpcServer.forceShutdown();
-          httpServer?.closeAllConnections();
-        }, CUTOFF_SETTLE_MS);
-      }, config.shutdownGracePeriodMs);
-      await allDone;
-      clearTimeout(force);
-      clearTimeout(settle);
-      await pemba.close();
-      log.info({}, 'stopped');
-    })());
+    const close = () =>
+      (closing ??= (async () => {
+        log.info({}, 'shutting down: no new calls, finishing in-flight calls');
+        health.stopServing();
+        shutdown.abort();
+        const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+        const httpDone = new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+        httpServer?.closeIdleConnections();
+        const allDone = Promise.all([grpcDone, httpDone]);
+        let settle: NodeJS.Timeout | undefined;
+        const force = setTimeout(() => {
+          log.warn({ gracePeriodMs: config.shutdownGracePeriodMs }, 'grace period over: ending the remaining calls');
+          // First end every call through its signal, so that a write either rolls back or answers what
+          // its commit did; only then cut the connections of whatever has not answered.
+          cutoff.abort();
+          settle = setTimeout(() => {
+            grpcServer.forceShutdown();
+            httpServer?.closeAllConnections();
+          }, CUTOFF_SETTLE_MS);
+        }, config.shutdownGracePeriodMs);
+        await allDone;
+        clearTimeout(force);
+        clearTimeout(settle);
+        await pemba.close();
+        log.info({}, 'stopped');
+      })());
     return { pemba, grpcAddr, httpAddr, close };
   } catch (error) {
     grpcServer.forceShutdown();
@@ -147,9 +167,17 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
 }
 
 /** An empty host means every interface: IPv6 and IPv4 where the host has IPv6, IPv4 otherwise. */
-async function bindGrpc(server: grpc.Server, addr: ListenAddress, credentials: grpc.ServerCredentials): Promise<number> {
-  const bind = (host: string) => new Promise<number>((resolve, reject) =>
-    server.bindAsync(formatListenAddress({ host, port: addr.port }), credentials, (err, port) => (err ? reject(err) : resolve(port))));
+async function bindGrpc(
+  server: grpc.Server,
+  addr: ListenAddress,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
+  const bind = (host: string) =>
+    new Promise<number>((resolve, reject) =>
+      server.bindAsync(formatListenAddress({ host, port: addr.port }), credentials, (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
+    );
   if (addr.host) return bind(addr.host);
   try {
     return await bind('::');

@@ -17,7 +17,9 @@ export function parseAssertion(text: string): ParsedAssertion {
   const relationshipText = match ? text.slice(0, match.index) : text;
   const rel = parseRelationship(relationshipText);
   if (rel.caveat || rel.expiresAt) {
-    throw invalidArgument(`assertion \`${text}\`: an assertion cannot carry a caveat or expiration; give context with \` with {…}\``);
+    throw invalidArgument(
+      `assertion \`${text}\`: an assertion cannot carry a caveat or expiration; give context with \` with {…}\``,
+    );
   }
   const result: ParsedAssertion = { resource: rel.resource, permission: rel.relation, subject: rel.subject };
   if (match) {
@@ -26,7 +28,9 @@ export function parseAssertion(text: string): ParsedAssertion {
     try {
       context = JSON.parse(json);
     } catch (error) {
-      throw invalidArgument(`assertion \`${text}\`: the context after \`with\` is not valid JSON: ${(error as Error).message}`);
+      throw invalidArgument(
+        `assertion \`${text}\`: the context after \`with\` is not valid JSON: ${(error as Error).message}`,
+      );
     }
     if (typeof context !== 'object' || context === null || Array.isArray(context)) {
       throw invalidArgument(`assertion \`${text}\`: the context after \`with\` must be a JSON object`);

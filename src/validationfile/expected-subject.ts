@@ -10,7 +10,12 @@
  */
 import { invalidArgument } from '../errors/index.js';
 import type { ObjectAndRelation } from '../relationships/relationship-string.js';
-import { formatObjectAndRelation, formatSubject, parseObjectAndRelation, parseSubject } from '../relationships/relationship-string.js';
+import {
+  formatObjectAndRelation,
+  formatSubject,
+  parseObjectAndRelation,
+  parseSubject,
+} from '../relationships/relationship-string.js';
 import type { ExpectedSubject, ExpectedSubjectRef } from './types.js';
 
 const CAVEAT_MARK = '[...]';
@@ -55,14 +60,18 @@ export function parseExpectedSubject(text: string): Omit<ExpectedSubject, 'at'> 
     if (subject.id !== '*') fail(text, 'only a wildcard can have exclusions');
     const set = inner.slice(minus + 3).trim();
     if (!set.startsWith('{') || !set.endsWith('}')) fail(text, 'exclusions must be written `{subject, subject}`');
-    excluded = set.slice(1, -1).split(',').map((s) => subjectRef(text, s));
+    excluded = set
+      .slice(1, -1)
+      .split(',')
+      .map((s) => subjectRef(text, s));
   }
 
   const rest = trimmed.slice(close + 1).trim();
   if (!rest) return { text, subject, excluded };
   if (!rest.startsWith('is ')) fail(text, 'expected `is <object#relation>` after the subject');
   const list = rest.slice(3).trim();
-  if (!/^<[^<>]+>(\/<[^<>]+>)*$/.test(list)) fail(text, `expected \`<object#relation>\` entries joined by \`/\`, found \`${list}\``);
+  if (!/^<[^<>]+>(\/<[^<>]+>)*$/.test(list))
+    fail(text, `expected \`<object#relation>\` entries joined by \`/\`, found \`${list}\``);
   const reasons: ObjectAndRelation[] = [];
   for (const [, onr] of list.matchAll(/<([^<>]+)>/g)) {
     try {

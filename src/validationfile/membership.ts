@@ -83,7 +83,12 @@ export class MembershipSet {
         if (w) meet(a, w);
         // Concrete subjects of the other side that this wildcard admits.
         for (const b of other.subjects.values()) {
-          if (b.subject.id !== '*' && wildcardKey(b.subject) === wildcardKey(a.subject) && !a.excluded.has(b.subject.id)) meet(b, a);
+          if (
+            b.subject.id !== '*' &&
+            wildcardKey(b.subject) === wildcardKey(a.subject) &&
+            !a.excluded.has(b.subject.id)
+          )
+            meet(b, a);
         }
       } else {
         const b = other.lookup(a.subject);
@@ -131,13 +136,20 @@ export class MembershipResolver {
   private readonly done = new Map<string, MembershipSet>();
   private readonly inProgress = new Set<string>();
 
-  constructor(private readonly expand: ExpandFn, private readonly maxDepth = 50) {}
+  constructor(
+    private readonly expand: ExpandFn,
+    private readonly maxDepth = 50,
+  ) {}
 
   async membership(resource: ObjectRef, relation: string): Promise<MembershipSet> {
     return (await this.resolve(resource, relation, 0)).set;
   }
 
-  private async resolve(resource: ObjectRef, relation: string, depth: number): Promise<{ set: MembershipSet; cut: boolean }> {
+  private async resolve(
+    resource: ObjectRef,
+    relation: string,
+    depth: number,
+  ): Promise<{ set: MembershipSet; cut: boolean }> {
     const key = onrKey(resource, relation);
     const known = this.done.get(key);
     if (known) return { set: known, cut: false };
@@ -157,7 +169,9 @@ export class MembershipResolver {
   private async tree(node: ExpandTree, depth: number): Promise<{ set: MembershipSet; cut: boolean }> {
     if (node.kind === 'leaf') {
       const reason = onrKey(node.expandedObject, node.expandedRelation);
-      let set = MembershipSet.of(node.subjects.map((s) => ({ subject: s, excluded: new Set<string>(), reasons: new Set([reason]) })));
+      let set = MembershipSet.of(
+        node.subjects.map((s) => ({ subject: s, excluded: new Set<string>(), reasons: new Set([reason]) })),
+      );
       let cut = false;
       for (const s of node.subjects) {
         if (s.relation === ELLIPSIS) continue;

@@ -10,7 +10,14 @@ import { parseAssertion } from './assertion.js';
 import { parseExpectedSubject } from './expected-subject.js';
 import { mapValueLines } from './source-map.js';
 import type {
-  Assertion, AssertionKind, ExpectedRelation, Problem, RelationshipEntry, SchemaSource, SourceLocation, ValidationFile,
+  Assertion,
+  AssertionKind,
+  ExpectedRelation,
+  Problem,
+  RelationshipEntry,
+  SchemaSource,
+  SourceLocation,
+  ValidationFile,
 } from './types.js';
 
 export interface ParseOptions {
@@ -102,8 +109,15 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
   } else if (schemaFile) {
     const schemaPath = resolve(dirname(path), schemaFile.value as string);
     try {
-      const read = options.readFile ?? (() => { throw new Error('no file reader'); });
-      file.schema = { text: read(schemaPath), locate: (line, column) => ({ path: schemaPath, line, column }) } satisfies SchemaSource;
+      const read =
+        options.readFile ??
+        (() => {
+          throw new Error('no file reader');
+        });
+      file.schema = {
+        text: read(schemaPath),
+        locate: (line, column) => ({ path: schemaPath, line, column }),
+      } satisfies SchemaSource;
     } catch (error) {
       problem(nodeAt(schemaFile, top), `cannot read schemaFile \`${schemaPath}\`: ${(error as Error).message}`);
     }
@@ -121,9 +135,17 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
       const trimmed = line.trim();
       if (!trimmed || trimmed.startsWith('//')) return;
       const origin = origins[i];
-      const where = { path, line: origin.line, column: line.length - line.trimStart().length + 1 + origin.columnOffset };
+      const where = {
+        path,
+        line: origin.line,
+        column: line.length - line.trimStart().length + 1 + origin.columnOffset,
+      };
       try {
-        file.relationships.push({ text: trimmed, relationship: parseRelationship(trimmed), at: where } satisfies RelationshipEntry);
+        file.relationships.push({
+          text: trimmed,
+          relationship: parseRelationship(trimmed),
+          at: where,
+        } satisfies RelationshipEntry);
       } catch (error) {
         problem(where, (error as Error).message);
       }
@@ -134,7 +156,10 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
   const assertions = valueOf('assertions');
   if (assertions && !(isScalar(assertions) && assertions.value === null)) {
     if (!isMap(assertions)) {
-      problem(nodeAt(assertions, keyAt('assertions')), '`assertions` must map assertTrue / assertFalse / assertCaveated to lists');
+      problem(
+        nodeAt(assertions, keyAt('assertions')),
+        '`assertions` must map assertTrue / assertFalse / assertCaveated to lists',
+      );
     } else {
       for (const pair of (assertions as YAMLMap).items) {
         const kind = isScalar(pair.key) ? String(pair.key.value) : '';
@@ -145,7 +170,12 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
         }
         for (const item of stringList(pair.value as Node | null, keyWhere, `\`${kind}\``)) {
           try {
-            file.assertions.push({ kind: kind as AssertionKind, text: item.text, ...parseAssertion(item.text), at: item.at } satisfies Assertion);
+            file.assertions.push({
+              kind: kind as AssertionKind,
+              text: item.text,
+              ...parseAssertion(item.text),
+              at: item.at,
+            } satisfies Assertion);
           } catch (error) {
             problem(item.at, (error as Error).message);
           }
@@ -158,7 +188,10 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
   const validation = valueOf('validation');
   if (validation && !(isScalar(validation) && validation.value === null)) {
     if (!isMap(validation)) {
-      problem(nodeAt(validation, keyAt('validation')), '`validation` must map `type:id#relation` to lists of expected subjects');
+      problem(
+        nodeAt(validation, keyAt('validation')),
+        '`validation` must map `type:id#relation` to lists of expected subjects',
+      );
     } else {
       for (const pair of (validation as YAMLMap).items) {
         const keyText = isScalar(pair.key) ? String(pair.key.value) : '';
@@ -183,7 +216,11 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
   }
   return { file, problems };
 
-  function stringList(node: Node | null, where: SourceLocation, what: string): Array<{ text: string; at: SourceLocation }> {
+  function stringList(
+    node: Node | null,
+    where: SourceLocation,
+    what: string,
+  ): Array<{ text: string; at: SourceLocation }> {
     if (node === null || (isScalar(node) && node.value === null)) return [];
     if (!isSeq(node)) {
       problem(nodeAt(node, where), `${what} must be a list of strings`);

@@ -10,7 +10,14 @@ import type { SubjectRef } from '../relationships/relationship.js';
 import { formatExpectedSubject } from './expected-subject.js';
 import type { FoundSubject } from './membership.js';
 import { MembershipResolver } from './membership.js';
-import type { Assertion, ExpectedRelation, ExpectedSubjectRef, Problem, SourceLocation, ValidationFile } from './types.js';
+import type {
+  Assertion,
+  ExpectedRelation,
+  ExpectedSubjectRef,
+  Problem,
+  SourceLocation,
+  ValidationFile,
+} from './types.js';
 
 export interface RunResult {
   problems: Problem[];
@@ -61,8 +68,10 @@ export async function runValidationFile(file: ValidationFile, options: RunOption
       result.assertionsRun++;
     }
 
-    const resolver = new MembershipResolver(async (resource, relation) =>
-      (await pemba.expand({ resource, permission: relation, consistency: { mode: 'fully_consistent' } })).tree);
+    const resolver = new MembershipResolver(
+      async (resource, relation) =>
+        (await pemba.expand({ resource, permission: relation, consistency: { mode: 'fully_consistent' } })).tree,
+    );
     for (const expected of file.expectedRelations) {
       await compareExpected(resolver, expected, problem);
       result.expectedRelationsValidated++;
@@ -74,7 +83,11 @@ export async function runValidationFile(file: ValidationFile, options: RunOption
 }
 
 /** Writes in batches; when a batch is rejected, writes its relationships one by one to name the culprits. */
-async function writeRelationships(pemba: Pemba, file: ValidationFile, problem: (at: SourceLocation, m: string) => void): Promise<boolean> {
+async function writeRelationships(
+  pemba: Pemba,
+  file: ValidationFile,
+  problem: (at: SourceLocation, m: string) => void,
+): Promise<boolean> {
   const unique = new Map<string, ValidationFile['relationships'][number]>();
   for (const r of file.relationships) unique.set(formatRelationship(r.relationship), r);
   const entries = [...unique.values()];
@@ -82,7 +95,9 @@ async function writeRelationships(pemba: Pemba, file: ValidationFile, problem: (
   for (let i = 0; i < entries.length; i += WRITE_BATCH) {
     const batch = entries.slice(i, i + WRITE_BATCH);
     try {
-      await pemba.writeRelationships({ updates: batch.map((e) => ({ operation: 'TOUCH', relationship: e.relationship })) });
+      await pemba.writeRelationships({
+        updates: batch.map((e) => ({ operation: 'TOUCH', relationship: e.relationship })),
+      });
     } catch {
       for (const e of batch) {
         try {
@@ -97,7 +112,11 @@ async function writeRelationships(pemba: Pemba, file: ValidationFile, problem: (
   return ok;
 }
 
-async function runAssertion(pemba: Pemba, a: Assertion, problem: (at: SourceLocation, m: string) => void): Promise<void> {
+async function runAssertion(
+  pemba: Pemba,
+  a: Assertion,
+  problem: (at: SourceLocation, m: string) => void,
+): Promise<void> {
   const expected = EXPECTED[a.kind];
   try {
     const { permissionship, missingContext } = await pemba.check({
@@ -133,7 +152,11 @@ function foundAsExpected(f: FoundSubject): string {
   });
 }
 
-async function compareExpected(resolver: MembershipResolver, expected: ExpectedRelation, problem: (at: SourceLocation, m: string) => void): Promise<void> {
+async function compareExpected(
+  resolver: MembershipResolver,
+  expected: ExpectedRelation,
+  problem: (at: SourceLocation, m: string) => void,
+): Promise<void> {
   let found: FoundSubject[];
   try {
     found = [...(await resolver.membership(expected.resource, expected.resource.relation)).subjects.values()];
@@ -154,12 +177,21 @@ async function compareExpected(resolver: MembershipResolver, expected: ExpectedR
     const got = [...f.reasons].sort();
     const excludedWanted = e.excluded.map(formatSubject).sort();
     const excludedGot = [...f.excluded].map((id) => formatSubject({ ...f.subject, id })).sort();
-    if (JSON.stringify(wanted) !== JSON.stringify(got) || JSON.stringify(excludedWanted) !== JSON.stringify(excludedGot)) {
-      problem(e.at, `\`${expected.keyText}\`: subject \`${formatSubject(e.subject)}\` differs: expected \`${e.text}\`, computed \`${computed}\``);
+    if (
+      JSON.stringify(wanted) !== JSON.stringify(got) ||
+      JSON.stringify(excludedWanted) !== JSON.stringify(excludedGot)
+    ) {
+      problem(
+        e.at,
+        `\`${expected.keyText}\`: subject \`${formatSubject(e.subject)}\` differs: expected \`${e.text}\`, computed \`${computed}\``,
+      );
     }
   }
   for (const f of found) {
     if (matched.has(f)) continue;
-    problem(expected.at, `\`${expected.keyText}\`: subject \`${formatSubject(f.subject)}\` is found but not listed: \`${foundAsExpected(f)}\``);
+    problem(
+      expected.at,
+      `\`${expected.keyText}\`: subject \`${formatSubject(f.subject)}\` is found but not listed: \`${foundAsExpected(f)}\``,
+    );
   }
 }

@@ -17,12 +17,30 @@ import { formatType } from '../../src/caveats/types.js';
 interface Suite {
   name: string;
   suites?: Suite[];
-  tests?: { original: Record<string, unknown> & { expr: string; value?: Record<string, unknown> }; type?: string; error?: string }[];
+  tests?: {
+    original: Record<string, unknown> & { expr: string; value?: Record<string, unknown> };
+    type?: string;
+    error?: string;
+  }[];
 }
 
 const SUITES = new Set([
-  'basic', 'comparisons', 'conversions', 'fp_math', 'integer_math', 'lists', 'logic', 'macros', 'macros2',
-  'string', 'timestamps', 'parse', 'plumbing', 'type_deductions', 'namespace', 'dynamic',
+  'basic',
+  'comparisons',
+  'conversions',
+  'fp_math',
+  'integer_math',
+  'lists',
+  'logic',
+  'macros',
+  'macros2',
+  'string',
+  'timestamps',
+  'parse',
+  'plumbing',
+  'type_deductions',
+  'namespace',
+  'dynamic',
 ]);
 
 const cases: { path: string; expr: string; type: string; bool?: boolean }[] = [];
@@ -59,7 +77,9 @@ describe('CEL conformance suite', () => {
   });
 
   it('infers the types cel-go infers', () => {
-    const differ = cases.filter((c) => inferred(c.expr) !== c.type).map((c) => `${c.path}: ${c.expr} (${inferred(c.expr)} ≠ ${c.type})`);
+    const differ = cases
+      .filter((c) => inferred(c.expr) !== c.type)
+      .map((c) => `${c.path}: ${c.expr} (${inferred(c.expr)} ≠ ${c.type})`);
     expect(differ).toEqual([]);
   });
 

@@ -14,7 +14,9 @@ import { parseValidationFile } from '../../src/validationfile/index.js';
 import type { ValidationFile } from '../../src/validationfile/index.js';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/spicedb-conformance');
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 interface Fixture {
   name: string;
@@ -60,7 +62,8 @@ describe('SpiceDB conformance fixtures', () => {
         );
         if (rels.length !== 1) continue;
         const r = rels[0].relationship;
-        if (!r.caveat || r.expiresAt || r.resource.type !== a.resource.type || r.resource.id !== a.resource.id) continue;
+        if (!r.caveat || r.expiresAt || r.resource.type !== a.resource.type || r.resource.id !== a.resource.id)
+          continue;
         const result = evaluateCaveat(caveats.get(r.caveat.name)!, mergeContext(r.caveat.context, a.context));
         expect(result.kind, `${name}: ${a.text}`).toBe(expected[a.kind]);
         checked++;
@@ -73,6 +76,9 @@ describe('SpiceDB conformance fixtures', () => {
     const { file, caveats } = load('caveatmap.yaml');
     const sarah = file.relationships.find((r) => r.relationship.subject.id === 'sarah')!.relationship;
     // `somemap.foo == 42 && somemap.bar < 56`: one entry per read of the missing parameter.
-    expect(evaluateCaveat(caveats.get('some_caveat')!, sarah.caveat!.context)).toEqual({ kind: 'missing', missing: ['somemap', 'somemap'] });
+    expect(evaluateCaveat(caveats.get('some_caveat')!, sarah.caveat!.context)).toEqual({
+      kind: 'missing',
+      missing: ['somemap', 'somemap'],
+    });
   });
 });

@@ -74,7 +74,10 @@ describe('what the scan lets through', () => {
     ['chains split by commas', `[${Array.from({ length: 400 }, () => 'x + x').join(', ')}]`],
     ['chains restarted inside brackets', `${Array.from({ length: 300 }, () => '(x + x)').join(' && ')}`],
     ['brackets and operators inside strings', `x == "${'(['.repeat(5000)} + - * ? :" && x == '${')'.repeat(5000)}'`],
-    ['triple-quoted and raw strings', `x == """a " ' ${'('.repeat(3000)}""" && x == r'\\' && x == '''${'['.repeat(3000)}'''`],
+    [
+      'triple-quoted and raw strings',
+      `x == """a " ' ${'('.repeat(3000)}""" && x == r'\\' && x == '''${'['.repeat(3000)}'''`,
+    ],
     ['brackets in comments', `x == 1 // ${'('.repeat(5000)}\n&& x == 2`],
     ['negations, which collapse', `${'-'.repeat(5000)}x == ${'!'.repeat(5000)}x`],
     ['numbers with dots and exponents', `x${' + 1.5e-3'.repeat(249)} > 0.5`],
@@ -92,7 +95,9 @@ describe('what the scan lets through', () => {
   it("turns the parser's own stack overflow into a refusal", () => {
     // A 99 kB literal takes most of a default stack to parse, so with a tenth of the stack left it overflows.
     const { error, ms } = withLittleStack(() => refusal(`x == "${'a'.repeat(99_000)}"`));
-    expect(error.message).toBe('max recursion depth exceeded: the expression is too large or too deeply nested to parse');
+    expect(error.message).toBe(
+      'max recursion depth exceeded: the expression is too large or too deeply nested to parse',
+    );
     expect(ms).toBeLessThan(FAST_MS);
   });
 

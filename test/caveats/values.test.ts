@@ -71,9 +71,18 @@ describe('RFC 3339 as Go parses it', () => {
   });
 
   it.each([
-    '2024-01-01 00:00:01Z', '2024-01-01T00:00:01', '2024-01-01t00:00:01z', '10000-01-01T00:00:00Z',
-    '2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T23:59:60Z',
-    '2024-01-01T00:00:01.Z', '2024-01-01T00:00:01+0100', '2024-1-01T00:00:01Z', '2024-01-01T00:00:01Z ',
+    '2024-01-01 00:00:01Z',
+    '2024-01-01T00:00:01',
+    '2024-01-01t00:00:01z',
+    '10000-01-01T00:00:00Z',
+    '2024-02-30T00:00:00Z',
+    '2023-02-29T00:00:00Z',
+    '2024-01-01T24:00:00Z',
+    '2024-01-01T23:59:60Z',
+    '2024-01-01T00:00:01.Z',
+    '2024-01-01T00:00:01+0100',
+    '2024-1-01T00:00:01Z',
+    '2024-01-01T00:00:01Z ',
   ])('rejects %j', (text) => {
     expect(() => parseRfc3339(text)).toThrow(/^parsing time /);
   });
@@ -86,7 +95,15 @@ describe('RFC 3339 as Go parses it', () => {
 
   it('gives calendar fields in UTC, fixed offsets and IANA zones', () => {
     const t = parseRfc3339('2024-06-01T00:30:00Z');
-    expect(timeFields(t)).toMatchObject({ year: 2024, month: 5, day: 1, dayOfWeek: 6, dayOfYear: 152, hours: 0, minutes: 30 });
+    expect(timeFields(t)).toMatchObject({
+      year: 2024,
+      month: 5,
+      day: 1,
+      dayOfWeek: 6,
+      dayOfYear: 152,
+      hours: 0,
+      minutes: 30,
+    });
     expect(timeFields(t, '-01:00')).toMatchObject({ month: 4, day: 31, hours: 23 });
     expect(timeFields(t, '-00:30')).toMatchObject({ hours: 0, minutes: 0 });
     expect(timeFields(t, 'Europe/Paris')).toMatchObject({ hours: 2 }); // summer time
@@ -98,8 +115,22 @@ describe('RFC 3339 as Go parses it', () => {
 });
 
 it("formats doubles as Go's %g (cel-go's string(double))", () => {
-  expect([1, 0.1, 1e-7, 1e6, 1e5, 1234567.5, 0.0001, -1.5, 1e21, 5e-324, NaN, Infinity, -0].map(formatGoDouble)).toEqual([
-    '1', '0.1', '1e-07', '1e+06', '100000', '1.2345675e+06', '0.0001', '-1.5', '1e+21', '5e-324', 'NaN', '+Inf', '-0',
+  expect(
+    [1, 0.1, 1e-7, 1e6, 1e5, 1234567.5, 0.0001, -1.5, 1e21, 5e-324, NaN, Infinity, -0].map(formatGoDouble),
+  ).toEqual([
+    '1',
+    '0.1',
+    '1e-07',
+    '1e+06',
+    '100000',
+    '1.2345675e+06',
+    '0.0001',
+    '-1.5',
+    '1e+21',
+    '5e-324',
+    'NaN',
+    '+Inf',
+    '-0',
   ]);
 });
 
@@ -160,7 +191,10 @@ describe('context', () => {
     compileCaveat({ name: 'cav', parameters: new Map(spec), expression });
 
   it('converts nested lists and maps item by item, naming the bad item', () => {
-    const c = caveat([['m', { kind: 'map', value: { kind: 'list', element: { kind: 'uint' } } }]], "m.a[1] == 2 && m.b.size() == 0");
+    const c = caveat(
+      [['m', { kind: 'map', value: { kind: 'list', element: { kind: 'uint' } } }]],
+      'm.a[1] == 2 && m.b.size() == 0',
+    );
     expect(evaluateCaveat(c, { m: { a: [1, '2'], b: [] } })).toEqual({ kind: 'true' });
     expect(() => evaluateCaveat(c, { m: { a: [1, -2] } })).toThrow(
       'type error for parameters for caveat `cav`: could not convert context parameter `m`: for map<list<uint>>: ' +
@@ -185,7 +219,8 @@ describe('context', () => {
     const c = caveat([['e', { kind: 'bytes' }]], "e == b'abc'");
     expect(evaluateCaveat(c, { e: 'YWJj' })).toEqual({ kind: 'true' });
     expect(evaluateCaveat(c, { e: 'YWJj\r\n' })).toEqual({ kind: 'true' });
-    for (const bad of ['abc', 'YQ', 'YQ=', '-_8=', 'YQ==YQ==']) expect(() => evaluateCaveat(c, { e: bad }), bad).toThrow('base64');
+    for (const bad of ['abc', 'YQ', 'YQ=', '-_8=', 'YQ==YQ=='])
+      expect(() => evaluateCaveat(c, { e: bad }), bad).toThrow('base64');
   });
 
   it('checks a context to be stored as SpiceDB does on write', () => {
@@ -220,7 +255,10 @@ describe('the API', () => {
   it('compiles once and evaluates many times', () => {
     const c = compileCaveat({
       name: 'ip_allowed',
-      parameters: new Map<string, CaveatParameterType>([['ip', { kind: 'ipaddress' }], ['cidrs', { kind: 'list', element: { kind: 'string' } }]]),
+      parameters: new Map<string, CaveatParameterType>([
+        ['ip', { kind: 'ipaddress' }],
+        ['cidrs', { kind: 'list', element: { kind: 'string' } }],
+      ]),
       expression: 'cidrs.exists(c, ip.in_cidr(c))',
     });
     expect(c.name).toBe('ip_allowed');

@@ -63,7 +63,10 @@ function relationships(n: number): string[] {
 
 const sorted = (lines: string[]) => [...lines].sort();
 
-interface Captured { out: string[]; err: string[] }
+interface Captured {
+  out: string[];
+  err: string[];
+}
 function io(tty = false) {
   const c: Captured & { progress: string } = { out: [], err: [], progress: '' };
   return {
@@ -71,19 +74,42 @@ function io(tty = false) {
     io: {
       out: (l: string) => c.out.push(l),
       err: (l: string) => c.err.push(l),
-      progress: { isTTY: tty, columns: 100, write: (t: string) => { c.progress += t; } },
+      progress: {
+        isTTY: tty,
+        columns: 100,
+        write: (t: string) => {
+          c.progress += t;
+        },
+      },
     },
   };
 }
 
 function sink() {
   let text = '';
-  const stdout = new Writable({ write(chunk: Buffer, _enc, cb) { text += chunk.toString(); cb(); } });
+  const stdout = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      text += chunk.toString();
+      cb();
+    },
+  });
   let err = '';
-  return { stdout, stderr: { write: (t: string) => { err += t; } }, text: () => text, err: () => err };
+  return {
+    stdout,
+    stderr: {
+      write: (t: string) => {
+        err += t;
+      },
+    },
+    text: () => text,
+    err: () => err,
+  };
 }
 
-async function withServer<T>(flags: Record<string, string>, fn: (t: TestServer, opts: ImportOptions & ExportOptions) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  flags: Record<string, string>,
+  fn: (t: TestServer, opts: ImportOptions & ExportOptions) => Promise<T>,
+): Promise<T> {
   const t = await startTestServer(flags);
   try {
     await t.client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }));
@@ -108,7 +134,18 @@ describe('pemba import / pemba export', () => {
       const rels = relationships(2345);
       const file = join(dir, `in-${_name}.txt`);
       // Comments and blank lines are skipped; batches of 1000 cross them.
-      writeFileSync(file, ['// exported for a test', '', ...rels.slice(0, 1200), '   // indented comment', '', ...rels.slice(1200), ''].join('\n'));
+      writeFileSync(
+        file,
+        [
+          '// exported for a test',
+          '',
+          ...rels.slice(0, 1200),
+          '   // indented comment',
+          '',
+          ...rels.slice(1200),
+          '',
+        ].join('\n'),
+      );
       await withServer(flags, async (t, opts) => {
         const { captured, io: cio } = io();
         expect(await importCommand(file, opts, cio), captured.err.join('\n')).toBe(0);
@@ -125,14 +162,23 @@ describe('pemba import / pemba export', () => {
         expect(s.err()).toMatch(/^exported 2345 relationships in \d+\.\d s/);
         const jsonLines = readFileSync(jsonFile, 'utf8').split('\n').filter(Boolean);
         expect(jsonLines).toHaveLength(2345);
-        expect(jsonLines.map((l) => formatRelationshipLine(parseJsonRelationship(l), 'text')).sort()).toEqual(canonical);
+        expect(jsonLines.map((l) => formatRelationshipLine(parseJsonRelationship(l), 'text')).sort()).toEqual(
+          canonical,
+        );
 
         // Into an empty server from the JSON lines file.
-        await t.client.promises.deleteRelationships(v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: 'doc' } }));
-        await t.client.promises.deleteRelationships(v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: 'group' } }));
+        await t.client.promises.deleteRelationships(
+          v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: 'doc' } }),
+        );
+        await t.client.promises.deleteRelationships(
+          v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: 'group' } }),
+        );
         expect(await exported(opts)).toEqual([]);
         const again = io();
-        expect(await importCommand(jsonFile, { ...opts, batchSize: 100 }, again.io), again.captured.err.join('\n')).toBe(0);
+        expect(
+          await importCommand(jsonFile, { ...opts, batchSize: 100 }, again.io),
+          again.captured.err.join('\n'),
+        ).toBe(0);
         expect(sorted(await exported({ ...opts, format: 'text' }))).toEqual(canonical);
       });
     }, 60_000);
@@ -140,7 +186,9 @@ describe('pemba import / pemba export', () => {
 
   it("imports a validation file's relationships block", async () => {
     const file = join(dir, 'validation.yaml');
-    writeFileSync(file, `schema: |-
+    writeFileSync(
+      file,
+      `schema: |-
   definition user {}
 relationships: |-
   // a comment
@@ -150,7 +198,8 @@ relationships: |-
 assertions:
   assertTrue:
     - doc:readme#view@user:ann
-`);
+`,
+    );
     await withServer({}, async (_t, opts) => {
       const { captured, io: cio } = io();
       expect(await importCommand(file, opts, cio), captured.err.join('\n')).toBe(0);
@@ -162,30 +211,57 @@ assertions:
   describe('a bad line', () => {
     const good = relationships(2600);
     const cases: Array<[string, string, string, RegExp]> = [
-      ['text syntax', 'in.txt', 'doc:d1#reader@user', /in\.txt:2502: invalid relationship string `doc:d1#reader@user`: subject `user` needs the form type:id/],
-      ['unknown relation', 'in.txt', 'doc:d1#writer@user:ann', /in\.txt:2502: relation\/permission `writer` not found under definition `doc`/],
-      ['subject type not allowed', 'in.txt', 'group:g1#member@doc:d1', /in\.txt:2502: subjects of type `doc` are not allowed on relation `group#member`/],
+      [
+        'text syntax',
+        'in.txt',
+        'doc:d1#reader@user',
+        /in\.txt:2502: invalid relationship string `doc:d1#reader@user`: subject `user` needs the form type:id/,
+      ],
+      [
+        'unknown relation',
+        'in.txt',
+        'doc:d1#writer@user:ann',
+        /in\.txt:2502: relation\/permission `writer` not found under definition `doc`/,
+      ],
+      [
+        'subject type not allowed',
+        'in.txt',
+        'group:g1#member@doc:d1',
+        /in\.txt:2502: subjects of type `doc` are not allowed on relation `group#member`/,
+      ],
       ['JSON syntax', 'in.jsonl', '{"resource":{"type":"doc","id":"x"},', /in\.jsonl:2502: not valid JSON/],
-      ['JSON shape', 'in.jsonl', '{"resource":{"type":"doc","id":"x"},"relation":"reader","subject":{"type":"user","name":"ann"}}',
-        /in\.jsonl:2502: unknown field "name" in "subject"; expected "type", "id", "relation"/],
-      ['JSON id', 'in.jsonl', '{"resource":{"type":"doc","id":"a b"},"relation":"reader","subject":{"type":"user","id":"ann"}}',
-        /in\.jsonl:2502: resource object id `a b` does not match regex pattern/],
+      [
+        'JSON shape',
+        'in.jsonl',
+        '{"resource":{"type":"doc","id":"x"},"relation":"reader","subject":{"type":"user","name":"ann"}}',
+        /in\.jsonl:2502: unknown field "name" in "subject"; expected "type", "id", "relation"/,
+      ],
+      [
+        'JSON id',
+        'in.jsonl',
+        '{"resource":{"type":"doc","id":"a b"},"relation":"reader","subject":{"type":"user","id":"ann"}}',
+        /in\.jsonl:2502: resource object id `a b` does not match regex pattern/,
+      ],
     ];
-    it.each(cases)('%s: names the line, and nothing is imported', async (_name, fileName, bad, message) => {
-      const format = formatOf(fileName);
-      const lines = good.map((r) => formatRelationshipLine(parseRelationship(r), format));
-      lines.splice(2501, 0, bad); // line 2502, in the third batch: two have been sent already
-      const file = join(dir, fileName);
-      writeFileSync(file, `${lines.join('\n')}\n`);
-      await withServer({}, async (_t, opts) => {
-        const { captured, io: cio } = io();
-        expect(await importCommand(file, opts, cio)).toBe(1);
-        expect(captured.out).toEqual([]);
-        expect(captured.err[0]).toMatch(message);
-        expect(captured.err[1]).toBe('nothing was imported');
-        expect(await exported(opts)).toEqual([]);
-      });
-    }, 30_000);
+    it.each(cases)(
+      '%s: names the line, and nothing is imported',
+      async (_name, fileName, bad, message) => {
+        const format = formatOf(fileName);
+        const lines = good.map((r) => formatRelationshipLine(parseRelationship(r), format));
+        lines.splice(2501, 0, bad); // line 2502, in the third batch: two have been sent already
+        const file = join(dir, fileName);
+        writeFileSync(file, `${lines.join('\n')}\n`);
+        await withServer({}, async (_t, opts) => {
+          const { captured, io: cio } = io();
+          expect(await importCommand(file, opts, cio)).toBe(1);
+          expect(captured.out).toEqual([]);
+          expect(captured.err[0]).toMatch(message);
+          expect(captured.err[1]).toBe('nothing was imported');
+          expect(await exported(opts)).toEqual([]);
+        });
+      },
+      30_000,
+    );
 
     it('a relationship the server refuses (already there) fails the whole import', async () => {
       const file = join(dir, 'dup.txt');
@@ -193,7 +269,9 @@ assertions:
       await withServer({}, async (_t, opts) => {
         const { captured, io: cio } = io();
         expect(await importCommand(file, opts, cio)).toBe(1);
-        expect(captured.err[0]).toMatch(/^error: ALREADY_EXISTS: could not CREATE relationship `group:g7#member@user:m176`, as it already existed/);
+        expect(captured.err[0]).toMatch(
+          /^error: ALREADY_EXISTS: could not CREATE relationship `group:g7#member@user:m176`, as it already existed/,
+        );
         expect(captured.err[1]).toMatch(/nothing was imported/);
         expect(await exported(opts)).toEqual([]);
       });
@@ -231,14 +309,18 @@ assertions:
         const stream = t.client.importBulkRelationships((err, value) => (err ? reject(err) : resolve(value!)));
         let i = 0;
         const next = () => {
-          stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: [rel(`doc:slow${i}#owner@user:ann`)] }));
+          stream.write(
+            v1.ImportBulkRelationshipsRequest.create({ relationships: [rel(`doc:slow${i}#owner@user:ann`)] }),
+          );
           if (++i < 4) setTimeout(next, 150);
           else stream.end();
         };
         next();
       });
       expect(response.numLoaded).toBe('4');
-      const exportStream = t.client.exportBulkRelationships(v1.ExportBulkRelationshipsRequest.create({ optionalLimit: 1 }));
+      const exportStream = t.client.exportBulkRelationships(
+        v1.ExportBulkRelationshipsRequest.create({ optionalLimit: 1 }),
+      );
       let pages = 0;
       for await (const _page of exportStream as AsyncIterable<v1.ExportBulkRelationshipsResponse>) {
         pages++;
@@ -274,19 +356,32 @@ describe('relationship files', () => {
   });
 
   it('round-trips every field through JSON lines', () => {
-    for (const text of ['doc:1#reader@user:ann', 'doc:1#reader@group:eng#member', 'doc:1#reader@user:*',
-      'doc:1#reader@user:ann[c:{"a":[1,{"b":"x"}]}][expiration:2030-01-01T00:00:00.5Z]']) {
+    for (const text of [
+      'doc:1#reader@user:ann',
+      'doc:1#reader@group:eng#member',
+      'doc:1#reader@user:*',
+      'doc:1#reader@user:ann[c:{"a":[1,{"b":"x"}]}][expiration:2030-01-01T00:00:00.5Z]',
+    ]) {
       const line = formatRelationshipLine(parseRelationship(text), 'jsonl');
-      expect(formatRelationshipLine(parseJsonRelationship(line), 'text')).toBe(formatRelationshipLine(parseRelationship(text), 'text'));
+      expect(formatRelationshipLine(parseJsonRelationship(line), 'text')).toBe(
+        formatRelationshipLine(parseRelationship(text), 'text'),
+      );
     }
     expect(JSON.parse(formatRelationshipLine(parseRelationship('doc:1#reader@group:eng#member[c]'), 'jsonl'))).toEqual({
-      resource: { type: 'doc', id: '1' }, relation: 'reader', subject: { type: 'group', id: 'eng', relation: 'member' }, caveat: { name: 'c' },
+      resource: { type: 'doc', id: '1' },
+      relation: 'reader',
+      subject: { type: 'group', id: 'eng', relation: 'member' },
+      caveat: { name: 'c' },
     });
     expect(() => parseJsonRelationship('[]')).toThrow(/the line must be a JSON object/);
-    expect(() => parseJsonRelationship('{"resource":{"type":"doc","id":"1"},"relation":"r","subject":{"type":"user","id":7}}'))
-      .toThrow(/"subject.id" must be a non-empty string/);
-    expect(() => parseJsonRelationship('{"resource":{"type":"doc","id":"1"},"relation":"r","subject":{"type":"user","id":"a"},"expiresAt":"tomorrow"}'))
-      .toThrow(/"expiresAt" must be an RFC 3339 timestamp/);
+    expect(() =>
+      parseJsonRelationship('{"resource":{"type":"doc","id":"1"},"relation":"r","subject":{"type":"user","id":7}}'),
+    ).toThrow(/"subject.id" must be a non-empty string/);
+    expect(() =>
+      parseJsonRelationship(
+        '{"resource":{"type":"doc","id":"1"},"relation":"r","subject":{"type":"user","id":"a"},"expiresAt":"tomorrow"}',
+      ),
+    ).toThrow(/"expiresAt" must be an RFC 3339 timestamp/);
   });
 
   it('summarises as one line', () => {
@@ -298,7 +393,15 @@ describe('relationship files', () => {
 
   it('draws nothing when not on a terminal', () => {
     let written = '';
-    const p = startProgress({ isTTY: false, write: (t: string) => { written += t; } }, 'importing');
+    const p = startProgress(
+      {
+        isTTY: false,
+        write: (t: string) => {
+          written += t;
+        },
+      },
+      'importing',
+    );
     p.update(10, 0.5);
     p.clear();
     expect(written).toBe('');
@@ -309,13 +412,25 @@ describe('pemba import / export commands (child processes)', () => {
   it('are registered, read PEMBA_TOKEN and print the summary line when not on a terminal', async () => {
     const run = promisify(execFile);
     const file = join(dir, 'cli.jsonl');
-    writeFileSync(file, relationships(3).map((r) => formatRelationshipLine(parseRelationship(r), 'jsonl')).join('\n'));
+    writeFileSync(
+      file,
+      relationships(3)
+        .map((r) => formatRelationshipLine(parseRelationship(r), 'jsonl'))
+        .join('\n'),
+    );
     await withServer({}, async (_t, opts) => {
       const env = { ...process.env, PEMBA_TOKEN: KEY };
-      const imp = await run(process.execPath, pembaArgs(['import', '--endpoint', opts.endpoint, '--insecure', file]), { cwd: REPO, env });
+      const imp = await run(process.execPath, pembaArgs(['import', '--endpoint', opts.endpoint, '--insecure', file]), {
+        cwd: REPO,
+        env,
+      });
       expect(imp.stdout).toMatch(/^imported 3 relationships in \d+\.\d s \([\d,.]+\/s\)\n$/);
       expect(imp.stderr).toBe('');
-      const exp = await run(process.execPath, pembaArgs(['export', '--endpoint', opts.endpoint, '--insecure', '--format', 'text']), { cwd: REPO, env });
+      const exp = await run(
+        process.execPath,
+        pembaArgs(['export', '--endpoint', opts.endpoint, '--insecure', '--format', 'text']),
+        { cwd: REPO, env },
+      );
       expect(exp.stdout.split('\n').filter(Boolean).sort()).toEqual(sorted(relationships(3)));
       expect(exp.stderr).toMatch(/^exported 3 relationships in/);
       const help = await run(process.execPath, pembaArgs(['import', '--help']), { cwd: REPO });

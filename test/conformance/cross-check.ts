@@ -31,7 +31,8 @@ const MAX_BULK = 10000;
 
 type Answer = 'HAS' | 'NO' | 'CONDITIONAL' | 'DEPTH';
 
-const answerOf = (p: string): Answer => (p === 'HAS_PERMISSION' ? 'HAS' : p === 'CONDITIONAL_PERMISSION' ? 'CONDITIONAL' : 'NO');
+const answerOf = (p: string): Answer =>
+  p === 'HAS_PERMISSION' ? 'HAS' : p === 'CONDITIONAL_PERMISSION' ? 'CONDITIONAL' : 'NO';
 
 export interface CrossCheckResult {
   discrepancies: string[];
@@ -60,11 +61,19 @@ function diff(what: string, expected: Set<string>, got: string[]): string | unde
 /** A caveat context's keys carry no order (PostgreSQL's jsonb sorts them; a protobuf Struct is a map): compare them sorted. */
 function canonical(r: Relationship): string {
   const sortKeys = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(sortKeys)
-      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]))
+    Array.isArray(v)
+      ? v.map(sortKeys)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+          )
         : v;
   const context = r.caveat?.context;
-  return formatRelationship(context ? { ...r, caveat: { ...r.caveat!, context: sortKeys(context) as Record<string, unknown> } } : r);
+  return formatRelationship(
+    context ? { ...r, caveat: { ...r.caveat!, context: sortKeys(context) as Record<string, unknown> } } : r,
+  );
 }
 
 export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<CrossCheckResult> {
@@ -86,7 +95,8 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
         try {
           const { permissionship } = await pemba.check({ resource: r, permission: p, subject: s, consistency: FC });
           answers.set(key, answerOf(permissionship));
-          if (permissionship === 'CONDITIONAL_PERMISSION' && schema.caveats.size === 0) report(`Check(${key}) is CONDITIONAL_PERMISSION without caveats`);
+          if (permissionship === 'CONDITIONAL_PERMISSION' && schema.caveats.size === 0)
+            report(`Check(${key}) is CONDITIONAL_PERMISSION without caveats`);
         } catch (e) {
           if (isDepthError(e)) answers.set(key, 'DEPTH');
           else report(`Check(${key}) failed: ${describeError(e)}`);
@@ -104,7 +114,8 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
       const key = comboKey(res.item.resource, res.item.permission, res.item.subject);
       const expected = answers.get(key);
       if (res.error) {
-        if (!(isDepthError(res.error) && expected === 'DEPTH')) report(`CheckBulk(${key}) failed: ${describeError(res.error)}, Check said ${expected}`);
+        if (!(isDepthError(res.error) && expected === 'DEPTH'))
+          report(`CheckBulk(${key}) failed: ${describeError(res.error)}, Check said ${expected}`);
       } else if (answerOf(res.permissionship) !== expected) {
         report(`CheckBulk(${key}) = ${res.permissionship}, Check said ${expected}`);
       }
@@ -122,14 +133,22 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
           out.skipped++;
           continue;
         }
-        const expected = new Set(judged.filter((r) => answer(r, p, s) === 'HAS' || answer(r, p, s) === 'CONDITIONAL').map((r) => r.id));
+        const expected = new Set(
+          judged.filter((r) => answer(r, p, s) === 'HAS' || answer(r, p, s) === 'CONDITIONAL').map((r) => r.id),
+        );
         const what = `LookupResources(${type}#${p}, ${subjectKey(s)})`;
         try {
           const all: string[] = [];
-          for await (const r of pemba.lookupResources({ resourceType: type, permission: p, subject: s, consistency: FC })) {
+          for await (const r of pemba.lookupResources({
+            resourceType: type,
+            permission: p,
+            subject: s,
+            consistency: FC,
+          })) {
             all.push(r.resourceId);
             const said = answer({ type, id: r.resourceId }, p, s);
-            if (said !== undefined && answerOf(r.permissionship) !== said) report(`${what}: ${r.resourceId} is ${r.permissionship} but Check says ${said}`);
+            if (said !== undefined && answerOf(r.permissionship) !== said)
+              report(`${what}: ${r.resourceId} is ${r.permissionship} but Check says ${said}`);
           }
           const problem = diff(what, expected, all);
           if (problem) report(problem);
@@ -142,7 +161,14 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
               break;
             }
             const ids: string[] = [];
-            for await (const r of pemba.lookupResources({ resourceType: type, permission: p, subject: s, consistency: FC, limit: 2, cursor })) {
+            for await (const r of pemba.lookupResources({
+              resourceType: type,
+              permission: p,
+              subject: s,
+              consistency: FC,
+              limit: 2,
+              cursor,
+            })) {
               ids.push(r.resourceId);
               cursor = r.cursor;
             }
@@ -175,7 +201,11 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
           let wildcard: Map<string, Answer> | undefined;
           let wildcardAnswer: Answer = 'NO';
           for await (const res of pemba.lookupSubjects({
-            resource: r, permission: p, subjectType: kind.type, subjectRelation: kind.relation, consistency: FC,
+            resource: r,
+            permission: p,
+            subjectType: kind.type,
+            subjectRelation: kind.relation,
+            consistency: FC,
           })) {
             if (res.subject.id === '*') {
               if (wildcard) report(`${what}: more than one wildcard`);
@@ -192,18 +222,28 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
           for (const id of unknown) {
             const s = { type: kind.type, id, relation: kind.relation };
             const { permissionship } = await pemba.check({ resource: r, permission: p, subject: s, consistency: FC });
-            if (answerOf(permissionship) !== listedAs.get(id)) report(`${what}: ${subjectKey(s)} is listed as ${listedAs.get(id)} but Check says ${permissionship}`);
+            if (answerOf(permissionship) !== listedAs.get(id))
+              report(`${what}: ${subjectKey(s)} is listed as ${listedAs.get(id)} but Check says ${permissionship}`);
           }
           const dups = concrete.filter((x, i) => concrete.indexOf(x) !== i);
           if (dups.length) report(`${what}: duplicated [${sorted(new Set(dups)).join(', ')}]`);
           for (const s of judged) {
             // What the stream says of s: its own entry, else the wildcard minus its exclusion.
             const excluded = wildcard?.get(s.id);
-            const viaWildcard: Answer = !wildcard || excluded === 'HAS' ? 'NO' : excluded === 'CONDITIONAL' || wildcardAnswer === 'CONDITIONAL' ? 'CONDITIONAL' : 'HAS';
+            const viaWildcard: Answer =
+              !wildcard || excluded === 'HAS'
+                ? 'NO'
+                : excluded === 'CONDITIONAL' || wildcardAnswer === 'CONDITIONAL'
+                  ? 'CONDITIONAL'
+                  : 'HAS';
             const listed = listedAs.get(s.id);
-            const said: Answer = listed === 'HAS' || viaWildcard === 'HAS' ? 'HAS' : listed ?? viaWildcard;
+            const said: Answer = listed === 'HAS' || viaWildcard === 'HAS' ? 'HAS' : (listed ?? viaWildcard);
             if (said !== answer(r, p, s)) {
-              const how = listed ? `listed as ${listed}` : said !== 'NO' ? `admitted by the wildcard as ${said}` : 'absent';
+              const how = listed
+                ? `listed as ${listed}`
+                : said !== 'NO'
+                  ? `admitted by the wildcard as ${said}`
+                  : 'absent';
               report(`${what}: ${subjectKey(s)} is ${how} but Check says ${answer(r, p, s)}`);
             }
           }
@@ -215,7 +255,9 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
   }
 
   // Expand, fully expanded, against Check for concrete subjects.
-  const resolver = new MembershipResolver(async (resource, relation) => (await pemba.expand({ resource, permission: relation, consistency: FC })).tree);
+  const resolver = new MembershipResolver(
+    async (resource, relation) => (await pemba.expand({ resource, permission: relation, consistency: FC })).tree,
+  );
   const concreteSubjects = u.subjects.filter((s) => s.relation === ELLIPSIS);
   for (const r of u.resources) {
     for (const p of permissionsOf(r.type)) {
@@ -229,9 +271,12 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
         for (const s of concreteSubjects) {
           const present = membership.lookup(s) !== undefined;
           // Expand does not evaluate caveats (as in SpiceDB): a caveated subject may be expanded but denied.
-          const consistent = schema.caveats.size === 0 ? present === (answer(r, p, s) === 'HAS') : present || answer(r, p, s) !== 'HAS';
+          const consistent =
+            schema.caveats.size === 0 ? present === (answer(r, p, s) === 'HAS') : present || answer(r, p, s) !== 'HAS';
           if (!consistent) {
-            report(`${what}: ${subjectKey(s)} is ${present ? 'present' : 'absent'} in the full expansion but Check says ${answer(r, p, s)}`);
+            report(
+              `${what}: ${subjectKey(s)} is ${present ? 'present' : 'absent'} in the full expansion but Check says ${answer(r, p, s)}`,
+            );
           }
         }
       } catch (e) {
@@ -242,11 +287,16 @@ export async function crossCheck(pemba: Pemba, file: ValidationFile): Promise<Cr
 
   // ReadRelationships returns what was written.
   for (const type of new Set(file.relationships.map((r) => r.relationship.resource.type))) {
-    const live = file.relationships.filter((r) => !r.relationship.expiresAt || r.relationship.expiresAt.getTime() > Date.now());
-    const expected = new Set(live.filter((r) => r.relationship.resource.type === type).map((r) => canonical(r.relationship)));
+    const live = file.relationships.filter(
+      (r) => !r.relationship.expiresAt || r.relationship.expiresAt.getTime() > Date.now(),
+    );
+    const expected = new Set(
+      live.filter((r) => r.relationship.resource.type === type).map((r) => canonical(r.relationship)),
+    );
     const got: string[] = [];
     try {
-      for await (const r of pemba.readRelationships({ filter: { resourceType: type }, consistency: FC })) got.push(canonical(r.relationship));
+      for await (const r of pemba.readRelationships({ filter: { resourceType: type }, consistency: FC }))
+        got.push(canonical(r.relationship));
       const problem = diff(`ReadRelationships(${type})`, expected, got);
       if (problem) report(problem);
     } catch (e) {

@@ -42,7 +42,10 @@ export function universeOf(file: ValidationFile, schema: CompiledSchema): Univer
     addObject(a.resource);
     addSubject(a.subject);
   }
-  const sortBy = <T>(key: (t: T) => string) => (a: T, b: T) => key(a).localeCompare(key(b));
+  const sortBy =
+    <T>(key: (t: T) => string) =>
+    (a: T, b: T) =>
+      key(a).localeCompare(key(b));
   const subjectList = [...subjects.values()].sort(sortBy(subjectKey));
   const kinds = new Map(subjectList.map((s) => [`${s.type}#${s.relation}`, { type: s.type, relation: s.relation }]));
   return {

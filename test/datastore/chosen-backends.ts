@@ -20,7 +20,10 @@ const CHOSEN: ReadonlySet<Backend> = chosenBackends(process.env.PEMBA_TEST_BACKE
 
 function chosenBackends(setting: string | undefined): ReadonlySet<Backend> {
   if (setting === undefined || setting.trim() === '') return new Set(BACKENDS);
-  const names = setting.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = setting
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const unknown = names.filter((n) => !(BACKENDS as readonly string[]).includes(n));
   if (unknown.length > 0) {
     throw new Error(`PEMBA_TEST_BACKENDS names unknown backends (${unknown.join(', ')}): use a subset of ${BACKENDS}`);
@@ -46,7 +49,10 @@ export function describeBackend(backend: Backend, name: string, fn: () => void):
 
 /** `it` for a test of `backend` (or of several, all of which must be chosen), skipped likewise. */
 export function itBackend(
-  backends: Backend | readonly Backend[], name: string, fn: () => Promise<void>, timeout?: number,
+  backends: Backend | readonly Backend[],
+  name: string,
+  fn: () => Promise<void>,
+  timeout?: number,
 ): void {
   const missing = (typeof backends === 'string' ? [backends] : backends).filter((b) => !isChosen(b));
   const skip = missing.length > 0;

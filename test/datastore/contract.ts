@@ -11,7 +11,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveRevision } from '../../src/consistency/consistency.js';
 import { decodeToken, encodeToken } from '../../src/consistency/zedtoken.js';
 import type {
-  Datastore, ReadWriteTransaction, RelationshipQuery, Revision, RevisionChanges,
+  Datastore,
+  ReadWriteTransaction,
+  RelationshipQuery,
+  Revision,
+  RevisionChanges,
 } from '../../src/datastore/datastore.js';
 import { compareKeys, keyOf } from '../../src/datastore/datastore.js';
 import type { CollectableDatastore } from '../../src/datastore/factory.js';
@@ -54,9 +58,18 @@ export function rel(s: string, extra: Pick<Relationship, 'caveat' | 'expiresAt'>
   };
 }
 
-const touch = (r: Relationship | string): RelationshipUpdate => ({ operation: 'TOUCH', relationship: typeof r === 'string' ? rel(r) : r });
-const create = (r: Relationship | string): RelationshipUpdate => ({ operation: 'CREATE', relationship: typeof r === 'string' ? rel(r) : r });
-const del = (r: Relationship | string): RelationshipUpdate => ({ operation: 'DELETE', relationship: typeof r === 'string' ? rel(r) : r });
+const touch = (r: Relationship | string): RelationshipUpdate => ({
+  operation: 'TOUCH',
+  relationship: typeof r === 'string' ? rel(r) : r,
+});
+const create = (r: Relationship | string): RelationshipUpdate => ({
+  operation: 'CREATE',
+  relationship: typeof r === 'string' ? rel(r) : r,
+});
+const del = (r: Relationship | string): RelationshipUpdate => ({
+  operation: 'DELETE',
+  relationship: typeof r === 'string' ? rel(r) : r,
+});
 
 const tuple = (r: Relationship) => {
   const s = r.subject.relation === '...' ? '' : `#${r.subject.relation}`;
@@ -66,7 +79,9 @@ const tuple = (r: Relationship) => {
 /** Rejects with a PembaError of `code` whose message contains `text`. */
 async function expectPembaError(p: Promise<unknown>, code: string, text?: string | RegExp): Promise<PembaError> {
   const e = await p.then(
-    () => { throw new Error(`expected a ${code} error, but it succeeded`); },
+    () => {
+      throw new Error(`expected a ${code} error, but it succeeded`);
+    },
     (err: unknown) => err,
   );
   expect(e).toBeInstanceOf(PembaError);
@@ -117,14 +132,16 @@ const SEED = [
 /** What a query must return over SEED: a reference implementation of the matching rules. */
 function reference(q: RelationshipQuery, rels: Relationship[] = SEED): string[] {
   return rels
-    .filter((r) =>
-      (q.resourceType === undefined || r.resource.type === q.resourceType) &&
-      (q.resourceIds === undefined || q.resourceIds.includes(r.resource.id)) &&
-      (q.resourceIdPrefix === undefined || r.resource.id.startsWith(q.resourceIdPrefix)) &&
-      (q.relation === undefined || r.relation === q.relation) &&
-      (q.subjectType === undefined || r.subject.type === q.subjectType) &&
-      (q.subjectIds === undefined || q.subjectIds.includes(r.subject.id)) &&
-      (q.subjectRelation === undefined || r.subject.relation === q.subjectRelation))
+    .filter(
+      (r) =>
+        (q.resourceType === undefined || r.resource.type === q.resourceType) &&
+        (q.resourceIds === undefined || q.resourceIds.includes(r.resource.id)) &&
+        (q.resourceIdPrefix === undefined || r.resource.id.startsWith(q.resourceIdPrefix)) &&
+        (q.relation === undefined || r.relation === q.relation) &&
+        (q.subjectType === undefined || r.subject.type === q.subjectType) &&
+        (q.subjectIds === undefined || q.subjectIds.includes(r.subject.id)) &&
+        (q.subjectRelation === undefined || r.subject.relation === q.subjectRelation),
+    )
     .sort((a, b) => compareKeys(keyOf(a), keyOf(b)))
     .map(tuple);
 }
@@ -151,7 +168,14 @@ const QUERIES: RelationshipQuery[] = [
   { subjectType: 'group', subjectRelation: '...' },
   { subjectType: 'group', subjectRelation: 'member' },
   { subjectType: 'group' },
-  { resourceType: 'doc', resourceIds: ['2'], relation: 'reader', subjectType: 'group', subjectIds: ['eng'], subjectRelation: 'member' },
+  {
+    resourceType: 'doc',
+    resourceIds: ['2'],
+    relation: 'reader',
+    subjectType: 'group',
+    subjectIds: ['eng'],
+    subjectRelation: 'member',
+  },
   { resourceType: 'group', relation: 'member', subjectType: 'group', subjectIds: ['ops'], subjectRelation: '...' },
   { subjectRelation: 'member' },
   { resourceIds: ['1'] },
@@ -281,8 +305,9 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
           expect((await tx.queryRelationships({})).map(tuple)).toEqual(['doc:2#reader@user:bob']);
           expect((await ds.snapshot(r1).queryRelationships({})).map(tuple)).toEqual(['doc:1#reader@user:ann']);
           await tx.write([touch('doc:1#reader@user:ann')]);
-          expect((await tx.queryRelationships({ resourceType: 'doc', resourceIds: ['1'] })).map(tuple))
-            .toEqual(['doc:1#reader@user:ann']);
+          expect((await tx.queryRelationships({ resourceType: 'doc', resourceIds: ['1'] })).map(tuple)).toEqual([
+            'doc:1#reader@user:ann',
+          ]);
         });
       });
     });
@@ -327,16 +352,29 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
       it('after may name a key that is not stored; limit 0 returns nothing', async () => {
         const snap = ds.snapshot(await ds.headRevision());
         const after = keyOf(rel('doc:1#reader@user:b'));
-        expect((await snap.queryRelationships({ resourceType: 'doc' }, { after, limit: 2 })).map(tuple))
-          .toEqual(['doc:1#reader@user:bob', 'doc:1#writer@user:ann']);
+        expect((await snap.queryRelationships({ resourceType: 'doc' }, { after, limit: 2 })).map(tuple)).toEqual([
+          'doc:1#reader@user:bob',
+          'doc:1#writer@user:ann',
+        ]);
         expect(await snap.queryRelationships({}, { limit: 0 })).toEqual([]);
       });
 
       it('results carry caveats and expirations as written', async () => {
         const expiresAt = new Date(Date.now() + 3_600_000);
-        await write(touch(rel('doc:9#reader@user:ann', { caveat: { name: 'ip', context: { cidr: ['10.0.0.0/8'], n: 1 } }, expiresAt })));
-        const [r] = await ds.snapshot(await ds.headRevision()).queryRelationships({ resourceType: 'doc', resourceIds: ['9'] });
-        expect(r).toEqual(rel('doc:9#reader@user:ann', { caveat: { name: 'ip', context: { cidr: ['10.0.0.0/8'], n: 1 } }, expiresAt }));
+        await write(
+          touch(
+            rel('doc:9#reader@user:ann', {
+              caveat: { name: 'ip', context: { cidr: ['10.0.0.0/8'], n: 1 } },
+              expiresAt,
+            }),
+          ),
+        );
+        const [r] = await ds
+          .snapshot(await ds.headRevision())
+          .queryRelationships({ resourceType: 'doc', resourceIds: ['9'] });
+        expect(r).toEqual(
+          rel('doc:9#reader@user:ann', { caveat: { name: 'ip', context: { cidr: ['10.0.0.0/8'], n: 1 } }, expiresAt }),
+        );
         expect(r.expiresAt?.getTime()).toBe(expiresAt.getTime());
       });
 
@@ -345,8 +383,9 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         await write(touch(r));
         r.resource.id = '10';
         r.caveat!.context!.x = 2;
-        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({ resourceType: 'doc', resourceIds: ['9'] }))
-          .toEqual([rel('doc:9#reader@user:ann', { caveat: { name: 'c', context: { x: 1 } } })]);
+        expect(
+          await ds.snapshot(await ds.headRevision()).queryRelationships({ resourceType: 'doc', resourceIds: ['9'] }),
+        ).toEqual([rel('doc:9#reader@user:ann', { caveat: { name: 'c', context: { x: 1 } } })]);
       });
     });
 
@@ -372,7 +411,10 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         await write(touch('doc:1#reader@user:ann'));
         const { result } = await ds.readWrite(async (tx) => {
           await tx.write([touch('doc:0#reader@user:zed')]);
-          await expectPembaError(tx.write([touch('doc:2#reader@user:bob'), create('doc:1#reader@user:ann')]), 'ALREADY_EXISTS');
+          await expectPembaError(
+            tx.write([touch('doc:2#reader@user:bob'), create('doc:1#reader@user:ann')]),
+            'ALREADY_EXISTS',
+          );
           return (await tx.queryRelationships({})).map(tuple);
         });
         expect(result).toEqual(['doc:0#reader@user:zed', 'doc:1#reader@user:ann']);
@@ -419,8 +461,9 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         expect(r2).toBeGreaterThan(r1);
         expect(await read({})).toEqual(['doc:1#reader@user:ann']);
         await write(del('doc:1#reader@user:ann'), create(rel('doc:1#reader@user:ann', { caveat: { name: 'c' } })));
-        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({}))
-          .toEqual([rel('doc:1#reader@user:ann', { caveat: { name: 'c' } })]);
+        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({})).toEqual([
+          rel('doc:1#reader@user:ann', { caveat: { name: 'c' } }),
+        ]);
       });
 
       it('deleteMatching deletes matches in key order up to the limit and reports the count', async () => {
@@ -452,7 +495,11 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
       it('concurrent conflicting transactions are serialised: exactly one "absent then create" succeeds', async () => {
         const attempt = (who: string) =>
           ds.readWrite(async (tx) => {
-            const existing = await tx.queryRelationships({ resourceType: 'lock', resourceIds: ['1'], relation: 'holder' });
+            const existing = await tx.queryRelationships({
+              resourceType: 'lock',
+              resourceIds: ['1'],
+              relation: 'holder',
+            });
             await new Promise((r) => setTimeout(r, 20));
             if (existing.length > 0) throw new Error('lock is held');
             await tx.write([create(`lock:1#holder@user:${who}`)]);
@@ -480,7 +527,10 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
       it('expired relationships are not returned; unexpired ones are', async () => {
         const past = new Date(Date.now() - 1000);
         const future = new Date(Date.now() + 3_600_000);
-        await write(touch(rel('doc:1#reader@user:ann', { expiresAt: past })), touch(rel('doc:1#reader@user:bob', { expiresAt: future })));
+        await write(
+          touch(rel('doc:1#reader@user:ann', { expiresAt: past })),
+          touch(rel('doc:1#reader@user:bob', { expiresAt: future })),
+        );
         expect(await read({ resourceType: 'doc', resourceIds: ['1'] })).toEqual(['doc:1#reader@user:bob']);
         expect(await read({ subjectType: 'user', subjectIds: ['ann'] })).toEqual([]);
         const { result } = await ds.readWrite(async (tx) => (await tx.queryRelationships({})).map(tuple));
@@ -490,7 +540,9 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
       it('an expired relationship counts as absent: CREATE replaces it', async () => {
         await write(touch(rel('doc:1#reader@user:ann', { expiresAt: new Date(Date.now() - 1000) })));
         await write(create('doc:1#reader@user:ann'));
-        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({})).toEqual([rel('doc:1#reader@user:ann')]);
+        expect(await ds.snapshot(await ds.headRevision()).queryRelationships({})).toEqual([
+          rel('doc:1#reader@user:ann'),
+        ]);
       });
     });
 
@@ -499,11 +551,13 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         const r1 = await write(touch('doc:1#reader@user:ann'));
         const r2 = (await ds.readWrite((tx) => tx.writeSchema('schema one'))).revision;
         const r3 = await write(touch('doc:2#reader@user:ann'));
-        const r4 = (await ds.readWrite(async (tx) => {
-          expect((await tx.readSchema())?.text).toBe('schema one');
-          await tx.writeSchema('schema two');
-          expect((await tx.readSchema())?.text).toBe('schema two');
-        })).revision;
+        const r4 = (
+          await ds.readWrite(async (tx) => {
+            expect((await tx.readSchema())?.text).toBe('schema one');
+            await tx.writeSchema('schema two');
+            expect((await tx.readSchema())?.text).toBe('schema two');
+          })
+        ).revision;
         expect(await ds.snapshot(r1).readSchema()).toBeUndefined();
         expect(await ds.snapshot(r2).readSchema()).toEqual({ text: 'schema one', revision: r2 });
         expect(await ds.snapshot(r3).readSchema()).toEqual({ text: 'schema one', revision: r2 });
@@ -519,10 +573,17 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         const ac = new AbortController();
         const iter = ds.watch(r0, ac.signal)[Symbol.asyncIterator]();
         const first = iter.next();
-        const r1 = await write(touch('doc:1#reader@user:ann'), create(rel('doc:2#reader@user:bob', { caveat: { name: 'c' } })));
+        const r1 = await write(
+          touch('doc:1#reader@user:ann'),
+          create(rel('doc:2#reader@user:bob', { caveat: { name: 'c' } })),
+        );
         const r2 = await write(del('doc:1#reader@user:ann'), del('doc:404#reader@user:nobody'));
         const r3 = (await ds.readWrite((tx) => tx.writeSchema('s'))).revision;
-        const r4 = (await ds.readWrite(async (tx) => { await tx.deleteMatching({ resourceType: 'doc', resourceIds: ['2'] }); })).revision;
+        const r4 = (
+          await ds.readWrite(async (tx) => {
+            await tx.deleteMatching({ resourceType: 'doc', resourceIds: ['2'] });
+          })
+        ).revision;
         const got = [(await first).value as RevisionChanges, ...(await take(iter, 3))];
         expect(got.map((c) => c.revision)).toEqual([r1, r2, r3, r4]);
         const ops = (c: RevisionChanges) => c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`);
@@ -549,7 +610,11 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         const iter = ds.watch(revs[1], ac.signal)[Symbol.asyncIterator]();
         const got = await take(iter, 3);
         expect(got.map((c) => c.revision)).toEqual(revs.slice(2));
-        expect(got.map((c) => tuple(c.changes[0].relationship))).toEqual(['doc:2#reader@user:ann', 'doc:3#reader@user:ann', 'doc:4#reader@user:ann']);
+        expect(got.map((c) => tuple(c.changes[0].relationship))).toEqual([
+          'doc:2#reader@user:ann',
+          'doc:3#reader@user:ann',
+          'doc:4#reader@user:ann',
+        ]);
         const pending = iter.next();
         expect(await quiet(pending)).toBe(true);
         ac.abort();
@@ -565,9 +630,22 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         ];
         const iter = ds.watch(r0, ac.signal, only)[Symbol.asyncIterator]();
         // CREATE-only commits (stored without a change log by SQLite) and logged ones alike.
-        const r1 = await write(create('group:a#member@group:b#member'), create('group:a#member@user:ann'), create('doc:1#writer@user:ann'));
-        const r2 = await write(touch('group:a#member@group:c#member'), touch('group:a#owner@group:c#member'), del('group:a#member@group:b#member'));
-        const r3 = (await ds.readWrite(async (tx) => { await tx.writeSchema('s2'); await tx.write([touch('doc:9#writer@user:bob')]); })).revision;
+        const r1 = await write(
+          create('group:a#member@group:b#member'),
+          create('group:a#member@user:ann'),
+          create('doc:1#writer@user:ann'),
+        );
+        const r2 = await write(
+          touch('group:a#member@group:c#member'),
+          touch('group:a#owner@group:c#member'),
+          del('group:a#member@group:b#member'),
+        );
+        const r3 = (
+          await ds.readWrite(async (tx) => {
+            await tx.writeSchema('s2');
+            await tx.write([touch('doc:9#writer@user:bob')]);
+          })
+        ).revision;
         const r4 = await write(create('doc:2#reader@user:bob'), create('doc:2#reader@group:a#member'));
         const got = await take(iter, 4);
         const ops = (c: RevisionChanges) => c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`);
@@ -578,10 +656,18 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         expect(got[2].changes).toEqual([]);
         expect(ops(got[3])).toEqual(['TOUCH doc:2#reader@user:bob']);
         // Patterns naming only some fields; an empty pattern matches everything.
-        const partial = ds.watch(r0, ac.signal, [{ resourceType: 'doc', relation: 'writer' }, { subjectType: 'group' }])[Symbol.asyncIterator]();
+        const partialFeed = ds.watch(r0, ac.signal, [
+          { resourceType: 'doc', relation: 'writer' },
+          { subjectType: 'group' },
+        ]);
+        const partial = partialFeed[Symbol.asyncIterator]();
         expect((await take(partial, 4)).map(ops)).toEqual([
           ['TOUCH group:a#member@group:b#member', 'TOUCH doc:1#writer@user:ann'],
-          ['TOUCH group:a#member@group:c#member', 'TOUCH group:a#owner@group:c#member', 'DELETE group:a#member@group:b#member'],
+          [
+            'TOUCH group:a#member@group:c#member',
+            'TOUCH group:a#owner@group:c#member',
+            'DELETE group:a#member@group:b#member',
+          ],
           ['TOUCH doc:9#writer@user:bob'],
           ['TOUCH doc:2#reader@group:a#member'],
         ]);
@@ -589,7 +675,12 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         expect((await take(any, 4)).map((c) => c.changes.length)).toEqual([3, 3, 1, 2]);
         // No patterns: no changes, every commit.
         const none = ds.watch(r0, ac.signal, [])[Symbol.asyncIterator]();
-        expect((await take(none, 4)).map((c) => [c.revision, c.changes.length])).toEqual([[r1, 0], [r2, 0], [r3, 0], [r4, 0]]);
+        expect((await take(none, 4)).map((c) => [c.revision, c.changes.length])).toEqual([
+          [r1, 0],
+          [r2, 0],
+          [r3, 0],
+          [r4, 0],
+        ]);
         ac.abort();
       });
 
@@ -600,7 +691,9 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         const r2 = await write(touch('doc:1#reader@user:ann'));
         const [c] = await take(iter, 1);
         expect(c.revision).toBe(r2);
-        expect(c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`)).toEqual(['TOUCH doc:1#reader@user:ann']);
+        expect(c.changes.map((x) => `${x.operation} ${tuple(x.relationship)}`)).toEqual([
+          'TOUCH doc:1#reader@user:ann',
+        ]);
         ac.abort();
       });
 
@@ -638,7 +731,13 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
       const ended = () => new PembaError('DEADLINE_EXCEEDED', 'the call ended');
       /** What `p` settled with within `ms`: its result, its error, or 'pending'. */
       const within = (p: Promise<unknown>, ms = 1000) =>
-        Promise.race([p.then((v) => v, (e: unknown) => e), new Promise((r) => setTimeout(() => r('pending'), ms))]);
+        Promise.race([
+          p.then(
+            (v) => v,
+            (e: unknown) => e,
+          ),
+          new Promise((r) => setTimeout(() => r('pending'), ms)),
+        ]);
 
       it('a transaction whose signal aborts while it waits for the writer leaves the queue at once, never runs and never commits', async () => {
         let release!: () => void;
@@ -652,10 +751,13 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         await held;
         const ac = new AbortController();
         let ran = false;
-        const queued = ds.readWrite(async (tx) => {
-          ran = true;
-          await tx.write([touch('doc:2#reader@user:bob')]);
-        }, { signal: ac.signal });
+        const queued = ds.readWrite(
+          async (tx) => {
+            ran = true;
+            await tx.write([touch('doc:2#reader@user:bob')]);
+          },
+          { signal: ac.signal },
+        );
         await new Promise((r) => setTimeout(r, 20));
         const why = ended();
         ac.abort(why);
@@ -674,20 +776,26 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         const before = await ds.headRevision();
         const ac = new AbortController();
         const why = ended();
-        const aborted = ds.readWrite(async (tx) => {
-          await tx.write([touch('doc:1#reader@user:ann')]);
-          await tx.writeSchema('definition user {}');
-          ac.abort(why);
-          return 'finished';
-        }, { signal: ac.signal });
+        const aborted = ds.readWrite(
+          async (tx) => {
+            await tx.write([touch('doc:1#reader@user:ann')]);
+            await tx.writeSchema('definition user {}');
+            ac.abort(why);
+            return 'finished';
+          },
+          { signal: ac.signal },
+        );
         expect(await within(aborted)).toBe(why);
 
         const ac2 = new AbortController();
         const why2 = ended();
-        const refused = ds.readWrite(async (tx) => {
-          ac2.abort(why2);
-          await tx.write([touch('doc:2#reader@user:ann')]);
-        }, { signal: ac2.signal });
+        const refused = ds.readWrite(
+          async (tx) => {
+            ac2.abort(why2);
+            await tx.write([touch('doc:2#reader@user:ann')]);
+          },
+          { signal: ac2.signal },
+        );
         expect(await within(refused)).toBe(why2);
 
         expect(await ds.headRevision()).toBe(before);
@@ -703,12 +811,23 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         const why = ended();
         ac.abort(why);
         let ran = false;
-        expect(await within(ds.readWrite(async () => { ran = true; }, { signal: ac.signal }))).toBe(why);
+        expect(
+          await within(
+            ds.readWrite(
+              async () => {
+                ran = true;
+              },
+              { signal: ac.signal },
+            ),
+          ),
+        ).toBe(why);
         expect(ran).toBe(false);
         expect(await ds.headRevision()).toBe(0n);
 
         const later = new AbortController();
-        const { revision } = await ds.readWrite((tx) => tx.write([touch('doc:1#reader@user:ann')]), { signal: later.signal });
+        const { revision } = await ds.readWrite((tx) => tx.write([touch('doc:1#reader@user:ann')]), {
+          signal: later.signal,
+        });
         later.abort(ended());
         expect(await ds.headRevision()).toBe(revision);
         expect(await read({})).toEqual(['doc:1#reader@user:ann']);
@@ -730,14 +849,29 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         extra.push(other);
         const token = encodeToken(other.id, 0n);
         expect(() => decodeToken(token, ds.id)).toThrow(/issued by a different datastore/);
-        await expectPembaError(resolveRevision(ds, { mode: 'at_least_as_fresh', token }), 'INVALID_ARGUMENT', /different datastore/);
+        await expectPembaError(
+          resolveRevision(ds, { mode: 'at_least_as_fresh', token }),
+          'INVALID_ARGUMENT',
+          /different datastore/,
+        );
       });
 
       it('a malformed token is rejected with INVALID_ARGUMENT', async () => {
         const good = encodeToken(ds.id, 300n);
-        const bad = ['', 'not a token!', 'AAAA', good.slice(0, -1), `${good}A`, Buffer.from('{"r":1}').toString('base64url')];
+        const bad = [
+          '',
+          'not a token!',
+          'AAAA',
+          good.slice(0, -1),
+          `${good}A`,
+          Buffer.from('{"r":1}').toString('base64url'),
+        ];
         for (const token of bad) {
-          await expectPembaError(resolveRevision(ds, { mode: 'at_exact_snapshot', token }), 'INVALID_ARGUMENT', /malformed consistency token/);
+          await expectPembaError(
+            resolveRevision(ds, { mode: 'at_exact_snapshot', token }),
+            'INVALID_ARGUMENT',
+            /malformed consistency token/,
+          );
         }
       });
 
@@ -752,9 +886,19 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         expect(await resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, r1) })).toBe(r1);
         const fresh = await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, r2) });
         expect(fresh).toBe(r2);
-        expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 0n) })).toBeGreaterThanOrEqual(optimized);
-        await expectPembaError(resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, head + 5n) }), 'FAILED_PRECONDITION', /future/);
-        await expectPembaError(resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, head + 1n) }), 'FAILED_PRECONDITION', /future/);
+        expect(
+          await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 0n) }),
+        ).toBeGreaterThanOrEqual(optimized);
+        await expectPembaError(
+          resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, head + 5n) }),
+          'FAILED_PRECONDITION',
+          /future/,
+        );
+        await expectPembaError(
+          resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, head + 1n) }),
+          'FAILED_PRECONDITION',
+          /future/,
+        );
       });
     });
   });
@@ -770,13 +914,18 @@ function clockTests(open: ContractOpener): void {
   const del = (s: string): RelationshipUpdate => ({ operation: 'DELETE', relationship: rel(s) });
 
   /** A datastore on a clock the test moves; closes it at the end of `fn`. */
-  async function clocked(settings: ContractSettings & { start?: number }, fn: (c: Clocked) => Promise<void>): Promise<void> {
+  async function clocked(
+    settings: ContractSettings & { start?: number },
+    fn: (c: Clocked) => Promise<void>,
+  ): Promise<void> {
     const { start, ...rest } = settings;
     const clock = { t: start ?? 1_000_000 };
     const ds = await open({ ...rest, now: () => clock.t });
     const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
     const tuples = async (revision: bigint) =>
-      (await ds.snapshot(revision).queryRelationships({})).map((r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`);
+      (await ds.snapshot(revision).queryRelationships({})).map(
+        (r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`,
+      );
     try {
       await fn({ clock, ds, write, tuples });
     } finally {
@@ -788,7 +937,11 @@ function clockTests(open: ContractOpener): void {
     await clocked({}, async ({ ds, write }) => {
       expect(await ds.headRevision()).toBe(0n);
       expect(await write(touch('doc:1#r@user:a'))).toBe(1n);
-      await ds.readWrite(async () => { throw new Error('no'); }).catch(() => undefined);
+      await ds
+        .readWrite(async () => {
+          throw new Error('no');
+        })
+        .catch(() => undefined);
       expect((await ds.readWrite(async () => undefined)).revision).toBe(2n);
       expect(await write(touch('doc:2#r@user:a'))).toBe(3n);
     });
@@ -797,7 +950,8 @@ function clockTests(open: ContractOpener): void {
   it('hides a relationship from the moment it expires (expiresAt <= now)', async () => {
     await clocked({}, async ({ clock, ds, write }) => {
       await write(touch('doc:1#r@user:a', { expiresAt: new Date(clock.t + 5000) }));
-      const count = async () => (await ds.snapshot(1n).queryRelationships({ resourceType: 'doc', resourceIds: ['1'] })).length;
+      const count = async () =>
+        (await ds.snapshot(1n).queryRelationships({ resourceType: 'doc', resourceIds: ['1'] })).length;
       clock.t += 4999;
       expect(await count()).toBe(1);
       clock.t += 1;
@@ -869,7 +1023,9 @@ function clockTests(open: ContractOpener): void {
         expect(e).toBeInstanceOf(PembaError);
         expect((e as PembaError).message).toMatch(/expired/);
         expect(await code(ds.assertRevisionReadable(2n))).toBe('ok');
-        expect(await code(resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, 1n) }))).toBe('FAILED_PRECONDITION');
+        expect(await code(resolveRevision(ds, { mode: 'at_exact_snapshot', token: encodeToken(ds.id, 1n) }))).toBe(
+          'FAILED_PRECONDITION',
+        );
         // An old at_least_as_fresh token is fine: a newer revision satisfies it.
         expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, 1n) })).toBe(2n);
         // Not collected yet, so reads of r1 still work.

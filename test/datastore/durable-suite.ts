@@ -19,7 +19,9 @@ export type ClockOptions = ContractSettings;
 
 export interface DurableBackend {
   /** A fresh datastore, and a way to open another instance on the same storage. */
-  create(options?: ClockOptions): Promise<{ ds: CollectableDatastore; reopen: (options?: ClockOptions) => Promise<CollectableDatastore> }>;
+  create(
+    options?: ClockOptions,
+  ): Promise<{ ds: CollectableDatastore; reopen: (options?: ClockOptions) => Promise<CollectableDatastore> }>;
 }
 
 const HOUR = 3_600_000;
@@ -29,12 +31,18 @@ const del = (s: string): RelationshipUpdate => ({ operation: 'DELETE', relations
 export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, backend: DurableBackend): void {
   describeBackend(name, `durable datastore: ${name}`, () => {
     /** A datastore on a clock the test moves; closes it at the end of `fn`. */
-    async function clocked(options: ClockOptions & { start?: number }, fn: (c: Clocked) => Promise<void>): Promise<void> {
+    async function clocked(
+      options: ClockOptions & { start?: number },
+      fn: (c: Clocked) => Promise<void>,
+    ): Promise<void> {
       const clock = { t: options.start ?? 1_000_000 };
       const { ds } = await backend.create({ ...options, now: () => clock.t });
-      const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
+      const write = async (...updates: RelationshipUpdate[]) =>
+        (await ds.readWrite((tx) => tx.write(updates))).revision;
       const tuples = async (revision: bigint) =>
-        (await ds.snapshot(revision).queryRelationships({})).map((r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`);
+        (await ds.snapshot(revision).queryRelationships({})).map(
+          (r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`,
+        );
       try {
         await fn({ clock, ds, write, tuples });
       } finally {
@@ -45,11 +53,16 @@ export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, b
     it('keeps everything across a restart: id, revisions, tokens, old snapshots, schema history, the change log', async () => {
       const { ds, reopen } = await backend.create();
       const expiresAt = new Date(Date.now() + 86_400_000);
-      const r1 = (await ds.readWrite(async (tx) => {
-        await tx.writeSchema('definition user {}');
-        await tx.write([touch('doc:1#reader@user:ann', { caveat: { name: 'ip', context: { cidr: '10.0.0.0/8' } }, expiresAt })]);
-      })).revision;
-      const r2 = (await ds.readWrite((tx) => tx.write([del('doc:1#reader@user:ann'), touch('doc:2#reader@user:bob')]))).revision;
+      const r1 = (
+        await ds.readWrite(async (tx) => {
+          await tx.writeSchema('definition user {}');
+          await tx.write([
+            touch('doc:1#reader@user:ann', { caveat: { name: 'ip', context: { cidr: '10.0.0.0/8' } }, expiresAt }),
+          ]);
+        })
+      ).revision;
+      const r2 = (await ds.readWrite((tx) => tx.write([del('doc:1#reader@user:ann'), touch('doc:2#reader@user:bob')])))
+        .revision;
       const token = encodeToken(ds.id, r1);
       const id = ds.id;
       await ds.close();
@@ -69,7 +82,10 @@ export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, b
         const iter = again.watch(0n, ac.signal)[Symbol.asyncIterator]();
         const first = await nextCommit(iter);
         expect(first).toMatchObject({ revision: r1, schema: 'definition user {}' });
-        expect((await nextCommit(iter)).changes.map((c) => `${c.operation} ${c.relationship.resource.id}`)).toEqual(['DELETE 1', 'TOUCH 2']);
+        expect((await nextCommit(iter)).changes.map((c) => `${c.operation} ${c.relationship.resource.id}`)).toEqual([
+          'DELETE 1',
+          'TOUCH 2',
+        ]);
         ac.abort();
         expect(await again.readWrite(async () => 'later').then((x) => x.revision)).toBe(r2 + 1n);
       } finally {
@@ -130,8 +146,11 @@ export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, b
           });
           expect(result).toEqual([rel('doc:1#r@user:a', { caveat: { name: 'x' } })]);
           const iter = ds.watch(1n)[Symbol.asyncIterator]();
-          expect((await nextCommit(iter)).changes.map((c) => `${c.operation} ${c.relationship.resource.id} ${c.relationship.caveat?.name ?? ''}`))
-            .toEqual(['DELETE 1 ', 'TOUCH 1 x', 'TOUCH 1 x', 'TOUCH 2 ', 'DELETE 2 ']);
+          expect(
+            (await nextCommit(iter)).changes.map(
+              (c) => `${c.operation} ${c.relationship.resource.id} ${c.relationship.caveat?.name ?? ''}`,
+            ),
+          ).toEqual(['DELETE 1 ', 'TOUCH 1 x', 'TOUCH 1 x', 'TOUCH 2 ', 'DELETE 2 ']);
           await iter.return?.();
         });
       });
@@ -144,7 +163,9 @@ export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, b
         await ds.readWrite((tx) => tx.write(odd.map((id) => touch(`doc:${id}#r@user:${id}`))));
         const head = await ds.headRevision();
         const ids = async (q: object) => (await ds.snapshot(head).queryRelationships(q)).map((r) => r.resource.id);
-        expect(await ids({ resourceType: 'doc' })).toEqual([...odd].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+        expect(await ids({ resourceType: 'doc' })).toEqual(
+          [...odd].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+        );
         expect(await ids({ resourceType: 'doc', resourceIdPrefix: 'a%' })).toEqual(['a%b']);
         expect(await ids({ resourceType: 'doc', resourceIdPrefix: 'a_' })).toEqual(['a_b']);
         expect(await ids({ resourceType: 'doc', resourceIdPrefix: 'a\\' })).toEqual(['a\\b']);
@@ -170,7 +191,14 @@ export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, b
           seen.push(...page.map((r) => r.resource.id));
           if (page.length < 1000) break;
           const last = page[page.length - 1];
-          after = { resourceType: 'doc', resourceId: last.resource.id, relation: last.relation, subjectType: 'user', subjectId: last.subject.id, subjectRelation: '...' };
+          after = {
+            resourceType: 'doc',
+            resourceId: last.resource.id,
+            relation: last.relation,
+            subjectType: 'user',
+            subjectId: last.subject.id,
+            subjectRelation: '...',
+          };
         }
         expect(seen).toEqual(Array.from({ length: n }, (_, i) => String(i)).sort());
       } finally {

@@ -29,10 +29,14 @@ describe('background GC loop', () => {
   it('keeps going after a failed run, reporting it', async () => {
     const errors: unknown[] = [];
     let runs = 0;
-    const loop = startGcLoop(async () => {
-      runs++;
-      throw new Error(`run ${runs}`);
-    }, 5, (e) => errors.push(e));
+    const loop = startGcLoop(
+      async () => {
+        runs++;
+        throw new Error(`run ${runs}`);
+      },
+      5,
+      (e) => errors.push(e),
+    );
     await sleep(60);
     await loop.stop();
     expect(runs).toBeGreaterThanOrEqual(2);
@@ -41,7 +45,9 @@ describe('background GC loop', () => {
 
   it('is disabled by an interval of 0', async () => {
     let runs = 0;
-    const loop = startGcLoop(async () => { runs++; }, 0);
+    const loop = startGcLoop(async () => {
+      runs++;
+    }, 0);
     await sleep(20);
     await loop.stop();
     expect(runs).toBe(0);

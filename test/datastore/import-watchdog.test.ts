@@ -25,7 +25,12 @@ async function* batches(count: number, gapMs: number): AsyncIterable<Relationshi
 }
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(() => { throw new Error('expected the import to fail'); }, (e: unknown) => e);
+  return p.then(
+    () => {
+      throw new Error('expected the import to fail');
+    },
+    (e: unknown) => e,
+  );
 }
 
 async function stored(pemba: Pemba): Promise<number> {

@@ -11,7 +11,8 @@ import { rel, runDatastoreContract } from './contract.js';
 
 runDatastoreContract({ backend: 'memory' }, async (settings) => openMemoryDatastore(settings));
 runDatastoreContract({ backend: 'memory', variant: 'no quantization', clockTests: false }, async (settings) =>
-  openMemoryDatastore({ quantizationMs: 0, ...settings }));
+  openMemoryDatastore({ quantizationMs: 0, ...settings }),
+);
 
 /** A datastore on a clock the test moves. */
 function clocked(options: { quantizationMs?: number; gcWindowMs?: number; start?: number } = {}) {
@@ -19,7 +20,9 @@ function clocked(options: { quantizationMs?: number; gcWindowMs?: number; start?
   const ds = openMemoryDatastore({ ...options, now: () => clock.t });
   const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
   const tuples = async (revision: bigint) =>
-    (await ds.snapshot(revision).queryRelationships({})).map((r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`);
+    (await ds.snapshot(revision).queryRelationships({})).map(
+      (r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`,
+    );
   return { clock, ds, write, tuples };
 }
 
@@ -32,10 +35,12 @@ describeBackend('memory', 'memory datastore', () => {
 
   it('roll back slots created by a failed transaction', async () => {
     const { ds, tuples } = clocked();
-    await ds.readWrite(async (tx) => {
-      await tx.write([touch('doc:9#r@user:a')]);
-      throw new Error('no');
-    }).catch(() => undefined);
+    await ds
+      .readWrite(async (tx) => {
+        await tx.write([touch('doc:9#r@user:a')]);
+        throw new Error('no');
+      })
+      .catch(() => undefined);
     await ds.readWrite(async () => undefined);
     expect(await tuples(1n)).toEqual([]);
     expect(await ds.snapshot(1n).queryRelationships({ subjectType: 'user', subjectIds: ['a'] })).toEqual([]);
@@ -56,9 +61,7 @@ describeBackend('memory', 'memory datastore', () => {
     const docs = 20_000;
     for (let start = 0; start < docs; start += 5000) {
       await ds.readWrite((tx) =>
-        tx.write(
-          Array.from({ length: 5000 }, (_, i) => touch(`doc:${start + i}#reader@user:u${(start + i) % 997}`)),
-        ),
+        tx.write(Array.from({ length: 5000 }, (_, i) => touch(`doc:${start + i}#reader@user:u${(start + i) % 997}`))),
       );
     }
     const snap = ds.snapshot(await ds.headRevision());

@@ -21,10 +21,14 @@ async function migrate(datastoreEngine: string, datastoreConnUri?: string) {
 describe('pemba datastore migrate', () => {
   itBackend('postgres', 'migrates postgres once, then reports it current; serve can open it only after', async () => {
     const uri = postgres.uri(await postgres.freshSchema());
-    await expect(openDatastore({ engine: 'postgres', connUri: uri, gcIntervalMs: 0 })).rejects.toThrow(/pemba datastore migrate/);
+    await expect(openDatastore({ engine: 'postgres', connUri: uri, gcIntervalMs: 0 })).rejects.toThrow(
+      /pemba datastore migrate/,
+    );
     const first = await migrate('postgres', uri);
     expect(first.code).toBe(0);
-    expect(first.lines).toEqual([expect.stringMatching(/^postgres datastore migrated from schema version 0 to 1 \(datastore id [0-9a-f-]{36}\)$/)]);
+    expect(first.lines).toEqual([
+      expect.stringMatching(/^postgres datastore migrated from schema version 0 to 1 \(datastore id [0-9a-f-]{36}\)$/),
+    ]);
     const second = await migrate('postgres', uri);
     expect(second.lines).toEqual([expect.stringMatching(/^postgres datastore already at schema version 1/)]);
     const ds = await openDatastore({ engine: 'postgres', connUri: uri, gcIntervalMs: 0 });
@@ -34,13 +38,23 @@ describe('pemba datastore migrate', () => {
 
   itBackend('sqlite', 'migrates a sqlite file, creating it', async () => {
     const path = join(dir, 'new.db');
-    expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 2/)]);
-    expect((await migrate('sqlite', path)).lines).toEqual([expect.stringMatching(/^sqlite datastore already at schema version 2/)]);
+    expect((await migrate('sqlite', path)).lines).toEqual([
+      expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 2/),
+    ]);
+    expect((await migrate('sqlite', path)).lines).toEqual([
+      expect.stringMatching(/^sqlite datastore already at schema version 2/),
+    ]);
   });
 
   it('fails with a message for an unknown engine, a missing URI or an unreachable server', async () => {
-    expect(await migrate('mysql')).toEqual({ code: 1, lines: ['error: unknown datastore engine `mysql`: use one of memory, sqlite, postgres'] });
-    expect(await migrate('postgres')).toEqual({ code: 1, lines: [expect.stringMatching(/needs --datastore-conn-uri/)] });
+    expect(await migrate('mysql')).toEqual({
+      code: 1,
+      lines: ['error: unknown datastore engine `mysql`: use one of memory, sqlite, postgres'],
+    });
+    expect(await migrate('postgres')).toEqual({
+      code: 1,
+      lines: [expect.stringMatching(/needs --datastore-conn-uri/)],
+    });
     const unreachable = await migrate('postgres', 'postgres://postgres@127.0.0.1:1/none');
     expect(unreachable.code).toBe(1);
     expect(unreachable.lines[0]).toMatch(/^error: the PostgreSQL datastore is unavailable/);

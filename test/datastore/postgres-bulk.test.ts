@@ -20,15 +20,20 @@ describeBackend('postgres', 'postgres bulk transactions', () => {
     const tuples = async () => {
       const { rows } = await postgres.admin().query<{ reltuples: number }>(
         `SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = $1 AND c.relname = 'relationships'`, [schema]);
+         WHERE n.nspname = $1 AND c.relname = 'relationships'`,
+        [schema],
+      );
       return Number(rows[0].reltuples);
     };
     try {
       await ds.readWrite(async (tx) => {
         for (let b = 0; b < 12; b++) {
-          await tx.write(Array.from({ length: 1000 }, (_, i): RelationshipUpdate => ({
-            operation: 'CREATE', relationship: rel(`doc:b${b}_${i}#viewer@user:u${i % 50}`),
-          })));
+          await tx.write(
+            Array.from({ length: 1000 }, (_, i): RelationshipUpdate => ({
+              operation: 'CREATE',
+              relationship: rel(`doc:b${b}_${i}#viewer@user:u${i % 50}`),
+            })),
+          );
         }
         // ANALYZE writes the row count in place: it is visible from outside before the commit.
         expect(await tuples()).toBeGreaterThanOrEqual(10_000);

@@ -48,7 +48,9 @@ describeBackend('postgres', 'postgres datastore', () => {
       const uri = postgres.uri(schema);
       await migrateDatastore({ engine: 'postgres', connUri: uri });
       await postgres.admin().query(`UPDATE ${schema}.metadata SET value = '999' WHERE key = 'migration_version'`);
-      await expect(migrateDatastore({ engine: 'postgres', connUri: uri })).rejects.toThrow(/schema version 999, newer than this Pemba knows/);
+      await expect(migrateDatastore({ engine: 'postgres', connUri: uri })).rejects.toThrow(
+        /schema version 999, newer than this Pemba knows/,
+      );
       await expect(openPostgresDatastore(uri, fast)).rejects.toThrow(/newer than this Pemba knows/);
     });
 
@@ -67,10 +69,27 @@ describeBackend('postgres', 'postgres datastore', () => {
     await migrateDatastore({ engine: 'postgres', connUri: uri });
     const ds = await openPostgresDatastore(uri, fast);
     const expiresAt = new Date('2100-01-02T03:04:05.678Z');
-    await ds.readWrite((tx) => tx.write([{ operation: 'TOUCH', relationship: rel('doc:1#r@user:a', { caveat: { name: 'ip', context: { a: [1, 'x'] } }, expiresAt }) }]));
+    await ds.readWrite((tx) =>
+      tx.write([
+        {
+          operation: 'TOUCH',
+          relationship: rel('doc:1#r@user:a', { caveat: { name: 'ip', context: { a: [1, 'x'] } }, expiresAt }),
+        },
+      ]),
+    );
     await ds.close();
-    const { rows } = await postgres.admin().query(`SELECT caveat_name, caveat_context, expires_at, created_rev, deleted_rev FROM ${schema}.relationships`);
-    expect(rows).toEqual([{ caveat_name: 'ip', caveat_context: { a: [1, 'x'] }, expires_at: expiresAt, created_rev: '1', deleted_rev: null }]);
+    const { rows } = await postgres
+      .admin()
+      .query(`SELECT caveat_name, caveat_context, expires_at, created_rev, deleted_rev FROM ${schema}.relationships`);
+    expect(rows).toEqual([
+      {
+        caveat_name: 'ip',
+        caveat_context: { a: [1, 'x'] },
+        expires_at: expiresAt,
+        created_rev: '1',
+        deleted_rev: null,
+      },
+    ]);
   });
 
   describe('several processes on one database', () => {
@@ -80,7 +99,11 @@ describeBackend('postgres', 'postgres datastore', () => {
       try {
         const attempt = (i: number) =>
           pools[i].readWrite(async (tx) => {
-            const existing = await tx.queryRelationships({ resourceType: 'lock', resourceIds: ['1'], relation: 'holder' });
+            const existing = await tx.queryRelationships({
+              resourceType: 'lock',
+              resourceIds: ['1'],
+              relation: 'holder',
+            });
             await new Promise((r) => setTimeout(r, 30));
             if (existing.length > 0) throw new Error('lock is held');
             await tx.write([{ operation: 'CREATE', relationship: rel(`lock:1#holder@user:u${i}`) }]);
@@ -88,9 +111,9 @@ describeBackend('postgres', 'postgres datastore', () => {
           });
         const outcomes = await Promise.allSettled([0, 1, 2].map(attempt));
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-        expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([
-          'Error: lock is held', 'Error: lock is held',
-        ]);
+        expect(
+          outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason)),
+        ).toEqual(['Error: lock is held', 'Error: lock is held']);
         const head = await pools[0].headRevision();
         expect(await pools[1].snapshot(head).queryRelationships({ resourceType: 'lock' })).toHaveLength(1);
       } finally {
@@ -105,9 +128,13 @@ describeBackend('postgres', 'postgres datastore', () => {
         const ac = new AbortController();
         const iter = a.watch(0n, ac.signal)[Symbol.asyncIterator]();
         const revisions = await Promise.all(
-          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).readWrite((tx) => tx.write([touch(`doc:${i}#r@user:a`)])).then((c) => c.revision)),
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? a : b).readWrite((tx) => tx.write([touch(`doc:${i}#r@user:a`)])).then((c) => c.revision),
+          ),
         );
-        expect([...revisions].sort((x, y) => Number(x - y))).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+        expect([...revisions].sort((x, y) => Number(x - y))).toEqual(
+          Array.from({ length: 20 }, (_, i) => BigInt(i + 1)),
+        );
         const seen = [];
         for (let i = 0; i < 20; i++) seen.push(await nextCommit(iter));
         expect(seen.map((c) => c.revision)).toEqual(Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
@@ -124,9 +151,15 @@ describeBackend('postgres', 'postgres datastore', () => {
       const uri = await postgres.migratedUri();
       const [a, b] = await Promise.all([1, 2].map(() => openPostgresDatastore(uri, fast)));
       const lockWaiters = async () =>
-        Number((await postgres.admin().query(
-          "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        )).rows[0].n);
+        Number(
+          (
+            await postgres
+              .admin()
+              .query(
+                "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+              )
+          ).rows[0].n,
+        );
       try {
         let release!: () => void;
         let holding!: () => void;
@@ -139,16 +172,22 @@ describeBackend('postgres', 'postgres datastore', () => {
         await held;
         const ac = new AbortController();
         let ran = false;
-        const blocked = b.readWrite(async (tx) => {
-          ran = true;
-          await tx.write([touch('doc:2#r@user:b')]);
-        }, { signal: ac.signal });
+        const blocked = b.readWrite(
+          async (tx) => {
+            ran = true;
+            await tx.write([touch('doc:2#r@user:b')]);
+          },
+          { signal: ac.signal },
+        );
         for (let i = 0; i < 100 && (await lockWaiters()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
         expect(await lockWaiters()).toBe(1);
         const why = new PembaError('DEADLINE_EXCEEDED', 'the call ended');
         ac.abort(why);
         // Answered while the other process still holds the lock, and no longer queued for it.
-        const outcome = await Promise.race([blocked.catch((e: unknown) => e), new Promise((r) => setTimeout(() => r('pending'), 3000))]);
+        const outcome = await Promise.race([
+          blocked.catch((e: unknown) => e),
+          new Promise((r) => setTimeout(() => r('pending'), 3000)),
+        ]);
         expect(outcome).toBe(why);
         expect(await lockWaiters()).toBe(0);
         release();
@@ -169,7 +208,10 @@ describeBackend('postgres', 'postgres datastore', () => {
     it('fails in-flight calls with UNAVAILABLE, then reconnects by itself', async () => {
       const uri = `${await postgres.migratedUri()}&application_name=pemba_victim`;
       const ds = await openPostgresDatastore(uri, fast);
-      const kill = () => postgres.admin().query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pemba_victim'");
+      const kill = () =>
+        postgres
+          .admin()
+          .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pemba_victim'");
       try {
         await ds.readWrite((tx) => tx.write([touch('doc:1#r@user:a')]));
         const inFlight = ds.readWrite(async (tx) => {
@@ -182,7 +224,8 @@ describeBackend('postgres', 'postgres datastore', () => {
         // Idle connections die too; the pool replaces them.
         await kill();
         let outcome = '';
-        for (let i = 0; i < 5 && outcome !== 'ok'; i++) outcome = await code(ds.readWrite((tx) => tx.write([touch('doc:4#r@user:a')])));
+        for (let i = 0; i < 5 && outcome !== 'ok'; i++)
+          outcome = await code(ds.readWrite((tx) => tx.write([touch('doc:4#r@user:a')])));
         expect(outcome).toBe('ok');
         const head = await ds.headRevision();
         expect((await ds.snapshot(head).queryRelationships({})).map((r) => r.resource.id)).toEqual(['1', '4']);
@@ -193,7 +236,10 @@ describeBackend('postgres', 'postgres datastore', () => {
     });
 
     it('reports an unreachable server as UNAVAILABLE', async () => {
-      const e = await openPostgresDatastore('postgres://postgres@127.0.0.1:1/none', { ...fast, connectionTimeoutMs: 2000 }).catch((x: unknown) => x);
+      const e = await openPostgresDatastore('postgres://postgres@127.0.0.1:1/none', {
+        ...fast,
+        connectionTimeoutMs: 2000,
+      }).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(PembaError);
       expect((e as PembaError).code).toBe('UNAVAILABLE');
     });

@@ -5,4 +5,5 @@ const postgres = useTestPostgres();
 
 runDatastoreContract({ backend: 'postgres' }, (settings) => postgres.open(settings));
 runDatastoreContract({ backend: 'postgres', variant: 'no quantization', clockTests: false }, (settings) =>
-  postgres.open({ quantizationMs: 0, ...settings }));
+  postgres.open({ quantizationMs: 0, ...settings }),
+);

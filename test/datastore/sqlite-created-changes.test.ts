@@ -26,12 +26,21 @@ const T0 = 1_700_000_000_000;
 
 function open(): { ds: SqliteDatastore; raw: Database.Database; clock: { now: number } } {
   const clock = { now: T0 };
-  const ds = openSqliteDatastore(join(dir, `ds-${files++}.db`), { gcIntervalMs: 0, gcWindowMs: WINDOW, quantizationMs: 0, now: () => clock.now });
+  const ds = openSqliteDatastore(join(dir, `ds-${files++}.db`), {
+    gcIntervalMs: 0,
+    gcWindowMs: WINDOW,
+    quantizationMs: 0,
+    now: () => clock.now,
+  });
   return { ds, raw: (ds as unknown as { writer: Database.Database }).writer, clock };
 }
 
-const create = (r: Relationship | string): RelationshipUpdate => ({ operation: 'CREATE', relationship: typeof r === 'string' ? rel(r) : r });
-const tuple = (r: Relationship) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}`;
+const create = (r: Relationship | string): RelationshipUpdate => ({
+  operation: 'CREATE',
+  relationship: typeof r === 'string' ? rel(r) : r,
+});
+const tuple = (r: Relationship) =>
+  `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.type}:${r.subject.id}`;
 
 async function commitsAfter(ds: SqliteDatastore, after: Revision, count: number): Promise<RevisionChanges[]> {
   const out: RevisionChanges[] = [];
@@ -48,9 +57,15 @@ const logged = (raw: Database.Database, revision: Revision) =>
   (raw.prepare('SELECT count(*) AS n FROM changes WHERE revision = ?').get(revision) as { n: number }).n;
 /** The commits that record a range of created rows, as `revision:first-last`. */
 const ranges = (raw: Database.Database) =>
-  (raw.prepare('SELECT revision, created_from, created_to FROM commits WHERE created_from IS NOT NULL ORDER BY revision').all() as
-    { revision: number; created_from: number; created_to: number }[]).map((r) => `${r.revision}:${r.created_from}-${r.created_to}`);
-const topId = (raw: Database.Database) => (raw.prepare('SELECT max(id) AS id FROM relationships').get() as { id: number }).id;
+  (
+    raw
+      .prepare(
+        'SELECT revision, created_from, created_to FROM commits WHERE created_from IS NOT NULL ORDER BY revision',
+      )
+      .all() as { revision: number; created_from: number; created_to: number }[]
+  ).map((r) => `${r.revision}:${r.created_from}-${r.created_to}`);
+const topId = (raw: Database.Database) =>
+  (raw.prepare('SELECT max(id) AS id FROM relationships').get() as { id: number }).id;
 
 describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read from its rows', () => {
   it('delivers every created relationship, caveat and expiration intact, in order, also after the rows are deleted', async () => {
@@ -82,7 +97,10 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     expect(imported).toEqual({ revision, changes: expected });
     expect(deletion.revision).toBe(deletedAt);
     expect(ops(deletion)).toEqual([
-      'DELETE doc:0#reader@user:cat', 'DELETE doc:1#reader@user:ann', 'DELETE doc:2#reader@user:bob', 'DELETE doc:3#reader@group:eng',
+      'DELETE doc:0#reader@user:cat',
+      'DELETE doc:1#reader@user:ann',
+      'DELETE doc:2#reader@user:bob',
+      'DELETE doc:3#reader@group:eng',
       'TOUCH doc:9#reader@user:dan',
     ]);
     await ds.close();
@@ -100,7 +118,10 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     expect(logged(raw, revision)).toBe(5);
     expect(ranges(raw)).toEqual([]);
     expect(ops((await commitsAfter(ds, before, 1))[0])).toEqual([
-      'TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:bob', 'DELETE doc:1#reader@user:ann', 'TOUCH doc:3#reader@user:cat',
+      'TOUCH doc:1#reader@user:ann',
+      'TOUCH doc:2#reader@user:bob',
+      'DELETE doc:1#reader@user:ann',
+      'TOUCH doc:3#reader@user:cat',
       'TOUCH doc:2#reader@user:bob',
     ]);
     await ds.close();
@@ -118,7 +139,10 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     });
     expect(logged(raw, revision)).toBe(4);
     expect(ops((await commitsAfter(ds, before, 1))[0])).toEqual([
-      'TOUCH doc:0#reader@user:bob', 'TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:cat', 'TOUCH doc:3#reader@user:dan',
+      'TOUCH doc:0#reader@user:bob',
+      'TOUCH doc:1#reader@user:ann',
+      'TOUCH doc:2#reader@user:cat',
+      'TOUCH doc:3#reader@user:dan',
     ]);
     await ds.close();
   });
@@ -127,7 +151,9 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     const { ds, raw, clock } = open();
     const before = await ds.headRevision();
     const gone = rel('doc:1#reader@user:ann', { expiresAt: new Date(T0 - 10 * WINDOW) }); // already expired when written
-    const { revision } = await ds.readWrite(async (tx) => tx.write([create('doc:0#reader@user:bob'), create(gone), create('doc:2#reader@user:cat')]));
+    const { revision } = await ds.readWrite(async (tx) =>
+      tx.write([create('doc:0#reader@user:bob'), create(gone), create('doc:2#reader@user:cat')]),
+    );
     expect(logged(raw, revision)).toBe(0);
     clock.now += 10;
     const result = await ds.gc();
@@ -136,7 +162,11 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     expect(ranges(raw)).toEqual([]);
     const [commit] = await commitsAfter(ds, before, 1);
     expect(commit.revision).toBe(revision);
-    expect(commit.changes.map((c) => c.relationship)).toEqual([rel('doc:0#reader@user:bob'), gone, rel('doc:2#reader@user:cat')]);
+    expect(commit.changes.map((c) => c.relationship)).toEqual([
+      rel('doc:0#reader@user:bob'),
+      gone,
+      rel('doc:2#reader@user:cat'),
+    ]);
     await ds.close();
   });
 
@@ -159,7 +189,9 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     const { ds, raw } = open();
     const path = ds.path;
     const before = await ds.headRevision();
-    const { revision } = await ds.readWrite(async (tx) => tx.write([create('doc:1#reader@user:ann'), create('doc:2#reader@user:bob')]));
+    const { revision } = await ds.readWrite(async (tx) =>
+      tx.write([create('doc:1#reader@user:ann'), create('doc:2#reader@user:bob')]),
+    );
     const last = topId(raw);
     await ds.close();
     // Made into what version 1 wrote: the range in metadata, no columns.
@@ -175,8 +207,12 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     expect(again.migration.from).toBe(1);
     const migrated = (again as unknown as { writer: Database.Database }).writer;
     expect(ranges(migrated)).toEqual([`${revision}:1-${last}`]);
-    expect((migrated.prepare("SELECT count(*) AS n FROM metadata WHERE key GLOB 'created_ids:*'").get() as { n: number }).n).toBe(0);
-    expect((await commitsAfter(again, before, 1)).map(ops)).toEqual([['TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:bob']]);
+    expect(
+      (migrated.prepare("SELECT count(*) AS n FROM metadata WHERE key GLOB 'created_ids:*'").get() as { n: number }).n,
+    ).toBe(0);
+    expect((await commitsAfter(again, before, 1)).map(ops)).toEqual([
+      ['TOUCH doc:1#reader@user:ann', 'TOUCH doc:2#reader@user:bob'],
+    ]);
     await again.close();
   });
 
@@ -195,13 +231,18 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     });
     await ds.readWrite(async (tx) => tx.write([{ operation: 'TOUCH', relationship: rel('b:1#reader@user:x') }]));
     const seen = await commitsAfter(ds, before, 3);
-    expect(seen.map(ops)).toEqual([['TOUCH a:1#reader@user:x'], big.map((t) => `TOUCH ${t}`), ['TOUCH b:1#reader@user:x']]);
+    expect(seen.map(ops)).toEqual([
+      ['TOUCH a:1#reader@user:x'],
+      big.map((t) => `TOUCH ${t}`),
+      ['TOUCH b:1#reader@user:x'],
+    ]);
     await ds.close();
   });
 });
 
 describeBackend('sqlite', 'sqlite: CREATE-only calls inserted many rows per statement', () => {
-  const many = (from: number, count: number) => Array.from({ length: count }, (_, i) => `doc:${from + i}#reader@user:u${(from + i) % 7}`);
+  const many = (from: number, count: number) =>
+    Array.from({ length: count }, (_, i) => `doc:${from + i}#reader@user:u${(from + i) % 7}`);
 
   it('a conflict in the middle of a multi-row statement fails the call with ALREADY_EXISTS and leaves none of its rows', async () => {
     const { ds } = open();
@@ -209,10 +250,16 @@ describeBackend('sqlite', 'sqlite: CREATE-only calls inserted many rows per stat
     const before = await ds.headRevision();
     const { revision } = await ds.readWrite(async (tx) => {
       await tx.write(many(1000, 250).map(create));
-      const e = await tx.write(many(0, 250).map(create)).then(() => undefined, (err: unknown) => err);
+      const e = await tx.write(many(0, 250).map(create)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       expect(e).toMatchObject({ code: 'ALREADY_EXISTS' });
       // A duplicate inside one call, inside its first statement.
-      const dup = await tx.write([...many(2000, 50), ...many(2000, 1), ...many(2100, 100)].map(create)).then(() => undefined, (err: unknown) => err);
+      const dup = await tx.write([...many(2000, 50), ...many(2000, 1), ...many(2100, 100)].map(create)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       expect(dup).toMatchObject({ code: 'ALREADY_EXISTS' });
       await tx.write(many(3000, 201).map(create));
     });
@@ -227,9 +274,11 @@ describeBackend('sqlite', 'sqlite: CREATE-only calls inserted many rows per stat
     const { ds } = open();
     await ds.readWrite(async (tx) => tx.write([create('doc:1999#reader@user:u4')]));
     const head = await ds.headRevision();
-    await expect(ds.readWrite(async (tx) => {
-      for (let start = 0; start < 3000; start += 1000) await tx.write(many(start, 1000).map(create));
-    })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await expect(
+      ds.readWrite(async (tx) => {
+        for (let start = 0; start < 3000; start += 1000) await tx.write(many(start, 1000).map(create));
+      }),
+    ).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
     expect(await ds.headRevision()).toBe(head);
     expect((await ds.snapshot(head).queryRelationships({})).map(tuple)).toEqual(['doc:1999#reader@user:u4']);
     await ds.close();

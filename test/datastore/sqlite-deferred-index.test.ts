@@ -25,7 +25,9 @@ function open(): { ds: SqliteDatastore; hasSubjectIndex: () => boolean } {
   const ds = openSqliteDatastore(join(dir, `ds-${files++}.db`), { gcIntervalMs: 0 });
   const writer = (ds as unknown as { writer: Database.Database }).writer;
   const hasSubjectIndex = () =>
-    writer.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'relationships_current_by_subject'").get() !== undefined;
+    writer
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'relationships_current_by_subject'")
+      .get() !== undefined;
   return { ds, hasSubjectIndex };
 }
 
@@ -33,7 +35,8 @@ function open(): { ds: SqliteDatastore; hasSubjectIndex: () => boolean } {
 async function importRows(tx: ReadWriteTransaction, from = 0): Promise<void> {
   for (let start = from; start < from + ROWS; start += 1000) {
     const batch: RelationshipUpdate[] = [];
-    for (let i = start; i < start + 1000; i++) batch.push({ operation: 'CREATE', relationship: rel(`doc:${i}#reader@user:u${i % 100}`) });
+    for (let i = start; i < start + 1000; i++)
+      batch.push({ operation: 'CREATE', relationship: rel(`doc:${i}#reader@user:u${i % 100}`) });
     await tx.write(batch);
   }
 }
@@ -46,7 +49,9 @@ describeBackend('sqlite', 'sqlite: the subject index during a large import', () 
       expect(hasSubjectIndex()).toBe(false);
     });
     expect(hasSubjectIndex()).toBe(true);
-    const found = await ds.snapshot(await ds.headRevision()).queryRelationships({ subjectType: 'user', subjectIds: ['u7'] });
+    const found = await ds
+      .snapshot(await ds.headRevision())
+      .queryRelationships({ subjectType: 'user', subjectIds: ['u7'] });
     expect(found).toHaveLength(ROWS / 100);
     await ds.close();
   });
@@ -71,10 +76,12 @@ describeBackend('sqlite', 'sqlite: the subject index during a large import', () 
   it('comes back with a transaction that fails after dropping it', async () => {
     const { ds, hasSubjectIndex } = open();
     const boom = new Error('boom');
-    await expect(ds.readWrite(async (tx) => {
-      await importRows(tx);
-      throw boom;
-    })).rejects.toBe(boom);
+    await expect(
+      ds.readWrite(async (tx) => {
+        await importRows(tx);
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
     expect(hasSubjectIndex()).toBe(true);
     await ds.close();
   });

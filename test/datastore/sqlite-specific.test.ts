@@ -37,7 +37,10 @@ describeBackend('sqlite', 'sqlite datastore', () => {
     expect(second.migration).toEqual({ from: SQLITE_SCHEMA_VERSION, to: SQLITE_SCHEMA_VERSION, datastoreId: first.id });
     await second.close();
     expect(await migrateDatastore({ engine: 'sqlite', connUri: path })).toEqual({
-      engine: 'sqlite', from: SQLITE_SCHEMA_VERSION, to: SQLITE_SCHEMA_VERSION, datastoreId: first.id,
+      engine: 'sqlite',
+      from: SQLITE_SCHEMA_VERSION,
+      to: SQLITE_SCHEMA_VERSION,
+      datastoreId: first.id,
     });
   });
 
@@ -64,11 +67,24 @@ describeBackend('sqlite', 'sqlite datastore', () => {
     const path = freshPath();
     const ds = openSqliteDatastore(path, { gcIntervalMs: 0 });
     const expiresAt = new Date('2100-01-02T03:04:05.678Z');
-    await ds.readWrite((tx) => tx.write([{ operation: 'TOUCH', relationship: rel('doc:1#r@user:a', { caveat: { name: 'ip', context: { a: [1, 'x'] } }, expiresAt }) }]));
+    await ds.readWrite((tx) =>
+      tx.write([
+        {
+          operation: 'TOUCH',
+          relationship: rel('doc:1#r@user:a', { caveat: { name: 'ip', context: { a: [1, 'x'] } }, expiresAt }),
+        },
+      ]),
+    );
     await ds.close();
     const raw = new Database(path, { readonly: true });
-    expect(raw.prepare('SELECT caveat_name, caveat_context, expires_at, created_rev, deleted_rev FROM relationships').get()).toEqual({
-      caveat_name: 'ip', caveat_context: '{"a":[1,"x"]}', expires_at: expiresAt.getTime(), created_rev: 1, deleted_rev: null,
+    expect(
+      raw.prepare('SELECT caveat_name, caveat_context, expires_at, created_rev, deleted_rev FROM relationships').get(),
+    ).toEqual({
+      caveat_name: 'ip',
+      caveat_context: '{"a":[1,"x"]}',
+      expires_at: expiresAt.getTime(),
+      created_rev: 1,
+      deleted_rev: null,
     });
     raw.close();
   });
@@ -76,14 +92,30 @@ describeBackend('sqlite', 'sqlite datastore', () => {
   it('answers the engine’s lookups from the partial indexes on current rows', async () => {
     const path = freshPath();
     const ds = openSqliteDatastore(path, { gcIntervalMs: 0 });
-    await ds.readWrite((tx) => tx.write(Array.from({ length: 2000 }, (_, i) => ({ operation: 'TOUCH' as const, relationship: rel(`doc:${i}#reader@user:u${i % 50}`) }))));
+    await ds.readWrite((tx) =>
+      tx.write(
+        Array.from({ length: 2000 }, (_, i) => ({
+          operation: 'TOUCH' as const,
+          relationship: rel(`doc:${i}#reader@user:u${i % 50}`),
+        })),
+      ),
+    );
     await ds.close();
     const raw = new Database(path, { readonly: true });
     const plan = (where: string) =>
-      (raw.prepare(`EXPLAIN QUERY PLAN SELECT id FROM relationships WHERE deleted_rev IS NULL AND ${where}`).all() as { detail: string }[])
-        .map((r) => r.detail).join('\n');
-    expect(plan("resource_type = 'doc' AND resource_id IN ('1', '2') AND relation = 'reader'")).toMatch(/USING INDEX relationships_current_by_resource/);
-    expect(plan("subject_type = 'user' AND subject_id = 'u1' AND subject_relation = '...'")).toMatch(/USING INDEX relationships_current_by_subject/);
+      (
+        raw.prepare(`EXPLAIN QUERY PLAN SELECT id FROM relationships WHERE deleted_rev IS NULL AND ${where}`).all() as {
+          detail: string;
+        }[]
+      )
+        .map((r) => r.detail)
+        .join('\n');
+    expect(plan("resource_type = 'doc' AND resource_id IN ('1', '2') AND relation = 'reader'")).toMatch(
+      /USING INDEX relationships_current_by_resource/,
+    );
+    expect(plan("subject_type = 'user' AND subject_id = 'u1' AND subject_relation = '...'")).toMatch(
+      /USING INDEX relationships_current_by_subject/,
+    );
     raw.close();
     // And the datastore's own queries return promptly.
     const again = openSqliteDatastore(path, { gcIntervalMs: 0 });
@@ -91,7 +123,13 @@ describeBackend('sqlite', 'sqlite datastore', () => {
     const began = performance.now();
     for (let q = 0; q < 500; q++) {
       expect(await snap.queryRelationships({ subjectType: 'user', subjectIds: [`u${q % 50}`] })).toHaveLength(40);
-      expect(await snap.queryRelationships({ resourceType: 'doc', resourceIds: [String(q), String(q + 1)], relation: 'reader' })).toHaveLength(2);
+      expect(
+        await snap.queryRelationships({
+          resourceType: 'doc',
+          resourceIds: [String(q), String(q + 1)],
+          relation: 'reader',
+        }),
+      ).toHaveLength(2);
     }
     expect(performance.now() - began).toBeLessThan(3000);
     await again.close();
@@ -120,7 +158,9 @@ describeBackend('sqlite', 'sqlite datastore', () => {
     for (const [c, n] of sizes.entries()) {
       // Commit 4 is CREATE-only (its changes are read from its rows); the others go through the change log.
       const operation = c === 3 ? 'CREATE' : 'TOUCH';
-      await ds.readWrite((tx) => tx.write(Array.from({ length: n }, (_, i) => ({ operation, relationship: rel(`doc:${c}-${i}#r@user:a`) }))));
+      await ds.readWrite((tx) =>
+        tx.write(Array.from({ length: n }, (_, i) => ({ operation, relationship: rel(`doc:${c}-${i}#r@user:a`) }))),
+      );
     }
     const db = new Database(path, { readonly: true });
     try {

@@ -11,6 +11,8 @@ const freshPath = () => join(dir, `contract-${files++}.db`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 runDatastoreContract({ backend: 'sqlite' }, async (settings) =>
-  openSqliteDatastore(freshPath(), { gcIntervalMs: 0, ...settings }));
+  openSqliteDatastore(freshPath(), { gcIntervalMs: 0, ...settings }),
+);
 runDatastoreContract({ backend: 'sqlite', variant: 'no quantization', clockTests: false }, async (settings) =>
-  openSqliteDatastore(freshPath(), { gcIntervalMs: 0, quantizationMs: 0, ...settings }));
+  openSqliteDatastore(freshPath(), { gcIntervalMs: 0, quantizationMs: 0, ...settings }),
+);

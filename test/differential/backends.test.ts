@@ -33,28 +33,36 @@ const VARIANTS = [
   { label: 'memory with caches and index off', backend: 'memory' as const, pemba: OPTIMISATIONS_OFF },
 ];
 
-describe.each(VARIANTS)('differential on $label: Pemba vs SpiceDB', ({ label: backend, backend: engine, pemba: options }) => {
-  const pemba = new PembaEngine({ datastore: () => backends.open(engine), pemba: options });
-  const results: CaseResult[] = [];
+describe.each(VARIANTS)(
+  'differential on $label: Pemba vs SpiceDB',
+  ({ label: backend, backend: engine, pemba: options }) => {
+    const pemba = new PembaEngine({ datastore: () => backends.open(engine), pemba: options });
+    const results: CaseResult[] = [];
 
-  afterAll(async () => {
-    await pemba.close();
-    const sum = (f: (r: CaseResult) => number) => results.reduce((s, r) => s + f(r), 0);
-    console.log(`differential on ${backend}: ${results.length} cases (seeds ${SEEDS.join(', ')}), ${sum((r) => r.queries)} queries, ` +
-      `${sum((r) => r.agreed)} agreed; time SpiceDB ${(sum((r) => r.ms.spicedb) / 1000).toFixed(1)} s / Pemba ${(sum((r) => r.ms.pemba) / 1000).toFixed(1)} s`);
-  });
+    afterAll(async () => {
+      await pemba.close();
+      const sum = (f: (r: CaseResult) => number) => results.reduce((s, r) => s + f(r), 0);
+      console.log(
+        `differential on ${backend}: ${results.length} cases (seeds ${SEEDS.join(', ')}), ${sum((r) => r.queries)} queries, ` +
+          `${sum((r) => r.agreed)} agreed; time SpiceDB ${(sum((r) => r.ms.spicedb) / 1000).toFixed(1)} s / Pemba ${(sum((r) => r.ms.pemba) / 1000).toFixed(1)} s`,
+      );
+    });
 
-  for (const seed of SEEDS) {
-    it(`seed ${seed}`, async () => {
-      let result: CaseResult | undefined;
-      for (let attempt = 0; attempt < MAX_ATTEMPTS && !result; attempt++) {
-        const r = await runCase(generateCase(seed, attempt), spicedb, pemba, { pageSize: 2 });
-        if (r.rejectedBySpiceDB === undefined) result = r;
-      }
-      if (!result) throw new Error(`SpiceDB rejected ${MAX_ATTEMPTS} generated schemas for seed ${seed}`);
-      results.push(result);
-      const bad = result.discrepancies.filter((d) => FAILING.has(d.kind));
-      if (bad.length > 0) throw new Error(`Pemba on ${backend} disagrees with SpiceDB\n${formatReport({ ...result, discrepancies: bad }, FAILING)}`);
-    }, 180_000);
-  }
-});
+    for (const seed of SEEDS) {
+      it(`seed ${seed}`, async () => {
+        let result: CaseResult | undefined;
+        for (let attempt = 0; attempt < MAX_ATTEMPTS && !result; attempt++) {
+          const r = await runCase(generateCase(seed, attempt), spicedb, pemba, { pageSize: 2 });
+          if (r.rejectedBySpiceDB === undefined) result = r;
+        }
+        if (!result) throw new Error(`SpiceDB rejected ${MAX_ATTEMPTS} generated schemas for seed ${seed}`);
+        results.push(result);
+        const bad = result.discrepancies.filter((d) => FAILING.has(d.kind));
+        if (bad.length > 0)
+          throw new Error(
+            `Pemba on ${backend} disagrees with SpiceDB\n${formatReport({ ...result, discrepancies: bad }, FAILING)}`,
+          );
+      }, 180_000);
+    }
+  },
+);

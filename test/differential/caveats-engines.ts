@@ -16,7 +16,13 @@ import { ELLIPSIS } from './generator.js';
 export type CaveatQuery =
   | { kind: 'check'; resource: { type: string; id: string }; permission: string; subject: SubjectRef; context: Ctx }
   | { kind: 'lookupResources'; resourceType: string; permission: string; subject: SubjectRef; context: Ctx }
-  | { kind: 'lookupSubjects'; resource: { type: string; id: string }; permission: string; subjectType: string; context: Ctx };
+  | {
+      kind: 'lookupSubjects';
+      resource: { type: string; id: string };
+      permission: string;
+      subjectType: string;
+      context: Ctx;
+    };
 
 export type CaveatAnswer = { ok: true; value: string } | { ok: false; message: string };
 
@@ -42,7 +48,10 @@ const checkValue = (p: string, missing: string[] | undefined) =>
  */
 const list = (xs: string[]) => {
   const set = new Set(xs);
-  return `[${[...set].filter((x) => !(x.endsWith('?') && set.has(x.slice(0, -1)))).sort().join(', ')}]`;
+  return `[${[...set]
+    .filter((x) => !(x.endsWith('?') && set.has(x.slice(0, -1))))
+    .sort()
+    .join(', ')}]`;
 };
 
 export interface CaveatEngine {
@@ -58,7 +67,10 @@ const fullyConsistent = () =>
   v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } });
 const objectRef = (type: string, id: string) => v1.ObjectReference.create({ objectType: type, objectId: id });
 const subjectRef = (s: SubjectRef) =>
-  v1.SubjectReference.create({ object: objectRef(s.type, s.id), optionalRelation: s.relation === ELLIPSIS ? '' : s.relation });
+  v1.SubjectReference.create({
+    object: objectRef(s.type, s.id),
+    optionalRelation: s.relation === ELLIPSIS ? '' : s.relation,
+  });
 
 export const toSpiceCaveatRelationship = (r: Relationship) =>
   v1.Relationship.create({
@@ -121,7 +133,10 @@ export class CaveatSpiceDB implements CaveatEngine {
     await this.p.writeRelationships(
       v1.WriteRelationshipsRequest.create({
         updates: relationships.map((r) =>
-          v1.RelationshipUpdate.create({ operation: v1.RelationshipUpdate_Operation.TOUCH, relationship: toSpiceCaveatRelationship(r) }),
+          v1.RelationshipUpdate.create({
+            operation: v1.RelationshipUpdate_Operation.TOUCH,
+            relationship: toSpiceCaveatRelationship(r),
+          }),
         ),
       }),
     );
@@ -152,8 +167,13 @@ export class CaveatSpiceDB implements CaveatEngine {
             subject: subjectRef(q.subject),
             context,
           });
-          const rs = await collectStream<v1.LookupResourcesResponse>((o) => this.db.permissions().lookupResources(request, o));
-          return { ok: true, value: list(rs.map((r) => `${r.resourceObjectId}${r.permissionship === LOOKUP_CONDITIONAL ? '?' : ''}`)) };
+          const rs = await collectStream<v1.LookupResourcesResponse>((o) =>
+            this.db.permissions().lookupResources(request, o),
+          );
+          return {
+            ok: true,
+            value: list(rs.map((r) => `${r.resourceObjectId}${r.permissionship === LOOKUP_CONDITIONAL ? '?' : ''}`)),
+          };
         }
         case 'lookupSubjects': {
           const request = v1.LookupSubjectsRequest.create({
@@ -163,11 +183,15 @@ export class CaveatSpiceDB implements CaveatEngine {
             subjectObjectType: q.subjectType,
             context,
           });
-          const rs = await collectStream<v1.LookupSubjectsResponse>((o) => this.db.permissions().lookupSubjects(request, o));
+          const rs = await collectStream<v1.LookupSubjectsResponse>((o) =>
+            this.db.permissions().lookupSubjects(request, o),
+          );
           return {
             ok: true,
             value: list(
-              rs.map((r) => `${r.subject!.subjectObjectId}${r.subject!.permissionship === LOOKUP_CONDITIONAL ? '?' : ''}`),
+              rs.map(
+                (r) => `${r.subject!.subjectObjectId}${r.subject!.permissionship === LOOKUP_CONDITIONAL ? '?' : ''}`,
+              ),
             ),
           };
         }
@@ -195,7 +219,9 @@ export class CaveatPemba implements CaveatEngine {
     this.pemba = await Pemba.open();
     await this.pemba.writeSchema(schema);
     if (relationships.length > 0) {
-      await this.pemba.writeRelationships({ updates: relationships.map((relationship) => ({ operation: 'TOUCH' as const, relationship })) });
+      await this.pemba.writeRelationships({
+        updates: relationships.map((relationship) => ({ operation: 'TOUCH' as const, relationship })),
+      });
     }
   }
 
@@ -212,22 +238,45 @@ export class CaveatPemba implements CaveatEngine {
     try {
       switch (q.kind) {
         case 'check': {
-          const r = await pemba.check({ resource: q.resource, permission: q.permission, subject: q.subject, context, consistency });
+          const r = await pemba.check({
+            resource: q.resource,
+            permission: q.permission,
+            subject: q.subject,
+            context,
+            consistency,
+          });
           return { ok: true, value: checkValue(r.permissionship, r.missingContext) };
         }
         case 'lookupResources': {
           const rs = await collect(
-            pemba.lookupResources({ resourceType: q.resourceType, permission: q.permission, subject: q.subject, context, consistency }),
-          );
-          return { ok: true, value: list(rs.map((r) => `${r.resourceId}${r.permissionship === 'CONDITIONAL_PERMISSION' ? '?' : ''}`)) };
-        }
-        case 'lookupSubjects': {
-          const rs = await collect(
-            pemba.lookupSubjects({ resource: q.resource, permission: q.permission, subjectType: q.subjectType, context, consistency }),
+            pemba.lookupResources({
+              resourceType: q.resourceType,
+              permission: q.permission,
+              subject: q.subject,
+              context,
+              consistency,
+            }),
           );
           return {
             ok: true,
-            value: list(rs.map((r) => `${r.subject.id}${r.subject.permissionship === 'CONDITIONAL_PERMISSION' ? '?' : ''}`)),
+            value: list(rs.map((r) => `${r.resourceId}${r.permissionship === 'CONDITIONAL_PERMISSION' ? '?' : ''}`)),
+          };
+        }
+        case 'lookupSubjects': {
+          const rs = await collect(
+            pemba.lookupSubjects({
+              resource: q.resource,
+              permission: q.permission,
+              subjectType: q.subjectType,
+              context,
+              consistency,
+            }),
+          );
+          return {
+            ok: true,
+            value: list(
+              rs.map((r) => `${r.subject.id}${r.subject.permissionship === 'CONDITIONAL_PERMISSION' ? '?' : ''}`),
+            ),
           };
         }
       }

@@ -37,7 +37,13 @@ const IDS: Record<string, string[]> = {
 type Entry = { type: string; relation?: string; caveat?: 'c1' | 'c2'; expiration?: boolean };
 const entry = (e: Entry) =>
   `${e.type}${e.relation ? `#${e.relation}` : ''}${
-    e.caveat && e.expiration ? ` with ${e.caveat} and expiration` : e.caveat ? ` with ${e.caveat}` : e.expiration ? ' with expiration' : ''
+    e.caveat && e.expiration
+      ? ` with ${e.caveat} and expiration`
+      : e.caveat
+        ? ` with ${e.caveat}`
+        : e.expiration
+          ? ' with expiration'
+          : ''
   }`;
 
 const RELATIONS: Record<string, Record<string, Entry[]>> = {
@@ -45,7 +51,11 @@ const RELATIONS: Record<string, Record<string, Entry[]>> = {
     member: [{ type: 'user' }, { type: 'user', caveat: 'c1' }, { type: 'user', expiration: true }],
   },
   folder: {
-    viewer: [{ type: 'user', caveat: 'c1' }, { type: 'group', relation: 'member' }, { type: 'user', caveat: 'c2', expiration: true }],
+    viewer: [
+      { type: 'user', caveat: 'c1' },
+      { type: 'group', relation: 'member' },
+      { type: 'user', caveat: 'c2', expiration: true },
+    ],
   },
   document: {
     folder: [{ type: 'folder' }, { type: 'folder', caveat: 'c1' }],
@@ -64,12 +74,21 @@ const ATOMS = ['owner', 'editor', 'reader', 'banned', 'folder->viewer'];
 
 function expr(rng: Rng, depth: number, atoms: string[]): string {
   if (depth === 0 || rng.chance(0.3)) return rng.pick(atoms);
-  const op = rng.weighted([[' + ', 3], [' & ', 2], [' - ', 2]] as const);
+  const op = rng.weighted([
+    [' + ', 3],
+    [' & ', 2],
+    [' - ', 2],
+  ] as const);
   return `(${expr(rng, depth - 1, atoms)}${op}${expr(rng, depth - 1, atoms)})`;
 }
 
 function writeContext(rng: Rng, caveat: 'c1' | 'c2'): Ctx | undefined {
-  if (caveat === 'c1') return rng.weighted<Ctx | undefined>([[undefined, 3], [{ n: 5 }, 1], [{ n: 1 }, 1]]);
+  if (caveat === 'c1')
+    return rng.weighted<Ctx | undefined>([
+      [undefined, 3],
+      [{ n: 5 }, 1],
+      [{ n: 1 }, 1],
+    ]);
   return rng.weighted<Ctx | undefined>([
     [undefined, 3],
     [{ s: 'a' }, 1],
@@ -84,7 +103,12 @@ export function generateCaveatCase(seed: number, now = Date.now()): CaveatCase {
   const threshold = rng.int(2, 4);
   const view = `(${rng.pick(['owner', 'editor', 'reader'])} + ${expr(rng, 1, ATOMS)} + folder->viewer) - ${rng.pick(['banned', 'editor', 'banned'])}`;
   const edit = expr(rng, 2, ATOMS);
-  const admin = rng.pick(['view & edit', 'view - edit', 'edit + folder->viewer', `${expr(rng, 2, ATOMS)} & folder->viewer`]);
+  const admin = rng.pick([
+    'view & edit',
+    'view - edit',
+    'edit + folder->viewer',
+    `${expr(rng, 2, ATOMS)} & folder->viewer`,
+  ]);
   const perms: [string, string][] = [
     ['view', view],
     ['edit', edit],
@@ -99,12 +123,13 @@ export function generateCaveatCase(seed: number, now = Date.now()): CaveatCase {
       return `definition ${type} {\n${lines.join('\n')}\n}`;
     }),
   ];
-  const schema = [
-    'use expiration',
-    `caveat c1(n int) {\n  n > ${threshold}\n}`,
-    'caveat c2(s string, t string) {\n  s == t\n}',
-    ...defs,
-  ].join('\n\n') + '\n';
+  const schema =
+    [
+      'use expiration',
+      `caveat c1(n int) {\n  n > ${threshold}\n}`,
+      'caveat c2(s string, t string) {\n  s == t\n}',
+      ...defs,
+    ].join('\n\n') + '\n';
 
   const relationships: Relationship[] = [];
   const density = 0.25 + rng.float() * 0.3;

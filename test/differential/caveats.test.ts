@@ -26,7 +26,10 @@ const seeds =
   env.PEMBA_CAVEAT_SEED !== undefined
     ? [Number(env.PEMBA_CAVEAT_SEED)]
     : env.PEMBA_CAVEAT_SEEDS !== undefined || env.PEMBA_CAVEAT_FIRST_SEED !== undefined
-      ? Array.from({ length: Number(env.PEMBA_CAVEAT_SEEDS ?? 12) }, (_, i) => Number(env.PEMBA_CAVEAT_FIRST_SEED ?? 1) + i)
+      ? Array.from(
+          { length: Number(env.PEMBA_CAVEAT_SEEDS ?? 12) },
+          (_, i) => Number(env.PEMBA_CAVEAT_FIRST_SEED ?? 1) + i,
+        )
       : DEFAULT_SEEDS;
 
 /**
@@ -57,7 +60,11 @@ export const KNOWN_CAVEAT_DIFFERENCES: { seed: number; query: string; reason: st
     [20, 'lookupResources document#view@user:u4 context={"s":"a"}'],
     [20, 'lookupResources document#admin@user:u4 context={}'],
     [20, 'lookupResources document#admin@user:u4 context={"s":"a"}'],
-  ].map(([seed, query]) => ({ seed: seed as number, query: query as string, reason: SPICEDB_LR_EXCLUSION_SAME_CAVEAT })),
+  ].map(([seed, query]) => ({
+    seed: seed as number,
+    query: query as string,
+    reason: SPICEDB_LR_EXCLUSION_SAME_CAVEAT,
+  })),
 ];
 
 const USER = (id: string) => ({ type: 'user', id, relation: ELLIPSIS });
@@ -68,10 +75,12 @@ export function caveatQueries(c: CaveatCase): CaveatQuery[] {
     for (const [type, names] of Object.entries(c.names)) {
       for (const permission of names) {
         for (const id of c.ids[type]) {
-          for (const u of c.ids.user) out.push({ kind: 'check', resource: { type, id }, permission, subject: USER(u), context });
+          for (const u of c.ids.user)
+            out.push({ kind: 'check', resource: { type, id }, permission, subject: USER(u), context });
           out.push({ kind: 'lookupSubjects', resource: { type, id }, permission, subjectType: 'user', context });
         }
-        for (const u of c.ids.user) out.push({ kind: 'lookupResources', resourceType: type, permission, subject: USER(u), context });
+        for (const u of c.ids.user)
+          out.push({ kind: 'lookupResources', resourceType: type, permission, subject: USER(u), context });
       }
     }
   }
@@ -102,13 +111,20 @@ async function witness(q: CaveatQuery, sa: CaveatAnswer, pa: CaveatAnswer): Prom
     if (s.get(id) === p.get(id)) continue;
     const check: CaveatQuery =
       q.kind === 'lookupResources'
-        ? { kind: 'check', resource: { type: q.resourceType, id }, permission: q.permission, subject: q.subject, context: q.context }
+        ? {
+            kind: 'check',
+            resource: { type: q.resourceType, id },
+            permission: q.permission,
+            subject: q.subject,
+            context: q.context,
+          }
         : { kind: 'check', resource: q.resource, permission: q.permission, subject: USER(id), context: q.context };
     const c = await spicedbForWitness!.run(check);
     const verdict = (cond: boolean | undefined) =>
       cond === undefined ? 'NO_PERMISSION' : cond ? 'CONDITIONAL_PERMISSION' : 'HAS_PERMISSION';
     const got = c.ok ? c.value.split(' ')[0] : 'error';
-    const side = got === verdict(s.get(id)) ? 'SpiceDB lookup' : got === verdict(p.get(id)) ? 'Pemba lookup' : 'neither';
+    const side =
+      got === verdict(s.get(id)) ? 'SpiceDB lookup' : got === verdict(p.get(id)) ? 'Pemba lookup' : 'neither';
     parts.push(`${id}: SpiceDB Check says ${formatCaveatAnswer(c)} (agrees with ${side})`);
   }
   return parts.join('; ');
@@ -124,7 +140,12 @@ function report(c: CaveatCase, ms: Mismatch[]): string {
     ...c.relationships.map((r) => `  ${formatCaveatRelationship(r)}`),
     ...ms
       .slice(0, 40)
-      .flatMap((m) => [`query: ${m.query}`, `  SpiceDB: ${m.spicedb}`, `  Pemba:   ${m.pemba}`, ...(m.witness ? [`  witness: ${m.witness}`] : [])]),
+      .flatMap((m) => [
+        `query: ${m.query}`,
+        `  SpiceDB: ${m.spicedb}`,
+        `  Pemba:   ${m.pemba}`,
+        ...(m.witness ? [`  witness: ${m.witness}`] : []),
+      ]),
     ms.length > 40 ? `... and ${ms.length - 40} more` : '',
   ].join('\n');
 }
@@ -138,12 +159,15 @@ describe('caveats generator', () => {
     expect(rels.some((r) => r.expiresAt && r.expiresAt.getTime() < now)).toBe(true);
     expect(rels.some((r) => r.expiresAt && r.expiresAt.getTime() > now)).toBe(true);
     expect(rels.some((r) => r.caveat && !r.caveat.context)).toBe(true);
-    expect(rels.some((r) => r.caveat?.context && Object.keys(r.caveat.context).length === 1 && r.caveat.name === 'c2')).toBe(true);
+    expect(
+      rels.some((r) => r.caveat?.context && Object.keys(r.caveat.context).length === 1 && r.caveat.name === 'c2'),
+    ).toBe(true);
     expect(rels.some((r) => r.caveat?.context && Object.keys(r.caveat.context).length === 2)).toBe(true);
     expect(rels.some((r) => r.caveat && r.expiresAt)).toBe(true);
     expect(rels.some((r) => r.resource.type === 'document' && r.relation === 'folder' && r.caveat)).toBe(true);
     const text = cases.map((c) => c.schema).join('\n');
-    for (const f of [' + ', ' & ', ' - ', 'folder->viewer', 'with c1 and expiration', 'group#member with c1']) expect(text).toContain(f);
+    for (const f of [' + ', ' & ', ' - ', 'folder->viewer', 'with c1 and expiration', 'group#member with c1'])
+      expect(text).toContain(f);
   });
 });
 
@@ -179,7 +203,13 @@ describe('differential: caveats and expiration, Pemba vs SpiceDB', () => {
         const sa = await spicedb.run(q);
         const pa = await pemba.run(q);
         total++;
-        const key = sa.ok ? (q.kind === 'check' ? sa.value.split(' ')[0] : sa.value.includes('?') ? 'lookup-conditional' : 'lookup') : 'error';
+        const key = sa.ok
+          ? q.kind === 'check'
+            ? sa.value.split(' ')[0]
+            : sa.value.includes('?')
+              ? 'lookup-conditional'
+              : 'lookup'
+          : 'error';
         tally.set(key, (tally.get(key) ?? 0) + 1);
         const agree = sa.ok && pa.ok ? sa.value === pa.value : !sa.ok && !pa.ok;
         if (agree) continue;
@@ -189,7 +219,12 @@ describe('differential: caveats and expiration, Pemba vs SpiceDB', () => {
           excused.push(`seed ${seed} ${query}: ${known.reason}`);
           continue;
         }
-        mismatches.push({ query, spicedb: formatCaveatAnswer(sa), pemba: formatCaveatAnswer(pa), witness: await witness(q, sa, pa) });
+        mismatches.push({
+          query,
+          spicedb: formatCaveatAnswer(sa),
+          pemba: formatCaveatAnswer(pa),
+          witness: await witness(q, sa, pa),
+        });
       }
       if (mismatches.length > 0) throw new Error(`Pemba disagrees with SpiceDB\n${report(c, mismatches)}`);
     }, 60_000);

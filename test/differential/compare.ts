@@ -23,13 +23,7 @@ import type { GeneratedCase } from './generator.js';
 import type { PembaEngine } from './pemba-engine.js';
 
 export type DiscrepancyKind =
-  | 'mismatch'
-  | 'error-mismatch'
-  | 'depth-divergence'
-  | 'spicedb-timeout'
-  | 'spicedb-inconsistent'
-  | 'paging'
-  | 'schema';
+  'mismatch' | 'error-mismatch' | 'depth-divergence' | 'spicedb-timeout' | 'spicedb-inconsistent' | 'paging' | 'schema';
 
 export interface Discrepancy {
   kind: DiscrepancyKind;
@@ -82,13 +76,15 @@ export function queriesFor(c: GeneratedCase): Query[] {
   for (const def of resourceDefs) {
     for (const permission of namesOf(model, def.name)) {
       for (const id of def.ids) {
-        for (const subject of subjects) out.push({ kind: 'check', resource: { type: def.name, id }, permission, subject });
+        for (const subject of subjects)
+          out.push({ kind: 'check', resource: { type: def.name, id }, permission, subject });
       }
     }
   }
   for (const def of resourceDefs) {
     for (const permission of namesOf(model, def.name)) {
-      for (const subject of subjects) out.push({ kind: 'lookupResources', resourceType: def.name, permission, subject });
+      for (const subject of subjects)
+        out.push({ kind: 'lookupResources', resourceType: def.name, permission, subject });
     }
   }
   for (const def of resourceDefs) {
@@ -124,7 +120,10 @@ export function classify(spicedb: Answer, pemba: Answer): DiscrepancyKind | unde
   if (!spicedb.ok && spicedb.error === 'timeout') return 'spicedb-timeout';
   if (same(spicedb, pemba)) return undefined;
   if (spicedb.ok && pemba.ok) return 'mismatch';
-  if ((!spicedb.ok && spicedb.error === 'max-depth' && pemba.ok) || (!pemba.ok && pemba.error === 'max-depth' && spicedb.ok)) {
+  if (
+    (!spicedb.ok && spicedb.error === 'max-depth' && pemba.ok) ||
+    (!pemba.ok && pemba.error === 'max-depth' && spicedb.ok)
+  ) {
     return 'depth-divergence';
   }
   return 'error-mismatch';
@@ -156,7 +155,14 @@ export async function runCase(
   pemba: PembaEngine,
   options: RunOptions = {},
 ): Promise<CaseResult> {
-  const result: CaseResult = { case: c, queries: 0, agreed: 0, bothMaxDepth: 0, discrepancies: [], ms: { spicedb: 0, pemba: 0 } };
+  const result: CaseResult = {
+    case: c,
+    queries: 0,
+    agreed: 0,
+    bothMaxDepth: 0,
+    discrepancies: [],
+    ms: { spicedb: 0, pemba: 0 },
+  };
   const types = [...new Set([...(options.previousTypes ?? []), ...c.model.definitions.map((d) => d.name)])];
   try {
     await spicedb.load(c.schema, c.relationships, types);
@@ -235,7 +241,12 @@ export async function runCase(
         if (!same(again, s)) d.spicedbUnstable = true;
         // SpiceDB's LookupResources often answers where its Check gives up: use it as a witness.
         if (q.kind === 'check' && !s.ok && p.ok) {
-          const lrQuery: Query = { kind: 'lookupResources', resourceType: q.resource.type, permission: q.permission, subject: q.subject };
+          const lrQuery: Query = {
+            kind: 'lookupResources',
+            resourceType: q.resource.type,
+            permission: q.permission,
+            subject: q.subject,
+          };
           const key = formatQuery(lrQuery);
           let lr = lookupWitness.get(key);
           if (!lr) lookupWitness.set(key, (lr = await spicedb.run(lrQuery)));
@@ -287,12 +298,22 @@ function witnessLookup(
     const listed = new Set(d.pemba.value.map((x) => x.replace(/\?$/, '')));
     ids = idsOf(q.resourceType);
     inPemba = (id) => listed.has(id);
-    checkOf = (id) => ({ kind: 'check', resource: { type: q.resourceType, id }, permission: q.permission, subject: q.subject });
+    checkOf = (id) => ({
+      kind: 'check',
+      resource: { type: q.resourceType, id },
+      permission: q.permission,
+      subject: q.subject,
+    });
   } else {
     ids = idsOf(q.subjectType);
     inPemba = lookupSubjectsMembership(d.pemba.value).member;
     const relation = q.subjectRelation ?? ELLIPSIS;
-    checkOf = (id) => ({ kind: 'check', resource: q.resource, permission: q.permission, subject: { type: q.subjectType, id, relation } });
+    checkOf = (id) => ({
+      kind: 'check',
+      resource: q.resource,
+      permission: q.permission,
+      subject: { type: q.subjectType, id, relation },
+    });
   }
   const agree: string[] = [];
   const contradict: string[] = [];
@@ -314,7 +335,11 @@ function witnessLookup(
 }
 
 /** Membership implied by a normalised LookupSubjects answer (`u1`, `u1?`, `*`, `* - {u1, u2}`). */
-function lookupSubjectsMembership(entries: string[]): { ids: Set<string>; member: (id: string) => boolean; wildcard: boolean } {
+function lookupSubjectsMembership(entries: string[]): {
+  ids: Set<string>;
+  member: (id: string) => boolean;
+  wildcard: boolean;
+} {
   const concrete = new Set<string>();
   const ids = new Set<string>();
   let wildcard: Set<string> | undefined;
@@ -360,7 +385,12 @@ export async function crossCheck(
     universe = [...new Set([...a, ...b])].sort();
     inSpice = (id) => a.has(id);
     inPemba = (id) => b.has(id);
-    checkOf = (id) => ({ kind: 'check', resource: { type: q.resourceType, id }, permission: q.permission, subject: q.subject });
+    checkOf = (id) => ({
+      kind: 'check',
+      resource: { type: q.resourceType, id },
+      permission: q.permission,
+      subject: q.subject,
+    });
   } else {
     const a = lookupSubjectsMembership(spicedbValue);
     const b = lookupSubjectsMembership(pembaValue);

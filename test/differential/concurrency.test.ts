@@ -19,7 +19,6 @@ import { PembaEngine } from './pemba-engine.js';
 const SEEDS = (process.env.PEMBA_CONCURRENCY_SEEDS ?? '1,2,3,4,5,6,34,63').split(',').map(Number);
 const IN_FLIGHT = 64;
 
-
 const show = (a: Answer) => (a.ok ? a.value.join(' ') : `error ${a.error}`);
 
 describe('optimisations under concurrency agree with plain sequential evaluation', () => {
@@ -47,17 +46,20 @@ describe('optimisations under concurrency agree with plain sequential evaluation
         for (const q of queries) expected.push(await plain.run(q));
         const got: Answer[] = new Array(queries.length);
         let next = 0;
-        await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-          while (next < queries.length) {
-            const i = next++;
-            got[i] = await optimised.run(queries[i]);
-          }
-        }));
+        await Promise.all(
+          Array.from({ length: IN_FLIGHT }, async () => {
+            while (next < queries.length) {
+              const i = next++;
+              got[i] = await optimised.run(queries[i]);
+            }
+          }),
+        );
         // Plain evaluation stops at the depth limit where the index answers deep nesting outright.
         const wrong = queries.flatMap((q, i) =>
           show(got[i]) === show(expected[i]) || (!expected[i].ok && expected[i].error === 'max-depth')
             ? []
-            : [`${formatQuery(q)}: optimised ${show(got[i])}, plain ${show(expected[i])}`]);
+            : [`${formatQuery(q)}: optimised ${show(got[i])}, plain ${show(expected[i])}`],
+        );
         expect(wrong).toEqual([]);
         expect(queries.length).toBeGreaterThan(100);
         const stats = optimised.dispatchStats()!;

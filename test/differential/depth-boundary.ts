@@ -20,7 +20,8 @@ const user = (id: string) => ({ type: 'user', id, relation: ELLIPSIS });
 export const CHAINS: ChainShape[] = [
   {
     name: 'subject-set chain group:g0#member ← group:g1#member ← … ← group:gN#member ∋ user:u1',
-    schema: 'definition user {}\n\ndefinition group {\n  relation member: user | group#member\n  permission view = member\n}\n',
+    schema:
+      'definition user {}\n\ndefinition group {\n  relation member: user | group#member\n  permission view = member\n}\n',
     types: ['user', 'group'],
     relationships: (n) => [
       ...Array.from({ length: n }, (_, i) => ({
@@ -31,13 +32,44 @@ export const CHAINS: ChainShape[] = [
       { resource: { type: 'group', id: `g${n}` }, relation: 'member', subject: user('u1') },
     ],
     queries: [
-      { label: 'check g0#member@u1', query: { kind: 'check', resource: { type: 'group', id: 'g0' }, permission: 'member', subject: user('u1') } },
-      { label: 'check g0#view@u1', query: { kind: 'check', resource: { type: 'group', id: 'g0' }, permission: 'view', subject: user('u1') } },
-      { label: 'check g0#member@u2 (absent)', query: { kind: 'check', resource: { type: 'group', id: 'g0' }, permission: 'member', subject: user('u2') } },
-      { label: 'lookupResources group#member@u1', query: { kind: 'lookupResources', resourceType: 'group', permission: 'member', subject: user('u1') } },
-      { label: 'lookupResources group#view@u1', query: { kind: 'lookupResources', resourceType: 'group', permission: 'view', subject: user('u1') } },
-      { label: 'lookupSubjects g0#member user', query: { kind: 'lookupSubjects', resource: { type: 'group', id: 'g0' }, permission: 'member', subjectType: 'user' } },
-      { label: 'lookupSubjects g0#view user', query: { kind: 'lookupSubjects', resource: { type: 'group', id: 'g0' }, permission: 'view', subjectType: 'user' } },
+      {
+        label: 'check g0#member@u1',
+        query: { kind: 'check', resource: { type: 'group', id: 'g0' }, permission: 'member', subject: user('u1') },
+      },
+      {
+        label: 'check g0#view@u1',
+        query: { kind: 'check', resource: { type: 'group', id: 'g0' }, permission: 'view', subject: user('u1') },
+      },
+      {
+        label: 'check g0#member@u2 (absent)',
+        query: { kind: 'check', resource: { type: 'group', id: 'g0' }, permission: 'member', subject: user('u2') },
+      },
+      {
+        label: 'lookupResources group#member@u1',
+        query: { kind: 'lookupResources', resourceType: 'group', permission: 'member', subject: user('u1') },
+      },
+      {
+        label: 'lookupResources group#view@u1',
+        query: { kind: 'lookupResources', resourceType: 'group', permission: 'view', subject: user('u1') },
+      },
+      {
+        label: 'lookupSubjects g0#member user',
+        query: {
+          kind: 'lookupSubjects',
+          resource: { type: 'group', id: 'g0' },
+          permission: 'member',
+          subjectType: 'user',
+        },
+      },
+      {
+        label: 'lookupSubjects g0#view user',
+        query: {
+          kind: 'lookupSubjects',
+          resource: { type: 'group', id: 'g0' },
+          permission: 'view',
+          subjectType: 'user',
+        },
+      },
     ],
   },
   {
@@ -54,10 +86,27 @@ export const CHAINS: ChainShape[] = [
       { resource: { type: 'folder', id: `f${n}` }, relation: 'viewer', subject: user('u1') },
     ],
     queries: [
-      { label: 'check f0#view@u1', query: { kind: 'check', resource: { type: 'folder', id: 'f0' }, permission: 'view', subject: user('u1') } },
-      { label: 'check f0#view@u2 (absent)', query: { kind: 'check', resource: { type: 'folder', id: 'f0' }, permission: 'view', subject: user('u2') } },
-      { label: 'lookupResources folder#view@u1', query: { kind: 'lookupResources', resourceType: 'folder', permission: 'view', subject: user('u1') } },
-      { label: 'lookupSubjects f0#view user', query: { kind: 'lookupSubjects', resource: { type: 'folder', id: 'f0' }, permission: 'view', subjectType: 'user' } },
+      {
+        label: 'check f0#view@u1',
+        query: { kind: 'check', resource: { type: 'folder', id: 'f0' }, permission: 'view', subject: user('u1') },
+      },
+      {
+        label: 'check f0#view@u2 (absent)',
+        query: { kind: 'check', resource: { type: 'folder', id: 'f0' }, permission: 'view', subject: user('u2') },
+      },
+      {
+        label: 'lookupResources folder#view@u1',
+        query: { kind: 'lookupResources', resourceType: 'folder', permission: 'view', subject: user('u1') },
+      },
+      {
+        label: 'lookupSubjects f0#view user',
+        query: {
+          kind: 'lookupSubjects',
+          resource: { type: 'folder', id: 'f0' },
+          permission: 'view',
+          subjectType: 'user',
+        },
+      },
     ],
   },
 ];
@@ -83,7 +132,9 @@ export async function findBoundaries(spicedb: Engine, pemba: Engine, previousTyp
   const out: Boundary[] = [];
   let previous = previousTypes;
   for (const chain of CHAINS) {
-    const found = chain.queries.map((q) => ({ chain: chain.name, label: q.label, answerMismatches: [] as number[] }) as Boundary);
+    const found = chain.queries.map(
+      (q) => ({ chain: chain.name, label: q.label, answerMismatches: [] as number[] }) as Boundary,
+    );
     for (const n of LENGTHS) {
       const rels = chain.relationships(n);
       await spicedb.load(chain.schema, rels, [...new Set([...previous, ...chain.types])]);

@@ -59,7 +59,9 @@ describe('generator', () => {
       const c = generateCase(seed);
       for (const def of c.model.definitions) expect(def.ids.length).toBeGreaterThanOrEqual(3);
       for (const r of c.relationships) {
-        const rel = c.model.definitions.find((d) => d.name === r.resource.type)!.relations.find((x) => x.name === r.relation)!;
+        const rel = c.model.definitions
+          .find((d) => d.name === r.resource.type)!
+          .relations.find((x) => x.name === r.relation)!;
         expect(rel.kind).toBe('relation');
         const allowed = rel.types.some(
           (t) =>
@@ -113,7 +115,9 @@ describe('differential: Pemba vs SpiceDB', () => {
       `discrepancies by kind: ${byKind.size === 0 ? 'none' : [...byKind].map(([k, n]) => `${k} ${n}`).join(', ')}`,
       ...rejected.map((r) => `SpiceDB rejected seed ${r.seed} attempt ${r.attempt}: ${r.message}`),
     ];
-    const depth = results.flatMap((r) => r.discrepancies.filter((d) => d.kind === 'depth-divergence').map((d) => ({ r, d })));
+    const depth = results.flatMap((r) =>
+      r.discrepancies.filter((d) => d.kind === 'depth-divergence').map((d) => ({ r, d })),
+    );
     if (depth.length > 0) {
       const witnessed = (w: string) => depth.filter(({ d }) => d.witness === w).length;
       const byQuery = new Map<string, number>();
@@ -130,7 +134,10 @@ describe('differential: Pemba vs SpiceDB', () => {
     }
     lines.push(...boundaryReport);
     const file = join(tmpdir(), `pemba-differential-${seeds[0]}-${seeds.length}.txt`);
-    const full = [lines.join('\n'), ...results.filter((r) => r.discrepancies.length > 0).map((r) => formatReport(r, undefined, 1000))];
+    const full = [
+      lines.join('\n'),
+      ...results.filter((r) => r.discrepancies.length > 0).map((r) => formatReport(r, undefined, 1000)),
+    ];
     writeFileSync(file, full.join('\n\n') + '\n');
     lines.push(`full report: ${file}`);
     console.log(lines.join('\n'));
@@ -158,17 +165,21 @@ describe('differential: Pemba vs SpiceDB', () => {
     }, 300_000);
   }
 
-  it.skipIf(single)('max depth starts where SpiceDB says it does (long acyclic chains)', async () => {
-    const boundaries = await findBoundaries(spicedb, pemba, ['user', 'group', 'folder', 'document']);
-    const differ = boundaries.filter((b) => b.spicedb !== b.pemba);
-    boundaryReport = [
-      `max-depth boundaries: ${differ.length} of ${boundaries.length} chain queries start failing at a different length`,
-      ...boundaries.map((b) => `  ${b.spicedb !== b.pemba ? '≠' : '='} ${formatBoundary(b)}`),
-    ];
-    // Different answers where both answered: always a failure.
-    expect(boundaries.filter((b) => b.answerMismatches.length > 0).map(formatBoundary)).toEqual([]);
-    if (strict) expect(differ.map(formatBoundary)).toEqual([]);
-  }, 120_000);
+  it.skipIf(single)(
+    'max depth starts where SpiceDB says it does (long acyclic chains)',
+    async () => {
+      const boundaries = await findBoundaries(spicedb, pemba, ['user', 'group', 'folder', 'document']);
+      const differ = boundaries.filter((b) => b.spicedb !== b.pemba);
+      boundaryReport = [
+        `max-depth boundaries: ${differ.length} of ${boundaries.length} chain queries start failing at a different length`,
+        ...boundaries.map((b) => `  ${b.spicedb !== b.pemba ? '≠' : '='} ${formatBoundary(b)}`),
+      ];
+      // Different answers where both answered: always a failure.
+      expect(boundaries.filter((b) => b.answerMismatches.length > 0).map(formatBoundary)).toEqual([]);
+      if (strict) expect(differ.map(formatBoundary)).toEqual([]);
+    },
+    120_000,
+  );
 
   it('SpiceDB accepted (nearly) every generated schema', () => {
     expect(rejected.length, rejected.map((r) => `${r.seed}/${r.attempt}: ${r.message}`).join('\n')).toBeLessThanOrEqual(

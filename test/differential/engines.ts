@@ -16,8 +16,7 @@ export type ErrorClass = 'max-depth' | 'invalid-argument' | 'failed-precondition
 
 export type Answer =
   /** check: `[permissionship]`; lookups: the sorted, de-duplicated results. */
-  | { ok: true; value: string[] }
-  | { ok: false; error: ErrorClass; message: string };
+  { ok: true; value: string[] } | { ok: false; error: ErrorClass; message: string };
 
 export interface Engine {
   readonly name: string;
@@ -44,7 +43,11 @@ export function formatAnswer(a: Answer): string {
 }
 
 /** `u1`, a conditional `u1?`, a wildcard `*` or `* - {u1, u2}` (its exclusions). */
-export function subjectEntry(id: string, conditional: boolean, excluded: { id: string; conditional: boolean }[]): string {
+export function subjectEntry(
+  id: string,
+  conditional: boolean,
+  excluded: { id: string; conditional: boolean }[],
+): string {
   const own = `${id}${conditional ? '?' : ''}`;
   if (excluded.length === 0) return own;
   const ex = [...new Set(excluded.map((e) => `${e.id}${e.conditional ? '?' : ''}`))].sort();

@@ -178,7 +178,18 @@ const RELATION_NAMES: Record<string, string[]> = {
   folder: ['parent', 'owner', 'viewer', 'editor', 'grp', 'banned'],
   document: ['folder', 'grp', 'reader', 'writer', 'owner', 'banned', 'parent'],
 };
-const PERMISSION_NAMES = ['view', 'edit', 'read', 'write', 'admin_p', 'manage', 'everyone', 'access', 'delete', 'share'];
+const PERMISSION_NAMES = [
+  'view',
+  'edit',
+  'read',
+  'write',
+  'admin_p',
+  'manage',
+  'everyone',
+  'access',
+  'delete',
+  'share',
+];
 const ID_PREFIX: Record<string, string> = { user: 'u', group: 'g', folder: 'f', document: 'd' };
 
 /** Does `type#relation` (a relation) transitively include a wildcard through relation-typed subject sets? */
@@ -222,7 +233,8 @@ export function generateCase(seed: number, attempt = 0): GeneratedCase {
     // Structural favourites that make recursion and arrows likely.
     if (def.name === 'group' && !rels.includes('member') && rng.chance(0.8)) rels.unshift('member');
     if (def.name === 'folder' && !rels.includes('parent') && rng.chance(0.7)) rels.unshift('parent');
-    if (def.name === 'document' && !rels.includes('folder') && !rels.includes('parent') && rng.chance(0.6)) rels.unshift('folder');
+    if (def.name === 'document' && !rels.includes('folder') && !rels.includes('parent') && rng.chance(0.6))
+      rels.unshift('folder');
     relNames.set(def.name, rels);
     const perms = rng.sample(PERMISSION_NAMES, rng.int(1, 4));
     permNames.set(def.name, perms);
@@ -276,7 +288,7 @@ export function generateCase(seed: number, attempt = 0): GeneratedCase {
   }
   // SpiceDB: wildcard relations cannot be transitively included by a subject set. Drop offenders
   // until stable (removing one can't make another start reaching a wildcard, but loop to be safe).
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const def of model.definitions.slice(1)) {
       for (const rel of def.relations) {
@@ -369,10 +381,12 @@ function generateRelationships(model: SchemaModel, rng: Rng, cyclic: boolean): R
     }
     return false;
   };
-  let cycleBudget = cyclic ? rng.weighted([
-    [1, 3],
-    [2, 1],
-  ] as const) : 0;
+  let cycleBudget = cyclic
+    ? rng.weighted([
+        [1, 3],
+        [2, 1],
+      ] as const)
+    : 0;
   const density = rng.weighted([
     [0.3, 1],
     [0.5, 2],
@@ -424,7 +438,10 @@ export function namesOf(model: SchemaModel, type: string): string[] {
 }
 
 /** Distinct subject-set and plain-object type references used in the schema's type lists. */
-export function usedTypeRefs(model: SchemaModel): { plain: string[]; subjectSets: { type: string; relation: string }[] } {
+export function usedTypeRefs(model: SchemaModel): {
+  plain: string[];
+  subjectSets: { type: string; relation: string }[];
+} {
   const plain = new Set<string>();
   const sets = new Map<string, { type: string; relation: string }>();
   for (const def of model.definitions) {

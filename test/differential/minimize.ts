@@ -122,7 +122,7 @@ export async function minimize(
 
   const shrinkSchema = async (): Promise<boolean> => {
     let changed = false;
-    for (let progress = true; progress; ) {
+    for (let progress = true; progress;) {
       progress = false;
       for (const m of schemaEdits(best.model)) {
         // Drop relationships the edited schema no longer allows.
@@ -200,7 +200,9 @@ async function main(): Promise<void> {
     }
     if (d.kind === 'paging' || d.kind === 'schema') throw new Error(`cannot minimize a ${d.kind} discrepancy`);
     const query = queriesFor(c).find((q) => formatQuery(q) === d.query)!;
-    console.log(`minimizing [${d.kind}] ${d.query} of seed ${seed} (${result.discrepancies.length} discrepancies in the case)`);
+    console.log(
+      `minimizing [${d.kind}] ${d.query} of seed ${seed} (${result.discrepancies.length} discrepancies in the case)`,
+    );
     const m = await minimize(c, query, d.kind, spicedb, pemba, (s) => console.log(s));
     console.log(
       [

@@ -122,7 +122,10 @@ export class PembaEngine implements Engine {
               consistency: fullyConsistent,
             }),
           );
-          return { ok: true, value: normalise(rs.map((r) => `${r.resourceId}${conditional(r.permissionship) ? '?' : ''}`)) };
+          return {
+            ok: true,
+            value: normalise(rs.map((r) => `${r.resourceId}${conditional(r.permissionship) ? '?' : ''}`)),
+          };
         }
         case 'lookupSubjects': {
           const rs = await collect(

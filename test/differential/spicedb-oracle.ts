@@ -125,7 +125,9 @@ export class SpiceDBOracle implements Engine {
    */
   async prefetchChecks(queries: Query[]): Promise<void> {
     this.prefetched.clear();
-    const checks = queries.filter((q): q is Extract<Query, { kind: 'check' }> => q.kind === 'check' && q.subject.id !== '*');
+    const checks = queries.filter(
+      (q): q is Extract<Query, { kind: 'check' }> => q.kind === 'check' && q.subject.id !== '*',
+    );
     for (let i = 0; i < checks.length; i += 500) {
       const chunk = checks.slice(i, i + 500);
       const r = await this.p.checkBulkPermissions(
@@ -195,7 +197,9 @@ export class SpiceDBOracle implements Engine {
             subjectObjectType: q.subjectType,
             optionalSubjectRelation: q.subjectRelation === ELLIPSIS ? '' : (q.subjectRelation ?? ''),
           });
-          const rs = await collectStream<v1.LookupSubjectsResponse>((o) => this.db.permissions().lookupSubjects(request, o));
+          const rs = await collectStream<v1.LookupSubjectsResponse>((o) =>
+            this.db.permissions().lookupSubjects(request, o),
+          );
           const cond = (p: number) => p === v1.LookupPermissionship.CONDITIONAL_PERMISSION;
           return {
             ok: true,

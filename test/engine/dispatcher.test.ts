@@ -14,7 +14,10 @@ const outcome = (m: Membership, shareable = true): Outcome => ({ m, cut: shareab
 
 /** Fails the test instead of hanging when `p` never settles (a deadlock). */
 function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
+  ]);
 }
 
 describe('DispatchCache', () => {
@@ -110,11 +113,12 @@ describe('Dispatcher', () => {
   it('with dedupe off, every caller computes', async () => {
     const d = new Dispatcher({ cacheBytes: 0, dedupe: false });
     let runs = 0;
-    await Promise.all([1, 2].map(() => d.run('k', lane(), 0, true, async () => (runs++, await tick(), outcome(MEMBER)))));
+    await Promise.all(
+      [1, 2].map(() => d.run('k', lane(), 0, true, async () => (runs++, await tick(), outcome(MEMBER)))),
+    );
     expect(runs).toBe(2);
   });
 });
-
 
 const groups = `definition user {}
 definition group {
@@ -126,23 +130,37 @@ definition group {
 async function load(options: PembaOptions, relationships: string[]): Promise<Pemba> {
   const pemba = await Pemba.open(options);
   await pemba.writeSchema(groups);
-  await pemba.writeRelationships({ updates: relationships.map((r) => ({ operation: 'TOUCH' as const, relationship: parseRelationship(r) })) });
+  await pemba.writeRelationships({
+    updates: relationships.map((r) => ({ operation: 'TOUCH' as const, relationship: parseRelationship(r) })),
+  });
   return pemba;
 }
 
 describe('Pemba with shared dispatch', () => {
   it('answers concurrent checks over cyclic groups like a Pemba with sharing off, without hanging', async () => {
     const rels = [
-      'group:a#member@group:b#member', 'group:b#member@group:c#member', 'group:c#member@group:a#member',
-      'group:c#member@group:d#member', 'group:d#member@group:b#member', 'group:b#member@user:x',
-      'group:d#member@user:y', 'group:a#banned@user:y',
+      'group:a#member@group:b#member',
+      'group:b#member@group:c#member',
+      'group:c#member@group:a#member',
+      'group:c#member@group:d#member',
+      'group:d#member@group:b#member',
+      'group:b#member@user:x',
+      'group:d#member@user:y',
+      'group:a#banned@user:y',
     ];
     const shared = await load({ datastore: slowReads(openMemoryDatastore(), 3) }, rels);
     const plain = await load({ dispatchCacheBytes: 0, dedupe: false }, rels);
     const queries = [];
-    for (const g of ['a', 'b', 'c', 'd']) for (const u of ['x', 'y', 'z']) for (const p of ['member', 'view']) queries.push({ g, u, p });
+    for (const g of ['a', 'b', 'c', 'd'])
+      for (const u of ['x', 'y', 'z']) for (const p of ['member', 'view']) queries.push({ g, u, p });
     const ask = (pemba: Pemba, q: { g: string; u: string; p: string }) =>
-      pemba.check({ resource: { type: 'group', id: q.g }, permission: q.p, subject: parseSubject(`user:${q.u}`), consistency: { mode: 'fully_consistent' } })
+      pemba
+        .check({
+          resource: { type: 'group', id: q.g },
+          permission: q.p,
+          subject: parseSubject(`user:${q.u}`),
+          consistency: { mode: 'fully_consistent' },
+        })
         .then((r) => r.permissionship);
     const expected = await Promise.all(queries.map((q) => ask(plain, q)));
     for (let round = 0; round < 3; round++) {
@@ -155,19 +173,44 @@ describe('Pemba with shared dispatch', () => {
   it('keys answers by revision: a write is seen at once, an older snapshot keeps its answer', async () => {
     const pemba = await load({}, ['group:a#member@group:b#member', 'group:b#member@user:x']);
     const ask = async (consistency: Parameters<Pemba['check']>[0]['consistency']) =>
-      (await pemba.check({ resource: { type: 'group', id: 'a' }, permission: 'view', subject: parseSubject('user:x'), consistency })).permissionship;
-    const before = await pemba.check({ resource: { type: 'group', id: 'a' }, permission: 'view', subject: parseSubject('user:x'), consistency: { mode: 'fully_consistent' } });
+      (
+        await pemba.check({
+          resource: { type: 'group', id: 'a' },
+          permission: 'view',
+          subject: parseSubject('user:x'),
+          consistency,
+        })
+      ).permissionship;
+    const before = await pemba.check({
+      resource: { type: 'group', id: 'a' },
+      permission: 'view',
+      subject: parseSubject('user:x'),
+      consistency: { mode: 'fully_consistent' },
+    });
     expect(before.permissionship).toBe('HAS_PERMISSION');
-    await pemba.writeRelationships({ updates: [{ operation: 'DELETE', relationship: parseRelationship('group:b#member@user:x') }] });
+    await pemba.writeRelationships({
+      updates: [{ operation: 'DELETE', relationship: parseRelationship('group:b#member@user:x') }],
+    });
     expect(await ask({ mode: 'fully_consistent' })).toBe('NO_PERMISSION');
     expect(await ask({ mode: 'at_exact_snapshot', token: before.token })).toBe('HAS_PERMISSION');
   });
 
   it('does not cache across requests when relationships can expire', async () => {
     const pemba = await Pemba.open();
-    await pemba.writeSchema('use expiration\ndefinition user {}\ndefinition doc {\n  relation viewer: user with expiration\n}');
-    await pemba.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: parseRelationship('doc:1#viewer@user:x[expiration:2300-01-01T00:00:00Z]') }] });
-    const r = await pemba.check({ resource: { type: 'doc', id: '1' }, permission: 'viewer', subject: parseSubject('user:x'), consistency: { mode: 'fully_consistent' } });
+    await pemba.writeSchema(
+      'use expiration\ndefinition user {}\ndefinition doc {\n  relation viewer: user with expiration\n}',
+    );
+    await pemba.writeRelationships({
+      updates: [
+        { operation: 'TOUCH', relationship: parseRelationship('doc:1#viewer@user:x[expiration:2300-01-01T00:00:00Z]') },
+      ],
+    });
+    const r = await pemba.check({
+      resource: { type: 'doc', id: '1' },
+      permission: 'viewer',
+      subject: parseSubject('user:x'),
+      consistency: { mode: 'fully_consistent' },
+    });
     expect(r.permissionship).toBe('HAS_PERMISSION');
     expect(pemba.dispatchStats().entries).toBe(0);
   });

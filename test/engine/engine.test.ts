@@ -5,7 +5,12 @@ import type { SubjectRef } from '../../src/relationships/relationship.js';
 
 const fresh = { mode: 'fully_consistent' } as const;
 
-async function load(schema: string, relationships: string[], maxDepth?: number, options: PembaOptions = {}): Promise<Pemba> {
+async function load(
+  schema: string,
+  relationships: string[],
+  maxDepth?: number,
+  options: PembaOptions = {},
+): Promise<Pemba> {
   const pemba = await Pemba.open({ ...options, maxDepth });
   await pemba.writeSchema(schema);
   await pemba.writeRelationships({
@@ -22,7 +27,8 @@ const subject = (s: string): SubjectRef => {
 
 async function check(p: Pemba, resource: string, permission: string, who: string) {
   const [type, id] = resource.split(':');
-  return (await p.check({ resource: { type, id }, permission, subject: subject(who), consistency: fresh })).permissionship;
+  return (await p.check({ resource: { type, id }, permission, subject: subject(who), consistency: fresh }))
+    .permissionship;
 }
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -59,8 +65,16 @@ describe('check', () => {
       'group:b#member@group:a#member',
       'group:c#member@user:x',
     ]);
-    const ids = (await collect(p.lookupResources({ resourceType: 'group', permission: 'view', subject: subject('user:x'), consistency: fresh })))
-      .map((r) => r.resourceId);
+    const ids = (
+      await collect(
+        p.lookupResources({
+          resourceType: 'group',
+          permission: 'view',
+          subject: subject('user:x'),
+          consistency: fresh,
+        }),
+      )
+    ).map((r) => r.resourceId);
     expect(ids).toEqual(['a', 'b', 'c']);
   });
 
@@ -87,7 +101,8 @@ describe('check', () => {
   });
 
   it('evaluates exclusion and intersection', async () => {
-    const p = await load(`
+    const p = await load(
+      `
 definition user {}
 definition doc {
   relation viewer: user | user:*
@@ -95,12 +110,21 @@ definition doc {
   relation banned: user
   permission view = viewer - banned
   permission both = viewer & editor
-}`, ['doc:d#viewer@user:*', 'doc:d#banned@user:bob', 'doc:d#editor@user:ann']);
+}`,
+      ['doc:d#viewer@user:*', 'doc:d#banned@user:bob', 'doc:d#editor@user:ann'],
+    );
     expect(await check(p, 'doc:d', 'view', 'user:zed')).toBe('HAS_PERMISSION');
     expect(await check(p, 'doc:d', 'view', 'user:bob')).toBe('NO_PERMISSION');
     expect(await check(p, 'doc:d', 'both', 'user:ann')).toBe('HAS_PERMISSION');
     expect(await check(p, 'doc:d', 'both', 'user:zed')).toBe('NO_PERMISSION');
-    const subjects = await collect(p.lookupSubjects({ resource: { type: 'doc', id: 'd' }, permission: 'view', subjectType: 'user', consistency: fresh }));
+    const subjects = await collect(
+      p.lookupSubjects({
+        resource: { type: 'doc', id: 'd' },
+        permission: 'view',
+        subjectType: 'user',
+        consistency: fresh,
+      }),
+    );
     expect(subjects.map((s) => [s.subject.id, s.excludedSubjects.map((e) => e.id)])).toEqual([['*', ['bob']]]);
   });
 });
@@ -133,7 +157,9 @@ definition doc {
     expect(await check(p, 'doc:d', 'view', 'user:ann')).toBe('HAS_PERMISSION');
     expect(await check(p, 'doc:d', 'view', 'user:bob')).toBe('NO_PERMISSION');
     expect(await check(p, 'doc:e', 'own_all', 'user:own')).toBe('NO_PERMISSION');
-    await p.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: parseRelationship('folder:sub#owner@user:own') }] });
+    await p.writeRelationships({
+      updates: [{ operation: 'TOUCH', relationship: parseRelationship('folder:sub#owner@user:own') }],
+    });
     expect(await check(p, 'doc:e', 'own_all', 'user:own')).toBe('HAS_PERMISSION');
     expect(await check(p, 'doc:nothing', 'own_all', 'user:own')).toBe('NO_PERMISSION');
   });
@@ -144,7 +170,16 @@ definition doc {
     const seen: string[] = [];
     let cursor: string | undefined;
     for (;;) {
-      const page = await collect(p.lookupResources({ resourceType: 'doc', permission: 'view', subject: subject('user:ann'), limit: 2, cursor, consistency: fresh }));
+      const page = await collect(
+        p.lookupResources({
+          resourceType: 'doc',
+          permission: 'view',
+          subject: subject('user:ann'),
+          limit: 2,
+          cursor,
+          consistency: fresh,
+        }),
+      );
       if (page.length === 0) break;
       expect(page.length).toBeLessThanOrEqual(2);
       seen.push(...page.map((r) => r.resourceId));
@@ -154,9 +189,30 @@ definition doc {
   });
 
   it('rejects a cursor from a different request', async () => {
-    const p = await load(folders, ['folder:root#viewer@user:ann', 'doc:a#folder@folder:root', 'doc:b#folder@folder:root']);
-    const [first] = await collect(p.lookupResources({ resourceType: 'doc', permission: 'view', subject: subject('user:ann'), limit: 1, consistency: fresh }));
-    await expect(collect(p.lookupResources({ resourceType: 'folder', permission: 'view', subject: subject('user:ann'), cursor: first.cursor }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const p = await load(folders, [
+      'folder:root#viewer@user:ann',
+      'doc:a#folder@folder:root',
+      'doc:b#folder@folder:root',
+    ]);
+    const [first] = await collect(
+      p.lookupResources({
+        resourceType: 'doc',
+        permission: 'view',
+        subject: subject('user:ann'),
+        limit: 1,
+        consistency: fresh,
+      }),
+    );
+    await expect(
+      collect(
+        p.lookupResources({
+          resourceType: 'folder',
+          permission: 'view',
+          subject: subject('user:ann'),
+          cursor: first.cursor,
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
 
@@ -168,7 +224,14 @@ describe('expand', () => {
       kind: 'intermediate',
       operation: 'exclusion',
       children: [
-        { kind: 'leaf', expandedRelation: 'member', subjects: [{ type: 'group', id: 'b', relation: 'member' }, { type: 'user', id: 'x', relation: '...' }] },
+        {
+          kind: 'leaf',
+          expandedRelation: 'member',
+          subjects: [
+            { type: 'group', id: 'b', relation: 'member' },
+            { type: 'user', id: 'x', relation: '...' },
+          ],
+        },
         { kind: 'leaf', expandedRelation: 'banned', subjects: [{ type: 'user', id: 'y', relation: '...' }] },
       ],
     });
@@ -187,22 +250,34 @@ definition doc {
 }`;
 
   it('answers CONDITIONAL with the missing parameters, decides with context, stored context wins', async () => {
-    const p = await load(schema, ['doc:d#viewer@user:ann[at_least:{"min":3}]', 'doc:d#viewer@user:bob[at_least:{"min":3,"n":1}]']);
+    const p = await load(schema, [
+      'doc:d#viewer@user:ann[at_least:{"min":3}]',
+      'doc:d#viewer@user:bob[at_least:{"min":3,"n":1}]',
+    ]);
     const ask = async (who: string, context?: Record<string, unknown>) =>
-      p.check({ resource: { type: 'doc', id: 'd' }, permission: 'view', subject: subject(who), context, consistency: fresh });
+      p.check({
+        resource: { type: 'doc', id: 'd' },
+        permission: 'view',
+        subject: subject(who),
+        context,
+        consistency: fresh,
+      });
     expect(await ask('user:ann')).toMatchObject({ permissionship: 'CONDITIONAL_PERMISSION', missingContext: ['n'] });
     expect((await ask('user:ann', { n: 5 })).permissionship).toBe('HAS_PERMISSION');
     expect((await ask('user:ann', { n: 5, min: 10 })).permissionship).toBe('HAS_PERMISSION');
     expect((await ask('user:bob', { n: 5 })).permissionship).toBe('NO_PERMISSION');
-    const found = await collect(p.lookupResources({ resourceType: 'doc', permission: 'view', subject: subject('user:ann'), consistency: fresh }));
+    const found = await collect(
+      p.lookupResources({ resourceType: 'doc', permission: 'view', subject: subject('user:ann'), consistency: fresh }),
+    );
     expect(found.map((r) => [r.resourceId, r.permissionship])).toEqual([['d', 'CONDITIONAL_PERMISSION']]);
   });
 
   it('refuses a stored context with an unknown parameter or a value of the wrong type, writing nothing', async () => {
     const p = await load(schema, []);
     for (const bad of ['doc:d#viewer@user:ann[at_least:{"zz":1}]', 'doc:d#viewer@user:ann[at_least:{"n":"many"}]']) {
-      await expect(p.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: parseRelationship(bad) }] }))
-        .rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(
+        p.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: parseRelationship(bad) }] }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     }
     expect(await collect(p.readRelationships({ filter: { resourceType: 'doc' }, consistency: fresh }))).toEqual([]);
   });

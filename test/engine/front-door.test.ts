@@ -30,7 +30,8 @@ async function load(options: Parameters<typeof Pemba.open>[0] = {}): Promise<Pem
   await pemba.writeSchema(schema);
   await pemba.writeRelationships({
     updates: ['doc:d1#reader@user:ann', 'doc:d2#reader@group:g#member', 'group:g#member@user:ann'].map((r) => ({
-      operation: 'TOUCH' as const, relationship: parseRelationship(r),
+      operation: 'TOUCH' as const,
+      relationship: parseRelationship(r),
     })),
   });
   return pemba;
@@ -57,7 +58,12 @@ describe('CheckBulk item limit', () => {
     const p = await load({ maxCheckBulkItems: 20_000 });
     const { results } = await p.checkBulk(items(12_000), fresh);
     expect(results).toHaveLength(12_000);
-    expect(results.slice(0, 4).map(answer)).toEqual(['NO_PERMISSION', 'HAS_PERMISSION', 'HAS_PERMISSION', 'NO_PERMISSION']);
+    expect(results.slice(0, 4).map(answer)).toEqual([
+      'NO_PERMISSION',
+      'HAS_PERMISSION',
+      'HAS_PERMISSION',
+      'NO_PERMISSION',
+    ]);
     await expect(p.checkBulk(items(20_001), fresh)).rejects.toMatchObject({
       reason: 'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST',
       message: 'check bulk item count of 20001 is greater than maximum allowed of 20000',
@@ -67,21 +73,33 @@ describe('CheckBulk item limit', () => {
 
   it('honours a configured limit below the default', async () => {
     const p = await load({ maxCheckBulkItems: 3 });
-    await expect(p.checkBulk(items(4), fresh)).rejects.toMatchObject({ reason: 'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST' });
+    await expect(p.checkBulk(items(4), fresh)).rejects.toMatchObject({
+      reason: 'ERROR_REASON_TOO_MANY_CHECKS_IN_REQUEST',
+    });
     expect((await p.checkBulk(items(3), fresh)).results).toHaveLength(3);
     await p.close();
   });
 
   it('answers invalid items with their own errors, in request order, among valid ones', async () => {
     const p = await load();
-    const { results } = await p.checkBulk([
-      { resource: { type: 'doc', id: 'd1' }, permission: 'view', subject: ann },
-      { resource: { type: 'nope', id: 'x' }, permission: 'view', subject: ann },
-      { resource: { type: 'doc', id: 'd2' }, permission: 'view', subject: { type: 'user', id: '*', relation: '...' } },
-      { resource: { type: 'doc', id: 'd2' }, permission: 'view', subject: ann },
-    ], fresh);
+    const { results } = await p.checkBulk(
+      [
+        { resource: { type: 'doc', id: 'd1' }, permission: 'view', subject: ann },
+        { resource: { type: 'nope', id: 'x' }, permission: 'view', subject: ann },
+        {
+          resource: { type: 'doc', id: 'd2' },
+          permission: 'view',
+          subject: { type: 'user', id: '*', relation: '...' },
+        },
+        { resource: { type: 'doc', id: 'd2' }, permission: 'view', subject: ann },
+      ],
+      fresh,
+    );
     expect(results.map(answer)).toEqual([
-      'HAS_PERMISSION', 'object definition `nope` not found', 'cannot perform check on wildcard subject', 'HAS_PERMISSION',
+      'HAS_PERMISSION',
+      'object definition `nope` not found',
+      'cannot perform check on wildcard subject',
+      'HAS_PERMISSION',
     ]);
     await p.close();
   });
@@ -96,20 +114,30 @@ describe('Engine', () => {
     const compiled = engine.compile((await snapshot.readSchema())!.text);
     expect(engine.compile((await snapshot.readSchema())!.text)).toBe(compiled);
 
-    expect(await engine.check(snapshot, compiled, { resource: { type: 'doc', id: 'd2' }, permission: 'view', subject: ann }))
-      .toEqual({ kind: 'member' });
+    expect(
+      await engine.check(snapshot, compiled, { resource: { type: 'doc', id: 'd2' }, permission: 'view', subject: ann }),
+    ).toEqual({ kind: 'member' });
     const bulk = await engine.checkBulk(snapshot, compiled, items(3));
     expect(bulk.map((a) => a.membership?.kind)).toEqual(['not-member', 'member', 'member']);
     const tree = await engine.expand(snapshot, compiled, { resource: { type: 'doc', id: 'd1' }, permission: 'read' });
-    expect(tree).toEqual((await p.expand({ resource: { type: 'doc', id: 'd1' }, permission: 'read', consistency: fresh })).tree);
+    expect(tree).toEqual(
+      (await p.expand({ resource: { type: 'doc', id: 'd1' }, permission: 'read', consistency: fresh })).tree,
+    );
     const found: string[] = [];
-    for await (const r of engine.lookupResources(snapshot, compiled, { resourceType: 'doc', permission: 'view', subject: ann })) {
+    for await (const r of engine.lookupResources(snapshot, compiled, {
+      resourceType: 'doc',
+      permission: 'view',
+      subject: ann,
+    })) {
       found.push(r.id);
     }
     expect(found).toEqual(['d1', 'd2']);
     const subjects: string[] = [];
     const lookup = engine.lookupSubjects(snapshot, compiled, {
-      resource: { type: 'doc', id: 'd2' }, permission: 'view', subjectType: 'user', subjectRelation: '...',
+      resource: { type: 'doc', id: 'd2' },
+      permission: 'view',
+      subjectType: 'user',
+      subjectRelation: '...',
     });
     for await (const s of lookup) subjects.push(s.id);
     expect(subjects).toEqual(['ann']);
@@ -142,10 +170,17 @@ describe('schema analysis', () => {
     expect(a.usesExpiration).toBe(false);
     expect(a.isMonotoneUnion('doc', 'read')).toBe(true);
     expect(a.isMonotoneUnion('doc', 'view')).toBe(false);
-    expect([...a.usersetsReaching('doc', 'read')].sort()).toEqual(['doc#read', 'doc#reader', 'group#member', 'user#...']);
+    expect([...a.usersetsReaching('doc', 'read')].sort()).toEqual([
+      'doc#read',
+      'doc#reader',
+      'group#member',
+      'user#...',
+    ]);
     expect([...a.indexableRelations.keys()]).toEqual(['group#member']);
     expect(a.reverse.computedBy.get('doc#reader')).toEqual(['view', 'read']);
-    const expiring = analysisOf(compileSchema('use expiration\ndefinition user {}\ndefinition doc {\n  relation rel: user with expiration\n}'));
+    const expiring = analysisOf(
+      compileSchema('use expiration\ndefinition user {}\ndefinition doc {\n  relation rel: user with expiration\n}'),
+    );
     expect(expiring.usesExpiration).toBe(true);
   });
 
@@ -157,10 +192,14 @@ describe('schema analysis', () => {
     };
     const kinds = (options?: { subtracted?: boolean }, skip?: Rewrite['kind']) => {
       const seen: string[] = [];
-      walkRewrite(rw, (n) => {
-        seen.push(n.kind === 'computed' ? n.relation : n.kind);
-        return n.kind !== skip;
-      }, options);
+      walkRewrite(
+        rw,
+        (n) => {
+          seen.push(n.kind === 'computed' ? n.relation : n.kind);
+          return n.kind !== skip;
+        },
+        options,
+      );
       return seen;
     };
     expect(kinds()).toEqual(['exclusion', 'union', 'this', 'a', 'b']);

@@ -48,18 +48,38 @@ async function answers(pemba: Pemba, consistency: Consistency) {
   const out: string[] = [];
   for (const t of ['t0', 't5', 't29', 'x']) {
     for (const u of ['u0', 'u29', 'nobody']) {
-      const r = await pemba.check({ resource: { type: 'team', id: t }, permission: 'member', subject: parseSubject(`user:${u}`), consistency });
+      const r = await pemba.check({
+        resource: { type: 'team', id: t },
+        permission: 'member',
+        subject: parseSubject(`user:${u}`),
+        consistency,
+      });
       out.push(`${t}/${u}: ${r.permissionship}`);
     }
   }
   for (const u of ['u5', 'u29']) {
-    const r = await pemba.check({ resource: { type: 'repo', id: 'r' }, permission: 'read', subject: parseSubject(`user:${u}`), consistency });
+    const r = await pemba.check({
+      resource: { type: 'repo', id: 'r' },
+      permission: 'read',
+      subject: parseSubject(`user:${u}`),
+      consistency,
+    });
     out.push(`repo/${u}: ${r.permissionship}`);
   }
-  for await (const x of pemba.lookupResources({ resourceType: 'team', permission: 'member', subject: parseSubject('user:u29'), consistency })) {
+  for await (const x of pemba.lookupResources({
+    resourceType: 'team',
+    permission: 'member',
+    subject: parseSubject('user:u29'),
+    consistency,
+  })) {
     out.push(`lr ${x.resourceId}`);
   }
-  for await (const x of pemba.lookupSubjects({ resource: { type: 'team', id: 't3' }, permission: 'member', subjectType: 'user', consistency })) {
+  for await (const x of pemba.lookupSubjects({
+    resource: { type: 'team', id: 't3' },
+    permission: 'member',
+    subjectType: 'user',
+    consistency,
+  })) {
     out.push(`ls ${x.subject.id}`);
   }
   return out;
@@ -80,7 +100,13 @@ describe('the nested-group index in the engine', () => {
     const plain = counting(openMemoryDatastore());
     const a = await open({ datastore: indexed.datastore, dispatchCacheBytes: 0 }, chain);
     const b = await open({ ...OPTIMISATIONS_OFF, datastore: plain.datastore }, chain);
-    const ask = (p: Pemba) => p.check({ resource: { type: 'team', id: 't0' }, permission: 'member', subject: parseSubject('user:nobody'), consistency: fresh });
+    const ask = (p: Pemba) =>
+      p.check({
+        resource: { type: 'team', id: 't0' },
+        permission: 'member',
+        subject: parseSubject('user:nobody'),
+        consistency: fresh,
+      });
     const before = [indexed.queries(), plain.queries()];
     expect((await ask(a.pemba)).permissionship).toBe('NO_PERMISSION');
     expect((await ask(b.pemba)).permissionship).toBe('NO_PERMISSION');
@@ -118,7 +144,12 @@ definition group {
   relation member: user | group#member
 }`;
   const check = (pemba: Pemba, group: string, user: string) =>
-    pemba.check({ resource: { type: 'group', id: group }, permission: 'member', subject: parseSubject(`user:${user}`), consistency: fresh });
+    pemba.check({
+      resource: { type: 'group', id: group },
+      permission: 'member',
+      subject: parseSubject(`user:${user}`),
+      consistency: fresh,
+    });
 
   /** N parents contain a hub that contains M children; each child has one user. */
   async function hub(pemba: Pemba, n: number, m: number) {
@@ -128,7 +159,8 @@ definition group {
       ...Array.from({ length: m }, (_, j) => `group:hub#member@group:c${j}#member`),
       ...Array.from({ length: m }, (_, j) => `group:c${j}#member@user:u${j}`),
     ];
-    for (let i = 0; i < rels.length; i += 1000) await pemba.writeRelationships({ updates: rels.slice(i, i + 1000).map(rel) });
+    for (let i = 0; i < rels.length; i += 1000)
+      await pemba.writeRelationships({ updates: rels.slice(i, i + 1000).map(rel) });
   }
 
   it('keeps a hub group within its memory budget, answering every check right', async () => {
@@ -174,21 +206,27 @@ definition group {
     await again.close();
   });
 
-  it.each(BACKENDS)('gives the same answer to the same question while unrelated writes run (a chain past the depth limit, %s)', async (backend) => {
-    // Past depth 50 only the index can answer; it must not depend on whether it has caught up yet.
-    const pemba = await Pemba.open({ datastore: await backends.open(backend), dispatchCacheBytes: 0 });
-    await pemba.writeSchema(hubSchema);
-    const chain51 = [...Array.from({ length: 51 }, (_, i) => `group:g${i}#member@group:g${i + 1}#member`), 'group:g51#member@user:deep'];
-    await pemba.writeRelationships({ updates: chain51.map(rel) });
-    const answers = new Set<string>();
-    for (let i = 0; i < 100; i++) {
-      await pemba.writeRelationships({ updates: [rel(`group:other${i}#member@user:u${i}`)] });
-      const r = await check(pemba, 'g0', 'deep').catch((e: Error) => e.message);
-      answers.add(typeof r === 'string' ? r : r.permissionship);
-    }
-    expect([...answers]).toEqual(['HAS_PERMISSION']);
-    await pemba.close();
-  });
+  it.each(BACKENDS)(
+    'gives the same answer to the same question while unrelated writes run (a chain past the depth limit, %s)',
+    async (backend) => {
+      // Past depth 50 only the index can answer; it must not depend on whether it has caught up yet.
+      const pemba = await Pemba.open({ datastore: await backends.open(backend), dispatchCacheBytes: 0 });
+      await pemba.writeSchema(hubSchema);
+      const chain51 = [
+        ...Array.from({ length: 51 }, (_, i) => `group:g${i}#member@group:g${i + 1}#member`),
+        'group:g51#member@user:deep',
+      ];
+      await pemba.writeRelationships({ updates: chain51.map(rel) });
+      const answers = new Set<string>();
+      for (let i = 0; i < 100; i++) {
+        await pemba.writeRelationships({ updates: [rel(`group:other${i}#member@user:u${i}`)] });
+        const r = await check(pemba, 'g0', 'deep').catch((e: Error) => e.message);
+        answers.add(typeof r === 'string' ? r : r.permissionship);
+      }
+      expect([...answers]).toEqual(['HAS_PERMISSION']);
+      await pemba.close();
+    },
+  );
 
   it('answers a token from another node the same, at once (two nodes on one PostgreSQL database)', async () => {
     // Node B learns of A's commit when it reads the head, not at its next poll of the change feed.
@@ -204,7 +242,9 @@ definition group {
         const { token } = await a.writeRelationships({ updates: [rel(`group:g51#member@user:u${i}`)] });
         const started = performance.now();
         const r = await b.check({
-          resource: { type: 'group', id: 'g0' }, permission: 'member', subject: parseSubject(`user:u${i}`),
+          resource: { type: 'group', id: 'g0' },
+          permission: 'member',
+          subject: parseSubject(`user:u${i}`),
           consistency: { mode: 'at_least_as_fresh', token },
         });
         expect(r.permissionship).toBe('HAS_PERMISSION');

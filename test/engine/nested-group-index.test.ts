@@ -4,7 +4,9 @@ import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { NestingGraph, ReachCache } from '../../src/engine/nested-group-graph.js';
 import type { EdgeChange } from '../../src/engine/nested-group-graph.js';
 import {
-  indexableRelations, NestedGroupIndex, StaleNestedGroupViewError,
+  indexableRelations,
+  NestedGroupIndex,
+  StaleNestedGroupViewError,
 } from '../../src/engine/nested-group-index.js';
 import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 import { useTestBackends } from '../datastore/test-backends.js';
@@ -29,7 +31,12 @@ definition folder {
 function rel(s: string, extra: Pick<Relationship, 'caveat' | 'expiresAt'> = {}): Relationship {
   const m = /^([^:]+):([^#]+)#([^@]+)@([^:]+):([^#]+)(?:#(.+))?$/.exec(s);
   if (!m) throw new Error(`bad relationship ${s}`);
-  return { resource: { type: m[1], id: m[2] }, relation: m[3], subject: { type: m[4], id: m[5], relation: m[6] ?? '...' }, ...extra };
+  return {
+    resource: { type: m[1], id: m[2] },
+    relation: m[3],
+    subject: { type: m[4], id: m[5], relation: m[6] ?? '...' },
+    ...extra,
+  };
 }
 const touch = (s: string, extra: Pick<Relationship, 'caveat' | 'expiresAt'> = {}): RelationshipUpdate => ({
   operation: 'TOUCH',
@@ -75,8 +82,15 @@ function referenceClosure(edges: Iterable<readonly [string, string]>) {
 }
 
 /** The T#R → T#R edges stored at `revision`, read from the datastore (not from the index). */
-async function storedEdges(ds: Datastore, revision: Revision, type = 'team', relation = 'member'): Promise<[string, string][]> {
-  const rs = await ds.snapshot(revision).queryRelationships({ resourceType: type, relation, subjectType: type, subjectRelation: relation });
+async function storedEdges(
+  ds: Datastore,
+  revision: Revision,
+  type = 'team',
+  relation = 'member',
+): Promise<[string, string][]> {
+  const rs = await ds
+    .snapshot(revision)
+    .queryRelationships({ resourceType: type, relation, subjectType: type, subjectRelation: relation });
   return rs.map((r) => [r.resource.id, r.subject.id]);
 }
 
@@ -96,7 +110,13 @@ afterEach(async () => {
 });
 
 /** Compare every id's descendants and ancestors at `revision` with the reference closure. */
-async function expectExact(index: NestedGroupIndex, ds: Datastore, revision: Revision, ids: string[], relation = 'member') {
+async function expectExact(
+  index: NestedGroupIndex,
+  ds: Datastore,
+  revision: Revision,
+  ids: string[],
+  relation = 'member',
+) {
   expect(await index.caughtUp(revision, 10_000)).toBe(true);
   const ref = referenceClosure(await storedEdges(ds, revision, 'team', relation));
   const view = index.at(revision, 'team', relation);
@@ -133,12 +153,18 @@ async function randomSequence(backend: Backend, seed: number, commits: number) {
       const x = random();
       let u: RelationshipUpdate;
       if (x < 0.45) u = touch(edge(pick(), pick()));
-      else if (x < 0.55 && before.size > 0) u = touch([...before][Math.floor(random() * before.size)]!); // re-TOUCH
+      else if (x < 0.55 && before.size > 0)
+        u = touch([...before][Math.floor(random() * before.size)]!); // re-TOUCH
       else if (x < 0.85) {
         const present = [...before];
-        u = present.length > 0 && random() < 0.8 ? del(present[Math.floor(random() * present.length)]!) : del(edge(pick(), pick()));
-      } else if (x < 0.9) u = touch(`team:${pick()}#member@team:${pick()}#admin`); // not an edge
-      else if (x < 0.95) u = touch(edge(pick(), pick(), 'admin')); // another indexable relation
+        u =
+          present.length > 0 && random() < 0.8
+            ? del(present[Math.floor(random() * present.length)]!)
+            : del(edge(pick(), pick()));
+      } else if (x < 0.9)
+        u = touch(`team:${pick()}#member@team:${pick()}#admin`); // not an edge
+      else if (x < 0.95)
+        u = touch(edge(pick(), pick(), 'admin')); // another indexable relation
       else u = touch(`team:${pick()}#member@user:u${Math.floor(random() * 5)}`);
       const key = `${u.relationship.resource.id}|${u.relationship.relation}|${u.relationship.subject.id}|${u.relationship.subject.relation}`;
       if (seenKeys.has(key)) continue; // one update per relationship per write call
@@ -166,7 +192,10 @@ function graphOf(edges: Iterable<readonly [string, string]>, cacheBytes = 1 << 2
 }
 
 describe('NestingGraph', () => {
-  for (const [name, cacheBytes] of [['a roomy cache', 1 << 20], ['a cache of a few sets', 600]] as const) {
+  for (const [name, cacheBytes] of [
+    ['a roomy cache', 1 << 20],
+    ['a cache of a few sets', 600],
+  ] as const) {
     it(`matches a from-scratch closure after every random batch, with cycles (${name})`, () => {
       const random = rng(7);
       const ids = Array.from({ length: 15 }, (_, i) => `n${i}`);
@@ -210,10 +239,16 @@ describe('NestingGraph', () => {
   }
 
   it('never mutates a set it has handed out', () => {
-    const c = graphOf([['a', 'b'], ['b', 'c']]);
+    const c = graphOf([
+      ['a', 'b'],
+      ['b', 'c'],
+    ]);
     const descA = c.descendants('a')!;
     const ancC = c.ancestors('c')!;
-    c.applyBatch([{ op: 'add', parent: 'c', child: 'd' }, { op: 'add', parent: 'x', child: 'a' }]);
+    c.applyBatch([
+      { op: 'add', parent: 'c', child: 'd' },
+      { op: 'add', parent: 'x', child: 'a' },
+    ]);
     expect(sorted(descA)).toEqual(['b', 'c']);
     expect(sorted(ancC)).toEqual(['a', 'b']);
     expect(sorted(c.descendants('a')!)).toEqual(['b', 'c', 'd']);
@@ -224,7 +259,11 @@ describe('NestingGraph', () => {
   });
 
   it('includes a node in its own descendants only on a cycle', () => {
-    const c = graphOf([['a', 'b'], ['b', 'a'], ['b', 'c']]);
+    const c = graphOf([
+      ['a', 'b'],
+      ['b', 'a'],
+      ['b', 'c'],
+    ]);
     expect(sorted(c.descendants('a')!)).toEqual(['a', 'b', 'c']);
     expect(sorted(c.descendants('c')!)).toEqual([]);
     c.applyBatch([{ op: 'remove', parent: 'b', child: 'a' }]);
@@ -249,7 +288,15 @@ describe('NestingGraph', () => {
   });
 
   it('gives up on a closure larger than maxReach, and answers again once it shrinks', () => {
-    const g = graphOf([['a', 'b'], ['b', 'c'], ['c', 'd']], 1 << 20, 2);
+    const g = graphOf(
+      [
+        ['a', 'b'],
+        ['b', 'c'],
+        ['c', 'd'],
+      ],
+      1 << 20,
+      2,
+    );
     expect(g.descendants('a')).toBeUndefined();
     expect(sorted(g.descendants('b')!)).toEqual(['c', 'd']);
     g.applyBatch([{ op: 'remove', parent: 'c', child: 'd' }]);
@@ -329,10 +376,16 @@ describe('NestedGroupIndex', () => {
     expect(index.at(r2 + 1n, 'team', 'member')).toBeUndefined(); // not applied yet
     // Commits on other relations, and a re-TOUCH of a present edge, do not move changedAt.
     const r3 = await write(ds, touch('team:a#member@user:ann'), touch('folder:f#viewer@team:a#member'));
-    const r4 = await write(ds, touch(edge('a', 'b')), touch('team:a#member@team:z#admin'), touch(edge('a', 'q', 'admin')));
+    const r4 = await write(
+      ds,
+      touch(edge('a', 'b')),
+      touch('team:a#member@team:z#admin'),
+      touch(edge('a', 'q', 'admin')),
+    );
     const r5 = await write(ds, del(edge('x', 'y')));
     expect(await index.caughtUp(r5, 5000)).toBe(true);
-    for (const q of [r2, r3, r4, r5]) expect(sorted(index.at(q, 'team', 'member')!.descendants('a'))).toEqual(['b', 'c']);
+    for (const q of [r2, r3, r4, r5])
+      expect(sorted(index.at(q, 'team', 'member')!.descendants('a'))).toEqual(['b', 'c']);
     expect(index.at(r5 + 1n, 'team', 'member')).toBeUndefined();
     // team#admin changed at r4.
     expect(index.at(r3, 'team', 'admin')).toBeUndefined();
@@ -367,7 +420,8 @@ describe('NestedGroupIndex', () => {
     const ds = openMemoryDatastore();
     const plain = 'definition user {}\ndefinition team {\n  relation member: user | team#member\n}';
     const flat = 'definition user {}\ndefinition team {\n  relation member: user\n}';
-    const caveated = 'caveat cav(x int) { x > 1 }\ndefinition user {}\ndefinition team {\n  relation member: user | team#member with cav\n}';
+    const caveated =
+      'caveat cav(x int) { x > 1 }\ndefinition user {}\ndefinition team {\n  relation member: user | team#member with cav\n}';
     const r1 = await write(ds, touch(edge('a', 'b')), touch(edge('b', 'c')));
     const index = await openIndex(ds);
     expect(index.indexedRelations()).toEqual([]); // no schema yet
@@ -430,7 +484,10 @@ describe('NestedGroupIndex', () => {
       // The index watches only indexed relations' edges; a schema commit that indexes another
       // relation is followed by commits the same watch read already, filtered for the old set.
       const ds = await backends.open(backend);
-      const memberOnly = SCHEMA.replace('relation admin: user | team#admin | team#member', 'relation admin: user | team#member');
+      const memberOnly = SCHEMA.replace(
+        'relation admin: user | team#admin | team#member',
+        'relation admin: user | team#member',
+      );
       await writeSchema(ds, memberOnly);
       const index = await openIndex(ds);
       expect(index.indexedRelations()).toEqual(['team#member']);
@@ -578,7 +635,9 @@ describe('NestedGroupIndex', () => {
       expect(ticks).toBeGreaterThan(ticksAtCommit);
       expect(index.stats().relations['team#member']!.edges).toBe(50_001);
       const view = index.at(r, 'team', 'member')!;
-      expect(sorted(view.descendants('root'))).toEqual(sorted(['t0', ...Array.from({ length: 10 }, (_, k) => `t${5000 + k * 5000}`)]));
+      expect(sorted(view.descendants('root'))).toEqual(
+        sorted(['t0', ...Array.from({ length: 10 }, (_, k) => `t${5000 + k * 5000}`)]),
+      );
       expect(sorted(view.ancestors('t10000'))).toEqual(['root', 't0']);
     } finally {
       clearInterval(timer);

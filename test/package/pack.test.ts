@@ -14,7 +14,15 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -91,7 +99,11 @@ async function writeScratchProject(dir: string, tarball: string, pkg: PackageJso
   const packages: Record<string, unknown> = {
     '': { name: 'scratch', dependencies: { [pkg.name]: spec } },
     [`node_modules/${pkg.name}`]: {
-      version: pkg.version, resolved: spec, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin,
+      version: pkg.version,
+      resolved: spec,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
       engines: pkg.engines,
     },
   };
@@ -203,8 +215,10 @@ describe('the packed package, installed in a scratch project', () => {
     const stageDir = join(tmp, 'stage');
     stage(stageDir);
     pkg = JSON.parse(readFileSync(join(stageDir, 'package.json'), 'utf8')) as PackageJson;
-    const packed = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', tmp], stageDir)) as
-      Array<{ filename: string; files: Array<{ path: string }> }>;
+    const packed = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', tmp], stageDir)) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     packedFiles = packed[0].files.map((f) => f.path);
 
     mkdirSync(app);
@@ -238,8 +252,17 @@ describe('the packed package, installed in a scratch project', () => {
   }, 60_000);
 
   it('holds the built entry points and declarations, not the sources or tests', () => {
-    const expected = ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/sqlite.js',
-      'dist/sqlite.d.ts', 'dist/postgres.js', 'dist/postgres.d.ts', 'dist/cli/main.js'];
+    const expected = [
+      'package.json',
+      'README.md',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/sqlite.js',
+      'dist/sqlite.d.ts',
+      'dist/postgres.js',
+      'dist/postgres.d.ts',
+      'dist/cli/main.js',
+    ];
     for (const f of expected) {
       expect(packedFiles, f).toContain(f);
     }
@@ -249,13 +272,22 @@ describe('the packed package, installed in a scratch project', () => {
 
   it("type-checks a user's program against pemba, pemba/sqlite and pemba/postgres, and runs it", async () => {
     writeFileSync(join(app, 'user.ts'), USER_PROGRAM);
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false,
-        outDir: 'out', rootDir: '.', types: ['node'],
-      },
-      files: ['user.ts'],
-    }));
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: false,
+          outDir: 'out',
+          rootDir: '.',
+          types: ['node'],
+        },
+        files: ['user.ts'],
+      }),
+    );
     await sh(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], app);
     const uri = `${SERVER}/${database}`;
     const stdout = await sh(process.execPath, ['out/user.js'], app, childEnv({ PEMBA_PACK_POSTGRES_URI: uri }));

@@ -20,8 +20,24 @@ import { v1 } from '@authzed/authzed-node';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  collect, deadlineIn, guard, fullyConsistent, HAS, importBulk, killAll, latencyProbe, obj, outcome, report, rssSampler, sleep,
-  startServer, stillAnswers, subj, touchAll, writeSchema,
+  collect,
+  deadlineIn,
+  guard,
+  fullyConsistent,
+  HAS,
+  importBulk,
+  killAll,
+  latencyProbe,
+  obj,
+  outcome,
+  report,
+  rssSampler,
+  sleep,
+  startServer,
+  stillAnswers,
+  subj,
+  touchAll,
+  writeSchema,
 } from './harness.js';
 import type { Outcome, Server } from './harness.js';
 
@@ -89,8 +105,14 @@ async function loadHierarchy(s: Server): Promise<string> {
 /** What makes the lookups long: viewers at the bottom and documents at the top (bulk-imported). */
 async function loadLookupData(s: Server): Promise<void> {
   const client = s.client();
-  await importBulk(client, Array.from({ length: VIEWERS }, (_, i) => `folder:${folder(LAYERS - 1, i % WIDTH)}#viewer@user:v${i}`));
-  await importBulk(client, Array.from({ length: DOCS }, (_, i) => `doc:d${i}#folder@folder:${folder(0, i % WIDTH)}`));
+  await importBulk(
+    client,
+    Array.from({ length: VIEWERS }, (_, i) => `folder:${folder(LAYERS - 1, i % WIDTH)}#viewer@user:v${i}`),
+  );
+  await importBulk(
+    client,
+    Array.from({ length: DOCS }, (_, i) => `doc:d${i}#folder@folder:${folder(0, i % WIDTH)}`),
+  );
 }
 
 interface Hostile {
@@ -103,31 +125,68 @@ interface Hostile {
 
 const expandTop: Hostile = {
   name: 'ExpandPermissionTree folder:L0_0#view',
-  run: (client, options) => client.promises.expandPermissionTree(v1.ExpandPermissionTreeRequest.create({
-    resource: obj('folder', folder(0, 0)), permission: 'view', consistency: fullyConsistent(),
-  }), new grpc.Metadata(), options),
+  run: (client, options) =>
+    client.promises.expandPermissionTree(
+      v1.ExpandPermissionTreeRequest.create({
+        resource: obj('folder', folder(0, 0)),
+        permission: 'view',
+        consistency: fullyConsistent(),
+      }),
+      new grpc.Metadata(),
+      options,
+    ),
 };
 
 const lookups: Hostile[] = [
   {
     name: 'LookupResources doc#visible for user:alice',
-    run: (client, options) => collect(client.lookupResources(v1.LookupResourcesRequest.create({
-      resourceObjectType: 'doc', permission: 'visible', subject: subj('user', 'alice'), consistency: fullyConsistent(),
-    }), new grpc.Metadata(), options)),
+    run: (client, options) =>
+      collect(
+        client.lookupResources(
+          v1.LookupResourcesRequest.create({
+            resourceObjectType: 'doc',
+            permission: 'visible',
+            subject: subj('user', 'alice'),
+            consistency: fullyConsistent(),
+          }),
+          new grpc.Metadata(),
+          options,
+        ),
+      ),
     complete: DOCS,
   },
   {
     name: 'LookupResources folder#visible for user:alice',
-    run: (client, options) => collect(client.lookupResources(v1.LookupResourcesRequest.create({
-      resourceObjectType: 'folder', permission: 'visible', subject: subj('user', 'alice'), consistency: fullyConsistent(),
-    }), new grpc.Metadata(), options)),
+    run: (client, options) =>
+      collect(
+        client.lookupResources(
+          v1.LookupResourcesRequest.create({
+            resourceObjectType: 'folder',
+            permission: 'visible',
+            subject: subj('user', 'alice'),
+            consistency: fullyConsistent(),
+          }),
+          new grpc.Metadata(),
+          options,
+        ),
+      ),
     complete: (LAYERS - 1) * WIDTH + 1,
   },
   {
     name: 'LookupSubjects folder:L0_0#visible of type user',
-    run: (client, options) => collect(client.lookupSubjects(v1.LookupSubjectsRequest.create({
-      resource: obj('folder', folder(0, 0)), permission: 'visible', subjectObjectType: 'user', consistency: fullyConsistent(),
-    }), new grpc.Metadata(), options)),
+    run: (client, options) =>
+      collect(
+        client.lookupSubjects(
+          v1.LookupSubjectsRequest.create({
+            resource: obj('folder', folder(0, 0)),
+            permission: 'visible',
+            subjectObjectType: 'user',
+            consistency: fullyConsistent(),
+          }),
+          new grpc.Metadata(),
+          options,
+        ),
+      ),
     complete: VIEWERS + 1,
   },
 ];
@@ -143,7 +202,13 @@ interface Run {
 
 /** One hostile call (with `deadlineMs` from the client, if given) while another client checks something trivial every 20 ms. */
 async function underHostileCall(s: Server, token: string, hostile: Hostile, deadlineMs?: number): Promise<Run> {
-  const probe = latencyProbe(s, { resource: 'folder:trivial', permission: 'view', subject: 'user:t', expect: HAS, token });
+  const probe = latencyProbe(s, {
+    resource: 'folder:trivial',
+    permission: 'view',
+    subject: 'user:t',
+    expect: HAS,
+    token,
+  });
   await sleep(500); // the probe's own warm-up
   probe.reset();
   const rss = rssSampler(s, 250);
@@ -155,15 +220,25 @@ async function underHostileCall(s: Server, token: string, hostile: Hostile, dead
   const afterAnswerCpuShare = (s.cpuMs() - cpu1) / (performance.now() - t1);
   const trivial = probe.stop();
   rss.stop();
-  return { call, trivial, cpuMs: Math.round(cpu1 - cpu0), afterAnswerCpuShare: Math.round(afterAnswerCpuShare * 100) / 100, peakRssMiB: rss.max() };
+  return {
+    call,
+    trivial,
+    cpuMs: Math.round(cpu1 - cpu0),
+    afterAnswerCpuShare: Math.round(afterAnswerCpuShare * 100) / 100,
+    peakRssMiB: rss.max(),
+  };
 }
 
 function expectBounded(s: Server, run: Run, hostile: Hostile, limitMs: number) {
   const allowed = hostile === expandTop ? ['RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED'] : ['OK', 'DEADLINE_EXCEEDED'];
   expect(allowed, `${hostile.name}: ${run.call.codeName} ${run.call.details}`).toContain(run.call.codeName);
-  if (run.call.codeName === 'OK') expect((run.call.value as unknown[]).length, 'results of a lookup that finished').toBe(hostile.complete);
+  if (run.call.codeName === 'OK')
+    expect((run.call.value as unknown[]).length, 'results of a lookup that finished').toBe(hostile.complete);
   expect(run.call.ms, `${hostile.name}: time to the answer (ms)`).toBeLessThan(limitMs + MARGIN_MS);
-  expect(run.afterAnswerCpuShare, `${hostile.name}: server CPU in the second after the answer (share of a core)`).toBeLessThan(AFTER_ANSWER_CPU_SHARE);
+  expect(
+    run.afterAnswerCpuShare,
+    `${hostile.name}: server CPU in the second after the answer (share of a core)`,
+  ).toBeLessThan(AFTER_ANSWER_CPU_SHARE);
   expect(run.trivial.failures).toEqual([]);
   expect(run.trivial.wrong).toBe(0);
   expect(run.trivial.p99, `${hostile.name}: trivial Check p99 (ms)`).toBeLessThan(TRIVIAL_CHECK_P99_MS);
@@ -172,13 +247,25 @@ function expectBounded(s: Server, run: Run, hostile: Hostile, limitMs: number) {
 }
 
 const summary = (run: Run) => ({
-  code: run.call.codeName, details: run.call.details.slice(0, 160), ms: Math.round(run.call.ms), serverCpuMs: run.cpuMs,
-  afterAnswerCpuShare: run.afterAnswerCpuShare, trivialCheckMs: run.trivial, peakRssMiB: run.peakRssMiB,
+  code: run.call.codeName,
+  details: run.call.details.slice(0, 160),
+  ms: Math.round(run.call.ms),
+  serverCpuMs: run.cpuMs,
+  afterAnswerCpuShare: run.afterAnswerCpuShare,
+  trivialCheckMs: run.trivial,
+  peakRssMiB: run.peakRssMiB,
   results: Array.isArray(run.call.value) ? run.call.value.length : undefined,
 });
 
 /** Runs every call, reports each, and asserts afterwards, so one slow call does not hide the others' figures. */
-async function runAll(s: Server, token: string, calls: Hostile[], label: string, deadlineMs: (h: Hostile) => number | undefined, limitMs: (h: Hostile) => number) {
+async function runAll(
+  s: Server,
+  token: string,
+  calls: Hostile[],
+  label: string,
+  deadlineMs: (h: Hostile) => number | undefined,
+  limitMs: (h: Hostile) => number,
+) {
   const runs: [Hostile, Run][] = [];
   for (const hostile of calls) {
     // A server that keeps working past the deadline (the old Expand grew to gigabytes) fails fast here.
@@ -193,23 +280,48 @@ async function runAll(s: Server, token: string, calls: Hostile[], label: string,
 
 describe(`hostile calls over ${LAYERS} layers × ${WIDTH} folders`, () => {
   it(`with a client deadline (Expand ${EXPAND_DEADLINE_MS} ms, lookups ${LOOKUP_DEADLINE_MS} ms): each ends in time, a trivial Check stays fast, the server stays up`, async () => {
-    const s = await startServer(['--datastore-engine', 'sqlite', '--datastore-conn-uri', join(dir, 'client-deadline.db')]);
+    const s = await startServer([
+      '--datastore-engine',
+      'sqlite',
+      '--datastore-conn-uri',
+      join(dir, 'client-deadline.db'),
+    ]);
     const token = await loadHierarchy(s);
     const deadline = (h: Hostile) => (h === expandTop ? EXPAND_DEADLINE_MS : LOOKUP_DEADLINE_MS);
     await runAll(s, token, [expandTop], 'client deadline', deadline, deadline);
     await loadLookupData(s);
     await runAll(s, token, lookups, 'client deadline', deadline, deadline);
-    report('deadlines: server after the client-deadline runs', { peakRssMiB: Math.round(s.peakRssMiB()), cpuMs: Math.round(s.cpuMs()) });
+    report('deadlines: server after the client-deadline runs', {
+      peakRssMiB: Math.round(s.peakRssMiB()),
+      cpuMs: Math.round(s.cpuMs()),
+    });
     expect(s.peakRssMiB(), 'peak RSS (MiB)').toBeLessThan(RSS_BOUND_MIB);
     expect(await s.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 
   it('with --request-timeout 1s and no client deadline: the same calls end within about a second', async () => {
-    const s = await startServer(['--datastore-engine', 'sqlite', '--datastore-conn-uri', join(dir, 'request-timeout.db'), '--request-timeout', '1s']);
+    const s = await startServer([
+      '--datastore-engine',
+      'sqlite',
+      '--datastore-conn-uri',
+      join(dir, 'request-timeout.db'),
+      '--request-timeout',
+      '1s',
+    ]);
     const token = await loadHierarchy(s);
     await loadLookupData(s);
-    await runAll(s, token, [expandTop, ...lookups], '--request-timeout 1s', () => undefined, () => 1000);
-    report('deadlines: server after the request-timeout runs', { peakRssMiB: Math.round(s.peakRssMiB()), cpuMs: Math.round(s.cpuMs()) });
+    await runAll(
+      s,
+      token,
+      [expandTop, ...lookups],
+      '--request-timeout 1s',
+      () => undefined,
+      () => 1000,
+    );
+    report('deadlines: server after the request-timeout runs', {
+      peakRssMiB: Math.round(s.peakRssMiB()),
+      cpuMs: Math.round(s.cpuMs()),
+    });
     expect(s.peakRssMiB(), 'peak RSS (MiB)').toBeLessThan(RSS_BOUND_MIB);
     expect(await s.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });

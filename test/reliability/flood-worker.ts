@@ -18,18 +18,25 @@ const targetBytes = Number(bytesArg);
 
 // Many small updates (~110 bytes each; more than the 1,000 a write may carry, but a server that
 // decodes before it authenticates pays for every one of them before it finds out).
-const updateOf = (i: number) => v1.RelationshipUpdate.create({
-  operation: v1.RelationshipUpdate_Operation.TOUCH,
-  relationship: {
-    resource: { objectType: 'doc', objectId: `document_${i}_`.padEnd(36, 'r') },
-    relation: 'reader',
-    subject: { object: { objectType: 'user', objectId: `user_${i}_`.padEnd(36, 's') }, optionalRelation: '' },
-  },
-});
-const perUpdate = v1.WriteRelationshipsRequest.toBinary(v1.WriteRelationshipsRequest.create({ updates: [updateOf(0)] })).length;
-const message = Buffer.from(v1.WriteRelationshipsRequest.toBinary(v1.WriteRelationshipsRequest.create({
-  updates: Array.from({ length: Math.ceil(targetBytes / perUpdate) }, (_, i) => updateOf(i)),
-})));
+const updateOf = (i: number) =>
+  v1.RelationshipUpdate.create({
+    operation: v1.RelationshipUpdate_Operation.TOUCH,
+    relationship: {
+      resource: { objectType: 'doc', objectId: `document_${i}_`.padEnd(36, 'r') },
+      relation: 'reader',
+      subject: { object: { objectType: 'user', objectId: `user_${i}_`.padEnd(36, 's') }, optionalRelation: '' },
+    },
+  });
+const perUpdate = v1.WriteRelationshipsRequest.toBinary(
+  v1.WriteRelationshipsRequest.create({ updates: [updateOf(0)] }),
+).length;
+const message = Buffer.from(
+  v1.WriteRelationshipsRequest.toBinary(
+    v1.WriteRelationshipsRequest.create({
+      updates: Array.from({ length: Math.ceil(targetBytes / perUpdate) }, (_, i) => updateOf(i)),
+    }),
+  ),
+);
 
 const PATH = '/authzed.api.v1.PermissionsService/WriteRelationships';
 const counts: Record<string, number> = {};
@@ -43,8 +50,15 @@ async function sender(n: number): Promise<void> {
   if (n % 2 === 1) metadata.set('authorization', 'Bearer not-the-key');
   while (Date.now() < end) {
     const code = await new Promise<number>((resolve) => {
-      client.makeUnaryRequest(PATH, (b: Buffer) => b, (b: Buffer) => b, message, metadata, { deadline: Date.now() + 30_000 },
-        (err) => resolve(err ? err.code : grpc.status.OK));
+      client.makeUnaryRequest(
+        PATH,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        message,
+        metadata,
+        { deadline: Date.now() + 30_000 },
+        (err) => resolve(err ? err.code : grpc.status.OK),
+      );
     });
     calls++;
     const name = grpc.status[code] ?? String(code);

@@ -64,7 +64,9 @@ export async function killAll(context?: { task: { name: string; result?: { state
   if (context?.task.result?.state === 'fail') {
     for (const s of started) {
       const how = s.alive() ? 'still running' : `exited ${s.child.exitCode ?? s.child.signalCode}`;
-      console.log(`[reliability] server ${s.pid} (${how}) log of the failed test "${context.task.name}":\n${s.logs().split('\n').slice(-40).join('\n')}`);
+      console.log(
+        `[reliability] server ${s.pid} (${how}) log of the failed test "${context.task.name}":\n${s.logs().split('\n').slice(-40).join('\n')}`,
+      );
     }
   }
   started.length = 0;
@@ -83,15 +85,31 @@ export async function startServer(args: string[], options: StartOptions = {}): P
   const key = options.key ?? KEY;
   // PEMBA_RELIABILITY_NODE_FLAGS: extra flags for the server's node (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const nodeFlags = (process.env.PEMBA_RELIABILITY_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const argv = [...nodeFlags, '--import', TSX, MAIN, 'serve', '--grpc-addr', '127.0.0.1:0', '--log-format', 'json', '--grpc-preshared-key', key,
-    ...(options.http ? ['--http-enabled', '--http-addr', '127.0.0.1:0'] : []), ...args];
+  const argv = [
+    ...nodeFlags,
+    '--import',
+    TSX,
+    MAIN,
+    'serve',
+    '--grpc-addr',
+    '127.0.0.1:0',
+    '--log-format',
+    'json',
+    '--grpc-preshared-key',
+    key,
+    ...(options.http ? ['--http-enabled', '--http-addr', '127.0.0.1:0'] : []),
+    ...args,
+  ];
   const child = spawn(process.execPath, argv, {
     cwd: REPO,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exit = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   const clients: v1.ZedClientInterface[] = [];
   // An exited server has no /proc entry: its figures read as NaN, which no bound accepts.
   const proc = (file: string) => {
@@ -110,8 +128,10 @@ export async function startServer(args: string[], options: StartOptions = {}): P
     exit,
     alive: () => child.exitCode === null && child.signalCode === null,
     client(k = key) {
-      const c = v1.NewClient(k, s.endpoint, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS, undefined,
-        { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 64 * MiB });
+      const c = v1.NewClient(k, s.endpoint, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS, undefined, {
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.max_receive_message_length': 64 * MiB,
+      });
       clients.push(c);
       return c;
     },
@@ -170,20 +190,27 @@ function statusKiB(status: string, field: string): number {
 
 /** JSON log lines of a server whose level is at least `level` (pino: 40 warn, 50 error, 60 fatal). */
 export function logLines(s: Server, minLevel = 0): Record<string, unknown>[] {
-  return s.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => {
-    try {
-      return JSON.parse(l) as Record<string, unknown>;
-    } catch {
-      return {};
-    }
-  }).filter((l) => Number(l.level ?? 0) >= minLevel);
+  return s
+    .logs()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })
+    .filter((l) => Number(l.level ?? 0) >= minLevel);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-export const fullyConsistent = () => v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } });
-export const minimizeLatency = () => v1.Consistency.create({ requirement: { oneofKind: 'minimizeLatency', minimizeLatency: true } });
+export const fullyConsistent = () =>
+  v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } });
+export const minimizeLatency = () =>
+  v1.Consistency.create({ requirement: { oneofKind: 'minimizeLatency', minimizeLatency: true } });
 export const atLeastAsFresh = (token: string) =>
   v1.Consistency.create({ requirement: { oneofKind: 'atLeastAsFresh', atLeastAsFresh: { token } } });
 export const obj = (objectType: string, objectId: string) => v1.ObjectReference.create({ objectType, objectId });
@@ -213,9 +240,13 @@ export async function writeSchema(client: v1.ZedClientInterface, schema: string)
 export async function touchAll(client: v1.ZedClientInterface, rels: string[], perCall = 1000): Promise<string> {
   let token = '';
   for (let i = 0; i < rels.length; i += perCall) {
-    const r = await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({
-      updates: rels.slice(i, i + perCall).map((t) => update('TOUCH', t)),
-    }), new grpc.Metadata(), deadlineIn(120_000));
+    const r = await client.promises.writeRelationships(
+      v1.WriteRelationshipsRequest.create({
+        updates: rels.slice(i, i + perCall).map((t) => update('TOUCH', t)),
+      }),
+      new grpc.Metadata(),
+      deadlineIn(120_000),
+    );
     token = r.writtenAt!.token;
   }
   return token;
@@ -225,15 +256,26 @@ export const HAS = v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION;
 export const NO = v1.CheckPermissionResponse_Permissionship.NO_PERMISSION;
 
 export async function check(
-  client: v1.ZedClientInterface, resource: string, permission: string, subject: string,
-  consistency = fullyConsistent(), options: grpc.CallOptions = deadlineIn(60_000),
+  client: v1.ZedClientInterface,
+  resource: string,
+  permission: string,
+  subject: string,
+  consistency = fullyConsistent(),
+  options: grpc.CallOptions = deadlineIn(60_000),
 ): Promise<v1.CheckPermissionResponse_Permissionship> {
   const [rt, rid] = resource.split(':');
   const [st, sidRel] = subject.split(':');
   const [sid, srel] = sidRel.split('#');
-  const r = await client.promises.checkPermission(v1.CheckPermissionRequest.create({
-    resource: obj(rt, rid), permission, subject: subj(st, sid, srel ?? ''), consistency,
-  }), new grpc.Metadata(), options);
+  const r = await client.promises.checkPermission(
+    v1.CheckPermissionRequest.create({
+      resource: obj(rt, rid),
+      permission,
+      subject: subj(st, sid, srel ?? ''),
+      consistency,
+    }),
+    new grpc.Metadata(),
+    options,
+  );
   return r.permissionship;
 }
 
@@ -265,14 +307,25 @@ export async function outcome<T>(p: () => Promise<T>): Promise<Outcome<T>> {
   } catch (e) {
     const err = e as { code?: number; details?: string; message?: string };
     const code = typeof err.code === 'number' ? err.code : -1;
-    return { code, codeName: grpc.status[code] ?? `non-gRPC error`, details: err.details ?? err.message ?? String(e), ms: performance.now() - start };
+    return {
+      code,
+      codeName: grpc.status[code] ?? `non-gRPC error`,
+      details: err.details ?? err.message ?? String(e),
+      ms: performance.now() - start,
+    };
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
-export interface Percentiles { n: number; p50: number; p90: number; p99: number; max: number }
+export interface Percentiles {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
 
 export function percentiles(samples: number[]): Percentiles {
   const s = [...samples].sort((a, b) => a - b);
@@ -286,11 +339,18 @@ export function percentiles(samples: number[]): Percentiles {
  * answered (open loop): a server that stalls for N seconds shows as N / everyMs slow samples, not one.
  * A Check still unanswered when the probe stops counts with its age so far.
  */
-export function latencyProbe(s: Server, args: {
-  resource: string; permission: string; subject: string; expect?: v1.CheckPermissionResponse_Permissionship;
-  /** A token the Check must be at least as fresh as (default: minimize_latency). */
-  token?: string;
-}, everyMs = 20) {
+export function latencyProbe(
+  s: Server,
+  args: {
+    resource: string;
+    permission: string;
+    subject: string;
+    expect?: v1.CheckPermissionResponse_Permissionship;
+    /** A token the Check must be at least as fresh as (default: minimize_latency). */
+    token?: string;
+  },
+  everyMs = 20,
+) {
   const client = s.client();
   const consistency = args.token ? atLeastAsFresh(args.token) : minimizeLatency();
   const samples: number[] = [];
@@ -303,14 +363,19 @@ export function latencyProbe(s: Server, args: {
     if (pending.size < 500) {
       const start = performance.now();
       pending.add(start);
-      check(client, args.resource, args.permission, args.subject, consistency, deadlineIn(120_000)).then((p) => {
-        if (args.expect !== undefined && p !== args.expect) wrong++;
-      }, (e: { code?: number; details?: string }) => {
-        failures.push(`${grpc.status[e.code ?? -1] ?? e.code}: ${e.details ?? String(e)}`);
-      }).finally(() => {
-        if (!pending.delete(start)) return;
-        samples.push(performance.now() - start);
-      });
+      check(client, args.resource, args.permission, args.subject, consistency, deadlineIn(120_000))
+        .then(
+          (p) => {
+            if (args.expect !== undefined && p !== args.expect) wrong++;
+          },
+          (e: { code?: number; details?: string }) => {
+            failures.push(`${grpc.status[e.code ?? -1] ?? e.code}: ${e.details ?? String(e)}`);
+          },
+        )
+        .finally(() => {
+          if (!pending.delete(start)) return;
+          samples.push(performance.now() - start);
+        });
     }
     timer = setTimeout(fire, everyMs);
   };
@@ -371,10 +436,19 @@ export async function stillAnswers(s: Server, timeoutMs = 5000): Promise<boolean
 }
 
 /** ImportBulkRelationships, `perBatch` relationships per message; resolves with the count loaded. */
-export function importBulk(client: v1.ZedClientInterface, rels: string[], perBatch = 5000, options: grpc.CallOptions = deadlineIn(300_000)): Promise<number> {
+export function importBulk(
+  client: v1.ZedClientInterface,
+  rels: string[],
+  perBatch = 5000,
+  options: grpc.CallOptions = deadlineIn(300_000),
+): Promise<number> {
   return new Promise((resolveLoaded, reject) => {
-    const stream = client.importBulkRelationships(new grpc.Metadata(), options, (err: grpc.ServiceError | null, value?: v1.ImportBulkRelationshipsResponse) =>
-      (err ? reject(err) : resolveLoaded(Number(value!.numLoaded))));
+    const stream = client.importBulkRelationships(
+      new grpc.Metadata(),
+      options,
+      (err: grpc.ServiceError | null, value?: v1.ImportBulkRelationshipsResponse) =>
+        err ? reject(err) : resolveLoaded(Number(value!.numLoaded)),
+    );
     for (let i = 0; i < rels.length; i += perBatch) {
       stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: rels.slice(i, i + perBatch).map(rel) }));
     }
@@ -392,9 +466,20 @@ export function guard(s: Server, limits: { maxRssMiB: number; maxMs: number }) {
   const started = Date.now();
   const tripped = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
-      if (!s.alive()) reject(new Error(`the server exited (${s.child.exitCode ?? s.child.signalCode}) under load:\n${s.logs().slice(-2000)}`));
-      else if (s.rssMiB() > limits.maxRssMiB) reject(new Error(`the server's RSS reached ${Math.round(s.rssMiB())} MiB, over the bound of ${limits.maxRssMiB} MiB`));
-      else if (Date.now() - started > limits.maxMs) reject(new Error(`the load did not finish within ${limits.maxMs} ms`));
+      if (!s.alive())
+        reject(
+          new Error(
+            `the server exited (${s.child.exitCode ?? s.child.signalCode}) under load:\n${s.logs().slice(-2000)}`,
+          ),
+        );
+      else if (s.rssMiB() > limits.maxRssMiB)
+        reject(
+          new Error(
+            `the server's RSS reached ${Math.round(s.rssMiB())} MiB, over the bound of ${limits.maxRssMiB} MiB`,
+          ),
+        );
+      else if (Date.now() - started > limits.maxMs)
+        reject(new Error(`the load did not finish within ${limits.maxMs} ms`));
     }, 200);
   });
   tripped.catch(() => undefined);

@@ -15,7 +15,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  check, guard, HAS, killAll, latencyProbe, logLines, NO, report, rssSampler, sleep, startServer, touchAll, writeSchema,
+  check,
+  guard,
+  HAS,
+  killAll,
+  latencyProbe,
+  logLines,
+  NO,
+  report,
+  rssSampler,
+  sleep,
+  startServer,
+  touchAll,
+  writeSchema,
 } from './harness.js';
 import type { Server } from './harness.js';
 
@@ -43,9 +55,15 @@ afterEach(killAll);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Deterministic spread of sample indices. */
-const picks = (count: number, n: number, salt: number) => Array.from({ length: count }, (_, k) => (k * 7919 + salt * 104_729) % n);
+const picks = (count: number, n: number, salt: number) =>
+  Array.from({ length: count }, (_, k) => (k * 7919 + salt * 104_729) % n);
 
-interface Sampled { has: number; no: number; wrong: string[]; ms: number }
+interface Sampled {
+  has: number;
+  no: number;
+  wrong: string[];
+  ms: number;
+}
 
 /** `members` member checks (HAS) and half as many stranger checks (NO), fully consistent, four at a time. */
 async function sampledChecks(s: Server, members: number): Promise<Sampled> {
@@ -82,20 +100,40 @@ async function writeHub(s: Server) {
   await writeSchema(client, SCHEMA);
   const token = await touchAll(client, ['group:trivial#member@user:t']);
   const rss = rssSampler(s, 500);
-  const probe = latencyProbe(s, { resource: 'group:trivial', permission: 'member', subject: 'user:t', expect: HAS, token });
+  const probe = latencyProbe(s, {
+    resource: 'group:trivial',
+    permission: 'member',
+    subject: 'user:t',
+    expect: HAS,
+    token,
+  });
   await sleep(1000); // the probe's own warm-up
   probe.reset();
   const start = performance.now();
   const limits = guard(s, { maxRssMiB: RSS_BOUND_MIB, maxMs: WRITE_MS_BOUND });
   try {
-    await limits.run((async () => {
-      await touchAll(client, Array.from({ length: N }, (_, i) => `group:p${i}#member@group:hub#member`));
-      await touchAll(client, Array.from({ length: M }, (_, j) => `group:hub#member@group:c${j}#member`));
-      await touchAll(client, Array.from({ length: M }, (_, j) => `group:c${j}#member@user:u${j}`));
-    })());
+    await limits.run(
+      (async () => {
+        await touchAll(
+          client,
+          Array.from({ length: N }, (_, i) => `group:p${i}#member@group:hub#member`),
+        );
+        await touchAll(
+          client,
+          Array.from({ length: M }, (_, j) => `group:hub#member@group:c${j}#member`),
+        );
+        await touchAll(
+          client,
+          Array.from({ length: M }, (_, j) => `group:c${j}#member@user:u${j}`),
+        );
+      })(),
+    );
   } catch (e) {
     report('hub-groups: the writes failed', {
-      error: (e as Error).message.slice(0, 300), afterMs: Math.round(performance.now() - start), trivialCheckMs: probe.stop(), rssMiB: rss.stop().slice(-10),
+      error: (e as Error).message.slice(0, 300),
+      afterMs: Math.round(performance.now() - start),
+      trivialCheckMs: probe.stop(),
+      rssMiB: rss.stop().slice(-10),
     });
     throw e;
   } finally {
@@ -118,9 +156,14 @@ describe('hub groups: 9,000 parents × 9,000 children', () => {
     const rssAfter = Math.round(s.rssMiB());
     const warnings = logLines(s, 40).map((l) => String(l.msg));
     report('hub-groups', {
-      relationships: N + 2 * M + 1, writeCalls: 27, writeMs: written.writeMs,
-      trivialCheckDuringWritesMs: written.trivial, peakRssMiB: Math.round(peak), rssAfterMiB: rssAfter,
-      sampledChecks: { has: sampled.has, no: sampled.no, wrong: sampled.wrong.length, ms: sampled.ms }, warnings,
+      relationships: N + 2 * M + 1,
+      writeCalls: 27,
+      writeMs: written.writeMs,
+      trivialCheckDuringWritesMs: written.trivial,
+      peakRssMiB: Math.round(peak),
+      rssAfterMiB: rssAfter,
+      sampledChecks: { has: sampled.has, no: sampled.no, wrong: sampled.wrong.length, ms: sampled.ms },
+      warnings,
     });
     expect(s.alive(), 'the server died during the writes').toBe(true);
     expect(peak, 'peak RSS (MiB)').toBeLessThan(RSS_BOUND_MIB);
@@ -137,7 +180,14 @@ describe('hub groups: 9,000 parents × 9,000 children', () => {
     const afterRestart = await sampledChecks(s, 60);
     const restartPeak = s.peakRssMiB();
     report('hub-groups restart', {
-      readyMs, peakRssMiB: Math.round(restartPeak), sampledChecks: { has: afterRestart.has, no: afterRestart.no, wrong: afterRestart.wrong.length, ms: afterRestart.ms },
+      readyMs,
+      peakRssMiB: Math.round(restartPeak),
+      sampledChecks: {
+        has: afterRestart.has,
+        no: afterRestart.no,
+        wrong: afterRestart.wrong.length,
+        ms: afterRestart.ms,
+      },
     });
     expect(afterRestart.wrong).toEqual([]);
     expect(restartPeak, 'peak RSS after restart (MiB)').toBeLessThan(RSS_BOUND_MIB);
@@ -147,14 +197,25 @@ describe('hub groups: 9,000 parents × 9,000 children', () => {
 
   it('with a 1 MiB index budget: the relation is evaluated normally, answers are right, and the server says so in its log', async () => {
     const file = join(dir, 'hub-small-budget.db');
-    const s = await startServer(['--datastore-engine', 'sqlite', '--datastore-conn-uri', file, '--nested-group-index-max-bytes', '1MiB']);
+    const s = await startServer([
+      '--datastore-engine',
+      'sqlite',
+      '--datastore-conn-uri',
+      file,
+      '--nested-group-index-max-bytes',
+      '1MiB',
+    ]);
     const written = await writeHub(s);
     // Normal evaluation of a hub is slower (each question walks the 9,000 children): fewer samples.
     const sampled = await sampledChecks(s, 20);
-    const warning = logLines(s, 40).find((l) => /nested-group index/i.test(String(l.msg)) && /budget/i.test(String(l.msg)));
+    const warning = logLines(s, 40).find(
+      (l) => /nested-group index/i.test(String(l.msg)) && /budget/i.test(String(l.msg)),
+    );
     const peak = s.peakRssMiB();
     report('hub-groups 1MiB index budget', {
-      writeMs: written.writeMs, trivialCheckDuringWritesMs: written.trivial, peakRssMiB: Math.round(peak),
+      writeMs: written.writeMs,
+      trivialCheckDuringWritesMs: written.trivial,
+      peakRssMiB: Math.round(peak),
       sampledChecks: { has: sampled.has, no: sampled.no, wrong: sampled.wrong.length, ms: sampled.ms },
       warning: warning?.msg,
     });

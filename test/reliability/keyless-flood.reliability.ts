@@ -15,7 +15,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { HAS, killAll, latencyProbe, REPO, report, sleep, startServer, stillAnswers, touchAll, writeSchema } from './harness.js';
+import {
+  HAS,
+  killAll,
+  latencyProbe,
+  REPO,
+  report,
+  sleep,
+  startServer,
+  stillAnswers,
+  touchAll,
+  writeSchema,
+} from './harness.js';
 
 const SENDERS = 4;
 const MESSAGE_BYTES = 3.3e6;
@@ -32,12 +43,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'flood-worker.ts');
 const TSX = pathToFileURL(resolve(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 
-interface FloodResult { calls: number; counts: Record<string, number>; messageBytes: number }
+interface FloodResult {
+  calls: number;
+  counts: Record<string, number>;
+  messageBytes: number;
+}
 
 async function flood(endpoint: string): Promise<FloodResult> {
-  const child = spawn(process.execPath, ['--import', TSX, WORKER, endpoint, String(SENDERS), String(FLOOD_MS), String(MESSAGE_BYTES)], {
-    cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, WORKER, endpoint, String(SENDERS), String(FLOOD_MS), String(MESSAGE_BYTES)],
+    {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const [code] = await once(child, 'exit');
@@ -71,9 +91,16 @@ describe('keyless flood', () => {
     const keyless = result.calls;
     const perCall = cpuMs / Math.max(1, keyless);
     report('keyless flood', {
-      senders: SENDERS, messageBytes: result.messageBytes, floodMs: FLOOD_MS, keylessCalls: keyless, statuses: result.counts,
-      serverCpuMs: Math.round(cpuMs), serverCpuPerKeylessCallMs: Math.round(perCall * 100) / 100,
-      checkBeforeMs: before, checkDuringMs: during, peakRssMiB: Math.round(s.peakRssMiB()),
+      senders: SENDERS,
+      messageBytes: result.messageBytes,
+      floodMs: FLOOD_MS,
+      keylessCalls: keyless,
+      statuses: result.counts,
+      serverCpuMs: Math.round(cpuMs),
+      serverCpuPerKeylessCallMs: Math.round(perCall * 100) / 100,
+      checkBeforeMs: before,
+      checkDuringMs: during,
+      peakRssMiB: Math.round(s.peakRssMiB()),
     });
     expect(Object.keys(result.counts), 'statuses of the keyless calls').toEqual(['UNAUTHENTICATED']);
     expect(keyless, 'keyless calls made').toBeGreaterThan(SENDERS * 4);
@@ -81,7 +108,7 @@ describe('keyless flood', () => {
     expect(during.wrong).toBe(0);
     expect(during.p50, 'authenticated Check p50 during the flood (ms)').toBeLessThan(CHECK_P50_MS);
     expect(perCall, 'server CPU per keyless call (ms)').toBeLessThan(CPU_PER_KEYLESS_CALL_MS);
-    expect(s.alive() && await stillAnswers(s)).toBe(true);
+    expect(s.alive() && (await stillAnswers(s))).toBe(true);
     expect(await s.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   });
 });

@@ -22,7 +22,18 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { useTestPostgres } from '../datastore/postgres-harness.js';
 import {
-  collect, deadlineIn, fullyConsistent, killAll, outcome, rel, relText, report, sleep, startServer, update, writeSchema,
+  collect,
+  deadlineIn,
+  fullyConsistent,
+  killAll,
+  outcome,
+  rel,
+  relText,
+  report,
+  sleep,
+  startServer,
+  update,
+  writeSchema,
 } from './harness.js';
 import type { Outcome, Server } from './harness.js';
 
@@ -39,20 +50,36 @@ afterEach(killAll);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** One WriteRelationships of one relationship, and how it was answered. */
-interface Write { rel: string; outcome: Outcome }
+interface Write {
+  rel: string;
+  outcome: Outcome;
+}
 
 async function write(client: v1.ZedClientInterface, relationship: string, options: grpc.CallOptions): Promise<Write> {
-  const o = await outcome(() => client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({
-    updates: [update('TOUCH', relationship)],
-  }), new grpc.Metadata(), options));
+  const o = await outcome(() =>
+    client.promises.writeRelationships(
+      v1.WriteRelationshipsRequest.create({
+        updates: [update('TOUCH', relationship)],
+      }),
+      new grpc.Metadata(),
+      options,
+    ),
+  );
   return { rel: relationship, outcome: o };
 }
 
 /** Every doc relationship stored now (fully consistent). */
 async function stored(s: Server): Promise<Set<string>> {
-  const rs = await collect(s.client().readRelationships(v1.ReadRelationshipsRequest.create({
-    relationshipFilter: { resourceType: 'doc' }, consistency: fullyConsistent(),
-  }), new grpc.Metadata(), deadlineIn(60_000)));
+  const rs = await collect(
+    s.client().readRelationships(
+      v1.ReadRelationshipsRequest.create({
+        relationshipFilter: { resourceType: 'doc' },
+        consistency: fullyConsistent(),
+      }),
+      new grpc.Metadata(),
+      deadlineIn(60_000),
+    ),
+  );
   return new Set(rs.map((r) => relText(r.relationship)));
 }
 
@@ -60,21 +87,30 @@ async function stored(s: Server): Promise<Set<string>> {
 function phantoms(writes: Write[], present: Set<string>) {
   return {
     lost: writes.filter((w) => w.outcome.codeName === 'OK' && !present.has(w.rel)).map((w) => w.rel),
-    phantom: writes.filter((w) => w.outcome.codeName !== 'OK' && present.has(w.rel)).map((w) => `${w.rel} (answered ${w.outcome.codeName})`),
+    phantom: writes
+      .filter((w) => w.outcome.codeName !== 'OK' && present.has(w.rel))
+      .map((w) => `${w.rel} (answered ${w.outcome.codeName})`),
   };
 }
 
-const codes = (writes: Write[]) => writes.map((w) => `${w.rel.split('#')[0]}: ${w.outcome.codeName} in ${Math.round(w.outcome.ms)} ms`);
+const codes = (writes: Write[]) =>
+  writes.map((w) => `${w.rel.split('#')[0]}: ${w.outcome.codeName} in ${Math.round(w.outcome.ms)} ms`);
 
 /** An ImportBulkRelationships that sends `batch` and then waits: end() finishes it, its outcome says how it ended. */
 function stalledImport(client: v1.ZedClientInterface, batch: string[]) {
   const start = performance.now();
   let resolveOutcome!: (o: Outcome) => void;
   const ended = new Promise<Outcome>((r) => (resolveOutcome = r));
-  const stream = client.importBulkRelationships(new grpc.Metadata(), deadlineIn(300_000),
-    (err: grpc.ServiceError | null, value?: v1.ImportBulkRelationshipsResponse) => resolveOutcome(err
-      ? { code: err.code, codeName: grpc.status[err.code], details: err.details, ms: performance.now() - start }
-      : { code: 0, codeName: 'OK', details: `${value?.numLoaded} loaded`, ms: performance.now() - start }));
+  const stream = client.importBulkRelationships(
+    new grpc.Metadata(),
+    deadlineIn(300_000),
+    (err: grpc.ServiceError | null, value?: v1.ImportBulkRelationshipsResponse) =>
+      resolveOutcome(
+        err
+          ? { code: err.code, codeName: grpc.status[err.code], details: err.details, ms: performance.now() - start }
+          : { code: 0, codeName: 'OK', details: `${value?.numLoaded} loaded`, ms: performance.now() - start },
+      ),
+  );
   stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: batch.map(rel) }));
   return {
     ended,
@@ -85,7 +121,8 @@ function stalledImport(client: v1.ZedClientInterface, batch: string[]) {
   };
 }
 
-const importBatch = (tag: string, n = 1000) => Array.from({ length: n }, (_, i) => `doc:${tag}_${i}#reader@user:imported`);
+const importBatch = (tag: string, n = 1000) =>
+  Array.from({ length: n }, (_, i) => `doc:${tag}_${i}#reader@user:imported`);
 
 /**
  * The stalled import is on `importer`; writes go to `writer` (the same server, or another on the same
@@ -118,8 +155,11 @@ async function stalledImportFinishedByItsClient(importer: Server, writer: Server
   const { lost, phantom } = phantoms(writes, present);
   const imported = importBatch('imp').filter((r) => present.has(r)).length;
   report(`phantom writes: stalled import finished by its client, ${label}`, {
-    writes: codes(writes), import: `${importOutcome.codeName} ${importOutcome.details} after ${Math.round(importOutcome.ms)} ms`,
-    imported, lost, phantom,
+    writes: codes(writes),
+    import: `${importOutcome.codeName} ${importOutcome.details} after ${Math.round(importOutcome.ms)} ms`,
+    imported,
+    lost,
+    phantom,
   });
   expect(phantom, 'writes answered with an error but committed').toEqual([]);
   expect(lost, 'writes answered OK but missing').toEqual([]);
@@ -150,8 +190,11 @@ async function stalledImportEndedByServer(s: Server, label: string, idleTimeoutM
   const { lost, phantom } = phantoms(during, present);
   const imported = importBatch('idle').filter((r) => present.has(r)).length;
   report(`phantom writes: stalled import ended by --import-idle-timeout, ${label}`, {
-    writes: codes(during), import: `${importOutcome.codeName} ${importOutcome.details.slice(0, 160)} after ${Math.round(importOutcome.ms)} ms`,
-    imported, lost, phantom,
+    writes: codes(during),
+    import: `${importOutcome.codeName} ${importOutcome.details.slice(0, 160)} after ${Math.round(importOutcome.ms)} ms`,
+    imported,
+    lost,
+    phantom,
   });
   expect(phantom, 'writes answered with an error but committed').toEqual([]);
   expect(lost, 'writes answered OK but missing').toEqual([]);
@@ -178,8 +221,10 @@ async function drippingImportEndedByServer(s: Server, label: string, maxHoldMs: 
     const present = await stored(s);
     const imported = [...present].filter((r) => r.startsWith('doc:drip')).length;
     report(`phantom writes: dripping import ended by --import-max-lock-hold, ${label}`, {
-      write: codes([patient]), import: `${importOutcome.codeName} ${importOutcome.details.slice(0, 160)} after ${Math.round(importOutcome.ms)} ms`,
-      batchesSent: k + 1, imported,
+      write: codes([patient]),
+      import: `${importOutcome.codeName} ${importOutcome.details.slice(0, 160)} after ${Math.round(importOutcome.ms)} ms`,
+      batchesSent: k + 1,
+      imported,
     });
     expect(importOutcome.codeName, 'the import is ended by the server').toBe('DEADLINE_EXCEEDED');
     expect(importOutcome.ms).toBeLessThan(maxHoldMs + 3000);
@@ -224,20 +269,35 @@ async function shutdownWithWritesInFlight(start: () => Promise<Server>, label: s
   const byCode: Record<string, number> = {};
   for (const w of writes) byCode[w.outcome.codeName] = (byCode[w.outcome.codeName] ?? 0) + 1;
   report(`phantom writes: SIGTERM with writes in flight, ${label}`, {
-    exit: exited, writes: byCode, import: `${importOutcome.codeName} ${importOutcome.details.slice(0, 120)}`,
-    importedAfterRestart: importBatch('shutdown').filter((r) => present.has(r)).length, lost, phantom,
+    exit: exited,
+    writes: byCode,
+    import: `${importOutcome.codeName} ${importOutcome.details.slice(0, 120)}`,
+    importedAfterRestart: importBatch('shutdown').filter((r) => present.has(r)).length,
+    lost,
+    phantom,
   });
   expect(exited).toEqual({ code: 0, signal: null });
   expect(phantom, 'writes answered with an error but present after restart').toEqual([]);
   expect(lost, 'writes answered OK but missing after restart').toEqual([]);
-  expect(writes.filter((w) => w.outcome.codeName === 'OK').length, 'writes acknowledged before the shutdown').toBeGreaterThan(10);
-  expect(writes.filter((w) => w.outcome.codeName !== 'OK').length, 'writes in flight at the shutdown').toBeGreaterThan(0);
+  expect(
+    writes.filter((w) => w.outcome.codeName === 'OK').length,
+    'writes acknowledged before the shutdown',
+  ).toBeGreaterThan(10);
+  expect(writes.filter((w) => w.outcome.codeName !== 'OK').length, 'writes in flight at the shutdown').toBeGreaterThan(
+    0,
+  );
   await s.stop('SIGTERM');
 }
 
 describe('no phantom writes: SQLite', () => {
-  const sqlite = (name: string, extra: string[] = []) =>
-    ['--datastore-engine', 'sqlite', '--datastore-conn-uri', join(dir, name), ...REQUEST_TIMEOUT, ...extra];
+  const sqlite = (name: string, extra: string[] = []) => [
+    '--datastore-engine',
+    'sqlite',
+    '--datastore-conn-uri',
+    join(dir, name),
+    ...REQUEST_TIMEOUT,
+    ...extra,
+  ];
 
   it('a stalled ImportBulk finished by its client: writes that timed out behind it never commit', async () => {
     const s = await startServer(sqlite('finished.db'));
@@ -257,7 +317,14 @@ describe('no phantom writes: SQLite', () => {
 });
 
 describe('no phantom writes: PostgreSQL', () => {
-  const pg = (uri: string, extra: string[] = []) => ['--datastore-engine', 'postgres', '--datastore-conn-uri', uri, ...REQUEST_TIMEOUT, ...extra];
+  const pg = (uri: string, extra: string[] = []) => [
+    '--datastore-engine',
+    'postgres',
+    '--datastore-conn-uri',
+    uri,
+    ...REQUEST_TIMEOUT,
+    ...extra,
+  ];
 
   it('a stalled ImportBulk finished by its client: writes that timed out behind it never commit', async () => {
     const s = await startServer(pg(await postgres.migratedUri()));
@@ -271,7 +338,9 @@ describe('no phantom writes: PostgreSQL', () => {
   });
 
   it('a stalled ImportBulk ended by --import-idle-timeout; a dripping one by --import-max-lock-hold', async () => {
-    const s = await startServer(pg(await postgres.migratedUri(), ['--import-idle-timeout', '3s', '--import-max-lock-hold', '4s']));
+    const s = await startServer(
+      pg(await postgres.migratedUri(), ['--import-idle-timeout', '3s', '--import-max-lock-hold', '4s']),
+    );
     await stalledImportEndedByServer(s, 'postgres', 3000);
     await drippingImportEndedByServer(s, 'postgres', 4000);
   });

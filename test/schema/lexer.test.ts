@@ -13,7 +13,8 @@ function lex(text: string, flags: string[] = []): Token[] {
   }
 }
 
-const kinds = (text: string, flags?: string[]) => lex(text, flags).map((t) => (t.kind === 'ident' || t.kind === 'keyword' ? `${t.kind}:${t.value}` : t.kind));
+const kinds = (text: string, flags?: string[]) =>
+  lex(text, flags).map((t) => (t.kind === 'ident' || t.kind === 'keyword' ? `${t.kind}:${t.value}` : t.kind));
 
 describe('lexer', () => {
   it('gives 1-based line and column for every token', () => {
@@ -38,7 +39,17 @@ describe('lexer', () => {
     expect(kinds(')\n}\n*\n')).toEqual(['rparen', 'newline', 'rbrace', 'newline', 'star', 'newline', 'eof']);
     // After an operator, `{`, `:`, `=`, `|`, `->` or `...` a newline is just whitespace.
     expect(kinds('a +\nb')).toEqual(['ident:a', 'plus', 'ident:b', 'eof']);
-    expect(kinds('{\n:\n=\n|\n->\n...\n-\n&\n')).toEqual(['lbrace', 'colon', 'equals', 'pipe', 'arrow', 'ellipsis', 'minus', 'amp', 'eof']);
+    expect(kinds('{\n:\n=\n|\n->\n...\n-\n&\n')).toEqual([
+      'lbrace',
+      'colon',
+      'equals',
+      'pipe',
+      'arrow',
+      'ellipsis',
+      'minus',
+      'amp',
+      'eof',
+    ]);
     // Only one statement end per run of blank lines.
     expect(kinds('a\n\n\nb')).toEqual(['ident:a', 'newline', 'ident:b', 'eof']);
   });
@@ -55,18 +66,53 @@ describe('lexer', () => {
 
   it('lexes the operators, including two-character ones', () => {
     expect(kinds('a->b.any(c) + d & e - f | g#h:* / ; , < >')).toEqual([
-      'ident:a', 'arrow', 'ident:b', 'period', 'ident:any', 'lparen', 'ident:c', 'rparen',
-      'plus', 'ident:d', 'amp', 'ident:e', 'minus', 'ident:f', 'pipe', 'ident:g', 'hash', 'ident:h',
-      'colon', 'star', 'div', 'semicolon', 'comma', 'lt', 'gt', 'eof',
+      'ident:a',
+      'arrow',
+      'ident:b',
+      'period',
+      'ident:any',
+      'lparen',
+      'ident:c',
+      'rparen',
+      'plus',
+      'ident:d',
+      'amp',
+      'ident:e',
+      'minus',
+      'ident:f',
+      'pipe',
+      'ident:g',
+      'hash',
+      'ident:h',
+      'colon',
+      'star',
+      'div',
+      'semicolon',
+      'comma',
+      'lt',
+      'gt',
+      'eof',
     ]);
   });
 
   it('knows the base keywords and adds flag keywords only when enabled', () => {
     expect(kinds('definition caveat relation permission nil with')).toEqual([
-      'keyword:definition', 'keyword:caveat', 'keyword:relation', 'keyword:permission', 'keyword:nil', 'keyword:with', 'eof',
+      'keyword:definition',
+      'keyword:caveat',
+      'keyword:relation',
+      'keyword:permission',
+      'keyword:nil',
+      'keyword:with',
+      'eof',
     ]);
     expect(kinds('expiration and self any all use')).toEqual([
-      'ident:expiration', 'ident:and', 'ident:self', 'ident:any', 'ident:all', 'ident:use', 'eof',
+      'ident:expiration',
+      'ident:and',
+      'ident:self',
+      'ident:any',
+      'ident:all',
+      'ident:use',
+      'eof',
     ]);
     expect(kinds('expiration and', ['expiration'])).toEqual(['keyword:expiration', 'keyword:and', 'eof']);
     expect(kinds('self partial', ['self', 'partial'])).toEqual(['keyword:self', 'keyword:partial', 'eof']);
@@ -124,7 +170,11 @@ describe('lexer', () => {
     };
 
     it('stops at the matching brace, past nested braces', () => {
-      expect(body('{ {"a": {"b": 1}} == m } rest')).toEqual({ inner: ' {"a": {"b": 1}} == m ', closeOffset: 23, next: 'rbrace' });
+      expect(body('{ {"a": {"b": 1}} == m } rest')).toEqual({
+        inner: ' {"a": {"b": 1}} == m ',
+        closeOffset: 23,
+        next: 'rbrace',
+      });
     });
 
     it('ignores braces in strings of every quoting style and in comments', () => {

@@ -56,7 +56,9 @@ describe('the nesting limit of permission expressions', () => {
     const { error, ms } = refusal(doc(`${'('.repeat(5000)}aaa${')'.repeat(5000)}`));
     expect(error).toBeInstanceOf(SchemaError);
     expect(error.code).toBe('INVALID_ARGUMENT');
-    expect(error.message).toBe('under permission `ppp`: parentheses nest deeper than the maximum depth of 100 (line 5, column 120)');
+    expect(error.message).toBe(
+      'under permission `ppp`: parentheses nest deeper than the maximum depth of 100 (line 5, column 120)',
+    );
     expect(ms).toBeLessThan(FAST_MS);
   });
 
@@ -113,12 +115,18 @@ describe('other nesting', () => {
     const { error, ms } = refusal(`caveat cav(x ${type(5000)}) { x == x }`);
     expect(error.message).toBe('caveat parameter type nests deeper than the maximum depth of 100 (line 1, column 514)');
     expect(ms).toBeLessThan(FAST_MS);
-    expect(compileSchema(`caveat cav(x ${type(100)}) { x == x }`).caveats.get('cav')!.parameters.get('x')!.kind).toBe('list');
+    expect(
+      compileSchema(`caveat cav(x ${type(100)}) { x == x }`)
+        .caveats.get('cav')!
+        .parameters.get('x')!.kind,
+    ).toBe('list');
   });
 
   it('refuses partial references chained past the limit', () => {
     const partials = Array.from({ length: 5000 }, (_, i) => `partial ppp${i} {\n  ...ppp${i + 1}\n}`).join('\n');
-    const { error, ms } = refusal(`use partial\n${partials}\npartial ppp5000 {\n  relation aaa: user\n}\ndefinition user {\n  ...ppp0\n}`);
+    const { error, ms } = refusal(
+      `use partial\n${partials}\npartial ppp5000 {\n  relation aaa: user\n}\ndefinition user {\n  ...ppp0\n}`,
+    );
     expect(error.message).toBe('partial references nest deeper than the maximum depth of 100 (line 300, column 3)');
     expect(ms).toBeLessThan(FAST_MS);
   });
@@ -126,10 +134,17 @@ describe('other nesting', () => {
   it('follows long chains of aliases and subject relations without recursion, in linear time', () => {
     const started = performance.now();
     const aliases = Array.from({ length: 5000 }, (_, i) => `  permission ppp${i} = ppp${i + 1}`).join('\n');
-    expect(() => compileSchema(`definition user {\n  relation aaa: user\n${aliases}\n  permission ppp5000 = aaa\n}`)).not.toThrow();
+    expect(() =>
+      compileSchema(`definition user {\n  relation aaa: user\n${aliases}\n  permission ppp5000 = aaa\n}`),
+    ).not.toThrow();
     const cycle = `definition user {\n  relation aaa: user\n${aliases}\n  permission ppp5000 = ppp0\n}`;
-    expect(refusal(cycle).error.message).toMatch(/^under definition `user`, there exists a cycle in permissions: ppp0, ppp1, ppp10, /);
-    const chain = Array.from({ length: 5000 }, (_, i) => `definition ddd${i} {\n  relation rel: ddd${i + 1}#rel\n}`).join('\n');
+    expect(refusal(cycle).error.message).toMatch(
+      /^under definition `user`, there exists a cycle in permissions: ppp0, ppp1, ppp10, /,
+    );
+    const chain = Array.from(
+      { length: 5000 },
+      (_, i) => `definition ddd${i} {\n  relation rel: ddd${i + 1}#rel\n}`,
+    ).join('\n');
     const { error } = refusal(`${chain}\ndefinition ddd5000 {\n  relation rel: ddd5000:*\n}`);
     expect(error.message).toContain(
       'for relation `rel`: relation/permission `ddd1#rel` includes wildcard type `ddd5000` via relation `ddd5000#rel`: wildcard relations cannot be transitively included',
@@ -144,7 +159,9 @@ describe('size', () => {
     const { error, ms } = refusal(`definition user {}\n// ${'x'.repeat(MAX_SCHEMA_BYTES)}`);
     expect(error.code).toBe('INVALID_ARGUMENT');
     expect(error.reason).toBe('ERROR_REASON_SCHEMA_PARSE_ERROR');
-    expect(error.message).toBe(`schema is ${MAX_SCHEMA_BYTES + 22} bytes, more than the maximum of ${MAX_SCHEMA_BYTES}`);
+    expect(error.message).toBe(
+      `schema is ${MAX_SCHEMA_BYTES + 22} bytes, more than the maximum of ${MAX_SCHEMA_BYTES}`,
+    );
     expect(ms).toBeLessThan(FAST_MS);
   });
 

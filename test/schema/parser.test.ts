@@ -18,7 +18,9 @@ const member = <T>(def: DefinitionNode, i: number) => def.members[i] as T;
 
 describe('parser: structure and positions', () => {
   it('parses definitions, relations and permissions with the position of each name', () => {
-    const ast = parseSchema('definition user {}\n\ndefinition doc {\n  relation viewer: user\n  permission view = viewer\n}\n');
+    const ast = parseSchema(
+      'definition user {}\n\ndefinition doc {\n  relation viewer: user\n  permission view = viewer\n}\n',
+    );
     expect(ast.definitions.map((d) => [d.name, d.position, d.namePosition])).toEqual([
       ['user', { line: 1, column: 1 }, { line: 1, column: 12 }],
       ['doc', { line: 3, column: 1 }, { line: 3, column: 12 }],
@@ -82,12 +84,22 @@ describe('parser: structure and positions', () => {
         position: { line: 2, column: 24 },
         operands: [
           {
-            kind: 'arrow', syntax: '->', tupleset: 'a', computed: 'b',
-            position: { line: 2, column: 19 }, tuplesetPosition: { line: 2, column: 19 }, computedPosition: { line: 2, column: 22 },
+            kind: 'arrow',
+            syntax: '->',
+            tupleset: 'a',
+            computed: 'b',
+            position: { line: 2, column: 19 },
+            tuplesetPosition: { line: 2, column: 19 },
+            computedPosition: { line: 2, column: 22 },
           },
           {
-            kind: 'arrow', syntax: 'any', tupleset: 'c', computed: 'd',
-            position: { line: 2, column: 26 }, tuplesetPosition: { line: 2, column: 26 }, computedPosition: { line: 2, column: 32 },
+            kind: 'arrow',
+            syntax: 'any',
+            tupleset: 'c',
+            computed: 'd',
+            position: { line: 2, column: 26 },
+            tuplesetPosition: { line: 2, column: 26 },
+            computedPosition: { line: 2, column: 32 },
           },
         ],
       },
@@ -96,8 +108,13 @@ describe('parser: structure and positions', () => {
         position: { line: 2, column: 47 },
         operands: [
           {
-            kind: 'arrow', syntax: 'all', tupleset: 'e', computed: 'f',
-            position: { line: 2, column: 38 }, tuplesetPosition: { line: 2, column: 38 }, computedPosition: { line: 2, column: 44 },
+            kind: 'arrow',
+            syntax: 'all',
+            tupleset: 'e',
+            computed: 'f',
+            position: { line: 2, column: 38 },
+            tuplesetPosition: { line: 2, column: 38 },
+            computedPosition: { line: 2, column: 44 },
           },
           { kind: 'nil', position: { line: 2, column: 49 } },
         ],
@@ -118,7 +135,9 @@ describe('parser: structure and positions', () => {
   });
 
   it('parses caveats: parameters, generic types and the raw expression with its position', () => {
-    const ast = parseSchema('caveat t/cav(a int, b list<map<string>>, c any) {\n    a == 1 && "}" != c && b.size() > 0\n}');
+    const ast = parseSchema(
+      'caveat t/cav(a int, b list<map<string>>, c any) {\n    a == 1 && "}" != c && b.size() > 0\n}',
+    );
     const c = ast.caveats[0];
     expect(c.name).toBe('t/cav');
     expect(c.parameters.map((p) => [p.name, p.position, p.type.name, p.type.generics.map((g) => g.name)])).toEqual([
@@ -132,7 +151,9 @@ describe('parser: structure and positions', () => {
   });
 
   it('keeps use flags, partials and partial references', () => {
-    const ast = parseSchema('use partial\nuse expiration\npartial p {\n  relation r: user\n}\ndefinition doc {\n  ...p\n}');
+    const ast = parseSchema(
+      'use partial\nuse expiration\npartial p {\n  relation r: user\n}\ndefinition doc {\n  ...p\n}',
+    );
     expect(ast.uses.map((u) => [u.flag, u.position])).toEqual([
       ['partial', { line: 1, column: 1 }],
       ['expiration', { line: 2, column: 1 }],
@@ -207,7 +228,12 @@ describe('parser: errors carry the position of the offending token', () => {
     ['definition doc {\n  relation viewer:\n}', 'Expected identifier, found `}`', 3, 1],
     ['definition doc {\n  relation nil: user\n}', 'Expected identifier, found keyword `nil`', 2, 12],
     ['definition doc {\n  relation rel: user }', 'Expected end of statement or definition, found: `}`', 2, 22],
-    ['definition doc {\n  relation rel: user permission p = rel\n}', 'Expected end of statement or definition, found: keyword `permission`', 2, 22],
+    [
+      'definition doc {\n  relation rel: user permission p = rel\n}',
+      'Expected end of statement or definition, found: keyword `permission`',
+      2,
+      22,
+    ],
     ['definition doc {\n  permission p = a\n    + b\n}', 'Expected end of statement or definition, found: `+`', 3, 5],
     ['definition doc {\n  relation r: user\n   | team\n}', 'Expected end of statement or definition, found: `|`', 3, 4],
     ['definition doc {\n  permission view =\n}', 'Expected compute expression for permission', 3, 1],
@@ -216,7 +242,12 @@ describe('parser: errors carry the position of the offending token', () => {
     ['definition doc {\n  permission p = (g)->m\n}', 'Expected end of statement or definition, found: `->`', 2, 21],
     ['definition doc {\n  permission p = g->h->m\n}', 'Nested arrows not yet supported', 2, 18],
     ['definition doc {\n  permission p = g.any(h).all(m)\n}', 'Nested arrows not yet supported', 2, 18],
-    ['definition doc {\n  permission p = g.some(m)\n}', "Expected 'any' or 'all' for arrow function, found: some", 2, 20],
+    [
+      'definition doc {\n  permission p = g.some(m)\n}',
+      "Expected 'any' or 'all' for arrow function, found: some",
+      2,
+      20,
+    ],
     ['definition doc {\n  permission p = (a + b\n  )\n}', 'Expected `)`, found end of line', 2, 24],
     // A newline after `:` or `#` does not end the statement, so the error is at the next token.
     ['definition doc {\n  relation r: user:\n}', 'Expected `*`, found `}`', 3, 1],
@@ -228,12 +259,27 @@ describe('parser: errors carry the position of the offending token', () => {
       3,
       36,
     ],
-    ['use expiration\ndefinition doc {\n  relation r: user with cav and\n}', 'Expected `expiration`, found end of line', 3, 32],
-    ['definition doc {\n  relation r: user with cav and expiration\n}', 'Expected end of statement or definition, found: identifier `and`', 2, 29],
+    [
+      'use expiration\ndefinition doc {\n  relation r: user with cav and\n}',
+      'Expected `expiration`, found end of line',
+      3,
+      32,
+    ],
+    [
+      'definition doc {\n  relation r: user with cav and expiration\n}',
+      'Expected end of statement or definition, found: identifier `and`',
+      2,
+      29,
+    ],
     ['definition user {}\n}', 'Unexpected token at root level: `}`', 2, 1],
     ['relation foo: bar', 'Unexpected token at root level: keyword `relation`', 1, 1],
     ['definition user {', 'Expected end of statement or definition, found: end of input', 1, 18],
-    ['use foo\ndefinition user {}', 'Unknown use flag: `foo`. Options are: expiration, import, partial, self, typechecking', 1, 5],
+    [
+      'use foo\ndefinition user {}',
+      'Unknown use flag: `foo`. Options are: expiration, import, partial, self, typechecking',
+      1,
+      5,
+    ],
     ['definition user {}\nuse expiration', '`use` expressions must be declared before any definition', 2, 5],
     ['caveat c(a int) { a == 1 }\nuse expiration', '`use` expressions must be declared before any definition', 2, 5],
     ['use import\nimport "x.zed"', 'import statements are not allowed in this context', 2, 1],

@@ -36,7 +36,9 @@ const SPICEDB: Array<[string, string[]]> = [
 ];
 
 const compileExpr = (expr: string): Rewrite =>
-  compileSchema(`definition user {}\ndefinition doc {\n  relation aaa: user\n  relation bbb: user\n  relation ccc: user\n  permission ppp = ${expr}\n}`)
+  compileSchema(
+    `definition user {}\ndefinition doc {\n  relation aaa: user\n  relation bbb: user\n  relation ccc: user\n  permission ppp = ${expr}\n}`,
+  )
     .definitions.get('doc')!
     .relations.get('ppp')!.rewrite;
 
@@ -93,7 +95,10 @@ describe('rewrite trees', () => {
     const flat = { kind: 'union', children: [c('aaa'), c('bbb'), c('ccc'), c('aaa')] };
     expect(compileExpr('aaa + bbb + ccc + aaa')).toEqual(flat);
     expect(compileExpr('aaa + (bbb + (ccc + aaa))')).toEqual(flat);
-    expect(compileExpr('(aaa & bbb) & (ccc & aaa)')).toEqual({ kind: 'intersection', children: [c('aaa'), c('bbb'), c('ccc'), c('aaa')] });
+    expect(compileExpr('(aaa & bbb) & (ccc & aaa)')).toEqual({
+      kind: 'intersection',
+      children: [c('aaa'), c('bbb'), c('ccc'), c('aaa')],
+    });
   });
 
   it('does not flatten across different operators', () => {
@@ -106,13 +111,18 @@ describe('rewrite trees', () => {
   it('binds arrows tightest', () => {
     const r = compileSchema(
       'definition user {}\ndefinition doc {\n  relation parent: doc\n  relation aaa: user\n  permission ppp = parent->ppp + aaa & parent.all(aaa) - parent.any(ppp)\n}',
-    ).definitions.get('doc')!.relations.get('ppp')!.rewrite;
+    )
+      .definitions.get('doc')!
+      .relations.get('ppp')!.rewrite;
     expect(r).toEqual({
       kind: 'exclusion',
       base: {
         kind: 'intersection',
         children: [
-          { kind: 'union', children: [{ kind: 'tupleToUserset', tupleset: 'parent', computed: 'ppp', mode: 'any' }, c('aaa')] },
+          {
+            kind: 'union',
+            children: [{ kind: 'tupleToUserset', tupleset: 'parent', computed: 'ppp', mode: 'any' }, c('aaa')],
+          },
           { kind: 'tupleToUserset', tupleset: 'parent', computed: 'aaa', mode: 'all' },
         ],
       },

@@ -117,15 +117,33 @@ definition team {
   });
 
   it('round-trips every precedence shape', () => {
-    for (const expr of ['a - b - c', 'a - (b - c)', 'a - b + c', '(a - b) + c', 'a + b & c', 'a & b + c', 'a - b & c', '(a & b) - c', 'a & (b - c)', 'nil', 'nil + a']) {
+    for (const expr of [
+      'a - b - c',
+      'a - (b - c)',
+      'a - b + c',
+      '(a - b) + c',
+      'a + b & c',
+      'a & b + c',
+      'a - b & c',
+      '(a & b) - c',
+      'a & (b - c)',
+      'nil',
+      'nil + a',
+    ]) {
       const names = expr.replace(/\b([abc])\b/g, '$1$1$1');
-      expectRoundTrip(`definition user {}\ndefinition doc {\n  relation aaa: user\n  relation bbb: user\n  relation ccc: user\n  permission ppp = ${names}\n}`);
+      expectRoundTrip(
+        `definition user {}\ndefinition doc {\n  relation aaa: user\n  relation bbb: user\n  relation ccc: user\n  permission ppp = ${names}\n}`,
+      );
     }
   });
 
   it('prints partial expansions as plain members and drops use flags the IR does not keep', () => {
-    const s = expectRoundTrip('use partial\nuse typechecking\ndefinition user {}\npartial p {\n  relation viewer: user\n}\ndefinition doc {\n  ...p\n  permission view: user = viewer\n}');
-    expect(printSchema(s)).toBe('definition user {}\n\ndefinition doc {\n\trelation viewer: user\n\tpermission view = viewer\n}\n');
+    const s = expectRoundTrip(
+      'use partial\nuse typechecking\ndefinition user {}\npartial p {\n  relation viewer: user\n}\ndefinition doc {\n  ...p\n  permission view: user = viewer\n}',
+    );
+    expect(printSchema(s)).toBe(
+      'definition user {}\n\ndefinition doc {\n\trelation viewer: user\n\tpermission view = viewer\n}\n',
+    );
   });
 
   describe('round-trips every SpiceDB conformance fixture schema', () => {

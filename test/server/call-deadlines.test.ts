@@ -27,9 +27,17 @@ afterEach(async () => {
 /** ReadSchema blocks until its call is aborted; Watch yields once every 60 ms, forever. */
 async function start(requestTimeoutMs: number): Promise<Harness> {
   const aborts: unknown[] = [];
-  const blockUntilAborted = (signal: AbortSignal) => new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => { aborts.push(signal.reason); reject(signal.reason); }, { once: true });
-  });
+  const blockUntilAborted = (signal: AbortSignal) =>
+    new Promise<never>((_, reject) => {
+      signal.addEventListener(
+        'abort',
+        () => {
+          aborts.push(signal.reason);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
   const schema: ApiService = {
     type: v1.SchemaService,
     handlers: { ReadSchema: unary(v1.ReadSchemaRequest, (_req, ctx) => blockUntilAborted(ctx.signal)) },
@@ -37,30 +45,51 @@ async function start(requestTimeoutMs: number): Promise<Harness> {
   const watch: ApiService = {
     type: v1.WatchService,
     handlers: {
-      Watch: serverStream(v1.WatchRequest, async function* (_req, ctx) {
-        for (let i = 0; !ctx.signal.aborted; i++) {
-          await new Promise((r) => setTimeout(r, 60));
-          yield v1.WatchResponse.create({ changesThrough: { token: String(i) } });
-        }
-      }, { longLived: true }),
+      Watch: serverStream(
+        v1.WatchRequest,
+        async function* (_req, ctx) {
+          for (let i = 0; !ctx.signal.aborted; i++) {
+            await new Promise((r) => setTimeout(r, 60));
+            yield v1.WatchResponse.create({ changesThrough: { token: String(i) } });
+          }
+        },
+        { longLived: true },
+      ),
     },
   };
   const shutdown = new AbortController();
-  const options: TransportOptions = { authenticate: () => undefined, requestTimeoutMs, shutdown: shutdown.signal, log: quiet };
+  const options: TransportOptions = {
+    authenticate: () => undefined,
+    requestTimeoutMs,
+    shutdown: shutdown.signal,
+    log: quiet,
+  };
   const server = new grpc.Server();
   for (const s of [schema, watch]) server.addService(serviceDefinition(s.type), serviceImplementation(s, options));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   const client = v1.NewClient('k', `127.0.0.1:${port}`, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS);
   const h: Harness = {
-    client, shutdown, aborts,
-    close: async () => { client.close(); server.forceShutdown(); },
+    client,
+    shutdown,
+    aborts,
+    close: async () => {
+      client.close();
+      server.forceShutdown();
+    },
   };
   open.push(h);
   return h;
 }
 
-const failure = async (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e: { code: number; details: string }) => e);
+const failure = async (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: { code: number; details: string }) => e,
+  );
 
 describe('per-call deadlines', () => {
   it('ends a call that outlives the server request timeout with DEADLINE_EXCEEDED, aborting its work', async () => {
@@ -74,7 +103,9 @@ describe('per-call deadlines', () => {
 
   it("honours the client's own deadline, and aborts the work when the client gives up", async () => {
     const h = await start(0);
-    const e = await failure(h.client.promises.readSchema(v1.ReadSchemaRequest.create(), new grpc.Metadata(), { deadline: Date.now() + 300 }));
+    const e = await failure(
+      h.client.promises.readSchema(v1.ReadSchemaRequest.create(), new grpc.Metadata(), { deadline: Date.now() + 300 }),
+    );
     expect(e.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     for (let i = 0; i < 100 && h.aborts.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(h.aborts).toHaveLength(1);
@@ -86,10 +117,12 @@ describe('per-call deadlines', () => {
     const got: string[] = [];
     const ended = new Promise<{ code: number }>((resolve) => stream.on('error', resolve));
     const began = Date.now();
-    const fourth = new Promise<number>((resolve) => stream.on('data', (r: v1.WatchResponse) => {
-      got.push(r.changesThrough!.token);
-      if (got.length === 4) resolve(Date.now() - began);
-    }));
+    const fourth = new Promise<number>((resolve) =>
+      stream.on('data', (r: v1.WatchResponse) => {
+        got.push(r.changesThrough!.token);
+        if (got.length === 4) resolve(Date.now() - began);
+      }),
+    );
     // Four responses 60 ms apart: the stream outlived the 100 ms request timeout.
     expect(await fourth).toBeGreaterThan(150);
     h.shutdown.abort();

@@ -17,9 +17,14 @@ const servers: number[] = [];
 
 afterEach(() => {
   for (const pid of servers.splice(0)) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
-  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of started.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 interface Serving {
@@ -38,7 +43,10 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   });
   started.push(child);
   let output = '';
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exit = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ready line within 30s:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
@@ -54,7 +62,10 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    void exit.then(({ code }) => { clearTimeout(timer); reject(new Error(`exited with ${code} before ready:\n${output}`)); });
+    void exit.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready:\n${output}`));
+    });
   });
   return { child, ready, logs: () => output, exit };
 }
@@ -62,22 +73,35 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
 describe('pemba serve (child process)', () => {
   it('serves, then shuts down cleanly on SIGTERM, finishing an in-flight Watch', async () => {
     const key = 'cli-test-key-0123456789';
-    const s = await serve(['--grpc-addr', '127.0.0.1:0', '--http-enabled', '--http-addr', '127.0.0.1:0', '--log-format', 'json'], {
-      PEMBA_GRPC_PRESHARED_KEY: `rotated-out,${key}`,
-      PEMBA_DATASTORE_ENGINE: 'memory',
-    });
+    const s = await serve(
+      ['--grpc-addr', '127.0.0.1:0', '--http-enabled', '--http-addr', '127.0.0.1:0', '--log-format', 'json'],
+      {
+        PEMBA_GRPC_PRESHARED_KEY: `rotated-out,${key}`,
+        PEMBA_DATASTORE_ENGINE: 'memory',
+      },
+    );
     expect(s.ready).toMatchObject({ level: 30, datastoreEngine: 'memory', keyCount: 2 });
     const endpoint = String(s.ready.grpcAddr);
     const client = v1.NewClient(key, endpoint, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS);
-    const token = (await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }))).writtenAt!.token;
-    await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', 'doc:cli#reader@user:ann')] }));
-    const check = await client.promises.checkPermission(v1.CheckPermissionRequest.create({
-      resource: { objectType: 'doc', objectId: 'cli' }, permission: 'view',
-      subject: { object: { objectType: 'user', objectId: 'ann' }, optionalRelation: '' },
-      consistency: { requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } },
-    }));
+    const token = (await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }))).writtenAt!
+      .token;
+    await client.promises.writeRelationships(
+      v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', 'doc:cli#reader@user:ann')] }),
+    );
+    const check = await client.promises.checkPermission(
+      v1.CheckPermissionRequest.create({
+        resource: { objectType: 'doc', objectId: 'cli' },
+        permission: 'view',
+        subject: { object: { objectType: 'user', objectId: 'ann' }, optionalRelation: '' },
+        consistency: { requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } },
+      }),
+    );
     expect(check.permissionship).toBe(v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION);
-    const http = await fetch(`http://${String(s.ready.httpAddr)}/v1/schema/read`, { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: '{}' });
+    const http = await fetch(`http://${String(s.ready.httpAddr)}/v1/schema/read`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}` },
+      body: '{}',
+    });
     expect((await http.json()).schemaText).toBe(SCHEMA);
 
     // A Watch is open when the signal arrives: shutdown ends it with UNAVAILABLE, then exits 0.
@@ -98,18 +122,32 @@ describe('pemba serve (child process)', () => {
 
   it('refuses to start without a key, or with an unknown datastore engine', async () => {
     const run = async (args: string[]) => {
-      const child = spawn('npx', ['tsx', 'src/cli/main.ts', 'serve', ...args], { env: { ...process.env, PEMBA_GRPC_PRESHARED_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('npx', ['tsx', 'src/cli/main.ts', 'serve', ...args], {
+        env: { ...process.env, PEMBA_GRPC_PRESHARED_KEY: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       started.push(child);
       let err = '';
-      child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+      });
       const [code] = await once(child, 'exit');
       return { code, err };
     };
     const noKey = await run(['--grpc-addr', '127.0.0.1:0']);
     expect(noKey.code).not.toBe(0);
     expect(noKey.err).toMatch(/preshared key is required.*PEMBA_GRPC_PRESHARED_KEY/);
-    const badEngine = await run(['--grpc-preshared-key', 'k', '--grpc-addr', '127.0.0.1:0', '--datastore-engine', 'cassandra']);
+    const badEngine = await run([
+      '--grpc-preshared-key',
+      'k',
+      '--grpc-addr',
+      '127.0.0.1:0',
+      '--datastore-engine',
+      'cassandra',
+    ]);
     expect(badEngine.code).not.toBe(0);
-    expect(badEngine.err).toMatch(/unknown datastore engine "cassandra": supported engines are memory, sqlite, postgres/);
+    expect(badEngine.err).toMatch(
+      /unknown datastore engine "cassandra": supported engines are memory, sqlite, postgres/,
+    );
   }, 60_000);
 });

@@ -27,18 +27,24 @@ let plain: FakeServer;
 beforeAll(async () => {
   // WriteRelationships commits when its request says so (an optional precondition on type "commit"); ImportBulk always does.
   const commitsIf = (req: v1.WriteRelationshipsRequest) => req.optionalPreconditions.length > 0;
-  const services = (commits: boolean) => [{
-    type: v1.PermissionsService,
-    handlers: {
-      WriteRelationships: unary(v1.WriteRelationshipsRequest, (req, ctx) => write(ctx, commitsIf(req)), { commits }),
-      ImportBulkRelationships: clientStream(v1.ImportBulkRelationshipsRequest, async (requests, ctx) => {
-        let n = 0;
-        for await (const r of requests) n += r.relationships.length;
-        await write(ctx, true);
-        return v1.ImportBulkRelationshipsResponse.create({ numLoaded: String(n) });
-      }, { commits }),
+  const services = (commits: boolean) => [
+    {
+      type: v1.PermissionsService,
+      handlers: {
+        WriteRelationships: unary(v1.WriteRelationshipsRequest, (req, ctx) => write(ctx, commitsIf(req)), { commits }),
+        ImportBulkRelationships: clientStream(
+          v1.ImportBulkRelationshipsRequest,
+          async (requests, ctx) => {
+            let n = 0;
+            for await (const r of requests) n += r.relationships.length;
+            await write(ctx, true);
+            return v1.ImportBulkRelationshipsResponse.create({ numLoaded: String(n) });
+          },
+          { commits },
+        ),
+      },
     },
-  }];
+  ];
   fakes = await serveFakes(services(true), TIMEOUT_MS);
   plain = await serveFakes(services(false), TIMEOUT_MS);
 });
@@ -64,7 +70,9 @@ function importBulk(client: v1.ZedClientInterface): Promise<v1.ImportBulkRelatio
 describe('a handler that commits', () => {
   it('over gRPC: is answered OK when it committed after the deadline, with its own error when it stopped', async () => {
     expect((await fakes.client.promises.writeRelationships(committing)).writtenAt?.token).toBe('committed');
-    await expect(fakes.client.promises.writeRelationships(stopping)).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    await expect(fakes.client.promises.writeRelationships(stopping)).rejects.toMatchObject({
+      code: grpc.status.DEADLINE_EXCEEDED,
+    });
     expect((await importBulk(fakes.client)).numLoaded).toBe('0');
   });
 
@@ -80,8 +88,12 @@ describe('a handler that commits', () => {
   });
 
   it('without the option, the transport answers the abort at once, whatever the handler then does', async () => {
-    await expect(plain.client.promises.writeRelationships(committing)).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    await expect(plain.client.promises.writeRelationships(committing)).rejects.toMatchObject({
+      code: grpc.status.DEADLINE_EXCEEDED,
+    });
     await expect(importBulk(plain.client)).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
-    expect((await post(plain.httpBase, '/v1/relationships/write', v1.WriteRelationshipsRequest.toJson(committing))).status).toBe(504);
+    expect(
+      (await post(plain.httpBase, '/v1/relationships/write', v1.WriteRelationshipsRequest.toJson(committing))).status,
+    ).toBe(504);
   });
 });

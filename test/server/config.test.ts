@@ -50,12 +50,22 @@ describe('serve configuration', () => {
   });
 
   it('takes the GC window and the quantization interval as durations', () => {
-    const c = resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '30m', datastoreRevisionQuantizationInterval: '0' });
+    const c = resolveServeConfig({
+      grpcPresharedKey: ['k'],
+      datastoreGcWindow: '30m',
+      datastoreRevisionQuantizationInterval: '0',
+    });
     expect(c.datastoreGcWindowMs).toBe(30 * 60_000);
     expect(c.datastoreQuantizationMs).toBe(0);
-    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '1 day' })).toThrow(/--datastore-gc-window must be a duration/);
-    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '0' })).toThrow(/--datastore-gc-window must be longer than 0/);
-    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreRevisionQuantizationInterval: 'x' })).toThrow(/--datastore-revision-quantization-interval/);
+    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '1 day' })).toThrow(
+      /--datastore-gc-window must be a duration/,
+    );
+    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreGcWindow: '0' })).toThrow(
+      /--datastore-gc-window must be longer than 0/,
+    );
+    expect(() => resolveServeConfig({ grpcPresharedKey: ['k'], datastoreRevisionQuantizationInterval: 'x' })).toThrow(
+      /--datastore-revision-quantization-interval/,
+    );
   });
 
   it('sizes the dispatch cache in bytes or as a share of memory, and turns it and the index off', () => {
@@ -64,10 +74,14 @@ describe('serve configuration', () => {
     expect(resolveServeConfig(base).nestedGroupIndex).toBe(true);
     expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '1GiB' }).dispatchCacheBytes).toBe(1024 ** 3);
     expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '500000' }).dispatchCacheBytes).toBe(500_000);
-    expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '10%' }).dispatchCacheBytes).toBe(Math.floor(totalmem() / 10));
+    expect(resolveServeConfig({ ...base, dispatchCacheMaxCost: '10%' }).dispatchCacheBytes).toBe(
+      Math.floor(totalmem() / 10),
+    );
     expect(resolveServeConfig({ ...base, dispatchCacheEnabled: 'false' }).dispatchCacheBytes).toBe(0);
     expect(resolveServeConfig({ ...base, nestedGroupIndexEnabled: 'false' }).nestedGroupIndex).toBe(false);
-    expect(() => resolveServeConfig({ ...base, dispatchCacheMaxCost: 'lots' })).toThrow(/--dispatch-cache-max-cost must be a size like 64MiB/);
+    expect(() => resolveServeConfig({ ...base, dispatchCacheMaxCost: 'lots' })).toThrow(
+      /--dispatch-cache-max-cost must be a size like 64MiB/,
+    );
     expect(() => resolveServeConfig({ ...base, dispatchCacheMaxCost: '150%' })).toThrow(/at most 100%/);
   });
 
@@ -79,7 +93,9 @@ describe('serve configuration', () => {
   });
 
   it('rejects unknown datastore engines clearly', async () => {
-    await expect(openDatastore({ engine: 'cassandra' })).rejects.toThrow(/unknown datastore engine `cassandra`: use one of memory, sqlite, postgres/);
+    await expect(openDatastore({ engine: 'cassandra' })).rejects.toThrow(
+      /unknown datastore engine `cassandra`: use one of memory, sqlite, postgres/,
+    );
     await expect(openDatastore({ engine: 'toString' })).rejects.toThrow(/unknown datastore engine/);
     const ds = await openDatastore({ engine: 'memory' });
     await ds.close();

@@ -24,15 +24,21 @@ definition folder {
 function hierarchy(layers: number, width: number): v1.Relationship[] {
   const rels = [rel('folder:0_0#viewer@user:ann')];
   for (let l = 0; l + 1 < layers; l++) {
-    for (let a = 0; a < width; a++) for (let b = 0; b < width; b++) rels.push(rel(`folder:${l}_${a}#parent@folder:${l + 1}_${b}`));
+    for (let a = 0; a < width; a++)
+      for (let b = 0; b < width; b++) rels.push(rel(`folder:${l}_${a}#parent@folder:${l + 1}_${b}`));
   }
   return rels;
 }
 
 /** Ten folders, each the parent of every other: checks that find no way in take seconds (see test/engine/deadlines.test.ts). */
 function cycle(n: number): v1.Relationship[] {
-  const rels = [rel(`folder:c${n - 1}#viewer@user:ann`), rel(`folder:c${n - 1}#banned@user:ann`), rel('folder:trivial#viewer@user:ann')];
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) rels.push(rel(`folder:c${i}#parent@folder:c${j}`));
+  const rels = [
+    rel(`folder:c${n - 1}#viewer@user:ann`),
+    rel(`folder:c${n - 1}#banned@user:ann`),
+    rel('folder:trivial#viewer@user:ann'),
+  ];
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) if (i !== j) rels.push(rel(`folder:c${i}#parent@folder:c${j}`));
   return rels;
 }
 
@@ -65,20 +71,54 @@ function streamed(stream: grpc.ClientReadableStream<unknown>): Promise<unknown[]
 
 /** The expensive calls, each with gRPC call options (a deadline). */
 const hostile = {
-  CheckPermission: (c: v1.ZedClientInterface, options: grpc.CallOptions) => c.promises.checkPermission(v1.CheckPermissionRequest.create({
-    resource: obj('folder', 'c0'), permission: 'view', subject: subj('user', 'nobody'), consistency: fullyConsistent(),
-  }), new grpc.Metadata(), options),
-  LookupResources: (c: v1.ZedClientInterface, options: grpc.CallOptions) => streamed(c.lookupResources(v1.LookupResourcesRequest.create({
-    resourceObjectType: 'folder', permission: 'allowed', subject: subj('user', 'ann'), consistency: fullyConsistent(),
-  }), new grpc.Metadata(), options)),
-  LookupSubjects: (c: v1.ZedClientInterface, options: grpc.CallOptions) => streamed(c.lookupSubjects(v1.LookupSubjectsRequest.create({
-    resource: obj('folder', 'c0'), permission: 'view', subjectObjectType: 'user', consistency: fullyConsistent(),
-  }), new grpc.Metadata(), options)),
+  CheckPermission: (c: v1.ZedClientInterface, options: grpc.CallOptions) =>
+    c.promises.checkPermission(
+      v1.CheckPermissionRequest.create({
+        resource: obj('folder', 'c0'),
+        permission: 'view',
+        subject: subj('user', 'nobody'),
+        consistency: fullyConsistent(),
+      }),
+      new grpc.Metadata(),
+      options,
+    ),
+  LookupResources: (c: v1.ZedClientInterface, options: grpc.CallOptions) =>
+    streamed(
+      c.lookupResources(
+        v1.LookupResourcesRequest.create({
+          resourceObjectType: 'folder',
+          permission: 'allowed',
+          subject: subj('user', 'ann'),
+          consistency: fullyConsistent(),
+        }),
+        new grpc.Metadata(),
+        options,
+      ),
+    ),
+  LookupSubjects: (c: v1.ZedClientInterface, options: grpc.CallOptions) =>
+    streamed(
+      c.lookupSubjects(
+        v1.LookupSubjectsRequest.create({
+          resource: obj('folder', 'c0'),
+          permission: 'view',
+          subjectObjectType: 'user',
+          consistency: fullyConsistent(),
+        }),
+        new grpc.Metadata(),
+        options,
+      ),
+    ),
 };
 
-const trivialCheck = (c: v1.ZedClientInterface) => c.promises.checkPermission(v1.CheckPermissionRequest.create({
-  resource: obj('folder', 'trivial'), permission: 'view', subject: subj('user', 'ann'), consistency: fullyConsistent(),
-}));
+const trivialCheck = (c: v1.ZedClientInterface) =>
+  c.promises.checkPermission(
+    v1.CheckPermissionRequest.create({
+      resource: obj('folder', 'trivial'),
+      permission: 'view',
+      subject: subj('user', 'ann'),
+      consistency: fullyConsistent(),
+    }),
+  );
 
 async function timed(p: Promise<unknown>): Promise<{ result: Awaited<ReturnType<typeof grpcError>>; ms: number }> {
   const began = Date.now();
@@ -87,14 +127,17 @@ async function timed(p: Promise<unknown>): Promise<{ result: Awaited<ReturnType<
 }
 
 describe('deadlines over gRPC', () => {
-  it.each(Object.keys(hostile) as (keyof typeof hostile)[])('%s that would take seconds ends DEADLINE_EXCEEDED at its 200 ms deadline', async (method) => {
-    const client = await serve(cycle(10));
-    const { result, ms } = await timed(hostile[method](client, within(200)));
-    expect(result.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    expect(ms).toBeLessThan(200 + 250);
-    // The server is free again at once: its evaluation stopped.
-    await trivialCheck(client);
-  });
+  it.each(Object.keys(hostile) as (keyof typeof hostile)[])(
+    '%s that would take seconds ends DEADLINE_EXCEEDED at its 200 ms deadline',
+    async (method) => {
+      const client = await serve(cycle(10));
+      const { result, ms } = await timed(hostile[method](client, within(200)));
+      expect(result.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(ms).toBeLessThan(200 + 250);
+      // The server is free again at once: its evaluation stopped.
+      await trivialCheck(client);
+    },
+  );
 
   it('the server request timeout bounds an expensive call the same way', async () => {
     const client = await serve(cycle(10), { requestTimeout: '200ms' });
@@ -117,8 +160,16 @@ describe('deadlines over gRPC', () => {
 });
 
 describe('ExpandPermissionTree is bounded', () => {
-  const expandRoot = (client: v1.ZedClientInterface, options: grpc.CallOptions = {}) => client.promises.expandPermissionTree(
-    v1.ExpandPermissionTreeRequest.create({ resource: obj('folder', '0_0'), permission: 'view', consistency: fullyConsistent() }), new grpc.Metadata(), options);
+  const expandRoot = (client: v1.ZedClientInterface, options: grpc.CallOptions = {}) =>
+    client.promises.expandPermissionTree(
+      v1.ExpandPermissionTreeRequest.create({
+        resource: obj('folder', '0_0'),
+        permission: 'view',
+        consistency: fullyConsistent(),
+      }),
+      new grpc.Metadata(),
+      options,
+    );
 
   it('12 layers × 40 folders, each under every folder of the next layer, fails RESOURCE_EXHAUSTED within its deadline', async () => {
     const client = await serve(hierarchy(12, 40));

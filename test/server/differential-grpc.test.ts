@@ -52,12 +52,22 @@ class GrpcPemba implements Engine {
     const ids: string[] = [];
     let cursor: v1.Cursor | undefined;
     for (;;) {
-      const page = await this.client.promises.lookupResources(v1.LookupResourcesRequest.create({
-        consistency: fullyConsistent(), resourceObjectType: q.resourceType, permission: q.permission,
-        subject: subj(q.subject.type, q.subject.id, q.subject.relation === '...' ? '' : q.subject.relation),
-        optionalLimit: limit, optionalCursor: cursor,
-      }));
-      ids.push(...page.map((r) => `${r.resourceObjectId}${r.permissionship === v1.LookupPermissionship.CONDITIONAL_PERMISSION ? '?' : ''}`));
+      const page = await this.client.promises.lookupResources(
+        v1.LookupResourcesRequest.create({
+          consistency: fullyConsistent(),
+          resourceObjectType: q.resourceType,
+          permission: q.permission,
+          subject: subj(q.subject.type, q.subject.id, q.subject.relation === '...' ? '' : q.subject.relation),
+          optionalLimit: limit,
+          optionalCursor: cursor,
+        }),
+      );
+      ids.push(
+        ...page.map(
+          (r) =>
+            `${r.resourceObjectId}${r.permissionship === v1.LookupPermissionship.CONDITIONAL_PERMISSION ? '?' : ''}`,
+        ),
+      );
       if (page.length < limit) break;
       cursor = page[page.length - 1].afterResultCursor;
     }
@@ -95,7 +105,10 @@ describe('differential through gRPC: SpiceDB vs pemba serve', () => {
       expect(result, 'SpiceDB rejected every generated schema').toBeDefined();
       results.push(result!);
       const bad = result!.discrepancies.filter((d) => FAILING.has(d.kind));
-      if (bad.length > 0) throw new Error(`Pemba (over gRPC) disagrees with SpiceDB\n${formatReport({ ...result!, discrepancies: bad }, FAILING)}`);
+      if (bad.length > 0)
+        throw new Error(
+          `Pemba (over gRPC) disagrees with SpiceDB\n${formatReport({ ...result!, discrepancies: bad }, FAILING)}`,
+        );
       expect(result!.queries).toBeGreaterThan(0);
     }, 180_000);
   }

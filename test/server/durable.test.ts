@@ -14,17 +14,26 @@ describe('pemba serve --datastore-engine sqlite', () => {
     const flags = { datastoreEngine: 'sqlite', datastoreConnUri: join(dir, 'pemba.db') };
     const first = await startTestServer(flags);
     await first.client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }));
-    const token = (await first.client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({
-      updates: [update('TOUCH', 'doc:kept#reader@user:ann')],
-    }))).writtenAt!.token;
+    const token = (
+      await first.client.promises.writeRelationships(
+        v1.WriteRelationshipsRequest.create({
+          updates: [update('TOUCH', 'doc:kept#reader@user:ann')],
+        }),
+      )
+    ).writtenAt!.token;
     await first.close();
 
     const second = await startTestServer(flags);
     try {
       expect((await second.client.promises.readSchema(v1.ReadSchemaRequest.create())).schemaText).toBe(SCHEMA);
-      const r = await second.client.promises.checkPermission(v1.CheckPermissionRequest.create({
-        resource: obj('doc', 'kept'), permission: 'view', subject: subj('user', 'ann'), consistency: atLeastAsFresh(token),
-      }));
+      const r = await second.client.promises.checkPermission(
+        v1.CheckPermissionRequest.create({
+          resource: obj('doc', 'kept'),
+          permission: 'view',
+          subject: subj('user', 'ann'),
+          consistency: atLeastAsFresh(token),
+        }),
+      );
       expect(r.permissionship).toBe(v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION);
     } finally {
       await second.close();

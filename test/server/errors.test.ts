@@ -6,7 +6,9 @@ import { RpcStatus, unpackErrorInfo } from '../../src/api/rpc-status.js';
 import { failedPrecondition } from '../../src/errors/index.js';
 
 describe('errors at the API boundary', () => {
-  const e = failedPrecondition('object definition `nope` not found', 'ERROR_REASON_UNKNOWN_DEFINITION', { definition_name: 'nope' });
+  const e = failedPrecondition('object definition `nope` not found', 'ERROR_REASON_UNKNOWN_DEFINITION', {
+    definition_name: 'nope',
+  });
 
   it('carries the status, message and ErrorInfo in grpc-status-details-bin', () => {
     const se = toServiceError(toFailure(e));
@@ -15,15 +17,31 @@ describe('errors at the API boundary', () => {
     const bin = se.metadata!.get('grpc-status-details-bin')[0] as Buffer;
     const st = RpcStatus.fromBinary(bin);
     expect(st.code).toBe(status.FAILED_PRECONDITION);
-    expect(unpackErrorInfo(st)).toEqual({ reason: 'ERROR_REASON_UNKNOWN_DEFINITION', domain: 'authzed.com', metadata: { definition_name: 'nope' } });
+    expect(unpackErrorInfo(st)).toEqual({
+      reason: 'ERROR_REASON_UNKNOWN_DEFINITION',
+      domain: 'authzed.com',
+      metadata: { definition_name: 'nope' },
+    });
   });
 
   it('renders grpc-gateway JSON errors', () => {
     expect(toJsonError(toFailure(e))).toEqual({
-      code: 9, message: 'object definition `nope` not found',
-      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ERROR_REASON_UNKNOWN_DEFINITION', domain: 'authzed.com', metadata: { definition_name: 'nope' } }],
+      code: 9,
+      message: 'object definition `nope` not found',
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'ERROR_REASON_UNKNOWN_DEFINITION',
+          domain: 'authzed.com',
+          metadata: { definition_name: 'nope' },
+        },
+      ],
     });
-    expect(toJsonError(toFailure(new PembaError('UNAUTHENTICATED', 'no')))).toEqual({ code: 16, message: 'no', details: [] });
+    expect(toJsonError(toFailure(new PembaError('UNAUTHENTICATED', 'no')))).toEqual({
+      code: 16,
+      message: 'no',
+      details: [],
+    });
   });
 
   it('turns unknown errors into INTERNAL, flagged for logging', () => {

@@ -20,11 +20,17 @@ export interface FakeServer {
 }
 
 export async function serveFakes(services: ApiService[], requestTimeoutMs = 0): Promise<FakeServer> {
-  const options: TransportOptions = { authenticate: () => undefined, requestTimeoutMs, shutdown: new AbortController().signal, log: quiet };
+  const options: TransportOptions = {
+    authenticate: () => undefined,
+    requestTimeoutMs,
+    shutdown: new AbortController().signal,
+    log: quiet,
+  };
   const server = new grpc.Server();
   for (const s of services) server.addService(serviceDefinition(s.type), serviceImplementation(s, options));
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   const http = createServer(createGateway(services, { ...options, maxBodyBytes: 1 << 20 }));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const client = v1.NewClient('k', `127.0.0.1:${port}`, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS);

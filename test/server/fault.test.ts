@@ -24,7 +24,10 @@ const postgres = useTestPostgres();
 afterEach(killAll);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Write { rels: string[]; token?: string }
+interface Write {
+  rels: string[];
+  token?: string;
+}
 
 /** Three relationships per write, so a half-applied write would show. */
 const writeOf = (round: number, writer: number, i: number): string[] => [
@@ -34,7 +37,11 @@ const writeOf = (round: number, writer: number, i: number): string[] => [
 ];
 
 /** Concurrent writers until `acks` writes are acknowledged; the server is SIGKILLed in the same tick as that acknowledgement. */
-async function writeThenKill(s: ServeProcess, round: number, acks: number): Promise<{ acked: Write[]; unacked: Write[] }> {
+async function writeThenKill(
+  s: ServeProcess,
+  round: number,
+  acks: number,
+): Promise<{ acked: Write[]; unacked: Write[] }> {
   const client = s.client(KEY);
   const acked: Write[] = [];
   const unacked: Write[] = [];
@@ -43,9 +50,11 @@ async function writeThenKill(s: ServeProcess, round: number, acks: number): Prom
     for (let i = 0; !killed; i++) {
       const write: Write = { rels: writeOf(round, w, i) };
       try {
-        const r = await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({
-          updates: write.rels.map((t) => update('TOUCH', t)),
-        }));
+        const r = await client.promises.writeRelationships(
+          v1.WriteRelationshipsRequest.create({
+            updates: write.rels.map((t) => update('TOUCH', t)),
+          }),
+        );
         write.token = r.writtenAt!.token;
         acked.push(write);
         if (!killed && acked.length >= acks) {
@@ -66,9 +75,12 @@ async function writeThenKill(s: ServeProcess, round: number, acks: number): Prom
 async function stored(client: v1.ZedClientInterface): Promise<Set<string>> {
   const all = new Set<string>();
   for (const resourceType of ['doc', 'group']) {
-    const rs = await client.promises.readRelationships(v1.ReadRelationshipsRequest.create({
-      relationshipFilter: { resourceType }, consistency: fullyConsistent(),
-    }));
+    const rs = await client.promises.readRelationships(
+      v1.ReadRelationshipsRequest.create({
+        relationshipFilter: { resourceType },
+        consistency: fullyConsistent(),
+      }),
+    );
     for (const r of rs) all.add(relText(r.relationship));
   }
   return all;
@@ -76,9 +88,16 @@ async function stored(client: v1.ZedClientInterface): Promise<Set<string>> {
 
 const view = (client: v1.ZedClientInterface, rels: string[], consistency: v1.Consistency) => {
   const m = /^doc:([^#]+)#reader@user:(.+)$/.exec(rels[0])!;
-  return client.promises.checkPermission(v1.CheckPermissionRequest.create({
-    resource: obj('doc', m[1]), permission: 'view', subject: subj('user', m[2]), consistency,
-  })).then((r) => r.permissionship);
+  return client.promises
+    .checkPermission(
+      v1.CheckPermissionRequest.create({
+        resource: obj('doc', m[1]),
+        permission: 'view',
+        subject: subj('user', m[2]),
+        consistency,
+      }),
+    )
+    .then((r) => r.permissionship);
 };
 const HAS = v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION;
 const NO = v1.CheckPermissionResponse_Permissionship.NO_PERMISSION;

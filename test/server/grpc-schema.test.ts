@@ -34,20 +34,26 @@ describe('SchemaService', () => {
     const parse = await grpcError(p.writeSchema(v1.WriteSchemaRequest.create({ schema: 'definition user {' })));
     expect(parse.code).toBe(status.INVALID_ARGUMENT);
     expect(parse.reason).toBe('ERROR_REASON_SCHEMA_PARSE_ERROR');
-    const type = await grpcError(p.writeSchema(v1.WriteSchemaRequest.create({ schema: 'definition doc {\n  relation r: nope\n}' })));
+    const type = await grpcError(
+      p.writeSchema(v1.WriteSchemaRequest.create({ schema: 'definition doc {\n  relation r: nope\n}' })),
+    );
     expect(type.code).toBe(status.INVALID_ARGUMENT);
     expect(type.reason).toMatch(/^ERROR_REASON_SCHEMA_(PARSE|TYPE)_ERROR$/);
     expect((await p.readSchema(v1.ReadSchemaRequest.create())).schemaText).toBe(SCHEMA);
   });
 
   it('refuses a change that would strand stored relationships, naming what is in use', async () => {
-    await p.writeRelationships(v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', 'doc:s#banned@user:sam')] }));
+    await p.writeRelationships(
+      v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', 'doc:s#banned@user:sam')] }),
+    );
     const withoutBanned = SCHEMA.replace('  relation banned: user\n', '').replace(' - banned', '');
     const e = await grpcError(p.writeSchema(v1.WriteSchemaRequest.create({ schema: withoutBanned })));
     expect(e.code).toBe(status.INVALID_ARGUMENT);
     expect(e.details).toMatch(/cannot delete relation `banned`/);
     expect((await p.readSchema(v1.ReadSchemaRequest.create())).schemaText).toBe(SCHEMA);
-    await p.deleteRelationships(v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: 'doc', optionalRelation: 'banned' } }));
+    await p.deleteRelationships(
+      v1.DeleteRelationshipsRequest.create({ relationshipFilter: { resourceType: 'doc', optionalRelation: 'banned' } }),
+    );
     await p.writeSchema(v1.WriteSchemaRequest.create({ schema: withoutBanned }));
     await p.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }));
   });
@@ -62,12 +68,18 @@ describe('SchemaService', () => {
     const reader = doc.relations.find((x) => x.name === 'reader')!;
     expect(reader.parentDefinitionName).toBe('doc');
     expect(reader.subjectTypes.map((s) => [s.subjectDefinitionName, s.typeref.oneofKind])).toEqual([
-      ['user', 'isTerminalSubject'], ['user', 'isPublicWildcard'], ['group', 'optionalRelationName'],
+      ['user', 'isTerminalSubject'],
+      ['user', 'isPublicWildcard'],
+      ['group', 'optionalRelationName'],
     ]);
-    const filtered = await p.reflectSchema(v1.ReflectSchemaRequest.create({
-      optionalFilters: [{ optionalDefinitionNameFilter: 'do', optionalPermissionNameFilter: 'vi' }],
-    }));
-    expect(filtered.definitions.map((d) => [d.name, d.relations.length, d.permissions.map((x) => x.name)])).toEqual([['doc', 0, ['view']]]);
+    const filtered = await p.reflectSchema(
+      v1.ReflectSchemaRequest.create({
+        optionalFilters: [{ optionalDefinitionNameFilter: 'do', optionalPermissionNameFilter: 'vi' }],
+      }),
+    );
+    expect(filtered.definitions.map((d) => [d.name, d.relations.length, d.permissions.map((x) => x.name)])).toEqual([
+      ['doc', 0, ['view']],
+    ]);
   });
 
   it('refuses a schema over 4 MiB', async () => {
@@ -80,6 +92,8 @@ describe('SchemaService', () => {
 
   it('refuses messages over the maximum message size', async () => {
     const huge = 'x'.repeat(7 * 1024 * 1024);
-    expect((await grpcError(p.writeSchema(v1.WriteSchemaRequest.create({ schema: huge })))).code).toBe(status.RESOURCE_EXHAUSTED);
+    expect((await grpcError(p.writeSchema(v1.WriteSchemaRequest.create({ schema: huge })))).code).toBe(
+      status.RESOURCE_EXHAUSTED,
+    );
   });
 });

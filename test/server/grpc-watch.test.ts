@@ -20,15 +20,26 @@ afterAll(async () => {
 });
 
 /** Opens a Watch and resolves with the first `n` responses (then cancels), or rejects with the stream's error. */
-function watch(request: Partial<v1.WatchRequest>, n: number, timeoutMs = 5000): { done: Promise<v1.WatchResponse[]>; started: Promise<void> } {
+function watch(
+  request: Partial<v1.WatchRequest>,
+  n: number,
+  timeoutMs = 5000,
+): { done: Promise<v1.WatchResponse[]>; started: Promise<void> } {
   const stream = t.client.watch(v1.WatchRequest.create(request));
   const got: v1.WatchResponse[] = [];
   const started = new Promise<void>((resolve) => stream.on('metadata', () => resolve()));
   const done = new Promise<v1.WatchResponse[]>((resolve, reject) => {
-    const timer = setTimeout(() => { stream.cancel(); reject(new Error(`timed out with ${got.length} of ${n} responses`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      stream.cancel();
+      reject(new Error(`timed out with ${got.length} of ${n} responses`));
+    }, timeoutMs);
     stream.on('data', (r: v1.WatchResponse) => {
       got.push(r);
-      if (got.length === n) { clearTimeout(timer); stream.cancel(); resolve(got); }
+      if (got.length === n) {
+        clearTimeout(timer);
+        stream.cancel();
+        resolve(got);
+      }
     });
     stream.on('error', (e: { code: number }) => {
       clearTimeout(timer);
@@ -41,7 +52,8 @@ function watch(request: Partial<v1.WatchRequest>, n: number, timeoutMs = 5000): 
 const write = async (...updates: v1.RelationshipUpdate[]) =>
   (await p.writeRelationships(v1.WriteRelationshipsRequest.create({ updates }))).writtenAt!.token;
 
-const summary = (r: v1.WatchResponse) => r.updates.map((u) => `${v1.RelationshipUpdate_Operation[u.operation]} ${relText(u.relationship)}`);
+const summary = (r: v1.WatchResponse) =>
+  r.updates.map((u) => `${v1.RelationshipUpdate_Operation[u.operation]} ${relText(u.relationship)}`);
 
 describe('Watch', () => {
   let tokens: string[];
@@ -77,10 +89,13 @@ describe('Watch', () => {
   it('filters by object type and by relationship filter', async () => {
     const groups = await watch({ optionalStartCursor: { token: start }, optionalObjectTypes: ['group'] }, 2).done;
     expect(groups.map(summary)).toEqual([['TOUCH group:g#member@user:c'], ['TOUCH group:g#member@user:d']]);
-    const byFilter = await watch({
-      optionalStartCursor: { token: start },
-      optionalRelationshipFilters: [v1.RelationshipFilter.create({ resourceType: 'doc', optionalResourceId: 'w1' })],
-    }, 2).done;
+    const byFilter = await watch(
+      {
+        optionalStartCursor: { token: start },
+        optionalRelationshipFilters: [v1.RelationshipFilter.create({ resourceType: 'doc', optionalResourceId: 'w1' })],
+      },
+      2,
+    ).done;
     expect(byFilter.map(summary)).toEqual([['TOUCH doc:w1#reader@user:a'], ['DELETE doc:w1#reader@user:a']]);
   });
 
@@ -95,8 +110,17 @@ describe('Watch', () => {
   });
 
   it('refuses object types together with relationship filters, and a bad token', async () => {
-    await expect(watch({ optionalObjectTypes: ['doc'], optionalRelationshipFilters: [v1.RelationshipFilter.create({ resourceType: 'doc' })] }, 1).done)
-      .rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    await expect(watch({ optionalStartCursor: { token: 'bogus' } }, 1).done).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(
+      watch(
+        {
+          optionalObjectTypes: ['doc'],
+          optionalRelationshipFilters: [v1.RelationshipFilter.create({ resourceType: 'doc' })],
+        },
+        1,
+      ).done,
+    ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(watch({ optionalStartCursor: { token: 'bogus' } }, 1).done).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
   });
 });

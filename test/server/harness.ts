@@ -49,7 +49,8 @@ export async function startTestServer(flags: RawFlags = {}): Promise<TestServer>
   };
 }
 
-export const fullyConsistent = () => v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } });
+export const fullyConsistent = () =>
+  v1.Consistency.create({ requirement: { oneofKind: 'fullyConsistent', fullyConsistent: true } });
 export const atLeastAsFresh = (token: string) =>
   v1.Consistency.create({ requirement: { oneofKind: 'atLeastAsFresh', atLeastAsFresh: { token } } });
 export const atExactSnapshot = (token: string) =>
@@ -73,7 +74,9 @@ export const relText = (r: v1.Relationship | undefined) =>
   `${r?.resource?.objectType}:${r?.resource?.objectId}#${r?.relation}@${r?.subject?.object?.objectType}:${r?.subject?.object?.objectId}${r?.subject?.optionalRelation ? `#${r.subject.optionalRelation}` : ''}`;
 
 /** The gRPC error a promise rejected with: code, details and the ErrorInfo reason (if any). */
-export async function grpcError(p: Promise<unknown>): Promise<{ code: number; details: string; reason?: string; metadata?: Record<string, string> }> {
+export async function grpcError(
+  p: Promise<unknown>,
+): Promise<{ code: number; details: string; reason?: string; metadata?: Record<string, string> }> {
   try {
     await p;
   } catch (e) {
@@ -87,7 +90,10 @@ export async function grpcError(p: Promise<unknown>): Promise<{ code: number; de
 }
 
 /** ImportBulkRelationships through the client-streaming call, one message per batch. */
-export function importBulk(client: v1.ZedClientInterface, batches: v1.Relationship[][]): Promise<v1.ImportBulkRelationshipsResponse> {
+export function importBulk(
+  client: v1.ZedClientInterface,
+  batches: v1.Relationship[][],
+): Promise<v1.ImportBulkRelationshipsResponse> {
   return new Promise((resolve, reject) => {
     const stream = client.importBulkRelationships((err, value) => (err ? reject(err) : resolve(value!)));
     for (const relationships of batches) stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships }));

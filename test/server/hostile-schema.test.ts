@@ -22,7 +22,8 @@ const RESPONSIVE_MS = 1000;
 const HAS = v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION;
 const NO = v1.CheckPermissionResponse_Permissionship.NO_PERMISSION;
 
-const SCHEMA_HEAD = 'caveat positive(d double) {\n  d > 0.0\n}\n\ndefinition user {}\n\ndefinition doc {\n  relation aaa: user | user with positive\n  relation bbb: user\n';
+const SCHEMA_HEAD =
+  'caveat positive(d double) {\n  d > 0.0\n}\n\ndefinition user {}\n\ndefinition doc {\n  relation aaa: user | user with positive\n  relation bbb: user\n';
 const schemaWith = (permissions: string) => `${SCHEMA_HEAD}${permissions}\n}`;
 const BASE = schemaWith('  permission ppp = aaa');
 
@@ -47,9 +48,15 @@ async function refused(call: Promise<unknown>) {
 const writeSchema = (schema: string) => p.writeSchema(v1.WriteSchemaRequest.create({ schema }));
 
 const check = (permission: string, userId: string, context?: v1.PbStruct) =>
-  p.checkPermission(v1.CheckPermissionRequest.create({
-    resource: obj('doc', 'one'), permission, subject: subj('user', userId), consistency: fullyConsistent(), context,
-  }));
+  p.checkPermission(
+    v1.CheckPermissionRequest.create({
+      resource: obj('doc', 'one'),
+      permission,
+      subject: subj('user', userId),
+      consistency: fullyConsistent(),
+      context,
+    }),
+  );
 
 /** The server still answers at once, with the schema it had. */
 async function stillServing(schema: string) {
@@ -63,9 +70,11 @@ beforeAll(async () => {
   p = t.client.promises;
   await writeSchema(BASE);
   // ann: aaa only; bob: aaa and bbb; cat: nothing.
-  await p.writeRelationships(v1.WriteRelationshipsRequest.create({
-    updates: ['doc:one#aaa@user:ann', 'doc:one#aaa@user:bob', 'doc:one#bbb@user:bob'].map((r) => update('CREATE', r)),
-  }));
+  await p.writeRelationships(
+    v1.WriteRelationshipsRequest.create({
+      updates: ['doc:one#aaa@user:ann', 'doc:one#aaa@user:bob', 'doc:one#bbb@user:bob'].map((r) => update('CREATE', r)),
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -86,14 +95,18 @@ describe('WriteSchema refuses hostile schemas with INVALID_ARGUMENT, quickly', (
   it('5,000 nested parentheses in a permission', async () => {
     const e = await refused(writeSchema(schemaWith(`  permission ppp = ${'('.repeat(5000)}aaa${')'.repeat(5000)}`)));
     expect(e.code).toBe(status.INVALID_ARGUMENT);
-    expect(e.details).toBe('under permission `ppp`: parentheses nest deeper than the maximum depth of 100 (line 10, column 120)');
+    expect(e.details).toBe(
+      'under permission `ppp`: parentheses nest deeper than the maximum depth of 100 (line 10, column 120)',
+    );
     await stillServing(BASE);
   });
 
   it.each([5000, 8184])('a flat exclusion chain of %i operands, which every request would recurse over', async (n) => {
     const e = await refused(writeSchema(schemaWith(`  permission ppp = ${names(n).join(' - ')}`)));
     expect(e.code).toBe(status.INVALID_ARGUMENT);
-    expect(e.details).toMatch(/^under permission `ppp` under definition `doc`: expression nests deeper than the maximum depth of 100 \(line 10, column \d+\)$/);
+    expect(e.details).toMatch(
+      /^under permission `ppp` under definition `doc`: expression nests deeper than the maximum depth of 100 \(line 10, column \d+\)$/,
+    );
     await stillServing(BASE);
   });
 
@@ -138,34 +151,51 @@ describe('what the limits let through works everywhere', () => {
     for (const user of Object.keys(members)) {
       expect((await check('ppp', user)).permissionship, user).toBe(granted.includes(user) ? HAS : NO);
     }
-    const tree = await p.expandPermissionTree(v1.ExpandPermissionTreeRequest.create({
-      resource: obj('doc', 'one'), permission: 'ppp', consistency: fullyConsistent(),
-    }));
+    const tree = await p.expandPermissionTree(
+      v1.ExpandPermissionTreeRequest.create({
+        resource: obj('doc', 'one'),
+        permission: 'ppp',
+        consistency: fullyConsistent(),
+      }),
+    );
     expect(treeDepth(tree.treeRoot)).toBeGreaterThanOrEqual(MAX_NESTING_DEPTH / 2);
     for (const user of granted) {
-      const resources = await p.lookupResources(v1.LookupResourcesRequest.create({
-        resourceObjectType: 'doc', permission: 'ppp', subject: subj('user', user), consistency: fullyConsistent(),
-      }));
+      const resources = await p.lookupResources(
+        v1.LookupResourcesRequest.create({
+          resourceObjectType: 'doc',
+          permission: 'ppp',
+          subject: subj('user', user),
+          consistency: fullyConsistent(),
+        }),
+      );
       expect(resources.map((r) => r.resourceObjectId)).toEqual(['one']);
     }
-    const subjects = await p.lookupSubjects(v1.LookupSubjectsRequest.create({
-      resource: obj('doc', 'one'), permission: 'ppp', subjectObjectType: 'user', consistency: fullyConsistent(),
-    }));
+    const subjects = await p.lookupSubjects(
+      v1.LookupSubjectsRequest.create({
+        resource: obj('doc', 'one'),
+        permission: 'ppp',
+        subjectObjectType: 'user',
+        consistency: fullyConsistent(),
+      }),
+    );
     expect(subjects.map((s) => s.subject?.subjectObjectId).sort()).toEqual(granted.sort());
     await writeSchema(BASE);
   });
 });
 
 describe('caveat context numbers that JSON cannot carry', () => {
-  const context = (d: number) => v1.PbStruct.create({ fields: { d: { kind: { oneofKind: 'numberValue', numberValue: d } } } });
+  const context = (d: number) =>
+    v1.PbStruct.create({ fields: { d: { kind: { oneofKind: 'numberValue', numberValue: d } } } });
 
   it.each([NaN, Infinity, -Infinity])('CheckPermission with %s refuses it naming the field', async (n) => {
-    await p.writeRelationships(v1.WriteRelationshipsRequest.create({
-      updates: [update('TOUCH', 'doc:one#aaa@user:dan')].map((u) => {
-        u.relationship!.optionalCaveat = { caveatName: 'positive' };
-        return u;
+    await p.writeRelationships(
+      v1.WriteRelationshipsRequest.create({
+        updates: [update('TOUCH', 'doc:one#aaa@user:dan')].map((u) => {
+          u.relationship!.optionalCaveat = { caveatName: 'positive' };
+          return u;
+        }),
       }),
-    }));
+    );
     const e = await refused(check('ppp', 'dan', context(n)));
     expect(e.code).toBe(status.INVALID_ARGUMENT);
     expect(e.details).toBe(`caveat context value \`d\` is ${n}, but context numbers must be finite`);
@@ -188,7 +218,10 @@ describe('caveat context numbers that JSON cannot carry', () => {
         "subject": {"object": {"objectType": "user", "objectId": "dan"}}, "context": {"d": 1e999}}`,
     });
     expect(r.status).toBe(400);
-    expect(await r.json()).toMatchObject({ code: status.INVALID_ARGUMENT, message: 'caveat context value `d` is Infinity, but context numbers must be finite' });
+    expect(await r.json()).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      message: 'caveat context value `d` is Infinity, but context numbers must be finite',
+    });
   });
 });
 

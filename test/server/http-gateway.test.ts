@@ -32,12 +32,18 @@ async function ndjson(path: string, body: unknown): Promise<Record<string, any>[
   const r = await post(path, body);
   const text = await r.text();
   expect(r.status, text).toBe(200);
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 const full = { fullyConsistent: true };
 const ref = (objectType: string, objectId: string) => ({ objectType, objectId });
-const subject = (objectType: string, objectId: string, optionalRelation?: string) => ({ object: ref(objectType, objectId), ...(optionalRelation ? { optionalRelation } : {}) });
+const subject = (objectType: string, objectId: string, optionalRelation?: string) => ({
+  object: ref(objectType, objectId),
+  ...(optionalRelation ? { optionalRelation } : {}),
+});
 const relationship = (r: string, rel: string, s: ReturnType<typeof subject>) => {
   const [type, id] = r.split(':');
   return { resource: ref(type, id), relation: rel, subject: s };
@@ -50,14 +56,20 @@ describe('HTTP/JSON gateway', () => {
     expect((await json('/v1/schema/read', {})).schemaText).toBe(SCHEMA);
     const wr = await json('/v1/relationships/write', {
       updates: [
-        { operation: 'OPERATION_CREATE', relationship: relationship('doc:readme', 'reader', subject('group', 'eng', 'member')) },
+        {
+          operation: 'OPERATION_CREATE',
+          relationship: relationship('doc:readme', 'reader', subject('group', 'eng', 'member')),
+        },
         { operation: 'OPERATION_TOUCH', relationship: relationship('group:eng', 'member', subject('user', 'bob')) },
         { operation: 'OPERATION_TOUCH', relationship: relationship('doc:readme', 'owner', subject('user', 'ann')) },
       ],
     });
     expect(wr.writtenAt.token).toBeTruthy();
     const check = await json('/v1/permissions/check', {
-      consistency: { atLeastAsFresh: wr.writtenAt }, resource: ref('doc', 'readme'), permission: 'view', subject: subject('user', 'bob'),
+      consistency: { atLeastAsFresh: wr.writtenAt },
+      resource: ref('doc', 'readme'),
+      permission: 'view',
+      subject: subject('user', 'bob'),
     });
     expect(check.permissionship).toBe('PERMISSIONSHIP_HAS_PERMISSION');
     expect(check.checkedAt.token).toBeTruthy();
@@ -74,38 +86,81 @@ describe('HTTP/JSON gateway', () => {
     expect(r.pairs[0].item.permissionship).toBe('PERMISSIONSHIP_HAS_PERMISSION');
     expect(r.pairs[1].error).toMatchObject({
       code: 9,
-      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ERROR_REASON_UNKNOWN_DEFINITION', domain: 'authzed.com' }],
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'ERROR_REASON_UNKNOWN_DEFINITION',
+          domain: 'authzed.com',
+        },
+      ],
     });
   });
 
   it('expands', async () => {
-    const r = await json('/v1/permissions/expand', { consistency: full, resource: ref('doc', 'readme'), permission: 'view' });
+    const r = await json('/v1/permissions/expand', {
+      consistency: full,
+      resource: ref('doc', 'readme'),
+      permission: 'view',
+    });
     expect(r.treeRoot.expandedRelation).toBe('view');
     expect(r.treeRoot.intermediate.operation).toBe('OPERATION_EXCLUSION');
   });
 
   it('streams lookups and reads as newline-delimited JSON with a result field', async () => {
-    const resources = await ndjson('/v1/permissions/resources', { consistency: full, resourceObjectType: 'doc', permission: 'view', subject: subject('user', 'bob') });
+    const resources = await ndjson('/v1/permissions/resources', {
+      consistency: full,
+      resourceObjectType: 'doc',
+      permission: 'view',
+      subject: subject('user', 'bob'),
+    });
     expect(resources.map((l) => l.result.resourceObjectId)).toEqual(['readme']);
     expect(resources[0].result.lookedUpAt.token).toBeTruthy();
-    const subjects = await ndjson('/v1/permissions/subjects', { consistency: full, resource: ref('doc', 'readme'), permission: 'view', subjectObjectType: 'user' });
+    const subjects = await ndjson('/v1/permissions/subjects', {
+      consistency: full,
+      resource: ref('doc', 'readme'),
+      permission: 'view',
+      subjectObjectType: 'user',
+    });
     expect(subjects.map((l) => l.result.subject.subjectObjectId).sort()).toEqual(['ann', 'bob']);
-    const read = await ndjson('/v1/relationships/read', { consistency: full, relationshipFilter: { resourceType: 'doc' } });
-    expect(read.map((l) => `${l.result.relationship.resource.objectId}#${l.result.relationship.relation}`)).toEqual(['readme#owner', 'readme#reader']);
-    const page = await ndjson('/v1/relationships/read', { consistency: full, relationshipFilter: { resourceType: 'doc' }, optionalLimit: 1 });
-    const next = await ndjson('/v1/relationships/read', { consistency: full, relationshipFilter: { resourceType: 'doc' }, optionalCursor: page[0].result.afterResultCursor });
+    const read = await ndjson('/v1/relationships/read', {
+      consistency: full,
+      relationshipFilter: { resourceType: 'doc' },
+    });
+    expect(read.map((l) => `${l.result.relationship.resource.objectId}#${l.result.relationship.relation}`)).toEqual([
+      'readme#owner',
+      'readme#reader',
+    ]);
+    const page = await ndjson('/v1/relationships/read', {
+      consistency: full,
+      relationshipFilter: { resourceType: 'doc' },
+      optionalLimit: 1,
+    });
+    const next = await ndjson('/v1/relationships/read', {
+      consistency: full,
+      relationshipFilter: { resourceType: 'doc' },
+      optionalCursor: page[0].result.afterResultCursor,
+    });
     expect(next.map((l) => l.result.relationship.relation)).toEqual(['reader']);
   });
 
   it('imports (NDJSON body) and exports in bulk, and deletes', async () => {
-    const lines = [0, 1].map((b) => JSON.stringify({
-      relationships: [0, 1, 2].map((i) => relationship(`doc:bulk${b}${i}`, 'reader', subject('user', 'imp'))),
-    })).join('\n');
+    const lines = [0, 1]
+      .map((b) =>
+        JSON.stringify({
+          relationships: [0, 1, 2].map((i) => relationship(`doc:bulk${b}${i}`, 'reader', subject('user', 'imp'))),
+        }),
+      )
+      .join('\n');
     const imported = await json('/v1/relationships/importbulk', lines);
     expect(imported.numLoaded).toBe('6');
-    const exported = await ndjson('/v1/relationships/exportbulk', { optionalLimit: 4, optionalRelationshipFilter: { resourceType: 'doc', optionalResourceIdPrefix: 'bulk' } });
+    const exported = await ndjson('/v1/relationships/exportbulk', {
+      optionalLimit: 4,
+      optionalRelationshipFilter: { resourceType: 'doc', optionalResourceIdPrefix: 'bulk' },
+    });
     expect(exported.map((l) => l.result.relationships.length)).toEqual([4, 2]);
-    const del = await json('/v1/relationships/delete', { relationshipFilter: { resourceType: 'doc', optionalResourceIdPrefix: 'bulk' } });
+    const del = await json('/v1/relationships/delete', {
+      relationshipFilter: { resourceType: 'doc', optionalResourceIdPrefix: 'bulk' },
+    });
     expect(del).toMatchObject({ deletionProgress: 'DELETION_PROGRESS_COMPLETE', relationshipsDeletedCount: '6' });
   });
 
@@ -119,7 +174,11 @@ describe('HTTP/JSON gateway', () => {
     const abort = new AbortController();
     const r = await post('/v1/watch', { optionalStartCursor: { token: head } }, KEY, { signal: abort.signal });
     expect(r.status).toBe(200);
-    await json('/v1/relationships/write', { updates: [{ operation: 'OPERATION_TOUCH', relationship: relationship('doc:w', 'reader', subject('user', 'wat')) }] });
+    await json('/v1/relationships/write', {
+      updates: [
+        { operation: 'OPERATION_TOUCH', relationship: relationship('doc:w', 'reader', subject('user', 'wat')) },
+      ],
+    });
     const reader = r.body!.getReader();
     let buffered = '';
     while (!buffered.includes('\n')) {
@@ -128,7 +187,10 @@ describe('HTTP/JSON gateway', () => {
       buffered += new TextDecoder().decode(value);
     }
     const first = JSON.parse(buffered.split('\n')[0]);
-    expect(first.result.updates[0]).toMatchObject({ operation: 'OPERATION_TOUCH', relationship: { resource: { objectId: 'w' } } });
+    expect(first.result.updates[0]).toMatchObject({
+      operation: 'OPERATION_TOUCH',
+      relationship: { resource: { objectId: 'w' } },
+    });
     expect(first.result.changesThrough.token).toBeTruthy();
     abort.abort();
   });
@@ -149,16 +211,31 @@ describe('HTTP/JSON gateway', () => {
       const bad = await post('/v1/schema/write', { schema: 'definition {' });
       expect(bad.status).toBe(400);
       expect(await bad.json()).toMatchObject({ code: 3, details: [{ reason: 'ERROR_REASON_SCHEMA_PARSE_ERROR' }] });
-      const unknown = await post('/v1/permissions/check', { resource: ref('nope', '1'), permission: 'view', subject: subject('user', 'a') });
+      const unknown = await post('/v1/permissions/check', {
+        resource: ref('nope', '1'),
+        permission: 'view',
+        subject: subject('user', 'a'),
+      });
       expect(unknown.status).toBe(400);
       expect(await unknown.json()).toMatchObject({
-        code: 9, message: 'object definition `nope` not found',
-        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'ERROR_REASON_UNKNOWN_DEFINITION', domain: 'authzed.com' }],
+        code: 9,
+        message: 'object definition `nope` not found',
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+            reason: 'ERROR_REASON_UNKNOWN_DEFINITION',
+            domain: 'authzed.com',
+          },
+        ],
       });
     });
 
     it('answers an error before a stream begins with its status and the JSON error body, as grpc-gateway does', async () => {
-      const r = await post('/v1/permissions/resources', { resourceObjectType: 'nope', permission: 'view', subject: subject('user', 'a') });
+      const r = await post('/v1/permissions/resources', {
+        resourceObjectType: 'nope',
+        permission: 'view',
+        subject: subject('user', 'a'),
+      });
       expect(r.status).toBe(400);
       expect(await r.json()).toMatchObject({ code: 9, details: [{ reason: 'ERROR_REASON_UNKNOWN_DEFINITION' }] });
     });
@@ -166,18 +243,46 @@ describe('HTTP/JSON gateway', () => {
     it('answers a stream that fails before it begins with the HTTP status and the JSON error body (Watch, lookups, reads)', async () => {
       const cases: [string, unknown, number, object][] = [
         ['/v1/watch', { optionalStartCursor: { token: 'garbage' } }, 400, { code: 3 }],
-        ['/v1/watch', { optionalObjectTypes: ['doc'], optionalRelationshipFilters: [{ resourceType: 'doc' }] }, 400, { code: 3 }],
-        ['/v1/permissions/resources', { resourceObjectType: 'doc', permission: 'view', subject: subject('user', 'a'), optionalCursor: { token: 'garbage' } },
-          400, { code: 3, details: [{ reason: 'ERROR_REASON_INVALID_CURSOR' }] }],
-        ['/v1/relationships/read', { relationshipFilter: { resourceType: 'nope' } }, 400, { code: 9, details: [{ reason: 'ERROR_REASON_UNKNOWN_DEFINITION' }] }],
-        ['/v1/relationships/exportbulk', { optionalCursor: { token: 'garbage' } }, 400, { code: 3, details: [{ reason: 'ERROR_REASON_INVALID_CURSOR' }] }],
+        [
+          '/v1/watch',
+          { optionalObjectTypes: ['doc'], optionalRelationshipFilters: [{ resourceType: 'doc' }] },
+          400,
+          { code: 3 },
+        ],
+        [
+          '/v1/permissions/resources',
+          {
+            resourceObjectType: 'doc',
+            permission: 'view',
+            subject: subject('user', 'a'),
+            optionalCursor: { token: 'garbage' },
+          },
+          400,
+          { code: 3, details: [{ reason: 'ERROR_REASON_INVALID_CURSOR' }] },
+        ],
+        [
+          '/v1/relationships/read',
+          { relationshipFilter: { resourceType: 'nope' } },
+          400,
+          { code: 9, details: [{ reason: 'ERROR_REASON_UNKNOWN_DEFINITION' }] },
+        ],
+        [
+          '/v1/relationships/exportbulk',
+          { optionalCursor: { token: 'garbage' } },
+          400,
+          { code: 3, details: [{ reason: 'ERROR_REASON_INVALID_CURSOR' }] },
+        ],
       ];
       for (const [path, body, status, error] of cases) {
         const r = await post(path, body);
         const text = await r.text();
         expect(r.status, `${path} ${text}`).toBe(status);
         expect(r.headers.get('content-type')).toBe('application/json');
-        expect(JSON.parse(text), path).toMatchObject({ ...error, message: expect.any(String), details: expect.any(Array) });
+        expect(JSON.parse(text), path).toMatchObject({
+          ...error,
+          message: expect.any(String),
+          details: expect.any(Array),
+        });
       }
     });
 
@@ -187,8 +292,15 @@ describe('HTTP/JSON gateway', () => {
       expect((await notJson.json()).code).toBe(3);
       const wrongShape = await post('/v1/permissions/check', { resource: 'doc:1' });
       expect(wrongShape.status).toBe(400);
-      const invalid = await post('/v1/permissions/check', { resource: ref('doc', 'has space'), permission: 'view', subject: subject('user', 'a') });
-      expect(await invalid.json()).toMatchObject({ code: 3, message: expect.stringMatching(/^validation error: resource\.object_id/) });
+      const invalid = await post('/v1/permissions/check', {
+        resource: ref('doc', 'has space'),
+        permission: 'view',
+        subject: subject('user', 'a'),
+      });
+      expect(await invalid.json()).toMatchObject({
+        code: 3,
+        message: expect.stringMatching(/^validation error: resource\.object_id/),
+      });
       const missing = await post('/v1/nothing/here', {});
       expect(missing.status).toBe(404);
       expect((await missing.json()).code).toBe(5);

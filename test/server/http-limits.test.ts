@@ -26,7 +26,10 @@ afterEach(() => {
   for (const c of open.splice(0)) c.socket.destroy();
 });
 
-interface Answer { status: number; body: string }
+interface Answer {
+  status: number;
+  body: string;
+}
 
 /**
  * One keep-alive HTTP/1.1 connection, written and read by hand: a request can keep sending its body
@@ -41,8 +44,14 @@ class Connection {
   constructor(port: number) {
     this.socket = connect(port, '127.0.0.1');
     this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => { this.received += d; this.wake(); });
-    this.socket.on('close', () => { this.closed = true; this.wake(); });
+    this.socket.on('data', (d: string) => {
+      this.received += d;
+      this.wake();
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
     this.socket.on('error', () => undefined); // a reset shows as `close` before the answer
     open.push(this);
   }
@@ -50,10 +59,15 @@ class Connection {
   /** Sends a POST with `chunks` as its body, declaring its length or in chunked encoding; resolves once all is sent. */
   async post(path: string, chunks: Buffer[], framing: 'length' | 'chunked'): Promise<void> {
     const length = chunks.reduce((n, c) => n + c.length, 0);
-    this.socket.write(`POST ${path} HTTP/1.1\r\nHost: pemba\r\nAuthorization: Bearer ${KEY}\r\n` +
-      (framing === 'length' ? `Content-Length: ${length}\r\n\r\n` : 'Transfer-Encoding: chunked\r\n\r\n'));
+    this.socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: pemba\r\nAuthorization: Bearer ${KEY}\r\n` +
+        (framing === 'length' ? `Content-Length: ${length}\r\n\r\n` : 'Transfer-Encoding: chunked\r\n\r\n'),
+    );
     for (const chunk of chunks) {
-      const framed = framing === 'length' ? chunk : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+      const framed =
+        framing === 'length'
+          ? chunk
+          : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
       if (this.closed) throw new Error('the server closed the connection while the body was being sent');
       if (!this.socket.write(framed)) await Promise.race([once(this.socket, 'drain'), once(this.socket, 'close')]);
     }
@@ -71,7 +85,9 @@ class Connection {
         return { status: Number(m[1]), body };
       }
       if (this.closed) throw new Error(`connection closed before a complete answer: ${JSON.stringify(this.received)}`);
-      await new Promise<void>((resolve) => { this.wake = resolve; });
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
     }
   }
 }

@@ -42,7 +42,8 @@ function openImport(client: v1.ZedClientInterface) {
   done.catch(() => undefined); // awaited by the tests that expect an outcome
   return {
     done,
-    send: (...texts: string[]) => stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: texts.map(rel) })),
+    send: (...texts: string[]) =>
+      stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships: texts.map(rel) })),
     end: () => stream.end(),
   };
 }
@@ -51,7 +52,13 @@ function openImport(client: v1.ZedClientInterface) {
 async function untilWriterHeld(s: TestServer): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const probe = s.server.pemba.datastore.readWrite(async () => undefined, { signal: AbortSignal.timeout(50) });
-    if (await probe.then(() => false, () => true)) return;
+    if (
+      await probe.then(
+        () => false,
+        () => true,
+      )
+    )
+      return;
     await sleep(20);
   }
   throw new Error('the import never took the writer');
@@ -60,10 +67,17 @@ async function untilWriterHeld(s: TestServer): Promise<void> {
 const touchRequest = (text: string) => v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', text)] });
 
 async function stored(client: v1.ZedClientInterface): Promise<string[]> {
-  const rows = await client.promises.readRelationships(v1.ReadRelationshipsRequest.create({
-    relationshipFilter: { resourceType: 'doc', optionalResourceId: '', optionalResourceIdPrefix: '', optionalRelation: '' },
-    consistency: fullyConsistent(),
-  }));
+  const rows = await client.promises.readRelationships(
+    v1.ReadRelationshipsRequest.create({
+      relationshipFilter: {
+        resourceType: 'doc',
+        optionalResourceId: '',
+        optionalResourceIdPrefix: '',
+        optionalRelation: '',
+      },
+      consistency: fullyConsistent(),
+    }),
+  );
   return rows.map((r) => relText(r.relationship)).sort();
 }
 
@@ -81,10 +95,15 @@ describe.each(engines)('no phantom writes: %s', (_engine, datastore) => {
     await untilWriterHeld(s);
 
     const began = Date.now();
-    const clientDeadline = await grpcError(s.client.promises.writeRelationships(
-      touchRequest('doc:client-deadline#reader@user:ann'), new grpc.Metadata(), { deadline: Date.now() + 300 }));
+    const clientDeadline = await grpcError(
+      s.client.promises.writeRelationships(touchRequest('doc:client-deadline#reader@user:ann'), new grpc.Metadata(), {
+        deadline: Date.now() + 300,
+      }),
+    );
     expect(clientDeadline.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    const serverTimeout = await grpcError(s.client.promises.writeRelationships(touchRequest('doc:server-timeout#reader@user:ann')));
+    const serverTimeout = await grpcError(
+      s.client.promises.writeRelationships(touchRequest('doc:server-timeout#reader@user:ann')),
+    );
     expect(serverTimeout.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(Date.now() - began).toBeLessThan(3000);
 
@@ -163,8 +182,11 @@ describe('no phantom writes across two servers on one PostgreSQL database', () =
     await untilWriterHeld(a);
 
     const began = Date.now();
-    const failure = await grpcError(b.client.promises.writeRelationships(
-      touchRequest('doc:other-server#reader@user:ann'), new grpc.Metadata(), { deadline: Date.now() + 300 }));
+    const failure = await grpcError(
+      b.client.promises.writeRelationships(touchRequest('doc:other-server#reader@user:ann'), new grpc.Metadata(), {
+        deadline: Date.now() + 300,
+      }),
+    );
     expect(failure.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(Date.now() - began).toBeLessThan(3000);
 

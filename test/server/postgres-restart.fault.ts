@@ -68,13 +68,25 @@ afterAll(async () => {
 
 const uri = () => `postgres://postgres@127.0.0.1:${port}/postgres`;
 
-interface Outcome { kind: 'write' | 'check'; start: number; end: number; code: number; rel?: string }
+interface Outcome {
+  kind: 'write' | 'check';
+  start: number;
+  end: number;
+  code: number;
+  rel?: string;
+}
 
 describe('PostgreSQL restarting under load', () => {
   it('fails in-flight calls with UNAVAILABLE, then serves again without a server restart, losing nothing', async () => {
     const s = await serveProcess([
-      '--grpc-preshared-key', KEY, '--datastore-engine', 'postgres', '--datastore-conn-uri', uri(),
-      '--datastore-revision-quantization-interval', '0',
+      '--grpc-preshared-key',
+      KEY,
+      '--datastore-engine',
+      'postgres',
+      '--datastore-conn-uri',
+      uri(),
+      '--datastore-revision-quantization-interval',
+      '0',
     ]);
     const client = s.client(KEY);
     await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }));
@@ -89,11 +101,18 @@ describe('PostgreSQL restarting under load', () => {
         let code: number = grpc.status.OK;
         try {
           if (kind === 'write') {
-            await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', rel)] }));
+            await client.promises.writeRelationships(
+              v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', rel)] }),
+            );
           } else {
-            await client.promises.checkPermission(v1.CheckPermissionRequest.create({
-              resource: obj('doc', `c${c}_${i - 1}`), permission: 'view', subject: subj('user', `u${c}`), consistency: fullyConsistent(),
-            }));
+            await client.promises.checkPermission(
+              v1.CheckPermissionRequest.create({
+                resource: obj('doc', `c${c}_${i - 1}`),
+                permission: 'view',
+                subject: subj('user', `u${c}`),
+                consistency: fullyConsistent(),
+              }),
+            );
           }
         } catch (e) {
           code = (e as grpc.ServiceError).code;
@@ -126,24 +145,40 @@ describe('PostgreSQL restarting under load', () => {
     expect(failed.length, 'calls failed while PostgreSQL restarted').toBeGreaterThan(0);
     expect(codes).toEqual(['UNAVAILABLE']);
     // Failures happen only around the restart: once a call started after it succeeds, all later ones do.
-    const recovered = Math.min(...outcomes.filter((o) => o.start > restarted.end && o.code === grpc.status.OK).map((o) => o.start));
+    const recovered = Math.min(
+      ...outcomes.filter((o) => o.start > restarted.end && o.code === grpc.status.OK).map((o) => o.start),
+    );
     expect(Number.isFinite(recovered), 'no call succeeded after the restart').toBe(true);
-    expect(failed.filter((o) => o.start < restarted.start - 100), 'failures before the restart').toEqual([]);
-    expect(failed.filter((o) => o.start > recovered), 'failures after recovering').toEqual([]);
+    expect(
+      failed.filter((o) => o.start < restarted.start - 100),
+      'failures before the restart',
+    ).toEqual([]);
+    expect(
+      failed.filter((o) => o.start > recovered),
+      'failures after recovering',
+    ).toEqual([]);
     const after = outcomes.filter((o) => o.start > recovered);
     expect(after.filter((o) => o.kind === 'write').length).toBeGreaterThan(10);
     expect(after.filter((o) => o.kind === 'check').length).toBeGreaterThan(10);
     expect(s.child.exitCode, 'the server kept running').toBeNull();
 
     // Nothing acknowledged is lost; a failed write may or may not have committed (UNAVAILABLE after COMMIT was sent).
-    const rs = await client.promises.readRelationships(v1.ReadRelationshipsRequest.create({
-      relationshipFilter: { resourceType: 'doc' }, consistency: fullyConsistent(),
-    }));
+    const rs = await client.promises.readRelationships(
+      v1.ReadRelationshipsRequest.create({
+        relationshipFilter: { resourceType: 'doc' },
+        consistency: fullyConsistent(),
+      }),
+    );
     const present = new Set(rs.map((r) => relText(r.relationship)));
     const acked = outcomes.filter((o) => o.kind === 'write' && o.code === grpc.status.OK).map((o) => o.rel!);
-    expect(acked.filter((r) => !present.has(r)), 'acknowledged writes lost').toEqual([]);
-    console.log(`PostgreSQL restart: ${outcomes.length} calls, ${failed.length} failed (${codes.join(', ')}) ` +
-      `from ${failed.length ? Math.min(...failed.map((o) => o.start)) - restarted.start : 0} ms to ${failed.length ? Math.max(...failed.map((o) => o.end)) - restarted.start : 0} ms ` +
-      `after the restart began (pg_ctl restart took ${restarted.end - restarted.start} ms), ${acked.length} writes acknowledged, none lost`);
+    expect(
+      acked.filter((r) => !present.has(r)),
+      'acknowledged writes lost',
+    ).toEqual([]);
+    console.log(
+      `PostgreSQL restart: ${outcomes.length} calls, ${failed.length} failed (${codes.join(', ')}) ` +
+        `from ${failed.length ? Math.min(...failed.map((o) => o.start)) - restarted.start : 0} ms to ${failed.length ? Math.max(...failed.map((o) => o.end)) - restarted.start : 0} ms ` +
+        `after the restart began (pg_ctl restart took ${restarted.end - restarted.start} ms), ${acked.length} writes acknowledged, none lost`,
+    );
   }, 120_000);
 });

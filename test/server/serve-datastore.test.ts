@@ -18,12 +18,18 @@ afterEach(killAll);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const write = async (client: v1.ZedClientInterface, text: string) =>
-  (await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', text)] }))).writtenAt!.token;
+  (await client.promises.writeRelationships(v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', text)] })))
+    .writtenAt!.token;
 
 const check = (client: v1.ZedClientInterface, id: string, consistency: v1.Consistency) =>
-  client.promises.checkPermission(v1.CheckPermissionRequest.create({
-    resource: obj('doc', id), permission: 'view', subject: subj('user', 'ann'), consistency,
-  }));
+  client.promises.checkPermission(
+    v1.CheckPermissionRequest.create({
+      resource: obj('doc', id),
+      permission: 'view',
+      subject: subj('user', 'ann'),
+      consistency,
+    }),
+  );
 
 describe('pemba serve datastore flags', () => {
   it('keeps its data in ./pemba.db when given no datastore flags', async () => {
@@ -54,13 +60,19 @@ describe('pemba serve datastore flags', () => {
     const old = await write(client, 'doc:gc#reader@user:ann');
     // Superseded now, and readable for one more second.
     const newer = await write(client, 'doc:gc#banned@user:ann');
-    expect((await check(client, 'gc', atExactSnapshot(old))).permissionship).toBe(v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION);
+    expect((await check(client, 'gc', atExactSnapshot(old))).permissionship).toBe(
+      v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION,
+    );
     await new Promise((r) => setTimeout(r, 1500));
 
     const error = await grpcError(check(client, 'gc', atExactSnapshot(old)));
     expect(error.code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect(error.details).toMatch(/revision \d+ has expired: it was garbage collected .*retry with a newer consistency token/);
+    expect(error.details).toMatch(
+      /revision \d+ has expired: it was garbage collected .*retry with a newer consistency token/,
+    );
     // The newest revision stays readable however old it is.
-    expect((await check(client, 'gc', atExactSnapshot(newer))).permissionship).toBe(v1.CheckPermissionResponse_Permissionship.NO_PERMISSION);
+    expect((await check(client, 'gc', atExactSnapshot(newer))).permissionship).toBe(
+      v1.CheckPermissionResponse_Permissionship.NO_PERMISSION,
+    );
   }, 60_000);
 });

@@ -42,13 +42,20 @@ export interface ServeOptions {
 
 /** Starts `pemba serve ARGS` and resolves once it logs its ready line. */
 export async function serveProcess(args: string[], options: ServeOptions = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, pembaArgs(['serve', '--grpc-addr', '127.0.0.1:0', '--log-format', 'json', ...args]), {
-    cwd: options.cwd ?? REPO,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    pembaArgs(['serve', '--grpc-addr', '127.0.0.1:0', '--log-format', 'json', ...args]),
+    {
+      cwd: options.cwd ?? REPO,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exit = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   const clients: v1.ZedClientInterface[] = [];
   const s: ServeProcess = {
     child,

@@ -38,12 +38,16 @@ beforeAll(async () => {
       // Watch never yields; it fails in its setup if asked to.
       type: v1.WatchService,
       handlers: {
-        Watch: serverStream(v1.WatchRequest, async function* (req, ctx) {
-          await Promise.resolve();
-          if (req.optionalObjectTypes.includes('bad')) throw invalid('bad setup');
-          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-          yield v1.WatchResponse.create();
-        }, { longLived: true }),
+        Watch: serverStream(
+          v1.WatchRequest,
+          async function* (req, ctx) {
+            await Promise.resolve();
+            if (req.optionalObjectTypes.includes('bad')) throw invalid('bad setup');
+            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+            yield v1.WatchResponse.create();
+          },
+          { longLived: true },
+        ),
       },
     },
   ]);
@@ -63,7 +67,10 @@ describe('HTTP', () => {
   it('reports an error after the first message in the stream', async () => {
     const r = await post(fakes.httpBase, '/v1/relationships/read', { relationshipFilter: { resourceType: 'late' } });
     expect(r.status).toBe(200);
-    const lines = (await r.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const lines = (await r.text())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
       { result: expect.objectContaining({ readAt: { token: 'first' } }) },
       { error: { code: 3, message: 'late failure', details: [] } },
@@ -86,11 +93,17 @@ describe('HTTP', () => {
 
 describe('gRPC', () => {
   /** Whether response headers came before the stream ended, and how it ended. */
-  function outcome(stream: grpc.ClientReadableStream<unknown>): Promise<{ headers: boolean; code: number; messages: number }> {
+  function outcome(
+    stream: grpc.ClientReadableStream<unknown>,
+  ): Promise<{ headers: boolean; code: number; messages: number }> {
     let headers = false;
     let messages = 0;
-    stream.on('metadata', () => { headers = true; });
-    stream.on('data', () => { messages++; });
+    stream.on('metadata', () => {
+      headers = true;
+    });
+    stream.on('data', () => {
+      messages++;
+    });
     return new Promise((resolve) => {
       stream.on('error', (e: grpc.ServiceError) => resolve({ headers, code: e.code, messages }));
       stream.on('end', () => resolve({ headers, code: grpc.status.OK, messages }));
@@ -98,11 +111,19 @@ describe('gRPC', () => {
   }
 
   it('answers an error before the stream began with the status alone (no headers)', async () => {
-    const slow = await outcome(fakes.client.readRelationships(v1.ReadRelationshipsRequest.create({ relationshipFilter: { resourceType: 'slow' } })));
+    const slow = await outcome(
+      fakes.client.readRelationships(
+        v1.ReadRelationshipsRequest.create({ relationshipFilter: { resourceType: 'slow' } }),
+      ),
+    );
     expect(slow).toEqual({ headers: false, code: grpc.status.INVALID_ARGUMENT, messages: 0 });
     const bad = await outcome(fakes.client.watch(v1.WatchRequest.create({ optionalObjectTypes: ['bad'] })));
     expect(bad).toEqual({ headers: false, code: grpc.status.INVALID_ARGUMENT, messages: 0 });
-    const late = await outcome(fakes.client.readRelationships(v1.ReadRelationshipsRequest.create({ relationshipFilter: { resourceType: 'late' } })));
+    const late = await outcome(
+      fakes.client.readRelationships(
+        v1.ReadRelationshipsRequest.create({ relationshipFilter: { resourceType: 'late' } }),
+      ),
+    );
     expect(late).toEqual({ headers: true, code: grpc.status.INVALID_ARGUMENT, messages: 1 });
   });
 

@@ -17,15 +17,33 @@ describe('TLS', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pemba-tls-'));
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     cert = readFileSync(join(dir, 'cert.pem'));
     t = await startTestServer({
-      grpcTlsCertPath: join(dir, 'cert.pem'), grpcTlsKeyPath: join(dir, 'key.pem'),
-      httpTlsCertPath: join(dir, 'cert.pem'), httpTlsKeyPath: join(dir, 'key.pem'),
+      grpcTlsCertPath: join(dir, 'cert.pem'),
+      grpcTlsKeyPath: join(dir, 'key.pem'),
+      httpTlsCertPath: join(dir, 'cert.pem'),
+      httpTlsKeyPath: join(dir, 'key.pem'),
     });
   });
 
@@ -42,17 +60,33 @@ describe('TLS', () => {
   });
 
   it('refuses plaintext clients', async () => {
-    await expect(t.client.promises.readSchema(v1.ReadSchemaRequest.create(), new (await import('@grpc/grpc-js')).Metadata(), { deadline: Date.now() + 2000 }))
-      .rejects.toMatchObject({ code: expect.any(Number) });
+    await expect(
+      t.client.promises.readSchema(v1.ReadSchemaRequest.create(), new (await import('@grpc/grpc-js')).Metadata(), {
+        deadline: Date.now() + 2000,
+      }),
+    ).rejects.toMatchObject({ code: expect.any(Number) });
   });
 
   it('serves the HTTP gateway over HTTPS', async () => {
     const body = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: t.server.httpAddr!.port, path: '/v1/schema/read', method: 'POST', ca: cert, servername: 'localhost', headers: { Authorization: `Bearer ${KEY}` } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => { text += c.toString(); });
-        res.on('end', () => resolve(text));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: t.server.httpAddr!.port,
+          path: '/v1/schema/read',
+          method: 'POST',
+          ca: cert,
+          servername: 'localhost',
+          headers: { Authorization: `Bearer ${KEY}` },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on('end', () => resolve(text));
+        },
+      );
       req.on('error', reject);
       req.end('{}');
     });

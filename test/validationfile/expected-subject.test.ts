@@ -8,10 +8,20 @@ describe('parseExpectedSubject', () => {
       text: '[user:tom] is <document:1#viewer>/<document:1#editor>',
       subject: { type: 'user', id: 'tom', relation: '...', caveated: false },
       excluded: [],
-      reasons: [{ type: 'document', id: '1', relation: 'viewer' }, { type: 'document', id: '1', relation: 'editor' }],
+      reasons: [
+        { type: 'document', id: '1', relation: 'viewer' },
+        { type: 'document', id: '1', relation: 'editor' },
+      ],
     });
-    expect(parseExpectedSubject('[group:eng#member] is <org/doc:a/b#viewer>').subject).toEqual({ type: 'group', id: 'eng', relation: 'member', caveated: false });
-    expect(parseExpectedSubject('[org/doc:a/b] is <org/doc:a/b#viewer>').reasons).toEqual([{ type: 'org/doc', id: 'a/b', relation: 'viewer' }]);
+    expect(parseExpectedSubject('[group:eng#member] is <org/doc:a/b#viewer>').subject).toEqual({
+      type: 'group',
+      id: 'eng',
+      relation: 'member',
+      caveated: false,
+    });
+    expect(parseExpectedSubject('[org/doc:a/b] is <org/doc:a/b#viewer>').reasons).toEqual([
+      { type: 'org/doc', id: 'a/b', relation: 'viewer' },
+    ]);
   });
 
   it('parses wildcards with exclusions and caveated subjects', () => {
@@ -43,7 +53,11 @@ describe('parseExpectedSubject', () => {
   });
 
   it('formats canonically', () => {
-    for (const text of ['[user:tom] is <document:1#viewer>/<document:1#editor>', '[user:* - {user:a, user:b[...]}] is <d:1#v>', '[group:g#member[...]]']) {
+    for (const text of [
+      '[user:tom] is <document:1#viewer>/<document:1#editor>',
+      '[user:* - {user:a, user:b[...]}] is <d:1#v>',
+      '[group:g#member[...]]',
+    ]) {
       expect(formatExpectedSubject(parseExpectedSubject(text))).toBe(text);
     }
   });
@@ -52,9 +66,16 @@ describe('parseExpectedSubject', () => {
 describe('parseAssertion', () => {
   it('splits off the context', () => {
     expect(parseAssertion('document:1#view@user:tom with {"a": {"b": [1]}}')).toEqual({
-      resource: { type: 'document', id: '1' }, permission: 'view', subject: { type: 'user', id: 'tom', relation: '...' }, context: { a: { b: [1] } },
+      resource: { type: 'document', id: '1' },
+      permission: 'view',
+      subject: { type: 'user', id: 'tom', relation: '...' },
+      context: { a: { b: [1] } },
     });
-    expect(parseAssertion('document:1#view@group:g#member').subject).toEqual({ type: 'group', id: 'g', relation: 'member' });
+    expect(parseAssertion('document:1#view@group:g#member').subject).toEqual({
+      type: 'group',
+      id: 'g',
+      relation: 'member',
+    });
   });
 
   it('rejects caveats on the relationship and bad context', () => {

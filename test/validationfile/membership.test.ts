@@ -5,14 +5,18 @@ import type { FoundSubject } from '../../src/validationfile/membership.js';
 import { parseSubject } from '../../src/relationships/relationship-string.js';
 
 const found = (subject: string, reasons: string[], excluded: string[] = []): FoundSubject => ({
-  subject: parseSubject(subject), excluded: new Set(excluded), reasons: new Set(reasons),
+  subject: parseSubject(subject),
+  excluded: new Set(excluded),
+  reasons: new Set(reasons),
 });
 const set = (...f: FoundSubject[]) => MembershipSet.of(f);
 const show = (s: MembershipSet) =>
-  [...s.subjects.values()].map((f) => {
-    const ex = f.excluded.size ? ` - {${[...f.excluded].sort().join(',')}}` : '';
-    return `${f.subject.type}:${f.subject.id}${f.subject.relation === '...' ? '' : '#' + f.subject.relation}${ex} <${[...f.reasons].sort().join('/')}>`;
-  }).sort();
+  [...s.subjects.values()]
+    .map((f) => {
+      const ex = f.excluded.size ? ` - {${[...f.excluded].sort().join(',')}}` : '';
+      return `${f.subject.type}:${f.subject.id}${f.subject.relation === '...' ? '' : '#' + f.subject.relation}${ex} <${[...f.reasons].sort().join('/')}>`;
+    })
+    .sort();
 
 describe('MembershipSet', () => {
   it('unions, merging reasons and narrowing wildcard exclusions', () => {
@@ -32,9 +36,17 @@ describe('MembershipSet', () => {
 
   it('subtracts, turning wildcards minus subjects into exclusions', () => {
     const base = set(found('user:*', ['d:1#a']), found('user:tom', ['d:1#a']), found('user:ann', ['d:1#a']));
-    expect(show(base.subtract(set(found('user:tom', ['d:1#b']))))).toEqual(['user:* - {tom} <d:1#a>', 'user:ann <d:1#a>']);
-    expect(show(base.subtract(set(found('user:*', ['d:1#b'], ['ann', 'zed']))))).toEqual(['user:ann <d:1#a>', 'user:zed <d:1#a>']);
-    expect(show(set(found('user:tom', ['d:1#a'])).subtract(set(found('user:*', ['x:1#y'], ['tom']))))).toEqual(['user:tom <d:1#a>']);
+    expect(show(base.subtract(set(found('user:tom', ['d:1#b']))))).toEqual([
+      'user:* - {tom} <d:1#a>',
+      'user:ann <d:1#a>',
+    ]);
+    expect(show(base.subtract(set(found('user:*', ['d:1#b'], ['ann', 'zed']))))).toEqual([
+      'user:ann <d:1#a>',
+      'user:zed <d:1#a>',
+    ]);
+    expect(show(set(found('user:tom', ['d:1#a'])).subtract(set(found('user:*', ['x:1#y'], ['tom']))))).toEqual([
+      'user:tom <d:1#a>',
+    ]);
   });
 });
 
@@ -42,7 +54,12 @@ describe('MembershipResolver', () => {
   const leaf = (onr: string, subjects: string[]): ExpandTree => {
     const [obj, relation] = onr.split('#');
     const [type, id] = obj.split(':');
-    return { kind: 'leaf', subjects: subjects.map(parseSubject), expandedObject: { type, id }, expandedRelation: relation };
+    return {
+      kind: 'leaf',
+      subjects: subjects.map(parseSubject),
+      expandedObject: { type, id },
+      expandedRelation: relation,
+    };
   };
   const node = (op: 'union' | 'intersection' | 'exclusion', onr: string, ...children: ExpandTree[]): ExpandTree => {
     const [obj, relation] = onr.split('#');
@@ -52,9 +69,17 @@ describe('MembershipResolver', () => {
 
   it('expands subject sets in place, lists them, and survives cycles', async () => {
     const trees: Record<string, ExpandTree> = {
-      'doc:1#view': node('exclusion', 'doc:1#view',
-        node('union', 'doc:1#view', leaf('doc:1#viewer', ['user:tom', 'group:eng#member']), leaf('doc:1#editor', ['user:ann'])),
-        leaf('doc:1#banned', ['user:bob'])),
+      'doc:1#view': node(
+        'exclusion',
+        'doc:1#view',
+        node(
+          'union',
+          'doc:1#view',
+          leaf('doc:1#viewer', ['user:tom', 'group:eng#member']),
+          leaf('doc:1#editor', ['user:ann']),
+        ),
+        leaf('doc:1#banned', ['user:bob']),
+      ),
       'group:eng#member': leaf('group:eng#member', ['user:bob', 'user:cat', 'group:ops#member']),
       'group:ops#member': leaf('group:ops#member', ['user:dan', 'group:eng#member']),
     };

@@ -137,7 +137,10 @@ describe('parseValidationFile', () => {
     const two = parse('schema: a\n---\nschema: b\n').problems;
     expect(two[0]).toMatchObject({ line: 3, message: expect.stringContaining('one YAML document') });
     expect(parse('relationships: ""\n').problems[0].message).toMatch(/missing `schema`/);
-    expect(parse('schema: a\nschemaFile: b\n').problems[0]).toMatchObject({ line: 2, message: expect.stringContaining('not both') });
+    expect(parse('schema: a\nschemaFile: b\n').problems[0]).toMatchObject({
+      line: 2,
+      message: expect.stringContaining('not both'),
+    });
     expect(parse('').problems[0].message).toMatch(/empty/);
     expect(parse('- a\n').problems[0].message).toMatch(/mapping/);
     expect(parse('schema: a\nschema: b\n').problems[0].message).toMatch(/YAML.*unique|YAML/);
@@ -146,21 +149,32 @@ describe('parseValidationFile', () => {
   it('reads schemaFile relative to the validation file', () => {
     const read: string[] = [];
     const { file, problems } = parseValidationFile('schemaFile: ./s.zed\n', '/some/dir/v.yaml', {
-      readFile: (p) => { read.push(p); return 'definition user {}'; },
+      readFile: (p) => {
+        read.push(p);
+        return 'definition user {}';
+      },
     });
     expect(problems).toEqual([]);
     expect(read).toEqual(['/some/dir/s.zed']);
     expect(file.schema!.locate(4, 2)).toEqual({ path: '/some/dir/s.zed', line: 4, column: 2 });
-    const missing = parseValidationFile('schemaFile: nope.zed\n', '/d/v.yaml', { readFile: () => { throw new Error('ENOENT'); } });
+    const missing = parseValidationFile('schemaFile: nope.zed\n', '/d/v.yaml', {
+      readFile: () => {
+        throw new Error('ENOENT');
+      },
+    });
     expect(missing.problems[0].message).toMatch(/cannot read schemaFile `\/d\/nope.zed`: ENOENT/);
   });
 });
 
 describe('the SpiceDB conformance fixtures', () => {
   const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures/spicedb-conformance');
-  const names = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   const notice = readFileSync(join(dir, 'NOTICE.md'), 'utf8');
-  const listed = new Set(notice.slice(notice.indexOf('use caveats or relationship expiration:')).split(/\s+/).slice(5).filter(Boolean));
+  const listed = new Set(
+    notice.slice(notice.indexOf('use caveats or relationship expiration:')).split(/\s+/).slice(5).filter(Boolean),
+  );
 
   it('has 73 files, 23 of them using caveats or expiration', () => {
     expect(names).toHaveLength(73);

@@ -1,20 +1,37 @@
 import { describe, expect, it } from 'vitest';
 import { PembaError } from '../../src/errors/index.js';
 import {
-  formatRelationship, parseObjectAndRelation, parseRelationship, parseSubject,
+  formatRelationship,
+  parseObjectAndRelation,
+  parseRelationship,
+  parseSubject,
 } from '../../src/relationships/relationship-string.js';
 
 describe('parseRelationship', () => {
   it('parses a plain relationship', () => {
     expect(parseRelationship('document:doc1#reader@user:tom')).toEqual({
-      resource: { type: 'document', id: 'doc1' }, relation: 'reader', subject: { type: 'user', id: 'tom', relation: '...' },
+      resource: { type: 'document', id: 'doc1' },
+      relation: 'reader',
+      subject: { type: 'user', id: 'tom', relation: '...' },
     });
   });
 
   it('parses subject sets, explicit ellipsis and wildcards', () => {
-    expect(parseRelationship('document:doc1#reader@group:eng#member').subject).toEqual({ type: 'group', id: 'eng', relation: 'member' });
-    expect(parseRelationship('document:doc1#reader@user:tom#...').subject).toEqual({ type: 'user', id: 'tom', relation: '...' });
-    expect(parseRelationship('document:doc1#reader@user:*').subject).toEqual({ type: 'user', id: '*', relation: '...' });
+    expect(parseRelationship('document:doc1#reader@group:eng#member').subject).toEqual({
+      type: 'group',
+      id: 'eng',
+      relation: 'member',
+    });
+    expect(parseRelationship('document:doc1#reader@user:tom#...').subject).toEqual({
+      type: 'user',
+      id: 'tom',
+      relation: '...',
+    });
+    expect(parseRelationship('document:doc1#reader@user:*').subject).toEqual({
+      type: 'user',
+      id: '*',
+      relation: '...',
+    });
   });
 
   it('accepts prefixed types and SpiceDB id characters', () => {
@@ -25,17 +42,24 @@ describe('parseRelationship', () => {
 
   it('parses caveats with and without context', () => {
     expect(parseRelationship('document:d#viewer@user:sarah[some_caveat]').caveat).toEqual({ name: 'some_caveat' });
-    expect(parseRelationship('document:d#viewer@user:tom[some_caveat:{"somelist": [42, 43], "s": "a]b}"}]').caveat).toEqual({
-      name: 'some_caveat', context: { somelist: [42, 43], s: 'a]b}' },
+    expect(
+      parseRelationship('document:d#viewer@user:tom[some_caveat:{"somelist": [42, 43], "s": "a]b}"}]').caveat,
+    ).toEqual({
+      name: 'some_caveat',
+      context: { somelist: [42, 43], s: 'a]b}' },
     });
-    expect(parseRelationship('r:1#viewer@g:1#member[foo/bar/only_on_tuesday]').caveat?.name).toBe('foo/bar/only_on_tuesday');
+    expect(parseRelationship('r:1#viewer@g:1#member[foo/bar/only_on_tuesday]').caveat?.name).toBe(
+      'foo/bar/only_on_tuesday',
+    );
   });
 
   it('parses expiration alone and after a caveat', () => {
     const e = parseRelationship('document:d#viewer@user:tracy[expiration:2023-12-01T00:00:00Z]');
     expect(e.expiresAt?.toISOString()).toBe('2023-12-01T00:00:00.000Z');
     expect(e.caveat).toBeUndefined();
-    const both = parseRelationship('document:d#viewer@user:s[somecaveat:{"somecondition":42}][expiration:2300-12-01T00:00:00Z]');
+    const both = parseRelationship(
+      'document:d#viewer@user:s[somecaveat:{"somecondition":42}][expiration:2300-12-01T00:00:00Z]',
+    );
     expect(both.caveat).toEqual({ name: 'somecaveat', context: { somecondition: 42 } });
     expect(both.expiresAt?.toISOString()).toBe('2300-12-01T00:00:00.000Z');
   });
@@ -85,7 +109,9 @@ describe('formatRelationship', () => {
   });
 
   it('drops the explicit ellipsis', () => {
-    expect(formatRelationship(parseRelationship('document:doc1#reader@user:tom#...'))).toBe('document:doc1#reader@user:tom');
+    expect(formatRelationship(parseRelationship('document:doc1#reader@user:tom#...'))).toBe(
+      'document:doc1#reader@user:tom',
+    );
   });
 });
 

@@ -19,19 +19,20 @@ export function authenticationInterceptor(
   return (method, next) => {
     if (!guarded.has(method.path.slice(0, method.path.lastIndexOf('/') + 1))) return new ServerInterceptingCall(next);
     const call: ServerInterceptingCall = new ServerInterceptingCall(next, {
-      start: (start) => start({
-        onReceiveMetadata: (metadata, pass) => {
-          try {
-            options.authenticate(authorizationOf(metadata));
-          } catch (error) {
-            const f = toFailure(error);
-            options.log.debug({ method: method.path.slice(1), code: f.codeName }, 'call failed');
-            call.sendStatus(toServiceError(f));
-            return;
-          }
-          pass(metadata);
-        },
-      }),
+      start: (start) =>
+        start({
+          onReceiveMetadata: (metadata, pass) => {
+            try {
+              options.authenticate(authorizationOf(metadata));
+            } catch (error) {
+              const f = toFailure(error);
+              options.log.debug({ method: method.path.slice(1), code: f.codeName }, 'call failed');
+              call.sendStatus(toServiceError(f));
+              return;
+            }
+            pass(metadata);
+          },
+        }),
     });
     return call;
   };

@@ -9,18 +9,42 @@ import { MessageType, ScalarType } from '@protobuf-ts/runtime';
 import type { ServiceDescriptor } from '../method.js';
 
 interface FieldProto {
-  name: string; number: number; label: number; type: number; typeName: string; jsonName: string;
-  oneofIndex?: number; proto3Optional: boolean;
+  name: string;
+  number: number;
+  label: number;
+  type: number;
+  typeName: string;
+  jsonName: string;
+  oneofIndex?: number;
+  proto3Optional: boolean;
 }
-interface EnumProto { name: string; value: { name: string; number: number }[] }
+interface EnumProto {
+  name: string;
+  value: { name: string; number: number }[];
+}
 interface MessageProto {
-  name: string; field: FieldProto[]; nestedType: MessageProto[]; enumType: EnumProto[];
-  oneofDecl: { name: string }[]; options?: { mapEntry: boolean };
+  name: string;
+  field: FieldProto[];
+  nestedType: MessageProto[];
+  enumType: EnumProto[];
+  oneofDecl: { name: string }[];
+  options?: { mapEntry: boolean };
 }
-interface MethodProto { name: string; inputType: string; outputType: string; clientStreaming: boolean; serverStreaming: boolean }
+interface MethodProto {
+  name: string;
+  inputType: string;
+  outputType: string;
+  clientStreaming: boolean;
+  serverStreaming: boolean;
+}
 interface FileProto {
-  name: string; package: string; dependency: string[]; messageType: MessageProto[]; enumType: EnumProto[];
-  service: { name: string; method: MethodProto[] }[]; syntax: string;
+  name: string;
+  package: string;
+  dependency: string[];
+  messageType: MessageProto[];
+  enumType: EnumProto[];
+  service: { name: string; method: MethodProto[] }[];
+  syntax: string;
 }
 
 const S = ScalarType;
@@ -96,7 +120,15 @@ class FileBuilder {
   private readonly messages = new Map<string, MessageProto>();
 
   constructor(readonly pkg: string) {
-    this.file = { name: fileNameOf(pkg), package: pkg, dependency: [], messageType: [], enumType: [], service: [], syntax: 'proto3' };
+    this.file = {
+      name: fileNameOf(pkg),
+      package: pkg,
+      dependency: [],
+      messageType: [],
+      enumType: [],
+      service: [],
+      syntax: 'proto3',
+    };
   }
 
   /** The (possibly still empty) message at `path`, creating parents as needed. */
@@ -178,8 +210,11 @@ export function fileDescriptors(services: ServiceDescriptor[]): Buffer[] {
         addMessage(t);
       }
       return {
-        name: m.name, inputType: `.${m.I.typeName}`, outputType: `.${m.O.typeName}`,
-        clientStreaming: !!m.clientStreaming, serverStreaming: !!m.serverStreaming,
+        name: m.name,
+        inputType: `.${m.I.typeName}`,
+        outputType: `.${m.O.typeName}`,
+        clientStreaming: !!m.clientStreaming,
+        serverStreaming: !!m.serverStreaming,
       };
     });
     file.file.service.push({ name: path.join('.'), method });
@@ -189,10 +224,21 @@ export function fileDescriptors(services: ServiceDescriptor[]): Buffer[] {
 
 type TypeRef = IMessageType<object> | (EnumInfo & { typeName?: undefined });
 
-function fieldProto(f: FieldInfo, owner: string, proto: MessageProto, oneofs: string[], reference: (ref: TypeRef) => void): FieldProto {
+function fieldProto(
+  f: FieldInfo,
+  owner: string,
+  proto: MessageProto,
+  oneofs: string[],
+  reference: (ref: TypeRef) => void,
+): FieldProto {
   const out: FieldProto = {
-    name: f.name, number: f.no, label: f.repeat ? LABEL_REPEATED : LABEL_OPTIONAL, type: 0, typeName: '',
-    jsonName: f.jsonName, proto3Optional: false,
+    name: f.name,
+    number: f.no,
+    label: f.repeat ? LABEL_REPEATED : LABEL_OPTIONAL,
+    type: 0,
+    typeName: '',
+    jsonName: f.jsonName,
+    proto3Optional: false,
   };
   if (f.oneof) {
     if (!oneofs.includes(f.oneof)) oneofs.push(f.oneof);
@@ -216,12 +262,42 @@ function fieldProto(f: FieldInfo, owner: string, proto: MessageProto, oneofs: st
       break;
     case 'map': {
       const entryName = `${f.name.replace(/(^|_)([a-z])/g, (_, __, ch: string) => ch.toUpperCase())}Entry`;
-      const entry: MessageProto = { name: entryName, field: [], nestedType: [], enumType: [], oneofDecl: [], options: { mapEntry: true } };
-      entry.field.push({ name: 'key', number: 1, label: LABEL_OPTIONAL, type: f.K, typeName: '', jsonName: 'key', proto3Optional: false });
-      const value: FieldProto = { name: 'value', number: 2, label: LABEL_OPTIONAL, type: 0, typeName: '', jsonName: 'value', proto3Optional: false };
+      const entry: MessageProto = {
+        name: entryName,
+        field: [],
+        nestedType: [],
+        enumType: [],
+        oneofDecl: [],
+        options: { mapEntry: true },
+      };
+      entry.field.push({
+        name: 'key',
+        number: 1,
+        label: LABEL_OPTIONAL,
+        type: f.K,
+        typeName: '',
+        jsonName: 'key',
+        proto3Optional: false,
+      });
+      const value: FieldProto = {
+        name: 'value',
+        number: 2,
+        label: LABEL_OPTIONAL,
+        type: 0,
+        typeName: '',
+        jsonName: 'value',
+        proto3Optional: false,
+      };
       if (f.V.kind === 'scalar') value.type = f.V.T;
-      else if (f.V.kind === 'enum') { value.type = TYPE_ENUM; value.typeName = `.${f.V.T()[0]}`; reference(f.V.T() as TypeRef); }
-      else { value.type = TYPE_MESSAGE; value.typeName = `.${f.V.T().typeName}`; reference(f.V.T() as IMessageType<object>); }
+      else if (f.V.kind === 'enum') {
+        value.type = TYPE_ENUM;
+        value.typeName = `.${f.V.T()[0]}`;
+        reference(f.V.T() as TypeRef);
+      } else {
+        value.type = TYPE_MESSAGE;
+        value.typeName = `.${f.V.T().typeName}`;
+        reference(f.V.T() as IMessageType<object>);
+      }
       entry.field.push(value);
       proto.nestedType.push(entry);
       out.label = LABEL_REPEATED;

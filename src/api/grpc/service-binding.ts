@@ -6,7 +6,12 @@
 import { once } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
 import type {
-  Deadline, handleClientStreamingCall, handleServerStreamingCall, handleUnaryCall, MethodDefinition, ServiceDefinition,
+  Deadline,
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  MethodDefinition,
+  ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
@@ -47,7 +52,10 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
         Promise.resolve()
           .then(() => outcome(handler, handler.run(call.request, c.ctx), c.ctx.signal))
           .then(
-            (response) => { c.finish(); callback(null, response); },
+            (response) => {
+              c.finish();
+              callback(null, response);
+            },
             (error) => callback(toServiceError(c.finish(error)!)),
           );
       };
@@ -63,8 +71,14 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
             if (!call.write(message)) await raceAbort(once(call, 'drain'), c.ctx.signal);
           }
         })().then(
-          () => { c.finish(); call.end(); },
-          (error) => { if (!call.cancelled) call.emit('error', toServiceError(c.finish(error)!)); else c.finish(error); },
+          () => {
+            c.finish();
+            call.end();
+          },
+          (error) => {
+            if (!call.cancelled) call.emit('error', toServiceError(c.finish(error)!));
+            else c.finish(error);
+          },
         );
       };
       impl[name] = fn;
@@ -72,9 +86,14 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
       const fn: handleClientStreamingCall<object, object> = (call, callback) => {
         const c = start(call);
         Promise.resolve()
-          .then(() => outcome(handler, handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal))
+          .then(() =>
+            outcome(handler, handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal),
+          )
           .then(
-            (response) => { c.finish(); callback(null, response); },
+            (response) => {
+              c.finish();
+              callback(null, response);
+            },
             (error) => callback(toServiceError(c.finish(error)!)),
           );
       };

@@ -39,13 +39,17 @@ export function routes(services: ApiService[]): Map<string, Route> {
     for (const m of s.type.methods) {
       const http = m.options['google.api.http'] as { post?: string } | undefined;
       const handler = s.handlers[m.name];
-      if (http?.post && handler) table.set(http.post, { method: `${s.type.typeName}/${m.name}`, handler, I: m.I, O: m.O });
+      if (http?.post && handler)
+        table.set(http.post, { method: `${s.type.typeName}/${m.name}`, handler, I: m.I, O: m.O });
     }
   }
   return table;
 }
 
-export function createGateway(services: ApiService[], options: GatewayOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createGateway(
+  services: ApiService[],
+  options: GatewayOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const table = routes(services);
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -62,7 +66,10 @@ export function createGateway(services: ApiService[], options: GatewayOptions): 
 async function serve(route: Route, req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
   const { handler } = route;
   const c = startCall(route.method, handler, options, undefined, (gone) =>
-    res.on('close', () => { if (!res.writableFinished) gone(); }));
+    res.on('close', () => {
+      if (!res.writableFinished) gone();
+    }),
+  );
   let streaming = false;
   try {
     options.authenticate(req.headers.authorization);
@@ -73,7 +80,9 @@ async function serve(route: Route, req: IncomingMessage, res: ServerResponse, op
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));
     }
     if (handler.kind === 'clientStream') {
-      const requests = (async function* () { for (const line of lines(body)) yield parse(route.I, line); })();
+      const requests = (async function* () {
+        for (const line of lines(body)) yield parse(route.I, line);
+      })();
       const response = await outcome(handler, handler.run(abortable(requests, c.ctx.signal), c.ctx), c.ctx.signal);
       c.finish();
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));

@@ -19,13 +19,15 @@ export function startGcLoop(
   const schedule = () => {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = gc().then(
-        () => undefined,
-        (e: unknown) => onError(e),
-      ).finally(() => {
-        running = undefined;
-        schedule();
-      });
+      running = gc()
+        .then(
+          () => undefined,
+          (e: unknown) => onError(e),
+        )
+        .finally(() => {
+          running = undefined;
+          schedule();
+        });
     }, intervalMs);
     timer.unref();
   };

@@ -52,7 +52,8 @@ export interface GcResult {
 
 /** `value` if it is a non-negative number of milliseconds; INVALID_ARGUMENT naming the option otherwise. */
 export function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) throw invalidArgument(`${name} must be a non-negative number of milliseconds`);
+  if (!Number.isFinite(value) || value < 0)
+    throw invalidArgument(`${name} must be a non-negative number of milliseconds`);
   return value;
 }
 

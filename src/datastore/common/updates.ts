@@ -37,7 +37,10 @@ export function validateOperation(u: RelationshipUpdate): void {
 
 /** What `u` does, given its relationship's `current` version (undefined: none) at `nowMs`. */
 export function decideUpdate<V>(
-  u: RelationshipUpdate, current: V | undefined, view: VersionView<V>, nowMs: number,
+  u: RelationshipUpdate,
+  current: V | undefined,
+  view: VersionView<V>,
+  nowMs: number,
 ): UpdateDecision<V> {
   validateOperation(u);
   const r = u.relationship;

@@ -33,7 +33,8 @@ export class CommitLog {
 
   append(commit: Commit): void {
     this.commits.push(commit);
-    if (commit.schema !== undefined) this.schemas.push(Object.freeze({ text: commit.schema, revision: commit.revision }));
+    if (commit.schema !== undefined)
+      this.schemas.push(Object.freeze({ text: commit.schema, revision: commit.revision }));
     this._head = commit.revision;
   }
 

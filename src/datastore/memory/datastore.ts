@@ -5,8 +5,16 @@
  */
 import type { Relationship } from '../../relationships/relationship.js';
 import type {
-  Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
-  StoredSchema, WriteOptions,
+  Datastore,
+  QueryOptions,
+  ReadWriteTransaction,
+  RelationPattern,
+  RelationshipQuery,
+  Revision,
+  RevisionChanges,
+  SnapshotReader,
+  StoredSchema,
+  WriteOptions,
 } from '../datastore.js';
 import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../../errors/index.js';
 import { Mutex } from '../common/mutex.js';
@@ -89,7 +97,10 @@ export class MemoryDatastore implements Datastore {
     };
   }
 
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, { signal }: WriteOptions = {}): Promise<{ revision: Revision; result: T }> {
+  readWrite<T>(
+    fn: (tx: ReadWriteTransaction) => Promise<T>,
+    { signal }: WriteOptions = {},
+  ): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
       const tx = new MemoryTransaction(this.rows, this.log, this.log.head + 1n, this.now, signal);
@@ -116,7 +127,11 @@ export class MemoryDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
-  async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
+  async *watch(
+    after: Revision,
+    signal?: AbortSignal,
+    only?: readonly RelationPattern[],
+  ): AsyncIterable<RevisionChanges> {
     this.assertReadable(after);
     const pacer = new Pacer();
     let cursor = after;

@@ -59,7 +59,11 @@ export class Slot implements RelationshipKey {
 
   /** Whether `r` has this slot's subject (the slot's resource and relation being given). */
   holdsSubject(r: Relationship): boolean {
-    return this.subjectId === r.subject.id && this.subjectType === r.subject.type && this.subjectRelation === r.subject.relation;
+    return (
+      this.subjectId === r.subject.id &&
+      this.subjectType === r.subject.type &&
+      this.subjectRelation === r.subject.relation
+    );
   }
 
   /** The undeleted version, if any. */
@@ -100,7 +104,13 @@ export class RowStore {
     } else if (subjects instanceof Slot) {
       if (subjects.holdsSubject(r)) return subjects;
       slot = new Slot(r);
-      rels.set(r.relation, new Map([[subjectKeyOf(subjects), subjects], [subjectKeyOf(slot), slot]]));
+      rels.set(
+        r.relation,
+        new Map([
+          [subjectKeyOf(subjects), subjects],
+          [subjectKeyOf(slot), slot],
+        ]),
+      );
     } else {
       const s = subjectKey(r.subject.type, r.subject.id, r.subject.relation);
       const existing = subjects.get(s);
@@ -161,7 +171,11 @@ export class RowStore {
       if (!ids) return;
       if (q.resourceIds) {
         // The engine's "is this subject stored here" read names everything: look the slots up.
-        const exact = q.relation !== undefined && q.subjectType !== undefined && q.subjectIds !== undefined && q.subjectRelation !== undefined;
+        const exact =
+          q.relation !== undefined &&
+          q.subjectType !== undefined &&
+          q.subjectIds !== undefined &&
+          q.subjectRelation !== undefined;
         for (const id of new Set(q.resourceIds)) {
           const rels = ids.get(id);
           if (!rels) continue;
@@ -189,10 +203,16 @@ export class RowStore {
   }
 }
 
-function* exactSlots(subjects: BySubject | undefined, type: string, ids: readonly string[], relation: string): Iterable<Slot> {
+function* exactSlots(
+  subjects: BySubject | undefined,
+  type: string,
+  ids: readonly string[],
+  relation: string,
+): Iterable<Slot> {
   if (subjects === undefined) return;
   if (subjects instanceof Slot) {
-    if (subjects.subjectType === type && subjects.subjectRelation === relation && ids.includes(subjects.subjectId)) yield subjects;
+    if (subjects.subjectType === type && subjects.subjectRelation === relation && ids.includes(subjects.subjectId))
+      yield subjects;
     return;
   }
   for (const id of new Set(ids)) {

@@ -6,7 +6,12 @@
  */
 import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
 import type {
-  QueryOptions, ReadWriteTransaction, RelationshipChange, RelationshipQuery, Revision, StoredSchema,
+  QueryOptions,
+  ReadWriteTransaction,
+  RelationshipChange,
+  RelationshipQuery,
+  Revision,
+  StoredSchema,
 } from '../datastore.js';
 import { transactionFinished } from '../../errors/index.js';
 import { validateLimit } from '../common/options.js';
@@ -46,7 +51,9 @@ export class MemoryTransaction implements ReadWriteTransaction {
 
   async readSchema(): Promise<StoredSchema | undefined> {
     this.assertOpen();
-    return this.schema !== undefined ? { text: this.schema, revision: this.revision } : this.log.schemaAt(this.revision);
+    return this.schema !== undefined
+      ? { text: this.schema, revision: this.revision }
+      : this.log.schemaAt(this.revision);
   }
 
   async writeSchema(text: string): Promise<void> {

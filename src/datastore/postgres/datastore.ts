@@ -23,8 +23,16 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Relationship } from '../../relationships/relationship.js';
 import type {
-  Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
-  StoredSchema, WriteOptions,
+  Datastore,
+  QueryOptions,
+  ReadWriteTransaction,
+  RelationPattern,
+  RelationshipQuery,
+  Revision,
+  RevisionChanges,
+  SnapshotReader,
+  StoredSchema,
+  WriteOptions,
 } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
 import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../../errors/index.js';
@@ -88,17 +96,28 @@ export class PostgresDatastore implements Datastore {
   private closed = false;
 
   /** Use openPostgresDatastore(), which checks the database is migrated. */
-  constructor(private readonly pool: pg.Pool, readonly id: string, options: PostgresDatastoreOptions = {}) {
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly id: string,
+    options: PostgresDatastoreOptions = {},
+  ) {
     const settings = datastoreSettings(options);
     this.quantizationMs = settings.quantizationMs;
     this.gcWindowMs = settings.gcWindowMs;
     this.now = settings.now;
     const gcIntervalMs = nonNegative('gcIntervalMs', options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
-    this.lockKey = BigInt.asIntN(64, createHash('sha256').update(`pemba commit lock ${id}`).digest().readBigUInt64BE()).toString();
+    this.lockKey = BigInt.asIntN(
+      64,
+      createHash('sha256').update(`pemba commit lock ${id}`).digest().readBigUInt64BE(),
+    ).toString();
     this.notifier = new CommitNotifier(() => this.headRevision(), options.watchPollMs ?? 100);
-    this.gcLoop = startGcLoop(() => this.gc().catch((e: unknown) => {
-      if (!this.closed) throw e;
-    }), gcIntervalMs);
+    this.gcLoop = startGcLoop(
+      () =>
+        this.gc().catch((e: unknown) => {
+          if (!this.closed) throw e;
+        }),
+      gcIntervalMs,
+    );
   }
 
   async headRevision(): Promise<Revision> {
@@ -117,13 +136,16 @@ export class PostgresDatastore implements Datastore {
     const nowMs = this.now();
     const windowStart = Math.floor(nowMs / this.quantizationMs) * this.quantizationMs;
     // Fixed for the window once found, unless the GC window is so short that expiry overtakes it.
-    if (this.quantized?.windowStart === windowStart && this.gcWindowMs >= this.quantizationMs) return this.quantized.revision;
-    const { rows } = await this.use(() => query<{ head: string; quantized: string | null; at_cutoff: string | null; oldest: string }>(
-      this.pool,
-      `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS quantized, ${revisionAtSql('$2')} AS at_cutoff,
+    if (this.quantized?.windowStart === windowStart && this.gcWindowMs >= this.quantizationMs)
+      return this.quantized.revision;
+    const { rows } = await this.use(() =>
+      query<{ head: string; quantized: string | null; at_cutoff: string | null; oldest: string }>(
+        this.pool,
+        `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS quantized, ${revisionAtSql('$2')} AS at_cutoff,
          (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest`,
-      [new Date(windowStart), new Date(nowMs - this.gcWindowMs)],
-    ));
+        [new Date(windowStart), new Date(nowMs - this.gcWindowMs)],
+      ),
+    );
     const r = rows[0];
     const quantized = BigInt(r.quantized ?? r.head);
     const boundary = max(BigInt(r.at_cutoff ?? 0), BigInt(r.oldest));
@@ -139,12 +161,14 @@ export class PostgresDatastore implements Datastore {
   async assertRevisionReadable(revision: Revision): Promise<void> {
     this.assertOpen();
     if (revision < 0n) throw negativeRevision(revision);
-    const { rows } = await this.use(() => query<{ head: string; at_cutoff: string | null; oldest: string }>(
-      this.pool,
-      `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS at_cutoff,
+    const { rows } = await this.use(() =>
+      query<{ head: string; at_cutoff: string | null; oldest: string }>(
+        this.pool,
+        `SELECT (${HEAD_SQL}) AS head, ${revisionAtSql('$1')} AS at_cutoff,
          (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest`,
-      [new Date(this.now() - this.gcWindowMs)],
-    ));
+        [new Date(this.now() - this.gcWindowMs)],
+      ),
+    );
     const head = BigInt(rows[0].head);
     if (revision > head) throw futureRevision(revision, head);
     const boundary = max(BigInt(rows[0].at_cutoff ?? 0), BigInt(rows[0].oldest));
@@ -177,7 +201,10 @@ export class PostgresDatastore implements Datastore {
     };
   }
 
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, { signal }: WriteOptions = {}): Promise<{ revision: Revision; result: T }> {
+  readWrite<T>(
+    fn: (tx: ReadWriteTransaction) => Promise<T>,
+    { signal }: WriteOptions = {},
+  ): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
       const committed = await withClient(this.pool, async (client, discard) => {
@@ -225,7 +252,11 @@ export class PostgresDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */
-  async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
+  async *watch(
+    after: Revision,
+    signal?: AbortSignal,
+    only?: readonly RelationPattern[],
+  ): AsyncIterable<RevisionChanges> {
     this.assertOpen();
     if (after < 0n) throw negativeRevision(after);
     await this.readAt(after, undefined);
@@ -306,7 +337,11 @@ export class PostgresDatastore implements Datastore {
    * committed and not collected. Reads only check what makes a read wrong (not time expiry), so
    * in-flight requests finish.
    */
-  private async readAt<R extends pg.QueryResultRow>(revision: Revision, inner: Sql | undefined, columns?: string): Promise<R[]> {
+  private async readAt<R extends pg.QueryResultRow>(
+    revision: Revision,
+    inner: Sql | undefined,
+    columns?: string,
+  ): Promise<R[]> {
     const sql = withRevisionState(inner, columns);
     const { rows } = await this.use(() => query<R & { head: string; oldest: string }>(this.pool, sql.text, sql.values));
     const state: RevisionState = { head: BigInt(rows[0].head), oldest: BigInt(rows[0].oldest) };
@@ -324,7 +359,10 @@ export class PostgresDatastore implements Datastore {
  * Connects to a migrated database. Refuses an unmigrated one (run `pemba datastore migrate`) and one
  * migrated by a newer Pemba.
  */
-export async function openPostgresDatastore(connUri: string, options: PostgresDatastoreOptions = {}): Promise<PostgresDatastore> {
+export async function openPostgresDatastore(
+  connUri: string,
+  options: PostgresDatastoreOptions = {},
+): Promise<PostgresDatastore> {
   const pool = createPool(connUri, options);
   try {
     return new PostgresDatastore(pool, await readDatastoreId(pool), options);

@@ -24,7 +24,10 @@ export async function collectGarbage(pool: pg.Pool, nowMs: number, gcWindowMs: n
   );
   const boundary = rows[0].value;
   let versions = 0;
-  for (const [where, bound] of [['deleted_rev <= $1', boundary], ['expires_at <= $1', cutoff]] as const) {
+  for (const [where, bound] of [
+    ['deleted_rev <= $1', boundary],
+    ['expires_at <= $1', cutoff],
+  ] as const) {
     for (;;) {
       const { rowCount } = await query(
         pool,

@@ -29,7 +29,9 @@ const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     up: async (client) => {
-      await query(client, `
+      await query(
+        client,
+        `
         CREATE TABLE metadata (key text PRIMARY KEY, value text NOT NULL);
         -- Row versions: visible at revisions created_rev <= R < deleted_rev (NULL: not deleted).
         CREATE TABLE relationships (
@@ -59,8 +61,11 @@ const MIGRATIONS: readonly Migration[] = [
           PRIMARY KEY (revision, ordinal)
         );
         CREATE TABLE schemas (revision bigint PRIMARY KEY, text text NOT NULL);
-      `);
-      await query(client, "INSERT INTO metadata (key, value) VALUES ('datastore_id', $1), ('oldest_readable', '0')", [randomUUID()]);
+      `,
+      );
+      await query(client, "INSERT INTO metadata (key, value) VALUES ('datastore_id', $1), ('oldest_readable', '0')", [
+        randomUUID(),
+      ]);
     },
   },
 ];

@@ -53,13 +53,21 @@ export function relationshipsSql(
   const where: string[] = [`(expires_at IS NULL OR expires_at > ${p(new Date(nowMs))})`];
   if (q.resourceType !== undefined) where.push(`resource_type = ${p(q.resourceType)}`);
   if (q.resourceIds !== undefined) where.push(`resource_id = ANY(${p(q.resourceIds)}::text[])`);
-  if (q.resourceIdPrefix !== undefined) where.push(`resource_id LIKE ${p(`${q.resourceIdPrefix.replace(/[\\%_]/g, '\\$&')}%`)}`);
+  if (q.resourceIdPrefix !== undefined)
+    where.push(`resource_id LIKE ${p(`${q.resourceIdPrefix.replace(/[\\%_]/g, '\\$&')}%`)}`);
   if (q.relation !== undefined) where.push(`relation = ${p(q.relation)}`);
   if (q.subjectType !== undefined) where.push(`subject_type = ${p(q.subjectType)}`);
   if (q.subjectIds !== undefined) where.push(`subject_id = ANY(${p(q.subjectIds)}::text[])`);
   if (q.subjectRelation !== undefined) where.push(`subject_relation = ${p(q.subjectRelation)}`);
   if (after) {
-    const a = [after.resourceType, after.resourceId, after.relation, after.subjectType, after.subjectId, after.subjectRelation];
+    const a = [
+      after.resourceType,
+      after.resourceId,
+      after.relation,
+      after.subjectType,
+      after.subjectId,
+      after.subjectRelation,
+    ];
     where.push(`(${KEY_ORDER}) > (${a.map((v) => `${p(v)}::text`).join(', ')})`);
   }
   const filters = where.join(' AND ');
@@ -82,7 +90,10 @@ export function withRevisionState(inner: Sql | undefined, columns = 'q.*'): Sql 
   const state =
     "(SELECT (SELECT coalesce(max(revision), 0) FROM commits) AS head, (SELECT value::bigint FROM metadata WHERE key = 'oldest_readable') AS oldest) s";
   if (!inner) return { text: `SELECT s.head, s.oldest FROM ${state}`, values: [] };
-  return { text: `SELECT s.head, s.oldest, ${columns} FROM ${state} LEFT JOIN LATERAL (${inner.text}) q ON true`, values: inner.values };
+  return {
+    text: `SELECT s.head, s.oldest, ${columns} FROM ${state} LEFT JOIN LATERAL (${inner.text}) q ON true`,
+    values: inner.values,
+  };
 }
 
 /** The relationship a row stores; optional fields absent when unset. */
@@ -92,17 +103,34 @@ export function toRelationship(row: Omit<RelationshipRow, 'id' | 'created_rev'>)
     relation: row.relation,
     subject: { type: row.subject_type, id: row.subject_id, relation: row.subject_relation },
   };
-  if (row.caveat_name !== null) r.caveat = row.caveat_context === null ? { name: row.caveat_name } : { name: row.caveat_name, context: row.caveat_context };
+  if (row.caveat_name !== null)
+    r.caveat =
+      row.caveat_context === null ? { name: row.caveat_name } : { name: row.caveat_name, context: row.caveat_context };
   if (row.expires_at !== null) r.expiresAt = row.expires_at;
   return r;
 }
 
 /** Column values of a relationship in table order (resource … subject_relation, caveat, expiry). */
-export type RelationshipValues = [string, string, string, string, string, string, string | null, string | null, Date | null];
+export type RelationshipValues = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string | null,
+  Date | null,
+];
 
 export function valuesOf(r: Relationship): RelationshipValues {
   return [
-    r.resource.type, r.resource.id, r.relation, r.subject.type, r.subject.id, r.subject.relation,
+    r.resource.type,
+    r.resource.id,
+    r.relation,
+    r.subject.type,
+    r.subject.id,
+    r.subject.relation,
     r.caveat?.name ?? null,
     r.caveat?.context === undefined ? null : JSON.stringify(r.caveat.context),
     r.expiresAt ? new Date(r.expiresAt.getTime()) : null,
@@ -111,8 +139,15 @@ export function valuesOf(r: Relationship): RelationshipValues {
 
 export function valuesOfRow(row: RelationshipRow): RelationshipValues {
   return [
-    row.resource_type, row.resource_id, row.relation, row.subject_type, row.subject_id, row.subject_relation,
-    row.caveat_name, row.caveat_context === null ? null : JSON.stringify(row.caveat_context), row.expires_at,
+    row.resource_type,
+    row.resource_id,
+    row.relation,
+    row.subject_type,
+    row.subject_id,
+    row.subject_relation,
+    row.caveat_name,
+    row.caveat_context === null ? null : JSON.stringify(row.caveat_context),
+    row.expires_at,
   ];
 }
 

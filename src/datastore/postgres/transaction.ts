@@ -38,7 +38,8 @@ interface Version {
   insert?: number;
 }
 
-const keyString = (r: Relationship) => `${r.resource.type}\u0000${r.resource.id}\u0000${r.relation}\u0000${subjectKey(r.subject.type, r.subject.id, r.subject.relation)}`;
+const keyString = (r: Relationship) =>
+  `${r.resource.type}\u0000${r.resource.id}\u0000${r.relation}\u0000${subjectKey(r.subject.type, r.subject.id, r.subject.relation)}`;
 const VERSION_VIEW: VersionView<Version> = {
   expiresAtMs: (v) => v.relationship.expiresAt?.getTime(),
   relationship: (v) => v.relationship,
@@ -140,7 +141,10 @@ export class PostgresTransaction implements ReadWriteTransaction {
     this.assertOpen();
     this.closed = true;
     const ops = this.changes.map((c) => c[0]);
-    const cols = columns(this.changes.map((c) => c.slice(1)), 9);
+    const cols = columns(
+      this.changes.map((c) => c.slice(1)),
+      9,
+    );
     await query(
       this.client,
       `WITH c AS (
@@ -170,10 +174,15 @@ export class PostgresTransaction implements ReadWriteTransaction {
   /** The current (undeleted) version of each distinct relationship, by key, in one round trip. */
   private async currentVersions(rels: Relationship[]): Promise<Map<string, Version>> {
     const keys = [...new Map(rels.map((r) => [keyString(r), r] as const)).values()];
-    const cols = columns(keys.map((r) => valuesOf(r).slice(0, 6)), 6);
+    const cols = columns(
+      keys.map((r) => valuesOf(r).slice(0, 6)),
+      6,
+    );
     const { rows } = await query<RelationshipRow>(
       this.client,
-      `SELECT ${ROW_COLUMNS.split(', ').map((c) => `r.${c}`).join(', ')}
+      `SELECT ${ROW_COLUMNS.split(', ')
+        .map((c) => `r.${c}`)
+        .join(', ')}
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS k(rt, ri, rel, st, si, sr)
        JOIN relationships r ON r.resource_type = k.rt AND r.resource_id = k.ri AND r.relation = k.rel
          AND r.subject_type = k.st AND r.subject_id = k.si AND r.subject_relation = k.sr AND r.deleted_rev IS NULL`,
@@ -194,8 +203,13 @@ export class PostgresTransaction implements ReadWriteTransaction {
       const rev = String(this.revision);
       await query(this.client, 'SAVEPOINT pemba_write');
       try {
-        if (plan.soft.length) await query(this.client, 'UPDATE relationships SET deleted_rev = $1 WHERE id = ANY($2::bigint[])', [rev, plan.soft]);
-        if (plan.hard.length) await query(this.client, 'DELETE FROM relationships WHERE id = ANY($1::bigint[])', [plan.hard]);
+        if (plan.soft.length)
+          await query(this.client, 'UPDATE relationships SET deleted_rev = $1 WHERE id = ANY($2::bigint[])', [
+            rev,
+            plan.soft,
+          ]);
+        if (plan.hard.length)
+          await query(this.client, 'DELETE FROM relationships WHERE id = ANY($1::bigint[])', [plan.hard]);
         if (inserts.length) {
           await query(
             this.client,

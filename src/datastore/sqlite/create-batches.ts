@@ -55,7 +55,11 @@ export interface CreatedIds {
  * the conflict or replace an expired version. `updates` must not be empty.
  */
 export function tryCreateAll(
-  stmts: StatementCache, revision: Revision, ordinal: number, updates: readonly RelationshipUpdate[], log: boolean,
+  stmts: StatementCache,
+  revision: Revision,
+  ordinal: number,
+  updates: readonly RelationshipUpdate[],
+  log: boolean,
 ): CreatedIds | undefined {
   const top = stmts.get(TOP_ID).pluck().get() as number;
   try {

@@ -13,8 +13,16 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { invalidArgument } from '../../errors/index.js';
 import type { Relationship } from '../../relationships/relationship.js';
 import type {
-  Datastore, QueryOptions, ReadWriteTransaction, RelationPattern, RelationshipQuery, Revision, RevisionChanges, SnapshotReader,
-  StoredSchema, WriteOptions,
+  Datastore,
+  QueryOptions,
+  ReadWriteTransaction,
+  RelationPattern,
+  RelationshipQuery,
+  Revision,
+  RevisionChanges,
+  SnapshotReader,
+  StoredSchema,
+  WriteOptions,
 } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
 import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../../errors/index.js';
@@ -29,7 +37,14 @@ import { collectGarbage } from './gc.js';
 import { migrateSqlite } from './migrations.js';
 import type { MigrationResult } from './migrations.js';
 import {
-  expiryBoundary, headRevision, oldestReadable, queryRows, readSchemaAt, revisionAt, StatementCache, toRelationship,
+  expiryBoundary,
+  headRevision,
+  oldestReadable,
+  queryRows,
+  readSchemaAt,
+  revisionAt,
+  StatementCache,
+  toRelationship,
 } from './queries.js';
 import { SqliteTransaction } from './transaction.js';
 import { readCommits } from './watch.js';
@@ -66,7 +81,10 @@ export class SqliteDatastore implements Datastore {
   private closed = false;
 
   /** Opens (creating and migrating if needed) the database file at `path`. */
-  constructor(readonly path: string, options: SqliteDatastoreOptions = {}) {
+  constructor(
+    readonly path: string,
+    options: SqliteDatastoreOptions = {},
+  ) {
     if (path === '' || path === ':memory:') {
       throw invalidArgument('the sqlite datastore needs a file path; use the memory engine for a throwaway datastore');
     }
@@ -82,7 +100,8 @@ export class SqliteDatastore implements Datastore {
       opened.push(this.writer);
       this.writer.pragma(`busy_timeout = ${busyTimeoutMs}`);
       const mode = this.writer.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') throw invalidArgument(`cannot use WAL mode for the sqlite datastore ${path} (journal mode ${String(mode)})`);
+      if (mode !== 'wal')
+        throw invalidArgument(`cannot use WAL mode for the sqlite datastore ${path} (journal mode ${String(mode)})`);
       // FULL: the WAL is synced at every commit, so an acknowledged write survives a crash or power loss.
       this.writer.pragma('synchronous = FULL');
       // Writes land all over the relationship indexes: with SQLite's default 2 MiB page cache a large
@@ -102,9 +121,13 @@ export class SqliteDatastore implements Datastore {
     this.r = new StatementCache(this.reader);
     this.readTx = this.reader.transaction((fn: () => unknown) => fn());
     this.notifier = new CommitNotifier(() => this.read(() => headRevision(this.r)), options.watchPollMs ?? 250);
-    this.gcLoop = startGcLoop(() => this.gc().catch((e: unknown) => {
-      if (!this.closed) throw e;
-    }), gcIntervalMs);
+    this.gcLoop = startGcLoop(
+      () =>
+        this.gc().catch((e: unknown) => {
+          if (!this.closed) throw e;
+        }),
+      gcIntervalMs,
+    );
   }
 
   async headRevision(): Promise<Revision> {
@@ -153,7 +176,10 @@ export class SqliteDatastore implements Datastore {
     };
   }
 
-  readWrite<T>(fn: (tx: ReadWriteTransaction) => Promise<T>, { signal }: WriteOptions = {}): Promise<{ revision: Revision; result: T }> {
+  readWrite<T>(
+    fn: (tx: ReadWriteTransaction) => Promise<T>,
+    { signal }: WriteOptions = {},
+  ): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
       sqliteCall(() => this.writer.exec('BEGIN IMMEDIATE'));
@@ -183,7 +209,11 @@ export class SqliteDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
-  async *watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges> {
+  async *watch(
+    after: Revision,
+    signal?: AbortSignal,
+    only?: readonly RelationPattern[],
+  ): AsyncIterable<RevisionChanges> {
     this.read(() => this.assertReadable(after));
     const pacer = new Pacer();
     let cursor = after;

@@ -4,7 +4,11 @@ import { datastoreUnavailable } from '../../errors/index.js';
 const RETRYABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL)/;
 
 export function mapSqliteError(error: unknown): unknown {
-  if (error instanceof Error && error.name === 'SqliteError' && RETRYABLE.test((error as Error & { code: string }).code)) {
+  if (
+    error instanceof Error &&
+    error.name === 'SqliteError' &&
+    RETRYABLE.test((error as Error & { code: string }).code)
+  ) {
     return datastoreUnavailable('SQLite datastore', error.message);
   }
   return error;

@@ -24,7 +24,12 @@ const LAZY_COMMITS_LOSING_ROWS =
 /** Runs `fn` as one write transaction, between other transactions. */
 export type WriteRunner = <T>(fn: () => T) => Promise<T>;
 
-export async function collectGarbage(run: WriteRunner, stmts: StatementCache, nowMs: number, gcWindowMs: number): Promise<GcResult> {
+export async function collectGarbage(
+  run: WriteRunner,
+  stmts: StatementCache,
+  nowMs: number,
+  gcWindowMs: number,
+): Promise<GcResult> {
   const cutoff = nowMs - gcWindowMs;
   const boundary: Revision = await run(() => {
     const b = expiryBoundary(stmts, nowMs, gcWindowMs);
@@ -32,7 +37,10 @@ export async function collectGarbage(run: WriteRunner, stmts: StatementCache, no
     return b;
   });
   let versions = 0;
-  for (const [where, bound] of [['deleted_rev <= ?', boundary], ['expires_at <= ?', cutoff]] as const) {
+  for (const [where, bound] of [
+    ['deleted_rev <= ?', boundary],
+    ['expires_at <= ?', cutoff],
+  ] as const) {
     const sql = `DELETE FROM relationships WHERE id IN (SELECT id FROM relationships WHERE ${where} LIMIT ${BATCH})`;
     for (;;) {
       const n = await run(() => {
@@ -47,14 +55,20 @@ export async function collectGarbage(run: WriteRunner, stmts: StatementCache, no
   const commits = await run(() => {
     stmts.get('DELETE FROM changes WHERE revision < ?').run(boundary);
     // Keep the schema that was current at the boundary.
-    stmts.get('DELETE FROM schemas WHERE revision < (SELECT max(revision) FROM schemas WHERE revision <= ?)').run(boundary);
+    stmts
+      .get('DELETE FROM schemas WHERE revision < (SELECT max(revision) FROM schemas WHERE revision <= ?)')
+      .run(boundary);
     return stmts.get('DELETE FROM commits WHERE revision < ?').run(boundary).changes;
   });
   return { oldestReadable: boundary, versions, commits };
 }
 
 function keepChangesOfExpiredRows(stmts: StatementCache, cutoff: number, boundary: Revision): void {
-  const lazy = stmts.get(LAZY_COMMITS_LOSING_ROWS).all(cutoff, boundary) as { revision: number; created_from: number; created_to: number }[];
+  const lazy = stmts.get(LAZY_COMMITS_LOSING_ROWS).all(cutoff, boundary) as {
+    revision: number;
+    created_from: number;
+    created_to: number;
+  }[];
   for (const c of lazy) {
     copyCreated(stmts, BigInt(c.revision), 0, { first: c.created_from, last: c.created_to });
     stmts.get('UPDATE commits SET created_from = NULL, created_to = NULL WHERE revision = ?').run(c.revision);

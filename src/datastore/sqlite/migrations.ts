@@ -95,7 +95,8 @@ export interface MigrationResult {
 export function sqliteSchemaVersion(db: BetterSqlite3.Database): number {
   const hasMetadata = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metadata'").get();
   if (!hasMetadata) return 0;
-  const row = db.prepare("SELECT value FROM metadata WHERE key = 'migration_version'").get() as { value: string } | undefined;
+  const row = db.prepare("SELECT value FROM metadata WHERE key = 'migration_version'").get() as
+    { value: string } | undefined;
   return row ? Number(row.value) : 0;
 }
 
@@ -104,15 +105,18 @@ export function sqliteSchemaVersion(db: BetterSqlite3.Database): number {
  * newer Pemba rather than guessing at tables it does not know.
  */
 export function migrateSqlite(db: BetterSqlite3.Database, where = 'the SQLite database'): MigrationResult {
-  return db.transaction(() => {
-    const from = sqliteSchemaVersion(db);
-    if (from > SQLITE_SCHEMA_VERSION) throw newerSchema(where, from, SQLITE_SCHEMA_VERSION);
-    for (const m of MIGRATIONS) if (m.version > from) m.up(db);
-    db.prepare("INSERT INTO metadata (key, value) VALUES ('migration_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .run(String(SQLITE_SCHEMA_VERSION));
-    const id = db.prepare("SELECT value FROM metadata WHERE key = 'datastore_id'").get() as { value: string };
-    return { from, to: SQLITE_SCHEMA_VERSION, datastoreId: id.value };
-  }).immediate();
+  return db
+    .transaction(() => {
+      const from = sqliteSchemaVersion(db);
+      if (from > SQLITE_SCHEMA_VERSION) throw newerSchema(where, from, SQLITE_SCHEMA_VERSION);
+      for (const m of MIGRATIONS) if (m.version > from) m.up(db);
+      db.prepare(
+        "INSERT INTO metadata (key, value) VALUES ('migration_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ).run(String(SQLITE_SCHEMA_VERSION));
+      const id = db.prepare("SELECT value FROM metadata WHERE key = 'datastore_id'").get() as { value: string };
+      return { from, to: SQLITE_SCHEMA_VERSION, datastoreId: id.value };
+    })
+    .immediate();
 }
 
 export function newerSchema(where: string, found: number, known: number) {

@@ -86,21 +86,29 @@ export function queryRows(
   eq('subject_relation', 'sr', q.subjectRelation);
   if (after) {
     Object.assign(params, {
-      a_rt: after.resourceType, a_ri: after.resourceId, a_rel: after.relation,
-      a_st: after.subjectType, a_si: after.subjectId, a_sr: after.subjectRelation,
+      a_rt: after.resourceType,
+      a_ri: after.resourceId,
+      a_rel: after.relation,
+      a_st: after.subjectType,
+      a_si: after.subjectId,
+      a_sr: after.subjectRelation,
     });
     if (q.resourceType === undefined) {
       where.push(`(${KEY_ORDER}) > (@a_rt, @a_ri, @a_rel, @a_st, @a_si, @a_sr)`);
     } else if (after.resourceType === q.resourceType) {
       // Without the fixed first column the row value is an index range (SQLite does not combine them).
-      where.push('(resource_id, relation, subject_type, subject_id, subject_relation) > (@a_ri, @a_rel, @a_st, @a_si, @a_sr)');
+      where.push(
+        '(resource_id, relation, subject_type, subject_id, subject_relation) > (@a_ri, @a_rel, @a_st, @a_si, @a_sr)',
+      );
     } else if (after.resourceType > q.resourceType) {
       return [];
     }
   }
   const filters = where.join(' AND ');
   // The planner prefers the resource index to avoid a sort even when a subject lookup is far narrower.
-  const bySubject = q.subjectType !== undefined && (q.resourceType === undefined || (q.resourceIds === undefined && q.subjectIds !== undefined));
+  const bySubject =
+    q.subjectType !== undefined &&
+    (q.resourceType === undefined || (q.resourceIds === undefined && q.subjectIds !== undefined));
   const indexed = bySubject ? 'INDEXED BY relationships_current_by_subject ' : '';
   const sql =
     `SELECT ${ROW_COLUMNS} FROM relationships ${indexed}WHERE deleted_rev IS NULL AND created_rev <= @rev AND ${filters} ` +
@@ -117,16 +125,27 @@ export function toRelationship(row: Omit<RelationshipRow, 'id' | 'created_rev'>)
     subject: { type: row.subject_type, id: row.subject_id, relation: row.subject_relation },
   };
   if (row.caveat_name !== null) {
-    r.caveat = row.caveat_context === null
-      ? { name: row.caveat_name }
-      : { name: row.caveat_name, context: JSON.parse(row.caveat_context) as Record<string, unknown> };
+    r.caveat =
+      row.caveat_context === null
+        ? { name: row.caveat_name }
+        : { name: row.caveat_name, context: JSON.parse(row.caveat_context) as Record<string, unknown> };
   }
   if (row.expires_at !== null) r.expiresAt = new Date(row.expires_at);
   return r;
 }
 
 /** Column values of a relationship in table order (resource … subject_relation, caveat, expiry). */
-export type RelationshipValues = [string, string, string, string, string, string, string | null, string | null, number | null];
+export type RelationshipValues = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string | null,
+  number | null,
+];
 
 export function valuesOf(r: Relationship): RelationshipValues {
   const values = new Array(9) as RelationshipValues;
@@ -150,8 +169,15 @@ export function putValues(r: Relationship, out: unknown[], at: number): number {
 
 export function valuesOfRow(row: RelationshipRow): RelationshipValues {
   return [
-    row.resource_type, row.resource_id, row.relation, row.subject_type, row.subject_id, row.subject_relation,
-    row.caveat_name, row.caveat_context, row.expires_at,
+    row.resource_type,
+    row.resource_id,
+    row.relation,
+    row.subject_type,
+    row.subject_id,
+    row.subject_relation,
+    row.caveat_name,
+    row.caveat_context,
+    row.expires_at,
   ];
 }
 
@@ -177,9 +203,9 @@ export function oldestReadable(stmts: StatementCache): Revision {
 
 /** The newest retained revision committed at or before `timeMs`, if any. */
 export function revisionAt(stmts: StatementCache, timeMs: number): Revision | undefined {
-  const row = stmts.get(
-    'SELECT revision FROM commits WHERE committed_at <= ? ORDER BY committed_at DESC, revision DESC LIMIT 1',
-  ).get(timeMs) as { revision: number } | undefined;
+  const row = stmts
+    .get('SELECT revision FROM commits WHERE committed_at <= ? ORDER BY committed_at DESC, revision DESC LIMIT 1')
+    .get(timeMs) as { revision: number } | undefined;
   return row && BigInt(row.revision);
 }
 

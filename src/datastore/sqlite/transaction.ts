@@ -115,11 +115,14 @@ export class SqliteTransaction implements ReadWriteTransaction {
     sqliteCall(() => {
       this.subjectIndex.restore();
       const created = this.created; // undefined once logging: startLogging() copied its rows
-      this.stmts.get(
-        'INSERT INTO commits (revision, committed_at, created_from, created_to) ' +
-        'VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)), ?, ?)',
-      ).run(rev, committedAtMs, committedAtMs, created?.first ?? null, created?.last ?? null);
-      if (this.schema !== undefined) this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
+      this.stmts
+        .get(
+          'INSERT INTO commits (revision, committed_at, created_from, created_to) ' +
+            'VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)), ?, ?)',
+        )
+        .run(rev, committedAtMs, committedAtMs, created?.first ?? null, created?.last ?? null);
+      if (this.schema !== undefined)
+        this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
     });
   }
 
@@ -156,9 +159,10 @@ export class SqliteTransaction implements ReadWriteTransaction {
   private apply(u: RelationshipUpdate, nowMs: number): void {
     validateOperation(u);
     const r = u.relationship;
-    const current = this.stmts.get(SELECT_CURRENT).get(
-      r.resource.type, r.resource.id, r.relation, r.subject.type, r.subject.id, r.subject.relation,
-    ) as RelationshipRow | undefined;
+    const current = this.stmts
+      .get(SELECT_CURRENT)
+      .get(r.resource.type, r.resource.id, r.relation, r.subject.type, r.subject.id, r.subject.relation) as
+      RelationshipRow | undefined;
     const decision = decideUpdate(u, current, ROW_VIEW, nowMs);
     if (decision.retire) this.markDeleted(decision.retire);
     if (decision.insert) this.insert(r);

@@ -22,9 +22,18 @@ type Statement = BetterSqlite3.Statement;
 const PAGE = 10_000;
 
 type ChangeTuple = [
-  revision: number, ordinal: number, operation: 'TOUCH' | 'DELETE', resource_type: string, resource_id: string,
-  relation: string, subject_type: string, subject_id: string, subject_relation: string, caveat_name: string | null,
-  caveat_context: string | null, expires_at: number | null,
+  revision: number,
+  ordinal: number,
+  operation: 'TOUCH' | 'DELETE',
+  resource_type: string,
+  resource_id: string,
+  relation: string,
+  subject_type: string,
+  subject_id: string,
+  subject_relation: string,
+  caveat_name: string | null,
+  caveat_context: string | null,
+  expires_at: number | null,
 ];
 
 const COMMITS =
@@ -41,8 +50,16 @@ const CREATED = (filter: string) =>
   `WHERE id > ? AND id <= ? AND created_rev = ?${filter} ORDER BY id LIMIT ${PAGE})`;
 
 type CreatedTuple = [
-  id: number, resource_type: string, resource_id: string, relation: string, subject_type: string, subject_id: string,
-  subject_relation: string, caveat_name: string | null, caveat_context: string | null, expires_at: number | null,
+  id: number,
+  resource_type: string,
+  resource_id: string,
+  relation: string,
+  subject_type: string,
+  subject_id: string,
+  subject_relation: string,
+  caveat_name: string | null,
+  caveat_context: string | null,
+  expires_at: number | null,
 ];
 
 /**
@@ -51,7 +68,12 @@ type CreatedTuple = [
  * reach a page (a single larger commit is still read whole), so a watcher far behind reads its
  * backlog in many short reads rather than one long one.
  */
-export function readCommits(stmts: StatementCache, after: Revision, maxCommits: number, only?: readonly RelationPattern[]): RevisionChanges[] {
+export function readCommits(
+  stmts: StatementCache,
+  after: Revision,
+  maxCommits: number,
+  only?: readonly RelationPattern[],
+): RevisionChanges[] {
   let last = after + BigInt(maxCommits);
   const filter = patternsSql(only, () => '?');
   const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
@@ -96,16 +118,42 @@ function prepare(stmts: StatementCache, sql: string, filter: string): Statement 
 
 /** Appends to `changes` a TOUCH of each row `created` finds at `revision` with an id in [from, to], in id order. */
 function readCreated(
-  created: Statement, params: readonly string[], revision: number, from: number, to: number, changes: RelationshipChange[],
+  created: Statement,
+  params: readonly string[],
+  revision: number,
+  from: number,
+  to: number,
+  changes: RelationshipChange[],
 ): void {
   let after = from - 1;
   for (;;) {
     const page = JSON.parse(created.get(after, to, revision, ...params) as string) as CreatedTuple[];
     for (const t of page) {
-      const [, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at] = t;
+      const [
+        ,
+        resource_type,
+        resource_id,
+        relation,
+        subject_type,
+        subject_id,
+        subject_relation,
+        caveat_name,
+        caveat_context,
+        expires_at,
+      ] = t;
       changes.push({
         operation: 'TOUCH',
-        relationship: toRelationship({ resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at }),
+        relationship: toRelationship({
+          resource_type,
+          resource_id,
+          relation,
+          subject_type,
+          subject_id,
+          subject_relation,
+          caveat_name,
+          caveat_context,
+          expires_at,
+        }),
       });
     }
     if (page.length < PAGE) return;
@@ -114,9 +162,32 @@ function readCreated(
 }
 
 function toChange(t: ChangeTuple): RelationshipChange {
-  const [, , operation, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at] = t;
+  const [
+    ,
+    ,
+    operation,
+    resource_type,
+    resource_id,
+    relation,
+    subject_type,
+    subject_id,
+    subject_relation,
+    caveat_name,
+    caveat_context,
+    expires_at,
+  ] = t;
   return {
     operation,
-    relationship: toRelationship({ resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at }),
+    relationship: toRelationship({
+      resource_type,
+      resource_id,
+      relation,
+      subject_type,
+      subject_id,
+      subject_relation,
+      caveat_name,
+      caveat_context,
+      expires_at,
+    }),
   };
 }
