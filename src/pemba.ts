@@ -37,7 +37,7 @@ import {
   validateWrite,
 } from './requests/request-validation.js';
 import { noSchema, notFound, preconditionFailed, invalidArgument, tooManyToDelete } from './errors/index.js';
-import { Engine } from './engine/engine.js';
+import { Engine, type EngineOptions } from './engine/engine.js';
 import type { NestedGroupIndexStats } from './engine/nested-group-index.js';
 import { isLookupPosition, type LookupPosition } from './engine/lookup-resources.js';
 import { nextTurn, sliceSpent, stepDue } from './engine/time-slice.js';
@@ -77,33 +77,10 @@ export {
   DEFAULT_MAX_CHECK_BULK_ITEMS,
 } from './requests/request-validation.js';
 
-export interface PembaOptions {
+/** The engine's options (limits, caches, the nested-group index) and the facade's own. */
+export interface PembaOptions extends Omit<EngineOptions, 'onBudgetExceeded'> {
   /** Defaults to a new in-memory datastore. */
   datastore?: Datastore;
-  /** Maximum dispatch depth of one query (default 50). */
-  maxDepth?: number;
-  /**
-   * Largest Expand answer, in tree nodes plus the subjects their leaves list (default 100,000);
-   * past it Expand fails with RESOURCE_EXHAUSTED.
-   */
-  maxExpandSize?: number;
-  /**
-   * Budget in bytes of the cache of sub-problem answers shared across requests (default 64 MiB;
-   * 0 turns it off). Entries are keyed by revision, so they never go stale.
-   */
-  dispatchCacheBytes?: number;
-  /** Run identical concurrent sub-problems of different requests once (default true). */
-  dedupe?: boolean;
-  /**
-   * Maintain the nested-group (Leopard) index from the datastore's change feed and answer
-   * nested-group membership from it where it is exact (default true).
-   */
-  nestedGroupIndex?: boolean;
-  /**
-   * Memory budget of the nested-group index in bytes (default 128 MiB). A relation whose nesting
-   * edges would exceed it is no longer indexed (logged as a warning) and is evaluated normally.
-   */
-  nestedGroupIndexBytes?: number;
   /** Where the engine reports what an operator should know (a pino logger fits). */
   log?: { warn(obj: object, msg: string): void };
   /** Bounds on how long one importRelationships may wait for a batch and hold the writer (default: none). */
@@ -132,12 +109,7 @@ export class Pemba {
   static async open(options: PembaOptions = {}): Promise<Pemba> {
     const datastore = options.datastore ?? openMemoryDatastore();
     const engine = await Engine.open(datastore, {
-      maxDepth: options.maxDepth,
-      maxExpandSize: options.maxExpandSize,
-      dispatchCacheBytes: options.dispatchCacheBytes,
-      dedupe: options.dedupe,
-      nestedGroupIndex: options.nestedGroupIndex,
-      nestedGroupIndexBytes: options.nestedGroupIndexBytes,
+      ...options,
       onBudgetExceeded: (e) =>
         options.log?.warn(
           { ...e, revision: String(e.revision) },

@@ -219,3 +219,16 @@ export function toApiTree(t: ExpandTree): v1.PermissionRelationshipTree {
     },
   };
 }
+
+/** A paged read's consistency, page size and resume point (limit 0 means none). */
+export function page(req: { consistency?: v1.Consistency; optionalLimit: number; optionalCursor?: v1.Cursor }): {
+  consistency?: Consistency;
+  limit?: number;
+  cursor?: string;
+} {
+  return {
+    consistency: consistency(req.consistency),
+    limit: req.optionalLimit || undefined,
+    cursor: req.optionalCursor?.token,
+  };
+}

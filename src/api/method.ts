@@ -53,6 +53,14 @@ export interface ApiService {
   handlers: Record<string, MethodHandler>;
 }
 
+/** A handler that first checks its request against the message's validation rules. */
+function validated<I extends object, R>(type: IMessageType<I>, fn: (request: I, ctx: CallContext) => R) {
+  return (request: object, ctx: CallContext): R => {
+    validateMessage(type as IMessageType<object>, request);
+    return fn(request as I, ctx);
+  };
+}
+
 export function unary<I extends object, O extends object>(
   type: IMessageType<I>,
   fn: (request: I, ctx: CallContext) => Promise<O>,
@@ -61,10 +69,7 @@ export function unary<I extends object, O extends object>(
   return {
     kind: 'unary',
     commits: options.commits,
-    run: (request, ctx) => {
-      validateMessage(type as IMessageType<object>, request);
-      return fn(request as I, ctx);
-    },
+    run: validated(type, fn),
   };
 }
 
@@ -77,10 +82,7 @@ export function serverStream<I extends object, O extends object>(
     kind: 'serverStream',
     longLived: options.longLived,
     bulk: options.bulk,
-    run: (request, ctx) => {
-      validateMessage(type as IMessageType<object>, request);
-      return fn(request as I, ctx);
-    },
+    run: validated(type, fn),
   };
 }
 

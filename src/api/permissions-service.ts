@@ -81,9 +81,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
             permission: req.permission,
             subject: c.subjectRef(req.subject),
             context: c.structToObject(req.context),
-            consistency: c.consistency(req.consistency),
-            limit: req.optionalLimit || undefined,
-            cursor: req.optionalCursor?.token,
+            ...c.page(req),
           });
           for await (const r of results) {
             yield {
@@ -142,9 +140,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
           const results = pemba.readRelationships({
             signal: ctx.signal,
             filter: c.relationshipFilter(req.relationshipFilter!),
-            consistency: c.consistency(req.consistency),
-            limit: req.optionalLimit || undefined,
-            cursor: req.optionalCursor?.token,
+            ...c.page(req),
           });
           for await (const r of results) {
             yield {

@@ -129,7 +129,7 @@ export interface Datastore {
    * then never materialises the rest of a million-row import. Catching up from far behind is done in
    * slices: the event loop runs between them and an aborted signal ends the watch at the next one.
    */
-  watch(after: Revision, signal?: AbortSignal, only?: readonly RelationPattern[]): AsyncIterable<RevisionChanges>;
+  watch(after: Revision, signal?: AbortSignal, only?: WatchPatterns): AsyncIterable<RevisionChanges>;
   close(): Promise<void>;
 }
 
@@ -180,3 +180,6 @@ function oneOf(values: readonly string[]): (v: string) => boolean {
   const set = new Set(values);
   return (v) => set.has(v);
 }
+
+/** The relation patterns a watch is limited to (none: every change). */
+export type WatchPatterns = readonly RelationPattern[];

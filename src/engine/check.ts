@@ -10,7 +10,7 @@
  * every member of a large group. When a step fans out to several objects, their first reads are
  * fetched in one batched query before the objects are evaluated one by one.
  */
-import type { CompiledSchema, RelationDefinition, Rewrite } from '../schema/ir.js';
+import type { CompiledSchema, RelationDefinition, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import { walkRewrite } from '../schema/analysis.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
@@ -245,12 +245,7 @@ export class Checker {
     return { m: acc, cut };
   }
 
-  private async arrow(
-    rw: Extract<Rewrite, { kind: 'tupleToUserset' }>,
-    type: string,
-    id: string,
-    depth: number,
-  ): Promise<Evaluation> {
+  private async arrow(rw: ArrowRewrite, type: string, id: string, depth: number): Promise<Evaluation> {
     const rels = await this.reader.byResource(type, [id], rw.tupleset);
     const all = rw.mode === 'all';
     const perObject = new Map<string, { subject: SubjectRef; via: Membership }>();

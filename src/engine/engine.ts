@@ -33,15 +33,27 @@ import { RequestReader } from './request-reader.js';
 export interface EngineOptions {
   /** Maximum dispatch depth of one query (default 50). */
   maxDepth?: number;
-  /** Largest Expand answer, in tree nodes plus the subjects their leaves list (default 100,000). */
+  /**
+   * Largest Expand answer, in tree nodes plus the subjects their leaves list (default 100,000);
+   * past it Expand fails with RESOURCE_EXHAUSTED.
+   */
   maxExpandSize?: number;
-  /** Budget in bytes of the cache of sub-problem answers shared across requests (default 64 MiB; 0: off). */
+  /**
+   * Budget in bytes of the cache of sub-problem answers shared across requests (default 64 MiB;
+   * 0 turns it off). Entries are keyed by revision, so they never go stale.
+   */
   dispatchCacheBytes?: number;
   /** Run identical concurrent sub-problems of different requests once (default true). */
   dedupe?: boolean;
-  /** Maintain the nested-group (Leopard) index from the datastore's change feed (default true). */
+  /**
+   * Maintain the nested-group (Leopard) index from the datastore's change feed and answer
+   * nested-group membership from it where it is exact (default true).
+   */
   nestedGroupIndex?: boolean;
-  /** Memory budget of the nested-group index in bytes (default 128 MiB). */
+  /**
+   * Memory budget of the nested-group index in bytes (default 128 MiB). A relation whose nesting
+   * edges would exceed it is no longer indexed and is evaluated normally.
+   */
   nestedGroupIndexBytes?: number;
   /** Told when a relation's nesting edges exceed the index's budget (it is then evaluated without the index). */
   onBudgetExceeded?: (event: BudgetExceeded) => void;

@@ -11,7 +11,7 @@
  * Expand fails with RESOURCE_EXHAUSTED after building at most that many entries.
  */
 import { maxDepthExceeded, resourceExhausted } from '../errors/index.js';
-import type { CompiledSchema, Rewrite } from '../schema/ir.js';
+import type { CompiledSchema, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { ExpandTree } from '../requests/requests.js';
 import type { RequestReader } from './request-reader.js';
@@ -26,7 +26,7 @@ interface Subtree {
   height: number;
 }
 
-type Tupleset = Extract<Rewrite, { kind: 'tupleToUserset' }>;
+type Tupleset = ArrowRewrite;
 
 export async function expand(
   schema: CompiledSchema,

@@ -3,7 +3,7 @@
  * set of subjects of the requested type (wildcards with their exclusions) and combining sets with
  * the rewrite's operators. Cycles are cut as in Check (see check.ts).
  */
-import type { CompiledSchema, Rewrite } from '../schema/ir.js';
+import type { CompiledSchema, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
@@ -126,12 +126,7 @@ export class SubjectLookup {
     return { set: await SubjectSet.unionAll(sets, this.reader), cut };
   }
 
-  private async arrow(
-    rw: Extract<Rewrite, { kind: 'tupleToUserset' }>,
-    type: string,
-    id: string,
-    depth: number,
-  ): Promise<Evaluation> {
+  private async arrow(rw: ArrowRewrite, type: string, id: string, depth: number): Promise<Evaluation> {
     const rels = await this.reader.byResource(type, [id], rw.tupleset);
     const perObject = new Map<string, { type: string; id: string; via: Membership }>();
     for (const r of rels) {

@@ -5,17 +5,7 @@
  */
 import { compileCaveat } from '../caveats/compile.js';
 import { SchemaError, schemaTooDeep, schemaTooLarge } from '../errors/index.js';
-import type {
-  CaveatNode,
-  CaveatTypeNode,
-  DefinitionNode,
-  ExpressionNode,
-  MemberNode,
-  PartialNode,
-  PermissionNode,
-  RelationNode,
-  SchemaAST,
-} from './ast.js';
+import type * as AST from './ast.js';
 import {
   type AllowedSubjectType,
   type CaveatDefinition,
@@ -57,7 +47,7 @@ export function compileSchema(text: string): CompiledSchema {
   }
 }
 
-export function compileAST(ast: SchemaAST): CompiledSchema {
+export function compileAST(ast: AST.SchemaAST): CompiledSchema {
   const flags = new Set(ast.uses.map((u) => u.flag));
   const schema: CompiledSchema = { definitions: new Map(), caveats: new Map(), useExpiration: flags.has('expiration') };
   validateTopLevelNames(ast);
@@ -65,7 +55,7 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
   const partials = new Map(ast.partials.map((p) => [p.name, p]));
   // SpiceDB resolves every partial, used or not, so a broken one fails the schema.
   for (const p of ast.partials) expandPartials(p.members, partials, [p.name]);
-  const sources = new Map<string, Map<string, MemberNode>>();
+  const sources = new Map<string, Map<string, AST.MemberNode>>();
   for (const item of ast.order) {
     if (item.kind === 'caveat') {
       const caveat = caveatDefinition(item);
@@ -73,7 +63,7 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
       compileCaveat(caveat);
       schema.caveats.set(item.name, caveat);
     } else if (item.kind === 'definition') {
-      const members = new Map<string, MemberNode>();
+      const members = new Map<string, AST.MemberNode>();
       schema.definitions.set(item.name, compileDefinition(item, expandPartials(item.members, partials, []), members));
       sources.set(item.name, members);
     }
@@ -92,7 +82,7 @@ export function compileAST(ast: SchemaAST): CompiledSchema {
 
 // ---- names and structure ----
 
-function validateTopLevelNames(ast: SchemaAST): void {
+function validateTopLevelNames(ast: AST.SchemaAST): void {
   const partialNames = new Set(ast.partials.map((p) => p.name));
   const seen = new Set<string>();
   for (const item of ast.order) {
@@ -115,7 +105,11 @@ function validateTopLevelNames(ast: SchemaAST): void {
 }
 
 /** Splices `...partial` references in place, depth first, at most MAX_NESTING_DEPTH partials deep. */
-function expandPartials(members: MemberNode[], partials: Map<string, PartialNode>, stack: string[]): MemberNode[] {
+function expandPartials(
+  members: AST.MemberNode[],
+  partials: Map<string, AST.PartialNode>,
+  stack: string[],
+): AST.MemberNode[] {
   return members.flatMap((m) => {
     if (m.kind !== 'partialRef') return [m];
     const partial = partials.get(m.name);
@@ -135,9 +129,9 @@ function expandPartials(members: MemberNode[], partials: Map<string, PartialNode
 }
 
 function compileDefinition(
-  node: DefinitionNode,
-  members: MemberNode[],
-  sources: Map<string, MemberNode>,
+  node: AST.DefinitionNode,
+  members: AST.MemberNode[],
+  sources: Map<string, AST.MemberNode>,
 ): ObjectDefinition {
   const relations = new Map<string, RelationDefinition>();
   for (const m of members) {
@@ -163,7 +157,7 @@ function compileDefinition(
   return { name: node.name, relations, position: node.position, ...docProp(node.doc) };
 }
 
-function compileRelation(node: RelationNode): RelationDefinition {
+function compileRelation(node: AST.RelationNode): RelationDefinition {
   const allowedSubjects = node.types.map((t): AllowedSubjectType => {
     const relation = t.relation ?? ELLIPSIS;
     if (!SUBJECT_RELATION_NAME.test(relation)) {
@@ -193,7 +187,7 @@ function compileRelation(node: RelationNode): RelationDefinition {
   };
 }
 
-function compilePermission(node: PermissionNode, defName: string): RelationDefinition {
+function compilePermission(node: AST.PermissionNode, defName: string): RelationDefinition {
   const tooDeep = (at: SourcePosition): never =>
     fail(
       `under permission \`${node.name}\` under definition \`${defName}\`: expression nests deeper than the maximum depth of ${MAX_NESTING_DEPTH}`,
@@ -216,7 +210,7 @@ function compilePermission(node: PermissionNode, defName: string): RelationDefin
  * over it on every request. Unions and intersections flatten into one n-ary node (both are
  * associative, so `a + (b + c)` is one level); exclusion stays binary.
  */
-function toRewrite(e: ExpressionNode, tooDeep: (at: SourcePosition) => never, depth: number): Rewrite {
+function toRewrite(e: AST.ExpressionNode, tooDeep: (at: SourcePosition) => never, depth: number): Rewrite {
   if (depth > MAX_NESTING_DEPTH) tooDeep(e.position);
   switch (e.kind) {
     case 'ref':
@@ -267,7 +261,7 @@ const SCALAR_TYPES = [
   'ipaddress',
 ] as const;
 
-function caveatDefinition(node: CaveatNode): CaveatDefinition {
+function caveatDefinition(node: AST.CaveatNode): CaveatDefinition {
   const parameters = new Map<string, CaveatParameterType>();
   for (const p of node.parameters) {
     if (parameters.has(p.name))
@@ -291,7 +285,7 @@ function caveatDefinition(node: CaveatNode): CaveatDefinition {
 }
 
 function caveatType(
-  t: CaveatTypeNode,
+  t: AST.CaveatTypeNode,
   bad: (why: string, at: SourcePosition, source: string) => never,
 ): CaveatParameterType {
   const arity = (n: number) => {
@@ -322,7 +316,7 @@ const typeLabel = (a: { type: string; relation: string; wildcard: boolean; cavea
   return s;
 };
 
-function validateRelation(schema: CompiledSchema, defName: string, node: RelationNode): void {
+function validateRelation(schema: CompiledSchema, defName: string, node: AST.RelationNode): void {
   const rel = schema.definitions.get(defName)!.relations.get(node.name)!;
   const seen = new Set<string>();
   rel.allowedSubjects.forEach((a, i) => {
@@ -413,7 +407,12 @@ function findWildcard(
   return undefined;
 }
 
-function validatePermission(schema: CompiledSchema, defName: string, perm: PermissionNode, e: ExpressionNode): void {
+function validatePermission(
+  schema: CompiledSchema,
+  defName: string,
+  perm: AST.PermissionNode,
+  e: AST.ExpressionNode,
+): void {
   const relations = schema.definitions.get(defName)!.relations;
   const notFound = (name: string, at: SourcePosition) =>
     fail(`relation/permission \`${name}\` not found under definition \`${defName}\``, at, name);
@@ -459,7 +458,7 @@ function validatePermission(schema: CompiledSchema, defName: string, perm: Permi
  * A permission that is just another name (`permission a = b`) is an alias; SpiceDB rejects aliases
  * that never reach a relation. Other self references (`view = viewer + view`) are allowed.
  */
-function refuseAliasCycles(defName: string, members: Map<string, MemberNode>): void {
+function refuseAliasCycles(defName: string, members: Map<string, AST.MemberNode>): void {
   const aliases = new Map<string, string>();
   for (const m of members.values()) {
     if (m.kind === 'permission' && m.expression.kind === 'ref') aliases.set(m.name, m.expression.name);
@@ -483,7 +482,7 @@ function refuseAliasCycles(defName: string, members: Map<string, MemberNode>): v
   }
   const unresolved = [...aliases.keys()].filter((name) => !resolves.get(name));
   if (unresolved.length) {
-    const first = members.get(unresolved[0]) as PermissionNode;
+    const first = members.get(unresolved[0]) as AST.PermissionNode;
     fail(
       `under definition \`${defName}\`, there exists a cycle in permissions: ${[...unresolved].sort().join(', ')}`,
       first.namePosition,
@@ -495,7 +494,7 @@ function refuseAliasCycles(defName: string, members: Map<string, MemberNode>): v
 // ---- `use typechecking` ----
 
 /** Under `use typechecking`, a permission's declared subject types must cover every type it can reach. */
-function validateAnnotations(schema: CompiledSchema, defName: string, members: Map<string, MemberNode>): void {
+function validateAnnotations(schema: CompiledSchema, defName: string, members: Map<string, AST.MemberNode>): void {
   for (const m of members.values()) {
     if (m.kind !== 'permission' || !m.annotation) continue;
     const declared = m.annotation.map((a) => a.type);

@@ -27,6 +27,9 @@ export type Rewrite =
   | { kind: 'exclusion'; base: Rewrite; subtract: Rewrite }
   | { kind: 'nil' };
 
+/** An arrow: `tupleset->computed` (any) or `tupleset.all(computed)`. */
+export type ArrowRewrite = Extract<Rewrite, { kind: 'tupleToUserset' }>;
+
 /** The relation name SpiceDB uses for "the object itself" (`user:tom` is `user:tom#...`). */
 export const ELLIPSIS = '...';
 

@@ -2,18 +2,10 @@
  * Canonical schema text for a compiled schema: `use` flags, then caveats, then definitions, in
  * the order they were declared. Compiling the output yields the same IR (positions aside).
  */
-import {
-  type AllowedSubjectType,
-  type CaveatDefinition,
-  type CaveatParameterType,
-  type CompiledSchema,
-  ELLIPSIS,
-  type ObjectDefinition,
-  type RelationDefinition,
-  type Rewrite,
-} from './ir.js';
+import { ELLIPSIS } from './ir.js';
+import type * as ir from './ir.js';
 
-export function printSchema(schema: CompiledSchema): string {
+export function printSchema(schema: ir.CompiledSchema): string {
   const blocks: string[] = [];
   if (schema.useExpiration) blocks.push('use expiration');
   for (const c of schema.caveats.values()) blocks.push(printCaveat(c));
@@ -21,18 +13,18 @@ export function printSchema(schema: CompiledSchema): string {
   return blocks.join('\n\n') + '\n';
 }
 
-function printCaveat(c: CaveatDefinition): string {
+function printCaveat(c: ir.CaveatDefinition): string {
   const params = [...c.parameters].map(([name, type]) => `${name} ${printCaveatType(type)}`).join(', ');
   return `${printDoc(c.doc, '')}caveat ${c.name}(${params}) {\n\t${c.expression}\n}`;
 }
 
-export function printCaveatType(t: CaveatParameterType): string {
+export function printCaveatType(t: ir.CaveatParameterType): string {
   if (t.kind === 'list') return `list<${printCaveatType(t.element)}>`;
   if (t.kind === 'map') return `map<${printCaveatType(t.value)}>`;
   return t.kind;
 }
 
-function printDefinition(d: ObjectDefinition): string {
+function printDefinition(d: ir.ObjectDefinition): string {
   const head = `${printDoc(d.doc, '')}definition ${d.name} {`;
   if (!d.relations.size) return `${head}}`;
   const lines: string[] = [];
@@ -44,12 +36,12 @@ function printDefinition(d: ObjectDefinition): string {
   return `${head}\n${lines.join('\n')}\n}`;
 }
 
-function printMember(r: RelationDefinition): string {
+function printMember(r: ir.RelationDefinition): string {
   if (r.kind === 'relation') return `relation ${r.name}: ${r.allowedSubjects.map(printAllowedType).join(' | ')}`;
   return `permission ${r.name} = ${printRewrite(r.rewrite)}`;
 }
 
-export function printAllowedType(a: AllowedSubjectType): string {
+export function printAllowedType(a: ir.AllowedSubjectType): string {
   let s = a.wildcard ? `${a.type}:*` : a.relation === ELLIPSIS ? a.type : `${a.type}#${a.relation}`;
   if (a.caveat !== undefined) s += ` with ${a.caveat}`;
   if (a.expiration) s += a.caveat !== undefined ? ' and expiration' : ' with expiration';
@@ -62,7 +54,7 @@ const OPERATOR = { union: ' + ', intersection: ' & ', exclusion: ' - ' } as cons
  * Permission expression text. Compound operands are always parenthesised, so readers never need
  * SpiceDB's precedence (`+` over `&` over `-`) to read it.
  */
-export function printRewrite(r: Rewrite): string {
+export function printRewrite(r: ir.Rewrite): string {
   switch (r.kind) {
     case 'this':
       return '_this';
@@ -80,7 +72,7 @@ export function printRewrite(r: Rewrite): string {
   }
 }
 
-function operand(r: Rewrite): string {
+function operand(r: ir.Rewrite): string {
   const text = printRewrite(r);
   return r.kind === 'union' || r.kind === 'intersection' || r.kind === 'exclusion' ? `(${text})` : text;
 }

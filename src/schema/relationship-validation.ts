@@ -15,14 +15,7 @@ import {
 } from '../errors/index.js';
 import type { Relationship } from '../relationships/relationship.js';
 import { type AllowedSubjectType, type CompiledSchema, ELLIPSIS } from './ir.js';
-import {
-  DEFINITION_NAME,
-  DEFINITION_PATTERN,
-  RELATION_NAME,
-  RELATION_PATTERN,
-  SUBJECT_RELATION_NAME,
-  SUBJECT_RELATION_PATTERN,
-} from './names.js';
+import * as names from './names.js';
 import { printAllowedType } from './printer.js';
 
 const OBJECT_ID = /^[a-zA-Z0-9/_|\-=+]{1,1024}$/;
@@ -82,13 +75,13 @@ function pattern(what: string, value: string, re: RegExp, source: string): void 
 
 function validateFormat(rel: Relationship): void {
   const { resource, relation, subject } = rel;
-  pattern('resource object type', resource.type, DEFINITION_NAME, DEFINITION_PATTERN);
+  pattern('resource object type', resource.type, names.DEFINITION_NAME, names.DEFINITION_PATTERN);
   if (resource.id === '*') throw wildcardResource();
   validateId('resource object id', resource.id);
-  pattern('relation', relation, RELATION_NAME, RELATION_PATTERN);
-  pattern('subject object type', subject.type, DEFINITION_NAME, DEFINITION_PATTERN);
+  pattern('relation', relation, names.RELATION_NAME, names.RELATION_PATTERN);
+  pattern('subject object type', subject.type, names.DEFINITION_NAME, names.DEFINITION_PATTERN);
   if (subject.id !== '*') validateId('subject object id', subject.id);
-  pattern('subject relation', subject.relation, SUBJECT_RELATION_NAME, SUBJECT_RELATION_PATTERN);
+  pattern('subject relation', subject.relation, names.SUBJECT_RELATION_NAME, names.SUBJECT_RELATION_PATTERN);
   if (subject.id === '*' && subject.relation !== ELLIPSIS) {
     throw wildcardSubjectWithRelation(subject.type, subject.relation);
   }

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
 import type {
+  ServiceError,
   Deadline,
   handleClientStreamingCall,
   handleServerStreamingCall,
@@ -49,15 +50,7 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     if (handler.kind === 'unary') {
       const fn: handleUnaryCall<object, object> = (call, callback) => {
         const c = start(call);
-        Promise.resolve()
-          .then(() => outcome(handler, handler.run(call.request, c.ctx), c.ctx.signal))
-          .then(
-            (response) => {
-              c.finish();
-              callback(null, response);
-            },
-            (error) => callback(toServiceError(c.finish(error)!)),
-          );
+        answer(c, callback, () => outcome(handler, handler.run(call.request, c.ctx), c.ctx.signal));
       };
       impl[name] = fn;
     } else if (handler.kind === 'serverStream') {
@@ -85,22 +78,32 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     } else {
       const fn: handleClientStreamingCall<object, object> = (call, callback) => {
         const c = start(call);
-        Promise.resolve()
-          .then(() =>
-            outcome(handler, handler.run(abortable(call as AsyncIterable<object>, c.ctx.signal), c.ctx), c.ctx.signal),
-          )
-          .then(
-            (response) => {
-              c.finish();
-              callback(null, response);
-            },
-            (error) => callback(toServiceError(c.finish(error)!)),
-          );
+        answer(c, callback, () => {
+          const requests = abortable(call as AsyncIterable<object>, c.ctx.signal);
+          return outcome(handler, handler.run(requests, c.ctx), c.ctx.signal);
+        });
       };
       impl[name] = fn;
     }
   }
   return impl;
+}
+
+/** A single-response call's answer: the response, or the failure as a status; the call ends either way. */
+function answer(
+  c: ReturnType<typeof startCall>,
+  callback: (error: Partial<ServiceError> | null, response?: object) => void,
+  run: () => Promise<object>,
+): void {
+  Promise.resolve()
+    .then(run)
+    .then(
+      (response) => {
+        c.finish();
+        callback(null, response);
+      },
+      (error) => callback(toServiceError(c.finish(error)!)),
+    );
 }
 
 function deadlineOf(d: Deadline): number | undefined {

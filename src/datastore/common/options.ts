@@ -41,6 +41,18 @@ export function datastoreSettings(options: DatastoreOptions): DatastoreSettings 
   };
 }
 
+/** The options of DurableDatastoreOptions, defaulted and validated. */
+export interface DurableDatastoreSettings extends DatastoreSettings {
+  gcIntervalMs: number;
+}
+
+export function durableDatastoreSettings(options: DurableDatastoreOptions): DurableDatastoreSettings {
+  return {
+    ...datastoreSettings(options),
+    gcIntervalMs: nonNegative('gcIntervalMs', options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS),
+  };
+}
+
 export interface GcResult {
   /** The oldest revision still readable. */
   oldestReadable: Revision;

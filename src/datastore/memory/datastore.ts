@@ -3,24 +3,14 @@
  * and schema history (commit-log.ts), serialised read-write transactions (transaction.ts) and garbage
  * collection between them (gc.ts). Nothing survives the process; every instance is a new datastore.
  */
-import type { Relationship } from '../../relationships/relationship.js';
-import type {
-  Datastore,
-  QueryOptions,
-  ReadWriteTransaction,
-  RelationPattern,
-  RelationshipQuery,
-  Revision,
-  RevisionChanges,
-  SnapshotReader,
-  StoredSchema,
-  WriteOptions,
-} from '../datastore.js';
-import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../../errors/index.js';
+import type * as ds from '../datastore.js';
+import type { Revision } from '../datastore.js';
+import { closedDatastore, expiredRevision } from '../../errors/index.js';
 import { Mutex } from '../common/mutex.js';
 import type { DatastoreOptions, GcResult } from '../common/options.js';
 import { datastoreSettings } from '../common/options.js';
-import { Pacer } from '../common/pacer.js';
+import { assertRevisionInRange, laterRevision, quantizationWindowStart } from '../common/revisions.js';
+import { watchCommits } from '../common/watch-loop.js';
 import { matchesPatterns } from '../relation-patterns.js';
 import { CommitLog } from './commit-log.js';
 import { collectGarbage } from './gc.js';
@@ -32,7 +22,7 @@ export type { GcResult } from '../common/options.js';
 /** Clock and windows; the memory datastore runs no background GC of its own (openDatastore adds it). */
 export type MemoryDatastoreOptions = DatastoreOptions;
 
-export class MemoryDatastore implements Datastore {
+export class MemoryDatastore implements ds.Datastore {
   readonly id = globalThis.crypto.randomUUID();
   private readonly rows = new RowStore();
   private readonly log = new CommitLog();
@@ -65,10 +55,8 @@ export class MemoryDatastore implements Datastore {
     this.assertOpen();
     if (this.quantizationMs === 0) return this.log.head;
     const nowMs = this.now();
-    const windowStart = Math.floor(nowMs / this.quantizationMs) * this.quantizationMs;
-    const quantized = this.log.revisionAt(windowStart) ?? this.log.head;
-    const oldest = this.expiryBoundary(nowMs);
-    return quantized > oldest ? quantized : oldest;
+    const quantized = this.log.revisionAt(quantizationWindowStart(nowMs, this.quantizationMs)) ?? this.log.head;
+    return laterRevision(quantized, this.expiryBoundary(nowMs));
   }
 
   /**
@@ -77,20 +65,17 @@ export class MemoryDatastore implements Datastore {
    */
   async assertRevisionReadable(revision: Revision): Promise<void> {
     this.assertOpen();
-    if (revision < 0n) throw negativeRevision(revision);
-    if (revision > this.log.head) throw futureRevision(revision, this.log.head);
-    const oldest = this.expiryBoundary(this.now());
-    if (revision < oldest) throw expiredRevision(revision, oldest);
+    assertRevisionInRange(revision, this.log.head, this.expiryBoundary(this.now()));
   }
 
-  snapshot(revision: Revision): SnapshotReader {
+  snapshot(revision: Revision): ds.SnapshotReader {
     return {
       revision,
-      queryRelationships: async (query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> => {
+      queryRelationships: async (query, options) => {
         this.assertReadable(revision);
         return this.rows.query(query, revision, this.now(), options);
       },
-      readSchema: async (): Promise<StoredSchema | undefined> => {
+      readSchema: async () => {
         this.assertReadable(revision);
         return this.log.schemaAt(revision);
       },
@@ -98,8 +83,8 @@ export class MemoryDatastore implements Datastore {
   }
 
   readWrite<T>(
-    fn: (tx: ReadWriteTransaction) => Promise<T>,
-    { signal }: WriteOptions = {},
+    fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
+    { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
@@ -127,30 +112,21 @@ export class MemoryDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
-  async *watch(
-    after: Revision,
-    signal?: AbortSignal,
-    only?: readonly RelationPattern[],
-  ): AsyncIterable<RevisionChanges> {
+  async *watch(after: Revision, signal?: AbortSignal, only?: ds.WatchPatterns): AsyncIterable<ds.RevisionChanges> {
     this.assertReadable(after);
-    const pacer = new Pacer();
-    let cursor = after;
-    while (!signal?.aborted && !this.closed) {
-      const commits = this.log.after(cursor);
-      if (!commits) throw expiredRevision(cursor, this.log.oldestReadable);
-      if (commits.length === 0) {
-        await this.nextCommit(signal);
-        pacer.restart();
-        continue;
-      }
-      for (const c of commits) {
-        await pacer.pace();
-        if (signal?.aborted || this.closed) return;
+    yield* watchCommits(after, signal, {
+      closed: () => this.closed,
+      read: (cursor) => {
+        const commits = this.log.after(cursor);
+        if (!commits) throw expiredRevision(cursor, this.log.oldestReadable);
+        return commits;
+      },
+      wait: () => this.nextCommit(signal),
+      deliver: (c) => {
         const changes = only ? c.changes.filter((x) => matchesPatterns(x.relationship, only)) : [...c.changes];
-        yield { revision: c.revision, changes, ...(c.schema !== undefined ? { schema: c.schema } : {}) };
-        cursor = c.revision;
-      }
-    }
+        return { revision: c.revision, changes, ...(c.schema !== undefined ? { schema: c.schema } : {}) };
+      },
+    });
   }
 
   /**
@@ -172,16 +148,13 @@ export class MemoryDatastore implements Datastore {
 
   /** The oldest revision still readable at `nowMs`: the one that was current at nowMs - gcWindow. */
   private expiryBoundary(nowMs: number): Revision {
-    const current = this.log.revisionAt(nowMs - this.gcWindowMs) ?? 0n;
-    return current > this.log.oldestReadable ? current : this.log.oldestReadable;
+    return laterRevision(this.log.revisionAt(nowMs - this.gcWindowMs) ?? 0n, this.log.oldestReadable);
   }
 
   /** Reads only check what makes a read wrong (not time expiry), so in-flight requests finish. */
   private assertReadable(revision: Revision): void {
     this.assertOpen();
-    if (revision < 0n) throw negativeRevision(revision);
-    if (revision > this.log.head) throw futureRevision(revision, this.log.head);
-    if (revision < this.log.oldestReadable) throw expiredRevision(revision, this.log.oldestReadable);
+    assertRevisionInRange(revision, this.log.head, this.log.oldestReadable);
   }
 
   private assertOpen(): void {

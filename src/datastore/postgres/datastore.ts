@@ -21,27 +21,17 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { Relationship } from '../../relationships/relationship.js';
-import type {
-  Datastore,
-  QueryOptions,
-  ReadWriteTransaction,
-  RelationPattern,
-  RelationshipQuery,
-  Revision,
-  RevisionChanges,
-  SnapshotReader,
-  StoredSchema,
-  WriteOptions,
-} from '../datastore.js';
+import type * as ds from '../datastore.js';
+import type { Revision } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
-import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../../errors/index.js';
-import { startGcLoop } from '../common/gc-loop.js';
+import { closedDatastore, expiredRevision, negativeRevision } from '../../errors/index.js';
+import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
 import { Mutex } from '../common/mutex.js';
 import type { DurableDatastoreOptions, GcResult } from '../common/options.js';
-import { validateLimit, datastoreSettings, DEFAULT_GC_INTERVAL_MS, nonNegative } from '../common/options.js';
-import { Pacer } from '../common/pacer.js';
+import { validateLimit, durableDatastoreSettings } from '../common/options.js';
+import { assertRevisionInRange, laterRevision, quantizationWindowStart } from '../common/revisions.js';
+import { watchCommits } from '../common/watch-loop.js';
 import { backendPid, cancelUntil } from './cancel.js';
 import { mapPgError } from './errors.js';
 import { collectGarbage } from './gc.js';
@@ -72,12 +62,7 @@ const HEAD_SQL = 'SELECT coalesce(max(revision), 0) AS head FROM commits';
 const revisionAtSql = (param: string) =>
   `(SELECT revision FROM commits WHERE committed_at <= ${param} ORDER BY committed_at DESC, revision DESC LIMIT 1)`;
 
-interface RevisionState {
-  head: Revision;
-  oldest: Revision;
-}
-
-export class PostgresDatastore implements Datastore {
+export class PostgresDatastore implements ds.Datastore {
   private readonly lockKey: string;
   private readonly mutex = new Mutex();
   private readonly notifier: CommitNotifier;
@@ -101,22 +86,19 @@ export class PostgresDatastore implements Datastore {
     readonly id: string,
     options: PostgresDatastoreOptions = {},
   ) {
-    const settings = datastoreSettings(options);
+    const settings = durableDatastoreSettings(options);
     this.quantizationMs = settings.quantizationMs;
     this.gcWindowMs = settings.gcWindowMs;
     this.now = settings.now;
-    const gcIntervalMs = nonNegative('gcIntervalMs', options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
     this.lockKey = BigInt.asIntN(
       64,
       createHash('sha256').update(`pemba commit lock ${id}`).digest().readBigUInt64BE(),
     ).toString();
     this.notifier = new CommitNotifier(() => this.headRevision(), options.watchPollMs ?? 100);
-    this.gcLoop = startGcLoop(
-      () =>
-        this.gc().catch((e: unknown) => {
-          if (!this.closed) throw e;
-        }),
-      gcIntervalMs,
+    this.gcLoop = startOwnGcLoop(
+      () => this.gc(),
+      settings.gcIntervalMs,
+      () => this.closed,
     );
   }
 
@@ -134,7 +116,7 @@ export class PostgresDatastore implements Datastore {
     this.assertOpen();
     if (this.quantizationMs === 0) return this.headRevision();
     const nowMs = this.now();
-    const windowStart = Math.floor(nowMs / this.quantizationMs) * this.quantizationMs;
+    const windowStart = quantizationWindowStart(nowMs, this.quantizationMs);
     // Fixed for the window once found, unless the GC window is so short that expiry overtakes it.
     if (this.quantized?.windowStart === windowStart && this.gcWindowMs >= this.quantizationMs)
       return this.quantized.revision;
@@ -148,8 +130,8 @@ export class PostgresDatastore implements Datastore {
     );
     const r = rows[0];
     const quantized = BigInt(r.quantized ?? r.head);
-    const boundary = max(BigInt(r.at_cutoff ?? 0), BigInt(r.oldest));
-    const revision = max(quantized, boundary);
+    const boundary = laterRevision(BigInt(r.at_cutoff ?? 0), BigInt(r.oldest));
+    const revision = laterRevision(quantized, boundary);
     // Cache only a revision the window start fixes: not head (a young datastore's answer), and not
     // at the window's very first millisecond, when a commit may still get that time. (Commits are
     // timed by their process's clock: one lagging behind can only make this answer a little older.)
@@ -160,6 +142,7 @@ export class PostgresDatastore implements Datastore {
   /** Expiry is by time, not by whether gc() has run yet (as in the memory datastore). */
   async assertRevisionReadable(revision: Revision): Promise<void> {
     this.assertOpen();
+    // Before the round trip (assertRevisionInRange below checks it again, at no cost).
     if (revision < 0n) throw negativeRevision(revision);
     const { rows } = await this.use(() =>
       query<{ head: string; at_cutoff: string | null; oldest: string }>(
@@ -169,16 +152,14 @@ export class PostgresDatastore implements Datastore {
         [new Date(this.now() - this.gcWindowMs)],
       ),
     );
-    const head = BigInt(rows[0].head);
-    if (revision > head) throw futureRevision(revision, head);
-    const boundary = max(BigInt(rows[0].at_cutoff ?? 0), BigInt(rows[0].oldest));
-    if (revision < boundary) throw expiredRevision(revision, boundary);
+    const boundary = laterRevision(BigInt(rows[0].at_cutoff ?? 0), BigInt(rows[0].oldest));
+    assertRevisionInRange(revision, BigInt(rows[0].head), boundary);
   }
 
-  snapshot(revision: Revision): SnapshotReader {
+  snapshot(revision: Revision): ds.SnapshotReader {
     return {
       revision,
-      queryRelationships: async (q: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> => {
+      queryRelationships: async (q, options) => {
         this.assertOpen();
         if (revision < 0n) throw negativeRevision(revision);
         validateLimit(options?.limit, 'query');
@@ -188,7 +169,7 @@ export class PostgresDatastore implements Datastore {
         );
         return rows.filter((row) => row.id !== null).map(toRelationship);
       },
-      readSchema: async (): Promise<StoredSchema | undefined> => {
+      readSchema: async () => {
         this.assertOpen();
         if (revision < 0n) throw negativeRevision(revision);
         const [row] = await this.readAt<{ revision: string | null; text: string | null }>(
@@ -202,8 +183,8 @@ export class PostgresDatastore implements Datastore {
   }
 
   readWrite<T>(
-    fn: (tx: ReadWriteTransaction) => Promise<T>,
-    { signal }: WriteOptions = {},
+    fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
+    { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
@@ -252,37 +233,26 @@ export class PostgresDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */
-  async *watch(
-    after: Revision,
-    signal?: AbortSignal,
-    only?: readonly RelationPattern[],
-  ): AsyncIterable<RevisionChanges> {
+  async *watch(after: Revision, signal?: AbortSignal, only?: ds.WatchPatterns): AsyncIterable<ds.RevisionChanges> {
     this.assertOpen();
     if (after < 0n) throw negativeRevision(after);
     await this.readAt(after, undefined);
-    const pacer = new Pacer();
-    let cursor = after;
-    while (!signal?.aborted && !this.closed) {
-      let batch: Awaited<ReturnType<typeof readCommits>>;
-      try {
-        batch = await this.use(() => readCommits(this.pool, cursor, WATCH_BATCH, only));
-      } catch (e) {
-        if (this.closed || signal?.aborted) return;
-        throw e;
-      }
-      if (cursor < batch.oldest) throw expiredRevision(cursor, batch.oldest);
-      if (batch.commits.length === 0) {
-        await this.notifier.wait(cursor, signal);
-        pacer.restart();
-        continue;
-      }
-      for (const c of batch.commits) {
-        await pacer.pace();
-        if (signal?.aborted || this.closed) return;
-        yield c;
-        cursor = c.revision;
-      }
-    }
+    yield* watchCommits(after, signal, {
+      closed: () => this.closed,
+      read: async (cursor) => {
+        let batch: Awaited<ReturnType<typeof readCommits>>;
+        try {
+          batch = await this.use(() => readCommits(this.pool, cursor, WATCH_BATCH, only));
+        } catch (e) {
+          if (this.closed || signal?.aborted) return undefined;
+          throw e;
+        }
+        if (cursor < batch.oldest) throw expiredRevision(cursor, batch.oldest);
+        return batch.commits;
+      },
+      wait: (cursor) => this.notifier.wait(cursor, signal),
+      deliver: (c) => c,
+    });
   }
 
   /**
@@ -298,9 +268,7 @@ export class PostgresDatastore implements Datastore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.notifier.close();
-    await this.gcLoop.stop();
-    await this.mutex.run(async () => undefined);
+    await stopBackgroundWork(this.notifier, this.gcLoop, this.mutex);
     await Promise.allSettled([...this.inFlight]);
     await this.pool.end();
   }
@@ -344,9 +312,7 @@ export class PostgresDatastore implements Datastore {
   ): Promise<R[]> {
     const sql = withRevisionState(inner, columns);
     const { rows } = await this.use(() => query<R & { head: string; oldest: string }>(this.pool, sql.text, sql.values));
-    const state: RevisionState = { head: BigInt(rows[0].head), oldest: BigInt(rows[0].oldest) };
-    if (revision > state.head) throw futureRevision(revision, state.head);
-    if (revision < state.oldest) throw expiredRevision(revision, state.oldest);
+    assertRevisionInRange(revision, BigInt(rows[0].head), BigInt(rows[0].oldest));
     return inner ? rows : [];
   }
 
@@ -371,5 +337,3 @@ export async function openPostgresDatastore(
     throw mapPgError(e);
   }
 }
-
-const max = (a: Revision, b: Revision) => (a > b ? a : b);

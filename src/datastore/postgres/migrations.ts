@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { failedPrecondition } from '../../errors/index.js';
+import type { MigrationResult } from '../common/migrations.js';
+import { newerSchema } from '../common/migrations.js';
 import { query, withClient } from './pool.js';
 
 interface Migration {
@@ -73,14 +75,12 @@ const MIGRATIONS: readonly Migration[] = [
 /** The migration version this build of Pemba creates and understands. */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
+const DATABASE = 'the PostgreSQL database';
+
 /** With the schema's name, keys the advisory lock that serialises concurrent migrators of one datastore. */
 const MIGRATION_LOCK_CLASS = 1_885_693_281;
 
-export interface MigrationResult {
-  from: number;
-  to: number;
-  datastoreId: string;
-}
+export type { MigrationResult } from '../common/migrations.js';
 
 async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
   const { rows: tables } = await query<{ exists: boolean }>(db, "SELECT to_regclass('metadata') IS NOT NULL AS exists");
@@ -96,7 +96,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationResult> {
     try {
       await query(client, 'SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [MIGRATION_LOCK_CLASS]);
       const from = await schemaVersion(client);
-      if (from > POSTGRES_SCHEMA_VERSION) throw newerSchema(from);
+      if (from > POSTGRES_SCHEMA_VERSION) throw newerSchema(DATABASE, from, POSTGRES_SCHEMA_VERSION);
       for (const m of MIGRATIONS) if (m.version > from) await m.up(client);
       await query(
         client,
@@ -116,19 +116,13 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationResult> {
 /** The datastore id, after checking the database is migrated to exactly the version this Pemba knows. */
 export async function readDatastoreId(pool: pg.Pool): Promise<string> {
   const version = await schemaVersion(pool);
-  if (version > POSTGRES_SCHEMA_VERSION) throw newerSchema(version);
+  if (version > POSTGRES_SCHEMA_VERSION) throw newerSchema(DATABASE, version, POSTGRES_SCHEMA_VERSION);
   if (version < POSTGRES_SCHEMA_VERSION) {
     throw failedPrecondition(
-      `the PostgreSQL database is not migrated (datastore schema version ${version}, this Pemba needs ${POSTGRES_SCHEMA_VERSION}): ` +
+      `${DATABASE} is not migrated (datastore schema version ${version}, this Pemba needs ${POSTGRES_SCHEMA_VERSION}): ` +
         'run `pemba datastore migrate --datastore-engine postgres --datastore-conn-uri URI` with the same URI first',
     );
   }
   const { rows } = await query<{ value: string }>(pool, "SELECT value FROM metadata WHERE key = 'datastore_id'");
   return rows[0].value;
-}
-
-function newerSchema(found: number) {
-  return failedPrecondition(
-    `the PostgreSQL database has datastore schema version ${found}, newer than this Pemba knows (${POSTGRES_SCHEMA_VERSION}): upgrade Pemba to use it`,
-  );
 }

@@ -9,17 +9,12 @@
 import type { Relationship } from '../../relationships/relationship.js';
 import type { QueryOptions, RelationshipQuery, Revision } from '../datastore.js';
 import { validateLimit } from '../common/options.js';
+import type { RowTextColumns, RowValues } from '../common/rows.js';
+import { KEY_ORDER, ROW_COLUMNS, rowRelationship, rowValues } from '../common/rows.js';
 
 /** A stored row version; bigint columns arrive as strings. */
-export interface RelationshipRow {
+export interface RelationshipRow extends RowTextColumns {
   id: string;
-  resource_type: string;
-  resource_id: string;
-  relation: string;
-  subject_type: string;
-  subject_id: string;
-  subject_relation: string;
-  caveat_name: string | null;
   caveat_context: Record<string, unknown> | null;
   expires_at: Date | null;
   created_rev: string;
@@ -29,10 +24,6 @@ export interface Sql {
   text: string;
   values: unknown[];
 }
-
-export const ROW_COLUMNS =
-  'id, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at, created_rev';
-const KEY_ORDER = 'resource_type, resource_id, relation, subject_type, subject_id, subject_relation';
 
 /**
  * The rows visible at `revision` and unexpired at `nowMs`, in key order; undefined when the query
@@ -98,30 +89,11 @@ export function withRevisionState(inner: Sql | undefined, columns = 'q.*'): Sql 
 
 /** The relationship a row stores; optional fields absent when unset. */
 export function toRelationship(row: Omit<RelationshipRow, 'id' | 'created_rev'>): Relationship {
-  const r: Relationship = {
-    resource: { type: row.resource_type, id: row.resource_id },
-    relation: row.relation,
-    subject: { type: row.subject_type, id: row.subject_id, relation: row.subject_relation },
-  };
-  if (row.caveat_name !== null)
-    r.caveat =
-      row.caveat_context === null ? { name: row.caveat_name } : { name: row.caveat_name, context: row.caveat_context };
-  if (row.expires_at !== null) r.expiresAt = row.expires_at;
-  return r;
+  return rowRelationship(row, row.caveat_context, row.expires_at);
 }
 
 /** Column values of a relationship in table order (resource … subject_relation, caveat, expiry). */
-export type RelationshipValues = [
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string | null,
-  string | null,
-  Date | null,
-];
+export type RelationshipValues = RowValues<Date>;
 
 export function valuesOf(r: Relationship): RelationshipValues {
   return [
@@ -138,17 +110,7 @@ export function valuesOf(r: Relationship): RelationshipValues {
 }
 
 export function valuesOfRow(row: RelationshipRow): RelationshipValues {
-  return [
-    row.resource_type,
-    row.resource_id,
-    row.relation,
-    row.subject_type,
-    row.subject_id,
-    row.subject_relation,
-    row.caveat_name,
-    row.caveat_context === null ? null : JSON.stringify(row.caveat_context),
-    row.expires_at,
-  ];
+  return rowValues(row, row.caveat_context === null ? null : JSON.stringify(row.caveat_context), row.expires_at);
 }
 
 /** Column-wise arrays of `rows` for `unnest($1::text[], …)`: PostgreSQL's fast multi-row insert. */

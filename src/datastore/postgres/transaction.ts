@@ -12,11 +12,12 @@ import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, S
 import { transactionFinished } from '../../errors/index.js';
 import { validateLimit } from '../common/options.js';
 import { subjectKey } from '../common/relationships.js';
+import { ROW_COLUMNS } from '../common/rows.js';
 import type { VersionView } from '../common/updates.js';
 import { decideUpdate, validateOperation } from '../common/updates.js';
 import { query } from './pool.js';
 import type { RelationshipRow, RelationshipValues } from './queries.js';
-import { columns, relationshipsSql, ROW_COLUMNS, SCHEMA_AT, toRelationship, valuesOf, valuesOfRow } from './queries.js';
+import { columns, relationshipsSql, SCHEMA_AT, toRelationship, valuesOf, valuesOfRow } from './queries.js';
 
 type Change = ['TOUCH' | 'DELETE', ...RelationshipValues];
 

@@ -11,27 +11,17 @@
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { invalidArgument } from '../../errors/index.js';
-import type { Relationship } from '../../relationships/relationship.js';
-import type {
-  Datastore,
-  QueryOptions,
-  ReadWriteTransaction,
-  RelationPattern,
-  RelationshipQuery,
-  Revision,
-  RevisionChanges,
-  SnapshotReader,
-  StoredSchema,
-  WriteOptions,
-} from '../datastore.js';
+import type * as ds from '../datastore.js';
+import type { Revision } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
-import { closedDatastore, expiredRevision, futureRevision, negativeRevision } from '../../errors/index.js';
-import { startGcLoop } from '../common/gc-loop.js';
+import { closedDatastore, expiredRevision } from '../../errors/index.js';
+import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
 import { Mutex } from '../common/mutex.js';
 import type { DurableDatastoreOptions, GcResult } from '../common/options.js';
-import { datastoreSettings, DEFAULT_GC_INTERVAL_MS, nonNegative } from '../common/options.js';
-import { Pacer } from '../common/pacer.js';
+import { durableDatastoreSettings, nonNegative } from '../common/options.js';
+import { assertRevisionInRange, laterRevision, quantizationWindowStart } from '../common/revisions.js';
+import { watchCommits } from '../common/watch-loop.js';
 import { mapSqliteError, sqliteCall } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { migrateSqlite } from './migrations.js';
@@ -62,7 +52,7 @@ export interface SqliteDatastoreOptions extends DurableDatastoreOptions {
 /** Commits read per watch round trip. */
 const WATCH_BATCH = 100;
 
-export class SqliteDatastore implements Datastore {
+export class SqliteDatastore implements ds.Datastore {
   readonly id: string;
   /** What opening did to the file's tables (from === to when they were current). */
   readonly migration: MigrationResult;
@@ -88,11 +78,10 @@ export class SqliteDatastore implements Datastore {
     if (path === '' || path === ':memory:') {
       throw invalidArgument('the sqlite datastore needs a file path; use the memory engine for a throwaway datastore');
     }
-    const settings = datastoreSettings(options);
+    const settings = durableDatastoreSettings(options);
     this.quantizationMs = settings.quantizationMs;
     this.gcWindowMs = settings.gcWindowMs;
     this.now = settings.now;
-    const gcIntervalMs = nonNegative('gcIntervalMs', options.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
     const busyTimeoutMs = nonNegative('busyTimeoutMs', options.busyTimeoutMs ?? 5000);
     const opened: BetterSqlite3.Database[] = [];
     try {
@@ -121,12 +110,10 @@ export class SqliteDatastore implements Datastore {
     this.r = new StatementCache(this.reader);
     this.readTx = this.reader.transaction((fn: () => unknown) => fn());
     this.notifier = new CommitNotifier(() => this.read(() => headRevision(this.r)), options.watchPollMs ?? 250);
-    this.gcLoop = startGcLoop(
-      () =>
-        this.gc().catch((e: unknown) => {
-          if (!this.closed) throw e;
-        }),
-      gcIntervalMs,
+    this.gcLoop = startOwnGcLoop(
+      () => this.gc(),
+      settings.gcIntervalMs,
+      () => this.closed,
     );
   }
 
@@ -143,32 +130,27 @@ export class SqliteDatastore implements Datastore {
       const head = headRevision(this.r);
       if (this.quantizationMs === 0) return head;
       const nowMs = this.now();
-      const quantized = revisionAt(this.r, Math.floor(nowMs / this.quantizationMs) * this.quantizationMs) ?? head;
-      const oldest = expiryBoundary(this.r, nowMs, this.gcWindowMs);
-      return quantized > oldest ? quantized : oldest;
+      const quantized = revisionAt(this.r, quantizationWindowStart(nowMs, this.quantizationMs)) ?? head;
+      return laterRevision(quantized, expiryBoundary(this.r, nowMs, this.gcWindowMs));
     });
   }
 
   /** Expiry is by time, not by whether gc() has run yet (as in the memory datastore). */
   async assertRevisionReadable(revision: Revision): Promise<void> {
-    this.read(() => {
-      if (revision < 0n) throw negativeRevision(revision);
-      const head = headRevision(this.r);
-      if (revision > head) throw futureRevision(revision, head);
-      const oldest = expiryBoundary(this.r, this.now(), this.gcWindowMs);
-      if (revision < oldest) throw expiredRevision(revision, oldest);
-    });
+    this.read(() =>
+      assertRevisionInRange(revision, headRevision(this.r), expiryBoundary(this.r, this.now(), this.gcWindowMs)),
+    );
   }
 
-  snapshot(revision: Revision): SnapshotReader {
+  snapshot(revision: Revision): ds.SnapshotReader {
     return {
       revision,
-      queryRelationships: async (query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> =>
+      queryRelationships: async (query, options) =>
         this.read(() => {
           this.assertReadable(revision);
           return queryRows(this.r, query, revision, this.now(), options);
         }).map(toRelationship),
-      readSchema: async (): Promise<StoredSchema | undefined> =>
+      readSchema: async () =>
         this.read(() => {
           this.assertReadable(revision);
           return readSchemaAt(this.r, revision);
@@ -177,8 +159,8 @@ export class SqliteDatastore implements Datastore {
   }
 
   readWrite<T>(
-    fn: (tx: ReadWriteTransaction) => Promise<T>,
-    { signal }: WriteOptions = {},
+    fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
+    { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
     return this.mutex.run(async () => {
       this.assertOpen();
@@ -209,32 +191,19 @@ export class SqliteDatastore implements Datastore {
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
-  async *watch(
-    after: Revision,
-    signal?: AbortSignal,
-    only?: readonly RelationPattern[],
-  ): AsyncIterable<RevisionChanges> {
+  async *watch(after: Revision, signal?: AbortSignal, only?: ds.WatchPatterns): AsyncIterable<ds.RevisionChanges> {
     this.read(() => this.assertReadable(after));
-    const pacer = new Pacer();
-    let cursor = after;
-    while (!signal?.aborted && !this.closed) {
-      const commits = this.read(() => {
-        const oldest = oldestReadable(this.r);
-        if (cursor < oldest) throw expiredRevision(cursor, oldest);
-        return readCommits(this.r, cursor, WATCH_BATCH, only);
-      });
-      if (commits.length === 0) {
-        await this.notifier.wait(cursor, signal);
-        pacer.restart();
-        continue;
-      }
-      for (const c of commits) {
-        await pacer.pace();
-        if (signal?.aborted || this.closed) return;
-        yield c;
-        cursor = c.revision;
-      }
-    }
+    yield* watchCommits(after, signal, {
+      closed: () => this.closed,
+      read: (cursor) =>
+        this.read(() => {
+          const oldest = oldestReadable(this.r);
+          if (cursor < oldest) throw expiredRevision(cursor, oldest);
+          return readCommits(this.r, cursor, WATCH_BATCH, only);
+        }),
+      wait: (cursor) => this.notifier.wait(cursor, signal),
+      deliver: (c) => c,
+    });
   }
 
   /**
@@ -256,9 +225,7 @@ export class SqliteDatastore implements Datastore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.notifier.close();
-    await this.gcLoop.stop();
-    await this.mutex.run(async () => undefined);
+    await stopBackgroundWork(this.notifier, this.gcLoop, this.mutex);
     this.reader.close();
     this.writer.close();
   }
@@ -271,11 +238,7 @@ export class SqliteDatastore implements Datastore {
 
   /** Reads only check what makes a read wrong (not time expiry), so in-flight requests finish. */
   private assertReadable(revision: Revision): void {
-    if (revision < 0n) throw negativeRevision(revision);
-    const head = headRevision(this.r);
-    if (revision > head) throw futureRevision(revision, head);
-    const oldest = oldestReadable(this.r);
-    if (revision < oldest) throw expiredRevision(revision, oldest);
+    assertRevisionInRange(revision, headRevision(this.r), oldestReadable(this.r));
   }
 
   private assertOpen(): void {

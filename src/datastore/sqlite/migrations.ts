@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
-import { failedPrecondition } from '../../errors/index.js';
+import type { MigrationResult } from '../common/migrations.js';
+import { newerSchema } from '../common/migrations.js';
 
 interface Migration {
   version: number;
@@ -85,11 +86,7 @@ const MIGRATIONS: readonly Migration[] = [
 /** The migration version this build of Pemba creates and understands. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
-export interface MigrationResult {
-  from: number;
-  to: number;
-  datastoreId: string;
-}
+export type { MigrationResult } from '../common/migrations.js';
 
 /** The migration version of `db`; 0 when it has no Pemba tables. */
 export function sqliteSchemaVersion(db: BetterSqlite3.Database): number {
@@ -117,10 +114,4 @@ export function migrateSqlite(db: BetterSqlite3.Database, where = 'the SQLite da
       return { from, to: SQLITE_SCHEMA_VERSION, datastoreId: id.value };
     })
     .immediate();
-}
-
-export function newerSchema(where: string, found: number, known: number) {
-  return failedPrecondition(
-    `${where} has datastore schema version ${found}, newer than this Pemba knows (${known}): upgrade Pemba to use it`,
-  );
 }

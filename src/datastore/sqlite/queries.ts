@@ -10,30 +10,22 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Relationship } from '../../relationships/relationship.js';
 import type { QueryOptions, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
 import { validateLimit } from '../common/options.js';
+import { laterRevision } from '../common/revisions.js';
+import type { RowTextColumns, RowValues } from '../common/rows.js';
+import { KEY_ORDER, ROW_COLUMNS, rowRelationship, rowValues } from '../common/rows.js';
 import { sqliteCall } from './errors.js';
 
 type Db = BetterSqlite3.Database;
 
 /** A stored row version. */
-export interface RelationshipRow {
+export interface RelationshipRow extends RowTextColumns {
   id: number;
-  resource_type: string;
-  resource_id: string;
-  relation: string;
-  subject_type: string;
-  subject_id: string;
-  subject_relation: string;
-  caveat_name: string | null;
   /** JSON text. */
   caveat_context: string | null;
   /** Epoch ms. */
   expires_at: number | null;
   created_rev: number;
 }
-
-export const ROW_COLUMNS =
-  'id, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at, created_rev';
-const KEY_ORDER = 'resource_type, resource_id, relation, subject_type, subject_id, subject_relation';
 
 /** Prepared statements, one per distinct SQL text (a query's shape depends only on which fields it sets). */
 export class StatementCache {
@@ -119,33 +111,15 @@ export function queryRows(
 
 /** The relationship a row stores; optional fields absent when unset. */
 export function toRelationship(row: Omit<RelationshipRow, 'id' | 'created_rev'>): Relationship {
-  const r: Relationship = {
-    resource: { type: row.resource_type, id: row.resource_id },
-    relation: row.relation,
-    subject: { type: row.subject_type, id: row.subject_id, relation: row.subject_relation },
-  };
-  if (row.caveat_name !== null) {
-    r.caveat =
-      row.caveat_context === null
-        ? { name: row.caveat_name }
-        : { name: row.caveat_name, context: JSON.parse(row.caveat_context) as Record<string, unknown> };
-  }
-  if (row.expires_at !== null) r.expiresAt = new Date(row.expires_at);
-  return r;
+  return rowRelationship(
+    row,
+    row.caveat_context === null ? null : (JSON.parse(row.caveat_context) as Record<string, unknown>),
+    row.expires_at === null ? null : new Date(row.expires_at),
+  );
 }
 
 /** Column values of a relationship in table order (resource … subject_relation, caveat, expiry). */
-export type RelationshipValues = [
-  string,
-  string,
-  string,
-  string,
-  string,
-  string,
-  string | null,
-  string | null,
-  number | null,
-];
+export type RelationshipValues = RowValues<number>;
 
 export function valuesOf(r: Relationship): RelationshipValues {
   const values = new Array(9) as RelationshipValues;
@@ -168,17 +142,7 @@ export function putValues(r: Relationship, out: unknown[], at: number): number {
 }
 
 export function valuesOfRow(row: RelationshipRow): RelationshipValues {
-  return [
-    row.resource_type,
-    row.resource_id,
-    row.relation,
-    row.subject_type,
-    row.subject_id,
-    row.subject_relation,
-    row.caveat_name,
-    row.caveat_context,
-    row.expires_at,
-  ];
+  return rowValues(row, row.caveat_context, row.expires_at);
 }
 
 /** The newest schema written at or before `revision`. */
@@ -211,7 +175,5 @@ export function revisionAt(stmts: StatementCache, timeMs: number): Revision | un
 
 /** The oldest revision still readable at `nowMs`: the one that was current at nowMs - gcWindowMs. */
 export function expiryBoundary(stmts: StatementCache, nowMs: number, gcWindowMs: number): Revision {
-  const current = revisionAt(stmts, nowMs - gcWindowMs) ?? 0n;
-  const oldest = oldestReadable(stmts);
-  return current > oldest ? current : oldest;
+  return laterRevision(revisionAt(stmts, nowMs - gcWindowMs) ?? 0n, oldestReadable(stmts));
 }

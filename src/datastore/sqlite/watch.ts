@@ -12,6 +12,7 @@
  */
 import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type BetterSqlite3 from 'better-sqlite3';
+import type { Relationship } from '../../relationships/relationship.js';
 import type { StatementCache } from './queries.js';
 import { toRelationship } from './queries.js';
 import { patternsSql } from '../relation-patterns.js';
@@ -21,10 +22,10 @@ type Statement = BetterSqlite3.Statement;
 /** Changes per page: bounds the JSON text and the arrays parsed from it. */
 const PAGE = 10_000;
 
-type ChangeTuple = [
-  revision: number,
-  ordinal: number,
-  operation: 'TOUCH' | 'DELETE',
+/** A relationship's columns, resource_type … expires_at: every tuple read here starts with them. */
+const TUPLE_COLUMNS =
+  'resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at';
+type RelationshipTuple = [
   resource_type: string,
   resource_id: string,
   relation: string,
@@ -35,32 +36,25 @@ type ChangeTuple = [
   caveat_context: string | null,
   expires_at: number | null,
 ];
+
+type ChangeTuple = [...RelationshipTuple, operation: 'TOUCH' | 'DELETE', revision: number, ordinal: number];
+const OPERATION = 9;
+const REVISION = 10;
+const ORDINAL = 11;
+
+type CreatedTuple = [...RelationshipTuple, id: number];
+const ID = 9;
 
 const COMMITS =
   'SELECT c.revision, s.text, c.created_from, c.created_to FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
   'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
 const CHANGES = (filter: string) =>
-  'SELECT json_group_array(json_array(revision, ordinal, operation, resource_type, resource_id, relation, subject_type, ' +
-  'subject_id, subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM changes ' +
+  `SELECT json_group_array(json_array(${TUPLE_COLUMNS}, operation, revision, ordinal)) FROM (SELECT * FROM changes ` +
   `WHERE (revision, ordinal) > (?, ?) AND revision <= ?${filter} ORDER BY revision, ordinal LIMIT ${PAGE})`;
 // A commit of CREATE-only batches (create-batches.ts): its changes are its rows, in id order.
 const CREATED = (filter: string) =>
-  'SELECT json_group_array(json_array(id, resource_type, resource_id, relation, subject_type, subject_id, ' +
-  'subject_relation, caveat_name, caveat_context, expires_at)) FROM (SELECT * FROM relationships ' +
+  `SELECT json_group_array(json_array(${TUPLE_COLUMNS}, id)) FROM (SELECT * FROM relationships ` +
   `WHERE id > ? AND id <= ? AND created_rev = ?${filter} ORDER BY id LIMIT ${PAGE})`;
-
-type CreatedTuple = [
-  id: number,
-  resource_type: string,
-  resource_id: string,
-  relation: string,
-  subject_type: string,
-  subject_id: string,
-  subject_relation: string,
-  caveat_name: string | null,
-  caveat_context: string | null,
-  expires_at: number | null,
-];
 
 /**
  * Commits in (after, after + maxCommits], ascending, with their changes (those matching `only`, if
@@ -85,11 +79,13 @@ export function readCommits(
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
   for (;;) {
     const page = JSON.parse(changes.get(...position, last, ...filter.params) as string) as ChangeTuple[];
-    for (const t of page) commits.get(t[0])!.changes.push(toChange(t));
+    for (const t of page) {
+      commits.get(t[REVISION])!.changes.push({ operation: t[OPERATION], relationship: tupleRelationship(t) });
+    }
     if (page.length < PAGE) break;
     const end = page[page.length - 1];
-    position = [end[0], end[1]];
-    last = BigInt(end[0]); // a full page: finish the commit it ends in, and stop there
+    position = [end[REVISION], end[ORDINAL]];
+    last = BigInt(end[REVISION]); // a full page: finish the commit it ends in, and stop there
   }
   const slice: RevisionChanges[] = [];
   let read = 0;
@@ -128,66 +124,23 @@ function readCreated(
   let after = from - 1;
   for (;;) {
     const page = JSON.parse(created.get(after, to, revision, ...params) as string) as CreatedTuple[];
-    for (const t of page) {
-      const [
-        ,
-        resource_type,
-        resource_id,
-        relation,
-        subject_type,
-        subject_id,
-        subject_relation,
-        caveat_name,
-        caveat_context,
-        expires_at,
-      ] = t;
-      changes.push({
-        operation: 'TOUCH',
-        relationship: toRelationship({
-          resource_type,
-          resource_id,
-          relation,
-          subject_type,
-          subject_id,
-          subject_relation,
-          caveat_name,
-          caveat_context,
-          expires_at,
-        }),
-      });
-    }
+    for (const t of page) changes.push({ operation: 'TOUCH', relationship: tupleRelationship(t) });
     if (page.length < PAGE) return;
-    after = page[page.length - 1][0];
+    after = page[page.length - 1][ID];
   }
 }
 
-function toChange(t: ChangeTuple): RelationshipChange {
-  const [
-    ,
-    ,
-    operation,
-    resource_type,
-    resource_id,
-    relation,
-    subject_type,
-    subject_id,
-    subject_relation,
-    caveat_name,
-    caveat_context,
-    expires_at,
-  ] = t;
-  return {
-    operation,
-    relationship: toRelationship({
-      resource_type,
-      resource_id,
-      relation,
-      subject_type,
-      subject_id,
-      subject_relation,
-      caveat_name,
-      caveat_context,
-      expires_at,
-    }),
-  };
+/** The relationship whose columns begin `t`. */
+function tupleRelationship(t: ChangeTuple | CreatedTuple): Relationship {
+  return toRelationship({
+    resource_type: t[0],
+    resource_id: t[1],
+    relation: t[2],
+    subject_type: t[3],
+    subject_id: t[4],
+    subject_relation: t[5],
+    caveat_name: t[6],
+    caveat_context: t[7],
+    expires_at: t[8],
+  });
 }
