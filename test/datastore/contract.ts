@@ -913,25 +913,8 @@ function clockTests(open: ContractOpener): void {
   const touch = (s: string, extra = {}): RelationshipUpdate => ({ operation: 'TOUCH', relationship: rel(s, extra) });
   const del = (s: string): RelationshipUpdate => ({ operation: 'DELETE', relationship: rel(s) });
 
-  /** A datastore on a clock the test moves; closes it at the end of `fn`. */
-  async function clocked(
-    settings: ContractSettings & { start?: number },
-    fn: (c: Clocked) => Promise<void>,
-  ): Promise<void> {
-    const { start, ...rest } = settings;
-    const clock = { t: start ?? 1_000_000 };
-    const ds = await open({ ...rest, now: () => clock.t });
-    const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
-    const tuples = async (revision: bigint) =>
-      (await ds.snapshot(revision).queryRelationships({})).map(
-        (r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`,
-      );
-    try {
-      await fn({ clock, ds, write, tuples });
-    } finally {
-      await ds.close();
-    }
-  }
+  const clocked = (settings: ContractSettings & { start?: number }, fn: (c: Clocked) => Promise<void>) =>
+    onTestClock(open, settings, fn);
 
   it('numbers revisions densely 1, 2, 3… from head 0, failed transactions taking none', async () => {
     await clocked({}, async ({ ds, write }) => {
@@ -1151,9 +1134,30 @@ function clockTests(open: ContractOpener): void {
   });
 }
 
-interface Clocked {
+export interface Clocked {
   clock: { t: number };
   ds: CollectableDatastore;
   write: (...updates: RelationshipUpdate[]) => Promise<Revision>;
   tuples: (revision: bigint) => Promise<string[]>;
+}
+
+/** A datastore on a clock the test moves (from `start`); closes it at the end of `fn`. */
+export async function onTestClock(
+  open: ContractOpener,
+  settings: ContractSettings & { start?: number },
+  fn: (c: Clocked) => Promise<void>,
+): Promise<void> {
+  const { start, ...rest } = settings;
+  const clock = { t: start ?? 1_000_000 };
+  const ds = await open({ ...rest, now: () => clock.t });
+  const write = async (...updates: RelationshipUpdate[]) => (await ds.readWrite((tx) => tx.write(updates))).revision;
+  const tuples = async (revision: bigint) =>
+    (await ds.snapshot(revision).queryRelationships({})).map(
+      (r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`,
+    );
+  try {
+    await fn({ clock, ds, write, tuples });
+  } finally {
+    await ds.close();
+  }
 }

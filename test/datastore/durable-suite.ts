@@ -7,13 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRevision } from '../../src/consistency/consistency.js';
 import { decodeToken, encodeToken } from '../../src/consistency/zedtoken.js';
-import type { Revision } from '../../src/datastore/datastore.js';
 import type { CollectableDatastore } from '../../src/datastore/factory.js';
 import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
 import type { Backend } from './chosen-backends.js';
 import { describeBackend } from './chosen-backends.js';
 import type { ContractSettings } from './contract.js';
-import { nextCommit, rel } from './contract.js';
+import { nextCommit, onTestClock, rel, type Clocked } from './contract.js';
 
 export type ClockOptions = ContractSettings;
 
@@ -30,25 +29,8 @@ const del = (s: string): RelationshipUpdate => ({ operation: 'DELETE', relations
 
 export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, backend: DurableBackend): void {
   describeBackend(name, `durable datastore: ${name}`, () => {
-    /** A datastore on a clock the test moves; closes it at the end of `fn`. */
-    async function clocked(
-      options: ClockOptions & { start?: number },
-      fn: (c: Clocked) => Promise<void>,
-    ): Promise<void> {
-      const clock = { t: options.start ?? 1_000_000 };
-      const { ds } = await backend.create({ ...options, now: () => clock.t });
-      const write = async (...updates: RelationshipUpdate[]) =>
-        (await ds.readWrite((tx) => tx.write(updates))).revision;
-      const tuples = async (revision: bigint) =>
-        (await ds.snapshot(revision).queryRelationships({})).map(
-          (r) => `${r.resource.type}:${r.resource.id}#${r.relation}@${r.subject.id}`,
-        );
-      try {
-        await fn({ clock, ds, write, tuples });
-      } finally {
-        await ds.close();
-      }
-    }
+    const clocked = (options: ClockOptions & { start?: number }, fn: (c: Clocked) => Promise<void>) =>
+      onTestClock(async (settings) => (await backend.create(settings)).ds, options, fn);
 
     it('keeps everything across a restart: id, revisions, tokens, old snapshots, schema history, the change log', async () => {
       const { ds, reopen } = await backend.create();
@@ -207,10 +189,3 @@ export function runDurableSuite(name: Extract<Backend, 'sqlite' | 'postgres'>, b
     });
   });
 }
-
-export type Clocked = {
-  clock: { t: number };
-  ds: CollectableDatastore;
-  write: (...updates: RelationshipUpdate[]) => Promise<Revision>;
-  tuples: (revision: bigint) => Promise<string[]>;
-};
