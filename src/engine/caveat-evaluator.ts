@@ -9,19 +9,11 @@ import type { CompiledSchema } from '../schema/ir.js';
 import type { Membership } from './membership.js';
 import { conditional, MEMBER, NOT_MEMBER } from './membership.js';
 
-const compiledBySchema = new WeakMap<CompiledSchema, Map<string, CompiledCaveat>>();
-
 export class CaveatEvaluator {
-  private readonly compiled: Map<string, CompiledCaveat>;
-
   constructor(
     private readonly schema: CompiledSchema,
     private readonly context: Record<string, unknown> = {},
-  ) {
-    let compiled = compiledBySchema.get(schema);
-    if (!compiled) compiledBySchema.set(schema, (compiled = new Map()));
-    this.compiled = compiled;
-  }
+  ) {}
 
   of(rel: Relationship): Membership {
     if (!rel.caveat) return MEMBER;
@@ -31,13 +23,10 @@ export class CaveatEvaluator {
     return conditional(result.missing);
   }
 
+  /** compileCaveat keeps one compiled program per definition. */
   private caveat(name: string): CompiledCaveat {
-    let c = this.compiled.get(name);
-    if (!c) {
-      const def = this.schema.caveats.get(name);
-      if (!def) throw unknownCaveat(name);
-      this.compiled.set(name, (c = compileCaveat(def)));
-    }
-    return c;
+    const def = this.schema.caveats.get(name);
+    if (!def) throw unknownCaveat(name);
+    return compileCaveat(def);
   }
 }
