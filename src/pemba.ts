@@ -37,7 +37,7 @@ import {
   validateWrite,
 } from './requests/request-validation.js';
 import { noSchema, notFound, preconditionFailed, invalidArgument, tooManyToDelete } from './errors/index.js';
-import { Engine, type EngineOptions } from './engine/engine.js';
+import { Engine, type EngineOptions, type FoundSubject } from './engine/engine.js';
 import type { NestedGroupIndexStats } from './engine/nested-group-index.js';
 import { isLookupPosition, type LookupPosition } from './engine/lookup-resources.js';
 import { nextTurn, sliceSpent, stepDue } from './engine/time-slice.js';
@@ -400,12 +400,15 @@ export class Pemba {
       validateObjectAndRelation(schema, request.resource.type, request.permission);
       validateSubject(schema, { type: request.subjectType, id: 'x', relation: subjectRelation });
     });
-    const resolved = ({ id, membership }: { id: string; membership: Membership }) => ({
-      id,
-      ...permissionshipOf(membership),
-    });
-    for await (const found of this.engine.lookupSubjects(snapshot, schema, { ...request, subjectRelation })) {
-      yield { subject: resolved(found), excludedSubjects: found.excluded.map(resolved), token };
+    const { wildcard, subjects } = await this.engine.lookupSubjects(snapshot, schema, { ...request, subjectRelation });
+    const resolved = ([id, membership]: FoundSubject) => ({ id, ...permissionshipOf(membership) });
+    if (wildcard) {
+      const excludedSubjects = wildcard.excluded.map(resolved);
+      yield { subject: resolved(['*', wildcard.membership]), excludedSubjects, token };
+    }
+    for (const found of subjects) {
+      if (stepDue()) await paced(request.signal);
+      yield { subject: resolved(found), excludedSubjects: [], token };
     }
   }
 

@@ -92,11 +92,14 @@ export interface LookupSubjectsQuery {
   context?: Record<string, unknown>;
 }
 
-/** A subject LookupSubjects found; `*` (first, if any) lists the subjects the wildcard leaves out. */
-export interface FoundSubject {
-  id: string;
-  membership: Membership;
-  excluded: Array<{ id: string; membership: Membership }>;
+/** A subject and its membership (HAS or CONDITIONAL). */
+export type FoundSubject = [id: string, membership: Membership];
+
+/** LookupSubjects' answer, every list in id order. */
+export interface FoundSubjects {
+  /** The wildcard's membership and the subjects it leaves out; absent when no wildcard applies. */
+  wildcard?: { membership: Membership; excluded: FoundSubject[] };
+  subjects: FoundSubject[];
 }
 
 /** An item of checkBulk answers with its membership or with the error evaluating it failed with. */
@@ -227,27 +230,25 @@ export class Engine {
     });
   }
 
-  /** The subjects with the permission on the resource: the wildcard first (if any), then by id. */
-  async *lookupSubjects(
+  /**
+   * The subjects with the permission on the resource, sorted by id. (An array, not a stream: the whole
+   * set is computed before it can be sorted, and one async step per subject would double the cost.)
+   */
+  async lookupSubjects(
     snapshot: SnapshotReader,
     schema: CompiledSchema,
     query: LookupSubjectsQuery & Cancellable,
-  ): AsyncGenerator<FoundSubject> {
+  ): Promise<FoundSubjects> {
     const reader = new RequestReader(snapshot, query.signal);
     const caveats = new CaveatEvaluator(schema, query.context);
     const { subjectType, subjectRelation } = query;
     const lookup = new SubjectLookup(schema, reader, subjectType, subjectRelation, caveats, this.maxDepth, this.index);
     const set = await lookup.lookup(query.resource, query.permission);
-    const found = ([id, membership]: [string, Membership]) => ({ id, membership });
-    const byId = (a: [string, Membership], b: [string, Membership]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-    if (set.wildcard) {
-      const excluded = (await sortPaced([...set.wildcard.excluded], byId, reader)).map(found);
-      yield { id: '*', membership: set.wildcard.membership, excluded };
-    }
-    for (const entry of await sortPaced([...set.concrete], byId, reader)) {
-      if (reader.due()) await reader.pause();
-      yield { ...found(entry), excluded: [] };
-    }
+    const byId = (a: FoundSubject, b: FoundSubject) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    const subjects = await sortPaced([...set.concrete], byId, reader);
+    if (!set.wildcard) return { subjects };
+    const excluded = await sortPaced([...set.wildcard.excluded], byId, reader);
+    return { wildcard: { membership: set.wildcard.membership, excluded }, subjects };
   }
 
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
