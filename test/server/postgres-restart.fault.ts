@@ -17,21 +17,23 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { v1 } from '@authzed/authzed-node';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { migratePostgres } from '../../src/datastore/postgres/migrations.js';
 import { createPool } from '../../src/datastore/postgres/pool.js';
 import { fullyConsistent, obj, relText, SCHEMA, subj, update } from './harness.js';
 import { killAll, serveProcess } from './serve-process.js';
+import { describeBackend } from '../datastore/chosen-backends.js';
 
 const run = promisify(execFile);
 const KEY = 'postgres-restart-test-key';
 const CLIENTS = 4;
-const BIN = execFileSync('pg_config', ['--bindir']).toString().trim();
+/** PostgreSQL's programs (read when the suite runs: a machine without PostgreSQL skips it). */
+const bin = (program: string) => join(execFileSync('pg_config', ['--bindir']).toString().trim(), program);
 
 /** A throwaway cluster: its folder, port and the pg_ctl options that start it. */
 let dir = '';
 let port = 0;
-const pgCtl = (...args: string[]) => run('runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', dir, ...args]);
+const pgCtl = (...args: string[]) => run('runuser', ['-u', 'postgres', '--', bin('pg_ctl'), '-D', dir, ...args]);
 const startOptions = () => ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', join(dir, 'log'), '-w'];
 
 function freePort(): Promise<number> {
@@ -44,28 +46,6 @@ function freePort(): Promise<number> {
   });
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pemba-pg-restart-'));
-  const postgresUid = Number(execFileSync('id', ['-u', 'postgres']).toString());
-  const postgresGid = Number(execFileSync('id', ['-g', 'postgres']).toString());
-  chownSync(dir, postgresUid, postgresGid);
-  await run('runuser', ['-u', 'postgres', '--', join(BIN, 'initdb'), '-D', dir, '-A', 'trust', '-U', 'postgres']);
-  port = await freePort();
-  await pgCtl('start', ...startOptions());
-  const pool = createPool(uri());
-  try {
-    await migratePostgres(pool);
-  } finally {
-    await pool.end();
-  }
-}, 120_000);
-
-afterAll(async () => {
-  await killAll();
-  await pgCtl('stop', '-m', 'immediate').catch(() => undefined);
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
-
 const uri = () => `postgres://postgres@127.0.0.1:${port}/postgres`;
 
 interface Outcome {
@@ -76,7 +56,29 @@ interface Outcome {
   rel?: string;
 }
 
-describe('PostgreSQL restarting under load', () => {
+describeBackend('postgres', 'PostgreSQL restarting under load', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pemba-pg-restart-'));
+    const postgresUid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    const postgresGid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+    chownSync(dir, postgresUid, postgresGid);
+    await run('runuser', ['-u', 'postgres', '--', bin('initdb'), '-D', dir, '-A', 'trust', '-U', 'postgres']);
+    port = await freePort();
+    await pgCtl('start', ...startOptions());
+    const pool = createPool(uri());
+    try {
+      await migratePostgres(pool);
+    } finally {
+      await pool.end();
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await killAll();
+    await pgCtl('stop', '-m', 'immediate').catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
   it('fails in-flight calls with UNAVAILABLE, then serves again without a server restart, losing nothing', async () => {
     const s = await serveProcess([
       '--grpc-preshared-key',
