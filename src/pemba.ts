@@ -434,11 +434,10 @@ export class Pemba {
     validate?: (schema: CompiledSchema) => void,
   ): Promise<Reading> {
     const snapshot = await this.snapshot(consistency);
-    const stored = await snapshot.readSchema();
-    if (!stored) throw noSchema();
-    const schema = this.engine.compile(stored.text);
+    const text = (await snapshot.readSchema())?.text;
+    const schema = this.compile(text);
     validate?.(schema);
-    return { snapshot, schema, text: stored.text, token: this.token(snapshot.revision) };
+    return { snapshot, schema, text: text!, token: this.token(snapshot.revision) };
   }
 
   /** The stored schema, compiled (cached by text); FAILED_PRECONDITION when none has been written. */

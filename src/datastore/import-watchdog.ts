@@ -4,7 +4,7 @@
  * closing the stream, or drips batches forever, must not stall writes indefinitely. Past a limit
  * the import fails with DEADLINE_EXCEEDED and rolls back.
  */
-import { importTimedOut } from '../errors/index.js';
+import { deadlineExceeded } from '../errors/index.js';
 
 export interface ImportLimits {
   /** Longest wait for the next batch, in ms (0 or absent: no limit). */
@@ -33,7 +33,7 @@ export class ImportWatchdog {
     this.holdTimer = setTimeout(
       () =>
         this.limit.abort(
-          importTimedOut(
+          deadlineExceeded(
             `bulk import held the write lock for more than ${ms} ms (--import-max-lock-hold); it was rolled back and nothing was imported: split it into smaller imports`,
           ),
         ),
@@ -75,7 +75,7 @@ export class ImportWatchdog {
         ? setTimeout(
             () =>
               this.limit.abort(
-                importTimedOut(
+                deadlineExceeded(
                   `bulk import received no batch for ${ms} ms (--import-idle-timeout) while holding the write lock; it was rolled back and nothing was imported`,
                 ),
               ),

@@ -158,7 +158,6 @@ export const datastoreUnavailable = (what: string, cause: string) =>
 export const closedDatastore = () => unavailable('the datastore is closed');
 export const transactionFinished = () =>
   internal('the transaction has already finished: use it only inside its readWrite callback');
-export const importTimedOut = (message: string) => deadlineExceeded(message);
 export const negativeRevision = (revision: bigint) =>
   invalidArgument(`invalid revision ${revision}: revisions are never negative`);
 export const futureRevision = (revision: bigint, head: bigint) =>

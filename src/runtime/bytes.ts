@@ -1,6 +1,6 @@
 /**
  * Byte helpers for code that must run in browsers and edge runtimes as well as Node: web standards
- * (TextEncoder, TextDecoder, btoa, atob) everywhere, and Node's native Buffer where there is one —
+ * (TextEncoder, TextDecoder, atob) everywhere, and Node's native Buffer where there is one —
  * found on globalThis, never imported — because a token or cursor is coded on every call and every
  * streamed result, and TextEncoder costs ten times Buffer's there.
  */
@@ -29,15 +29,6 @@ export function utf8Length(text: string): number {
   }
   return n;
 }
-
-function binary(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return s;
-}
-
-/** Standard base64 with padding. */
-export const toBase64 = (bytes: Uint8Array): string => btoa(binary(bytes));
 
 /** Decodes standard base64; the caller has checked the alphabet and padding. */
 export function fromBase64(text: string): Uint8Array {

@@ -5,7 +5,6 @@ import {
   fromBase64Url,
   fromUtf8,
   portableToBase64Url,
-  toBase64,
   toBase64Url,
   utf8,
   utf8Length,
@@ -42,8 +41,7 @@ describe('runtime bytes: the same results as Buffer, without Buffer', () => {
     expect(fromUtf8(utf8(text))).toBe(Buffer.from(text, 'utf8').toString('utf8'));
     expect(utf8Length(text)).toBe(Buffer.byteLength(text));
     const b = bytesOf(97, 7);
-    expect(toBase64(b)).toBe(Buffer.from(b).toString('base64'));
-    expect(equalBytes(fromBase64(toBase64(b)), b)).toBe(true);
+    expect(equalBytes(fromBase64(Buffer.from(b).toString('base64')), b)).toBe(true);
     expect(equalBytes(b, bytesOf(97, 8))).toBe(false);
   });
 });

@@ -10,11 +10,10 @@
  */
 import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
-import { invalidArgument } from '../../errors/index.js';
 import type * as ds from '../datastore.js';
 import type { Revision } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
-import { closedDatastore, expiredRevision } from '../../errors/index.js';
+import { closedDatastore, expiredRevision, invalidArgument } from '../../errors/index.js';
 import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
 import { Mutex } from '../common/mutex.js';
