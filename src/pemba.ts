@@ -425,7 +425,8 @@ export class Pemba {
   private async snapshot(consistency: Consistency | undefined): Promise<SnapshotReader> {
     const revision = await resolveRevision(this.datastore, consistency);
     await this.engine.readyFor(revision);
-    return this.datastore.snapshot(revision);
+    // fully_consistent reads the primary's newest state from the primary itself, never a read replica.
+    return this.datastore.snapshot(revision, { primary: consistency?.mode === 'fully_consistent' });
   }
 
   /** Every read's opening: consistency → snapshot → compiled schema → the request validated against it. */

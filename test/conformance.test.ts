@@ -8,14 +8,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Pemba } from '../src/pemba.js';
 import { parseValidationFile } from '../src/validationfile/parse.js';
 import { runValidationFile } from '../src/validationfile/run.js';
 import { crossCheck } from './conformance/cross-check.js';
 import { KNOWN_DISCREPANCIES } from './conformance/known-discrepancies.js';
-import { BACKENDS, useTestBackends } from './datastore/test-backends.js';
+import { BACKENDS, isChosen, useTestBackends } from './datastore/test-backends.js';
 import { OPTIMISATIONS_OFF } from './engine/optimisations.js';
+import { openInProcessFleet } from './cluster/in-process-fleet.js';
 
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), 'fixtures/spicedb-conformance');
 const names = readdirSync(dir)
@@ -52,16 +53,35 @@ describe('SpiceDB conformance fixtures', () => {
   });
 
   const variants = [
-    ...BACKENDS.map((backend) => ({ label: backend, backend, options: {} })),
-    { label: 'memory with caches and index off', backend: 'memory' as const, options: OPTIMISATIONS_OFF },
+    ...BACKENDS.map((backend) => ({ label: backend, backend, options: {}, fleet: 0 })),
+    { label: 'memory with caches and index off', backend: 'memory' as const, options: OPTIMISATIONS_OFF, fleet: 0 },
+    {
+      label: 'memory, sub-problems dispatched across three engines',
+      backend: 'memory' as const,
+      options: {},
+      fleet: 3,
+    },
+    {
+      label: 'memory, dispatched across three engines, caches and index off',
+      backend: 'memory' as const,
+      options: OPTIMISATIONS_OFF,
+      fleet: 3,
+    },
   ];
-  describe.each(variants)('on $label', ({ backend, options }) => {
+  let dispatchedRemotely = 0;
+  afterAll(() => {
+    // Every fixture's checks start at the root userset, two thirds of which another engine owns.
+    if (isChosen('memory')) expect(dispatchedRemotely).toBeGreaterThan(100);
+  });
+  describe.each(variants)('on $label', ({ backend, options, fleet: fleetSize }) => {
     // PostgreSQL answers each query in a network round trip: its fixtures run five at a time.
     const each = backend === 'postgres' ? describe.concurrent.each(supported) : describe.each(supported);
     each('%s', (name) => {
       it('passes its assertions, and every API agrees with Check', async ({ expect }) => {
         const file = load(name);
-        const pemba = await Pemba.open({ ...options, datastore: await backends.open(backend) });
+        const datastore = await backends.open(backend);
+        const fleet = fleetSize ? await openInProcessFleet(datastore, fleetSize, options) : undefined;
+        const pemba = fleet?.pemba ?? (await Pemba.open({ ...options, datastore }));
         try {
           const run = await runValidationFile(file, { pemba });
           expect(show(run.problems)).toEqual([]);
@@ -76,7 +96,8 @@ describe('SpiceDB conformance fixtures', () => {
             'fixed: delete from known-discrepancies.ts',
           ).toEqual([]);
         } finally {
-          await pemba.close();
+          dispatchedRemotely += fleet?.remote ?? 0;
+          await (fleet ?? pemba).close();
         }
       }, 30_000);
     });

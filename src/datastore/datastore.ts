@@ -44,6 +44,11 @@ export interface QueryOptions {
   after?: RelationshipKey;
 }
 
+export interface SnapshotOptions {
+  /** Read from the primary only (fully_consistent reads), never from a read replica. */
+  primary?: boolean;
+}
+
 export interface StoredSchema {
   text: string;
   /** The revision whose commit wrote this schema text. */
@@ -112,7 +117,8 @@ export interface Datastore {
   optimizedRevision(): Promise<Revision>;
   /** Throws a PembaError (INVALID_ARGUMENT / FAILED_PRECONDITION) if `revision` is unknown, in the future or collected. */
   assertRevisionReadable(revision: Revision): Promise<void>;
-  snapshot(revision: Revision): SnapshotReader;
+  /** Reads at `revision`; a datastore with read replicas may serve them from one that has applied it. */
+  snapshot(revision: Revision, options?: SnapshotOptions): SnapshotReader;
   /**
    * Run `fn` in a serialisable transaction and commit it as one new revision. If `fn` throws, nothing
    * is written and the error propagates. A transaction that changes nothing still commits a revision.

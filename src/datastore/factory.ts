@@ -31,6 +31,8 @@ export interface DatastoreConfig {
   quantizationMs?: number;
   /** How often in ms garbage collection runs (default 3 min); 0 disables it. */
   gcIntervalMs?: number;
+  /** postgres only: URIs of streaming replicas of the database, which snapshot reads are spread to. */
+  readReplicaUris?: string[];
 }
 
 /** A datastore that can also be garbage collected on demand. */
@@ -41,13 +43,18 @@ export interface CollectableDatastore extends Datastore {
 export async function openDatastore(config: DatastoreConfig): Promise<CollectableDatastore> {
   const { gcWindowMs, quantizationMs, gcIntervalMs } = config;
   const common = { gcWindowMs, quantizationMs, gcIntervalMs };
-  switch (validateEngine(config.engine)) {
+  const engine = validateEngine(config.engine);
+  const readReplicaUris = config.readReplicaUris ?? [];
+  if (readReplicaUris.length > 0 && engine !== 'postgres') {
+    throw invalidArgument(`read replicas need the postgres datastore engine (the engine is \`${engine}\`)`);
+  }
+  switch (engine) {
     case 'memory':
       return new CollectedMemoryDatastore({ gcWindowMs, quantizationMs }, gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
     case 'sqlite':
       return openSqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common);
     case 'postgres':
-      return openPostgresDatastore(requireUri(config), common);
+      return openPostgresDatastore(requireUri(config), { ...common, readReplicaUris });
   }
 }
 

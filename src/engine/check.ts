@@ -15,7 +15,7 @@ import { ELLIPSIS } from '../schema/ir.js';
 import { walkRewrite } from '../schema/analysis.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
 import { maxDepthExceeded } from '../errors/index.js';
-import type { PerObjectQuery, RequestReader } from './request-reader.js';
+import { RequestReader, type PerObjectQuery } from './request-reader.js';
 import { usersetKey } from './dispatch-keys.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
@@ -23,6 +23,7 @@ import type { Dispatcher, Lane } from './dispatcher.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
 import type { Membership } from './membership.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
+import type { RemoteDispatch, RemoteOwner } from './remote-dispatch.js';
 
 /** A membership, plus the shallowest path depth whose cycle cut it relied on (Infinity: none). */
 interface Evaluation {
@@ -60,18 +61,28 @@ export interface CheckerOptions {
   subject: SubjectRef;
   /** Evaluates caveats under the request's context. */
   caveats: CaveatEvaluator;
+  /** The request's caveat context (sent along with sub-problems dispatched to other nodes). */
+  context?: Record<string, unknown>;
   /** Most nested dispatches one check may need. */
   maxDepth: number;
   /** Share sub-problem answers with other requests (none: evaluate privately). */
   shared?: SharedDispatch;
   /** Answer nested-group membership from the index where it is exact. */
   index?: NestedGroupIndex;
+  /** Other nodes that own sub-problems (none: every sub-problem is evaluated here). */
+  remote?: RemoteDispatch;
+  /** Evaluating a sub-problem dispatched from elsewhere: its caller's path, and a lane that joins nothing. */
+  dispatched?: { path: [string, number][] };
 }
 
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
-  private readonly memo = new CycleCutMemo<Evaluation>();
+  private readonly memo: CycleCutMemo<Evaluation>;
   private readonly lane: Lane;
+  private readonly options: CheckerOptions;
+  private readonly remote: RemoteDispatch | undefined;
+  /** What, besides the userset, names a sub-problem's owner: the subject and the context. */
+  private readonly routeSuffix: string;
   private readonly directReads = new Map<string, DirectReads>();
   private readonly leadingReads = new Map<string, PerObjectQuery[]>();
   private readonly schema: CompiledSchema;
@@ -83,6 +94,13 @@ export class Checker {
   private readonly index: NestedGroupIndex | undefined;
 
   constructor(options: CheckerOptions) {
+    this.options = options;
+    this.memo = new CycleCutMemo(options.dispatched?.path);
+    this.remote = options.remote;
+    const s = options.subject;
+    this.routeSuffix = options.remote
+      ? `@${s.type}:${s.id}#${s.relation}|${JSON.stringify(options.context ?? {})}`
+      : '';
     this.schema = options.schema;
     this.reader = options.reader;
     this.subject = options.subject;
@@ -90,7 +108,7 @@ export class Checker {
     this.maxDepth = options.maxDepth;
     this.shared = options.shared;
     this.index = options.index;
-    this.lane = { current: undefined, signal: this.reader.signal };
+    this.lane = { current: undefined, signal: this.reader.signal, private: options.dispatched !== undefined };
   }
 
   async check(resource: ObjectRef, relation: string): Promise<Membership> {
@@ -113,16 +131,64 @@ export class Checker {
       depth,
       (cutAt) => ({ m: NOT_MEMBER, cut: cutAt }),
       async () => {
-        if (depth > this.maxDepth) throw maxDepthExceeded(`check of ${key}`, this.maxDepth);
-        const definition = this.definition(type, relation);
-        if (!definition) return NO;
-        const dispatch = this.shared;
-        if (!dispatch || !shared) return this.rewrite(definition.rewrite, type, id, relation, depth);
-        return dispatch.dispatcher.run(dispatch.keyPrefix + key, this.lane, depth, dispatch.cacheable, () =>
-          this.rewrite(definition.rewrite, type, id, relation, depth),
-        );
+        if (!shared) return this.evaluate(type, id, relation, depth);
+        const owner = this.remote?.ownerOf(key + this.routeSuffix);
+        if (owner) {
+          const viaOwner = () => this.viaOwner(owner, type, id, relation, depth);
+          // Identical concurrent sub-problems of this node's requests share one remote call; its answer is
+          // the owner's to cache, not this node's.
+          return this.shared && !this.lane.private
+            ? this.shared.dispatcher.run(this.shared.keyPrefix + key, this.lane, depth, false, viaOwner)
+            : viaOwner();
+        }
+        return this.owned(type, id, relation, depth);
       },
     );
+  }
+
+  /**
+   * A sub-problem this node owns (or was sent): through the dispatcher, which shares it with other
+   * requests. Its key is already on the path: revisiting it below cuts the cycle.
+   */
+  async owned(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const dispatch = this.shared;
+    if (!dispatch) return this.evaluate(type, id, relation, depth);
+    return dispatch.dispatcher.run(
+      dispatch.keyPrefix + usersetKey(type, id, relation),
+      this.lane,
+      depth,
+      dispatch.cacheable,
+      () => this.evaluate(type, id, relation, depth),
+    );
+  }
+
+  private evaluate(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    if (depth > this.maxDepth) throw maxDepthExceeded(`check of ${usersetKey(type, id, relation)}`, this.maxDepth);
+    const definition = this.definition(type, relation);
+    if (!definition) return Promise.resolve(NO);
+    return this.rewrite(definition.rewrite, type, id, relation, depth);
+  }
+
+  /** A sub-problem another node owns: sent there, or evaluated here by a sibling when that fails or is slow. */
+  private viaOwner(owner: RemoteOwner, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const path = this.memo.path();
+    const problem = {
+      revision: this.reader.snapshot.revision,
+      type,
+      id,
+      relation,
+      subject: this.subject,
+      context: this.options.context,
+      depth,
+      path,
+    };
+    const local = (signal: AbortSignal) =>
+      new Checker({
+        ...this.options,
+        reader: new RequestReader(this.reader.snapshot, signal),
+        dispatched: { path },
+      }).owned(type, id, relation, depth);
+    return owner.check(problem, local, this.reader.signal);
   }
 
   private definition(type: string, relation: string): RelationDefinition | undefined {

@@ -6,7 +6,17 @@
  */
 export class CycleCutMemo<E extends { cut: number }> {
   private readonly memo = new Map<string, E>();
-  private readonly onPath = new Map<string, number>();
+  private readonly onPath: Map<string, number>;
+
+  /** `path`: keys already being evaluated above this memo's first key (a dispatched sub-problem's caller's path). */
+  constructor(path: Iterable<[string, number]> = []) {
+    this.onPath = new Map(path);
+  }
+
+  /** The keys being evaluated now, outermost first, with their depths. */
+  path(): [string, number][] {
+    return [...this.onPath];
+  }
 
   async run(key: string, depth: number, cycle: (cutAt: number) => E, compute: () => Promise<E>): Promise<E> {
     const known = this.memo.get(key);

@@ -54,6 +54,11 @@ export interface Lane {
   current: Flight | undefined;
   /** The request's signal: it stops waiting for another request's computation too. */
   signal?: AbortSignal;
+  /**
+   * Neither joins nor offers computations (it still reads and fills the cache): the lane of a sub-problem
+   * dispatched from another node, whose waits this node cannot see, so joining could deadlock across nodes.
+   */
+  private?: boolean;
 }
 
 /**
@@ -97,7 +102,7 @@ export class Dispatcher {
       const m = this.cache.get(key);
       if (m !== undefined) return { m, cut: Infinity };
     }
-    if (!this.dedupe) {
+    if (!this.dedupe || lane.private) {
       const result = await compute();
       if (caching && result.cut >= depth) this.cache.set(key, result.m);
       return result;

@@ -28,6 +28,7 @@ import { SubjectLookup } from './lookup-subjects.js';
 import type { Membership } from './membership.js';
 import { NestedGroupIndex, type BudgetExceeded, type NestedGroupIndexStats } from './nested-group-index.js';
 import { sortPaced } from './paced-sort.js';
+import type { CheckSubproblem, RemoteDispatch, SubproblemOutcome } from './remote-dispatch.js';
 import { RequestReader } from './request-reader.js';
 
 export interface EngineOptions {
@@ -57,6 +58,8 @@ export interface EngineOptions {
   nestedGroupIndexBytes?: number;
   /** Told when a relation's nesting edges exceed the index's budget (it is then evaluated without the index). */
   onBudgetExceeded?: (event: BudgetExceeded) => void;
+  /** Other nodes that own check sub-problems (a dispatch cluster); absent, every one is evaluated here. */
+  remoteDispatch?: RemoteDispatch;
 }
 
 /** One permission check: does `subject` have `permission` on `resource`, under `context`? */
@@ -118,11 +121,13 @@ export class Engine {
   private index: NestedGroupIndex | undefined;
   readonly maxDepth: number;
   readonly maxExpandSize: number;
+  private readonly remote: RemoteDispatch | undefined;
 
   private constructor(
     private readonly datastore: Datastore,
     options: EngineOptions,
   ) {
+    this.remote = options.remoteDispatch;
     this.dispatcher = new Dispatcher({ cacheBytes: options.dispatchCacheBytes, dedupe: options.dedupe });
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxExpandSize = options.maxExpandSize ?? DEFAULT_MAX_EXPAND_SIZE;
@@ -251,6 +256,22 @@ export class Engine {
     return { wildcard: { membership: set.wildcard.membership, excluded }, subjects };
   }
 
+  /**
+   * A check sub-problem another node sent here (see remote-dispatch.ts), evaluated on this node's share of
+   * the fleet's cache; its own sub-problems may be dispatched on. The caller has made `snapshot` ready.
+   */
+  async checkSubproblem(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    problem: CheckSubproblem,
+    signal?: AbortSignal,
+  ): Promise<SubproblemOutcome> {
+    const checker = this.checker(schema, new RequestReader(snapshot, signal), problem.subject, problem.context, {
+      path: problem.path,
+    });
+    return checker.owned(problem.type, problem.id, problem.relation, problem.depth);
+  }
+
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
   dispatchStats(): ReturnType<Dispatcher['stats']> {
     return this.dispatcher.stats();
@@ -272,6 +293,7 @@ export class Engine {
     reader: RequestReader,
     subject: SubjectRef,
     context: Record<string, unknown> | undefined,
+    dispatched?: { path: [string, number][] },
   ): Checker {
     let shared: SharedDispatch | undefined;
     if (this.dispatcher.enabled) {
@@ -279,6 +301,17 @@ export class Engine {
       shared = { dispatcher: this.dispatcher, keyPrefix, cacheable: !analysisOf(schema).usesExpiration };
     }
     const caveats = new CaveatEvaluator(schema, context);
-    return new Checker({ schema, reader, subject, caveats, maxDepth: this.maxDepth, shared, index: this.index });
+    return new Checker({
+      schema,
+      reader,
+      subject,
+      caveats,
+      context,
+      maxDepth: this.maxDepth,
+      shared,
+      index: this.index,
+      remote: this.remote,
+      dispatched,
+    });
   }
 }

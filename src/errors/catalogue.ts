@@ -166,3 +166,7 @@ export const expiredRevision = (revision: bigint, oldest: bigint) =>
   failedPrecondition(
     `revision ${revision} has expired: it was garbage collected (the oldest readable revision is ${oldest}); retry with a newer consistency token`,
   );
+
+/** An error another node's evaluation of a dispatched sub-problem raised, raised again here as it was. */
+export const dispatchedError = (code: ErrorCode, message: string, reason?: ErrorReason, metadata?: Metadata) =>
+  make(code)(message, reason, metadata);

@@ -10,6 +10,8 @@ import { DATASTORE_ENGINES, DEFAULT_SQLITE_PATH } from '../datastore/factory.js'
 import type { ApiLimits } from '../api/limits.js';
 import { LOG_LEVELS } from './logger.js';
 import type { LogFormat, LogLevel } from './logger.js';
+import { parseUpstreams } from '../cluster/upstreams.js';
+import type { Upstream } from '../cluster/upstreams.js';
 
 export interface ListenAddress {
   /** Empty: every interface. */
@@ -56,6 +58,32 @@ export interface ServeConfig {
   /** Longest one ImportBulk may hold the write lock, in ms (0: no limit). */
   importMaxLockHoldMs: number;
   limits: ApiLimits;
+  /** PostgreSQL read replicas (reads at revisions they have applied go there). */
+  readReplicaUris: string[];
+  /** Dispatching sub-problems to the nodes that own them (absent: this node evaluates everything). */
+  dispatch?: DispatchClusterConfig;
+  /** Prometheus metrics at /metrics on this address (absent: off). */
+  metricsAddr?: ListenAddress;
+  otel: OtelConfig;
+}
+
+export interface DispatchClusterConfig {
+  /** Where this node serves the dispatch port. */
+  addr: ListenAddress;
+  /** The fleet's nodes' dispatch addresses (this node's included), or DNS names that resolve to them. */
+  upstreams: Upstream[];
+  /** The secret every node of the fleet shares for the dispatch port. */
+  secret: string;
+  /** How long a remote owner may take before a local evaluation is raced against it, in ms. */
+  hedgeDelayMs: number;
+  /** Longest one remote dispatch may take, in ms. */
+  timeoutMs: number;
+}
+
+export interface OtelConfig {
+  provider: 'none' | 'otlphttp' | 'otlpgrpc';
+  endpoint?: string;
+  sampleRatio: number;
 }
 
 export interface FlagSpec {
@@ -129,6 +157,73 @@ export const SERVE_FLAGS: FlagSpec[] = [
     description:
       'minimize_latency reads share the revision current at the start of each window this long (0: always the newest)',
     default: '5s',
+  },
+  {
+    name: 'datastore-read-replica-conn-uri',
+    arg: '<uri>',
+    description:
+      'a PostgreSQL read replica (repeat for several): reads at revisions it has applied go there, everything else to the primary',
+    repeatable: true,
+  },
+  {
+    name: 'dispatch-cluster-enabled',
+    arg: '[bool]',
+    description:
+      'serve the dispatch port and send each sub-problem to the node that owns it on a consistent-hash ring over --dispatch-upstream-addr',
+    default: 'false',
+  },
+  {
+    name: 'dispatch-cluster-addr',
+    arg: '<addr>',
+    description: 'address to serve the dispatch port on (other nodes send sub-problems here)',
+    default: ':50053',
+  },
+  {
+    name: 'dispatch-upstream-addr',
+    arg: '<addrs>',
+    description:
+      "the fleet's dispatch addresses, this node's included: a comma-separated list of host:port, or a DNS name that resolves to every node (resolved again every second)",
+  },
+  {
+    name: 'dispatch-cluster-preshared-key',
+    arg: '<key>',
+    description: 'secret the nodes of a fleet share on the dispatch port (default: the first --grpc-preshared-key)',
+  },
+  {
+    name: 'dispatch-hedging-delay',
+    arg: '<duration>',
+    description: 'how long a remote owner may take before this node also evaluates the sub-problem itself',
+    default: '50ms',
+  },
+  {
+    name: 'dispatch-upstream-timeout',
+    arg: '<duration>',
+    description: 'longest one remote dispatch may take before the sub-problem is evaluated here',
+    default: '10s',
+  },
+  {
+    name: 'metrics-enabled',
+    arg: '[bool]',
+    description: 'serve Prometheus metrics at /metrics on --metrics-addr',
+    default: 'false',
+  },
+  { name: 'metrics-addr', arg: '<addr>', description: 'address to serve /metrics on', default: ':9090' },
+  {
+    name: 'otel-provider',
+    arg: '<provider>',
+    description: 'where to send OpenTelemetry traces: none, otlphttp or otlpgrpc',
+    default: 'none',
+  },
+  {
+    name: 'otel-endpoint',
+    arg: '<url>',
+    description: 'the OTLP collector (e.g. http://127.0.0.1:4318 for otlphttp, http://127.0.0.1:4317 for otlpgrpc)',
+  },
+  {
+    name: 'otel-sample-ratio',
+    arg: '<ratio>',
+    description: 'share of requests traced (0 to 1; a request whose caller sampled it is always traced)',
+    default: '0.01',
   },
   {
     name: 'dispatch-cache-enabled',
@@ -254,6 +349,47 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     throw new ConfigError(`--log-format must be auto, json or console, not "${format}"`);
   const gcWindow = parseDuration(str('datastore-gc-window')!, 'datastore-gc-window');
   if (gcWindow <= 0) throw new ConfigError('--datastore-gc-window must be longer than 0');
+  const replicasRaw = raw[camel('datastore-read-replica-conn-uri')];
+  const readReplicaUris = (
+    Array.isArray(replicasRaw) ? replicasRaw : typeof replicasRaw === 'string' ? [replicasRaw] : []
+  )
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+  if (readReplicaUris.length > 0 && str('datastore-engine') !== 'postgres') {
+    throw new ConfigError('--datastore-read-replica-conn-uri needs --datastore-engine postgres');
+  }
+  let dispatch: DispatchClusterConfig | undefined;
+  if (parseBool(str('dispatch-cluster-enabled')!, 'dispatch-cluster-enabled')) {
+    const upstream = str('dispatch-upstream-addr');
+    if (!upstream) throw new ConfigError('--dispatch-cluster-enabled needs --dispatch-upstream-addr');
+    if (str('datastore-engine') === 'memory') {
+      throw new ConfigError('--dispatch-cluster-enabled needs a datastore the nodes share (postgres), not memory');
+    }
+    let upstreams: Upstream[];
+    try {
+      upstreams = parseUpstreams(upstream);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    dispatch = {
+      addr: parseListenAddress(str('dispatch-cluster-addr')!, 'dispatch-cluster-addr'),
+      upstreams,
+      secret: str('dispatch-cluster-preshared-key') || presharedKeys[0],
+      hedgeDelayMs: parseDuration(str('dispatch-hedging-delay')!, 'dispatch-hedging-delay'),
+      timeoutMs: parseDuration(str('dispatch-upstream-timeout')!, 'dispatch-upstream-timeout'),
+    };
+    if (dispatch.timeoutMs <= 0) throw new ConfigError('--dispatch-upstream-timeout must be longer than 0');
+  }
+  const provider = str('otel-provider')!;
+  if (!['none', 'otlphttp', 'otlpgrpc'].includes(provider)) {
+    throw new ConfigError(`--otel-provider must be none, otlphttp or otlpgrpc, not "${provider}"`);
+  }
+  const sampleRatio = Number(str('otel-sample-ratio'));
+  if (!(sampleRatio >= 0 && sampleRatio <= 1)) {
+    throw new ConfigError(`--otel-sample-ratio must be a number from 0 to 1, not "${str('otel-sample-ratio')}"`);
+  }
+  if (provider !== 'none' && !str('otel-endpoint'))
+    throw new ConfigError(`--otel-provider ${provider} needs --otel-endpoint`);
   const quantization = parseDuration(
     str('datastore-revision-quantization-interval')!,
     'datastore-revision-quantization-interval',
@@ -282,6 +418,12 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     shutdownGracePeriodMs: parseDuration(str('grpc-shutdown-grace-period')!, 'grpc-shutdown-grace-period'),
     importIdleTimeoutMs: parseDuration(str('import-idle-timeout')!, 'import-idle-timeout'),
     importMaxLockHoldMs: parseDuration(str('import-max-lock-hold')!, 'import-max-lock-hold'),
+    readReplicaUris,
+    dispatch,
+    metricsAddr: parseBool(str('metrics-enabled')!, 'metrics-enabled')
+      ? parseListenAddress(str('metrics-addr')!, 'metrics-addr')
+      : undefined,
+    otel: { provider: provider as OtelConfig['provider'], endpoint: str('otel-endpoint'), sampleRatio },
     limits: {
       ...DEFAULT_LIMITS,
       maxReadRelationshipsLimit: positiveInt(str('max-read-relationships-limit')!, 'max-read-relationships-limit'),

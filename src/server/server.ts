@@ -4,6 +4,7 @@
  * gracefully (stop accepting, end Watch streams, let in-flight calls finish within the grace
  * period, close the datastore).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
@@ -17,6 +18,10 @@ import { addReflection } from '../api/grpc/reflection.js';
 import { serviceDefinition, serviceImplementation } from '../api/grpc/service-binding.js';
 import { createGateway } from '../api/http/gateway.js';
 import { apiServices } from '../api/services.js';
+import { ClusterDispatch } from '../cluster/cluster-dispatch.js';
+import { addDispatchService } from '../cluster/dispatch-server.js';
+import { subproblemEvaluator } from '../cluster/evaluate.js';
+import { Peers } from '../cluster/peers.js';
 import { openDatastore } from '../datastore/factory.js';
 import { Pemba } from '../pemba.js';
 import { PresharedKeys } from './auth.js';
@@ -30,6 +35,12 @@ export interface RunningServer {
   /** The gRPC address actually bound (port resolved when 0 was asked for). */
   grpcAddr: ListenAddress;
   httpAddr?: ListenAddress;
+  /** The dispatch port actually bound, when the dispatch cluster is enabled. */
+  dispatchAddr?: ListenAddress;
+  /** This node's id on the dispatch ring (random per process). */
+  nodeId: string;
+  /** The dispatch ring and its peers, when the dispatch cluster is enabled. */
+  peers?: Peers;
   /** Graceful shutdown; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -49,9 +60,30 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     connUri: config.datastoreConnUri,
     gcWindowMs: config.datastoreGcWindowMs,
     quantizationMs: config.datastoreQuantizationMs,
+    readReplicaUris: config.readReplicaUris,
   });
+  const nodeId = randomUUID();
+  const peers =
+    config.dispatch &&
+    new Peers({
+      nodeId,
+      datastore: datastore.id,
+      upstreams: config.dispatch.upstreams,
+      secret: config.dispatch.secret,
+      log,
+    });
+  const remoteDispatch =
+    config.dispatch &&
+    new ClusterDispatch({
+      peers: peers!,
+      datastore: datastore.id,
+      secret: config.dispatch.secret,
+      hedgeDelayMs: config.dispatch.hedgeDelayMs,
+      timeoutMs: config.dispatch.timeoutMs,
+    });
   const pemba = await Pemba.open({
     datastore,
+    remoteDispatch,
     dispatchCacheBytes: config.dispatchCacheBytes,
     nestedGroupIndex: config.nestedGroupIndex,
     nestedGroupIndexBytes: config.nestedGroupIndexBytes,
@@ -86,7 +118,22 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
   addReflection(grpcServer, [...services.map((s) => s.type), HEALTH_DESCRIPTOR]);
 
   let httpServer: HttpServer | undefined;
+  let dispatchServer: grpc.Server | undefined;
   try {
+    let dispatchAddr: ListenAddress | undefined;
+    if (config.dispatch) {
+      // The dispatch port first: peers (this node among them, through its own upstream address) greet it.
+      dispatchServer = new grpc.Server({ 'grpc.max_receive_message_length': config.maxMessageBytes });
+      addDispatchService(dispatchServer, {
+        nodeId,
+        datastore: datastore.id,
+        secret: config.dispatch.secret,
+        evaluate: subproblemEvaluator(pemba.datastore, pemba.engine),
+      });
+      const port = await bindGrpc(dispatchServer, config.dispatch.addr, grpc.ServerCredentials.createInsecure());
+      dispatchAddr = { host: config.dispatch.addr.host, port };
+      await peers!.start();
+    }
     const credentials = config.grpcTls
       ? grpc.ServerCredentials.createSsl(
           null,
@@ -123,6 +170,9 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         grpcAddr: formatListenAddress(grpcAddr),
         grpcTls: !!config.grpcTls,
         httpAddr: httpAddr && formatListenAddress(httpAddr),
+        dispatchAddr: dispatchAddr && formatListenAddress(dispatchAddr),
+        dispatchRing: peers?.ring(),
+        nodeId,
         datastoreEngine: config.datastoreEngine,
         keyCount: keys.count,
         pid: process.pid,
@@ -154,11 +204,16 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         await allDone;
         clearTimeout(force);
         clearTimeout(settle);
+        // Last: other nodes may dispatch here until they notice this node is gone (they then evaluate themselves).
+        peers?.close();
+        dispatchServer?.forceShutdown();
         await pemba.close();
         log.info({}, 'stopped');
       })());
-    return { pemba, grpcAddr, httpAddr, close };
+    return { pemba, grpcAddr, httpAddr, dispatchAddr, nodeId, peers, close };
   } catch (error) {
+    peers?.close();
+    dispatchServer?.forceShutdown();
     grpcServer.forceShutdown();
     httpServer?.close();
     await pemba.close();

@@ -18,6 +18,10 @@
  *
  * Snapshot reads carry the head and the oldest readable revision in the same statement (see
  * withRevisionState), so they cost one round trip and are exact even while GC runs elsewhere.
+ *
+ * With read replicas (readReplicaUris), a snapshot read goes to a replica known to have applied its
+ * revision, and falls back to the primary when none has or the replica fails (see replicas.ts).
+ * Everything else (head, optimized revision, revision checks, writes, watch, GC) uses the primary.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -40,15 +44,26 @@ import type { PoolOptions } from './pool.js';
 import { createPool, query, withClient } from './pool.js';
 import type { RelationshipRow, Sql } from './queries.js';
 import { relationshipsSql, SCHEMA_AT, toRelationship, withRevisionState } from './queries.js';
+import type { ReplicaSetOptions, ReplicaStats } from './replicas.js';
+import { ReplicaSet } from './replicas.js';
 import { PostgresTransaction } from './transaction.js';
 import { readCommits } from './watch.js';
 
 export type { GcResult } from '../common/options.js';
+export type { ReplicaSetOptions, ReplicaStats } from './replicas.js';
 
 /** The shared options (clock, windows, GC interval), the pool's and PostgreSQL's own. */
 export interface PostgresDatastoreOptions extends DurableDatastoreOptions, PoolOptions {
   /** How often in ms waiting watchers look for commits made by other processes (default 100). */
   watchPollMs?: number;
+  /**
+   * PostgreSQL streaming replicas of this database (postgres:// URIs), which snapshot reads are
+   * spread to once they have applied the revision read (known from a poll every 150 ms: until a
+   * replica's first poll, and whenever none has the revision, the primary answers).
+   */
+  readReplicaUris?: readonly string[];
+  /** Timeouts, pool size and poll interval of the read replicas (see REPLICA_DEFAULTS). */
+  readReplicaOptions?: ReplicaSetOptions;
 }
 
 /** Rows inserted before the first statistics refresh (see keepStatisticsFresh). */
@@ -79,6 +94,11 @@ export class PostgresDatastore implements ds.Datastore {
   /** Calls using the pool, which close() lets finish (pg's pool strands calls queued after end()). */
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  /** The read replicas, when configured. */
+  private readonly replicas: ReplicaSet | undefined;
+  /** The newest primary head this process has seen (for replica lag). */
+  private knownHead: Revision = 0n;
+  private primaryReadCount = 0;
 
   /** Use openPostgresDatastore(), which checks the database is migrated. */
   constructor(
@@ -100,11 +120,13 @@ export class PostgresDatastore implements ds.Datastore {
       settings.gcIntervalMs,
       () => this.closed,
     );
+    const replicaUris = options.readReplicaUris ?? [];
+    this.replicas = replicaUris.length > 0 ? new ReplicaSet(replicaUris, id, options.readReplicaOptions) : undefined;
   }
 
   async headRevision(): Promise<Revision> {
     const { rows } = await this.use(() => query<{ head: string }>(this.pool, HEAD_SQL));
-    const head = BigInt(rows[0].head);
+    const head = this.seeHead(BigInt(rows[0].head));
     // Another process's commit seen here wakes this process's watchers (the nested-group index that a
     // read at this head may wait for) now, not at the next poll.
     this.notifier.notify(head);
@@ -129,6 +151,7 @@ export class PostgresDatastore implements ds.Datastore {
       ),
     );
     const r = rows[0];
+    this.seeHead(BigInt(r.head));
     const quantized = BigInt(r.quantized ?? r.head);
     const boundary = laterRevision(BigInt(r.at_cutoff ?? 0), BigInt(r.oldest));
     const revision = laterRevision(quantized, boundary);
@@ -153,18 +176,21 @@ export class PostgresDatastore implements ds.Datastore {
       ),
     );
     const boundary = laterRevision(BigInt(rows[0].at_cutoff ?? 0), BigInt(rows[0].oldest));
-    assertRevisionInRange(revision, BigInt(rows[0].head), boundary);
+    assertRevisionInRange(revision, this.seeHead(BigInt(rows[0].head)), boundary);
   }
 
-  snapshot(revision: Revision): ds.SnapshotReader {
+  /** Reads at `revision`: from a read replica that has applied it, if any (unless `options.primary`), else the primary. */
+  snapshot(revision: Revision, options: ds.SnapshotOptions = {}): ds.SnapshotReader {
+    const primary = options.primary === true;
     return {
       revision,
       queryRelationships: async (q, options) => {
         this.assertOpen();
         if (revision < 0n) throw negativeRevision(revision);
         validateLimit(options?.limit, 'query');
-        const rows = await this.readAt<RelationshipRow & { id: string | null }>(
+        const rows = await this.snapshotRead<RelationshipRow & { id: string | null }>(
           revision,
+          primary,
           relationshipsSql(q, revision, this.now(), options),
         );
         return rows.filter((row) => row.id !== null).map(toRelationship);
@@ -172,8 +198,9 @@ export class PostgresDatastore implements ds.Datastore {
       readSchema: async () => {
         this.assertOpen();
         if (revision < 0n) throw negativeRevision(revision);
-        const [row] = await this.readAt<{ revision: string | null; text: string | null }>(
+        const [row] = await this.snapshotRead<{ revision: string | null; text: string | null }>(
           revision,
+          primary,
           { text: SCHEMA_AT, values: [String(revision)] },
           'q.revision, q.text',
         );
@@ -226,6 +253,7 @@ export class PostgresDatastore implements ds.Datastore {
           settled = true;
         }
       });
+      this.seeHead(committed.revision);
       this.notifier.notify(committed.revision);
       this.keepStatisticsFresh(committed.inserted);
       return { revision: committed.revision, result: committed.result };
@@ -264,13 +292,23 @@ export class PostgresDatastore implements ds.Datastore {
     return this.use(() => collectGarbage(this.pool, nowMs, this.gcWindowMs));
   }
 
-  /** Ends watches, lets calls in progress finish and closes the pool. */
+  /** The read replicas' state, in the order configured (none without replicas). */
+  replicaStats(): ReplicaStats[] {
+    return this.replicas?.stats(this.knownHead) ?? [];
+  }
+
+  /** How many snapshot reads the primary answered (every one without replicas; with them, those no replica could). */
+  primaryReads(): number {
+    return this.primaryReadCount;
+  }
+
+  /** Ends watches, lets calls in progress finish and closes the pools. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await stopBackgroundWork(this.notifier, this.gcLoop, this.mutex);
     await Promise.allSettled([...this.inFlight]);
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.replicas?.close()]);
   }
 
   /**
@@ -301,6 +339,32 @@ export class PostgresDatastore implements ds.Datastore {
   }
 
   /**
+   * A snapshot read: on a replica that has applied `revision` when there is one (and `primary` is
+   * not asked for), else on the primary. The replica's statement returns its own head and oldest
+   * readable revision, checked like the primary's; a replica that fails, or turns out not to have
+   * the revision after all, leaves the read to the primary.
+   */
+  private async snapshotRead<R extends pg.QueryResultRow>(
+    revision: Revision,
+    primary: boolean,
+    inner: Sql | undefined,
+    columns?: string,
+  ): Promise<R[]> {
+    const replica = primary ? undefined : this.replicas?.pick(revision);
+    if (replica) {
+      const sql = withRevisionState(inner, columns);
+      const rows = await this.use(() => this.replicas!.read<R & { head: string; oldest: string }>(replica, sql));
+      if (rows && BigInt(rows[0].head) >= revision) {
+        assertRevisionInRange(revision, BigInt(rows[0].head), BigInt(rows[0].oldest));
+        replica.reads++;
+        return inner ? rows : [];
+      }
+    }
+    this.primaryReadCount++;
+    return this.readAt<R>(revision, inner, columns);
+  }
+
+  /**
    * Rows of `inner` read at `revision`, after checking in the same statement that the revision is
    * committed and not collected. Reads only check what makes a read wrong (not time expiry), so
    * in-flight requests finish.
@@ -312,8 +376,14 @@ export class PostgresDatastore implements ds.Datastore {
   ): Promise<R[]> {
     const sql = withRevisionState(inner, columns);
     const { rows } = await this.use(() => query<R & { head: string; oldest: string }>(this.pool, sql.text, sql.values));
-    assertRevisionInRange(revision, BigInt(rows[0].head), BigInt(rows[0].oldest));
+    assertRevisionInRange(revision, this.seeHead(BigInt(rows[0].head)), BigInt(rows[0].oldest));
     return inner ? rows : [];
+  }
+
+  /** Notes a primary head seen (for replica lag) and returns it. */
+  private seeHead(head: Revision): Revision {
+    if (head > this.knownHead) this.knownHead = head;
+    return head;
   }
 
   private assertOpen(): void {

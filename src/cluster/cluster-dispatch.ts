@@ -1,0 +1,180 @@
+/**
+ * Check sub-problems sent to the node that owns them on the ring (see engine/remote-dispatch.ts).
+ * A remote dispatch has a deadline and never fails the request: a transport failure (the node died, is
+ * leaving, refused the secret) takes the owner off the ring and evaluates here instead; an owner slower
+ * than the hedging delay gets a local evaluation raced against it, and the first answer wins. Errors the
+ * evaluation raises on the owner (depth exceeded, a failing caveat) are the answer and are raised here.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { dispatchedError } from '../errors/index.js';
+import type { CheckSubproblem, RemoteDispatch, RemoteOwner, SubproblemOutcome } from '../engine/remote-dispatch.js';
+import type { Peer, Peers } from './peers.js';
+import type { CheckReply } from './protocol.js';
+import { CHECK_PATH, decode, encode, outcomeOf, toMessage } from './protocol.js';
+
+export type DispatchKind = 'local' | 'remote' | 'remote_failed' | 'hedged';
+
+export interface ClusterDispatchOptions {
+  peers: Peers;
+  datastore: string;
+  secret: string;
+  /** How long an owner may take before a local evaluation is raced against it, in ms. */
+  hedgeDelayMs: number;
+  /** Longest one remote dispatch may take, in ms (the request's own deadline may end it sooner). */
+  timeoutMs: number;
+  /** Told how each remote-owned sub-problem was answered (metrics). */
+  onDispatch?: (kind: DispatchKind) => void;
+}
+
+/** A remote call that did not reach an answer (as opposed to an error the owner's evaluation raised). */
+class TransportFailure extends Error {}
+
+const tracer = trace.getTracer('pemba');
+
+export class ClusterDispatch implements RemoteDispatch {
+  private readonly owners = new WeakMap<Peer, RemoteOwner>();
+
+  constructor(private readonly options: ClusterDispatchOptions) {}
+
+  ownerOf(key: string): RemoteOwner | undefined {
+    const peer = this.options.peers.ownerOf(key);
+    if (!peer) {
+      this.options.onDispatch?.('local');
+      return undefined;
+    }
+    let owner = this.owners.get(peer);
+    if (!owner) {
+      owner = { check: (problem, local, signal) => this.check(peer, problem, local, signal) };
+      this.owners.set(peer, owner);
+    }
+    return owner;
+  }
+
+  private async check(
+    peer: Peer,
+    problem: CheckSubproblem,
+    local: (signal: AbortSignal) => Promise<SubproblemOutcome>,
+    signal: AbortSignal | undefined,
+  ): Promise<SubproblemOutcome> {
+    const { onDispatch, hedgeDelayMs } = this.options;
+    const remoteAbort = new AbortController();
+    const remote = this.send(
+      peer,
+      problem,
+      signal ? AbortSignal.any([signal, remoteAbort.signal]) : remoteAbort.signal,
+    );
+    const first = await Promise.race([settle(remote), delay(hedgeDelayMs, signal)]);
+    if (first === 'late') {
+      // A slow owner: evaluate here too; whichever answers first wins, and the other is stopped.
+      onDispatch?.('hedged');
+      const localAbort = new AbortController();
+      const here = local(signal ? AbortSignal.any([signal, localAbort.signal]) : localAbort.signal);
+      try {
+        return await firstAnswer(remote, here);
+      } finally {
+        remoteAbort.abort();
+        localAbort.abort();
+      }
+    }
+    if (first.ok) {
+      onDispatch?.('remote');
+      return first.value;
+    }
+    if (!(first.error instanceof TransportFailure)) throw first.error;
+    signal?.throwIfAborted();
+    onDispatch?.('remote_failed');
+    this.options.peers.markDown(peer);
+    return local(signal ?? new AbortController().signal);
+  }
+
+  /** One remote call, its span and trace context, its deadline; rejects with TransportFailure unless answered. */
+  private send(peer: Peer, problem: CheckSubproblem, signal: AbortSignal): Promise<SubproblemOutcome> {
+    return tracer.startActiveSpan(
+      'dispatch.check',
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'pemba.dispatch.peer': peer.address,
+          'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
+          'pemba.dispatch.depth': problem.depth,
+        },
+      },
+      (span) => {
+        const metadata = new grpc.Metadata();
+        metadata.set('authorization', `Bearer ${this.options.secret}`);
+        const carrier: Record<string, string> = {};
+        propagation.inject(otelContext.active(), carrier);
+        for (const [k, v] of Object.entries(carrier)) metadata.set(k, v);
+        return new Promise<SubproblemOutcome>((resolve, reject) => {
+          if (signal.aborted) return reject(new TransportFailure('aborted before sending'));
+          const call = peer.client.makeUnaryRequest(
+            CHECK_PATH,
+            encode,
+            (b: Buffer) => decode<CheckReply>(b),
+            toMessage(this.options.datastore, problem),
+            metadata,
+            { deadline: Date.now() + this.options.timeoutMs },
+            (err, reply) => {
+              signal.removeEventListener('abort', cancel);
+              if (err || !reply) {
+                span.setStatus({ code: SpanStatusCode.ERROR, message: err?.message });
+                span.end();
+                return reject(new TransportFailure(err?.message ?? 'no reply'));
+              }
+              span.end();
+              if ('error' in reply) {
+                const e = reply.error;
+                return reject(dispatchedError(e.code, e.message, e.reason, e.metadata));
+              }
+              resolve(outcomeOf(reply));
+            },
+          );
+          const cancel = () => call.cancel();
+          signal.addEventListener('abort', cancel, { once: true });
+        });
+      },
+    );
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true, value }),
+    (error: unknown) => ({ ok: false, error }),
+  );
+}
+
+/** Resolves 'late' after `ms` (never when the request ends first: the remote call ends with it). */
+function delay(ms: number, signal: AbortSignal | undefined): Promise<'late'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('late'), ms);
+    signal?.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
+}
+
+/**
+ * The first of the remote and the local answer; a remote transport failure waits for the local one, and
+ * an error either raises (the evaluation's own) is the answer.
+ */
+function firstAnswer(remote: Promise<SubproblemOutcome>, here: Promise<SubproblemOutcome>): Promise<SubproblemOutcome> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const win = (v: SubproblemOutcome) => {
+      if (settled) return;
+      settled = true;
+      resolve(v);
+    };
+    const lose = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(e);
+    };
+    remote.then(win, (e: unknown) => {
+      if (!(e instanceof TransportFailure)) lose(e);
+    });
+    here.then(win, lose);
+  });
+}

@@ -1,0 +1,105 @@
+/**
+ * The dispatch port: the service other nodes send check sub-problems to (see protocol.ts). The secret is
+ * checked before a message is decoded; a sub-problem is evaluated at the revision it names, on this
+ * node's share of the fleet's cache. Errors the evaluation raises go back in the reply, to be raised by
+ * the caller; anything else (this node closing, its datastore unreachable) is a failed call, after which
+ * the caller evaluates the sub-problem itself.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { PembaError } from '../errors/index.js';
+import type { CheckSubproblem, SubproblemOutcome } from '../engine/remote-dispatch.js';
+import type { CheckMessage, CheckReply, HelloReply } from './protocol.js';
+import { authorizationOf, decode, encode, fromMessage, raw, SERVICE, toReply } from './protocol.js';
+
+export interface DispatchServiceOptions {
+  nodeId: string;
+  datastore: string;
+  secret: string;
+  /** Evaluates one sub-problem here. */
+  evaluate(problem: CheckSubproblem, signal: AbortSignal): Promise<SubproblemOutcome>;
+}
+
+/** Errors that are the evaluation's answer wherever it runs, so the caller raises them rather than retrying. */
+const DETERMINISTIC = new Set(['FAILED_PRECONDITION', 'INVALID_ARGUMENT', 'RESOURCE_EXHAUSTED']);
+
+const tracer = trace.getTracer('pemba');
+
+export function addDispatchService(server: grpc.Server, options: DispatchServiceOptions): void {
+  const expected = Buffer.from(`Bearer ${options.secret}`);
+  const authorized = (metadata: grpc.Metadata) => {
+    const given = Buffer.from(authorizationOf(metadata) ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  const method = (path: string) => ({
+    path: `/${SERVICE}/${path}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: raw,
+    requestDeserialize: raw,
+    responseSerialize: encode,
+    responseDeserialize: raw,
+  });
+  const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: 'invalid dispatch secret' };
+
+  server.addService(
+    { Check: method('Check'), Hello: method('Hello') },
+    {
+      Hello(call: grpc.ServerUnaryCall<Buffer, HelloReply>, callback: grpc.sendUnaryData<HelloReply>) {
+        if (!authorized(call.metadata)) return callback(unauthenticated);
+        callback(null, { nodeId: options.nodeId, datastore: options.datastore });
+      },
+      Check(call: grpc.ServerUnaryCall<Buffer, CheckReply>, callback: grpc.sendUnaryData<CheckReply>) {
+        if (!authorized(call.metadata)) return callback(unauthenticated);
+        let problem: CheckSubproblem;
+        try {
+          const message = decode<CheckMessage>(call.request);
+          if (message.datastore !== options.datastore) {
+            return callback({ code: grpc.status.FAILED_PRECONDITION, details: 'this node serves another datastore' });
+          }
+          problem = fromMessage(message);
+        } catch {
+          return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed dispatch message' });
+        }
+        const controller = new AbortController();
+        call.on('cancelled', () => controller.abort(new Error('dispatch cancelled by its caller')));
+        const carrier: Record<string, string> = {};
+        for (const key of ['traceparent', 'tracestate']) {
+          const v = call.metadata.get(key)[0];
+          if (typeof v === 'string') carrier[key] = v;
+        }
+        const parent = propagation.extract(ROOT_CONTEXT, carrier);
+        otelContext.with(parent, () =>
+          tracer.startActiveSpan(
+            'dispatch.serve_check',
+            {
+              kind: SpanKind.SERVER,
+              attributes: {
+                'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
+                'pemba.dispatch.depth': problem.depth,
+              },
+            },
+            (span) => {
+              options.evaluate(problem, controller.signal).then(
+                (outcome) => {
+                  span.end();
+                  callback(null, toReply(outcome));
+                },
+                (error: unknown) => {
+                  span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+                  span.end();
+                  if (error instanceof PembaError && DETERMINISTIC.has(error.code)) {
+                    const { code, message, reason, metadata } = error;
+                    return callback(null, { error: { code, message, reason, metadata } });
+                  }
+                  callback({ code: grpc.status.UNAVAILABLE, details: `dispatch failed: ${(error as Error)?.message}` });
+                },
+              );
+            },
+          ),
+        );
+      },
+    },
+  );
+}

@@ -1,0 +1,189 @@
+/**
+ * The fleet as this node sees it: the upstream addresses, a gRPC client for each, which of them answer
+ * (a Hello every second; a dispatch that fails marks its node down at once) and the consistent-hash
+ * ring over the nodes that do. This node is on the ring from the start; a peer joins when it answers a
+ * Hello and leaves when it stops answering, so every node converges on the same ring.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { HashRing } from './ring.js';
+import type { HelloReply } from './protocol.js';
+import { decode, encode, HELLO_PATH } from './protocol.js';
+import type { Upstream } from './upstreams.js';
+import { resolveUpstreams } from './upstreams.js';
+
+export interface Peer {
+  address: string;
+  nodeId: string;
+  client: grpc.Client;
+}
+
+export interface PeersOptions {
+  /** This node's id (random per process). */
+  nodeId: string;
+  /** The datastore id: a node over another database is not part of this fleet. */
+  datastore: string;
+  upstreams: readonly Upstream[];
+  secret: string;
+  /** How often peers are greeted and names resolved again, in ms (default 1000). */
+  refreshMs?: number;
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+interface Known {
+  address: string;
+  client: grpc.Client;
+  /** Set once it answered a Hello; the id changes when the node restarts. */
+  nodeId?: string;
+  up: boolean;
+  /** This node itself, reached through one of its upstream addresses. */
+  self: boolean;
+}
+
+const HELLO_TIMEOUT_MS = 1000;
+
+export class Peers {
+  private readonly known = new Map<string, Known>();
+  private ringNodes: HashRing;
+  private byNodeId = new Map<string, Peer>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private closed = false;
+  private readonly refreshMs: number;
+
+  constructor(private readonly options: PeersOptions) {
+    this.refreshMs = options.refreshMs ?? 1000;
+    this.ringNodes = new HashRing([options.nodeId]);
+  }
+
+  /** Greets every upstream once (so the first requests already spread), then keeps refreshing. */
+  async start(): Promise<void> {
+    await this.refresh();
+    const tick = () => {
+      if (this.closed) return;
+      this.refresh().finally(() => {
+        if (!this.closed) this.timer = setTimeout(tick, this.refreshMs).unref();
+      });
+    };
+    this.timer = setTimeout(tick, this.refreshMs).unref();
+  }
+
+  /** The peer owning `key`, or undefined when this node does (or no peer is up). */
+  ownerOf(key: string): Peer | undefined {
+    const owner = this.ringNodes.owner(key);
+    return owner === this.options.nodeId ? undefined : this.byNodeId.get(owner!);
+  }
+
+  /** Node ids on the ring now (this node's included), sorted. */
+  ring(): string[] {
+    return [...this.ringNodes.nodes];
+  }
+
+  /** Peers up now (not this node). */
+  up(): Peer[] {
+    return [...this.byNodeId.values()];
+  }
+
+  /** Takes a peer off the ring after a failed dispatch, until it answers a Hello again. */
+  markDown(peer: Peer): void {
+    const k = this.known.get(peer.address);
+    if (k?.up && k.nodeId === peer.nodeId) {
+      k.up = false;
+      this.options.log?.warn({ peer: peer.address, nodeId: peer.nodeId }, 'dispatch peer left the ring (failed call)');
+      this.rebuild();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const k of this.known.values()) k.client.close();
+    this.known.clear();
+    this.byNodeId.clear();
+  }
+
+  private refresh(): Promise<void> {
+    return (this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = undefined)));
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const addresses = await resolveUpstreams(this.options.upstreams);
+    if (this.closed) return;
+    for (const address of addresses) {
+      if (!this.known.has(address)) {
+        const client = new grpc.Client(address, grpc.credentials.createInsecure());
+        this.known.set(address, { address, client, up: false, self: false });
+      }
+    }
+    for (const [address, k] of this.known) {
+      if (!addresses.includes(address)) {
+        k.client.close();
+        this.known.delete(address);
+      }
+    }
+    await Promise.all([...this.known.values()].filter((k) => !k.self).map((k) => this.greet(k)));
+    if (!this.closed) this.rebuild();
+  }
+
+  private async greet(k: Known): Promise<void> {
+    let reply: HelloReply | undefined;
+    try {
+      reply = await hello(k.client, this.options.secret);
+    } catch {
+      reply = undefined;
+    }
+    const wasUp = k.up;
+    if (reply?.nodeId === this.options.nodeId) {
+      k.self = true;
+      k.up = false;
+      k.client.close();
+      return;
+    }
+    if (reply && reply.datastore !== this.options.datastore) {
+      if (!wasUp && k.nodeId !== reply.nodeId) {
+        this.options.log?.warn(
+          { peer: k.address, datastore: reply.datastore },
+          'dispatch upstream serves another datastore: not dispatching to it',
+        );
+      }
+      k.nodeId = reply.nodeId;
+      k.up = false;
+      return;
+    }
+    k.up = reply !== undefined;
+    if (reply) k.nodeId = reply.nodeId;
+    if (k.up !== wasUp) {
+      this.options.log?.info(
+        { peer: k.address, nodeId: k.nodeId },
+        k.up ? 'dispatch peer joined the ring' : 'dispatch peer left the ring (no answer)',
+      );
+    }
+  }
+
+  private rebuild(): void {
+    const byNodeId = new Map<string, Peer>();
+    for (const k of this.known.values()) {
+      if (k.up && !k.self && k.nodeId)
+        byNodeId.set(k.nodeId, { address: k.address, nodeId: k.nodeId, client: k.client });
+    }
+    const ids = [this.options.nodeId, ...byNodeId.keys()].sort();
+    const same = ids.length === this.ringNodes.nodes.length && ids.every((id, i) => id === this.ringNodes.nodes[i]);
+    this.byNodeId = byNodeId;
+    if (!same) this.ringNodes = new HashRing(ids);
+  }
+}
+
+function hello(client: grpc.Client, secret: string): Promise<HelloReply> {
+  return new Promise((resolve, reject) => {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${secret}`);
+    client.makeUnaryRequest(
+      HELLO_PATH,
+      encode,
+      (b: Buffer) => decode<HelloReply>(b),
+      {},
+      metadata,
+      { deadline: Date.now() + HELLO_TIMEOUT_MS },
+      (err, reply) => (err || !reply ? reject(err ?? new Error('no reply')) : resolve(reply)),
+    );
+  });
+}
