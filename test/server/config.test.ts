@@ -85,6 +85,75 @@ describe('serve configuration', () => {
     expect(() => resolveServeConfig({ ...base, dispatchCacheMaxCost: '150%' })).toThrow(/at most 100%/);
   });
 
+  it('takes the fleet flags: read replicas, the dispatch cluster, metrics and tracing', () => {
+    const base = { grpcPresharedKey: ['k'] };
+    const plain = resolveServeConfig(base);
+    expect(plain.readReplicaUris).toEqual([]);
+    expect(plain.dispatch).toBeUndefined();
+    expect(plain.metricsAddr).toBeUndefined();
+    expect(plain.otel).toEqual({ provider: 'none', endpoint: undefined, sampleRatio: 0.01 });
+
+    const pg = { ...base, datastoreEngine: 'postgres', datastoreConnUri: 'postgres://p' };
+    expect(
+      resolveServeConfig({ ...pg, datastoreReadReplicaConnUri: ['postgres://r1', 'postgres://r2'] }).readReplicaUris,
+    ).toEqual(['postgres://r1', 'postgres://r2']);
+    expect(() => resolveServeConfig({ ...base, datastoreReadReplicaConnUri: ['postgres://r1'] })).toThrow(
+      /needs --datastore-engine postgres/,
+    );
+
+    const fleet = resolveServeConfig({
+      ...pg,
+      dispatchClusterEnabled: true,
+      dispatchUpstreamAddr: 'pemba-0:50053,pemba-1:50053',
+      dispatchClusterAddr: '127.0.0.1:7000',
+    });
+    expect(fleet.dispatch).toEqual({
+      addr: { host: '127.0.0.1', port: 7000 },
+      upstreams: [
+        { host: 'pemba-0', port: 50053 },
+        { host: 'pemba-1', port: 50053 },
+      ],
+      secret: 'k',
+      hedgeDelayMs: 50,
+      timeoutMs: 10_000,
+    });
+    expect(
+      resolveServeConfig({
+        ...pg,
+        dispatchClusterEnabled: true,
+        dispatchUpstreamAddr: 'a:1',
+        dispatchClusterPresharedKey: 's',
+      }).dispatch?.secret,
+    ).toBe('s');
+    expect(
+      resolveServeConfig({ ...pg, dispatchClusterEnabled: true, dispatchUpstreamAddr: 'a:1' }).dispatch?.addr,
+    ).toEqual({
+      host: '',
+      port: 50053,
+    });
+    expect(() => resolveServeConfig({ ...pg, dispatchClusterEnabled: true })).toThrow(/--dispatch-upstream-addr/);
+    expect(() => resolveServeConfig({ ...pg, dispatchClusterEnabled: true, dispatchUpstreamAddr: 'a' })).toThrow(
+      /host:port/,
+    );
+    expect(() =>
+      resolveServeConfig({
+        ...base,
+        datastoreEngine: 'memory',
+        dispatchClusterEnabled: true,
+        dispatchUpstreamAddr: 'a:1',
+      }),
+    ).toThrow(/share/);
+
+    expect(resolveServeConfig({ ...base, metricsEnabled: true }).metricsAddr).toEqual({ host: '', port: 9090 });
+    expect(() => resolveServeConfig({ ...base, otelProvider: 'zipkin' })).toThrow(/--otel-provider/);
+    expect(() => resolveServeConfig({ ...base, otelProvider: 'otlphttp' })).toThrow(/--otel-endpoint/);
+    expect(() => resolveServeConfig({ ...base, otelSampleRatio: '2' })).toThrow(/--otel-sample-ratio/);
+    expect(
+      resolveServeConfig({ ...base, otelProvider: 'otlpgrpc', otelEndpoint: 'http://c:4317', otelSampleRatio: '1' })
+        .otel,
+    ).toEqual({ provider: 'otlpgrpc', endpoint: 'http://c:4317', sampleRatio: 1 });
+  });
+
   it('names environment variables after the flags', () => {
     expect(envName('grpc-preshared-key')).toBe('PEMBA_GRPC_PRESHARED_KEY');
     expect(envName('datastore-engine')).toBe('PEMBA_DATASTORE_ENGINE');
