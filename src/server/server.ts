@@ -149,7 +149,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       const gateway = createGateway(services, { ...transport, maxBodyBytes: config.maxMessageBytes });
       const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
         if (req.url === '/healthz' && req.method === 'GET') {
-          const serving = !shutdown.signal.aborted;
+          const serving = health.serving;
           res.writeHead(serving ? 200 : 503, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify({ status: serving ? 'SERVING' : 'NOT_SERVING' }));
           return;
@@ -165,6 +165,13 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       httpAddr = { host: config.httpAddr.host, port: await listenHttp(httpServer, config.httpAddr) };
     }
 
+    health.startServing(
+      () => datastore.headRevision(),
+      (serving, error) =>
+        serving
+          ? log.info({}, 'datastore reachable again: health is SERVING')
+          : log.warn({ err: error }, 'datastore unreachable: health is NOT_SERVING'),
+    );
     log.info(
       {
         grpcAddr: formatListenAddress(grpcAddr),
