@@ -6,6 +6,7 @@
  */
 import { toFailure } from './errors.js';
 import { cancelled, deadlineExceeded, unavailable } from '../errors/index.js';
+import { startCallSpan } from '../observability/tracing.js';
 import type { Failure } from './errors.js';
 import type { CallContext, MethodHandler } from './method.js';
 
@@ -16,6 +17,18 @@ export interface CallLogger {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+}
+
+/** Which transport a call came in on. */
+export type Transport = 'grpc' | 'http';
+
+/**
+ * Told when each call starts and finishes (metrics). `longLived`: a stream that never ends by itself
+ * (Watch). `code` is the gRPC status name (OK, INVALID_ARGUMENT, ...); `seconds` the call's duration.
+ */
+export interface CallObserver {
+  callStarted(method: string, transport: Transport, longLived: boolean): void;
+  callFinished(method: string, transport: Transport, code: string, seconds: number, longLived: boolean): void;
 }
 
 export interface TransportOptions {
@@ -31,10 +44,17 @@ export interface TransportOptions {
    */
   cutoff?: AbortSignal;
   log: CallLogger;
+  /** Told of every call's start and outcome (metrics); absent: nothing is measured. */
+  observer?: CallObserver;
 }
 
 export interface Call {
   ctx: CallContext;
+  /**
+   * Runs `fn` (the handler and everything it awaits) inside the call's trace span, when tracing is
+   * on; otherwise just calls it.
+   */
+  run<T>(fn: () => T): T;
   /** Why the call was aborted, as the error to report (if the client is still there). */
   abortError(): unknown;
   /** Logs the outcome and releases timers; returns the failure, if any, to send. */
@@ -48,13 +68,16 @@ export function startCall(
   clientDeadline: number | undefined,
   /** Registers the callback to run when the client goes away (cancels or disconnects). */
   onClientGone: (gone: () => void) => void,
+  transport: Transport = 'grpc',
+  /** Reads a request header (gRPC metadata or HTTP header): the trace context the client sent. */
+  header?: (name: string) => string | undefined,
 ): Call {
   const controller = new AbortController();
   const abort = (reason: unknown) => {
     if (!controller.signal.aborted) controller.abort(reason);
   };
   const started = Date.now();
-  const longLived = handler.kind === 'serverStream' && handler.longLived;
+  const longLived = handler.kind === 'serverStream' && handler.longLived === true;
   const untimed = longLived || (handler.kind !== 'unary' && handler.bulk === true);
   const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
   const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
@@ -74,28 +97,53 @@ export function startCall(
   if (options.cutoff?.aborted) onCutoff();
   else options.cutoff?.addEventListener('abort', onCutoff, { once: true });
   onClientGone(() => abort(cancelled(`${method}: the client cancelled the call`)));
+  // Observability, each free when off: no observer, and no tracer provider registered.
+  const observer = options.observer;
+  const startedPrecise = observer ? performance.now() : 0;
+  observer?.callStarted(method, transport, longLived);
+  const span = startCallSpan(method, transport, header);
+  let finished = false;
 
   return {
     ctx: { signal: controller.signal },
+    run: span ? span.run : runDirectly,
     abortError: () => controller.signal.reason,
     finish(error?: unknown) {
       clearTimeout(timer);
       options.shutdown.removeEventListener('abort', onShutdown);
       options.cutoff?.removeEventListener('abort', onCutoff);
       const ms = Date.now() - started;
+      const first = !finished;
+      finished = true;
       if (error === undefined) {
         options.log.debug({ method, ms, code: 'OK' }, 'call finished');
+        if (first) {
+          observer?.callFinished(method, transport, 'OK', (performance.now() - startedPrecise) / 1000, longLived);
+          span?.end(0, 'OK');
+        }
         abort(CALL_FINISHED);
         return undefined;
       }
       const failure = toFailure(error);
       if (failure.unexpected) options.log.error({ method, ms, err: error }, 'call failed unexpectedly');
       else options.log.debug({ method, ms, code: failure.codeName, reason: failure.reason }, 'call failed');
+      if (first) {
+        observer?.callFinished(
+          method,
+          transport,
+          failure.codeName,
+          (performance.now() - startedPrecise) / 1000,
+          longLived,
+        );
+        span?.end(failure.code, failure.codeName, error, failure.unexpected);
+      }
       abort(error);
       return failure;
     },
   };
 }
+
+const runDirectly = <T>(fn: () => T): T => fn();
 
 /**
  * What a unary or client-streaming call answers: the handler's result, or the abort reason as soon

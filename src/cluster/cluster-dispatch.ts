@@ -1,5 +1,5 @@
 /**
- * Check sub-problems sent to the node that owns them on the ring (see engine/remote-dispatch.ts).
+ * Sub-problems sent to the node that owns them on the ring (see engine/remote-dispatch.ts).
  * A remote dispatch has a deadline and never fails the request: a transport failure (the node died, is
  * leaving, refused the secret) takes the owner off the ring and evaluates here instead; an owner slower
  * than the hedging delay gets a local evaluation raced against it, and the first answer wins. Errors the
@@ -8,10 +8,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { dispatchedError } from '../errors/index.js';
-import type { CheckSubproblem, RemoteDispatch, RemoteOwner, SubproblemOutcome } from '../engine/remote-dispatch.js';
+import type { RemoteDispatch, RemoteOwner } from '../engine/remote-dispatch.js';
 import type { Peer, Peers } from './peers.js';
-import type { CheckReply } from './protocol.js';
-import { CHECK_PATH, decode, encode, outcomeOf, toMessage } from './protocol.js';
+import type { ErrorReply } from './protocol.js';
+import { decode, encode, KINDS, SERVICE } from './protocol.js';
 
 export type DispatchKind = 'local' | 'remote' | 'remote_failed' | 'hedged';
 
@@ -25,6 +25,14 @@ export interface ClusterDispatchOptions {
   timeoutMs: number;
   /** Told how each remote-owned sub-problem was answered (metrics). */
   onDispatch?: (kind: DispatchKind) => void;
+}
+
+/** What a span says about a sub-problem. */
+interface Named {
+  type: string;
+  id: string;
+  relation: string;
+  depth: number;
 }
 
 /** A remote call that did not reach an answer (as opposed to an error the owner's evaluation raised). */
@@ -45,25 +53,47 @@ export class ClusterDispatch implements RemoteDispatch {
     }
     let owner = this.owners.get(peer);
     if (!owner) {
-      owner = { check: (problem, local, signal) => this.check(peer, problem, local, signal) };
+      const { check, subjects } = KINDS;
+      owner = {
+        check: (problem, local, signal) =>
+          this.dispatch(
+            peer,
+            check.method,
+            check.toMessage(this.options.datastore, problem),
+            problem,
+            check.fromReply,
+            local,
+            signal,
+          ),
+        subjects: (problem, local, signal) =>
+          this.dispatch(
+            peer,
+            subjects.method,
+            subjects.toMessage(this.options.datastore, problem),
+            problem,
+            subjects.fromReply,
+            local,
+            signal,
+          ),
+      };
       this.owners.set(peer, owner);
     }
     return owner;
   }
 
-  private async check(
+  private async dispatch<R, O>(
     peer: Peer,
-    problem: CheckSubproblem,
-    local: (signal: AbortSignal) => Promise<SubproblemOutcome>,
+    method: string,
+    message: unknown,
+    problem: Named,
+    fromReply: (reply: R) => O,
+    local: (signal: AbortSignal) => Promise<O>,
     signal: AbortSignal | undefined,
-  ): Promise<SubproblemOutcome> {
+  ): Promise<O> {
     const { onDispatch, hedgeDelayMs } = this.options;
     const remoteAbort = new AbortController();
-    const remote = this.send(
-      peer,
-      problem,
-      signal ? AbortSignal.any([signal, remoteAbort.signal]) : remoteAbort.signal,
-    );
+    const remoteSignal = signal ? AbortSignal.any([signal, remoteAbort.signal]) : remoteAbort.signal;
+    const remote = this.send(peer, method, message, problem, fromReply, remoteSignal);
     const first = await Promise.race([settle(remote), delay(hedgeDelayMs, signal)]);
     if (first === 'late') {
       // A slow owner: evaluate here too; whichever answers first wins, and the other is stopped.
@@ -89,9 +119,16 @@ export class ClusterDispatch implements RemoteDispatch {
   }
 
   /** One remote call, its span and trace context, its deadline; rejects with TransportFailure unless answered. */
-  private send(peer: Peer, problem: CheckSubproblem, signal: AbortSignal): Promise<SubproblemOutcome> {
+  private send<R, O>(
+    peer: Peer,
+    method: string,
+    message: unknown,
+    problem: Named,
+    fromReply: (reply: R) => O,
+    signal: AbortSignal,
+  ): Promise<O> {
     return tracer.startActiveSpan(
-      'dispatch.check',
+      method === 'Check' ? 'dispatch.check' : 'dispatch.lookup_subjects',
       {
         kind: SpanKind.CLIENT,
         attributes: {
@@ -106,13 +143,13 @@ export class ClusterDispatch implements RemoteDispatch {
         const carrier: Record<string, string> = {};
         propagation.inject(otelContext.active(), carrier);
         for (const [k, v] of Object.entries(carrier)) metadata.set(k, v);
-        return new Promise<SubproblemOutcome>((resolve, reject) => {
+        return new Promise<O>((resolve, reject) => {
           if (signal.aborted) return reject(new TransportFailure('aborted before sending'));
           const call = peer.client.makeUnaryRequest(
-            CHECK_PATH,
+            `/${SERVICE}/${method}`,
             encode,
-            (b: Buffer) => decode<CheckReply>(b),
-            toMessage(this.options.datastore, problem),
+            (b: Buffer) => decode<R | ErrorReply>(b),
+            message,
             metadata,
             { deadline: Date.now() + this.options.timeoutMs },
             (err, reply) => {
@@ -123,11 +160,11 @@ export class ClusterDispatch implements RemoteDispatch {
                 return reject(new TransportFailure(err?.message ?? 'no reply'));
               }
               span.end();
-              if ('error' in reply) {
+              if (typeof reply === 'object' && reply !== null && 'error' in reply) {
                 const e = reply.error;
                 return reject(dispatchedError(e.code, e.message, e.reason, e.metadata));
               }
-              resolve(outcomeOf(reply));
+              resolve(fromReply(reply as R));
             },
           );
           const cancel = () => call.cancel();
@@ -159,10 +196,10 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<'late'> {
  * The first of the remote and the local answer; a remote transport failure waits for the local one, and
  * an error either raises (the evaluation's own) is the answer.
  */
-function firstAnswer(remote: Promise<SubproblemOutcome>, here: Promise<SubproblemOutcome>): Promise<SubproblemOutcome> {
+function firstAnswer<O>(remote: Promise<O>, here: Promise<O>): Promise<O> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const win = (v: SubproblemOutcome) => {
+    const win = (v: O) => {
       if (settled) return;
       settled = true;
       resolve(v);

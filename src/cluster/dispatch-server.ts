@@ -9,16 +9,16 @@ import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { PembaError } from '../errors/index.js';
-import type { CheckSubproblem, SubproblemOutcome } from '../engine/remote-dispatch.js';
-import type { CheckMessage, CheckReply, HelloReply } from './protocol.js';
-import { authorizationOf, decode, encode, fromMessage, raw, SERVICE, toReply } from './protocol.js';
+import type { SubproblemEvaluator } from './evaluate.js';
+import type { HelloReply } from './protocol.js';
+import { authorizationOf, decode, encode, KINDS, raw, SERVICE } from './protocol.js';
 
 export interface DispatchServiceOptions {
   nodeId: string;
   datastore: string;
   secret: string;
-  /** Evaluates one sub-problem here. */
-  evaluate(problem: CheckSubproblem, signal: AbortSignal): Promise<SubproblemOutcome>;
+  /** Evaluates sub-problems here. */
+  evaluate: SubproblemEvaluator;
 }
 
 /** Errors that are the evaluation's answer wherever it runs, so the caller raises them rather than retrying. */
@@ -43,63 +43,74 @@ export function addDispatchService(server: grpc.Server, options: DispatchService
   });
   const unauthenticated = { code: grpc.status.UNAUTHENTICATED, details: 'invalid dispatch secret' };
 
+  /** One kind of sub-problem: decoded after the secret is checked, evaluated in the caller's trace. */
+  const serve =
+    <P extends { type: string; id: string; relation: string; depth: number }, O>(
+      spanName: string,
+      fromMessage: (message: never) => P,
+      evaluate: (problem: P, signal: AbortSignal) => Promise<O>,
+      toReply: (outcome: O) => unknown,
+    ) =>
+    (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      if (!authorized(call.metadata)) return callback(unauthenticated);
+      let problem: P;
+      try {
+        const message = decode<{ datastore?: unknown }>(call.request);
+        if (message?.datastore !== options.datastore) {
+          return callback({ code: grpc.status.FAILED_PRECONDITION, details: 'this node serves another datastore' });
+        }
+        problem = fromMessage(message as never);
+      } catch {
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed dispatch message' });
+      }
+      const controller = new AbortController();
+      call.on('cancelled', () => controller.abort(new Error('dispatch cancelled by its caller')));
+      const carrier: Record<string, string> = {};
+      for (const key of ['traceparent', 'tracestate']) {
+        const v = call.metadata.get(key)[0];
+        if (typeof v === 'string') carrier[key] = v;
+      }
+      const attributes = {
+        'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
+        'pemba.dispatch.depth': problem.depth,
+      };
+      otelContext.with(propagation.extract(ROOT_CONTEXT, carrier), () =>
+        tracer.startActiveSpan(spanName, { kind: SpanKind.SERVER, attributes }, (span) => {
+          evaluate(problem, controller.signal).then(
+            (outcome) => {
+              span.end();
+              callback(null, toReply(outcome));
+            },
+            (error: unknown) => {
+              span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+              span.end();
+              if (error instanceof PembaError && DETERMINISTIC.has(error.code)) {
+                const { code, message, reason, metadata } = error;
+                return callback(null, { error: { code, message, reason, metadata } });
+              }
+              callback({ code: grpc.status.UNAVAILABLE, details: `dispatch failed: ${(error as Error)?.message}` });
+            },
+          );
+        }),
+      );
+    };
+
+  const { check, subjects } = KINDS;
+  const evaluator = options.evaluate;
   server.addService(
-    { Check: method('Check'), Hello: method('Hello') },
+    { Hello: method('Hello'), [check.method]: method(check.method), [subjects.method]: method(subjects.method) },
     {
       Hello(call: grpc.ServerUnaryCall<Buffer, HelloReply>, callback: grpc.sendUnaryData<HelloReply>) {
         if (!authorized(call.metadata)) return callback(unauthenticated);
         callback(null, { nodeId: options.nodeId, datastore: options.datastore });
       },
-      Check(call: grpc.ServerUnaryCall<Buffer, CheckReply>, callback: grpc.sendUnaryData<CheckReply>) {
-        if (!authorized(call.metadata)) return callback(unauthenticated);
-        let problem: CheckSubproblem;
-        try {
-          const message = decode<CheckMessage>(call.request);
-          if (message.datastore !== options.datastore) {
-            return callback({ code: grpc.status.FAILED_PRECONDITION, details: 'this node serves another datastore' });
-          }
-          problem = fromMessage(message);
-        } catch {
-          return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed dispatch message' });
-        }
-        const controller = new AbortController();
-        call.on('cancelled', () => controller.abort(new Error('dispatch cancelled by its caller')));
-        const carrier: Record<string, string> = {};
-        for (const key of ['traceparent', 'tracestate']) {
-          const v = call.metadata.get(key)[0];
-          if (typeof v === 'string') carrier[key] = v;
-        }
-        const parent = propagation.extract(ROOT_CONTEXT, carrier);
-        otelContext.with(parent, () =>
-          tracer.startActiveSpan(
-            'dispatch.serve_check',
-            {
-              kind: SpanKind.SERVER,
-              attributes: {
-                'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
-                'pemba.dispatch.depth': problem.depth,
-              },
-            },
-            (span) => {
-              options.evaluate(problem, controller.signal).then(
-                (outcome) => {
-                  span.end();
-                  callback(null, toReply(outcome));
-                },
-                (error: unknown) => {
-                  span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-                  span.end();
-                  if (error instanceof PembaError && DETERMINISTIC.has(error.code)) {
-                    const { code, message, reason, metadata } = error;
-                    return callback(null, { error: { code, message, reason, metadata } });
-                  }
-                  callback({ code: grpc.status.UNAVAILABLE, details: `dispatch failed: ${(error as Error)?.message}` });
-                },
-              );
-            },
-          ),
-        );
-      },
+      [check.method]: serve('dispatch.serve_check', check.fromMessage, (p, s) => evaluator.check(p, s), check.toReply),
+      [subjects.method]: serve(
+        'dispatch.serve_lookup_subjects',
+        subjects.fromMessage,
+        (p, s) => evaluator.subjects(p, s),
+        subjects.toReply,
+      ),
     },
   );
 }

@@ -28,7 +28,13 @@ import { SubjectLookup } from './lookup-subjects.js';
 import type { Membership } from './membership.js';
 import { NestedGroupIndex, type BudgetExceeded, type NestedGroupIndexStats } from './nested-group-index.js';
 import { sortPaced } from './paced-sort.js';
-import type { CheckSubproblem, RemoteDispatch, SubproblemOutcome } from './remote-dispatch.js';
+import type {
+  CheckSubproblem,
+  RemoteDispatch,
+  SubjectsOutcome,
+  SubjectsSubproblem,
+  SubproblemOutcome,
+} from './remote-dispatch.js';
 import { RequestReader } from './request-reader.js';
 
 export interface EngineOptions {
@@ -247,7 +253,17 @@ export class Engine {
     const reader = new RequestReader(snapshot, query.signal);
     const caveats = new CaveatEvaluator(schema, query.context);
     const { subjectType, subjectRelation } = query;
-    const lookup = new SubjectLookup(schema, reader, subjectType, subjectRelation, caveats, this.maxDepth, this.index);
+    const lookup = new SubjectLookup({
+      schema,
+      reader,
+      subjectType,
+      subjectRelation,
+      caveats,
+      context: query.context,
+      maxDepth: this.maxDepth,
+      index: this.index,
+      remote: this.remote,
+    });
     const set = await lookup.lookup(query.resource, query.permission);
     const byId = (a: FoundSubject, b: FoundSubject) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     const subjects = await sortPaced([...set.concrete], byId, reader);
@@ -270,6 +286,28 @@ export class Engine {
       path: problem.path,
     });
     return checker.owned(problem.type, problem.id, problem.relation, problem.depth);
+  }
+
+  /** A LookupSubjects step another node sent here (see remote-dispatch.ts); the caller has made `snapshot` ready. */
+  async subjectsSubproblem(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    problem: SubjectsSubproblem,
+    signal?: AbortSignal,
+  ): Promise<SubjectsOutcome> {
+    const lookup = new SubjectLookup({
+      schema,
+      reader: new RequestReader(snapshot, signal),
+      subjectType: problem.subjectType,
+      subjectRelation: problem.subjectRelation,
+      caveats: new CaveatEvaluator(schema, problem.context),
+      context: problem.context,
+      maxDepth: this.maxDepth,
+      index: this.index,
+      remote: this.remote,
+      dispatched: { path: problem.path },
+    });
+    return lookup.owned(problem.type, problem.id, problem.relation, problem.depth);
   }
 
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */

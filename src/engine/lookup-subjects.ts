@@ -7,7 +7,8 @@ import type { CompiledSchema, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
-import type { RequestReader } from './request-reader.js';
+import { RequestReader } from './request-reader.js';
+import type { RemoteDispatch } from './remote-dispatch.js';
 import { maxDepthExceeded } from '../errors/index.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import { SubjectSet } from './subject-set.js';
@@ -20,46 +21,123 @@ interface Evaluation {
   cut: number;
 }
 
-export class SubjectLookup {
-  private readonly memo = new CycleCutMemo<Evaluation>();
+export interface SubjectLookupOptions {
+  schema: CompiledSchema;
+  reader: RequestReader;
+  subjectType: string;
+  /** `...` for plain subjects. */
+  subjectRelation: string;
+  caveats: CaveatEvaluator;
+  /** The request's caveat context (sent along with steps dispatched to other nodes). */
+  context?: Record<string, unknown>;
+  maxDepth: number;
+  index?: NestedGroupIndex;
+  /** Other nodes that own steps to other objects (none: every step is evaluated here). */
+  remote?: RemoteDispatch;
+  /** Evaluating a step dispatched from elsewhere: its caller's path. */
+  dispatched?: { path: [string, number][] };
+}
 
-  constructor(
-    private readonly schema: CompiledSchema,
-    private readonly reader: RequestReader,
-    private readonly subjectType: string,
-    /** `...` for plain subjects. */
-    private readonly subjectRelation: string,
-    private readonly caveats: CaveatEvaluator,
-    private readonly maxDepth: number,
-    private readonly index?: NestedGroupIndex,
-  ) {}
+export class SubjectLookup {
+  private readonly memo: CycleCutMemo<Evaluation>;
+  private readonly schema: CompiledSchema;
+  private readonly reader: RequestReader;
+  private readonly subjectType: string;
+  private readonly subjectRelation: string;
+  private readonly caveats: CaveatEvaluator;
+  private readonly maxDepth: number;
+  private readonly index: NestedGroupIndex | undefined;
+  private readonly remote: RemoteDispatch | undefined;
+  /** What, besides the userset, names a step's owner: the subject type and the context. */
+  private readonly routeSuffix: string;
+
+  constructor(private readonly options: SubjectLookupOptions) {
+    this.memo = new CycleCutMemo(options.dispatched?.path);
+    this.schema = options.schema;
+    this.reader = options.reader;
+    this.subjectType = options.subjectType;
+    this.subjectRelation = options.subjectRelation;
+    this.caveats = options.caveats;
+    this.maxDepth = options.maxDepth;
+    this.index = options.index;
+    this.remote = options.remote;
+    this.routeSuffix = options.remote
+      ? `@subjects:${options.subjectType}#${options.subjectRelation}|${JSON.stringify(options.context ?? {})}`
+      : '';
+  }
 
   async lookup(resource: ObjectRef, permission: string): Promise<SubjectSet> {
     return (await this.userset(resource.type, resource.id, permission, 0)).set;
   }
 
-  private async userset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+  /** A step dispatched here from another node: its key is already on the path the lookup was given. */
+  owned(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    return this.evaluate(type, id, relation, depth);
+  }
+
+  /**
+   * `shared`: a step to another object (an arrow, a subject set), which its owner on the ring evaluates;
+   * a permission's own relations are part of its evaluation.
+   */
+  private async userset(
+    type: string,
+    id: string,
+    relation: string,
+    depth: number,
+    shared = false,
+  ): Promise<Evaluation> {
     // Usersets answered from the memo read nothing: pace them here too.
     if (this.reader.due()) await this.reader.pause();
-    const e = await this.evaluateUserset(type, id, relation, depth);
+    const e = await this.evaluateUserset(type, id, relation, depth, shared);
     // A userset of the requested kind is its own subject (Check says `g#member` has `g#member`).
     if (type !== this.subjectType || relation !== this.subjectRelation || e.set.concrete.has(id)) return e;
     return { set: e.set.union(new SubjectSet(new Map([[id, MEMBER]]))), cut: e.cut };
   }
 
-  private async evaluateUserset(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+  private async evaluateUserset(
+    type: string,
+    id: string,
+    relation: string,
+    depth: number,
+    shared: boolean,
+  ): Promise<Evaluation> {
     const key = `${type}:${id}#${relation}`;
     return this.memo.run(
       key,
       depth,
       (cutAt) => ({ set: SubjectSet.empty(), cut: cutAt }),
       async () => {
-        if (depth > this.maxDepth) throw maxDepthExceeded(`lookup of subjects of ${key}`, this.maxDepth);
-        const definition = this.schema.definitions.get(type)?.relations.get(relation);
-        if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
-        return this.rewrite(definition.rewrite, type, id, relation, depth);
+        const owner = shared ? this.remote?.ownerOf(key + this.routeSuffix) : undefined;
+        if (!owner) return this.evaluate(type, id, relation, depth);
+        const path = this.memo.path();
+        const problem = {
+          revision: this.reader.snapshot.revision,
+          type,
+          id,
+          relation,
+          subjectType: this.subjectType,
+          subjectRelation: this.subjectRelation,
+          context: this.options.context,
+          depth,
+          path,
+        };
+        const local = (signal: AbortSignal) =>
+          new SubjectLookup({
+            ...this.options,
+            reader: new RequestReader(this.reader.snapshot, signal),
+            dispatched: { path },
+          }).owned(type, id, relation, depth);
+        return owner.subjects(problem, local, this.reader.signal);
       },
     );
+  }
+
+  private async evaluate(type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
+    const key = `${type}:${id}#${relation}`;
+    if (depth > this.maxDepth) throw maxDepthExceeded(`lookup of subjects of ${key}`, this.maxDepth);
+    const definition = this.schema.definitions.get(type)?.relations.get(relation);
+    if (!definition) return { set: SubjectSet.empty(), cut: Infinity };
+    return this.rewrite(definition.rewrite, type, id, relation, depth);
   }
 
   private async rewrite(rw: Rewrite, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
@@ -119,7 +197,7 @@ export class SubjectLookup {
       if (s.relation === ELLIPSIS || isEdge(s)) continue;
       const granted = this.caveats.of(r);
       if (granted.kind === 'not-member') continue;
-      const e = await this.userset(s.type, s.id, s.relation, depth + 1);
+      const e = await this.userset(s.type, s.id, s.relation, depth + 1, true);
       cut = Math.min(cut, e.cut);
       sets.push(e.set.restrict(granted));
     }
@@ -142,7 +220,7 @@ export class SubjectLookup {
         if (rw.mode === 'all') return { set: SubjectSet.empty(), cut };
         continue;
       }
-      const e = await this.userset(o.type, o.id, rw.computed, depth + 1);
+      const e = await this.userset(o.type, o.id, rw.computed, depth + 1, true);
       cut = Math.min(cut, e.cut);
       sets.push(e.set.restrict(o.via));
     }

@@ -23,6 +23,14 @@ import { addDispatchService } from '../cluster/dispatch-server.js';
 import { subproblemEvaluator } from '../cluster/evaluate.js';
 import { Peers } from '../cluster/peers.js';
 import { openDatastore } from '../datastore/factory.js';
+import { PostgresDatastore } from '../datastore/postgres/datastore.js';
+import {
+  instrumentDatastore,
+  Metrics,
+  startMetricsServer,
+  startTracing,
+  tracingEnabled,
+} from '../observability/index.js';
 import { Pemba } from '../pemba.js';
 import { PresharedKeys } from './auth.js';
 import type { ListenAddress, ServeConfig } from './config.js';
@@ -37,6 +45,8 @@ export interface RunningServer {
   httpAddr?: ListenAddress;
   /** The dispatch port actually bound, when the dispatch cluster is enabled. */
   dispatchAddr?: ListenAddress;
+  /** Where /metrics is served, when metrics are enabled. */
+  metricsAddr?: ListenAddress;
   /** This node's id on the dispatch ring (random per process). */
   nodeId: string;
   /** The dispatch ring and its peers, when the dispatch cluster is enabled. */
@@ -55,13 +65,22 @@ export interface StartOptions {
 export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel, config.logFormat);
   const keys = new PresharedKeys(config.presharedKeys);
-  const datastore = await openDatastore({
+  const tracing = await startTracing({
+    provider: config.otel.provider,
+    endpoint: config.otel.endpoint,
+    sampleRatio: config.otel.sampleRatio,
+    serviceName: 'pemba',
+  });
+  const metrics = config.metricsAddr ? new Metrics() : undefined;
+  const opened = await openDatastore({
     engine: config.datastoreEngine,
     connUri: config.datastoreConnUri,
     gcWindowMs: config.datastoreGcWindowMs,
     quantizationMs: config.datastoreQuantizationMs,
     readReplicaUris: config.readReplicaUris,
   });
+  // Timed and traced only when someone is looking (the wrapper costs a little on every read).
+  const datastore = metrics || tracingEnabled() ? instrumentDatastore(opened, metrics?.datastore) : opened;
   const nodeId = randomUUID();
   const peers =
     config.dispatch &&
@@ -80,6 +99,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       secret: config.dispatch.secret,
       hedgeDelayMs: config.dispatch.hedgeDelayMs,
       timeoutMs: config.dispatch.timeoutMs,
+      onDispatch: metrics && ((kind) => metrics.dispatched(kind)),
     });
   const pemba = await Pemba.open({
     datastore,
@@ -100,7 +120,22 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     shutdown: shutdown.signal,
     cutoff: cutoff.signal,
     log,
+    observer: metrics,
   };
+  /** The newest head the health probe saw: how far behind it the nested-group index is. */
+  let lastHead: bigint | undefined;
+  metrics?.setSources({
+    dispatchCache: () => pemba.dispatchStats(),
+    indexLag: () => {
+      const index = pemba.nestedGroupIndexStats();
+      if (!index || lastHead === undefined || index.status !== 'live') return undefined;
+      return Number(lastHead > index.revision ? lastHead - index.revision : 0n);
+    },
+    replicas: () =>
+      opened instanceof PostgresDatastore && config.readReplicaUris.length > 0
+        ? { replicas: opened.replicaStats(), primaryReads: opened.primaryReads() }
+        : undefined,
+  });
   const services = apiServices(pemba, config.limits);
 
   const grpcServer = new grpc.Server({
@@ -165,8 +200,10 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       httpAddr = { host: config.httpAddr.host, port: await listenHttp(httpServer, config.httpAddr) };
     }
 
+    const metricsServer =
+      metrics && config.metricsAddr ? await startMetricsServer(metrics, config.metricsAddr) : undefined;
     health.startServing(
-      () => datastore.headRevision(),
+      async () => (lastHead = await datastore.headRevision()),
       (serving, error) =>
         serving
           ? log.info({}, 'datastore reachable again: health is SERVING')
@@ -178,6 +215,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         grpcTls: !!config.grpcTls,
         httpAddr: httpAddr && formatListenAddress(httpAddr),
         dispatchAddr: dispatchAddr && formatListenAddress(dispatchAddr),
+        metricsAddr: metricsServer && formatListenAddress({ host: config.metricsAddr!.host, port: metricsServer.port }),
         dispatchRing: peers?.ring(),
         nodeId,
         datastoreEngine: config.datastoreEngine,
@@ -215,10 +253,22 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         peers?.close();
         dispatchServer?.forceShutdown();
         await pemba.close();
+        await metricsServer?.close();
+        await tracing.shutdown();
         log.info({}, 'stopped');
       })());
-    return { pemba, grpcAddr, httpAddr, dispatchAddr, nodeId, peers, close };
+    return {
+      pemba,
+      grpcAddr,
+      httpAddr,
+      dispatchAddr,
+      metricsAddr: metricsServer && { host: config.metricsAddr!.host, port: metricsServer.port },
+      nodeId,
+      peers,
+      close,
+    };
   } catch (error) {
+    await tracing.shutdown();
     peers?.close();
     dispatchServer?.forceShutdown();
     grpcServer.forceShutdown();

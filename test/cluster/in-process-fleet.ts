@@ -7,10 +7,10 @@
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import type { RemoteDispatch, RemoteOwner } from '../../src/engine/remote-dispatch.js';
-import { subproblemEvaluator } from '../../src/cluster/evaluate.js';
+import { subproblemEvaluator, type SubproblemEvaluator } from '../../src/cluster/evaluate.js';
 import { HashRing } from '../../src/cluster/ring.js';
-import type { CheckReply, CheckMessage } from '../../src/cluster/protocol.js';
-import { fromMessage, outcomeOf, toMessage, toReply } from '../../src/cluster/protocol.js';
+import type { ErrorReply } from '../../src/cluster/protocol.js';
+import { KINDS } from '../../src/cluster/protocol.js';
 import { dispatchedError, PembaError } from '../../src/errors/index.js';
 import { Pemba, type PembaOptions } from '../../src/pemba.js';
 
@@ -31,30 +31,50 @@ export async function openInProcessFleet(
 ): Promise<InProcessFleet> {
   const ids = Array.from({ length: size }, (_, i) => `node-${i}`);
   const ring = new HashRing(ids);
-  const evaluators: ReturnType<typeof subproblemEvaluator>[] = [];
+  const evaluators: SubproblemEvaluator[] = [];
   const fleet = { remote: 0 } as InProcessFleet;
+  /** Through the wire format both ways, as the dispatch port does; errors the evaluation raises cross as replies. */
+  async function send<P, O>(
+    kind: (typeof KINDS)['check' | 'subjects'],
+    owner: string,
+    problem: P,
+    signal: AbortSignal | undefined,
+  ): Promise<O> {
+    fleet.remote++;
+    const k = kind as unknown as {
+      toMessage(d: string, p: P): unknown;
+      fromMessage(m: unknown): P;
+      toReply(o: O): unknown;
+      fromReply(r: unknown): O;
+    };
+    const evaluator = evaluators[ids.indexOf(owner)];
+    const evaluate = (kind.method === 'Check' ? evaluator.check : evaluator.subjects) as (
+      p: P,
+      s: AbortSignal,
+    ) => Promise<O>;
+    let reply: unknown;
+    try {
+      const outcome = await evaluate(
+        k.fromMessage(wire(k.toMessage(datastore.id, problem))),
+        signal ?? new AbortController().signal,
+      );
+      reply = k.toReply(outcome);
+    } catch (e) {
+      if (!(e instanceof PembaError)) throw e;
+      reply = { error: { code: e.code, message: e.message, reason: e.reason, metadata: e.metadata } };
+    }
+    const back = wire(reply) as ErrorReply | object;
+    if ('error' in back)
+      throw dispatchedError(back.error.code, back.error.message, back.error.reason, back.error.metadata);
+    return k.fromReply(back);
+  }
   const dispatchFor = (self: string): RemoteDispatch => ({
     ownerOf(key): RemoteOwner | undefined {
       const owner = ring.owner(key)!;
       if (owner === self) return undefined;
       return {
-        async check(problem, _local, signal) {
-          fleet.remote++;
-          const message = wire<CheckMessage>(toMessage(datastore.id, problem));
-          let reply: CheckReply;
-          try {
-            reply = toReply(
-              await evaluators[ids.indexOf(owner)](fromMessage(message), signal ?? new AbortController().signal),
-            );
-          } catch (e) {
-            if (!(e instanceof PembaError)) throw e;
-            reply = { error: { code: e.code, message: e.message, reason: e.reason, metadata: e.metadata } };
-          }
-          const back = wire(reply);
-          if ('error' in back)
-            throw dispatchedError(back.error.code, back.error.message, back.error.reason, back.error.metadata);
-          return outcomeOf(back);
-        },
+        check: (problem, _local, signal) => send(KINDS.check, owner, problem, signal),
+        subjects: (problem, _local, signal) => send(KINDS.subjects, owner, problem, signal),
       };
     },
   });

@@ -45,8 +45,20 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
   const impl: UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(service.handlers)) {
     const method = `${service.type.typeName}/${name}`;
-    const start = (call: { getDeadline(): Deadline; on(event: 'cancelled', gone: () => void): unknown }) =>
-      startCall(method, handler, options, deadlineOf(call.getDeadline()), (gone) => call.on('cancelled', gone));
+    const start = (call: {
+      getDeadline(): Deadline;
+      on(event: 'cancelled', gone: () => void): unknown;
+      metadata: Metadata;
+    }) =>
+      startCall(
+        method,
+        handler,
+        options,
+        deadlineOf(call.getDeadline()),
+        (gone) => call.on('cancelled', gone),
+        'grpc',
+        (name) => metadataValue(call.metadata, name),
+      );
     if (handler.kind === 'unary') {
       const fn: handleUnaryCall<object, object> = (call, callback) => {
         const c = start(call);
@@ -56,14 +68,14 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     } else if (handler.kind === 'serverStream') {
       const fn: handleServerStreamingCall<object, object> = (call) => {
         const c = start(call);
-        (async () => {
+        c.run(async () => {
           // Headers once the stream has begun: an error before that is the call's status alone.
           const messages = await raceAbort(begin(handler.run(call.request, c.ctx), handler.longLived), c.ctx.signal);
           call.sendMetadata(new Metadata());
           for await (const message of abortable(messages, c.ctx.signal)) {
             if (!call.write(message)) await raceAbort(once(call, 'drain'), c.ctx.signal);
           }
-        })().then(
+        }).then(
           () => {
             c.finish();
             call.end();
@@ -96,7 +108,7 @@ function answer(
   run: () => Promise<object>,
 ): void {
   Promise.resolve()
-    .then(run)
+    .then(() => c.run(run))
     .then(
       (response) => {
         c.finish();
@@ -104,6 +116,13 @@ function answer(
       },
       (error) => callback(toServiceError(c.finish(error)!)),
     );
+}
+
+/** A metadata value as text (a trace header): undefined when absent. */
+function metadataValue(metadata: Metadata, name: string): string | undefined {
+  const values = metadata.get(name);
+  if (values.length === 0) return undefined;
+  return values.length === 1 ? String(values[0]) : values.map(String).join(',');
 }
 
 function deadlineOf(d: Deadline): number | undefined {

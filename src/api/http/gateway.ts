@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IMessageType, JsonValue } from '@protobuf-ts/runtime';
 import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
-import type { TransportOptions } from '../call.js';
+import type { Call, TransportOptions } from '../call.js';
 import { httpStatusOf, toFailure, toJsonError } from '../errors.js';
 import type { Failure } from '../errors.js';
 import { invalidArgument, notFound, unimplemented } from '../../errors/index.js';
@@ -63,13 +63,31 @@ export function createGateway(
   };
 }
 
-async function serve(route: Route, req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
+function serve(route: Route, req: IncomingMessage, res: ServerResponse, options: GatewayOptions): Promise<void> {
   const { handler } = route;
-  const c = startCall(route.method, handler, options, undefined, (gone) =>
-    res.on('close', () => {
-      if (!res.writableFinished) gone();
-    }),
+  const c = startCall(
+    route.method,
+    handler,
+    options,
+    undefined,
+    (gone) =>
+      res.on('close', () => {
+        if (!res.writableFinished) gone();
+      }),
+    'http',
+    (name) => headerValue(req, name),
   );
+  return c.run(() => respond(route, c, req, res, options));
+}
+
+async function respond(
+  route: Route,
+  c: Call,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: GatewayOptions,
+): Promise<void> {
+  const { handler } = route;
   let streaming = false;
   try {
     options.authenticate(req.headers.authorization);
@@ -105,6 +123,12 @@ async function serve(route: Route, req: IncomingMessage, res: ServerResponse, op
     if (streaming) return void res.end(JSON.stringify({ error: toJsonError(f) }) + '\n');
     sendError(res, f, error instanceof BodyTooLarge ? error.httpStatus : undefined);
   }
+}
+
+/** A request header as text (a trace header): undefined when absent. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 function sendError(res: ServerResponse, f: Failure, status = httpStatusOf(f.code)): void {
