@@ -41,6 +41,16 @@ interface Known {
 
 const HELLO_TIMEOUT_MS = 1000;
 
+/**
+ * grpc-js backs off reconnecting to an address up to 120 s, and fails calls at once until the backoff
+ * runs out, even once the node is back: a node down for a minute would rejoin a minute late. Keep the
+ * backoff below the greeting interval, so a node that returns rejoins at the next greeting.
+ */
+const CLIENT_OPTIONS: grpc.ClientOptions = {
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
 export class Peers {
   private readonly known = new Map<string, Known>();
   private ringNodes: HashRing;
@@ -110,7 +120,7 @@ export class Peers {
     if (this.closed) return;
     for (const address of addresses) {
       if (!this.known.has(address)) {
-        const client = new grpc.Client(address, grpc.credentials.createInsecure());
+        const client = new grpc.Client(address, grpc.credentials.createInsecure(), CLIENT_OPTIONS);
         this.known.set(address, { address, client, up: false, self: false });
       }
     }
