@@ -8,13 +8,19 @@
  * import { migratePostgresDatastore, openPostgresDatastore } from 'pemba/postgres';
  * await migratePostgresDatastore('postgres://user:password@host:5432/db'); // idempotent
  * const pemba = await Pemba.open({ datastore: await openPostgresDatastore('postgres://user:password@host:5432/db') });
+ * // Reads at revisions a streaming replica has applied go to it:
+ * await openPostgresDatastore(primaryUri, { readReplicaUris: [replicaUri] });
  */
 import { migratePostgres } from './datastore/postgres/migrations.js';
 import type { MigrationResult } from './datastore/postgres/migrations.js';
 import { createPool } from './datastore/postgres/pool.js';
 
 export { openPostgresDatastore, PostgresDatastore } from './datastore/postgres/datastore.js';
-export type { PostgresDatastoreOptions } from './datastore/postgres/datastore.js';
+export type {
+  PostgresDatastoreOptions,
+  ReplicaSetOptions as PostgresReplicaOptions,
+  ReplicaStats as PostgresReplicaStats,
+} from './datastore/postgres/datastore.js';
 export { migratePostgres, POSTGRES_SCHEMA_VERSION } from './datastore/postgres/migrations.js';
 export type { MigrationResult as PostgresMigrationResult } from './datastore/postgres/migrations.js';
 export type { PoolOptions as PostgresPoolOptions } from './datastore/postgres/pool.js';
