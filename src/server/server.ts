@@ -112,6 +112,9 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     maxCheckBulkItems: config.limits.maxCheckBulkItems,
     importLimits: { idleTimeoutMs: config.importIdleTimeoutMs, maxLockHoldMs: config.importMaxLockHoldMs },
   });
+  // The stored schema compiled before health says SERVING, so the first calls do not pay for it.
+  const stored = await datastore.snapshot(await datastore.headRevision()).readSchema();
+  if (stored) pemba.engine.compile(stored.text);
   const shutdown = new AbortController();
   const cutoff = new AbortController();
   const transport: TransportOptions = {

@@ -11,7 +11,7 @@ import { addDispatchService } from '../../src/cluster/dispatch-server.js';
 import { subproblemEvaluator } from '../../src/cluster/evaluate.js';
 import { Peers } from '../../src/cluster/peers.js';
 import { HashRing } from '../../src/cluster/ring.js';
-import { parseUpstreams } from '../../src/cluster/upstreams.js';
+import { parseUpstreams, resolveUpstreams } from '../../src/cluster/upstreams.js';
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -64,6 +64,13 @@ describe('parseUpstreams', () => {
     expect(() => parseUpstreams('')).toThrow(/names no node/);
     expect(() => parseUpstreams('pemba:0')).toThrow(/host:port/);
     expect(() => parseUpstreams('pemba')).toThrow(/host:port/);
+  });
+
+  it('resolves names to every address they have, each once, and drops names that do not resolve', async () => {
+    const addresses = await resolveUpstreams(parseUpstreams('localhost:7000,127.0.0.1:7000,no-such-host.invalid:1'));
+    expect(addresses).toContain('127.0.0.1:7000');
+    expect(addresses.filter((a) => a === '127.0.0.1:7000')).toHaveLength(1);
+    expect(addresses.some((a) => a.includes('invalid'))).toBe(false);
   });
 });
 
