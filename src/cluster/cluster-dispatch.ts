@@ -94,9 +94,17 @@ export class ClusterDispatch implements RemoteDispatch {
     const remoteAbort = new AbortController();
     const remoteSignal = signal ? AbortSignal.any([signal, remoteAbort.signal]) : remoteAbort.signal;
     const remote = this.send(peer, method, message, problem, fromReply, remoteSignal);
-    const first = await Promise.race([settle(remote), delay(hedgeDelayMs, signal)]);
+    let first = await Promise.race([settle(remote), delay(hedgeDelayMs, signal)]);
+    // A sub-problem may take its owner long (a deep tree, many reads): keep waiting while the owner is
+    // alive, and evaluate here too only once it stops answering anything (hung, partitioned). Hedging
+    // every slow answer would duplicate the work of the sub-problems that are slow for a reason.
+    while (first === 'late') {
+      const alive = await Promise.race([settle(remote), this.options.peers.responsive(peer, hedgeDelayMs * 4)]);
+      if (alive === false) break;
+      first = alive === true ? await Promise.race([settle(remote), delay(hedgeDelayMs, signal)]) : alive;
+    }
     if (first === 'late') {
-      // A slow owner: evaluate here too; whichever answers first wins, and the other is stopped.
+      // An owner that stopped answering: evaluate here too; whichever answers first wins, and the other is stopped.
       onDispatch?.('hedged');
       const localAbort = new AbortController();
       const here = local(signal ? AbortSignal.any([signal, localAbort.signal]) : localAbort.signal);
@@ -154,6 +162,7 @@ export class ClusterDispatch implements RemoteDispatch {
             { deadline: Date.now() + this.options.timeoutMs },
             (err, reply) => {
               signal.removeEventListener('abort', cancel);
+              if (reply) this.options.peers.heardFrom(peer);
               if (err || !reply) {
                 span.setStatus({ code: SpanStatusCode.ERROR, message: err?.message });
                 span.end();

@@ -20,10 +20,13 @@ const SCHEMAS_KEPT = 64;
 
 export function subproblemEvaluator(datastore: Datastore, engine: Engine): SubproblemEvaluator {
   const schemas = new Map<Revision, CompiledSchema>();
-  const at = async (revision: Revision): Promise<[SnapshotReader, CompiledSchema]> => {
+  const at = async ({
+    revision,
+    primary,
+  }: CheckSubproblem | SubjectsSubproblem): Promise<[SnapshotReader, CompiledSchema]> => {
     // The caller's revision may be newer than this node's nested-group index: wait for it, as any read does.
     await engine.readyFor(revision);
-    const snapshot = datastore.snapshot(revision);
+    const snapshot = datastore.snapshot(revision, { primary });
     let schema = schemas.get(revision);
     if (!schema) {
       const text = (await snapshot.readSchema())?.text;
@@ -36,11 +39,11 @@ export function subproblemEvaluator(datastore: Datastore, engine: Engine): Subpr
   };
   return {
     async check(problem, signal) {
-      const [snapshot, schema] = await at(problem.revision);
+      const [snapshot, schema] = await at(problem);
       return engine.checkSubproblem(snapshot, schema, problem, signal);
     },
     async subjects(problem, signal) {
-      const [snapshot, schema] = await at(problem.revision);
+      const [snapshot, schema] = await at(problem);
       return engine.subjectsSubproblem(snapshot, schema, problem, signal);
     },
   };

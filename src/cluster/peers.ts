@@ -59,6 +59,10 @@ export class Peers {
   private refreshing: Promise<void> | undefined;
   private closed = false;
   private readonly refreshMs: number;
+  /** When each peer (by node id) last answered anything: a call, or a greeting. */
+  private readonly heard = new Map<string, number>();
+  /** A liveness greeting in flight per peer, shared by every caller that asks meanwhile. */
+  private readonly probing = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: PeersOptions) {
     this.refreshMs = options.refreshMs ?? 1000;
@@ -91,6 +95,35 @@ export class Peers {
   /** Peers up now (not this node). */
   up(): Peer[] {
     return [...this.byNodeId.values()];
+  }
+
+  /** Notes that `peer` answered (a dispatch reply). */
+  heardFrom(peer: Peer): void {
+    this.heard.set(peer.nodeId, performance.now());
+  }
+
+  /**
+   * Whether `peer` is alive and answering: it answered anything in the last `withinMs`, or answers a
+   * greeting within `withinMs` now. A node that is merely busy with long work passes; one that hangs
+   * (stopped, partitioned, its event loop stuck) does not.
+   */
+  responsive(peer: Peer, withinMs: number): Promise<boolean> {
+    const last = this.heard.get(peer.nodeId);
+    if (last !== undefined && performance.now() - last < withinMs) return Promise.resolve(true);
+    let probe = this.probing.get(peer.nodeId);
+    if (!probe) {
+      probe = hello(peer.client, this.options.secret, withinMs).then(
+        (reply) => {
+          const alive = reply.nodeId === peer.nodeId;
+          if (alive) this.heardFrom(peer);
+          return alive;
+        },
+        () => false,
+      );
+      this.probing.set(peer.nodeId, probe);
+      void probe.finally(() => this.probing.delete(peer.nodeId));
+    }
+    return probe;
   }
 
   /** Takes a peer off the ring after a failed dispatch, until it answers a Hello again. */
@@ -160,7 +193,10 @@ export class Peers {
       return;
     }
     k.up = reply !== undefined;
-    if (reply) k.nodeId = reply.nodeId;
+    if (reply) {
+      k.nodeId = reply.nodeId;
+      this.heard.set(reply.nodeId, performance.now());
+    }
     if (k.up !== wasUp) {
       this.options.log?.info(
         { peer: k.address, nodeId: k.nodeId },
@@ -182,7 +218,7 @@ export class Peers {
   }
 }
 
-function hello(client: grpc.Client, secret: string): Promise<HelloReply> {
+function hello(client: grpc.Client, secret: string, timeoutMs = HELLO_TIMEOUT_MS): Promise<HelloReply> {
   return new Promise((resolve, reject) => {
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${secret}`);
@@ -192,7 +228,7 @@ function hello(client: grpc.Client, secret: string): Promise<HelloReply> {
       (b: Buffer) => decode<HelloReply>(b),
       {},
       metadata,
-      { deadline: Date.now() + HELLO_TIMEOUT_MS },
+      { deadline: Date.now() + timeoutMs },
       (err, reply) => (err || !reply ? reject(err ?? new Error('no reply')) : resolve(reply)),
     );
   });

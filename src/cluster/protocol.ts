@@ -22,6 +22,7 @@ export const HELLO_PATH = `/${SERVICE}/Hello`;
 interface SubproblemMessage {
   datastore: string;
   revision: string;
+  primary?: boolean;
   type: string;
   id: string;
   relation: string;
@@ -78,6 +79,7 @@ function baseMessage(datastore: string, p: CheckSubproblem | SubjectsSubproblem)
   return {
     datastore,
     revision: p.revision.toString(),
+    primary: p.primary || undefined,
     type: p.type,
     id: p.id,
     relation: p.relation,
@@ -114,6 +116,7 @@ function fromBase(m: SubproblemMessage) {
   }
   return {
     revision: BigInt(m.revision),
+    primary: m.primary === true,
     type: m.type,
     id: m.id,
     relation: m.relation,

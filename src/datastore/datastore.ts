@@ -58,6 +58,8 @@ export interface StoredSchema {
 /** Reads at one fixed revision. Relationships whose `expiresAt` has passed are not returned. */
 export interface SnapshotReader {
   readonly revision: Revision;
+  /** Opened with `{ primary: true }`: reads only the primary, never a read replica. */
+  readonly primary?: boolean;
   queryRelationships(query: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]>;
   /** The schema as of this revision, if one was ever written. */
   readSchema(): Promise<StoredSchema | undefined>;

@@ -174,6 +174,7 @@ export class Checker {
     const path = this.memo.path();
     const problem = {
       revision: this.reader.snapshot.revision,
+      primary: this.reader.snapshot.primary,
       type,
       id,
       relation,

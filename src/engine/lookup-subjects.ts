@@ -112,6 +112,7 @@ export class SubjectLookup {
         const path = this.memo.path();
         const problem = {
           revision: this.reader.snapshot.revision,
+          primary: this.reader.snapshot.primary,
           type,
           id,
           relation,

@@ -17,6 +17,8 @@ import type { SubjectSet } from './subject-set.js';
 /** What every sub-problem names: `relation` on `type:id`, at `depth` below the request, at `revision`. */
 interface Subproblem {
   revision: Revision;
+  /** Read the primary only, as the request does (fully_consistent), never a read replica. */
+  primary?: boolean;
   type: string;
   id: string;
   relation: string;

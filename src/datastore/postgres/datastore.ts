@@ -184,6 +184,7 @@ export class PostgresDatastore implements ds.Datastore {
     const primary = options.primary === true;
     return {
       revision,
+      primary,
       queryRelationships: async (q, options) => {
         this.assertOpen();
         if (revision < 0n) throw negativeRevision(revision);
