@@ -1,8 +1,9 @@
 /**
  * Sub-problems sent to the node that owns them on the ring (see engine/remote-dispatch.ts).
  * A remote dispatch has a deadline and never fails the request: a transport failure (the node died, is
- * leaving, refused the secret) takes the owner off the ring and evaluates here instead; an owner slower
- * than the hedging delay gets a local evaluation raced against it, and the first answer wins. Errors the
+ * leaving, refused the secret) takes the owner off the ring and evaluates here instead; an owner that
+ * stops answering anything (hung, partitioned) gets a local evaluation raced against it, and the first
+ * answer wins. Errors the
  * evaluation raises on the owner (depth exceeded, a failing caveat) are the answer and are raised here.
  */
 import * as grpc from '@grpc/grpc-js';

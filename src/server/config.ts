@@ -192,7 +192,8 @@ export const SERVE_FLAGS: FlagSpec[] = [
   {
     name: 'dispatch-hedging-delay',
     arg: '<duration>',
-    description: 'how long a remote owner may take before this node also evaluates the sub-problem itself',
+    description:
+      'how long a remote owner may take before it is checked for life; one that stays silent for four more delays gets the sub-problem evaluated here too',
     default: '50ms',
   },
   {
