@@ -3,8 +3,8 @@
  * A remote dispatch has a deadline and never fails the request: a transport failure (the node died, is
  * leaving, refused the secret) takes the owner off the ring and evaluates here instead; an owner that
  * stops answering anything (hung, partitioned) gets a local evaluation raced against it, and the first
- * answer wins. Errors the
- * evaluation raises on the owner (depth exceeded, a failing caveat) are the answer and are raised here.
+ * answer wins. Errors the evaluation raises on the owner (depth exceeded, a failing caveat) are the
+ * answer and are raised here.
  */
 import * as grpc from '@grpc/grpc-js';
 import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
