@@ -50,7 +50,8 @@ export const USAGE = `npm run bench -- [flags]
   --ops-scale X        multiply every operation count by X
   --seed N             dataset and query seed (default 1)
   --cpu-prof           write CPU profiles to bench/results/profiles/
-  --out PATH           report path without extension (default bench/results/latest)`;
+  --out PATH           report path without extension (default bench/results/latest)
+  --cluster            instead: the fleet benchmark (bench/cluster.ts; \`npm run bench -- --cluster --help\`)`;
 
 export function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({

@@ -34,6 +34,12 @@ function runChild(task: ChildTask, execArgv: string[]): Promise<ChildResult> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--cluster')) {
+    // The fleet benchmark (bench/cluster.ts) takes its own flags.
+    const { runClusterBench } = await import('./cluster.js');
+    await runClusterBench(process.argv.slice(2).filter((a) => a !== '--cluster'));
+    return;
+  }
   const options = parseOptions(process.argv.slice(2));
   const started = new Date();
   const t0 = performance.now();
