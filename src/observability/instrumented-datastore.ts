@@ -16,7 +16,7 @@ import type {
   RelationshipQuery,
   SnapshotReader,
 } from '../datastore/datastore.js';
-import type { Revision, WriteOptions } from '../datastore/datastore.js';
+import type { Revision, SnapshotOptions, WriteOptions } from '../datastore/datastore.js';
 import type { DatastoreObserver } from './metrics.js';
 import { failSpan, tracer, tracingEnabled } from './tracing.js';
 
@@ -76,8 +76,8 @@ export function instrumentDatastore<D extends Datastore>(datastore: D, hooks?: D
     return promise;
   }
 
-  function snapshot(revision: Revision): SnapshotReader {
-    const inner = datastore.snapshot(revision);
+  function snapshot(revision: Revision, options?: SnapshotOptions): SnapshotReader {
+    const inner = datastore.snapshot(revision, options);
     // Inherits whatever else the reader has (its revision, ...) and overrides the two reads.
     const reader = Object.create(inner) as SnapshotReader;
     Object.defineProperties(reader, {

@@ -2,6 +2,7 @@
  * instrumentDatastore over the memory datastore: operations are reported with their outcome, the
  * datastore still behaves the same, and what the concrete class adds is still reachable.
  */
+import type { Datastore } from '../../src/datastore/datastore.js';
 import { describe, expect, it } from 'vitest';
 import { MemoryDatastore, openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { instrumentDatastore } from '../../src/observability/instrumented-datastore.js';
@@ -112,6 +113,25 @@ describe('instrumentDatastore', () => {
     expect((await next).value?.changes).toHaveLength(1);
     abort.abort();
     await changes.return?.();
+    await ds.close();
+  });
+
+  it('passes snapshot options on (fully_consistent reads stay on the primary)', async () => {
+    const inner = openMemoryDatastore();
+    const seen: unknown[] = [];
+    const spy = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key !== 'snapshot') return Reflect.get(target, key, receiver) as unknown;
+        return (revision: bigint, options?: { primary?: boolean }) => {
+          seen.push(options);
+          return target.snapshot(revision);
+        };
+      },
+    });
+    const ds: Datastore = instrumentDatastore(spy, recorder().hooks);
+    ds.snapshot(0n, { primary: true });
+    ds.snapshot(0n);
+    expect(seen).toEqual([{ primary: true }, undefined]);
     await ds.close();
   });
 
