@@ -5,6 +5,7 @@
  * period, close the datastore).
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
@@ -117,6 +118,8 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
   if (stored) pemba.engine.compile(stored.text);
   const shutdown = new AbortController();
   const cutoff = new AbortController();
+  // Every call in flight listens to both: hundreds at a time is normal, not a leak.
+  setMaxListeners(0, shutdown.signal, cutoff.signal);
   const transport: TransportOptions = {
     authenticate: (authorization) => keys.authenticate(authorization),
     requestTimeoutMs: config.requestTimeoutMs,
