@@ -23,7 +23,7 @@ import type { Dispatcher, Lane } from './dispatcher.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
 import type { Membership } from './membership.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
-import type { RemoteDispatch, RemoteOwner } from './remote-dispatch.js';
+import { subproblemAt, type RemoteDispatch, type RemoteOwner } from './remote-dispatch.js';
 
 /** A membership, plus the shallowest path depth whose cycle cut it relied on (Infinity: none). */
 interface Evaluation {
@@ -173,15 +173,8 @@ export class Checker {
   private viaOwner(owner: RemoteOwner, type: string, id: string, relation: string, depth: number): Promise<Evaluation> {
     const path = this.memo.path();
     const problem = {
-      revision: this.reader.snapshot.revision,
-      primary: this.reader.snapshot.primary,
-      type,
-      id,
-      relation,
+      ...subproblemAt(this.reader.snapshot, { type, id, relation, depth }, path, this.options.context),
       subject: this.subject,
-      context: this.options.context,
-      depth,
-      path,
     };
     const local = (signal: AbortSignal) =>
       new Checker({

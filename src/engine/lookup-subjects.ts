@@ -8,7 +8,7 @@ import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
 import { RequestReader } from './request-reader.js';
-import type { RemoteDispatch } from './remote-dispatch.js';
+import { subproblemAt, type RemoteDispatch } from './remote-dispatch.js';
 import { maxDepthExceeded } from '../errors/index.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import { SubjectSet } from './subject-set.js';
@@ -111,16 +111,9 @@ export class SubjectLookup {
         if (!owner) return this.evaluate(type, id, relation, depth);
         const path = this.memo.path();
         const problem = {
-          revision: this.reader.snapshot.revision,
-          primary: this.reader.snapshot.primary,
-          type,
-          id,
-          relation,
+          ...subproblemAt(this.reader.snapshot, { type, id, relation, depth }, path, this.options.context),
           subjectType: this.subjectType,
           subjectRelation: this.subjectRelation,
-          context: this.options.context,
-          depth,
-          path,
         };
         const local = (signal: AbortSignal) =>
           new SubjectLookup({

@@ -9,13 +9,13 @@
  * their depths), so the owner cuts cycles and counts depth exactly as the caller would have: the
  * answer, and the depth of any cycle cut it relied on, are the same on every node.
  */
-import type { Revision } from '../datastore/datastore.js';
+import type { Revision, SnapshotReader } from '../datastore/datastore.js';
 import type { SubjectRef } from '../relationships/relationship.js';
 import type { Membership } from './membership.js';
 import type { SubjectSet } from './subject-set.js';
 
 /** What every sub-problem names: `relation` on `type:id`, at `depth` below the request, at `revision`. */
-interface Subproblem {
+export interface Subproblem {
   revision: Revision;
   /** Read the primary only, as the request does (fully_consistent), never a read replica. */
   primary?: boolean;
@@ -75,4 +75,15 @@ export interface RemoteOwner {
     local: (signal: AbortSignal) => Promise<SubjectsOutcome>,
     signal: AbortSignal | undefined,
   ): Promise<SubjectsOutcome>;
+}
+
+/** The common part of a sub-problem, read at `snapshot` (its revision, and whether it reads the primary only). */
+export function subproblemAt(
+  snapshot: SnapshotReader,
+  usersetOf: { type: string; id: string; relation: string; depth: number },
+  path: [string, number][],
+  context: Record<string, unknown> | undefined,
+): Subproblem {
+  const { type, id, relation, depth } = usersetOf;
+  return { revision: snapshot.revision, primary: snapshot.primary, type, id, relation, context, depth, path };
 }

@@ -226,6 +226,20 @@ async function freezableProxy(target: number): Promise<FreezableProxy> {
   };
 }
 
+/** `doc:D#read@user:U` for every [D, U], all at once. */
+function readAll(pemba: Pemba, cases: string[][]) {
+  return Promise.all(
+    cases.map(([doc, user]) =>
+      pemba.check({
+        resource: { type: 'doc', id: doc },
+        permission: 'read',
+        subject: parseSubject(`user:${user}`),
+        consistency: { mode: 'fully_consistent' },
+      }),
+    ),
+  );
+}
+
 async function load(pemba: Pemba, relationships: string[]): Promise<void> {
   await pemba.writeSchema(SCHEMA);
   await pemba.writeRelationships({
@@ -404,16 +418,7 @@ describe('dispatch between nodes over gRPC', { timeout: 30_000 }, () => {
     const [a] = await fleet(datastore, 2, { slowMs: [0, 300], hedgeDelayMs: 20 });
     await load(a.pemba!, ['doc:d1#reader@user:x', 'doc:d2#parent@doc:d1', 'doc:d3#reader@user:cav[ok]']);
     const cases = ['d1', 'd2', 'd3'].flatMap((doc) => ['x', 'y', 'z', 'w', 'v'].map((user) => [doc, user]));
-    const got = await Promise.all(
-      cases.map(([doc, user]) =>
-        a.pemba!.check({
-          resource: { type: 'doc', id: doc },
-          permission: 'read',
-          subject: parseSubject(`user:${user}`),
-          consistency: { mode: 'fully_consistent' },
-        }),
-      ),
-    );
+    const got = await readAll(a.pemba!, cases);
     expect(got.map((r) => r.permissionship)).toEqual(
       cases.map(([doc, user]) => (user === 'x' && doc !== 'd3' ? 'HAS_PERMISSION' : 'NO_PERMISSION')),
     );
@@ -441,16 +446,7 @@ describe('dispatch between nodes over gRPC', { timeout: 30_000 }, () => {
       );
       // All at once, before the next greeting takes the hung node off the ring: those it owns are hedged.
       const started = Date.now();
-      const got = await Promise.all(
-        cases.map(([doc, user]) =>
-          a.pemba!.check({
-            resource: { type: 'doc', id: doc },
-            permission: 'read',
-            subject: parseSubject(`user:${user}`),
-            consistency: { mode: 'fully_consistent' },
-          }),
-        ),
-      );
+      const got = await readAll(a.pemba!, cases);
       expect(got.map((r) => r.permissionship)).toEqual(cases.map((c) => c[2]));
       expect(a.kinds.hedged).toBeGreaterThan(0);
       // A hedge starts after the delay plus a greeting that goes unanswered (4 delays): well under a second.

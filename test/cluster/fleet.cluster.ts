@@ -8,6 +8,7 @@
  * Not a *.test.ts: it starts PostgreSQL servers and kills processes, so it runs with the fault tests
  * (`vitest run --config test/server/fault.vitest.config.ts`).
  */
+import { mulberry32 } from '../differential/generator.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { v1 } from '@authzed/authzed-node';
@@ -74,18 +75,6 @@ const FIXTURES = [
 const CROSS_CHECK_SAMPLE = 150;
 /** How long the SIGKILLed node stays down before it is started again. */
 const C_DOWN_MS = 25_000;
-
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -482,7 +471,7 @@ describeBackend('postgres', 'a pemba serve fleet over PostgreSQL with a read rep
     let killedAt = 0;
     let stop = false;
     const checker = async (node: FleetNode, seed: number) => {
-      const rnd = prng(seed);
+      const rnd = mulberry32(seed);
       while (!stop) {
         const i = Math.floor(rnd() * DOCS);
         const subject = rnd() < 0.5 ? `user:u-${Math.floor(rnd() * USERS)}` : `user:v-${Math.floor(rnd() * TEAMS)}`;
@@ -718,7 +707,7 @@ function crossChecks(file: ValidationFile, name: string): CheckArgs[] {
     for (const permission of schema.definitions.get(r.type)?.relations.keys() ?? [])
       for (const s of u.subjects) all.push({ resource: r, permission, subject: s });
   if (all.length <= CROSS_CHECK_SAMPLE) return all;
-  const rnd = prng([...name].reduce((h, c) => h * 31 + c.charCodeAt(0), 7));
+  const rnd = mulberry32([...name].reduce((h, c) => h * 31 + c.charCodeAt(0), 7));
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [all[i], all[j]] = [all[j], all[i]];
