@@ -32,6 +32,8 @@ export interface TracingConfig {
   /** Fraction of new traces sampled, 0 to 1; a call with a sampled parent is always sampled. */
   sampleRatio: number;
   serviceName: string;
+  /** This process among the service's (OpenTelemetry's service.instance.id): which node a span came from. */
+  instanceId?: string;
   /** otlpgrpc: plaintext instead of TLS (also implied by an http:// endpoint). */
   insecure?: boolean;
 }
@@ -78,7 +80,10 @@ export async function startTracing(config: TracingConfig): Promise<Tracing> {
     ]);
   const exporter = await createExporter(config);
   const provider = new NodeTracerProvider({
-    resource: resources.resourceFromAttributes({ 'service.name': config.serviceName }),
+    resource: resources.resourceFromAttributes({
+      'service.name': config.serviceName,
+      ...(config.instanceId ? { 'service.instance.id': config.instanceId } : {}),
+    }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
     spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: EXPORT_DELAY_MS })],
   });

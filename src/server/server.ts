@@ -66,11 +66,13 @@ export interface StartOptions {
 export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel, config.logFormat);
   const keys = new PresharedKeys(config.presharedKeys);
+  const nodeId = randomUUID();
   const tracing = await startTracing({
     provider: config.otel.provider,
     endpoint: config.otel.endpoint,
     sampleRatio: config.otel.sampleRatio,
     serviceName: 'pemba',
+    instanceId: nodeId,
   });
   const metrics = config.metricsAddr ? new Metrics() : undefined;
   const opened = await openDatastore({
@@ -82,7 +84,6 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
   });
   // Timed and traced only when someone is looking (the wrapper costs a little on every read).
   const datastore = metrics || tracingEnabled() ? instrumentDatastore(opened, metrics?.datastore) : opened;
-  const nodeId = randomUUID();
   const peers =
     config.dispatch &&
     new Peers({

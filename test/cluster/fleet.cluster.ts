@@ -428,13 +428,11 @@ describeBackend('postgres', 'a pemba serve fleet over PostgreSQL with a read rep
     expect(api.kind).toBe(2); // SERVER
     expect(client.kind).toBe(3); // CLIENT
     expect(server.kind).toBe(2); // SERVER
-    // The two processes exported them: different receivers, and (where the resource says it) different pids.
+    // The two processes exported them: different receivers, each span's resource naming its node.
     expect(server.receivedBy).not.toBe(client.receivedBy);
-    const pid = (s: ReceivedSpan) => s.resource['process.pid'];
-    if (pid(server) !== undefined && pid(client) !== undefined) {
-      expect(pid(client)).toBe(A.proc.pid);
-      expect(pid(server)).toBe(nodes.find((n) => n.name === server.receivedBy)!.proc.pid);
-    }
+    const instance = (s: ReceivedSpan) => s.resource['service.instance.id'];
+    expect(instance(client)).toBe(A.nodeId);
+    expect(instance(server)).toBe(nodes.find((n) => n.name === server.receivedBy)!.nodeId);
     // datastore.* spans exist somewhere in the trace's processes.
     expect(all().some((s) => s.name.startsWith('datastore.'))).toBe(true);
     console.log(
