@@ -7,8 +7,9 @@
  * answer and are raised here.
  */
 import * as grpc from '@grpc/grpc-js';
-import { context as otelContext, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { dispatchedError } from '../errors/index.js';
+import { injectTraceContext, withSpan } from '../observability/tracing.js';
 import type { RemoteDispatch, RemoteOwner } from '../engine/remote-dispatch.js';
 import type { Peer, Peers } from './peers.js';
 import type { ErrorReply } from './protocol.js';
@@ -38,8 +39,6 @@ interface Named {
 
 /** A remote call that did not reach an answer (as opposed to an error the owner's evaluation raised). */
 class TransportFailure extends Error {}
-
-const tracer = trace.getTracer('pemba');
 
 export class ClusterDispatch implements RemoteDispatch {
   private readonly owners = new WeakMap<Peer, RemoteOwner>();
@@ -127,8 +126,8 @@ export class ClusterDispatch implements RemoteDispatch {
     return local(signal ?? new AbortController().signal);
   }
 
-  /** One remote call, its span and trace context, its deadline; rejects with TransportFailure unless answered. */
-  private send<R, O>(
+  /** One remote call in its span; rejects with TransportFailure unless answered, with the owner's error if it raised one. */
+  private async send<R, O>(
     peer: Peer,
     method: string,
     message: unknown,
@@ -136,52 +135,50 @@ export class ClusterDispatch implements RemoteDispatch {
     fromReply: (reply: R) => O,
     signal: AbortSignal,
   ): Promise<O> {
-    return tracer.startActiveSpan(
-      method === 'Check' ? 'dispatch.check' : 'dispatch.lookup_subjects',
-      {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'pemba.dispatch.peer': peer.address,
-          'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
-          'pemba.dispatch.depth': problem.depth,
-        },
-      },
-      (span) => {
-        const metadata = new grpc.Metadata();
-        metadata.set('authorization', `Bearer ${this.options.secret}`);
-        const carrier: Record<string, string> = {};
-        propagation.inject(otelContext.active(), carrier);
-        for (const [k, v] of Object.entries(carrier)) metadata.set(k, v);
-        return new Promise<O>((resolve, reject) => {
-          if (signal.aborted) return reject(new TransportFailure('aborted before sending'));
-          const call = peer.client.makeUnaryRequest(
-            `/${SERVICE}/${method}`,
-            encode,
-            (b: Buffer) => decode<R | ErrorReply>(b),
-            message,
-            metadata,
-            { deadline: Date.now() + this.options.timeoutMs },
-            (err, reply) => {
-              signal.removeEventListener('abort', cancel);
-              if (reply) this.options.peers.heardFrom(peer);
-              if (err || !reply) {
-                span.setStatus({ code: SpanStatusCode.ERROR, message: err?.message });
-                span.end();
-                return reject(new TransportFailure(err?.message ?? 'no reply'));
-              }
-              span.end();
-              if (typeof reply === 'object' && reply !== null && 'error' in reply) {
-                const e = reply.error;
-                return reject(dispatchedError(e.code, e.message, e.reason, e.metadata));
-              }
-              resolve(fromReply(reply as R));
-            },
-          );
-          const cancel = () => call.cancel();
-          signal.addEventListener('abort', cancel, { once: true });
-        });
-      },
+    const attributes = {
+      'pemba.dispatch.peer': peer.address,
+      'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
+      'pemba.dispatch.depth': problem.depth,
+    };
+    const name = method === 'Check' ? 'dispatch.check' : 'dispatch.lookup_subjects';
+    const reply = await withSpan(
+      name,
+      attributes,
+      () => this.call<R>(peer, method, message, signal),
+      undefined,
+      SpanKind.CLIENT,
     );
+    if (typeof reply === 'object' && reply !== null && 'error' in reply) {
+      const e = reply.error;
+      throw dispatchedError(e.code, e.message, e.reason, e.metadata);
+    }
+    return fromReply(reply as R);
+  }
+
+  /** The gRPC call: the secret and the active trace context in its metadata, its deadline, cancelled by `signal`. */
+  private call<R>(peer: Peer, method: string, message: unknown, signal: AbortSignal): Promise<R | ErrorReply> {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${this.options.secret}`);
+    for (const [k, v] of Object.entries(injectTraceContext<Record<string, string>>({}))) metadata.set(k, v);
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(new TransportFailure('aborted before sending'));
+      const call = peer.client.makeUnaryRequest(
+        `/${SERVICE}/${method}`,
+        encode,
+        (b: Buffer) => decode<R | ErrorReply>(b),
+        message,
+        metadata,
+        { deadline: Date.now() + this.options.timeoutMs },
+        (err, reply) => {
+          signal.removeEventListener('abort', cancel);
+          if (err || !reply) return reject(new TransportFailure(err?.message ?? 'no reply'));
+          this.options.peers.heardFrom(peer);
+          resolve(reply);
+        },
+      );
+      const cancel = () => call.cancel();
+      signal.addEventListener('abort', cancel, { once: true });
+    });
   }
 }
 

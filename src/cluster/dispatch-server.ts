@@ -7,8 +7,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { context as otelContext, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { PembaError } from '../errors/index.js';
+import { extractTraceContext, withSpan } from '../observability/tracing.js';
 import type { SubproblemEvaluator } from './evaluate.js';
 import type { HelloReply } from './protocol.js';
 import { authorizationOf, decode, encode, KINDS, raw, SERVICE } from './protocol.js';
@@ -23,8 +24,6 @@ export interface DispatchServiceOptions {
 
 /** Errors that are the evaluation's answer wherever it runs, so the caller raises them rather than retrying. */
 const DETERMINISTIC = new Set(['FAILED_PRECONDITION', 'INVALID_ARGUMENT', 'RESOURCE_EXHAUSTED']);
-
-const tracer = trace.getTracer('pemba');
 
 export function addDispatchService(server: grpc.Server, options: DispatchServiceOptions): void {
   const expected = Buffer.from(`Bearer ${options.secret}`);
@@ -74,24 +73,21 @@ export function addDispatchService(server: grpc.Server, options: DispatchService
         'pemba.dispatch.userset': `${problem.type}:${problem.id}#${problem.relation}`,
         'pemba.dispatch.depth': problem.depth,
       };
-      otelContext.with(propagation.extract(ROOT_CONTEXT, carrier), () =>
-        tracer.startActiveSpan(spanName, { kind: SpanKind.SERVER, attributes }, (span) => {
-          evaluate(problem, controller.signal).then(
-            (outcome) => {
-              span.end();
-              callback(null, toReply(outcome));
-            },
-            (error: unknown) => {
-              span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-              span.end();
-              if (error instanceof PembaError && DETERMINISTIC.has(error.code)) {
-                const { code, message, reason, metadata } = error;
-                return callback(null, { error: { code, message, reason, metadata } });
-              }
-              callback({ code: grpc.status.UNAVAILABLE, details: `dispatch failed: ${(error as Error)?.message}` });
-            },
-          );
-        }),
+      withSpan(
+        spanName,
+        attributes,
+        () => evaluate(problem, controller.signal),
+        extractTraceContext(carrier),
+        SpanKind.SERVER,
+      ).then(
+        (outcome) => callback(null, toReply(outcome)),
+        (error: unknown) => {
+          if (error instanceof PembaError && DETERMINISTIC.has(error.code)) {
+            const { code, message, reason, metadata } = error;
+            return callback(null, { error: { code, message, reason, metadata } });
+          }
+          callback({ code: grpc.status.UNAVAILABLE, details: `dispatch failed: ${(error as Error)?.message}` });
+        },
       );
     };
 

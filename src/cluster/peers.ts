@@ -208,8 +208,13 @@ export class Peers {
   private rebuild(): void {
     const byNodeId = new Map<string, Peer>();
     for (const k of this.known.values()) {
-      if (k.up && !k.self && k.nodeId)
-        byNodeId.set(k.nodeId, { address: k.address, nodeId: k.nodeId, client: k.client });
+      if (!k.up || k.self || !k.nodeId) continue;
+      // The same object while the peer stays (callers key per-peer state by it).
+      const kept = this.byNodeId.get(k.nodeId);
+      byNodeId.set(
+        k.nodeId,
+        kept?.client === k.client ? kept : { address: k.address, nodeId: k.nodeId, client: k.client },
+      );
     }
     const ids = [this.options.nodeId, ...byNodeId.keys()].sort();
     const same = ids.length === this.ringNodes.nodes.length && ids.every((id, i) => id === this.ringNodes.nodes[i]);
