@@ -10,6 +10,8 @@ import { startGcLoop } from './common/gc-loop.js';
 import type { GcResult } from './common/options.js';
 import { DEFAULT_GC_INTERVAL_MS } from './common/options.js';
 import { MemoryDatastore } from './memory/datastore.js';
+import { mirrorDatastore } from './mirror/mirrored-datastore.js';
+import type { MirrorOptions } from './mirror/mirrored-datastore.js';
 import type { MemoryDatastoreOptions } from './memory/datastore.js';
 import { openPostgresDatastore } from './postgres/datastore.js';
 import { migratePostgres } from './postgres/migrations.js';
@@ -33,6 +35,12 @@ export interface DatastoreConfig {
   gcIntervalMs?: number;
   /** postgres only: URIs of streaming replicas of the database, which snapshot reads are spread to. */
   readReplicaUris?: string[];
+  /**
+   * sqlite and postgres: a node-local copy of the relationships, kept from the change feed, that
+   * answers snapshot reads from memory (on by default; see mirror/relationship-mirror.ts). When the
+   * relationships take more than `maxBytes` (default 1 GiB), reads go to the datastore as without it.
+   */
+  mirror?: { enabled?: boolean; maxBytes?: number; onBudgetExceeded?: (bytes: number, budget: number) => void };
 }
 
 /** A datastore that can also be garbage collected on demand. */
@@ -48,14 +56,33 @@ export async function openDatastore(config: DatastoreConfig): Promise<Collectabl
   if (readReplicaUris.length > 0 && engine !== 'postgres') {
     throw invalidArgument(`read replicas need the postgres datastore engine (the engine is \`${engine}\`)`);
   }
+  const mirror = mirrorSettings(config);
   switch (engine) {
     case 'memory':
       return new CollectedMemoryDatastore({ gcWindowMs, quantizationMs }, gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS);
     case 'sqlite':
-      return openSqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common);
+      return mirrored(openSqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common), mirror);
     case 'postgres':
-      return openPostgresDatastore(requireUri(config), { ...common, readReplicaUris });
+      return mirrored(await openPostgresDatastore(requireUri(config), { ...common, readReplicaUris }), mirror);
   }
+}
+
+export const DEFAULT_MIRROR_BYTES = 1024 * 1024 * 1024;
+/** How long the mirror keeps superseded versions (never longer than the datastore keeps them). */
+const MIRROR_HISTORY_MS = 10_000;
+
+/** The mirror's options, or undefined when it is off; refuses a bad budget before anything is opened. */
+function mirrorSettings(config: DatastoreConfig): MirrorOptions | undefined {
+  const { enabled = true, maxBytes = DEFAULT_MIRROR_BYTES, onBudgetExceeded } = config.mirror ?? {};
+  if (!(Number.isFinite(maxBytes) && maxBytes >= 0)) {
+    throw invalidArgument(`the mirror's memory budget must be a non-negative number of bytes (got ${maxBytes})`);
+  }
+  const historyMs = Math.min(MIRROR_HISTORY_MS, config.gcWindowMs ?? MIRROR_HISTORY_MS);
+  return enabled ? { maxBytes, historyMs, ...(onBudgetExceeded && { onBudgetExceeded }) } : undefined;
+}
+
+function mirrored(datastore: CollectableDatastore, options: MirrorOptions | undefined): CollectableDatastore {
+  return options ? mirrorDatastore(datastore, options) : datastore;
 }
 
 export interface MigrateResult {

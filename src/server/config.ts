@@ -60,6 +60,10 @@ export interface ServeConfig {
   limits: ApiLimits;
   /** PostgreSQL read replicas (reads at revisions they have applied go there). */
   readReplicaUris: string[];
+  /** sqlite and postgres: answer snapshot reads from a node-local mirror of the relationships. */
+  datastoreMirror: boolean;
+  /** The mirror's memory budget in bytes; past it, reads go to the datastore. */
+  datastoreMirrorBytes: number;
   /** Dispatching sub-problems to the nodes that own them (absent: this node evaluates everything). */
   dispatch?: DispatchClusterConfig;
   /** Prometheus metrics at /metrics on this address (absent: off). */
@@ -164,6 +168,20 @@ export const SERVE_FLAGS: FlagSpec[] = [
     description:
       'a PostgreSQL read replica (repeat for several): reads at revisions it has applied go there, everything else to the primary',
     repeatable: true,
+  },
+  {
+    name: 'datastore-mirror-enabled',
+    arg: '[bool]',
+    description:
+      'sqlite and postgres: keep a copy of the relationships in memory, following the change feed, and answer reads from it (exact at every revision it holds; others read the datastore)',
+    default: 'true',
+  },
+  {
+    name: 'datastore-mirror-max-bytes',
+    arg: '<size>',
+    description:
+      "memory budget of the relationship mirror (e.g. 1GiB, 512MiB, 10%); when the relationships don't fit, reads go to the datastore (logged)",
+    default: '1GiB',
   },
   {
     name: 'dispatch-cluster-enabled',
@@ -420,6 +438,8 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     importIdleTimeoutMs: parseDuration(str('import-idle-timeout')!, 'import-idle-timeout'),
     importMaxLockHoldMs: parseDuration(str('import-max-lock-hold')!, 'import-max-lock-hold'),
     readReplicaUris,
+    datastoreMirror: parseBool(str('datastore-mirror-enabled')!, 'datastore-mirror-enabled'),
+    datastoreMirrorBytes: parseByteSize(str('datastore-mirror-max-bytes')!, 'datastore-mirror-max-bytes'),
     dispatch,
     metricsAddr: parseBool(str('metrics-enabled')!, 'metrics-enabled')
       ? parseListenAddress(str('metrics-addr')!, 'metrics-addr')

@@ -81,6 +81,15 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     gcWindowMs: config.datastoreGcWindowMs,
     quantizationMs: config.datastoreQuantizationMs,
     readReplicaUris: config.readReplicaUris,
+    mirror: {
+      enabled: config.datastoreMirror,
+      maxBytes: config.datastoreMirrorBytes,
+      onBudgetExceeded: (bytes, budget) =>
+        log.warn(
+          { bytes, budget },
+          'the relationships do not fit --datastore-mirror-max-bytes: reads go to the datastore (a new load is tried in 5 minutes)',
+        ),
+    },
   });
   // Timed and traced only when someone is looking (the wrapper costs a little on every read).
   const datastore = metrics || tracingEnabled() ? instrumentDatastore(opened, metrics?.datastore) : opened;
