@@ -35,3 +35,6 @@ export { ELLIPSIS } from './schema/ir.js';
 export { parseRelationship, formatRelationship } from './relationships/relationship-string.js';
 export type * from './datastore/datastore.js';
 export { openMemoryDatastore, createMemoryDatastore } from './datastore/memory/datastore.js';
+export { mirrorDatastore } from './datastore/mirror/mirrored-datastore.js';
+export type { Mirrored, MirrorOptions } from './datastore/mirror/mirrored-datastore.js';
+export type { RelationshipMirrorStats, RelationshipMirrorState } from './datastore/mirror/relationship-mirror.js';

@@ -4,6 +4,8 @@
  * PostgreSQL database. Call at the top level of a test file: it registers the hooks that create and
  * remove the directory and the database. Every datastore opened is closed after the file's tests. A
  * test that opens a backend left out of PEMBA_TEST_BACKENDS is skipped (see chosen-backends.ts).
+ * SQLite and PostgreSQL are opened behind the relationship mirror, as `openDatastore` opens them,
+ * unless PEMBA_TEST_MIRROR=off (mirror-off.vitest.config.ts runs the suites that way too).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
+import { mirrorDatastore } from '../../src/datastore/mirror/mirrored-datastore.js';
 import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import type { Backend } from './chosen-backends.js';
 import { skipUnlessChosen } from './chosen-backends.js';
@@ -26,6 +29,9 @@ export interface TestBackends {
    */
   open(backend: Backend): Promise<Datastore>;
 }
+
+/** Whether the durable backends are opened behind the relationship mirror. */
+export const MIRRORED = process.env.PEMBA_TEST_MIRROR !== 'off';
 
 export function useTestBackends(): TestBackends {
   const postgres = useTestPostgres();
@@ -47,6 +53,7 @@ export function useTestBackends(): TestBackends {
         dir ??= mkdtempSync(join(tmpdir(), 'pemba-backends-'));
         ds = openSqliteDatastore(join(dir, `${files++}.db`), { gcIntervalMs: 0 });
       } else ds = await postgres.open();
+      if (backend !== 'memory' && MIRRORED) ds = mirrorDatastore(ds);
       opened.push(ds);
       return ds;
     },
