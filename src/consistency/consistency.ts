@@ -14,8 +14,9 @@ export async function resolveRevision(datastore: Datastore, consistency: Consist
       const optimized = await datastore.optimizedRevision();
       if (wanted <= optimized) return optimized;
       // Newer than the shared revision: it must exist (a token from the future is an error). It
-      // cannot have expired, being newer than a revision that has not.
-      await datastore.assertRevisionReadable(wanted);
+      // cannot have expired, being newer than a revision that has not: so a revision known to be
+      // committed needs no check.
+      if (!datastore.knownCommitted?.(wanted)) await datastore.assertRevisionReadable(wanted);
       return wanted;
     }
     case 'at_exact_snapshot': {

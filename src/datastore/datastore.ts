@@ -119,6 +119,11 @@ export interface Datastore {
   optimizedRevision(): Promise<Revision>;
   /** Throws a PembaError (INVALID_ARGUMENT / FAILED_PRECONDITION) if `revision` is unknown, in the future or collected. */
   assertRevisionReadable(revision: Revision): Promise<void>;
+  /**
+   * Optional: true when `revision` is known, without a read, to be committed (not after head);
+   * false when unsure. Lets a fresh consistency token skip a round trip (see resolveRevision).
+   */
+  knownCommitted?(revision: Revision): boolean;
   /** Reads at `revision`; a datastore with read replicas may serve them from one that has applied it. */
   snapshot(revision: Revision, options?: SnapshotOptions): SnapshotReader;
   /**

@@ -11,6 +11,8 @@ import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import type { SqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
 import { PostgresDatastore } from '../../src/datastore/postgres/datastore.js';
 import type { RelationshipUpdate } from '../../src/relationships/relationship.js';
+import { resolveRevision } from '../../src/consistency/consistency.js';
+import { encodeToken } from '../../src/consistency/zedtoken.js';
 import { describeBackend } from './chosen-backends.js';
 import { rel, runDatastoreContract } from './contract.js';
 import { useTestPostgres } from './postgres-harness.js';
@@ -93,6 +95,31 @@ describeBackend('sqlite', 'relationship mirror over SQLite', () => {
     expect(innerReads).toBe(loadReads);
     expect(ds.mirrorStats()).toMatchObject({ state: 'live', revision: r3, floor: r1, rows: 3, misses: 0 });
     expect(ds.mirrorStats().hits).toBeGreaterThanOrEqual(3);
+  });
+
+  it('knows the revisions it applied are committed: a fresh token needs no revision read', async () => {
+    const inner = sqlite();
+    let checks = 0;
+    const counted = withOverrides(inner, {
+      assertRevisionReadable: (revision: Revision) => {
+        checks++;
+        return inner.assertRevisionReadable(revision);
+      },
+    });
+    const ds = mirrored(counted);
+    await live(ds);
+    const r = await write(ds, touch('doc:1#reader@user:ann'));
+    await until('the commit is applied', () => ds.mirrorStats().revision === r);
+    expect(ds.knownCommitted!(r)).toBe(true);
+    expect(ds.knownCommitted!(r + 1n)).toBe(false);
+    const token = encodeToken(ds.id, r);
+    expect(await resolveRevision(ds, { mode: 'at_least_as_fresh', token })).toBe(r);
+    expect(checks).toBe(0);
+    // A token from the future still gets the datastore's answer.
+    await expect(resolveRevision(ds, { mode: 'at_least_as_fresh', token: encodeToken(ds.id, r + 5n) })).rejects.toThrow(
+      /future|ahead|not yet/i,
+    );
+    expect(checks).toBe(1);
   });
 
   it('reads revisions older than what it holds from the datastore, with the same answers', async () => {

@@ -56,6 +56,8 @@ export function mirrorDatastore<D extends Datastore>(datastore: D, options: Mirr
   const gc = collectable.gc?.bind(datastore);
   return withOverrides(datastore, {
     snapshot,
+    // The mirror applies only committed revisions.
+    knownCommitted: (revision: Revision) => mirror.applied(revision) || (datastore.knownCommitted?.(revision) ?? false),
     ...(gc && {
       gc: async (nowMs?: number) => {
         const result = await gc(nowMs);

@@ -89,7 +89,7 @@ export class RelationshipMirror {
   private rows = new RowStore();
   private schemas: StoredSchema[] = [];
   private state: RelationshipMirrorState = 'loading';
-  private applied: Revision = -1n;
+  private appliedRevision: Revision = -1n;
   private floor: Revision = 0n;
   private bytes = 0;
   private slots = 0;
@@ -126,7 +126,7 @@ export class RelationshipMirror {
 
   /** Whether a read at `revision` is answered from memory right now. */
   covers(revision: Revision): boolean {
-    return this.state === 'live' && revision >= this.floor && revision <= this.applied;
+    return this.state === 'live' && revision >= this.floor && revision <= this.appliedRevision;
   }
 
   /**
@@ -148,6 +148,11 @@ export class RelationshipMirror {
       };
       this.waiters.add(waiter);
     });
+  }
+
+  /** Whether the mirror has applied `revision` (a commit of the datastore). */
+  applied(revision: Revision): boolean {
+    return revision >= 0n && revision <= this.appliedRevision;
   }
 
   /** Relationships at `revision` (which `covers` must have accepted, in the same turn). */
@@ -178,7 +183,7 @@ export class RelationshipMirror {
   stats(): RelationshipMirrorStats {
     return {
       state: this.state,
-      revision: this.applied,
+      revision: this.appliedRevision,
       floor: this.floor,
       rows: this.slots,
       bytes: this.bytes,
@@ -206,7 +211,7 @@ export class RelationshipMirror {
       try {
         if (await this.load()) {
           delay = this.options.retryMinMs ?? 100;
-          for await (const commit of this.datastore.watch(this.applied, signal)) {
+          for await (const commit of this.datastore.watch(this.appliedRevision, signal)) {
             if (signal.aborted) return;
             await this.apply(commit.revision, commit.changes, commit.schema);
             if (this.state !== 'live') break;
@@ -256,7 +261,7 @@ export class RelationshipMirror {
         subjectRelation: last.subject.relation,
       };
     }
-    this.applied = head;
+    this.appliedRevision = head;
     this.floor = head;
     this.appliedAt = [{ revision: head, ms: Date.now() }];
     this.setState('live');
@@ -292,7 +297,7 @@ export class RelationshipMirror {
       if (operation === 'TOUCH') this.insert(slot, r, revision);
     }
     if (schema !== undefined) this.schemas.push(Object.freeze({ text: schema, revision }));
-    this.applied = revision;
+    this.appliedRevision = revision;
     this.appliedAt.push({ revision, ms: Date.now() });
     if (this.bytes > this.maxBytes) {
       this.collect(revision);
@@ -394,7 +399,7 @@ export class RelationshipMirror {
     this.appliedAt = [];
     this.bytes = 0;
     this.slots = 0;
-    this.applied = -1n;
+    this.appliedRevision = -1n;
     this.floor = 0n;
   }
 
