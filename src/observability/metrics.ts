@@ -3,6 +3,7 @@
  * process, as in tests). Calls, dispatches and datastore queries are counted as they happen; the
  * dispatch cache, the nested-group index and the read replicas are read from callbacks at scrape time.
  */
+import type { RelationshipMirrorStats } from '../datastore/mirror/relationship-mirror.js';
 import type { DispatchKind } from '../cluster/cluster-dispatch.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CounterConfiguration, GaugeConfiguration } from 'prom-client';
@@ -36,6 +37,8 @@ export interface MetricsSources {
   /** How many revisions the nested-group index is behind head. */
   indexLag?: () => number | undefined;
   replicas?: () => ReplicaReport | undefined;
+  /** The relationship mirror of a durable datastore. */
+  mirror?: () => RelationshipMirrorStats | undefined;
 }
 
 /** What instrumentDatastore reports each datastore operation to. */
@@ -300,6 +303,37 @@ export class Metrics implements CallObserver {
         const lag = this.sources.indexLag?.();
         return lag === undefined ? undefined : [{ value: lag }];
       },
+    );
+
+    const mirror = (
+      kind: 'gauge' | 'counter',
+      name: string,
+      help: string,
+      value: (s: RelationshipMirrorStats) => number,
+    ) =>
+      scraped(kind, this.registry, name, help, [], () => {
+        const stats = this.sources.mirror?.();
+        return stats && [{ value: value(stats) }];
+      });
+    mirror(
+      'gauge',
+      'pemba_mirror_live',
+      'Whether the relationship mirror answers reads (1) or not (0: loading, over budget)',
+      (s) => (s.state === 'live' ? 1 : 0),
+    );
+    mirror(
+      'gauge',
+      'pemba_mirror_relationships',
+      'Relationships held by the mirror (current or history)',
+      (s) => s.rows,
+    );
+    mirror('gauge', 'pemba_mirror_bytes', 'Estimated bytes held by the mirror', (s) => s.bytes);
+    mirror('counter', 'pemba_mirror_hits_total', 'Snapshot reads answered by the mirror', (s) => s.hits);
+    mirror(
+      'counter',
+      'pemba_mirror_misses_total',
+      'Snapshot reads the mirror passed to the datastore',
+      (s) => s.misses,
     );
 
     const replica = (

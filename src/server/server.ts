@@ -23,7 +23,9 @@ import { ClusterDispatch } from '../cluster/cluster-dispatch.js';
 import { addDispatchService } from '../cluster/dispatch-server.js';
 import { subproblemEvaluator } from '../cluster/evaluate.js';
 import { Peers } from '../cluster/peers.js';
+import type { Datastore } from '../datastore/datastore.js';
 import { openDatastore } from '../datastore/factory.js';
+import type { Mirrored } from '../datastore/mirror/mirrored-datastore.js';
 import { PostgresDatastore } from '../datastore/postgres/datastore.js';
 import {
   instrumentDatastore,
@@ -147,6 +149,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       if (!index || lastHead === undefined || index.status !== 'live') return undefined;
       return Number(lastHead > index.revision ? lastHead - index.revision : 0n);
     },
+    mirror: () => (opened as Partial<Mirrored<Datastore>>).mirrorStats?.(),
     replicas: () =>
       opened instanceof PostgresDatastore && config.readReplicaUris.length > 0
         ? { replicas: opened.replicaStats(), primaryReads: opened.primaryReads() }
@@ -156,6 +159,8 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
 
   const grpcServer = new grpc.Server({
     'grpc.max_receive_message_length': config.maxMessageBytes,
+    // Channelz (grpc-js's per-call counters and timestamps, for a channelz service Pemba does not serve) costs on every call.
+    'grpc.enable_channelz': 0,
     interceptors: [
       authenticationInterceptor(
         services.map((s) => s.type),

@@ -2,6 +2,7 @@
  * Metrics: what is recorded shows up, with the right values, in a well-formed Prometheus exposition,
  * and the scrape endpoint serves it.
  */
+import type { RelationshipMirrorStats } from '../../src/datastore/mirror/relationship-mirror.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/observability/metrics.js';
 import type { ReplicaReport } from '../../src/observability/metrics.js';
@@ -134,6 +135,32 @@ describe('Metrics', () => {
     expect(p.value('pemba_nested_group_index_lag_revisions')).toBeUndefined();
     expect(p.value('pemba_datastore_replica_up', { replica: 'r2' })).toBeUndefined();
     expect(p.value('pemba_datastore_replica_up', { replica: 'r1' })).toBe(1);
+  });
+
+  it("reads the relationship mirror's state at scrape time", async () => {
+    const m = new Metrics();
+    expect(parsePrometheusText(await m.text()).value('pemba_mirror_live')).toBeUndefined();
+    const stats: RelationshipMirrorStats = {
+      state: 'live',
+      revision: 9n,
+      floor: 4n,
+      rows: 120,
+      bytes: 75_000,
+      budget: 1 << 30,
+      hits: 1_000,
+      misses: 3,
+    };
+    m.setSources({ mirror: () => stats });
+    let p = parsePrometheusText(await m.text());
+    expect(p.value('pemba_mirror_live')).toBe(1);
+    expect(p.value('pemba_mirror_relationships')).toBe(120);
+    expect(p.value('pemba_mirror_bytes')).toBe(75_000);
+    expect(p.value('pemba_mirror_hits_total')).toBe(1_000);
+    expect(p.type.get('pemba_mirror_hits_total')).toBe('counter');
+    expect(p.value('pemba_mirror_misses_total')).toBe(3);
+    stats.state = 'over-budget';
+    p = parsePrometheusText(await m.text());
+    expect(p.value('pemba_mirror_live')).toBe(0);
   });
 
   it('keeps each instance on its own registry', async () => {

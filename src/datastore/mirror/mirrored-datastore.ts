@@ -20,6 +20,7 @@ export interface MirrorOptions extends RelationshipMirrorOptions {
 export type Mirrored<D extends Datastore> = D & {
   /** The mirror's state, sizes and how many reads it answered. */
   mirrorStats(): RelationshipMirrorStats;
+  knownCommitted(revision: Revision): boolean;
 };
 
 /** `datastore`, its snapshot reads served from a node-local mirror of its relationships. */
