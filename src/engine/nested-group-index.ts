@@ -42,6 +42,7 @@
  * relation past its revision the view throws StaleNestedGroupViewError rather than answer for the
  * wrong revision. Do not hold a view across an await.
  */
+import { sleep } from '../runtime/sleep.js';
 import type {
   Datastore,
   RelationPattern,
@@ -573,17 +574,4 @@ function isRegular(r: Relationship): boolean {
 
 function edgeKey(parent: string, child: string): string {
   return `${parent}\u0000${child}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -17,6 +17,7 @@ import type {
   SnapshotReader,
 } from '../datastore/datastore.js';
 import type { Revision, SnapshotOptions, WriteOptions } from '../datastore/datastore.js';
+import { withOverrides } from '../datastore/common/overridden.js';
 import type { DatastoreObserver } from './metrics.js';
 import { failSpan, tracer, tracingEnabled } from './tracing.js';
 
@@ -90,32 +91,14 @@ export function instrumentDatastore<D extends Datastore>(datastore: D, hooks?: D
     return reader;
   }
 
-  const overrides = new Map<PropertyKey, unknown>(
-    Object.entries({
-      headRevision: () => timed('head_revision', () => datastore.headRevision()),
-      optimizedRevision: () => timed('optimized_revision', () => datastore.optimizedRevision()),
-      assertRevisionReadable: (revision: Revision) =>
-        timed('assert_revision_readable', () => datastore.assertRevisionReadable(revision)),
-      snapshot,
-      readWrite: <T>(fn: (tx: ReadWriteTransaction) => Promise<T>, options?: WriteOptions) =>
-        timed('read_write', () => datastore.readWrite(fn, options)),
-    }),
-  );
-
-  /** Methods of the datastore bound to it (a Proxy receiver would break private fields), made once. */
-  const bound = new Map<PropertyKey, { original: unknown; bound: unknown }>();
-  return new Proxy(datastore, {
-    get(target, prop) {
-      const override = overrides.get(prop);
-      if (override !== undefined) return override;
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const known = bound.get(prop);
-      if (known?.original === value) return known.bound;
-      const fn = (value as (...args: unknown[]) => unknown).bind(target);
-      bound.set(prop, { original: value, bound: fn });
-      return fn;
-    },
+  return withOverrides(datastore, {
+    headRevision: () => timed('head_revision', () => datastore.headRevision()),
+    optimizedRevision: () => timed('optimized_revision', () => datastore.optimizedRevision()),
+    assertRevisionReadable: (revision: Revision) =>
+      timed('assert_revision_readable', () => datastore.assertRevisionReadable(revision)),
+    snapshot,
+    readWrite: <T>(fn: (tx: ReadWriteTransaction) => Promise<T>, options?: WriteOptions) =>
+      timed('read_write', () => datastore.readWrite(fn, options)),
   });
 }
 

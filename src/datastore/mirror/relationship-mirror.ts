@@ -21,6 +21,7 @@
  * answering at once; it reloads from the head after a backoff. A feed that ends (the datastore
  * closed) stops it for good.
  */
+import { sleep } from '../../runtime/sleep.js';
 import type { Relationship } from '../../relationships/relationship.js';
 import type {
   Datastore,
@@ -427,17 +428,4 @@ function versionBytes(r: Relationship): number {
   if (r.caveat)
     bytes += 64 + 2 * (r.caveat.name.length + (r.caveat.context ? JSON.stringify(r.caveat.context).length : 0));
   return bytes;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
