@@ -34,7 +34,7 @@ import {
   validateCheck,
   validateObjectAndRelation,
   validateSubject,
-  validateWrite,
+  WriteValidator,
 } from './requests/request-validation.js';
 import { noSchema, notFound, preconditionFailed, invalidArgument, tooManyToDelete } from './errors/index.js';
 import { Engine, type EngineOptions, type FoundSubject } from './engine/engine.js';
@@ -157,12 +157,13 @@ export class Pemba {
     const { revision } = await this.datastore.readWrite(
       async (tx) => {
         const schema = this.compile((await tx.readSchema())?.text);
+        const validator = new WriteValidator(schema);
         for (const u of updates) {
           const r = u.relationship;
           if (u.operation === 'DELETE') {
             validateFilterAgainstSchema(schema, { resourceType: r.resource.type, relation: r.relation });
           } else {
-            validateWrite(schema, r);
+            validator.validate(r);
           }
         }
         await assertPreconditions(tx, schema, preconditions);
@@ -275,10 +276,10 @@ export class Pemba {
       const { revision, result } = await this.datastore.readWrite(
         async (tx) => {
           watchdog.holding();
-          const schema = this.compile((await tx.readSchema())?.text);
+          const validator = new WriteValidator(this.compile((await tx.readSchema())?.text));
           let count = 0;
           for await (const batch of watchdog.batches(relationships)) {
-            for (const r of batch) validateWrite(schema, r);
+            for (const r of batch) validator.validate(r);
             await tx.write(batch.map((relationship) => ({ operation: 'CREATE' as const, relationship })));
             count += batch.length;
           }

@@ -65,6 +65,17 @@ export function validateRelationship(schema: CompiledSchema, rel: Relationship):
   );
 }
 
+/**
+ * What validateRelationship checks of a relationship beyond its shape (its types, relations, subject
+ * wildcard-ness, caveat name and expiration): its object ids, with the same errors in the same order.
+ * A relationship whose shape another relationship passed validateRelationship with is valid when these pass.
+ */
+export function validateObjectIds(rel: Relationship): void {
+  if (rel.resource.id === '*') throw wildcardResource();
+  validateId('resource object id', rel.resource.id);
+  if (rel.subject.id !== '*') validateId('subject object id', rel.subject.id);
+}
+
 /** Same subject type, relation and wildcard-ness; caveat and expiration aside. */
 const sameSubject = (a: AllowedSubjectType, b: AllowedSubjectType) =>
   a.type === b.type && a.wildcard === b.wildcard && (a.wildcard || a.relation === b.relation);

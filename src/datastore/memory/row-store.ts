@@ -80,11 +80,14 @@ export const isExpired = (v: RowVersion, nowMs: number) => v.expiresAtMs !== und
  * string for each were much of a bulk import's memory and time); a map by subjectKey once there are more.
  */
 type BySubject = Slot | Map<string, Slot>;
+/** The slots of one subject (type and id): likewise bare while there is one. */
+type SlotsOfSubject = Slot | Set<Slot>;
 type ByRelation = Map<string, BySubject>;
 
 export class RowStore {
   private readonly byResource = new Map<string, Map<string, ByRelation>>();
-  private readonly bySubject = new Map<string, Map<string, Set<Slot>>>();
+  /** Subject type → id → its slots: a bare slot for a subject with one (a Set per subject was much of a bulk write's time). */
+  private readonly bySubject = new Map<string, Map<string, SlotsOfSubject>>();
 
   slotFor(r: Relationship): Slot | undefined {
     const subjects = this.byResource.get(r.resource.type)?.get(r.resource.id)?.get(r.relation);
@@ -118,7 +121,11 @@ export class RowStore {
       slot = new Slot(r);
       subjects.set(s, slot);
     }
-    getOrNew(getOrNew(this.bySubject, r.subject.type, Map<string, Set<Slot>>), r.subject.id, Set<Slot>).add(slot);
+    const sids = getOrNew(this.bySubject, r.subject.type, Map<string, SlotsOfSubject>);
+    const held = sids.get(r.subject.id);
+    if (held === undefined) sids.set(r.subject.id, slot);
+    else if (held instanceof Slot) sids.set(r.subject.id, new Set([held, slot]));
+    else held.add(slot);
     return slot;
   }
 
@@ -132,9 +139,12 @@ export class RowStore {
     if (rels?.size === 0) ids!.delete(slot.resourceId);
     if (ids?.size === 0) this.byResource.delete(slot.resourceType);
     const sids = this.bySubject.get(slot.subjectType);
-    const set = sids?.get(slot.subjectId);
-    set?.delete(slot);
-    if (set?.size === 0) sids!.delete(slot.subjectId);
+    const held = sids?.get(slot.subjectId);
+    if (held === slot) sids!.delete(slot.subjectId);
+    else if (held instanceof Set) {
+      held.delete(slot);
+      if (held.size === 1) sids!.set(slot.subjectId, held.values().next().value!);
+    }
     if (sids?.size === 0) this.bySubject.delete(slot.subjectType);
   }
 
@@ -193,9 +203,16 @@ export class RowStore {
       const sids = this.bySubject.get(q.subjectType);
       if (!sids) return;
       if (q.subjectIds) {
-        for (const id of new Set(q.subjectIds)) yield* sids.get(id) ?? [];
+        for (const id of new Set(q.subjectIds)) {
+          const held = sids.get(id);
+          if (held instanceof Slot) yield held;
+          else if (held) yield* held;
+        }
       } else {
-        for (const set of sids.values()) yield* set;
+        for (const held of sids.values()) {
+          if (held instanceof Slot) yield held;
+          else yield* held;
+        }
       }
       return;
     }

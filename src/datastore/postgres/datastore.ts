@@ -26,7 +26,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type * as ds from '../datastore.js';
-import type { Revision } from '../datastore.js';
+import type { Revision, StoredSchema } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
 import { closedDatastore, expiredRevision, negativeRevision } from '../../errors/index.js';
 import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
@@ -79,6 +79,10 @@ const revisionAtSql = (param: string) =>
 
 export class PostgresDatastore implements ds.Datastore {
   private readonly lockKey: string;
+  /** What a read-write transaction starts with (see readWrite). */
+  private readonly beginSql: string;
+  /** The newest schema a read-write transaction read or wrote in this process. */
+  private schema: StoredSchema | undefined;
   private readonly mutex = new Mutex();
   private readonly notifier: CommitNotifier;
   private readonly gcLoop: GcLoop;
@@ -114,6 +118,10 @@ export class PostgresDatastore implements ds.Datastore {
       64,
       createHash('sha256').update(`pemba commit lock ${id}`).digest().readBigUInt64BE(),
     ).toString();
+    // lockKey is a decimal integer of our own making: safe to inline (a simple query takes no parameters).
+    this.beginSql =
+      `BEGIN; SELECT pg_advisory_xact_lock(${this.lockKey}); ` +
+      `SELECT (${HEAD_SQL}) AS head, (SELECT max(revision) FROM schemas) AS schema_rev`;
     this.notifier = new CommitNotifier(() => this.headRevision(), options.watchPollMs ?? 100);
     this.gcLoop = startOwnGcLoop(
       () => this.gc(),
@@ -229,12 +237,25 @@ export class PostgresDatastore implements ds.Datastore {
         try {
           // Waiting for a connection may have outlasted the call.
           signal?.throwIfAborted();
-          await query(client, 'BEGIN');
-          signal?.throwIfAborted();
-          await query(client, 'SELECT pg_advisory_xact_lock($1)', [this.lockKey]);
-          // A statement after the lock is granted, so its snapshot includes the previous commit.
-          const { rows } = await query<{ head: string }>(client, HEAD_SQL);
-          tx = new PostgresTransaction(client, BigInt(rows[0].head) + 1n, this.now, signal);
+          // One round trip: BEGIN, the commit lock, and (a statement after the lock is granted, so its
+          // snapshot includes the previous commit) the head and the newest schema's revision.
+          const results = (await query(client, this.beginSql)) as unknown as pg.QueryResult[];
+          const { head, schema_rev } = results[2].rows[0] as { head: string; schema_rev: string | null };
+          const revision = BigInt(head) + 1n;
+          // The newest schema, when it is the one this process read last: no round trip to read it again.
+          const known = this.schema;
+          const schema =
+            schema_rev === null
+              ? null
+              : known !== undefined && known.revision === BigInt(schema_rev)
+                ? known
+                : undefined;
+          tx = new PostgresTransaction(client, revision, this.now, signal, {
+            newest: schema,
+            read: (stored) => {
+              if (stored) this.schema = stored;
+            },
+          });
           const result = await fn(tx);
           await tx.finish(this.now());
           // The point of no return: no cancel from here on, and no COMMIT if the call has ended.

@@ -69,6 +69,16 @@ class Plan {
   }
 }
 
+/**
+ * The newest committed schema as the transaction's first statement found it: `null` when none was
+ * ever written, the stored schema when the datastore had it already, undefined when it must be read.
+ */
+export interface SchemaHint {
+  newest: StoredSchema | null | undefined;
+  /** Called with what the transaction read from the database (committed data). */
+  read(stored: StoredSchema | undefined): void;
+}
+
 export class PostgresTransaction implements ReadWriteTransaction {
   /** The change log of this transaction, written at commit. */
   private readonly changes: Change[] = [];
@@ -83,6 +93,8 @@ export class PostgresTransaction implements ReadWriteTransaction {
     readonly revision: Revision,
     private readonly now: () => number,
     private readonly signal?: AbortSignal,
+    /** What the datastore knows of the newest committed schema, and whom to tell when it is read. */
+    private readonly schemas?: SchemaHint,
   ) {}
 
   async queryRelationships(q: RelationshipQuery, options?: QueryOptions): Promise<Relationship[]> {
@@ -93,8 +105,12 @@ export class PostgresTransaction implements ReadWriteTransaction {
   async readSchema(): Promise<StoredSchema | undefined> {
     this.assertOpen();
     if (this.schema !== undefined) return { text: this.schema, revision: this.revision };
+    const newest = this.schemas?.newest;
+    if (newest !== undefined) return newest ?? undefined;
     const { rows } = await query<{ revision: string; text: string }>(this.client, SCHEMA_AT, [String(this.revision)]);
-    return rows[0] && { text: rows[0].text, revision: BigInt(rows[0].revision) };
+    const stored = rows[0] && { text: rows[0].text, revision: BigInt(rows[0].revision) };
+    this.schemas?.read(stored);
+    return stored;
   }
 
   async writeSchema(text: string): Promise<void> {

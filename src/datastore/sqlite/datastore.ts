@@ -13,7 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type * as ds from '../datastore.js';
 import type { Revision } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
-import { closedDatastore, expiredRevision, invalidArgument } from '../../errors/index.js';
+import { closedDatastore, datastoreUnavailable, expiredRevision, invalidArgument } from '../../errors/index.js';
 import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
 import { Mutex } from '../common/mutex.js';
@@ -50,6 +50,46 @@ export interface SqliteDatastoreOptions extends DurableDatastoreOptions {
 
 /** Commits read per watch round trip. */
 const WATCH_BATCH = 100;
+/** Most transactions one group commit runs (bounds the latency of the first). */
+const MAX_GROUP = 256;
+
+/** A transaction waiting for (or running in) a group commit. */
+interface Member {
+  fn: (tx: ds.ReadWriteTransaction) => Promise<unknown>;
+  signal: AbortSignal | undefined;
+  /** Answered already (readWrite's promise is settled). */
+  settled: boolean;
+  resolve: (v: { revision: Revision; result: unknown }) => void;
+  reject: (e: unknown) => void;
+  /** The abort listener while it waits. */
+  drop: () => void;
+}
+
+/** Where a member began: rows it inserts get ids above `top`; it writes `revision`. */
+interface Mark {
+  top: number;
+  revision: Revision;
+}
+
+/** A member that ran, to be committed with its group. */
+interface Ran {
+  member: Member;
+  mark: Mark;
+  revision: Revision;
+  result: unknown;
+}
+
+function settle(m: Member, value: { revision: Revision; result: unknown } | undefined, error?: unknown): void {
+  if (m.settled) return;
+  m.settled = true;
+  m.signal?.removeEventListener('abort', m.drop);
+  if (value) m.resolve(value);
+  else m.reject(error);
+}
+
+function topId(stmts: StatementCache): number {
+  return stmts.get('SELECT coalesce(max(id), 0) FROM relationships').pluck().get() as number;
+}
 
 export class SqliteDatastore implements ds.Datastore {
   readonly id: string;
@@ -61,13 +101,19 @@ export class SqliteDatastore implements ds.Datastore {
   private readonly w: StatementCache;
   private readonly r: StatementCache;
   private readonly readTx: (fn: () => unknown) => unknown;
+  /** Group commits and GC runs take turns through it. */
   private readonly mutex = new Mutex();
+  /** Transactions waiting for the next group commit. */
+  private readonly waiting: Member[] = [];
+  private groupQueued = false;
   private readonly notifier: CommitNotifier;
   private readonly gcLoop: GcLoop;
   private readonly quantizationMs: number;
   private readonly gcWindowMs: number;
   private readonly now: () => number;
   private closed = false;
+  /** optimizedRevision's answer for the current quantization window, once the window start fixes it. */
+  private quantized: { windowStart: number; revision: Revision } | undefined;
 
   /** Opens (creating and migrating if needed) the database file at `path`. */
   constructor(
@@ -125,12 +171,22 @@ export class SqliteDatastore implements ds.Datastore {
 
   /** As the memory datastore's: the newest revision committed by the start of the quantization window. */
   async optimizedRevision(): Promise<Revision> {
+    const nowMs = this.now();
+    const windowStart = this.quantizationMs === 0 ? 0 : quantizationWindowStart(nowMs, this.quantizationMs);
+    // Fixed for the window once found (as in the PostgreSQL datastore), unless expiry overtakes it.
+    if (this.quantized?.windowStart === windowStart && this.gcWindowMs >= this.quantizationMs) {
+      this.assertOpen();
+      return this.quantized.revision;
+    }
     return this.read(() => {
       const head = headRevision(this.r);
       if (this.quantizationMs === 0) return head;
-      const nowMs = this.now();
-      const quantized = revisionAt(this.r, quantizationWindowStart(nowMs, this.quantizationMs)) ?? head;
-      return laterRevision(quantized, expiryBoundary(this.r, nowMs, this.gcWindowMs));
+      const found = revisionAt(this.r, windowStart);
+      const revision = laterRevision(found ?? head, expiryBoundary(this.r, nowMs, this.gcWindowMs));
+      // Cache only a revision the window start fixes: not head (a young datastore's answer), and not at
+      // the window's very first millisecond, when a commit may still get that time.
+      if (found !== undefined && nowMs > windowStart) this.quantized = { windowStart, revision };
+      return revision;
     });
   }
 
@@ -157,36 +213,158 @@ export class SqliteDatastore implements ds.Datastore {
     };
   }
 
+  /**
+   * Group commit: the transactions waiting for the writer when it becomes free run one after another
+   * in one SQLite transaction, each as its own revision (consecutive, as when they commit one by one),
+   * and are made durable by one COMMIT, i.e. one sync of the WAL instead of one each. Each is still
+   * all or nothing on its own: one that throws, or whose signal aborts before the COMMIT, is undone
+   * (undoFrom) while the others commit. Nothing is acknowledged before the COMMIT has returned.
+   */
   readWrite<T>(
     fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
     { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
-    return this.mutex.run(async () => {
-      this.assertOpen();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const member: Member = {
+        fn,
+        signal,
+        settled: false,
+        resolve: (v) => resolve(v as { revision: Revision; result: T }),
+        reject,
+        // While it waits, an aborted call leaves the queue at once.
+        drop: () => {
+          const at = this.waiting.indexOf(member);
+          if (at >= 0) this.waiting.splice(at, 1);
+          settle(member, undefined, signal!.reason);
+        },
+      };
+      signal?.addEventListener('abort', member.drop, { once: true });
+      this.waiting.push(member);
+      this.scheduleGroup();
+    });
+  }
+
+  /**
+   * Queues a group commit for the waiting transactions unless one is queued already. It starts on a
+   * later turn of the event loop (setImmediate), so every call read in this turn (the requests that
+   * arrived while the writer synced the previous group, say) joins it.
+   */
+  private scheduleGroup(): void {
+    if (this.groupQueued) return;
+    this.groupQueued = true;
+    setImmediate(() => void this.mutex.run(() => this.commitGroup()));
+  }
+
+  /** Runs the waiting transactions (at most MAX_GROUP) in one SQLite transaction and commits them. */
+  private async commitGroup(): Promise<void> {
+    this.groupQueued = false;
+    const members = this.waiting.splice(0, MAX_GROUP);
+    if (this.waiting.length > 0) this.scheduleGroup();
+    if (members.length === 0) return;
+    if (this.closed) {
+      for (const m of members) settle(m, undefined, closedDatastore());
+      return;
+    }
+    try {
       sqliteCall(() => this.writer.exec('BEGIN IMMEDIATE'));
+    } catch (e) {
+      for (const m of members) settle(m, undefined, e);
+      return;
+    }
+    const done: Ran[] = [];
+    let lost: unknown; // set when the SQLite transaction is gone (SQLite rolled it back) or cannot be repaired
+    let next = 0;
+    for (; next < members.length && lost === undefined; next++) {
+      const m = members[next];
+      if (m.settled) continue; // its signal aborted while the ones before it ran
+      m.signal?.removeEventListener('abort', m.drop);
+      let mark: Mark | undefined;
       let tx: SqliteTransaction | undefined;
       try {
-        tx = new SqliteTransaction(this.w, sqliteCall(() => headRevision(this.w)) + 1n, this.now, signal);
-        const result = await fn(tx);
+        mark = sqliteCall(() => ({ top: topId(this.w), revision: headRevision(this.w) + 1n }));
+        tx = new SqliteTransaction(this.w, mark.revision, this.now, m.signal);
+        const result = await m.fn(tx);
         tx.finish(this.now());
-        // The point of no return: this check and the (synchronous) COMMIT are one step, nothing can abort in between.
-        signal?.throwIfAborted();
-        sqliteCall(() => this.writer.exec('COMMIT'));
-        // Watchers read the commit synchronously (a bulk import's million changes take ~2 s): wake
-        // them after the writer has had its answer, not before.
-        const committed = tx.revision;
-        setImmediate(() => this.notifier.notify(committed));
-        return { revision: tx.revision, result };
+        // Checked again, with every member's, right before the COMMIT (below).
+        m.signal?.throwIfAborted();
+        done.push({ member: m, mark, revision: tx.revision, result });
       } catch (e) {
-        tx?.close();
-        try {
-          if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
-        } catch {
-          // SQLite already rolled back (e.g. after an I/O error): the original error is what matters.
-        }
-        throw e;
+        settle(m, undefined, e);
+        lost = this.undoFrom(mark, tx, e);
       }
-    }, signal);
+    }
+    // The point of no return: these checks and the (synchronous) COMMIT are one step, nothing can abort
+    // in between. A member whose signal aborted after it ran (a later member's fn awaited I/O meanwhile)
+    // is undone, and with it the members after it, which read what it wrote: they fail, retryably.
+    const aborted = lost === undefined ? done.findIndex((d) => d.member.signal?.aborted) : -1;
+    if (aborted >= 0) {
+      lost = this.undoFrom(done[aborted].mark);
+      for (const d of done.splice(aborted)) {
+        const signal = d.member.signal;
+        settle(
+          d.member,
+          undefined,
+          signal?.aborted
+            ? signal.reason
+            : datastoreUnavailable(
+                'SQLite datastore',
+                'the transaction was committed with one whose call ended before it committed, and was undone with it; retry',
+              ),
+        );
+      }
+    }
+    if (lost === undefined && done.length > 0) {
+      try {
+        sqliteCall(() => this.writer.exec('COMMIT'));
+      } catch (e) {
+        lost = e;
+      }
+    }
+    if (lost !== undefined || done.length === 0) {
+      try {
+        if (this.writer.inTransaction) this.writer.exec('ROLLBACK');
+      } catch {
+        // SQLite already rolled back (e.g. after an I/O error): the original error is what matters.
+      }
+      for (const d of done) settle(d.member, undefined, lost);
+      // The members not run yet wait for the next group.
+      const rest = members.slice(next).filter((m) => !m.settled);
+      if (rest.length > 0) {
+        this.waiting.unshift(...rest);
+        this.scheduleGroup();
+      }
+      return;
+    }
+    for (const d of done) settle(d.member, { revision: d.revision, result: d.result });
+    // Watchers read the commit synchronously (a bulk import's million changes take ~2 s): wake
+    // them after the writers have had their answers, not before.
+    const committed = done[done.length - 1].revision;
+    setImmediate(() => this.notifier.notify(committed));
+  }
+
+  /**
+   * Undoes, inside the open SQLite transaction, everything the group's members from the one that
+   * began at `mark` on wrote: their rows (ids above mark.top), retirements, change-log entries, commits
+   * and schemas. Returns the error that makes the whole SQLite transaction lost, if any (`cause`
+   * when SQLite rolled it back already, after an I/O error for instance).
+   */
+  private undoFrom(mark: Mark | undefined, tx?: SqliteTransaction, cause?: unknown): unknown {
+    if (!this.writer.inTransaction) return cause ?? new Error('the SQLite transaction was rolled back');
+    if (mark === undefined) return undefined; // the member failed before it wrote anything
+    try {
+      tx?.abandon();
+      sqliteCall(() => {
+        this.w.get('DELETE FROM relationships WHERE id > ?').run(mark.top);
+        this.w.get('UPDATE relationships SET deleted_rev = NULL WHERE deleted_rev >= ?').run(mark.revision);
+        this.w.get('DELETE FROM changes WHERE revision >= ?').run(mark.revision);
+        this.w.get('DELETE FROM commits WHERE revision >= ?').run(mark.revision);
+        this.w.get('DELETE FROM schemas WHERE revision >= ?').run(mark.revision);
+      });
+      return undefined;
+    } catch (e) {
+      return e;
+    }
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes. */
