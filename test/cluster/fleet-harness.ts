@@ -29,6 +29,8 @@ export interface NodeSpec {
   dispatchPort: number;
   metricsPort: number;
   otlpEndpoint?: string;
+  /** Flags of this node alone. */
+  args?: string[];
 }
 
 export interface FleetOptions {
@@ -38,7 +40,11 @@ export interface FleetOptions {
   extraArgs?: string[];
 }
 
-export async function nodeSpecs(names: string[], otlpEndpoints?: string[]): Promise<NodeSpec[]> {
+export async function nodeSpecs(
+  names: string[],
+  otlpEndpoints?: string[],
+  args?: (string[] | undefined)[],
+): Promise<NodeSpec[]> {
   const specs: NodeSpec[] = [];
   for (const [i, name] of names.entries()) {
     specs.push({
@@ -46,6 +52,7 @@ export async function nodeSpecs(names: string[], otlpEndpoints?: string[]): Prom
       dispatchPort: await freePort(),
       metricsPort: await freePort(),
       otlpEndpoint: otlpEndpoints?.[i],
+      args: args?.[i],
     });
   }
   return specs;
@@ -76,6 +83,7 @@ export async function startNode(spec: NodeSpec, options: FleetOptions): Promise<
       ? ['--otel-provider', 'otlphttp', '--otel-endpoint', spec.otlpEndpoint, '--otel-sample-ratio', '1']
       : []),
     ...(options.extraArgs ?? []),
+    ...(spec.args ?? []),
   ];
   const proc = await serveProcess(args, { readyTimeoutMs: 60_000 });
   const node: FleetNode = {

@@ -194,9 +194,13 @@ describeBackend('postgres', 'a pemba serve fleet over PostgreSQL with a read rep
       Promise.all(['A', 'B', 'C'].map((l) => startOtlpReceiver(l))),
     ]);
     const t1 = Date.now();
+    // A answers from its relationship mirror; B and C read PostgreSQL (the primary or the replica),
+    // so the fleet's answers cover both paths and the replica tests see B's and C's reads.
+    const direct = ['--datastore-mirror-enabled', 'false'];
     specs = await nodeSpecs(
       ['A', 'B', 'C'],
       receivers.map((r) => r.endpoint),
+      [undefined, direct, direct],
     );
     options = { cluster, upstreams: specs.map(dispatchAddr) };
     nodes = await Promise.all(specs.map((s) => startNode(s, options)));

@@ -269,6 +269,8 @@ describeBackend('postgres', 'PostgreSQL read replicas', () => {
       connUri: cluster.primary.uri,
       readReplicaUris: [cluster.replicas[0].uri],
       gcIntervalMs: 0,
+      // Reads must reach PostgreSQL for the replica to serve them.
+      mirror: { enabled: false },
     });
     open.push(ds as PostgresDatastore);
     const head = await ds.headRevision();
