@@ -32,7 +32,7 @@ import type {
   StoredSchema,
 } from '../datastore.js';
 import { Pacer } from '../common/pacer.js';
-import { freezeCopy, sameAttributes } from '../common/relationships.js';
+import { freezeOwn, sameAttributes } from '../common/relationships.js';
 import type { RowVersion, Slot } from '../memory/row-store.js';
 import { RowStore } from '../memory/row-store.js';
 
@@ -315,7 +315,8 @@ export class RelationshipMirror {
       this.slots++;
       this.bytes += SLOT_BYTES + 2 * keyLength(slot);
     }
-    const relationship = freezeCopy(r);
+    // The feed's objects are this watcher's own: frozen, not copied.
+    const relationship = freezeOwn(r);
     const version: RowVersion = {
       relationship,
       createdRev: revision,
