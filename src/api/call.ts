@@ -7,6 +7,7 @@
 import { toFailure } from './errors.js';
 import { cancelled, deadlineExceeded, unavailable } from '../errors/index.js';
 import { startCallSpan } from '../observability/tracing.js';
+import type { CallSpan } from '../observability/tracing.js';
 import type { Failure } from './errors.js';
 import type { CallContext, MethodHandler } from './method.js';
 
@@ -14,6 +15,8 @@ import type { CallContext, MethodHandler } from './method.js';
 const CALL_FINISHED = cancelled('call finished');
 
 export interface CallLogger {
+  /** pino's: lets a call skip building a debug record nobody will see. Absent: always asked. */
+  isLevelEnabled?(level: string): boolean;
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -57,6 +60,15 @@ export interface Call {
   run<T>(fn: () => T): T;
   /** Why the call was aborted, as the error to report (if the client is still there). */
   abortError(): unknown;
+  /** Resolves like `promise`, or rejects with the abort reason as soon as the call aborts. */
+  race<T>(promise: Promise<T>): Promise<T>;
+  /**
+   * What a unary or client-streaming call answers: the handler's result, or the abort reason as soon
+   * as the call aborts; but a handler that `commits` is awaited, so its answer says whether it wrote.
+   */
+  outcome<T>(handler: { commits?: boolean }, result: Promise<T>): Promise<T>;
+  /** Iterates `source`, stopping with the abort reason as soon as the call aborts (and closing the source). */
+  abortable<T>(source: AsyncIterable<T>): AsyncIterable<T>;
   /** Logs the outcome and releases timers; returns the failure, if any, to send. */
   finish(error?: unknown): Failure | undefined;
 }
@@ -72,119 +84,201 @@ export function startCall(
   /** Reads a request header (gRPC metadata or HTTP header): the trace context the client sent. */
   header?: (name: string) => string | undefined,
 ): Call {
-  const controller = new AbortController();
-  const abort = (reason: unknown) => {
-    if (!controller.signal.aborted) controller.abort(reason);
-  };
-  const started = Date.now();
-  const longLived = handler.kind === 'serverStream' && handler.longLived === true;
-  const untimed = longLived || (handler.kind !== 'unary' && handler.bulk === true);
-  const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
-  const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
-  const timer = Number.isFinite(deadline)
-    ? setTimeout(
-        () => abort(deadlineExceeded(`${method}: deadline exceeded after ${Date.now() - started}ms`)),
-        Math.max(0, deadline - started),
-      )
-    : undefined;
-  // Shutdown lets ordinary calls finish but ends streams that would never finish by themselves.
-  const onShutdown = () => abort(unavailable('the server is shutting down'));
-  if (longLived) {
-    if (options.shutdown.aborted) onShutdown();
-    else options.shutdown.addEventListener('abort', onShutdown, { once: true });
-  }
-  const onCutoff = () => abort(unavailable('the server is shutting down: the grace period is over'));
-  if (options.cutoff?.aborted) onCutoff();
-  else options.cutoff?.addEventListener('abort', onCutoff, { once: true });
-  onClientGone(() => abort(cancelled(`${method}: the client cancelled the call`)));
-  // Observability, each free when off: no observer, and no tracer provider registered.
-  const observer = options.observer;
-  const startedPrecise = observer ? performance.now() : 0;
-  observer?.callStarted(method, transport, longLived);
-  const span = startCallSpan(method, transport, header);
-  let finished = false;
+  return new ServerCall(method, handler, options, clientDeadline, onClientGone, transport, header);
+}
 
-  return {
-    ctx: { signal: controller.signal },
-    run: span ? span.run : runDirectly,
-    abortError: () => controller.signal.reason,
-    finish(error?: unknown) {
-      clearTimeout(timer);
-      options.shutdown.removeEventListener('abort', onShutdown);
-      options.cutoff?.removeEventListener('abort', onCutoff);
-      const ms = Date.now() - started;
-      const first = !finished;
-      finished = true;
-      if (error === undefined) {
-        options.log.debug({ method, ms, code: 'OK' }, 'call finished');
-        if (first) {
-          observer?.callFinished(method, transport, 'OK', (performance.now() - startedPrecise) / 1000, longLived);
-          span?.end(0, 'OK');
-        }
-        abort(CALL_FINISHED);
-        return undefined;
+/**
+ * One call's state. A class rather than closures: a call is started thousands of times a second,
+ * and each closure, listener and Error (its stack) costs on every one of them.
+ */
+class ServerCall implements Call {
+  readonly ctx: CallContext;
+  readonly run: <T>(fn: () => T) => T;
+  private readonly controller = new AbortController();
+  private readonly started = Date.now();
+  private readonly startedPrecise: number;
+  private readonly longLived: boolean;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly span: CallSpan | undefined;
+  /** Rejections of the promises race() handed out, told the abort reason when the call aborts. */
+  private racers: ((reason: unknown) => void)[] | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly method: string,
+    handler: MethodHandler,
+    private readonly options: TransportOptions,
+    clientDeadline: number | undefined,
+    onClientGone: (gone: () => void) => void,
+    private readonly transport: Transport,
+    header: ((name: string) => string | undefined) | undefined,
+  ) {
+    this.ctx = { signal: this.controller.signal };
+    const started = this.started;
+    const longLived = (this.longLived = handler.kind === 'serverStream' && handler.longLived === true);
+    const untimed = longLived || (handler.kind !== 'unary' && handler.bulk === true);
+    const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
+    const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
+    this.timer = Number.isFinite(deadline) ? setTimeout(onDeadline, Math.max(0, deadline - started), this) : undefined;
+    // Shutdown lets ordinary calls finish but ends streams that would never finish by themselves.
+    if (longLived) this.watch(shutdownWatchers, options.shutdown, SHUTDOWN_MESSAGE);
+    if (options.cutoff) this.watch(cutoffWatchers, options.cutoff, CUTOFF_MESSAGE);
+    onClientGone(() => {
+      // grpc-js reports every call's end this way, answered or not: only an unfinished call was cancelled.
+      if (!this.finished && !this.controller.signal.aborted)
+        this.abort(cancelled(`${method}: the client cancelled the call`));
+    });
+    // Observability, each free when off: no observer, and no tracer provider registered.
+    const observer = options.observer;
+    this.startedPrecise = observer ? performance.now() : 0;
+    observer?.callStarted(method, this.transport, longLived);
+    this.span = startCallSpan(method, this.transport, header);
+    this.run = this.span ? this.span.run : runDirectly;
+  }
+
+  private watch(watchers: Watchers, signal: AbortSignal, message: string): void {
+    if (signal.aborted) this.abort(unavailable(message));
+    else watchersOf(watchers, signal, message).add(this);
+  }
+
+  /** The deadline (the client's or the server's request timeout) has passed. */
+  expire(): void {
+    this.abort(deadlineExceeded(`${this.method}: deadline exceeded after ${Date.now() - this.started}ms`));
+  }
+
+  /** Aborts the call's signal (once) and rejects whatever race() is waiting on. */
+  abort(reason: unknown): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(reason);
+    const racers = this.racers;
+    this.racers = undefined;
+    if (racers) for (const reject of racers) reject(reason);
+  }
+
+  abortError(): unknown {
+    return this.controller.signal.reason;
+  }
+
+  race<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.controller.signal;
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<T>((resolve, reject) => {
+      const racers = (this.racers ??= []);
+      racers.push(reject);
+      promise.then(
+        (value) => {
+          forget(racers, reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          forget(racers, reject);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  outcome<T>(handler: { commits?: boolean }, result: Promise<T>): Promise<T> {
+    return handler.commits ? result : this.race(result);
+  }
+
+  async *abortable<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+    const it = source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await this.race(it.next());
+        if (next.done) return;
+        yield next.value;
       }
-      const failure = toFailure(error);
-      if (failure.unexpected) options.log.error({ method, ms, err: error }, 'call failed unexpectedly');
-      else options.log.debug({ method, ms, code: failure.codeName, reason: failure.reason }, 'call failed');
-      if (first) {
-        observer?.callFinished(
-          method,
-          transport,
-          failure.codeName,
-          (performance.now() - startedPrecise) / 1000,
-          longLived,
-        );
-        span?.end(failure.code, failure.codeName, error, failure.unexpected);
-      }
-      abort(error);
-      return failure;
-    },
-  };
+    } finally {
+      // Fire and forget: a generator blocked in an await cannot be returned until it wakes up.
+      void it.return?.()?.catch(() => undefined);
+    }
+  }
+
+  finish(error?: unknown): Failure | undefined {
+    const { options, method, transport, longLived } = this;
+    clearTimeout(this.timer);
+    if (longLived) shutdownWatchers.get(options.shutdown)?.delete(this);
+    if (options.cutoff) cutoffWatchers.get(options.cutoff)?.delete(this);
+    const log = options.log;
+    const first = !this.finished;
+    this.finished = true;
+    const observer = first ? options.observer : undefined;
+    if (error === undefined) {
+      if (debugEnabled(log)) log.debug({ method, ms: Date.now() - this.started, code: 'OK' }, 'call finished');
+      observer?.callFinished(method, transport, 'OK', (performance.now() - this.startedPrecise) / 1000, longLived);
+      if (first) this.span?.end(0, 'OK');
+      this.abort(CALL_FINISHED);
+      return undefined;
+    }
+    const failure = toFailure(error);
+    if (failure.unexpected)
+      log.error({ method, ms: Date.now() - this.started, err: error }, 'call failed unexpectedly');
+    else if (debugEnabled(log))
+      log.debug(
+        { method, ms: Date.now() - this.started, code: failure.codeName, reason: failure.reason },
+        'call failed',
+      );
+    observer?.callFinished(
+      method,
+      transport,
+      failure.codeName,
+      (performance.now() - this.startedPrecise) / 1000,
+      longLived,
+    );
+    if (first) this.span?.end(failure.code, failure.codeName, error, failure.unexpected);
+    this.abort(error);
+    return failure;
+  }
+}
+
+/** Removes a settled race's rejection (usually the only one, or the last added). */
+function forget(racers: ((reason: unknown) => void)[], reject: (reason: unknown) => void): void {
+  const i = racers.lastIndexOf(reject);
+  if (i < 0) return;
+  racers[i] = racers[racers.length - 1];
+  racers.pop();
+}
+
+function onDeadline(call: ServerCall): void {
+  call.expire();
+}
+
+/** Loggers without isLevelEnabled (tests' stubs) are asked every time. */
+function debugEnabled(log: CallLogger): boolean {
+  return log.isLevelEnabled ? log.isLevelEnabled('debug') : true;
 }
 
 const runDirectly = <T>(fn: () => T): T => fn();
 
+const SHUTDOWN_MESSAGE = 'the server is shutting down';
+const CUTOFF_MESSAGE = 'the server is shutting down: the grace period is over';
+
 /**
- * What a unary or client-streaming call answers: the handler's result, or the abort reason as soon
- * as the call aborts; but a handler that `commits` is awaited, so its answer says whether it wrote.
+ * The calls a server-wide signal (shutdown, cutoff) ends, each with its own UNAVAILABLE error: one
+ * listener on the signal and a set of calls, rather than a listener added and removed per call.
+ * A call started after the signal fired is ended at once instead (see the constructor).
  */
-export function outcome<T>(handler: { commits?: boolean }, result: Promise<T>, signal: AbortSignal): Promise<T> {
-  return handler.commits ? result : raceAbort(result, signal);
-}
+type Watchers = WeakMap<AbortSignal, Set<ServerCall>>;
+const shutdownWatchers: Watchers = new WeakMap();
+const cutoffWatchers: Watchers = new WeakMap();
 
-/** Resolves like `promise`, or rejects with the abort reason as soon as the signal aborts. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
+function watchersOf(watchers: Watchers, signal: AbortSignal, message: string): Set<ServerCall> {
+  let calls = watchers.get(signal);
+  if (!calls) {
+    const set = (calls = new Set<ServerCall>());
+    watchers.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        for (const call of [...set]) call.abort(unavailable(message));
+        set.clear();
       },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
+      { once: true },
     );
-  });
-}
-
-/** Iterates `source`, stopping with the abort reason as soon as the signal aborts (and closing the source). */
-export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterable<T> {
-  const it = source[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const next = await raceAbort(it.next(), signal);
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    // Fire and forget: a generator blocked in an await cannot be returned until it wakes up.
-    void it.return?.()?.catch(() => undefined);
   }
+  return calls;
 }
 
 /**

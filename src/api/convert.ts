@@ -28,7 +28,8 @@ export const objectRef = (o: v1.ObjectReference | undefined): ObjectRef => ({
 export const toObjectReference = (o: ObjectRef): v1.ObjectReference => ({ objectType: o.type, objectId: o.id });
 
 export function subjectRef(s: v1.SubjectReference | undefined): SubjectRef {
-  return { ...objectRef(s?.object), relation: s?.optionalRelation || ELLIPSIS };
+  const o = s?.object;
+  return { type: o?.objectType ?? '', id: o?.objectId ?? '', relation: s?.optionalRelation || ELLIPSIS };
 }
 
 export function toSubjectReference(s: SubjectRef): v1.SubjectReference {

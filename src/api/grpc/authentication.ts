@@ -4,38 +4,114 @@
  * only once onReceiveMetadata has passed. A refused call is answered there, so its message is never
  * buffered nor decoded (grpc-js then drops the bytes still arriving). Other services (health,
  * reflection) pass untouched: probes and tools carry no key.
+ *
+ * The check is synchronous, so the interceptor is one small object per call that stands between
+ * grpc-js's call and the handler's listener, rather than grpc-js's general ServerInterceptingCall
+ * (which, built for asynchronous interceptors, queues and wraps every event and send of the call).
  */
-import { ServerInterceptingCall } from '@grpc/grpc-js';
-import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
+import type {
+  Deadline,
+  Metadata,
+  ServerInterceptingCall,
+  ServerInterceptingCallInterface,
+  ServerInterceptor,
+} from '@grpc/grpc-js';
 import type { TransportOptions } from '../call.js';
 import { toFailure, toServiceError } from '../errors.js';
 import type { ServiceDescriptor } from '../method.js';
 
-export function authenticationInterceptor(
-  services: readonly ServiceDescriptor[],
-  options: Pick<TransportOptions, 'authenticate' | 'log'>,
-): ServerInterceptor {
+type Options = Pick<TransportOptions, 'authenticate' | 'log'>;
+/** What grpc-js tells a call's listener (its InterceptingServerListener, which it does not export). */
+type Listener = Parameters<ServerInterceptingCallInterface['start']>[0];
+type Call = ServerInterceptingCallInterface;
+
+export function authenticationInterceptor(services: readonly ServiceDescriptor[], options: Options): ServerInterceptor {
   const guarded = new Set(services.map((s) => `/${s.typeName}/`));
   return (method, next) => {
-    if (!guarded.has(method.path.slice(0, method.path.lastIndexOf('/') + 1))) return new ServerInterceptingCall(next);
-    const call: ServerInterceptingCall = new ServerInterceptingCall(next, {
-      start: (start) =>
-        start({
-          onReceiveMetadata: (metadata, pass) => {
-            try {
-              options.authenticate(authorizationOf(metadata));
-            } catch (error) {
-              const f = toFailure(error);
-              options.log.debug({ method: method.path.slice(1), code: f.codeName }, 'call failed');
-              call.sendStatus(toServiceError(f));
-              return;
-            }
-            pass(metadata);
-          },
-        }),
-    });
-    return call;
+    // grpc-js's type asks for its own class, but it uses only the interface of what an interceptor returns.
+    if (!guarded.has(method.path.slice(0, method.path.lastIndexOf('/') + 1))) return next as ServerInterceptingCall;
+    return new AuthenticatingCall(next, method.path, options) as unknown as ServerInterceptingCall;
   };
+}
+
+/** The call as the handler sees it: grpc-js's own, except that its metadata is checked first. */
+class AuthenticatingCall implements Call, Listener {
+  private listener: Listener | undefined;
+
+  constructor(
+    private readonly next: Call,
+    private readonly path: string,
+    private readonly options: Options,
+  ) {}
+
+  start(listener: Listener): void {
+    this.listener = listener;
+    this.next.start(this);
+  }
+
+  onReceiveMetadata(metadata: Metadata): void {
+    try {
+      this.options.authenticate(authorizationOf(metadata));
+    } catch (error) {
+      const f = toFailure(error);
+      this.options.log.debug({ method: this.path.slice(1), code: f.codeName }, 'call failed');
+      this.next.sendStatus(toServiceError(f));
+      return;
+    }
+    this.listener!.onReceiveMetadata(metadata);
+  }
+
+  onReceiveMessage(message: unknown): void {
+    this.listener!.onReceiveMessage(message);
+  }
+
+  onReceiveHalfClose(): void {
+    this.listener!.onReceiveHalfClose();
+  }
+
+  onCancel(): void {
+    this.listener!.onCancel();
+  }
+
+  sendMetadata(metadata: Metadata): void {
+    this.next.sendMetadata(metadata);
+  }
+
+  sendMessage(message: unknown, callback: () => void): void {
+    this.next.sendMessage(message, callback);
+  }
+
+  sendStatus(status: Parameters<Call['sendStatus']>[0]): void {
+    this.next.sendStatus(status);
+  }
+
+  startRead(): void {
+    this.next.startRead();
+  }
+
+  getPeer(): string {
+    return this.next.getPeer();
+  }
+
+  getDeadline(): Deadline {
+    return this.next.getDeadline();
+  }
+
+  getHost(): string {
+    return this.next.getHost();
+  }
+
+  getAuthContext(): ReturnType<Call['getAuthContext']> {
+    return this.next.getAuthContext();
+  }
+
+  getConnectionInfo(): ReturnType<Call['getConnectionInfo']> {
+    return this.next.getConnectionInfo();
+  }
+
+  getMetricsRecorder(): ReturnType<Call['getMetricsRecorder']> {
+    return this.next.getMetricsRecorder();
+  }
 }
 
 function authorizationOf(metadata: Metadata): string | undefined {

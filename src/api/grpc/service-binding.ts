@@ -15,8 +15,8 @@ import type {
   ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
-import type { TransportOptions } from '../call.js';
+import { begin, startCall } from '../call.js';
+import type { Call, TransportOptions } from '../call.js';
 import { toServiceError } from '../errors.js';
 import type { ApiService, ServiceDescriptor } from '../method.js';
 
@@ -62,7 +62,7 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     if (handler.kind === 'unary') {
       const fn: handleUnaryCall<object, object> = (call, callback) => {
         const c = start(call);
-        answer(c, callback, () => outcome(handler, handler.run(call.request, c.ctx), c.ctx.signal));
+        answer(c, callback, () => c.outcome(handler, handler.run(call.request, c.ctx)));
       };
       impl[name] = fn;
     } else if (handler.kind === 'serverStream') {
@@ -70,10 +70,10 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
         const c = start(call);
         c.run(async () => {
           // Headers once the stream has begun: an error before that is the call's status alone.
-          const messages = await raceAbort(begin(handler.run(call.request, c.ctx), handler.longLived), c.ctx.signal);
+          const messages = await c.race(begin(handler.run(call.request, c.ctx), handler.longLived));
           call.sendMetadata(new Metadata());
-          for await (const message of abortable(messages, c.ctx.signal)) {
-            if (!call.write(message)) await raceAbort(once(call, 'drain'), c.ctx.signal);
+          for await (const message of c.abortable(messages)) {
+            if (!call.write(message)) await c.race(once(call, 'drain'));
           }
         }).then(
           () => {
@@ -90,10 +90,7 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     } else {
       const fn: handleClientStreamingCall<object, object> = (call, callback) => {
         const c = start(call);
-        answer(c, callback, () => {
-          const requests = abortable(call as AsyncIterable<object>, c.ctx.signal);
-          return outcome(handler, handler.run(requests, c.ctx), c.ctx.signal);
-        });
+        answer(c, callback, () => c.outcome(handler, handler.run(c.abortable(call as AsyncIterable<object>), c.ctx)));
       };
       impl[name] = fn;
     }
@@ -103,19 +100,23 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
 
 /** A single-response call's answer: the response, or the failure as a status; the call ends either way. */
 function answer(
-  c: ReturnType<typeof startCall>,
+  c: Call,
   callback: (error: Partial<ServiceError> | null, response?: object) => void,
   run: () => Promise<object>,
 ): void {
-  Promise.resolve()
-    .then(() => c.run(run))
-    .then(
-      (response) => {
-        c.finish();
-        callback(null, response);
-      },
-      (error) => callback(toServiceError(c.finish(error)!)),
-    );
+  let result: Promise<object>;
+  try {
+    result = c.run(run);
+  } catch (error) {
+    result = Promise.reject(error as Error);
+  }
+  result.then(
+    (response) => {
+      c.finish();
+      callback(null, response);
+    },
+    (error) => callback(toServiceError(c.finish(error)!)),
+  );
 }
 
 /** A metadata value as text (a trace header): undefined when absent. */

@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IMessageType, JsonValue } from '@protobuf-ts/runtime';
-import { abortable, begin, outcome, raceAbort, startCall } from '../call.js';
+import { begin, startCall } from '../call.js';
 import type { Call, TransportOptions } from '../call.js';
 import { httpStatusOf, toFailure, toJsonError } from '../errors.js';
 import type { Failure } from '../errors.js';
@@ -91,9 +91,9 @@ async function respond(
   let streaming = false;
   try {
     options.authenticate(req.headers.authorization);
-    const body = await raceAbort(readBody(req, options.maxBodyBytes), c.ctx.signal);
+    const body = await c.race(readBody(req, options.maxBodyBytes));
     if (handler.kind === 'unary') {
-      const response = await outcome(handler, handler.run(parse(route.I, body), c.ctx), c.ctx.signal);
+      const response = await c.outcome(handler, handler.run(parse(route.I, body), c.ctx));
       c.finish();
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));
     }
@@ -101,19 +101,19 @@ async function respond(
       const requests = (async function* () {
         for (const line of lines(body)) yield parse(route.I, line);
       })();
-      const response = await outcome(handler, handler.run(abortable(requests, c.ctx.signal), c.ctx), c.ctx.signal);
+      const response = await c.outcome(handler, handler.run(c.abortable(requests), c.ctx));
       c.finish();
       return sendJson(res, 200, route.O.toJson(response, JSON_WRITE));
     }
     // Headers once the stream has begun (a Watch client then knows it is watching); an error before
     // that is answered like a unary call's, as grpc-gateway answers a stream that fails before its headers.
-    const messages = await raceAbort(begin(handler.run(parse(route.I, body), c.ctx), handler.longLived), c.ctx.signal);
+    const messages = await c.race(begin(handler.run(parse(route.I, body), c.ctx), handler.longLived));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     streaming = true;
-    for await (const message of abortable(messages, c.ctx.signal)) {
+    for await (const message of c.abortable(messages)) {
       const ok = res.write(JSON.stringify({ result: route.O.toJson(message, JSON_WRITE) }) + '\n');
-      if (!ok) await raceAbort(once(res, 'drain'), c.ctx.signal);
+      if (!ok) await c.race(once(res, 'drain'));
     }
     c.finish();
     res.end();
