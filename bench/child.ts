@@ -21,13 +21,20 @@ const send = (m: ChildMessage) => process.send!(m);
 const progress = (text: string) => send({ type: 'progress', text });
 
 function startSystem(task: ChildTask): Promise<System> {
+  const storage = { mirror: task.mirror, postgresServer: task.postgresServer };
   switch (task.system) {
     case 'pemba':
       return PembaInProcess.start();
     case 'pemba-sqlite':
-      return PembaInProcess.startSqlite();
+      return PembaInProcess.startDurable('sqlite', storage);
+    case 'pemba-postgres':
+      return PembaInProcess.startDurable('postgres', storage);
     case 'pemba-grpc':
-      return PembaGrpc.start(task.serverExecArgv);
+      return PembaGrpc.start(task.serverExecArgv, { engine: 'memory' });
+    case 'pemba-grpc-sqlite':
+      return PembaGrpc.start(task.serverExecArgv, { engine: 'sqlite', ...storage });
+    case 'pemba-grpc-postgres':
+      return PembaGrpc.start(task.serverExecArgv, { engine: 'postgres', ...storage });
     case 'spicedb':
       return SpiceDB.start();
   }
@@ -51,6 +58,16 @@ async function warmUp(w: Workload, system: System, dataset: Dataset, task: Child
 async function main(task: ChildTask): Promise<ChildResult> {
   const dataset = buildDataset(task.dataset, task.scale, task.seed);
   const system = await startSystem(task);
+  try {
+    return await measure(task, dataset, system);
+  } catch (e) {
+    // A throwaway PostgreSQL database or SQLite file goes with the system, even on failure.
+    if (system.name !== 'spicedb') await system.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function measure(task: ChildTask, dataset: Dataset, system: System): Promise<ChildResult> {
   await system.writeSchema(dataset.schema);
   const result: ChildResult = {
     system: task.system,
@@ -77,6 +94,7 @@ async function main(task: ChildTask): Promise<ChildResult> {
   result.relationships = await system.load(dataset.relationships());
   result.loadMs = performance.now() - t;
   result.rssAfter = await system.rss();
+  await system.settle?.();
   progress(`loaded ${result.relationships} relationships in ${(result.loadMs / 1000).toFixed(1)} s`);
 
   for (const w of WORKLOADS) {

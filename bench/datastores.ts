@@ -15,6 +15,10 @@
  * Check latency: Pemba.check in this process, one call at a time, minimize_latency (after the
  * quantization window has passed the load), over random (document, user) pairs where half the users
  * are the document's own owner or viewer. PostgreSQL is a throwaway database on the local server.
+ *
+ * `npm run bench` calls measureDatastoreChecks (the Check table alone) for the targets of issue 14
+ * (bench/report.ts); the dataset is bench/datasets/sharing.ts's model, which `npm run bench` also runs
+ * as a dataset of its own (`sharing`). `--mirror off` turns the durable datastores' mirror off.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,166 +29,67 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { v1 } from '@authzed/authzed-node';
 import pg from 'pg';
-import { migrateDatastore, openDatastore } from '../src/datastore/factory.js';
+import type { Datastore } from '../src/datastore/datastore.js';
+import { openDatastore } from '../src/datastore/factory.js';
 import { Pemba } from '../src/pemba.js';
-import { parseRelationship } from '../src/relationships/relationship-string.js';
-import type { Relationship } from '../src/relationships/relationship.js';
+import { SHARING_SCHEMA as SCHEMA, SharingModel as Dataset } from './datasets/sharing.js';
+import type { BenchStorage } from './systems/storage.js';
+import { DEFAULT_POSTGRES_SERVER, MIRROR_SUPPORTED, openBenchStorage, withMirror } from './systems/storage.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TSX = pathToFileURL(resolve(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const CLI = resolve(REPO, 'src/cli/main.ts');
 const KEY = 'bench-datastores-key';
 const BACKENDS = ['memory', 'sqlite', 'postgres'] as const;
-type Backend = (typeof BACKENDS)[number];
+export type Backend = (typeof BACKENDS)[number];
 
-const { values: args } = parseArgs({
-  options: {
-    'import-size': { type: 'string', default: '1000000' },
-    'check-size': { type: 'string', default: '100000' },
-    checks: { type: 'string', default: '3000' },
-    backends: { type: 'string', default: BACKENDS.join(',') },
-    postgres: { type: 'string', default: process.env.PEMBA_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432' },
-    output: { type: 'string', default: join(REPO, 'bench/results/datastores.md') },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (args.help) {
-  console.log(`node --import tsx bench/datastores.ts [--import-size N] [--check-size N] [--checks N]
-    [--backends memory,sqlite,postgres] [--postgres postgres://user@host:port] [--output FILE]`);
-  process.exit(0);
-}
-const importSize = Number(args['import-size']);
-const checkSize = Number(args['check-size']);
-const checkCount = Number(args.checks);
-const backends = args.backends!.split(',') as Backend[];
-for (const b of backends) if (!(BACKENDS as readonly string[]).includes(b)) throw new Error(`unknown backend ${b}`);
-
-const SCHEMA = `definition user {}
-
-definition group {
-  relation member: user | group#member
+export interface DatastoreBenchOptions {
+  importSize: number;
+  checkSize: number;
+  checks: number;
+  backends: Backend[];
+  /** PostgreSQL server URI without a database. */
+  postgres: string;
+  /** The durable datastores' node-local mirror on (Pemba's default) or off. */
+  mirror: boolean;
+  output: string;
 }
 
-definition folder {
-  relation parent: folder
-  relation viewer: user | group#member
-  permission view = viewer + parent->view
-}
-
-definition document {
-  relation parent: folder
-  relation owner: user
-  relation viewer: user | group#member
-  relation banned: user
-  permission view = (viewer + owner + parent->view) - banned
-}`;
-
-/**
- * A document-sharing dataset of exactly `n` distinct relationships: groups of 20 users (nested in
- * chains of 5), a 4-ary folder tree each shared with a group, and documents with a folder, an owner,
- * a viewer, every third a viewer group and every twentieth a banned user.
- */
-class Dataset {
-  readonly users: number;
-  readonly groups: number;
-  readonly folders: number;
-  documents = 0;
-
-  constructor(readonly size: number) {
-    this.users = Math.max(100, Math.floor(size / 10));
-    this.groups = Math.max(10, Math.floor(size / 500));
-    this.folders = Math.max(10, Math.floor(size / 50));
-  }
-
-  owner = (d: number) => (d * 7919) % this.users;
-  viewer = (d: number) => (d * 104_729 + 13) % this.users;
-
-  /** Exactly `size` lines (the documents go on until then). */
-  *lines(): Generator<string> {
-    let n = 0;
-    if (this.size <= 0) return;
-    for (const line of this.all()) {
-      yield line;
-      if (++n === this.size) return;
-    }
-  }
-
-  private *all(): Generator<string> {
-    for (let g = 0; g < this.groups; g++) {
-      for (let k = 0; k < 20; k++) yield `group:g${g}#member@user:u${(g * 20 + k) % this.users}`;
-      if (g % 5 !== 4 && g + 1 < this.groups) yield `group:g${g}#member@group:g${g + 1}#member`;
-    }
-    for (let f = 0; f < this.folders; f++) {
-      if (f > 0) yield `folder:f${f}#parent@folder:f${Math.floor((f - 1) / 4)}`;
-      yield `folder:f${f}#viewer@group:g${f % this.groups}#member`;
-    }
-    for (let d = 0; ; d++) {
-      this.documents = d + 1;
-      yield `document:d${d}#parent@folder:f${d % this.folders}`;
-      yield `document:d${d}#owner@user:u${this.owner(d)}`;
-      yield `document:d${d}#viewer@user:u${this.viewer(d)}`;
-      if (d % 3 === 0) yield `document:d${d}#viewer@group:g${(d * 31) % this.groups}#member`;
-      if (d % 20 === 0) yield `document:d${d}#banned@user:u${(d * 17 + 5) % this.users}`;
-    }
-  }
-
-  *batches(size = 1000): Generator<Relationship[]> {
-    let batch: Relationship[] = [];
-    for (const line of this.lines()) {
-      batch.push(parseRelationship(line));
-      if (batch.length === size) {
-        yield batch;
-        batch = [];
-      }
-    }
-    if (batch.length) yield batch;
-  }
-}
-
-/** A throwaway PostgreSQL database, migrated; dropped by the returned cleanup. */
-async function throwawayPostgres(): Promise<{ uri: string; drop(): Promise<void> }> {
-  const name = `pemba_bench_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: `${args.postgres}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const uri = `${args.postgres}/${name}`;
-  await migrateDatastore({ engine: 'postgres', connUri: uri });
-  return {
-    uri,
-    async drop() {
-      const c = new pg.Client({ connectionString: `${args.postgres}/postgres` });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+function parseCli(argv: string[]): DatastoreBenchOptions {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      'import-size': { type: 'string', default: '1000000' },
+      'check-size': { type: 'string', default: '100000' },
+      checks: { type: 'string', default: '3000' },
+      backends: { type: 'string', default: BACKENDS.join(',') },
+      postgres: { type: 'string', default: DEFAULT_POSTGRES_SERVER },
+      mirror: { type: 'string', default: 'on' },
+      output: { type: 'string', default: join(REPO, 'bench/results/datastores.md') },
+      help: { type: 'boolean', default: false },
     },
+  });
+  if (args.help) {
+    console.log(`node --import tsx bench/datastores.ts [--import-size N] [--check-size N] [--checks N]
+    [--backends memory,sqlite,postgres] [--postgres postgres://user@host:port] [--mirror on|off] [--output FILE]`);
+    process.exit(0);
+  }
+  const backends = args.backends!.split(',') as Backend[];
+  for (const b of backends) if (!(BACKENDS as readonly string[]).includes(b)) throw new Error(`unknown backend ${b}`);
+  if (args.mirror !== 'on' && args.mirror !== 'off') throw new Error('--mirror must be on or off');
+  return {
+    importSize: Number(args['import-size']),
+    checkSize: Number(args['check-size']),
+    checks: Number(args.checks),
+    backends,
+    postgres: args.postgres!,
+    mirror: args.mirror === 'on',
+    output: args.output!,
   };
 }
 
-interface Storage {
-  engine: Backend;
-  uri?: string;
-  cleanup(): Promise<void>;
-}
-
-async function freshStorage(backend: Backend, dir: string, label: string): Promise<Storage> {
-  if (backend === 'memory') return { engine: backend, cleanup: async () => undefined };
-  if (backend === 'sqlite') {
-    const path = join(dir, `${label}.db`);
-    return {
-      engine: backend,
-      uri: path,
-      cleanup: async () => {
-        for (const s of ['', '-wal', '-shm']) rmSync(path + s, { force: true });
-      },
-    };
-  }
-  const db = await throwawayPostgres();
-  return { engine: backend, uri: db.uri, cleanup: () => db.drop() };
-}
-
 /** `pemba serve` on the storage; resolves with its endpoint once ready. */
-async function serve(storage: Storage) {
+async function serve(storage: BenchStorage, mirror: boolean) {
   const flags = [
     '--grpc-addr',
     '127.0.0.1:0',
@@ -195,7 +100,8 @@ async function serve(storage: Storage) {
     '--datastore-engine',
     storage.engine,
   ];
-  if (storage.uri) flags.push('--datastore-conn-uri', storage.uri);
+  if (storage.connUri) flags.push('--datastore-conn-uri', storage.connUri);
+  if (!mirror && MIRROR_SUPPORTED) flags.push('--datastore-mirror-enabled', 'false');
   const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -227,9 +133,9 @@ interface ImportResult {
   summary?: string;
 }
 
-async function cliImport(backend: Backend, file: string, dir: string): Promise<ImportResult> {
-  const storage = await freshStorage(backend, dir, 'cli-import');
-  const server = await serve(storage);
+async function cliImport(backend: Backend, file: string, o: DatastoreBenchOptions): Promise<ImportResult> {
+  const storage = await openBenchStorage(backend, { postgresServer: o.postgres });
+  const server = await serve(storage, o.mirror);
   try {
     const client = v1.NewClient(KEY, server.endpoint, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS);
     await client.promises.writeSchema(v1.WriteSchemaRequest.create({ schema: SCHEMA }));
@@ -258,10 +164,12 @@ async function cliImport(backend: Backend, file: string, dir: string): Promise<I
   }
 }
 
-async function libraryImport(backend: Backend, data: Dataset, dir: string): Promise<ImportResult> {
-  const storage = await freshStorage(backend, dir, 'lib-import');
+async function libraryImport(backend: Backend, data: Dataset, o: DatastoreBenchOptions): Promise<ImportResult> {
+  const storage = await openBenchStorage(backend, { postgresServer: o.postgres });
   const pemba = await Pemba.open({
-    datastore: await openDatastore({ engine: backend, connUri: storage.uri, gcIntervalMs: 0 }),
+    datastore: await openDatastore(
+      withMirror({ engine: backend, connUri: storage.connUri, gcIntervalMs: 0 }, o.mirror),
+    ),
   });
   try {
     await pemba.writeSchema(SCHEMA);
@@ -275,7 +183,7 @@ async function libraryImport(backend: Backend, data: Dataset, dir: string): Prom
   }
 }
 
-interface CheckResult {
+export interface CheckResult {
   backend: Backend;
   checks: number;
   p50: number;
@@ -297,24 +205,57 @@ function rng(seed: number): () => number {
   };
 }
 
-async function checkLatency(backend: Backend, data: Dataset, dir: string): Promise<CheckResult> {
-  const storage = await freshStorage(backend, dir, 'checks');
-  const quantizationMs = 1000;
-  const datastore = await openDatastore({ engine: backend, connUri: storage.uri, gcIntervalMs: 0, quantizationMs });
-  // Count relationship queries: on PostgreSQL each is a round trip, which is most of a Check's time.
-  let reads = 0;
-  const snapshot = datastore.snapshot.bind(datastore);
-  datastore.snapshot = (revision) => {
-    const s = snapshot(revision);
-    return {
-      ...s,
-      queryRelationships: (q, o) => {
-        reads++;
-        return s.queryRelationships(q, o);
-      },
+/**
+ * `datastore` seen through a proxy that counts its snapshots' relationship queries. Nothing is
+ * assigned to the datastore itself: it may be a proxy of another (the mirror's is), where an
+ * assignment would land on the datastore inside and count (or recurse into) the mirror's own reads.
+ */
+function countingReads(datastore: Datastore): { datastore: Datastore; reads: number } {
+  const counter = { datastore, reads: 0 };
+  const snapshot: Datastore['snapshot'] = (revision, options) => {
+    const s = datastore.snapshot(revision, options);
+    const queryRelationships: typeof s.queryRelationships = (q, o) => {
+      counter.reads++;
+      return s.queryRelationships(q, o);
     };
+    return forwarding(s, { queryRelationships });
   };
-  const pemba = await Pemba.open({ datastore });
+  counter.datastore = forwarding(datastore, { snapshot });
+  return counter;
+}
+
+/** A proxy of `target` with `overrides`; every other method is the target's, called on the target. */
+function forwarding<T extends object>(target: T, overrides: Partial<T>): T {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(t, key) {
+      if (key in overrides) return overrides[key as keyof T];
+      const v: unknown = Reflect.get(t, key, t);
+      if (typeof v !== 'function') return v;
+      if (!bound.has(key)) bound.set(key, (v as (...a: unknown[]) => unknown).bind(t));
+      return bound.get(key);
+    },
+  });
+}
+
+async function checkLatency(
+  backend: Backend,
+  data: Dataset,
+  checkCount: number,
+  options: { postgres: string; mirror: boolean },
+): Promise<CheckResult> {
+  const storage = await openBenchStorage(backend, { postgresServer: options.postgres });
+  const quantizationMs = 1000;
+  const datastore = await openDatastore(
+    withMirror({ engine: backend, connUri: storage.connUri, gcIntervalMs: 0, quantizationMs }, options.mirror),
+  ).catch(async (e: unknown) => {
+    await storage.cleanup();
+    throw e;
+  });
+  // Count relationship queries (to the datastore's snapshots, whatever answers them there): on
+  // PostgreSQL without a node-local copy each is a round trip, which is most of a Check's time.
+  const counter = countingReads(datastore);
+  const pemba = await Pemba.open({ datastore: counter.datastore });
   try {
     await pemba.writeSchema(SCHEMA);
     await pemba.importRelationships(data.batches());
@@ -336,7 +277,7 @@ async function checkLatency(backend: Backend, data: Dataset, dir: string): Promi
     for (let i = 0; i < 200; i++) await run(); // warm-up
     const ms: number[] = [];
     let has = 0;
-    reads = 0;
+    counter.reads = 0;
     for (let i = 0; i < checkCount; i++) {
       const t = performance.now();
       if (await run()) has++;
@@ -352,7 +293,7 @@ async function checkLatency(backend: Backend, data: Dataset, dir: string): Promi
       p99: at(99),
       mean: ms.reduce((a, b) => a + b, 0) / ms.length,
       has: has / ms.length,
-      readsPerCheck: reads / ms.length,
+      readsPerCheck: counter.reads / ms.length,
     };
   } finally {
     await pemba.close();
@@ -360,51 +301,84 @@ async function checkLatency(backend: Backend, data: Dataset, dir: string): Promi
   }
 }
 
-async function main(): Promise<void> {
+export interface DatastoreChecks {
+  /** Relationships in the dataset. */
+  size: number;
+  documents: number;
+  checks: CheckResult[];
+  mirror: boolean;
+}
+
+/**
+ * The Check table alone (no import): `checks` sequential Pemba.check calls in this process on
+ * `checkSize` relationships, per backend, each on fresh storage (dropped after). Called by
+ * `npm run bench` for issue 14's targets.
+ */
+export async function measureDatastoreChecks(options: {
+  backends?: Backend[];
+  checkSize: number;
+  checks: number;
+  postgres?: string;
+  mirror?: boolean;
+  log?: (line: string) => void;
+}): Promise<DatastoreChecks> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const small = new Dataset(options.checkSize);
+  for (const _ of small.lines()); // sets small.documents
+  const checks: CheckResult[] = [];
+  const mirror = options.mirror ?? true;
+  for (const b of options.backends ?? BACKENDS) {
+    log(`${b}: ${options.checks} checks on ${options.checkSize} relationships…`);
+    checks.push(
+      await checkLatency(b, small, options.checks, { postgres: options.postgres ?? DEFAULT_POSTGRES_SERVER, mirror }),
+    );
+    const c = checks.at(-1)!;
+    log(
+      `  p50 ${c.p50.toFixed(3)} ms, p99 ${c.p99.toFixed(3)} ms, ${c.readsPerCheck.toFixed(1)} relationship queries per Check`,
+    );
+  }
+  return { size: options.checkSize, documents: small.documents, checks, mirror };
+}
+
+async function main(o: DatastoreBenchOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pemba-bench-datastores-'));
   const started = new Date();
   const load = loadavg();
   try {
-    const big = new Dataset(importSize);
+    const big = new Dataset(o.importSize);
     const file = join(dir, 'relationships.txt');
     const out = createWriteStream(file);
     for (const line of big.lines()) if (!out.write(`${line}\n`)) await once(out, 'drain');
     out.end();
     await once(out, 'finish');
-    console.error(`dataset: ${importSize} relationships (${big.documents} documents) in ${file}`);
+    console.error(`dataset: ${o.importSize} relationships (${big.documents} documents) in ${file}`);
 
     const cli: ImportResult[] = [];
     const lib: ImportResult[] = [];
-    const checks: CheckResult[] = [];
-    for (const b of backends) {
+    for (const b of o.backends) {
       console.error(`${b}: pemba import…`);
-      cli.push(await cliImport(b, file, dir));
+      cli.push(await cliImport(b, file, o));
       console.error(`  ${cli.at(-1)!.summary}`);
       console.error(`${b}: Pemba.importRelationships…`);
-      lib.push(await libraryImport(b, new Dataset(importSize), dir));
+      lib.push(await libraryImport(b, new Dataset(o.importSize), o));
       console.error(`  ${Math.round(lib.at(-1)!.perSecond)}/s`);
     }
-    const small = new Dataset(checkSize);
+    const small = new Dataset(o.checkSize);
+    const { checks } = await measureDatastoreChecks({ ...o, backends: o.backends });
     for (const _ of small.lines()); // sets small.documents
-    for (const b of backends) {
-      console.error(`${b}: ${checkCount} checks on ${checkSize} relationships…`);
-      checks.push(await checkLatency(b, small, dir));
-      const c = checks.at(-1)!;
-      console.error(`  p50 ${c.p50.toFixed(3)} ms, p95 ${c.p95.toFixed(3)} ms`);
-    }
-    const pgVersion = backends.includes('postgres') ? await postgresVersion() : undefined;
-    const md = report({ started, load, cli, lib, checks, small, pgVersion });
-    mkdirSync(dirname(args.output!), { recursive: true });
-    writeFileSync(args.output!, md);
-    console.error(`wrote ${args.output}`);
+    const pgVersion = o.backends.includes('postgres') ? await postgresVersion(o.postgres) : undefined;
+    const md = report({ started, load, cli, lib, checks, small, pgVersion, options: o });
+    mkdirSync(dirname(o.output), { recursive: true });
+    writeFileSync(o.output, md);
+    console.error(`wrote ${o.output}`);
     console.log(md);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function postgresVersion(): Promise<string> {
-  const c = new pg.Client({ connectionString: `${args.postgres}/postgres` });
+async function postgresVersion(server: string): Promise<string> {
+  const c = new pg.Client({ connectionString: `${server}/postgres` });
   await c.connect();
   const { rows } = await c.query<{ server_version: string }>('SHOW server_version');
   await c.end();
@@ -424,14 +398,17 @@ function report(r: {
   checks: CheckResult[];
   small: Dataset;
   pgVersion?: string;
+  options: DatastoreBenchOptions;
 }): string {
+  const { importSize, checkSize } = r.options;
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
     '# Datastore backends: bulk import and Check latency',
     '',
     `Run ${r.started.toISOString()} by \`node --import tsx bench/datastores.ts\` on ${cpus().length} × ${cpu}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${r.pgVersion ? `, PostgreSQL ${r.pgVersion} (local, default settings)` : ''}; ` +
-      `load average at start ${r.load.map((x) => x.toFixed(2)).join(' / ')}.`,
+      `load average at start ${r.load.map((x) => x.toFixed(2)).join(' / ')}` +
+      (MIRROR_SUPPORTED ? `; datastore mirror ${r.options.mirror ? 'on' : 'off'}.` : '.'),
     '',
     `## Bulk import of ${fmt(importSize)} relationships`,
     '',
@@ -467,4 +444,7 @@ function report(r: {
   return lines.join('\n');
 }
 
-await main();
+// Run as a script (not when imported by run.ts).
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await main(parseCli(process.argv.slice(2)));
+}

@@ -17,6 +17,10 @@ export interface ChildTask {
   workloads?: string[];
   /** execArgv for the Pemba server process. */
   serverExecArgv: string[];
+  /** The durable datastores' node-local mirror on (Pemba's default) or off. */
+  mirror: boolean;
+  /** PostgreSQL server URI (no database) for the postgres systems' throwaway databases. */
+  postgresServer: string;
 }
 
 export interface WorkloadResult {

@@ -1,15 +1,19 @@
 /** The Markdown report: machine, method, datasets, results with Pemba/SpiceDB ratios, targets. */
+import type { DatastoreChecks } from './datastores.js';
 import { count, duration, mib, ms, ratio } from './format.js';
 import type { Machine } from './machine.js';
-import type { Options } from './options.js';
+import type { Options, Part } from './options.js';
 import type { ChildResult } from './protocol.js';
+import type { ServerCpuResult } from './server-cpu.js';
 import type { Summary } from './stats.js';
 import { median, medianSummary } from './stats.js';
 import type { SystemName } from './systems/system.js';
 import { SPICEDB_THREADS } from './systems/spicedb-ffi-pool.js';
 import { SYSTEM_NAMES, SYSTEM_TITLES } from './systems/system.js';
+import { renderIssue14Targets } from './targets.js';
 import { BULK_SIZE, CONCURRENCY } from './workloads/checks.js';
 import { WORKLOADS } from './workloads/index.js';
+import type { EngineWriteResult } from './writes.js';
 
 export interface DatasetInfo {
   name: string;
@@ -30,6 +34,16 @@ export interface RunData {
   loadAverageAtEnd?: number;
   argv: string;
   datasets: DatasetInfo[];
+  /** `--mirror` as asked, and whether this build of Pemba has the mirror at all. */
+  mirror: { requested: boolean; supported: boolean };
+  /** bench/datastores.ts's Check table (part `datastores`). */
+  datastoreChecks?: DatastoreChecks;
+  /** The server's CPU per call, one result per engine (part `server-cpu`, bench/server-cpu.ts). */
+  serverCpu?: ServerCpuResult[];
+  /** Write throughput per engine (part `writes`, bench/writes.ts). */
+  writes?: EngineWriteResult[];
+  /** Parts that failed, with their error. */
+  partErrors: Partial<Record<Part, string>>;
 }
 
 /** The median summary of one workload on one system, if it ran and succeeded. */
@@ -78,21 +92,27 @@ function spread(values: number[]): string {
   return `±${Math.round((50 * (Math.max(...values) - Math.min(...values))) / median(values))}%`;
 }
 
-/** The digest per repetition in plain words, flagged when it differs from SpiceDB's. */
+/**
+ * The digest per repetition in plain words, flagged when it differs from SpiceDB's, or without
+ * SpiceDB in the run (`--targets`), from Pemba in-process over memory's.
+ */
 function answers(d: DatasetInfo, system: SystemName, workload: string): string {
   const w = WORKLOADS.find((x) => x.name === workload)!;
   const r = d.results[system]!.workloads[workload];
   const ops = r.reps[0]?.ops ?? 0;
   const digest = median(r.digests);
-  const spice = d.results.spicedb?.workloads[workload];
-  const differs = system !== 'spicedb' && spice && !spice.error && spice.digests.join() !== r.digests.join();
+  const reference: SystemName = d.results.spicedb ? 'spicedb' : 'pemba';
+  const spice = d.results[reference]?.workloads[workload];
+  const differs = system !== reference && spice && !spice.error && spice.digests.join() !== r.digests.join();
   const per =
     w.name === 'check-bulk' ? ops * BULK_SIZE : w.name === 'read-write-99-1' ? ops - Math.floor(ops / 100) : ops;
   const text =
     w.digestLabel === 'results'
       ? `${count(digest / ops)} results/query`
       : `${Math.round((100 * digest) / per)}% allowed`;
-  return differs ? `**${text}; differs from SpiceDB** (${r.digests.join(', ')} vs ${spice.digests.join(', ')})` : text;
+  return differs
+    ? `**${text}; differs from ${SYSTEM_TITLES[reference]}** (${r.digests.join(', ')} vs ${spice.digests.join(', ')})`
+    : text;
 }
 
 function storageTable(d: DatasetInfo, systems: SystemName[]): string[] {
@@ -128,7 +148,7 @@ interface Target {
 
 function targets(data: RunData): string[] {
   const gh = data.datasets.find((d) => d.name.startsWith('github'));
-  if (!gh || !gh.results.spicedb) return ['(needs the GitHub-like dataset and SpiceDB in the same run)'];
+  if (!gh || !gh.results.spicedb) return [];
   const f = (s: SystemName, w: string) => figure(gh, s, w);
   const div = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
   const rss = (s: SystemName) => gh.results[s]?.rssAfter;
@@ -225,11 +245,13 @@ function targets(data: RunData): string[] {
 export function renderReport(data: RunData): string {
   const { options: o, machine: m } = data;
   const systems = SYSTEM_NAMES.filter((s) => o.systems.includes(s));
+  const issue5 = targets(data);
   const out: string[] = [
     '# Pemba benchmark',
     '',
     `Run ${data.startedAt} with \`npm run bench${data.argv ? ` -- ${data.argv}` : ''}\`; took ${duration(data.wallMs)}${o.quick ? ' (quick mode: small datasets, few repetitions; for development only)' : ''}.`,
     '',
+    ...renderIssue14Targets(data),
     '## Machine',
     '',
     `- CPU: ${m.cpu}, ${m.cores} cores; RAM ${m.ramGiB} GiB; ${m.os}`,
@@ -239,7 +261,7 @@ export function renderReport(data: RunData): string {
     '',
     '## Method',
     '',
-    "- Systems: Pemba in-process over the memory datastore; Pemba in-process over SQLite (a file in a temporary directory, WAL, synchronous=FULL); Pemba's gRPC server (`startServer`, memory datastore, as `pemba serve --datastore-engine memory`); SpiceDB. Every Pemba runs with its defaults: the 64 MiB dispatch cache, deduplication and the nested-group index on (docs/performance.md).",
+    `- Systems: Pemba in-process (the library) over the memory datastore, over SQLite (a file in a temporary directory, WAL, synchronous=FULL) and over PostgreSQL (a throwaway database on the local server, migrated with migrateDatastore, dropped after); Pemba's gRPC server (\`startServer\` as \`pemba serve\` runs it) over the same three engines; SpiceDB. Every Pemba runs with its defaults: the 64 MiB dispatch cache, deduplication and the nested-group index on (docs/performance.md)${data.mirror.supported ? `, the durable datastores' mirror ${data.mirror.requested ? 'on' : 'off (`--mirror off`)'}` : ''}.`,
     '- One child process per system and dataset, run one after another, so memory is attributable and no two systems compete for the cores. The Pemba gRPC server runs in a process of its own; its client, `@authzed/authzed-node`, in the child, over one plaintext HTTP/2 connection on 127.0.0.1.',
     `- Every workload warms up with a quarter of the operations, then with more fresh queries until ${o.warmupMs} ms have passed (a JIT runtime is otherwise measured while it still compiles; the read/write mix warms up with the quarter only, so every system holds the same data), then runs ${o.reps} measured repetitions, each with fresh queries from a seeded generator (seed ${o.seed}): every system answers exactly the same queries. Each figure in the tables is the median over the repetitions of that figure; throughput is operations completed per second of wall time.`,
     `- Operations per repetition: ${o.ops.check} checks, ${o.ops.bulk} bulk checks of ${BULK_SIZE} items, ${o.ops.lookup} lookups, ${o.ops.mix} read/write operations, ${o.ops.concurrent} concurrent checks.`,
@@ -249,7 +271,7 @@ export function renderReport(data: RunData): string {
     `- Bulk import: ${o.importReps ? `${o.importReps} separate load-only process(es) per system, timing only the load of relationships generated beforehand` : 'timed during the streamed load before the workloads, so generating the relationships is included (use --import-reps for the clean figure)'}: Pemba in-process with \`importRelationships\` (one transaction), Pemba gRPC with ImportBulkRelationships (one client stream, one message per 1,000), SpiceDB with WriteRelationships CREATE in batches of 1,000 (its proxy does not implement ImportBulkRelationships).`,
     "- Memory: RSS of the process holding the data, after a forced V8 GC, before and after loading the dataset streamed from a compact generator (the benchmark keeps no copy). SpiceDB's figure is its host process's (Node plus the Go runtime); its Go heap is not forcibly collected. The Pemba gRPC row is the server process's.",
     "- p50 spread: half the range of the repetitions' medians, relative to their median; a large spread means the machine was noisy during that measurement.",
-    '- Answers: every workload sums its answers (allowed checks, results returned) per repetition; the systems must agree, and a disagreement is printed in bold.',
+    `- Answers: every workload sums its answers (allowed checks, results returned) per repetition; the systems must agree, and a disagreement with ${o.systems.includes('spicedb') ? 'SpiceDB' : 'Pemba in-process over memory (SpiceDB did not run)'} is printed in bold.`,
     '',
     '## Datasets',
     '',
@@ -262,10 +284,7 @@ export function renderReport(data: RunData): string {
           .join(', ')} | ${d.relationships.toLocaleString('en-US')} | ${d.notes.join('; ')} |`,
     ),
     '',
-    '## Targets of issue 5',
-    '',
-    ...targets(data),
-    '',
+    ...(issue5.length ? ['## Targets of issue 5 (Pemba against SpiceDB)', '', ...issue5, ''] : []),
   ];
   for (const d of data.datasets) {
     out.push(`## ${d.title}`, '', ...resultsTable(d, systems), '', ...storageTable(d, systems), '');

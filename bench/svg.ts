@@ -11,7 +11,10 @@ import { WORKLOADS } from './workloads/index.js';
 const COLORS: Record<SystemName, string> = {
   pemba: '#2a9d8f',
   'pemba-sqlite': '#3a86c8',
+  'pemba-postgres': '#1d3557',
   'pemba-grpc': '#8a6fdf',
+  'pemba-grpc-sqlite': '#c77dff',
+  'pemba-grpc-postgres': '#5a189a',
   spicedb: '#e76f51',
 };
 const WIDTH = 960;
@@ -20,6 +23,7 @@ const RIGHT = 30;
 const ROW = 13;
 const GAP = 8;
 const HEADER = 26;
+const LEGEND_ITEM = 175;
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -33,11 +37,14 @@ export function renderSvg(data: RunData): string {
   const x = (v: number) => LEFT + ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * (WIDTH - LEFT - RIGHT);
 
   const body: string[] = [];
-  let y = 40;
-  const legend = systems.map(
-    (s, i) =>
-      `<rect x="${LEFT + i * 180}" y="14" width="12" height="12" fill="${COLORS[s]}"/><text x="${LEFT + i * 180 + 18}" y="24">${SYSTEM_TITLES[s]}</text>`,
-  );
+  // The legend wraps, perLine systems a line.
+  const perLine = Math.floor((WIDTH - LEFT) / LEGEND_ITEM);
+  const legend = systems.map((s, i) => {
+    const lx = LEFT + (i % perLine) * LEGEND_ITEM;
+    const ly = 14 + Math.floor(i / perLine) * 18;
+    return `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${COLORS[s]}"/><text x="${lx + 18}" y="${ly + 10}">${SYSTEM_TITLES[s]}</text>`;
+  });
+  let y = 40 + Math.floor((systems.length - 1) / perLine) * 18;
   for (const d of data.datasets) {
     body.push(`<text x="10" y="${y + 16}" font-weight="bold" font-size="13">${esc(d.title)}</text>`);
     y += HEADER;

@@ -3,11 +3,13 @@ import type { Dataset } from './dataset.js';
 import { deepNestingDataset } from './deep-nesting.js';
 import { documentsDataset } from './documents.js';
 import { githubDataset } from './github.js';
+import { sharingDataset } from './sharing.js';
 
 export const DATASETS: Record<string, (scale: number, seed: number) => Dataset> = {
   github: githubDataset,
   deep: deepNestingDataset,
   documents: documentsDataset,
+  sharing: sharingDataset,
 };
 
 export function buildDataset(name: string, scale: number, seed: number): Dataset {

@@ -1,6 +1,7 @@
 /**
  * Pemba's gRPC server in a child process, called through the unmodified `@authzed/authzed-node`
- * client over one plaintext HTTP/2 connection on loopback, as an application would.
+ * client over one plaintext HTTP/2 connection on loopback, as an application would. The server
+ * runs on the memory datastore, on SQLite or on PostgreSQL (storage of its own, removed on close).
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,29 +10,30 @@ import { v1 } from '@authzed/authzed-node';
 import type { Relationship } from '../../src/relationships/relationship.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
 import { BENCH_KEY } from './pemba-server-protocol.js';
-import type { ServerCommand, ServerMessage } from './pemba-server-protocol.js';
-import type { System } from './system.js';
+import type { ServerCommand, ServerMessage, ServerOptions } from './pemba-server-protocol.js';
+import type { System, SystemName } from './system.js';
+import { PEMBA_SYSTEMS } from './system.js';
 import * as req from './v1-requests.js';
 
 export class PembaGrpc implements System {
-  readonly name = 'pemba-grpc' as const;
   private token: string | undefined;
 
   private constructor(
+    readonly name: SystemName,
     private readonly server: ChildProcess,
     private readonly client: v1.ZedClientInterface,
   ) {}
 
   /** `execArgv` is passed to the server process (e.g. --cpu-prof when profiling). */
-  static async start(execArgv: string[] = []): Promise<PembaGrpc> {
-    const server = fork(new URL('./pemba-server-process.ts', import.meta.url), [], {
+  static async start(execArgv: string[] = [], options: ServerOptions = { engine: 'memory' }): Promise<PembaGrpc> {
+    const server = fork(new URL('./pemba-server-process.ts', import.meta.url), [JSON.stringify(options)], {
       execArgv: ['--import', 'tsx', '--expose-gc', ...execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = await nextMessage(server);
     if (ready.type !== 'ready') throw new Error('the Pemba server did not start');
     const client = v1.NewClient(BENCH_KEY, `127.0.0.1:${ready.port}`, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS);
-    return new PembaGrpc(server, client);
+    return new PembaGrpc(PEMBA_SYSTEMS.grpc[options.engine], server, client);
   }
 
   private get p() {
@@ -93,6 +95,12 @@ export class PembaGrpc implements System {
 
   async touch(r: Relationship): Promise<void> {
     this.token = (await this.p.writeRelationships(req.writeRequest([r], 'TOUCH'))).writtenAt?.token;
+  }
+
+  async settle(): Promise<void> {
+    this.server.send({ type: 'settle' } satisfies ServerCommand);
+    const m = await nextMessage(this.server);
+    if (m.type !== 'settled') throw new Error('unexpected message from the Pemba server');
   }
 
   async rss(): Promise<number> {

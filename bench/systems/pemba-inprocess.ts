@@ -1,38 +1,52 @@
 /**
  * Pemba as a library in the benchmark process: the engine without any transport, over the memory
- * datastore or over SQLite (a file in a fresh temporary directory, removed on close).
+ * datastore, over SQLite (a file in a fresh temporary directory, removed on close) or over
+ * PostgreSQL (a throwaway database on the local server, dropped on close).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openDatastore } from '../../src/datastore/factory.js';
 import { Pemba } from '../../src/pemba.js';
 import type { Relationship } from '../../src/relationships/relationship.js';
 import type { Consistency } from '../../src/requests/requests.js';
 import type { CheckQuery, LookupResourcesQuery, LookupSubjectsQuery } from '../datasets/dataset.js';
-import type { System } from './system.js';
-import { collectGarbage } from './system.js';
+import type { StorageOptions } from './storage.js';
+import { openBenchStorage, withMirror } from './storage.js';
+import type { Engine, System } from './system.js';
+import { collectGarbage, PEMBA_SYSTEMS, settleDatastore } from './system.js';
 
 export class PembaInProcess implements System {
   private token: string | undefined;
 
   private constructor(
-    readonly name: 'pemba' | 'pemba-sqlite',
+    readonly name: 'pemba' | 'pemba-sqlite' | 'pemba-postgres',
     private readonly pemba: Pemba,
-    private readonly cleanup = () => {},
+    private readonly cleanup: () => Promise<void> = async () => undefined,
   ) {}
 
+  /** The memory datastore as `Pemba.open()` makes it. */
   static async start(): Promise<PembaInProcess> {
     return new PembaInProcess('pemba', await Pemba.open());
   }
 
-  /** SQLite with its production settings (WAL, synchronous=FULL); background GC off, as nothing expires here. */
-  static async startSqlite(): Promise<PembaInProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'pemba-bench-'));
-    const datastore = await openDatastore({ engine: 'sqlite', connUri: join(dir, 'bench.db'), gcIntervalMs: 0 });
-    return new PembaInProcess('pemba-sqlite', await Pemba.open({ datastore }), () =>
-      rmSync(dir, { recursive: true, force: true }),
-    );
+  /**
+   * A durable engine with its production settings (SQLite: WAL, synchronous=FULL; PostgreSQL: the
+   * default pool), opened with openDatastore as `pemba serve` does; background GC off, as nothing
+   * expires here. The mirror follows `options.mirror` (Pemba's default: on).
+   */
+  static async startDurable(engine: Exclude<Engine, 'memory'>, options: StorageOptions = {}): Promise<PembaInProcess> {
+    const storage = await openBenchStorage(engine, options);
+    try {
+      const datastore = await openDatastore(
+        withMirror({ engine, connUri: storage.connUri, gcIntervalMs: 0 }, options.mirror),
+      );
+      return new PembaInProcess(
+        PEMBA_SYSTEMS.inprocess[engine] as 'pemba-sqlite' | 'pemba-postgres',
+        await Pemba.open({ datastore }),
+        storage.cleanup,
+      );
+    } catch (e) {
+      await storage.cleanup();
+      throw e;
+    }
   }
 
   private get consistency(): Consistency {
@@ -83,6 +97,10 @@ export class PembaInProcess implements System {
     this.token = (await this.pemba.writeRelationships({ updates: [{ operation: 'TOUCH', relationship }] })).token;
   }
 
+  settle(): Promise<void> {
+    return settleDatastore(this.pemba.datastore);
+  }
+
   async rss(): Promise<number> {
     collectGarbage();
     return process.memoryUsage().rss;
@@ -90,6 +108,6 @@ export class PembaInProcess implements System {
 
   async close(): Promise<void> {
     await this.pemba.close();
-    this.cleanup();
+    await this.cleanup();
   }
 }
