@@ -23,6 +23,7 @@
  * and the calls after it pay for that (about a quarter more CPU per Check) until it grows back.
  * Never part of `npm test`.
  */
+import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -230,7 +231,7 @@ class ServerProcess {
 
   static async start(config: ChildConfig, execArgv: string[]): Promise<ServerProcess> {
     const child = fork(new URL(import.meta.url), ['--server-cpu-child', JSON.stringify(config)], {
-      execArgv: ['--import', 'tsx', ...execArgv],
+      execArgv: ['--import', 'tsx', ...SERVE_NODE_FLAGS, ...execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const port = await new Promise<number>((resolvePort, reject) => {

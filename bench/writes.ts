@@ -19,6 +19,7 @@
  *
  * bench/run.ts can call `runWriteBench(options)`: structured results and a markdown table.
  */
+import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -405,7 +406,7 @@ class ServerProcess {
     // One directory per engine: tsx's loader thread writes a (small) profile of its own there too.
     const profile = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(cpuProfDir, engine)}`] : [];
     const child = fork(fileURLToPath(import.meta.url), ['--serve'], {
-      execArgv: ['--import', 'tsx', ...profile],
+      execArgv: ['--import', 'tsx', ...SERVE_NODE_FLAGS, ...profile],
       env: {
         ...process.env,
         PEMBA_WRITES_ENGINE: engine,

@@ -3,6 +3,7 @@
  * client over one plaintext HTTP/2 connection on loopback, as an application would. The server
  * runs on the memory datastore, on SQLite or on PostgreSQL (storage of its own, removed on close).
  */
+import { SERVE_NODE_FLAGS } from '../../src/server/node-flags.js';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,7 +28,7 @@ export class PembaGrpc implements System {
   /** `execArgv` is passed to the server process (e.g. --cpu-prof when profiling). */
   static async start(execArgv: string[] = [], options: ServerOptions = { engine: 'memory' }): Promise<PembaGrpc> {
     const server = fork(new URL('./pemba-server-process.ts', import.meta.url), [JSON.stringify(options)], {
-      execArgv: ['--import', 'tsx', '--expose-gc', ...execArgv],
+      execArgv: ['--import', 'tsx', '--expose-gc', ...SERVE_NODE_FLAGS, ...execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const ready = await nextMessage(server);

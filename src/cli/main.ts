@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-/** The `pemba` command. */
+#!/usr/bin/env -S node --min-semi-space-size=16
+/** The `pemba` command. The shebang's Node flags are SERVE_NODE_FLAGS (src/server/node-flags.ts). */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDatastore } from './datastore.js';
