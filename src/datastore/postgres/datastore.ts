@@ -2,19 +2,27 @@
  * The PostgreSQL datastore (pg, a connection pool): for production, shared by several Pemba
  * processes. Same MVCC design as the memory datastore, in tables (see migrations.ts).
  *
- * Commit order: every read-write transaction first takes a transaction-scoped advisory lock
- * (pg_advisory_xact_lock, keyed by the datastore id) and holds it until COMMIT. That serialises
- * writers across processes, so (a) the revision is simply head + 1, dense and assigned in commit
- * order, which Watch relies on (a reader can never see revision N+1 committed before N); and (b) the
- * transaction's READ COMMITTED reads, all made after the lock was granted, see every earlier commit,
- * so two writers with conflicting preconditions cannot both succeed. SERIALIZABLE with retries would
- * allow concurrent writers but must re-run the caller's function on conflict, and still needs
- * ordering for dense revisions; one writer at a time is what the other backends do too. Within a
- * process an in-process mutex queues writers first, so waiting writers do not hold pool connections.
+ * Commit order: every group of read-write transactions first takes a transaction-scoped advisory
+ * lock (pg_advisory_xact_lock, keyed by the datastore id) and holds it until COMMIT. That serialises
+ * writers across processes, so (a) revisions are simply head + 1, head + 2…, dense and assigned in
+ * commit order, which Watch relies on (a reader can never see revision N+1 committed before N); and
+ * (b) the transactions' READ COMMITTED reads, all made after the lock was granted, see every earlier
+ * commit, so two writers with conflicting preconditions cannot both succeed. SERIALIZABLE with retries
+ * would allow concurrent writers but must re-run the caller's function on conflict, and still needs
+ * ordering for dense revisions; one writer at a time is what the other backends do too.
  *
- * A transaction whose caller's signal aborts never commits: it leaves the queue at once; until COMMIT
- * is sent, the abort cancels the statement it is running (a wait for the lock held by another
- * process, say) and the transaction rolls back; from COMMIT on, COMMIT's outcome is the answer.
+ * Group commit (see readWrite): within a process, the transactions waiting for the writer run one
+ * after another in one database transaction, each its own revision with its own change-log entries,
+ * and one COMMIT (one WAL flush) makes them all durable; each stays all or nothing on its own through
+ * savepoints (see SharedTransaction in transaction.ts). Round trips: one for BEGIN, the lock and the
+ * head; one per write call (its lookup, carrying the previous write); one for the commits and COMMIT.
+ *
+ * A transaction whose caller's signal aborts never commits: it leaves the queue at once; while its
+ * group waits for the lock it leaves the group (the last one to leave cancels the wait); while it
+ * runs as the group's first, the abort cancels the statement it is running (a long INSERT, say) and
+ * the group's database transaction is rolled back (the members after it wait for the next group);
+ * as a later member, it fails at its next step; and one that aborts after it ran is undone before
+ * the COMMIT, with the members after it. From COMMIT on, COMMIT's outcome is the answer.
  *
  * Snapshot reads carry the head and the oldest readable revision in the same statement (see
  * withRevisionState), so they cost one round trip and are exact even while GC runs elsewhere.
@@ -28,7 +36,7 @@ import type pg from 'pg';
 import type * as ds from '../datastore.js';
 import type { Revision, StoredSchema } from '../datastore.js';
 import { CommitNotifier } from '../common/commit-notifier.js';
-import { closedDatastore, expiredRevision, negativeRevision } from '../../errors/index.js';
+import { closedDatastore, datastoreUnavailable, expiredRevision, negativeRevision } from '../../errors/index.js';
 import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
 import { Mutex } from '../common/mutex.js';
@@ -43,10 +51,11 @@ import { readDatastoreId } from './migrations.js';
 import type { PoolOptions } from './pool.js';
 import { createPool, query, withClient } from './pool.js';
 import type { RelationshipRow, Sql } from './queries.js';
-import { relationshipsSql, SCHEMA_AT, toRelationship, withRevisionState } from './queries.js';
+import { relationshipsSql, SCHEMA_AT, textLiteral, toRelationship, withRevisionState } from './queries.js';
 import type { ReplicaSetOptions, ReplicaStats } from './replicas.js';
 import { ReplicaSet } from './replicas.js';
-import { PostgresTransaction } from './transaction.js';
+import type { Savepoint } from './transaction.js';
+import { PostgresTransaction, SharedTransaction, undoneWithEarlier } from './transaction.js';
 import { readCommits } from './watch.js';
 
 export type { GcResult } from '../common/options.js';
@@ -71,6 +80,64 @@ const ANALYZE_AFTER_ROWS = 10_000;
 
 /** Commits read per watch round trip. */
 const WATCH_BATCH = 100;
+/**
+ * Most transactions one group commit runs: bounds the latency of the first, and the savepoints (one
+ * subtransaction each) nested in the database transaction, under PostgreSQL's 64 cached per backend.
+ */
+const MAX_GROUP = 48;
+/** The savepoint the group's first statement sets (see SharedTransaction). */
+const BEGIN_SAVEPOINT = 'pemba_0';
+
+/** A transaction waiting for (or running in) a group commit. */
+interface Member {
+  fn: (tx: ds.ReadWriteTransaction) => Promise<unknown>;
+  signal: AbortSignal | undefined;
+  /** Answered already (readWrite's promise is settled). */
+  settled: boolean;
+  resolve: (v: { revision: Revision; result: unknown }) => void;
+  reject: (e: unknown) => void;
+  /** The abort listener while it waits. */
+  drop: () => void;
+}
+
+/** A member that ran, to be committed with its group. */
+interface Ran {
+  member: Member;
+  /** Its place in the group. */
+  index: number;
+  /** The newest schema before it (what the members after it see when it is undone). */
+  newestBefore: StoredSchema | null | undefined;
+  /** The savepoint it began at: rolling back to it undoes this member and those after it. */
+  start: Savepoint;
+  revision: Revision;
+  result: unknown;
+  schema: string | undefined;
+  inserted: number;
+}
+
+/** What a group's run committed, and which members are left for the next group. */
+interface GroupOutcome {
+  done: Ran[];
+  rest: Member[];
+  /** The newest schema the group committed. */
+  schema?: StoredSchema;
+}
+
+/** The error of a member undone with one before it whose call ended before the group committed. */
+function undoneWithAborted(): Error {
+  return datastoreUnavailable(
+    'PostgreSQL datastore',
+    'the transaction was committed with one whose call ended before it committed, and was undone with it; retry',
+  );
+}
+
+function settle(m: Member, value: { revision: Revision; result: unknown } | undefined, error?: unknown): void {
+  if (m.settled) return;
+  m.settled = true;
+  m.signal?.removeEventListener('abort', m.drop);
+  if (value) m.resolve(value);
+  else m.reject(error);
+}
 
 const HEAD_SQL = 'SELECT coalesce(max(revision), 0) AS head FROM commits';
 /** The newest revision committed at or before a time parameter. */
@@ -83,7 +150,11 @@ export class PostgresDatastore implements ds.Datastore {
   private readonly beginSql: string;
   /** The newest schema a read-write transaction read or wrote in this process. */
   private schema: StoredSchema | undefined;
+  /** Group commits take turns through it. */
   private readonly mutex = new Mutex();
+  /** Transactions waiting for the next group commit. */
+  private readonly waiting: Member[] = [];
+  private groupQueued = false;
   private readonly notifier: CommitNotifier;
   private readonly gcLoop: GcLoop;
   private readonly quantizationMs: number;
@@ -121,7 +192,7 @@ export class PostgresDatastore implements ds.Datastore {
     // lockKey is a decimal integer of our own making: safe to inline (a simple query takes no parameters).
     this.beginSql =
       `BEGIN; SELECT pg_advisory_xact_lock(${this.lockKey}); ` +
-      `SELECT (${HEAD_SQL}) AS head, (SELECT max(revision) FROM schemas) AS schema_rev`;
+      `SELECT (${HEAD_SQL}) AS head, (SELECT max(revision) FROM schemas) AS schema_rev; SAVEPOINT ${BEGIN_SAVEPOINT}`;
     this.notifier = new CommitNotifier(() => this.headRevision(), options.watchPollMs ?? 100);
     this.gcLoop = startOwnGcLoop(
       () => this.gc(),
@@ -218,68 +289,302 @@ export class PostgresDatastore implements ds.Datastore {
     };
   }
 
+  /**
+   * Group commit: the transactions waiting for the writer when it becomes free run one after another
+   * in one database transaction, each as its own revision (consecutive, as when they commit one by
+   * one), and are made durable by one COMMIT: one WAL flush, and one commit lock turn, instead of one
+   * each. Each is still all or nothing on its own: one that throws is rolled back to the savepoint it
+   * began at while the others go on, and one whose signal aborts before the COMMIT is undone with
+   * those after it (which read what it wrote). Nothing is acknowledged before the COMMIT has returned.
+   */
   readWrite<T>(
     fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
     { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
-    return this.mutex.run(async () => {
-      this.assertOpen();
-      const committed = await withClient(this.pool, async (client, discard) => {
-        const pid = signal && (await backendPid(client));
-        let settled = false;
-        const cancel = () => {
-          discard(new Error('a cancel was sent to this connection'));
-          cancelUntil(this.pool.options, pid!, () => settled);
-        };
-        signal?.addEventListener('abort', cancel, { once: true });
-        let tx: PostgresTransaction | undefined;
-        let committing = false;
-        try {
-          // Waiting for a connection may have outlasted the call.
-          signal?.throwIfAborted();
-          // One round trip: BEGIN, the commit lock, and (a statement after the lock is granted, so its
-          // snapshot includes the previous commit) the head and the newest schema's revision.
-          const results = (await query(client, this.beginSql)) as unknown as pg.QueryResult[];
-          const { head, schema_rev } = results[2].rows[0] as { head: string; schema_rev: string | null };
-          const revision = BigInt(head) + 1n;
-          // The newest schema, when it is the one this process read last: no round trip to read it again.
-          const known = this.schema;
-          const schema =
-            schema_rev === null
-              ? null
-              : known !== undefined && known.revision === BigInt(schema_rev)
-                ? known
-                : undefined;
-          tx = new PostgresTransaction(client, revision, this.now, signal, {
-            newest: schema,
-            read: (stored) => {
-              if (stored) this.schema = stored;
-            },
-          });
-          const result = await fn(tx);
-          await tx.finish(this.now());
-          // The point of no return: no cancel from here on, and no COMMIT if the call has ended.
-          signal?.removeEventListener('abort', cancel);
-          signal?.throwIfAborted();
-          committing = true;
-          await query(client, 'COMMIT');
-          return { revision: tx.revision, result, inserted: tx.inserted };
-        } catch (e) {
-          signal?.removeEventListener('abort', cancel);
-          tx?.close();
-          // A connection that cannot even roll back is not returned to the pool.
-          await query(client, 'ROLLBACK').catch(discard);
-          // A statement cancelled because the call ended fails with "canceling statement due to user request": report why.
-          throw !committing && signal?.aborted ? signal.reason : e;
-        } finally {
-          settled = true;
-        }
+    if (this.closed) return Promise.reject(closedDatastore());
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const member: Member = {
+        fn,
+        signal,
+        settled: false,
+        resolve: (v) => resolve(v as { revision: Revision; result: T }),
+        reject,
+        // While it waits, an aborted call leaves the queue at once.
+        drop: () => {
+          const at = this.waiting.indexOf(member);
+          if (at >= 0) this.waiting.splice(at, 1);
+          settle(member, undefined, signal!.reason);
+        },
+      };
+      signal?.addEventListener('abort', member.drop, { once: true });
+      this.waiting.push(member);
+      this.scheduleGroup();
+    });
+  }
+
+  /**
+   * Queues a group commit for the waiting transactions unless one is queued already. It starts on a
+   * later turn of the event loop (setImmediate), so every call read in this turn joins it.
+   */
+  private scheduleGroup(): void {
+    if (this.groupQueued) return;
+    this.groupQueued = true;
+    setImmediate(() => void this.mutex.run(() => this.commitGroup()));
+  }
+
+  /** Runs the waiting transactions (at most MAX_GROUP) in one database transaction and commits them. */
+  private async commitGroup(): Promise<void> {
+    this.groupQueued = false;
+    const members = this.waiting.splice(0, MAX_GROUP);
+    if (this.waiting.length > 0) this.scheduleGroup();
+    if (members.length === 0) return;
+    if (this.closed) {
+      for (const m of members) settle(m, undefined, closedDatastore());
+      return;
+    }
+    let outcome: GroupOutcome;
+    try {
+      outcome = await this.use(() =>
+        withClient(this.pool, (client, discard) => this.runGroup(client, discard, members)),
+      );
+    } catch (e) {
+      // No connection, or the commit lock could not be had: none of them ran.
+      for (const m of members) settle(m, undefined, e);
+      return;
+    }
+    const { done, rest } = outcome;
+    if (rest.length > 0) {
+      // The members not run yet wait for the next group.
+      this.waiting.unshift(...rest);
+      this.scheduleGroup();
+    }
+    if (done.length === 0) return;
+    for (const d of done) settle(d.member, { revision: d.revision, result: d.result });
+    const last = done[done.length - 1];
+    if (outcome.schema) this.schema = outcome.schema;
+    this.seeHead(last.revision);
+    this.notifier.notify(last.revision);
+    this.keepStatisticsFresh(done.reduce((n, d) => n + d.inserted, 0));
+  }
+
+  /**
+   * The group on one connection: BEGIN, the commit lock and the head in one round trip, each member's
+   * transaction, then its commits, schemas and COMMIT in one more. Settles every member that failed;
+   * returns those that committed, and those left to run in the next group when the database
+   * transaction was lost before their turn.
+   */
+  private async runGroup(
+    client: pg.PoolClient,
+    discard: (reason: Error) => void,
+    members: Member[],
+  ): Promise<GroupOutcome> {
+    if (members.every((m) => m.settled)) return { done: [], rest: [] };
+    const pid = members.some((m) => m.signal) ? await backendPid(client) : undefined;
+    let finished = false;
+    let cancelled = false;
+    /** Stops what the connection runs, for good: it is not reused, and the database transaction is lost. */
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      discard(new Error('a cancel was sent to this connection'));
+      cancelUntil(this.pool.options, pid!, () => finished);
+    };
+    try {
+      return await this.runMembers(client, discard, members, cancel, () => cancelled);
+    } finally {
+      finished = true;
+    }
+  }
+
+  private async runMembers(
+    client: pg.PoolClient,
+    discard: (reason: Error) => void,
+    members: Member[],
+    cancel: () => void,
+    isCancelled: () => boolean,
+  ): Promise<GroupOutcome> {
+    const live = () => members.filter((m) => !m.settled);
+    // While the group waits for the commit lock (held by another process, say), a member whose call
+    // ends leaves it at once, unless it is the last one: then the wait itself stops, and it is
+    // answered once it has (so no abandoned lock wait is left behind it).
+    const leave = new Map<Member, () => void>();
+    for (const m of members) {
+      if (!m.signal || m.settled) continue;
+      const signal = m.signal;
+      leave.set(m, () => {
+        if (members.some((o) => o !== m && !o.settled)) settle(m, undefined, signal.reason);
+        else cancel();
       });
-      this.seeHead(committed.revision);
-      this.notifier.notify(committed.revision);
-      this.keepStatisticsFresh(committed.inserted);
-      return { revision: committed.revision, result: committed.result };
-    }, signal);
+    }
+    let first: pg.QueryResult[];
+    try {
+      for (const [m, listener] of leave) {
+        m.signal!.removeEventListener('abort', m.drop);
+        m.signal!.addEventListener('abort', listener, { once: true });
+      }
+      // Waiting for a connection may have outlasted every call.
+      if (live().length === 0) return { done: [], rest: [] };
+      first = (await query(client, this.beginSql)) as unknown as pg.QueryResult[];
+    } catch (e) {
+      await query(client, 'ROLLBACK').catch(discard);
+      if (isCancelled()) return { done: [], rest: [] };
+      throw e;
+    } finally {
+      for (const [m, listener] of leave) {
+        m.signal!.removeEventListener('abort', listener);
+        if (m.signal!.aborted) settle(m, undefined, m.signal!.reason);
+        else if (!m.settled) m.signal!.addEventListener('abort', m.drop, { once: true });
+      }
+    }
+    const { head, schema_rev } = first[2].rows[0] as { head: string; schema_rev: string | null };
+    const db = new SharedTransaction(client, BEGIN_SAVEPOINT);
+    // The newest schema, when it is the one this process read last: no round trip to read it again.
+    const known = this.schema;
+    let newest: StoredSchema | null | undefined =
+      schema_rev === null ? null : known !== undefined && known.revision === BigInt(schema_rev) ? known : undefined;
+    let revision = BigInt(head) + 1n;
+    const done: Ran[] = [];
+    let lost: unknown; // set when the database transaction cannot go on
+    /**
+     * Undoes done[from] and the members after it (they may have read what it wrote): the first fails
+     * with `error` (its own), the others retryably, or with their signal's reason if it aborted.
+     */
+    const undoFrom = async (from: number, error: (d: Ran) => unknown) => {
+      lost = await db.rollbackTo(done[from].start).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      revision = done[from].revision;
+      newest = done[from].newestBefore;
+      for (const d of done.splice(from)) {
+        const signal = d.member.signal;
+        settle(d.member, undefined, signal?.aborted ? signal.reason : error(d));
+      }
+    };
+    /** After a deferred write failed: undoes its member, if it already ran, with those after it. */
+    const undoFailed = async (): Promise<boolean> => {
+      const failure = db.failure;
+      if (!failure) return false;
+      db.failure = undefined;
+      const at = done.findIndex((d) => d.index === failure.owner);
+      if (at < 0) return false;
+      const failed = done[at];
+      await undoFrom(at, (d) => (d === failed ? failure.error : undoneWithEarlier()));
+      return true;
+    };
+    let next = 0;
+    for (; next < members.length && lost === undefined && !isCancelled(); next++) {
+      const m = members[next];
+      if (m.settled) continue; // its signal aborted while the ones before it ran
+      m.signal?.removeEventListener('abort', m.drop);
+      const start = db.latest;
+      // With nothing of the group at stake yet, an abort stops the statement running, as a lone
+      // writer's does (a long import's INSERT, say); later members then wait for the next group.
+      // After that, it takes effect at the member's next step (each checks its signal).
+      const stop = done.length === 0 ? cancel : undefined;
+      if (stop) m.signal?.addEventListener('abort', stop, { once: true });
+      let tx: PostgresTransaction | undefined;
+      const newestBefore = newest;
+      let ran: Ran | undefined;
+      let error: unknown;
+      try {
+        m.signal?.throwIfAborted();
+        tx = new PostgresTransaction(db, next, revision, this.now, m.signal, {
+          newest: newestBefore,
+          read: (stored) => {
+            if (stored) this.schema = stored;
+          },
+        });
+        const result = await m.fn(tx);
+        const { schema } = tx.finish();
+        m.signal?.throwIfAborted();
+        ran = { member: m, index: next, start, newestBefore, revision, result, schema, inserted: tx.inserted };
+      } catch (e) {
+        tx?.close();
+        error = e;
+      } finally {
+        if (stop) m.signal?.removeEventListener('abort', stop);
+      }
+      const failure = db.failure;
+      if (failure && failure.owner !== next) {
+        // A write of a member before it failed only now: undo that one, those after it, and this one.
+        if (isCancelled()) break;
+        settle(m, undefined, m.signal?.aborted ? m.signal.reason : undoneWithEarlier());
+        if (!(await undoFailed())) lost = failure.error;
+        continue;
+      }
+      if (failure) {
+        db.failure = undefined;
+        ran = undefined;
+        error = failure.error;
+      }
+      if (ran) {
+        done.push(ran);
+        if (ran.schema !== undefined) newest = { text: ran.schema, revision };
+        revision++;
+        continue;
+      }
+      // A statement cancelled because the call ended fails with "canceling statement due to user request": report why.
+      settle(m, undefined, m.signal?.aborted ? m.signal.reason : error);
+      if (isCancelled()) break;
+      lost = await db.rollbackTo(start).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    }
+    if (isCancelled()) lost ??= new Error('cancelled');
+    // The point of no return: the checks below and sending COMMIT are one step, nothing can abort in
+    // between. A member whose signal aborted after it ran (a later member's fn awaited I/O meanwhile)
+    // is undone, and with it the members after it, which read what it wrote: they fail, retryably.
+    // Undoing takes a round trip, during which another may abort: check again after. So does a
+    // deferred write that fails with the COMMIT (its member is undone, and the rest committed).
+    for (;;) {
+      const aborted = lost === undefined ? done.findIndex((d) => d.member.signal?.aborted) : -1;
+      if (aborted >= 0) {
+        await undoFrom(aborted, () => undoneWithAborted());
+        continue;
+      }
+      if (lost !== undefined || done.length === 0) break;
+      try {
+        await db.commit(this.commitSql(done));
+        return {
+          done,
+          rest: [],
+          schema: done.reduce<StoredSchema | undefined>(
+            (s, d) => (d.schema !== undefined ? { text: d.schema, revision: d.revision } : s),
+            undefined,
+          ),
+        };
+      } catch (e) {
+        if (!(await undoFailed())) lost = e;
+      }
+    }
+    await query(client, 'ROLLBACK').catch(discard);
+    for (const d of done) settle(d.member, undefined, lost);
+    return { done: [], rest: members.slice(next).filter((m) => !m.settled) };
+  }
+
+  /**
+   * The members' commits (one time for the group, never before the previous commit's) and schemas,
+   * then COMMIT: one simple query, so one round trip, sent in the same step as the last abort checks.
+   */
+  private commitSql(done: Ran[]): string {
+    const from = String(done[0].revision);
+    const to = String(done[done.length - 1].revision);
+    const at = textLiteral(new Date(this.now()).toISOString());
+    const statements = [
+      `INSERT INTO commits (revision, committed_at)
+       SELECT r, GREATEST(${at}::timestamptz, (SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1))
+       FROM generate_series(${from}::bigint, ${to}::bigint) AS r`,
+    ];
+    const schemas = done.filter((d) => d.schema !== undefined);
+    if (schemas.length > 0)
+      statements.push(
+        `INSERT INTO schemas (revision, text) VALUES ${schemas.map((d) => `(${String(d.revision)}, ${textLiteral(d.schema!)})`).join(', ')}`,
+      );
+    statements.push('COMMIT');
+    return statements.join('; ');
   }
 
   /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */

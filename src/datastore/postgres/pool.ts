@@ -26,13 +26,18 @@ export function createPool(connUri: string, options: PoolOptions = {}): pg.Pool 
   return pool;
 }
 
+/**
+ * One statement. With `name`, a prepared statement: parsed and planned once per connection (for
+ * statements run often whose plan does not depend on the values).
+ */
 export async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
   db: pg.Pool | pg.PoolClient,
   text: string,
   values: unknown[] = [],
+  name?: string,
 ): Promise<pg.QueryResult<R>> {
   try {
-    return await db.query<R>(text, values);
+    return await (name === undefined ? db.query<R>(text, values) : db.query<R>({ name, text, values }));
   } catch (e) {
     throw mapPgError(e);
   }

@@ -122,3 +122,38 @@ export function columns<T extends unknown[]>(rows: readonly T[], width: number):
 
 /** The newest schema written at or before the revision parameter `rev`. */
 export const SCHEMA_AT = 'SELECT revision, text FROM schemas WHERE revision <= $1 ORDER BY revision DESC LIMIT 1';
+
+/**
+ * SQL literals, for the statements the datastore sends without parameters (simple query protocol)
+ * so that one round trip carries several statements (see transaction.ts). Strings are E'' literals,
+ * whose escapes (\\ and '') mean the same whatever standard_conforming_strings is; arrays are the
+ * text form pg itself would send as a parameter, in such a literal, with a cast.
+ */
+export function textLiteral(s: string): string {
+  if (s.includes('\u0000')) throw nulInText();
+  return `E'${s.replace(/[\\']/g, '$&$&')}'`;
+}
+
+/** An array literal of `values` (null: NULL), cast to `type` (an array type such as text[]). */
+export function arrayLiteral(values: readonly (string | null)[], type: string): string {
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i > 0) s += ',';
+    s += v === null ? 'NULL' : `"${v.replace(/[\\"]/g, '\\$&')}"`;
+  }
+  return `${textLiteral(`${s}}`)}::${type}`;
+}
+
+/** A timestamp's text form for a literal (what PostgreSQL parses back to the same instant). */
+export function timestampText(d: Date | null): string | null {
+  if (d === null) return null;
+  const ms = d.getTime();
+  // toISOString covers years 0–9999; PostgreSQL refuses anything else, as it would the parameter.
+  return Number.isNaN(ms) ? 'invalid' : d.toISOString();
+}
+
+/** What PostgreSQL answers for a NUL character in a text parameter (it cannot store one). */
+function nulInText(): Error {
+  return Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+}
