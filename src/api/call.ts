@@ -98,6 +98,7 @@ class ServerCall implements Call {
   private readonly started = Date.now();
   private readonly startedPrecise: number;
   private readonly longLived: boolean;
+  private readonly unary: boolean;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly span: CallSpan | undefined;
   /** Rejections of the promises race() handed out, told the abort reason when the call aborts. */
@@ -116,6 +117,7 @@ class ServerCall implements Call {
     this.ctx = { signal: this.controller.signal };
     const started = this.started;
     const longLived = (this.longLived = handler.kind === 'serverStream' && handler.longLived === true);
+    this.unary = handler.kind === 'unary';
     const untimed = longLived || (handler.kind !== 'unary' && handler.bulk === true);
     const serverDeadline = !untimed && options.requestTimeoutMs > 0 ? started + options.requestTimeoutMs : Infinity;
     const deadline = Math.min(serverDeadline, clientDeadline ?? Infinity);
@@ -209,7 +211,10 @@ class ServerCall implements Call {
       if (debugEnabled(log)) log.debug({ method, ms: Date.now() - this.started, code: 'OK' }, 'call finished');
       observer?.callFinished(method, transport, 'OK', (performance.now() - this.startedPrecise) / 1000, longLived);
       if (first) this.span?.end(0, 'OK');
-      this.abort(CALL_FINISHED);
+      // A unary answer means everything its handler started has settled (a hedged dispatch stops
+      // its loser itself): aborting would only build and dispatch an event no one hears. A stream
+      // may leave work behind (a prefetch, a source's next page), which the abort stops.
+      if (!this.unary) this.abort(CALL_FINISHED);
       return undefined;
     }
     const failure = toFailure(error);
