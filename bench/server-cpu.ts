@@ -23,6 +23,7 @@
  * and the calls after it pay for that (about a quarter more CPU per Check) until it grows back.
  * Never part of `npm test`.
  */
+import { settleDatastore } from './systems/system.js';
 import { SERVE_NODE_FLAGS } from '../src/server/node-flags.js';
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -141,6 +142,7 @@ definition document {
 
 type ChildCommand =
   | { id: number; type: 'cpu' }
+  | { id: number; type: 'settle' }
   | { id: number; type: 'profile-start'; heap?: boolean }
   | { id: number; type: 'profile-stop'; path: string; heap?: boolean }
   | { id: number; type: 'close' };
@@ -175,6 +177,10 @@ async function serveChild(config: ChildConfig): Promise<void> {
           reply({ id: m.id, user: u.user, system: u.system });
           return;
         }
+        case 'settle':
+          await settleDatastore(server.pemba.datastore);
+          reply({ id: m.id });
+          return;
         case 'profile-start':
           session = new Session();
           session.connect();
@@ -357,6 +363,9 @@ export async function measureServerCpu(options: Partial<ServerCpuOptions> = {}):
       }),
     );
     const consistency = consistencyOf(o.consistency, written.writtenAt!.token);
+    // The steady state: the mirror has the data, and the datastore is older than one quantization
+    // window (until then it has no shared revision, and every call reads its head).
+    await server.request({ type: 'settle' });
 
     const checkRequest = v1.CheckPermissionRequest.create({
       consistency,

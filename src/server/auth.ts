@@ -8,8 +8,17 @@ import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { unauthenticated } from '../errors/index.js';
 
+/** Most authorization headers remembered as accepted (clients send the same one on every call). */
+const MAX_ACCEPTED = 16;
+
 export class PresharedKeys {
   private readonly digests: Buffer[];
+  /**
+   * Headers that matched a key, so the next call with the same header skips its digest. A Set lookup
+   * compares a header's content only with an entry of the same hash, so its timing tells a caller
+   * nothing about the keys; a header that did not match is never added.
+   */
+  private readonly accepted = new Set<string>();
 
   constructor(keys: readonly string[]) {
     const usable = keys.filter((k) => k.length > 0);
@@ -31,9 +40,12 @@ export class PresharedKeys {
 
   /** Throws UNAUTHENTICATED unless `authorization` is `Bearer <a configured key>`. */
   authenticate(authorization: string | undefined): void {
+    if (authorization !== undefined && this.accepted.has(authorization)) return;
     const match = /^bearer\s+(.+)$/i.exec(authorization?.trim() ?? '');
     if (!match) throw unauthenticated('missing or malformed authorization: expected `Bearer <preshared key>`');
     if (!this.matches(match[1])) throw unauthenticated('invalid preshared key');
+    if (this.accepted.size >= MAX_ACCEPTED) this.accepted.clear();
+    this.accepted.add(authorization!);
   }
 }
 

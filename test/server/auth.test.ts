@@ -32,6 +32,23 @@ describe('preshared keys', () => {
     }
   });
 
+  it('remembers accepted headers only: a repeat is accepted without a digest, a refused one stays refused', () => {
+    const keys = new PresharedKeys(['s3cret']);
+    let digests = 0;
+    const matches = keys.matches.bind(keys);
+    keys.matches = (key: string) => {
+      digests++;
+      return matches(key);
+    };
+    for (let i = 0; i < 3; i++) expect(() => keys.authenticate('Bearer s3cret')).not.toThrow();
+    expect(digests).toBe(1);
+    for (let i = 0; i < 3; i++) expect(() => keys.authenticate('Bearer guess')).toThrow(/invalid preshared key/);
+    expect(digests).toBe(4);
+    // Many spellings of the right header: the memory stays bounded and every one is still accepted.
+    for (let i = 0; i < 40; i++) expect(() => keys.authenticate(`Bearer${' '.repeat(i + 1)}s3cret`)).not.toThrow();
+    expect(() => keys.authenticate('Bearer s3cret')).not.toThrow();
+  });
+
   it('refuses to run without a key', () => {
     expect(() => new PresharedKeys([])).toThrow();
     expect(() => new PresharedKeys([''])).toThrow();
