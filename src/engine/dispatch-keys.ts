@@ -19,7 +19,8 @@ export function checkKeyPrefix(
   subject: SubjectRef,
   context: Record<string, unknown> | undefined,
 ): string {
-  return [revision, subject.type, subject.id, subject.relation, JSON.stringify(context ?? {})].join(SEP);
+  const ctx = context === undefined ? '{}' : JSON.stringify(context);
+  return `${revision}${SEP}${subject.type}${SEP}${subject.id}${SEP}${subject.relation}${SEP}${ctx}`;
 }
 
 /** One sub-problem: `relation` on the object `type:id` (`doc:readme#view`). */
