@@ -78,7 +78,7 @@ export interface ServerCpuOptions {
 
 export const DEFAULT_SERVER_CPU_OPTIONS: ServerCpuOptions = {
   engine: 'memory',
-  calls: 10_000,
+  calls: 30_000,
   inFlight: 100,
   bulkCalls: 200,
   bulkItems: 100,
@@ -548,7 +548,7 @@ export function renderServerCpu(results: readonly ServerCpuResult[]): string {
 
 export const SERVER_CPU_USAGE = `node --import tsx bench/server-cpu.ts [flags]
   --engine LIST          memory, sqlite, postgres (comma-separated; default memory)
-  --calls N              CheckPermission calls measured (default 10000)
+  --calls N              CheckPermission calls measured (default 30000)
   --in-flight N          CheckPermission calls in flight (default 100)
   --bulk-calls N --bulk-items N --bulk-in-flight N
   --lookup-calls N --lookup-results N --lookup-in-flight N
