@@ -39,6 +39,8 @@ import { CommitNotifier } from '../common/commit-notifier.js';
 import { closedDatastore, datastoreUnavailable, expiredRevision, negativeRevision } from '../../errors/index.js';
 import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
+import { GroupQueue, settle } from '../common/group-commit.js';
+import type { GroupMember } from '../common/group-commit.js';
 import { Mutex } from '../common/mutex.js';
 import type { DurableDatastoreOptions, GcResult } from '../common/options.js';
 import { validateLimit, durableDatastoreSettings } from '../common/options.js';
@@ -88,21 +90,9 @@ const MAX_GROUP = 48;
 /** The savepoint the group's first statement sets (see SharedTransaction). */
 const BEGIN_SAVEPOINT = 'pemba_0';
 
-/** A transaction waiting for (or running in) a group commit. */
-interface Member {
-  fn: (tx: ds.ReadWriteTransaction) => Promise<unknown>;
-  signal: AbortSignal | undefined;
-  /** Answered already (readWrite's promise is settled). */
-  settled: boolean;
-  resolve: (v: { revision: Revision; result: unknown }) => void;
-  reject: (e: unknown) => void;
-  /** The abort listener while it waits. */
-  drop: () => void;
-}
-
 /** A member that ran, to be committed with its group. */
 interface Ran {
-  member: Member;
+  member: GroupMember;
   /** Its place in the group. */
   index: number;
   /** The newest schema before it (what the members after it see when it is undone). */
@@ -118,7 +108,7 @@ interface Ran {
 /** What a group's run committed, and which members are left for the next group. */
 interface GroupOutcome {
   done: Ran[];
-  rest: Member[];
+  rest: GroupMember[];
   /** The newest schema the group committed. */
   schema?: StoredSchema;
 }
@@ -129,14 +119,6 @@ function undoneWithAborted(): Error {
     'PostgreSQL datastore',
     'the transaction was committed with one whose call ended before it committed, and was undone with it; retry',
   );
-}
-
-function settle(m: Member, value: { revision: Revision; result: unknown } | undefined, error?: unknown): void {
-  if (m.settled) return;
-  m.settled = true;
-  m.signal?.removeEventListener('abort', m.drop);
-  if (value) m.resolve(value);
-  else m.reject(error);
 }
 
 const HEAD_SQL = 'SELECT coalesce(max(revision), 0) AS head FROM commits';
@@ -153,8 +135,7 @@ export class PostgresDatastore implements ds.Datastore {
   /** Group commits take turns through it. */
   private readonly mutex = new Mutex();
   /** Transactions waiting for the next group commit. */
-  private readonly waiting: Member[] = [];
-  private groupQueued = false;
+  private readonly groups: GroupQueue;
   private readonly notifier: CommitNotifier;
   private readonly gcLoop: GcLoop;
   private readonly quantizationMs: number;
@@ -194,6 +175,7 @@ export class PostgresDatastore implements ds.Datastore {
       `BEGIN; SELECT pg_advisory_xact_lock(${this.lockKey}); ` +
       `SELECT (${HEAD_SQL}) AS head, (SELECT max(revision) FROM schemas) AS schema_rev; SAVEPOINT ${BEGIN_SAVEPOINT}`;
     this.notifier = new CommitNotifier(() => this.headRevision(), options.watchPollMs ?? 100);
+    this.groups = new GroupQueue(MAX_GROUP, this.mutex, (members) => this.commitGroup(members));
     this.gcLoop = startOwnGcLoop(
       () => this.gc(),
       settings.gcIntervalMs,
@@ -302,43 +284,11 @@ export class PostgresDatastore implements ds.Datastore {
     { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
     if (this.closed) return Promise.reject(closedDatastore());
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const member: Member = {
-        fn,
-        signal,
-        settled: false,
-        resolve: (v) => resolve(v as { revision: Revision; result: T }),
-        reject,
-        // While it waits, an aborted call leaves the queue at once.
-        drop: () => {
-          const at = this.waiting.indexOf(member);
-          if (at >= 0) this.waiting.splice(at, 1);
-          settle(member, undefined, signal!.reason);
-        },
-      };
-      signal?.addEventListener('abort', member.drop, { once: true });
-      this.waiting.push(member);
-      this.scheduleGroup();
-    });
-  }
-
-  /**
-   * Queues a group commit for the waiting transactions unless one is queued already. It starts on a
-   * later turn of the event loop (setImmediate), so every call read in this turn joins it.
-   */
-  private scheduleGroup(): void {
-    if (this.groupQueued) return;
-    this.groupQueued = true;
-    setImmediate(() => void this.mutex.run(() => this.commitGroup()));
+    return this.groups.enqueue(fn, signal);
   }
 
   /** Runs the waiting transactions (at most MAX_GROUP) in one database transaction and commits them. */
-  private async commitGroup(): Promise<void> {
-    this.groupQueued = false;
-    const members = this.waiting.splice(0, MAX_GROUP);
-    if (this.waiting.length > 0) this.scheduleGroup();
-    if (members.length === 0) return;
+  private async commitGroup(members: GroupMember[]): Promise<void> {
     if (this.closed) {
       for (const m of members) settle(m, undefined, closedDatastore());
       return;
@@ -354,11 +304,8 @@ export class PostgresDatastore implements ds.Datastore {
       return;
     }
     const { done, rest } = outcome;
-    if (rest.length > 0) {
-      // The members not run yet wait for the next group.
-      this.waiting.unshift(...rest);
-      this.scheduleGroup();
-    }
+    // The members not run yet wait for the next group.
+    this.groups.requeue(rest);
     if (done.length === 0) return;
     for (const d of done) settle(d.member, { revision: d.revision, result: d.result });
     const last = done[done.length - 1];
@@ -377,7 +324,7 @@ export class PostgresDatastore implements ds.Datastore {
   private async runGroup(
     client: pg.PoolClient,
     discard: (reason: Error) => void,
-    members: Member[],
+    members: GroupMember[],
   ): Promise<GroupOutcome> {
     if (members.every((m) => m.settled)) return { done: [], rest: [] };
     const pid = members.some((m) => m.signal) ? await backendPid(client) : undefined;
@@ -400,7 +347,7 @@ export class PostgresDatastore implements ds.Datastore {
   private async runMembers(
     client: pg.PoolClient,
     discard: (reason: Error) => void,
-    members: Member[],
+    members: GroupMember[],
     cancel: () => void,
     isCancelled: () => boolean,
   ): Promise<GroupOutcome> {
@@ -408,7 +355,7 @@ export class PostgresDatastore implements ds.Datastore {
     // While the group waits for the commit lock (held by another process, say), a member whose call
     // ends leaves it at once, unless it is the last one: then the wait itself stops, and it is
     // answered once it has (so no abandoned lock wait is left behind it).
-    const leave = new Map<Member, () => void>();
+    const leave = new Map<GroupMember, () => void>();
     for (const m of members) {
       if (!m.signal || m.settled) continue;
       const signal = m.signal;

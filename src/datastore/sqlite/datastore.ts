@@ -16,6 +16,8 @@ import { CommitNotifier } from '../common/commit-notifier.js';
 import { closedDatastore, datastoreUnavailable, expiredRevision, invalidArgument } from '../../errors/index.js';
 import { startOwnGcLoop, stopBackgroundWork } from '../common/durable.js';
 import type { GcLoop } from '../common/gc-loop.js';
+import { GroupQueue, settle } from '../common/group-commit.js';
+import type { GroupMember } from '../common/group-commit.js';
 import { Mutex } from '../common/mutex.js';
 import type { DurableDatastoreOptions, GcResult } from '../common/options.js';
 import { durableDatastoreSettings, nonNegative } from '../common/options.js';
@@ -53,18 +55,6 @@ const WATCH_BATCH = 100;
 /** Most transactions one group commit runs (bounds the latency of the first). */
 const MAX_GROUP = 256;
 
-/** A transaction waiting for (or running in) a group commit. */
-interface Member {
-  fn: (tx: ds.ReadWriteTransaction) => Promise<unknown>;
-  signal: AbortSignal | undefined;
-  /** Answered already (readWrite's promise is settled). */
-  settled: boolean;
-  resolve: (v: { revision: Revision; result: unknown }) => void;
-  reject: (e: unknown) => void;
-  /** The abort listener while it waits. */
-  drop: () => void;
-}
-
 /** Where a member began: rows it inserts get ids above `top`; it writes `revision`. */
 interface Mark {
   top: number;
@@ -73,18 +63,10 @@ interface Mark {
 
 /** A member that ran, to be committed with its group. */
 interface Ran {
-  member: Member;
+  member: GroupMember;
   mark: Mark;
   revision: Revision;
   result: unknown;
-}
-
-function settle(m: Member, value: { revision: Revision; result: unknown } | undefined, error?: unknown): void {
-  if (m.settled) return;
-  m.settled = true;
-  m.signal?.removeEventListener('abort', m.drop);
-  if (value) m.resolve(value);
-  else m.reject(error);
 }
 
 function topId(stmts: StatementCache): number {
@@ -104,8 +86,7 @@ export class SqliteDatastore implements ds.Datastore {
   /** Group commits and GC runs take turns through it. */
   private readonly mutex = new Mutex();
   /** Transactions waiting for the next group commit. */
-  private readonly waiting: Member[] = [];
-  private groupQueued = false;
+  private readonly groups: GroupQueue;
   private readonly notifier: CommitNotifier;
   private readonly gcLoop: GcLoop;
   private readonly quantizationMs: number;
@@ -155,6 +136,7 @@ export class SqliteDatastore implements ds.Datastore {
     this.r = new StatementCache(this.reader);
     this.readTx = this.reader.transaction((fn: () => unknown) => fn());
     this.notifier = new CommitNotifier(() => this.read(() => headRevision(this.r)), options.watchPollMs ?? 250);
+    this.groups = new GroupQueue(MAX_GROUP, this.mutex, (members) => this.commitGroup(members));
     this.gcLoop = startOwnGcLoop(
       () => this.gc(),
       settings.gcIntervalMs,
@@ -224,44 +206,11 @@ export class SqliteDatastore implements ds.Datastore {
     fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
     { signal }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const member: Member = {
-        fn,
-        signal,
-        settled: false,
-        resolve: (v) => resolve(v as { revision: Revision; result: T }),
-        reject,
-        // While it waits, an aborted call leaves the queue at once.
-        drop: () => {
-          const at = this.waiting.indexOf(member);
-          if (at >= 0) this.waiting.splice(at, 1);
-          settle(member, undefined, signal!.reason);
-        },
-      };
-      signal?.addEventListener('abort', member.drop, { once: true });
-      this.waiting.push(member);
-      this.scheduleGroup();
-    });
-  }
-
-  /**
-   * Queues a group commit for the waiting transactions unless one is queued already. It starts on a
-   * later turn of the event loop (setImmediate), so every call read in this turn (the requests that
-   * arrived while the writer synced the previous group, say) joins it.
-   */
-  private scheduleGroup(): void {
-    if (this.groupQueued) return;
-    this.groupQueued = true;
-    setImmediate(() => void this.mutex.run(() => this.commitGroup()));
+    return this.groups.enqueue(fn, signal);
   }
 
   /** Runs the waiting transactions (at most MAX_GROUP) in one SQLite transaction and commits them. */
-  private async commitGroup(): Promise<void> {
-    this.groupQueued = false;
-    const members = this.waiting.splice(0, MAX_GROUP);
-    if (this.waiting.length > 0) this.scheduleGroup();
-    if (members.length === 0) return;
+  private async commitGroup(members: GroupMember[]): Promise<void> {
     if (this.closed) {
       for (const m of members) settle(m, undefined, closedDatastore());
       return;
@@ -330,10 +279,7 @@ export class SqliteDatastore implements ds.Datastore {
       for (const d of done) settle(d.member, undefined, lost);
       // The members not run yet wait for the next group.
       const rest = members.slice(next).filter((m) => !m.settled);
-      if (rest.length > 0) {
-        this.waiting.unshift(...rest);
-        this.scheduleGroup();
-      }
+      this.groups.requeue(rest);
       return;
     }
     for (const d of done) settle(d.member, { revision: d.revision, result: d.result });
