@@ -12,6 +12,7 @@ import { DEFAULT_GC_INTERVAL_MS } from './common/options.js';
 import { MemoryDatastore } from './memory/datastore.js';
 import { mirrorDatastore } from './mirror/mirrored-datastore.js';
 import type { MirrorOptions } from './mirror/mirrored-datastore.js';
+import { DEFAULT_MIRROR_BYTES } from './mirror/relationship-mirror.js';
 import type { MemoryDatastoreOptions } from './memory/datastore.js';
 import { openPostgresDatastore } from './postgres/datastore.js';
 import { migratePostgres } from './postgres/migrations.js';
@@ -67,7 +68,6 @@ export async function openDatastore(config: DatastoreConfig): Promise<Collectabl
   }
 }
 
-export const DEFAULT_MIRROR_BYTES = 1024 * 1024 * 1024;
 /** How long the mirror keeps superseded versions (never longer than the datastore keeps them). */
 const MIRROR_HISTORY_MS = 10_000;
 

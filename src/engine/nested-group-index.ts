@@ -43,6 +43,7 @@
  * wrong revision. Do not hold a view across an await.
  */
 import { sleep } from '../runtime/sleep.js';
+import { keyOf } from '../datastore/datastore.js';
 import type {
   Datastore,
   RelationPattern,
@@ -374,15 +375,7 @@ export class NestedGroupIndex {
         }
       }
       if (page.length < this.pageSize) break;
-      const last = page[page.length - 1]!;
-      after = {
-        resourceType: last.resource.type,
-        resourceId: last.resource.id,
-        relation: last.relation,
-        subjectType: last.subject.type,
-        subjectId: last.subject.id,
-        subjectRelation: last.subject.relation,
-      };
+      after = keyOf(page[page.length - 1]!);
       // Let other callers run between pages: a large build must not freeze the node.
       await laterTurn();
     }

@@ -31,6 +31,8 @@ import type {
   Revision,
   StoredSchema,
 } from '../datastore.js';
+import { keyOf } from '../datastore.js';
+import { laterTurn } from '../../runtime/next-turn.js';
 import { Pacer } from '../common/pacer.js';
 import { freezeOwn, sameAttributes } from '../common/relationships.js';
 import type { RowVersion, Slot } from '../memory/row-store.js';
@@ -72,7 +74,8 @@ export interface RelationshipMirrorStats {
   misses: number;
 }
 
-const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
+/** The memory budget when none is given: 1 GiB, about 1.6 million relationships. */
+export const DEFAULT_MIRROR_BYTES = 1024 * 1024 * 1024;
 /** Fixed cost of one version (its object, the relationship's objects) and of one key (its slot, index entries): measured on V8 with the GitHub-like dataset (~630 bytes per relationship). */
 const VERSION_BYTES = 250;
 const SLOT_BYTES = 300;
@@ -115,7 +118,7 @@ export class RelationshipMirror {
     private readonly datastore: Datastore,
     private readonly options: RelationshipMirrorOptions = {},
   ) {
-    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MIRROR_BYTES;
     this.historyMs = options.historyMs ?? 10_000;
     this.pageSize = options.pageSize ?? 5_000;
     this.now = options.now ?? Date.now;
@@ -252,15 +255,9 @@ export class RelationshipMirror {
       for (const r of page) this.insert(this.rows.ensureSlot(r), r, head);
       if (this.bytes > this.maxBytes) return this.overBudget();
       if (page.length < this.pageSize) break;
-      const last = page[page.length - 1];
-      after = {
-        resourceType: last.resource.type,
-        resourceId: last.resource.id,
-        relation: last.relation,
-        subjectType: last.subject.type,
-        subjectId: last.subject.id,
-        subjectRelation: last.subject.relation,
-      };
+      after = keyOf(page[page.length - 1]);
+      // SQLite's pages arrive without a turn of the event loop: let other callers run between them.
+      await laterTurn();
     }
     this.appliedRevision = head;
     this.floor = head;
