@@ -104,6 +104,22 @@ for (const backend of BACKENDS)
       // The older revision still has the expired version (hidden, as expired) and nothing else.
       expect(await readAll(ds, before)).toEqual([]);
     });
+
+    it('a TOUCH batch that meets a current version late rewrites it, inserts the rest, and logs each once in order', async () => {
+      const ds = await backends.open(backend);
+      await ds.readWrite((tx) => tx.write([create('doc:0250#reader@user:u')]));
+      const ids = Array.from({ length: 300 }, (_, i) => String(i).padStart(4, '0'));
+      const touched = ids.map((id) =>
+        rel(`doc:${id}#reader@user:u`, id === '0250' ? { caveat: { name: 'c', context: { n: 1 } } } : {}),
+      );
+      const { revision } = await ds.readWrite((tx) =>
+        tx.write(touched.map((relationship) => ({ operation: 'TOUCH', relationship }))),
+      );
+      const rows = await ds.snapshot(revision).queryRelationships({});
+      expect(rows.map(tuple)).toEqual(ids.map((id) => `doc:${id}#reader@user:u`));
+      expect(rows[250].caveat).toEqual({ name: 'c', context: { n: 1 } });
+      expect(await changesAt(ds, revision)).toEqual(ids.map((id) => `TOUCH doc:${id}#reader@user:u`));
+    });
   });
 
 for (const backend of BACKENDS)

@@ -1,7 +1,7 @@
 /**
  * The fast path of a write() that only CREATEs, as a bulk import's are, or only adds relationships
- * that have no current version (CREATE or TOUCH, as a bulk WriteRelationships' usually are, found
- * out by noneCurrent): plain INSERTs, without the
+ * that have no current version (CREATE or TOUCH, as a bulk WriteRelationships' usually are): plain
+ * INSERTs, without the
  * savepoint that makes other writes atomic. A savepoint costs a copy of every page the call first
  * touches, and a batch of inserts touches pages all over the two relationship indexes: a third of
  * the import's time. Atomicity is kept by hand instead: this call's rows are the ones with ids above
@@ -14,7 +14,7 @@
  * then on. GC copies them too before it deletes such a row while its commit is still watchable
  * (gc.ts).
  */
-import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
+import type { RelationshipUpdate } from '../../relationships/relationship.js';
 import type { Revision } from '../datastore.js';
 import { sqliteCall } from './errors.js';
 import type { StatementCache } from './queries.js';
@@ -43,60 +43,15 @@ const COPY_CREATED =
   'relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, expires_at FROM relationships ' +
   'WHERE id BETWEEN @from AND @to AND created_rev = @rev';
 
-/** Keys per lookup of current versions (noneCurrent): one statement step for that many index probes. */
-const KEYS_PER_LOOKUP = 100;
-/** Whether any of the keys in the VALUES list has a current version (the unique index's probes, one per key). */
-const ANY_CURRENT =
-  `SELECT 1 FROM (VALUES ${Array(KEYS_PER_LOOKUP).fill('(?, ?, ?, ?, ?, ?)').join(', ')}) k JOIN relationships r ` +
-  'ON r.resource_type = k.column1 AND r.resource_id = k.column2 AND r.relation = k.column3 AND r.subject_type = k.column4 ' +
-  'AND r.subject_id = k.column5 AND r.subject_relation = k.column6 AND r.deleted_rev IS NULL LIMIT 1';
-const ANY_CURRENT_ONE =
-  'SELECT 1 FROM relationships WHERE resource_type = ? AND resource_id = ? AND relation = ? AND subject_type = ? ' +
-  'AND subject_id = ? AND subject_relation = ? AND deleted_rev IS NULL';
-
 /**
  * Whether every update only adds (CREATE or TOUCH). A TOUCH of a relationship that has no current
- * version does what a CREATE does (inserts it, reported as a TOUCH), so a batch of them takes the
- * fast path once noneCurrent says none of its relationships has one.
+ * version does what a CREATE does (inserts it, reported as a TOUCH), so such a batch is tried as
+ * plain inserts first: the unique index on current versions refuses the first TOUCH that has one, and
+ * the batch is rerun by the general rules. Trying costs less than asking the index first (one probe
+ * per key either way), even when half of small batches rewrite existing relationships (bench/writes.ts).
  */
 export function insertsOnly(updates: readonly RelationshipUpdate[]): boolean {
   for (const u of updates) if (u.operation !== 'CREATE' && u.operation !== 'TOUCH') return false;
-  return true;
-}
-
-/**
- * Whether no TOUCH of `updates` names a relationship that has a current version (CREATEs are not
- * looked up: the unique index refuses a conflicting one in tryCreateAll). A few statements for a
- * batch of 1,000 instead of the general path's three per update.
- */
-export function noneCurrent(stmts: StatementCache, updates: readonly RelationshipUpdate[]): boolean {
-  const touched: Relationship[] = [];
-  for (const u of updates) if (u.operation === 'TOUCH') touched.push(u.relationship);
-  const n = touched.length;
-  if (n === 0) return true;
-  if (n < 4) {
-    const one = stmts.get(ANY_CURRENT_ONE).pluck();
-    for (const r of touched) {
-      if (one.get(r.resource.type, r.resource.id, r.relation, r.subject.type, r.subject.id, r.subject.relation))
-        return false;
-    }
-    return true;
-  }
-  const lookup = stmts.get(ANY_CURRENT).pluck();
-  const args: string[] = new Array(KEYS_PER_LOOKUP * 6);
-  for (let start = 0; start < n; start += KEYS_PER_LOOKUP) {
-    // A short last chunk repeats its last key.
-    for (let i = 0, k = 0; i < KEYS_PER_LOOKUP; i++) {
-      const r = touched[Math.min(start + i, n - 1)];
-      args[k++] = r.resource.type;
-      args[k++] = r.resource.id;
-      args[k++] = r.relation;
-      args[k++] = r.subject.type;
-      args[k++] = r.subject.id;
-      args[k++] = r.subject.relation;
-    }
-    if (lookup.get(args) !== undefined) return false;
-  }
   return true;
 }
 

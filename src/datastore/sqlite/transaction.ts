@@ -12,7 +12,7 @@ import { transactionFinished } from '../../errors/index.js';
 import { validateLimit } from '../common/options.js';
 import type { VersionView } from '../common/updates.js';
 import { decideUpdate, validateOperation } from '../common/updates.js';
-import { copyCreated, INSERT_ROW, insertsOnly, noneCurrent, tryCreateAll } from './create-batches.js';
+import { copyCreated, INSERT_ROW, insertsOnly, tryCreateAll } from './create-batches.js';
 import type { CreatedIds } from './create-batches.js';
 import { DeferredSubjectIndex } from './deferred-index.js';
 import { sqliteCall } from './errors.js';
@@ -75,7 +75,7 @@ export class SqliteTransaction implements ReadWriteTransaction {
   async write(updates: readonly RelationshipUpdate[]): Promise<void> {
     this.assertOpen();
     if (updates.length === 0) return;
-    if (insertsOnly(updates) && sqliteCall(() => noneCurrent(this.stmts, updates))) {
+    if (insertsOnly(updates)) {
       const ids = sqliteCall(() => tryCreateAll(this.stmts, this.revision, this.ordinal, updates, this.logging));
       if (ids) {
         if (!this.logging) this.created = { first: this.created?.first ?? ids.first, last: ids.last };
