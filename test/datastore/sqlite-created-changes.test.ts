@@ -64,6 +64,17 @@ const ranges = (raw: Database.Database) =>
       )
       .all() as { revision: number; created_from: number; created_to: number }[]
   ).map((r) => `${r.revision}:${r.created_from}-${r.created_to}`);
+/** Counts the reads of created rows by `ds`'s watch from now on. */
+function interceptRowReads(ds: SqliteDatastore): () => number {
+  const stmts = (ds as unknown as { r: { get(sql: string): unknown } }).r;
+  const get = stmts.get.bind(stmts);
+  let n = 0;
+  stmts.get = (sql: string) => {
+    if (sql.includes('FROM relationships WHERE id >')) n++;
+    return get(sql);
+  };
+  return () => n;
+}
 const topId = (raw: Database.Database) =>
   (raw.prepare('SELECT max(id) AS id FROM relationships').get() as { id: number }).id;
 
@@ -103,6 +114,27 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
       'DELETE doc:3#reader@group:eng',
       'TOUCH doc:9#reader@user:dan',
     ]);
+    await ds.close();
+  });
+
+  it('this process’s watchers get the changes as stored without reading the rows; another process reads the same from the rows', async () => {
+    const { ds } = open();
+    const written = [
+      rel('doc:2#reader@user:bob', { caveat: { name: 'ip', context: { n: 1, nested: { list: [1, 2] } } } }),
+      rel('doc:1#reader@user:ann', { expiresAt: new Date(T0 + 3_600_000) }),
+    ];
+    const expected = structuredClone(written).map((relationship) => ({ operation: 'TOUCH', relationship }));
+    const before = await ds.headRevision();
+    const { revision } = await ds.readWrite((tx) => tx.write(written.map(create)));
+    // A change to the written objects after the write does not reach the feed.
+    (written[0].caveat!.context as { n: number }).n = 2;
+    written[1].expiresAt!.setTime(0);
+    const reads = interceptRowReads(ds);
+    expect((await commitsAfter(ds, before, 1))[0]).toEqual({ revision, changes: expected });
+    expect(reads()).toBe(0);
+    const other = openSqliteDatastore(ds.path, { gcIntervalMs: 0, quantizationMs: 0 });
+    expect((await commitsAfter(other, before, 1))[0]).toEqual({ revision, changes: expected });
+    await other.close();
     await ds.close();
   });
 

@@ -39,6 +39,7 @@ import {
 } from './queries.js';
 import { SqliteTransaction } from './transaction.js';
 import { readCommits } from './watch.js';
+import { RecentCreates } from './recent-creates.js';
 
 export type { GcResult } from '../common/options.js';
 
@@ -67,6 +68,7 @@ interface Ran {
   mark: Mark;
   revision: Revision;
   result: unknown;
+  created: ds.RelationshipChange[] | undefined;
 }
 
 function topId(stmts: StatementCache): number {
@@ -88,6 +90,8 @@ export class SqliteDatastore implements ds.Datastore {
   /** Transactions waiting for the next group commit. */
   private readonly groups: GroupQueue;
   private readonly notifier: CommitNotifier;
+  /** What this process's CREATE-only commits inserted, for its watchers. */
+  private readonly recent = new RecentCreates();
   private readonly gcLoop: GcLoop;
   private readonly quantizationMs: number;
   private readonly gcWindowMs: number;
@@ -237,7 +241,7 @@ export class SqliteDatastore implements ds.Datastore {
         tx.finish(this.now());
         // Checked again, with every member's, right before the COMMIT (below).
         m.signal?.throwIfAborted();
-        done.push({ member: m, mark, revision: tx.revision, result });
+        done.push({ member: m, mark, revision: tx.revision, result, created: tx.createdRowChanges() });
       } catch (e) {
         settle(m, undefined, e);
         lost = this.undoFrom(mark, tx, e);
@@ -282,7 +286,10 @@ export class SqliteDatastore implements ds.Datastore {
       this.groups.requeue(rest);
       return;
     }
-    for (const d of done) settle(d.member, { revision: d.revision, result: d.result });
+    for (const d of done) {
+      if (d.created) this.recent.add(d.revision, d.created);
+      settle(d.member, { revision: d.revision, result: d.result });
+    }
     // Watchers read the commit synchronously (a bulk import's million changes take ~2 s): wake
     // them after the writers have had their answers, not before.
     const committed = done[done.length - 1].revision;
@@ -322,7 +329,7 @@ export class SqliteDatastore implements ds.Datastore {
         this.read(() => {
           const oldest = oldestReadable(this.r);
           if (cursor < oldest) throw expiredRevision(cursor, oldest);
-          return readCommits(this.r, cursor, WATCH_BATCH, only);
+          return readCommits(this.r, cursor, WATCH_BATCH, only, this.recent);
         }),
       wait: (cursor) => this.notifier.wait(cursor, signal),
       deliver: (c) => c,

@@ -118,6 +118,24 @@ export function toRelationship(row: Omit<RelationshipRow, 'id' | 'created_rev'>)
   );
 }
 
+/** `r` as a read of its row returns it (the caveat context through JSON, the expiry to the ms), as a new object. */
+export function storedRelationship(r: Relationship): Relationship {
+  const v = valuesOf(r);
+  return rowRelationship(
+    {
+      resource_type: v[0],
+      resource_id: v[1],
+      relation: v[2],
+      subject_type: v[3],
+      subject_id: v[4],
+      subject_relation: v[5],
+      caveat_name: v[6],
+    },
+    v[7] === null ? null : (JSON.parse(v[7]) as Record<string, unknown>),
+    v[8] === null ? null : new Date(v[8]),
+  );
+}
+
 /** Column values of a relationship in table order (resource … subject_relation, caveat, expiry). */
 export type RelationshipValues = RowValues<number>;
 

@@ -7,7 +7,14 @@
  * (except CREATE-only batches, see create-batches.ts).
  */
 import type { Relationship, RelationshipUpdate } from '../../relationships/relationship.js';
-import type { QueryOptions, ReadWriteTransaction, RelationshipQuery, Revision, StoredSchema } from '../datastore.js';
+import type {
+  QueryOptions,
+  ReadWriteTransaction,
+  RelationshipChange,
+  RelationshipQuery,
+  Revision,
+  StoredSchema,
+} from '../datastore.js';
 import { transactionFinished } from '../../errors/index.js';
 import { validateLimit } from '../common/options.js';
 import type { VersionView } from '../common/updates.js';
@@ -17,7 +24,7 @@ import type { CreatedIds } from './create-batches.js';
 import { DeferredSubjectIndex } from './deferred-index.js';
 import { sqliteCall } from './errors.js';
 import type { RelationshipRow, RelationshipValues, StatementCache } from './queries.js';
-import { queryRows, readSchemaAt, toRelationship, valuesOf, valuesOfRow } from './queries.js';
+import { queryRows, readSchemaAt, storedRelationship, toRelationship, valuesOf, valuesOfRow } from './queries.js';
 
 const SELECT_CURRENT =
   'SELECT id, resource_type, resource_id, relation, subject_type, subject_id, subject_relation, caveat_name, caveat_context, ' +
@@ -45,6 +52,8 @@ export class SqliteTransaction implements ReadWriteTransaction {
   private logging = false;
   /** The ids of the rows CREATE-only batches inserted while not logging. */
   private created: CreatedIds | undefined;
+  /** Their relationships as stored, for this process's watchers (recent-creates.ts). */
+  private createdChanges: RelationshipChange[] = [];
 
   constructor(
     private readonly stmts: StatementCache,
@@ -78,7 +87,11 @@ export class SqliteTransaction implements ReadWriteTransaction {
     if (insertsOnly(updates)) {
       const ids = sqliteCall(() => tryCreateAll(this.stmts, this.revision, this.ordinal, updates, this.logging));
       if (ids) {
-        if (!this.logging) this.created = { first: this.created?.first ?? ids.first, last: ids.last };
+        if (!this.logging) {
+          this.created = { first: this.created?.first ?? ids.first, last: ids.last };
+          for (const u of updates)
+            this.createdChanges.push({ operation: 'TOUCH', relationship: storedRelationship(u.relationship) });
+        }
         this.ordinal += updates.length;
         sqliteCall(() => this.subjectIndex.add(updates.length));
         return;
@@ -146,6 +159,12 @@ export class SqliteTransaction implements ReadWriteTransaction {
     if (created) sqliteCall(() => copyCreated(this.stmts, this.revision, 0, created));
     this.logging = true;
     this.created = undefined;
+    this.createdChanges = [];
+  }
+
+  /** The changes of a transaction whose changes are its created rows (CREATE-only batches); undefined otherwise. */
+  createdRowChanges(): RelationshipChange[] | undefined {
+    return this.created ? this.createdChanges : undefined;
   }
 
   /** Run `fn` in a savepoint: on a throw, roll back its rows and its change-log entries. */

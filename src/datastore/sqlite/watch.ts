@@ -7,14 +7,15 @@
  * and ~2 s this way (JSON.parse builds the values natively).
  *
  * A commit made only of CREATE-only batches has no entries in the change log: its changes are the
- * rows it created, read from the relationships table by id (see create-batches.ts). GC keeps them
- * readable (gc.ts).
+ * rows it created, read from the relationships table by id (see create-batches.ts), or for unfiltered
+ * watchers from what this process wrote (recent-creates.ts). GC keeps them readable (gc.ts).
  */
 import type { RelationPattern, RelationshipChange, Revision, RevisionChanges } from '../datastore.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Relationship } from '../../relationships/relationship.js';
 import type { StatementCache } from './queries.js';
 import { toRelationship } from './queries.js';
+import type { RecentCreates } from './recent-creates.js';
 import { patternsSql } from '../relation-patterns.js';
 
 type Statement = BetterSqlite3.Statement;
@@ -67,6 +68,7 @@ export function readCommits(
   after: Revision,
   maxCommits: number,
   only?: readonly RelationPattern[],
+  recent?: RecentCreates,
 ): RevisionChanges[] {
   let last = after + BigInt(maxCommits);
   const filter = patternsSql(only, () => '?');
@@ -93,7 +95,7 @@ export function readCommits(
   for (const [revision, , from, to] of rows) {
     if (revision > last) break;
     const commit = commits.get(revision)!;
-    if (from !== null && to !== null) {
+    if (from !== null && to !== null && !(only === undefined && recent?.read(revision, commit.changes))) {
       created ??= prepare(stmts, CREATED(filter.sql), filter.sql).pluck();
       readCreated(created, filter.params, revision, from, to, commit.changes);
     }
