@@ -13,11 +13,19 @@
  * const { permissionship } = await pemba.check({ resource: { type: 'doc', id: '1' }, permission: 'reader',
  *   subject: { type: 'user', id: 'ann', relation: '...' }, consistency: { mode: 'fully_consistent' } });
  */
-import type { Datastore, RelationshipKey, Revision, SnapshotReader } from './datastore/datastore.js';
+import type {
+  Datastore,
+  RelationshipKey,
+  Revision,
+  RevisionChanges,
+  SnapshotReader,
+  TransactionMetadata,
+} from './datastore/datastore.js';
 import { keyOf, queryPredicate } from './datastore/datastore.js';
 import { openMemoryDatastore } from './datastore/memory/datastore.js';
 import { ImportWatchdog, type ImportLimits } from './datastore/import-watchdog.js';
 import { resolveRevision } from './consistency/consistency.js';
+import type { MismatchedTokenBehavior } from './consistency/consistency.js';
 import { decodeToken, encodeToken } from './consistency/zedtoken.js';
 import {
   decodeCursor,
@@ -31,12 +39,20 @@ import {
   assertPreconditionCount,
   assertWriteRequest,
   DEFAULT_MAX_CHECK_BULK_ITEMS,
+  DEFAULT_WRITE_LIMITS,
   validateCheck,
   validateObjectAndRelation,
   validateSubject,
   WriteValidator,
 } from './requests/request-validation.js';
-import { noSchema, notFound, preconditionFailed, invalidArgument, tooManyToDelete } from './errors/index.js';
+import type { WriteLimits } from './requests/request-validation.js';
+import {
+  noSchema,
+  preconditionFailed,
+  invalidArgument,
+  tooManyToDelete,
+  transactionMetadataTooLarge,
+} from './errors/index.js';
 import { Engine, type EngineOptions, type FoundSubject } from './engine/engine.js';
 import type { NestedGroupIndexStats } from './engine/nested-group-index.js';
 import { isLookupPosition, type LookupPosition } from './engine/lookup-resources.js';
@@ -87,6 +103,20 @@ export interface PembaOptions extends Omit<EngineOptions, 'onBudgetExceeded'> {
   importLimits?: ImportLimits;
   /** Most items one checkBulk may ask (default 10,000); the server passes its `limits.maxCheckBulkItems`. */
   maxCheckBulkItems?: number;
+  /** Most updates one writeRelationships may carry (default 1,000, as SpiceDB). */
+  maxUpdatesPerWrite?: number;
+  /** Most preconditions one writeRelationships or deleteRelationships may carry (default 1,000, as SpiceDB). */
+  maxPreconditionsPerCall?: number;
+  /** What a read whose consistency token another datastore issued does (default `error`; the server's default is SpiceDB's, `full-consistency`). */
+  mismatchedTokens?: MismatchedTokenBehavior;
+}
+
+/** PembaOptions' limits and policies, defaults applied. */
+interface Settings {
+  importLimits: ImportLimits;
+  maxCheckBulkItems: number;
+  writeLimits: WriteLimits;
+  mismatchedTokens: MismatchedTokenBehavior;
 }
 
 /** A read's opening: the snapshot, its schema (compiled, and its text) and the token naming its revision. */
@@ -102,8 +132,7 @@ export class Pemba {
     readonly datastore: Datastore,
     /** Evaluates checks, Expand and lookups; owns the caches they share. */
     readonly engine: Engine,
-    private readonly importLimits: ImportLimits,
-    private readonly maxCheckBulkItems: number,
+    private readonly settings: Settings,
   ) {}
 
   static async open(options: PembaOptions = {}): Promise<Pemba> {
@@ -116,8 +145,15 @@ export class Pemba {
           `nested-group index: ${e.relation} exceeds the index's memory budget (${e.edges} edges, ~${e.bytes} of ${e.budget} bytes); it is evaluated without the index until the next restart`,
         ),
     });
-    const maxCheckBulkItems = options.maxCheckBulkItems ?? DEFAULT_MAX_CHECK_BULK_ITEMS;
-    return new Pemba(datastore, engine, options.importLimits ?? {}, maxCheckBulkItems);
+    return new Pemba(datastore, engine, {
+      importLimits: options.importLimits ?? {},
+      maxCheckBulkItems: options.maxCheckBulkItems ?? DEFAULT_MAX_CHECK_BULK_ITEMS,
+      writeLimits: {
+        maxUpdates: options.maxUpdatesPerWrite ?? DEFAULT_WRITE_LIMITS.maxUpdates,
+        maxPreconditions: options.maxPreconditionsPerCall ?? DEFAULT_WRITE_LIMITS.maxPreconditions,
+      },
+      mismatchedTokens: options.mismatchedTokens ?? 'error',
+    });
   }
 
   /** Counters of the shared sub-problem cache (hits, misses, evictions, size) and of joined computations. */
@@ -146,14 +182,14 @@ export class Pemba {
   async readSchema(consistency?: Consistency): Promise<{ schema: string; token: string }> {
     const snapshot = await this.snapshot(consistency);
     const stored = await snapshot.readSchema();
-    // SpiceDB answers NOT_FOUND here (elsewhere a missing schema is a FAILED_PRECONDITION).
-    if (!stored) throw notFound(noSchema().message);
+    if (!stored) throw noSchema();
     return { schema: stored.text, token: this.token(snapshot.revision) };
   }
 
   async writeRelationships(request: WriteRelationshipsRequest): Promise<{ token: string }> {
     const { updates, preconditions = [] } = request;
-    assertWriteRequest(updates, preconditions);
+    const metadata = storedMetadata(request.metadata);
+    assertWriteRequest(updates, preconditions, this.settings.writeLimits);
     const { revision } = await this.datastore.readWrite(
       async (tx) => {
         const schema = this.compile((await tx.readSchema())?.text);
@@ -169,14 +205,15 @@ export class Pemba {
         await assertPreconditions(tx, schema, preconditions);
         await tx.write(updates);
       },
-      { signal: request.signal },
+      { signal: request.signal, metadata },
     );
     return { token: this.token(revision) };
   }
 
   async deleteRelationships(request: DeleteRelationshipsRequest): Promise<DeleteRelationshipsResult> {
     const { filter, preconditions = [], limit, allowPartialDeletions = false } = request;
-    assertPreconditionCount(preconditions);
+    const metadata = storedMetadata(request.metadata);
+    assertPreconditionCount(preconditions, this.settings.writeLimits.maxPreconditions);
     const query = filterToQuery(filter);
     if (limit !== undefined && limit < 0) throw invalidArgument('optional_limit must not be negative');
     const { revision, result } = await this.datastore.readWrite(
@@ -192,7 +229,7 @@ export class Pemba {
         }
         return { deletedCount: await tx.deleteMatching(query), partial: false };
       },
-      { signal: request.signal },
+      { signal: request.signal, metadata },
     );
     return { token: this.token(revision), ...result };
   }
@@ -216,20 +253,28 @@ export class Pemba {
   }
 
   async check(request: CheckRequest): Promise<CheckResult> {
-    const { snapshot, schema, token } = await this.reading(request.consistency, (schema) =>
+    const { snapshot, schema, text, token } = await this.reading(request.consistency, (schema) =>
       validateCheck(schema, request),
     );
-    return { ...permissionshipOf(await this.engine.check(snapshot, schema, request)), token };
+    const result: CheckResult = { ...permissionshipOf(await this.engine.check(snapshot, schema, request)), token };
+    if (request.trace) {
+      const [check] = await this.engine.traceChecks(snapshot, schema, [request], { signal: request.signal });
+      if (check) result.trace = { check, schema: text.trim() };
+    }
+    return result;
   }
 
-  /** Many checks at one revision; each item gets its answer or its own error, in request order. */
+  /**
+   * Many checks at one revision; each item gets its answer or its own error, in request order.
+   * `trace`: each answered item also gets the trace of its evaluation (see `check`).
+   */
   async checkBulk(
     items: CheckBulkItem[],
     consistency?: Consistency,
-    options: Cancellable = {},
+    options: Cancellable & { trace?: boolean } = {},
   ): Promise<{ results: CheckBulkResult[]; token: string }> {
-    assertCheckBulkCount(items.length, this.maxCheckBulkItems);
-    const { snapshot, schema, token } = await this.reading(consistency);
+    assertCheckBulkCount(items.length, this.settings.maxCheckBulkItems);
+    const { snapshot, schema, text, token } = await this.reading(consistency);
     // An item the schema refuses answers with its error; the others are evaluated together.
     const invalid = new Map<CheckBulkItem, Error>();
     for (const item of items) {
@@ -253,6 +298,19 @@ export class Pemba {
       const answer = answers[next++];
       return answer.error ? { item, error: answer.error } : { item, ...permissionshipOf(answer.membership) };
     });
+    if (options.trace) {
+      const answered = results.filter((r) => !r.error);
+      const traces = await this.engine.traceChecks(
+        snapshot,
+        schema,
+        answered.map((r) => r.item),
+        { signal: options.signal, bulk: true },
+      );
+      answered.forEach((r, i) => {
+        const check = traces[i];
+        if (check && !r.error) r.trace = { check, schema: text.trim() };
+      });
+    }
     return { results, token };
   }
 
@@ -271,7 +329,7 @@ export class Pemba {
     relationships: AsyncIterable<Relationship[]> | Iterable<Relationship[]>,
     options: Cancellable = {},
   ): Promise<{ token: string; count: number }> {
-    const watchdog = new ImportWatchdog(this.importLimits, options.signal);
+    const watchdog = new ImportWatchdog(this.settings.importLimits, options.signal);
     try {
       const { revision, result } = await this.datastore.readWrite(
         async (tx) => {
@@ -330,7 +388,11 @@ export class Pemba {
 
   /**
    * Every committed change after the token (or from now), in revision order, each revision once,
-   * filtered by resource type or relationship filters; runs until the signal aborts.
+   * filtered by resource type or relationship filters; runs until the signal aborts. A commit's
+   * wanted changes come as one event, with the commit's metadata; then, when asked for, a
+   * `schemaUpdated` event if it wrote the schema and a `checkpoint` event, as SpiceDB sends them.
+   * With checkpoints and `heartbeatMs`, a checkpoint at the last commit seen also comes whenever
+   * the watch has sent nothing for that long (an idle stream stays alive through proxies).
    */
   async *watch(request: WatchRequest = {}): AsyncIterable<WatchEvent> {
     const after =
@@ -347,21 +409,60 @@ export class Pemba {
     // The datastore leaves out changes no filter could want (a bulk import of other types stays in SQL).
     const patterns = watchPatterns([...types], queries);
     const everything = types.size === 0 && filters.length === 0;
-    for await (const commit of this.datastore.watch(after, request.signal, patterns)) {
-      let changes = commit.changes;
-      if (!everything) {
-        changes = [];
-        // A catch-up commit can hold a million changes: filter them in slices.
-        for (let i = 0; i < commit.changes.length; i++) {
-          if (stepDue()) {
-            await nextTurn();
-            if (request.signal?.aborted) return;
-          }
-          if (wanted(commit.changes[i].relationship)) changes.push(commit.changes[i]);
+    const heartbeatMs =
+      request.checkpoints && request.heartbeatMs !== undefined
+        ? Math.max(MIN_WATCH_HEARTBEAT_MS, request.heartbeatMs)
+        : undefined;
+    const feed = this.datastore.watch(after, request.signal, patterns)[Symbol.asyncIterator]();
+    /** The last commit seen: where a heartbeat's checkpoint is. */
+    let through = after;
+    /** The feed's step being waited for, if any. */
+    let pending: Promise<IteratorResult<RevisionChanges>> | undefined;
+    try {
+      for (;;) {
+        pending = feed.next();
+        let step = heartbeatMs === undefined ? await pending : await beforeHeartbeat(pending, heartbeatMs);
+        while (step === HEARTBEAT) {
+          if (request.signal?.aborted) return;
+          yield { changes: [], token: this.token(through), checkpoint: true };
+          step = await beforeHeartbeat(pending, heartbeatMs!);
         }
+        pending = undefined;
+        if (step.done) return;
+        const commit = step.value;
+        let changes = commit.changes;
+        if (!everything) {
+          changes = [];
+          // A catch-up commit can hold a million changes: filter them in slices.
+          for (let i = 0; i < commit.changes.length; i++) {
+            if (stepDue()) {
+              await nextTurn();
+              if (request.signal?.aborted) return;
+            }
+            if (wanted(commit.changes[i].relationship)) changes.push(commit.changes[i]);
+          }
+        }
+        if (request.signal?.aborted) return;
+        through = commit.revision;
+        const token = this.token(commit.revision);
+        const { metadata } = commit;
+        if (changes.length > 0) yield metadata ? { changes, token, metadata } : { changes, token };
+        if (request.schemaUpdates && commit.schema !== undefined) {
+          yield metadata
+            ? { changes: [], token, metadata, schemaUpdated: true }
+            : { changes: [], token, schemaUpdated: true };
+        }
+        if (request.checkpoints) yield { changes: [], token, checkpoint: true };
       }
-      if (request.signal?.aborted) return;
-      if (changes.length > 0) yield { changes, token: this.token(commit.revision) };
+    } finally {
+      // Ended while waiting for the feed (a consumer that stopped between heartbeats): the step settles
+      // at the next commit, abort or close; the feed ends then, and this does not wait for it.
+      if (pending) {
+        pending.then(
+          () => feed.return?.(),
+          () => undefined,
+        );
+      } else await feed.return?.();
     }
   }
 
@@ -424,7 +525,7 @@ export class Pemba {
 
   /** The snapshot the consistency asks for, once the nested-group index has caught up with it (see Engine.readyFor). */
   private async snapshot(consistency: Consistency | undefined): Promise<SnapshotReader> {
-    const revision = await resolveRevision(this.datastore, consistency);
+    const revision = await resolveRevision(this.datastore, consistency, this.settings.mismatchedTokens);
     await this.engine.readyFor(revision);
     // fully_consistent reads the primary's newest state from the primary itself, never a read replica.
     return this.datastore.snapshot(revision, { primary: consistency?.mode === 'fully_consistent' });
@@ -439,13 +540,15 @@ export class Pemba {
     const text = (await snapshot.readSchema())?.text;
     const schema = this.compile(text);
     validate?.(schema);
-    return { snapshot, schema, text: text!, token: this.token(snapshot.revision) };
+    return { snapshot, schema, text: text ?? '', token: this.token(snapshot.revision) };
   }
 
-  /** The stored schema, compiled (cached by text); FAILED_PRECONDITION when none has been written. */
+  /**
+   * The stored schema, compiled (cached by text). None written yet reads as an empty schema, as in
+   * SpiceDB: a request then fails on the definition it names (``object definition `x` not found``).
+   */
   private compile(text: string | undefined): CompiledSchema {
-    if (text === undefined) throw noSchema();
-    return this.engine.compile(text);
+    return this.engine.compile(text ?? '');
   }
 }
 
@@ -475,4 +578,38 @@ function permissionshipOf(m: Membership): { permissionship: Permissionship; miss
   if (m.kind === 'member') return { permissionship: 'HAS_PERMISSION' };
   if (m.kind === 'not-member') return { permissionship: 'NO_PERMISSION' };
   return { permissionship: 'CONDITIONAL_PERMISSION', missingContext: [...m.missing] };
+}
+
+/** SpiceDB's bound on a write's transaction metadata, in bytes of its JSON. */
+export const MAX_TRANSACTION_METADATA_BYTES = 65_000;
+
+/** The shortest watch heartbeat (SpiceDB's datastores' minimum, which its 0 stands for). */
+export const MIN_WATCH_HEARTBEAT_MS = 100;
+
+/**
+ * The metadata to store with a write: none for an empty object (SpiceDB's datastores keep only
+ * non-empty metadata); INVALID_ARGUMENT past MAX_TRANSACTION_METADATA_BYTES or when not JSON.
+ */
+function storedMetadata(metadata: TransactionMetadata | undefined): TransactionMetadata | undefined {
+  if (metadata === undefined || Object.keys(metadata).length === 0) return undefined;
+  let text: string;
+  try {
+    text = JSON.stringify(metadata);
+  } catch (e) {
+    throw invalidArgument(`transaction metadata is not JSON: ${(e as Error).message}`);
+  }
+  const size = Buffer.byteLength(text);
+  if (size > MAX_TRANSACTION_METADATA_BYTES) throw transactionMetadataTooLarge(size, MAX_TRANSACTION_METADATA_BYTES);
+  return metadata;
+}
+
+const HEARTBEAT = Symbol('heartbeat');
+
+/** What `step` settles with, or HEARTBEAT if that takes longer than `ms`. */
+function beforeHeartbeat<T>(step: Promise<T>, ms: number): Promise<T | typeof HEARTBEAT> {
+  let timer: NodeJS.Timeout | undefined;
+  const beat = new Promise<typeof HEARTBEAT>((resolve) => {
+    timer = setTimeout(() => resolve(HEARTBEAT), ms);
+  });
+  return Promise.race([step, beat]).finally(() => clearTimeout(timer));
 }

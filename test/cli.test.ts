@@ -28,15 +28,15 @@ describe('pemba validate', () => {
     expect((await validate('schemafile.yaml')).code).toBe(0);
   });
 
-  it('reports failed assertions and expected relations as FILE:LINE: message', async () => {
+  it('reports failed assertions and expected relations as FILE:LINE:COL: message', async () => {
     const { code, lines } = await validate('failing.yaml');
     const f = fixture('failing.yaml');
     expect(lines).toEqual([
-      `${f}:15: assertTrue failed: \`document:readme#view@user:fred\`: expected HAS_PERMISSION, got NO_PERMISSION`,
-      `${f}:17: assertFalse failed: \`document:readme#view@user:ann\`: expected NO_PERMISSION, got HAS_PERMISSION`,
-      `${f}:20: \`document:readme#view\`: subject \`user:tom\` differs: expected \`[user:tom] is <document:readme#editor>\`, computed \`[user:tom] is <document:readme#viewer>\``,
-      `${f}:21: \`document:readme#view\`: expected subject \`user:zed\` is not found`,
-      `${f}:19: \`document:readme#view\`: subject \`user:ann\` is found but not listed: \`[user:ann] is <document:readme#editor>\``,
+      `${f}:15:7: assertTrue failed: \`document:readme#view@user:fred\`: expected HAS_PERMISSION, got NO_PERMISSION`,
+      `${f}:17:7: assertFalse failed: \`document:readme#view@user:ann\`: expected NO_PERMISSION, got HAS_PERMISSION`,
+      `${f}:20:7: \`document:readme#view\`: subject \`user:tom\` differs: expected \`[user:tom] is <document:readme#editor>\`, computed \`[user:tom] is <document:readme#viewer>\``,
+      `${f}:21:7: \`document:readme#view\`: expected subject \`user:zed\` is not found`,
+      `${f}:19:3: \`document:readme#view\`: subject \`user:ann\` is found but not listed: \`[user:ann] is <document:readme#editor>\``,
       `${f}: FAILED with 5 problems (2 relationships loaded, 3 assertions run, 1 expected relation validated)`,
     ]);
     expect(code).toBe(1);
@@ -46,14 +46,14 @@ describe('pemba validate', () => {
     const literal = await validate('schema-error.yaml');
     expect(literal.code).toBe(1);
     expect(literal.lines[0]).toBe(
-      `${fixture('schema-error.yaml')}:6: schema error at column 32: relation/permission \`nosuchrelation\` not found under definition \`document\``,
+      `${fixture('schema-error.yaml')}:6:32: schema error: relation/permission \`nosuchrelation\` not found under definition \`document\``,
     );
     const folded = await validate('schema-error-folded.yaml');
     expect(folded.lines[0]).toMatch(
-      new RegExp(`^${fixture('schema-error-folded.yaml')}:8: schema error at column 32: .*\`ghost\``),
+      new RegExp(`^${fixture('schema-error-folded.yaml')}:8:32: schema error: .*\`ghost\``),
     );
     const external = await validate('bad-schemafile.yaml');
-    expect(external.lines[0]).toMatch(/bad-schema\.zed:5: schema error at column 30: .*`ghost`/);
+    expect(external.lines[0]).toMatch(/bad-schema\.zed:5:30: schema error: .*`ghost`/);
     expect(external.code).toBe(1);
   });
 
@@ -62,18 +62,18 @@ describe('pemba validate', () => {
     expect(bad.code).toBe(1);
     expect(bad.lines.slice(0, 2)).toEqual([
       expect.stringMatching(
-        /bad-relationship\.yaml:9: relationship `document:readme#viewer@document:other`: .*not allowed/,
+        /bad-relationship\.yaml:9:3: relationship `document:readme#viewer@document:other` does not fit the schema: .*not allowed/,
       ),
       expect.stringMatching(
-        /bad-relationship\.yaml:10: relationship `document:readme#owner@user:tom`: .*`owner` not found/,
+        /bad-relationship\.yaml:10:3: relationship `document:readme#owner@user:tom` does not fit the schema: .*`owner` not found/,
       ),
     ]);
     const malformed = await validate('malformed.yaml');
     expect(malformed.code).toBe(1);
     expect(malformed.lines.map((l) => l.replace(/: .*/, ''))).toEqual([
-      `${fixture('malformed.yaml')}:8`,
-      `${fixture('malformed.yaml')}:11`,
-      `${fixture('malformed.yaml')}:12`,
+      `${fixture('malformed.yaml')}:8:3`,
+      `${fixture('malformed.yaml')}:11:7`,
+      `${fixture('malformed.yaml')}:12:3`,
       fixture('malformed.yaml'),
     ]);
   });
@@ -84,14 +84,14 @@ describe('pemba validate', () => {
     const { code, lines } = await validate('caveat-fail.yaml');
     expect(code).toBe(1);
     expect(lines[0]).toBe(
-      `${fixture('caveat-fail.yaml')}:16: assertTrue failed: \`document:readme#view@user:tom\`: expected HAS_PERMISSION, got CONDITIONAL_PERMISSION (missing context: day)`,
+      `${fixture('caveat-fail.yaml')}:16:7: assertTrue failed: \`document:readme#view@user:tom\`: expected HAS_PERMISSION, got CONDITIONAL_PERMISSION (missing context: day)`,
     );
   });
 
   it('validates several files and fails if any fails', async () => {
     const { code, lines } = await validate('pass.yaml', 'caveat-fail.yaml', 'nope.yaml');
     expect(code).toBe(1);
-    expect(lines).toContainEqual(expect.stringMatching(/nope\.yaml:1: cannot validate: ENOENT/));
+    expect(lines).toContainEqual(expect.stringMatching(/nope\.yaml:1:1: cannot validate: ENOENT/));
     expect(lines.at(-1)).toBe('1 file passed, 2 failed');
   });
 
@@ -107,6 +107,6 @@ describe('pemba validate', () => {
     ]);
     expect(ok).toEqual({ code: 0, stdout: expect.stringContaining('pass.yaml: ok') });
     expect(failing.code).toBe(1);
-    expect(failing.stdout).toContain('test/fixtures/validate/failing.yaml:15: assertTrue failed');
+    expect(failing.stdout).toContain('test/fixtures/validate/failing.yaml:15:7: assertTrue failed');
   }, 30_000);
 });

@@ -49,6 +49,11 @@ export interface TransportOptions {
   log: CallLogger;
   /** Told of every call's start and outcome (metrics); absent: nothing is measured. */
   observer?: CallObserver;
+  /**
+   * Sent as the `io.spicedb.debug.version` header to a call that asks with `io.spicedb.requestversion`
+   * (zed's `version --include-remote-version`), as SpiceDB's --enable-version-response; absent: never.
+   */
+  version?: string;
 }
 
 export interface Call {
@@ -81,7 +86,7 @@ export function startCall(
   /** Registers the callback to run when the client goes away (cancels or disconnects). */
   onClientGone: (gone: () => void) => void,
   transport: Transport = 'grpc',
-  /** Reads a request header (gRPC metadata or HTTP header): the trace context the client sent. */
+  /** Reads a request header (gRPC metadata or HTTP header): the trace context the client sent, and the handler's `ctx.header`. */
   header?: (name: string) => string | undefined,
 ): Call {
   return new ServerCall(method, handler, options, clientDeadline, onClientGone, transport, header);
@@ -114,7 +119,7 @@ class ServerCall implements Call {
     private readonly transport: Transport,
     header: ((name: string) => string | undefined) | undefined,
   ) {
-    this.ctx = { signal: this.controller.signal };
+    this.ctx = { signal: this.controller.signal, header };
     const started = this.started;
     const longLived = (this.longLived = handler.kind === 'serverStream' && handler.longLived === true);
     this.unary = handler.kind === 'unary';

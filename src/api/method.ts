@@ -9,6 +9,13 @@ import { validateMessage } from './validate.js';
 export interface CallContext {
   /** Aborts when the client goes away, the deadline passes or the server shuts down. */
   signal: AbortSignal;
+  /** A request header (gRPC metadata, or HTTP header) as text: undefined when absent. */
+  header?: (name: string) => string | undefined;
+  /**
+   * Trailers a unary handler sets to be sent with its answer (gRPC only: the HTTP gateway has no
+   * trailers), such as SpiceDB's `io.spicedb.respmeta.debuginfo`.
+   */
+  trailers?: Record<string, string>;
 }
 
 /**

@@ -3,8 +3,15 @@ import { v1 } from '@authzed/authzed-node';
 import type { Pemba } from '../pemba.js';
 import * as c from './convert.js';
 import { toFailure, toRpcStatus } from './errors.js';
+import {
+  DEBUG_INFO_TRAILER,
+  debugInformationJson,
+  MAX_DEBUG_INFO_TRAILER_BYTES,
+  REQUEST_DEBUG_INFO,
+  toDebugInformation,
+} from './debug-trace.js';
 import { unimplemented } from '../errors/index.js';
-import { assertWithinLimit } from './limits.js';
+import { assertRelationshipContextSize, assertRequestContextSize, assertWithinLimit } from './limits.js';
 import type { ApiLimits } from './limits.js';
 import { clientStream, serverStream, unary } from './method.js';
 import type { ApiService } from './method.js';
@@ -14,6 +21,9 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
     type: v1.PermissionsService,
     handlers: {
       CheckPermission: unary(v1.CheckPermissionRequest, async (req, ctx): Promise<v1.CheckPermissionResponse> => {
+        assertRequestContextSize(req.context, limits.maxCaveatContextBytes);
+        // SpiceDB's legacy request header asks for the trace too (zed's --explain before SpiceDB 1.30).
+        const legacyDebug = ctx.header?.(REQUEST_DEBUG_INFO) !== undefined;
         const r = await pemba.check({
           signal: ctx.signal,
           resource: c.objectRef(req.resource),
@@ -21,18 +31,27 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
           subject: c.subjectRef(req.subject),
           context: c.structToObject(req.context),
           consistency: c.consistency(req.consistency),
+          trace: req.withTracing || legacyDebug,
         });
-        return {
+        const response: v1.CheckPermissionResponse = {
           checkedAt: c.zedToken(r.token),
           permissionship: c.checkPermissionship(r.permissionship),
           partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
         };
+        if (r.trace) {
+          // In the answer, as SpiceDB 1.30 and later; for the legacy header also in SpiceDB's earlier trailer.
+          response.debugTrace = toDebugInformation(r.trace);
+          const json = legacyDebug ? debugInformationJson(response.debugTrace) : '';
+          if (json && json.length <= MAX_DEBUG_INFO_TRAILER_BYTES) (ctx.trailers ??= {})[DEBUG_INFO_TRAILER] = json;
+        }
+        return response;
       }),
 
       // The item limit (limits.maxCheckBulkItems) is Pemba's own: the server opens it with that limit.
       CheckBulkPermissions: unary(
         v1.CheckBulkPermissionsRequest,
         async (req, ctx): Promise<v1.CheckBulkPermissionsResponse> => {
+          for (const i of req.items) assertRequestContextSize(i.context, limits.maxCaveatContextBytes);
           const items = req.items.map((i) => ({
             resource: c.objectRef(i.resource),
             permission: i.permission,
@@ -41,6 +60,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
           }));
           const { results, token } = await pemba.checkBulk(items, c.consistency(req.consistency), {
             signal: ctx.signal,
+            trace: req.withTracing,
           });
           const pairs = results.map((r, i): v1.CheckBulkPermissionsPair => ({
             request: req.items[i],
@@ -51,6 +71,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
                   item: {
                     permissionship: c.checkPermissionship(r.permissionship),
                     partialCaveatInfo: c.partialCaveatInfo(r.missingContext),
+                    debugTrace: r.trace && toDebugInformation(r.trace),
                   },
                 },
           }));
@@ -101,6 +122,8 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
           if (req.optionalConcreteLimit) {
             throw unimplemented('optional_concrete_limit is not supported by LookupSubjects');
           }
+          // SpiceDB bounds the context here and in the checks, not in LookupResources.
+          assertRequestContextSize(req.context, limits.maxCaveatContextBytes);
           const withoutWildcards = req.wildcardOption === v1.LookupSubjectsRequest_WildcardOption.EXCLUDE_WILDCARDS;
           const results = pemba.lookupSubjects({
             signal: ctx.signal,
@@ -155,10 +178,13 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
       WriteRelationships: unary(
         v1.WriteRelationshipsRequest,
         async (req, ctx): Promise<v1.WriteRelationshipsResponse> => {
+          for (const u of req.updates)
+            assertRelationshipContextSize(u.relationship, limits.maxRelationshipContextBytes);
           const { token } = await pemba.writeRelationships({
             signal: ctx.signal,
             updates: req.updates.map(c.relationshipUpdate),
             preconditions: req.optionalPreconditions.map(c.precondition),
+            metadata: c.structToObject(req.optionalTransactionMetadata),
           });
           return { writtenAt: c.zedToken(token) };
         },
@@ -175,6 +201,7 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
             preconditions: req.optionalPreconditions.map(c.precondition),
             limit: req.optionalLimit || undefined,
             allowPartialDeletions: req.optionalAllowPartialDeletions,
+            metadata: c.structToObject(req.optionalTransactionMetadata),
           });
           return {
             deletedAt: c.zedToken(r.token),
@@ -191,7 +218,10 @@ export function permissionsService(pemba: Pemba, limits: ApiLimits): ApiService 
         v1.ImportBulkRelationshipsRequest,
         async (requests, ctx): Promise<v1.ImportBulkRelationshipsResponse> => {
           async function* batches() {
-            for await (const r of requests) yield r.relationships.map(c.relationship);
+            for await (const r of requests) {
+              for (const rel of r.relationships) assertRelationshipContextSize(rel, limits.maxRelationshipContextBytes);
+              yield r.relationships.map(c.relationship);
+            }
           }
           const { count } = await pemba.importRelationships(batches(), { signal: ctx.signal });
           return { numLoaded: String(count) };

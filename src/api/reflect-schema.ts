@@ -1,6 +1,13 @@
 /** ReflectSchema: the compiled schema as authzed.api.v1 reflection messages, with SpiceDB's prefix filters. */
 import type { v1 } from '@authzed/authzed-node';
-import type { CaveatParameterType, CompiledSchema, RelationDefinition } from '../schema/ir.js';
+import type {
+  AllowedSubjectType,
+  CaveatDefinition,
+  CaveatParameterType,
+  CompiledSchema,
+  ObjectDefinition,
+  RelationDefinition,
+} from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import { invalidArgument } from '../errors/index.js';
 
@@ -22,15 +29,7 @@ export function reflectSchema(
       )
     )
       continue;
-    const relations: v1.ReflectionRelation[] = [];
-    const permissions: v1.ReflectionPermission[] = [];
-    for (const rel of def.relations.values()) {
-      if (!relationIncluded(filters, def.name, rel)) continue;
-      const base = { name: rel.name, comment: comment(rel.doc), parentDefinitionName: def.name };
-      if (rel.kind === 'permission') permissions.push(base);
-      else relations.push({ ...base, subjectTypes: rel.allowedSubjects.map(typeReference) });
-    }
-    definitions.push({ name: def.name, comment: comment(def.doc), relations, permissions });
+    definitions.push(definitionRepr(def, (rel) => relationIncluded(filters, def.name, rel)));
   }
   const caveats: v1.ReflectionCaveat[] = [];
   for (const cav of schema.caveats.values()) {
@@ -43,18 +42,57 @@ export function reflectSchema(
       )
     )
       continue;
-    caveats.push({
-      name: cav.name,
-      comment: comment(cav.doc),
-      expression: cav.expression,
-      parameters: [...cav.parameters].map(([name, type]) => ({
-        name,
-        type: typeName(type),
-        parentCaveatName: cav.name,
-      })),
-    });
+    caveats.push(caveatRepr(cav));
   }
   return { definitions, caveats };
+}
+
+/** A definition as the API reflects it: relations and permissions in schema order (those `include` keeps). */
+export function definitionRepr(
+  def: ObjectDefinition,
+  include: (rel: RelationDefinition) => boolean = () => true,
+): v1.ReflectionDefinition {
+  const relations: v1.ReflectionRelation[] = [];
+  const permissions: v1.ReflectionPermission[] = [];
+  for (const rel of def.relations.values()) {
+    if (!include(rel)) continue;
+    if (rel.kind === 'permission') permissions.push(permissionRepr(def.name, rel));
+    else relations.push(relationRepr(def.name, rel));
+  }
+  return { name: def.name, comment: comment(def.doc), relations, permissions };
+}
+
+export function relationRepr(definition: string, rel: RelationDefinition): v1.ReflectionRelation {
+  return {
+    name: rel.name,
+    comment: comment(rel.doc),
+    parentDefinitionName: definition,
+    subjectTypes: rel.allowedSubjects.map(typeReference),
+  };
+}
+
+export function permissionRepr(definition: string, rel: RelationDefinition): v1.ReflectionPermission {
+  return { name: rel.name, comment: comment(rel.doc), parentDefinitionName: definition };
+}
+
+/** A caveat as the API reflects it; parameters sorted by name, as SpiceDB sorts them. */
+export function caveatRepr(cav: CaveatDefinition): v1.ReflectionCaveat {
+  return {
+    name: cav.name,
+    comment: comment(cav.doc),
+    expression: cav.expression,
+    parameters: [...cav.parameters.keys()]
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((name) => caveatParameterRepr(cav.name, name, cav.parameters.get(name)!)),
+  };
+}
+
+export function caveatParameterRepr(
+  caveat: string,
+  name: string,
+  type: CaveatParameterType,
+): v1.ReflectionCaveatParameter {
+  return { name, type: typeName(type), parentCaveatName: caveat };
 }
 
 function validateFilter(f: Filter): void {
@@ -98,11 +136,12 @@ function relationIncluded(filters: Filter[], definition: string, rel: RelationDe
   });
 }
 
-function typeReference(t: RelationDefinition['allowedSubjects'][number]): v1.ReflectionTypeReference {
+export function typeReference(t: AllowedSubjectType): v1.ReflectionTypeReference {
+  // SpiceDB sets the terminal-subject member of the oneof to its zero value: present, but false.
   const typeref: v1.ReflectionTypeReference['typeref'] = t.wildcard
     ? { oneofKind: 'isPublicWildcard', isPublicWildcard: true }
     : t.relation === ELLIPSIS
-      ? { oneofKind: 'isTerminalSubject', isTerminalSubject: true }
+      ? { oneofKind: 'isTerminalSubject', isTerminalSubject: false }
       : { oneofKind: 'optionalRelationName', optionalRelationName: t.relation };
   return { subjectDefinitionName: t.type, optionalCaveatName: t.caveat ?? '', typeref };
 }
@@ -117,7 +156,7 @@ function comment(doc: string | undefined): string {
     : '';
 }
 
-function typeName(t: CaveatParameterType): string {
+export function typeName(t: CaveatParameterType): string {
   if (t.kind === 'list') return `list<${typeName(t.element)}>`;
   if (t.kind === 'map') return `map<${typeName(t.value)}>`;
   return t.kind;

@@ -10,5 +10,10 @@ import { watchService } from './watch-service.js';
 export function apiServices(pemba: Pemba, limits: ApiLimits): ApiService[] {
   const permissions = permissionsService(pemba, limits);
   const schema = schemaService(pemba, limits);
-  return [permissions, schema, watchService(pemba), experimentalService(permissions, schema)];
+  return [
+    permissions,
+    schema,
+    watchService(pemba, { heartbeatMs: limits.watchHeartbeatMs }),
+    experimentalService(permissions, schema, pemba),
+  ];
 }

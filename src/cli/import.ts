@@ -1,9 +1,11 @@
 /**
- * `pemba import FILE`: loads relationships into a running server with ImportBulkRelationships,
- * streaming the file in batches (it is read twice, never held in memory). The first pass parses
- * every line and checks it against the server's schema, so a bad line is reported with its line
- * number before anything is sent; the server applies the import as one transaction, so an error
- * it finds (a relationship that already exists) leaves nothing imported either.
+ * `pemba import FILE`: loads relationships into a running server, streaming the file in batches
+ * (it is read twice, never held in memory). The first pass parses every line and checks it against
+ * the server's schema, so a bad line is reported with its line number before anything is sent.
+ * --mode chooses what happens to relationships that already exist (client/load.ts): `create` (the
+ * default) imports with ImportBulkRelationships as one transaction, so an error the server finds (a
+ * relationship that already exists) leaves nothing imported either; `touch` overwrites them and
+ * `skip` leaves them as they are, both with WriteRelationships a batch at a time.
  */
 import { statSync } from 'node:fs';
 import { v1 } from '@authzed/authzed-node';
@@ -15,6 +17,8 @@ import { compileSchema, validateRelationship } from '../schema/index.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { addClientOptions, connect, describeCallError } from './client-options.js';
 import type { ClientOptions } from './client-options.js';
+import { LOAD_MODES, loadRelationships } from './client/load.js';
+import type { LoadMode } from './client/load.js';
 import { startProgress, summaryLine } from './progress.js';
 import type { ProgressStream } from './progress.js';
 import {
@@ -24,10 +28,13 @@ import {
   RELATIONSHIP_FORMATS,
   RelationshipFileError,
 } from './relationship-file.js';
+import type { RelationshipFormat } from './relationship-file.js';
 
 export interface ImportOptions extends ClientOptions {
   format?: string;
   batchSize?: string | number;
+  /** What to do with relationships that already exist: create (fail), touch (overwrite) or skip. */
+  mode?: string;
 }
 
 export interface ImportIO {
@@ -59,11 +66,13 @@ const REFUSED = new Set([
 export async function importCommand(file: string, options: ImportOptions, io: ImportIO = consoleIO): Promise<number> {
   const started = Date.now();
   let client: v1.ZedClientInterface;
-  let format;
+  let format: RelationshipFormat;
   let batchSize;
   let size;
+  let mode: LoadMode;
   try {
     format = formatOf(file, options.format);
+    mode = modeOf(options.mode);
     batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, '--batch-size');
     size = statSync(file).size;
     client = connect(options);
@@ -73,6 +82,7 @@ export async function importCommand(file: string, options: ImportOptions, io: Im
   }
   const checking = startProgress(io.progress, 'checking');
   const progress = startProgress(io.progress, 'importing');
+  let handled = 0;
   try {
     const schema = await serverSchema(client);
     if (!schema) {
@@ -94,29 +104,29 @@ export async function importCommand(file: string, options: ImportOptions, io: Im
     }
     checking.clear();
 
-    const call = openImport(client);
-    let batch: v1.Relationship[] = [];
-    let sent = 0;
-    try {
-      for await (const { relationship } of readRelationships(file, format)) {
-        batch.push(toApiRelationship(relationship));
-        if (batch.length < batchSize) continue;
-        await call.send(batch);
-        sent += batch.length;
-        batch = [];
-        progress.update(sent, sent / total);
+    async function* relationships(): AsyncIterable<v1.Relationship> {
+      try {
+        for await (const { relationship } of readRelationships(file, format)) yield toApiRelationship(relationship);
+      } catch (error) {
+        if (error instanceof RelationshipFileError)
+          throw new Error(`${file} changed during the import (${error.message}); the import was cancelled`);
+        throw error;
       }
-      if (batch.length > 0) await call.send(batch);
-    } catch (error) {
-      call.cancel();
-      await call.result.catch(() => undefined);
-      if (error instanceof RelationshipFileError)
-        throw new Error(`${file} changed during the import (${error.message}); the import was cancelled`);
-      throw error;
     }
-    const { numLoaded } = await call.finish();
+    const { written, skipped } = await loadRelationships(client, relationships(), {
+      mode,
+      batchSize,
+      onProgress: (count) => {
+        handled = count;
+        progress.update(count, count / total);
+      },
+    });
     progress.clear();
-    io.out(summaryLine('imported', Number(numLoaded), Date.now() - started));
+    const ms = Date.now() - started;
+    if (mode === 'touch') io.out(summaryLine('touched', written, ms));
+    else if (mode === 'skip')
+      io.out(`${summaryLine('imported', written, ms)}; skipped ${skipped} that already existed`);
+    else io.out(summaryLine('imported', written, ms));
     return 0;
   } catch (error) {
     checking.clear();
@@ -128,7 +138,11 @@ export async function importCommand(file: string, options: ImportOptions, io: Im
     }
     io.err(`error: ${describeCallError(error, options)}`);
     const code = (error as Partial<grpc.ServiceError>).code;
-    if (code !== undefined && REFUSED.has(code)) io.err('nothing was imported (an import is one transaction)');
+    if (mode !== 'create') {
+      io.err(
+        `${handled} relationships were ${mode === 'touch' ? 'written' : 'written or skipped'} before the error (with --mode ${mode} each batch commits on its own); importing the file again with --mode ${mode} completes it`,
+      );
+    } else if (code !== undefined && REFUSED.has(code)) io.err('nothing was imported (an import is one transaction)');
     return 1;
   } finally {
     client.close();
@@ -146,44 +160,10 @@ async function serverSchema(client: v1.ZedClientInterface): Promise<CompiledSche
   }
 }
 
-interface ImportCall {
-  /** Writes one batch, waiting while the transport's buffer is full. */
-  send(relationships: v1.Relationship[]): Promise<void>;
-  /** Ends the stream and waits for the server's answer. */
-  finish(): Promise<v1.ImportBulkRelationshipsResponse>;
-  cancel(): void;
-  result: Promise<v1.ImportBulkRelationshipsResponse>;
-}
-
-function openImport(client: v1.ZedClientInterface): ImportCall {
-  let stream!: grpc.ClientWritableStream<v1.ImportBulkRelationshipsRequest>;
-  const result = new Promise<v1.ImportBulkRelationshipsResponse>((resolve, reject) => {
-    stream = client.importBulkRelationships((error, response) => (error ? reject(error) : resolve(response!)));
-  });
-  // An early answer is an error (the server stopped reading): send() rethrows it.
-  let failure: unknown;
-  result.catch((error: unknown) => {
-    failure = error;
-  });
-  const failed = result.then(
-    () => undefined,
-    () => undefined,
-  );
-  return {
-    async send(relationships) {
-      if (failure) throw failure;
-      if (!stream.write(v1.ImportBulkRelationshipsRequest.create({ relationships }))) {
-        await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), failed]);
-      }
-      if (failure) throw failure;
-    },
-    finish() {
-      stream.end();
-      return result;
-    },
-    cancel: () => stream.cancel(),
-    result,
-  };
+function modeOf(value: string | undefined): LoadMode {
+  if (value === undefined) return 'create';
+  if ((LOAD_MODES as readonly string[]).includes(value)) return value as LoadMode;
+  throw new Error(`--mode must be one of ${LOAD_MODES.join(', ')}, not "${value}"`);
 }
 
 function positiveInt(value: string | number, flag: string): number {
@@ -196,7 +176,7 @@ export function registerImport(program: Command): Command {
   const command = program
     .command('import')
     .argument('<file>', 'relationships: text (one relationship per line), a validation YAML file, or JSON lines')
-    .description('load relationships into a running server (ImportBulkRelationships: all or nothing)')
+    .description('load relationships into a running server (by default with ImportBulkRelationships: all or nothing)')
     .addOption(
       new Option(
         '--format <format>',
@@ -204,9 +184,18 @@ export function registerImport(program: Command): Command {
       ).choices([...RELATIONSHIP_FORMATS]),
     )
     .addOption(
-      new Option('--batch-size <n>', 'relationships per ImportBulkRelationships message').default(
-        String(DEFAULT_BATCH_SIZE),
-      ),
+      new Option(
+        '--mode <mode>',
+        'create: one transaction, failing if a relationship exists; touch: overwrite existing ones; skip: keep existing ones',
+      )
+        .choices([...LOAD_MODES])
+        .default('create'),
+    )
+    .addOption(
+      new Option(
+        '--batch-size <n>',
+        'relationships per ImportBulkRelationships message (create) or per WriteRelationships call (touch, skip)',
+      ).default(String(DEFAULT_BATCH_SIZE)),
     );
   addClientOptions(command).addHelpText(
     'after',
@@ -220,12 +209,17 @@ Formats:
   must already be on the server).
   ${JSON_LINES_FORMAT.replace(/\n/g, '\n  ')}
 
-The server's schema must allow every relationship; a relationship that already exists fails the
-import. The import is one transaction: on any error nothing is imported. On a terminal a progress
-bar is drawn on stderr; otherwise one summary line is printed at the end.
+The server's schema must allow every relationship (every line is checked before anything is sent).
+--mode create (the default): a relationship that already exists fails the import, which is one
+transaction: on any error nothing is imported. --mode touch overwrites relationships that exist
+(caveat and expiration replaced); --mode skip leaves them as they are. touch and skip write a batch
+per WriteRelationships call (at most the server's --write-relationships-max-updates-per-call, 1000
+by default), each committed on its own: after an error, importing the same file again completes it.
+On a terminal a progress bar is drawn on stderr; otherwise one summary line is printed at the end.
 
 Examples:
   pemba import --insecure --token somerandomkeyhere relationships.txt
+  pemba import --insecure --token somerandomkeyhere --mode touch relationships.txt
   PEMBA_TOKEN=somerandomkeyhere pemba import --endpoint pemba.internal:50051 export.jsonl`,
   );
   return command.action(async (file: string, options: ImportOptions) => {

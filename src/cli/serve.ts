@@ -1,10 +1,11 @@
 /** `pemba serve`: the SpiceDB-compatible server (gRPC, optional HTTP/JSON gateway). */
-import { Command, Option } from 'commander';
-import { ConfigError, envName, resolveServeConfig, SERVE_FLAGS } from '../server/config.js';
+import { Command } from 'commander';
+import { ConfigError, envName, resolveServeConfig, SERVE_FLAGS, spicedbEnvName } from '../server/config.js';
 import type { RawFlags } from '../server/config.js';
 import { DATASTORE_ENGINES } from '../datastore/factory.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/server.js';
+import { addFlags } from './env.js';
 
 export function registerServe(program: Command): Command {
   const serve = program
@@ -14,20 +15,15 @@ export function registerServe(program: Command): Command {
       'after',
       `
 Every flag can also be set from the environment: --grpc-preshared-key is ${envName('grpc-preshared-key')}, and so on.
+SpiceDB's names are read too (${spicedbEnvName('grpc-preshared-key')}, …); PEMBA_ wins when both are set.
+Durations take Go's units and days: 500ms, 90m, 1h30m, 1d.
 
 Examples:
   pemba serve --grpc-preshared-key "somerandomkeyhere"
   ${envName('grpc-preshared-key')}=somerandomkeyhere pemba serve --http-enabled --log-format console`,
     );
 
-  for (const flag of SERVE_FLAGS) {
-    const option = new Option(`--${flag.name} ${flag.arg}`, flag.description).env(envName(flag.name));
-    if (flag.repeatable)
-      option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
-    if (flag.arg.startsWith('[')) option.preset('true');
-    if (flag.default !== undefined) option.default(flag.default);
-    serve.addOption(option);
-  }
+  addFlags(serve, SERVE_FLAGS);
 
   serve.action(async (opts: RawFlags) => {
     let config;

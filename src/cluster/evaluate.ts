@@ -7,7 +7,6 @@ import type {
   SubjectsSubproblem,
   SubproblemOutcome,
 } from '../engine/remote-dispatch.js';
-import { noSchema } from '../errors/index.js';
 import type { CompiledSchema } from '../schema/ir.js';
 
 export interface SubproblemEvaluator {
@@ -29,9 +28,8 @@ export function subproblemEvaluator(datastore: Datastore, engine: Engine): Subpr
     const snapshot = datastore.snapshot(revision, { primary });
     let schema = schemas.get(revision);
     if (!schema) {
-      const text = (await snapshot.readSchema())?.text;
-      if (text === undefined) throw noSchema();
-      schema = engine.compile(text);
+      // None written yet reads as an empty schema (see Pemba.compile).
+      schema = engine.compile((await snapshot.readSchema())?.text ?? '');
       if (schemas.size >= SCHEMAS_KEPT) schemas.delete(schemas.keys().next().value!);
       schemas.set(revision, schema);
     }

@@ -46,13 +46,24 @@ function encode(datastoreId: string, revision: bigint): string {
 
 /** The revision in `token`; INVALID_ARGUMENT if it is malformed or was issued by another datastore. */
 export function decodeToken(token: string, datastoreId: string): bigint {
-  if (token === lastDecoded.token && datastoreId === lastDecoded.datastoreId) return lastDecoded.revision;
-  const revision = decode(token, datastoreId);
-  lastDecoded = { datastoreId, token, revision };
+  const revision = decodeOwnToken(token, datastoreId);
+  if (revision === undefined) {
+    throw invalidArgument(
+      'consistency token was issued by a different datastore: tokens are only valid where they were issued',
+    );
+  }
   return revision;
 }
 
-function decode(token: string, datastoreId: string): bigint {
+/** The revision in `token`, or undefined when it is well-formed but was issued by another datastore; INVALID_ARGUMENT if malformed. */
+export function decodeOwnToken(token: string, datastoreId: string): bigint | undefined {
+  if (token === lastDecoded.token && datastoreId === lastDecoded.datastoreId) return lastDecoded.revision;
+  const revision = decode(token, datastoreId);
+  if (revision !== undefined) lastDecoded = { datastoreId, token, revision };
+  return revision;
+}
+
+function decode(token: string, datastoreId: string): bigint | undefined {
   const malformed = () =>
     invalidArgument(`malformed consistency token \`${String(token).slice(0, 64)}\`: it was not issued by Pemba`);
   if (typeof token !== 'string' || !/^[A-Za-z0-9_-]+$/.test(token)) throw malformed();
@@ -70,13 +81,7 @@ function decode(token: string, datastoreId: string): bigint {
   // Only the canonical encoding is accepted (no padded varints, no stray base64 bits).
   if (toBase64Url(buf) !== token || (varintBytes > 1 && buf[buf.length - 1] === 0)) throw malformed();
   const expected = fingerprint(datastoreId);
-  for (let i = 0; i < FINGERPRINT_BYTES; i++) {
-    if (buf[1 + i] !== expected[i]) {
-      throw invalidArgument(
-        'consistency token was issued by a different datastore: tokens are only valid where they were issued',
-      );
-    }
-  }
+  for (let i = 0; i < FINGERPRINT_BYTES; i++) if (buf[1 + i] !== expected[i]) return undefined;
   return revision;
 }
 

@@ -92,7 +92,16 @@ export interface WriteOptions {
    * is the last step before COMMIT; once COMMIT is under way, its real outcome is what readWrite returns.
    */
   signal?: AbortSignal;
+  /**
+   * Stored with the commit and carried by the change feed (RevisionChanges.metadata): the API's
+   * optional_transaction_metadata. A JSON object; it is stored as its JSON text, so it reads back as
+   * JSON.parse(JSON.stringify(metadata)).
+   */
+  metadata?: TransactionMetadata;
 }
+
+/** A commit's transaction metadata: a JSON object (a google.protobuf.Struct on the API). */
+export type TransactionMetadata = Readonly<Record<string, unknown>>;
 
 export interface RelationshipChange {
   operation: 'TOUCH' | 'DELETE';
@@ -105,6 +114,8 @@ export interface RevisionChanges {
   changes: RelationshipChange[];
   /** Present when the commit wrote a schema. */
   schema?: string;
+  /** Present when the commit was written with metadata (WriteOptions.metadata). */
+  metadata?: TransactionMetadata;
 }
 
 export interface Datastore {

@@ -15,9 +15,11 @@ import type { MirrorOptions } from './mirror/mirrored-datastore.js';
 import { DEFAULT_MIRROR_BYTES } from './mirror/relationship-mirror.js';
 import type { MemoryDatastoreOptions } from './memory/datastore.js';
 import { openPostgresDatastore } from './postgres/datastore.js';
-import { migratePostgres } from './postgres/migrations.js';
+import { migratePostgres, POSTGRES_SCHEMA_VERSION } from './postgres/migrations.js';
 import { createPool } from './postgres/pool.js';
+import type { PoolOptions } from './postgres/pool.js';
 import { openSqliteDatastore } from './sqlite/datastore.js';
+import { SQLITE_SCHEMA_VERSION } from './sqlite/migrations.js';
 
 export const DATASTORE_ENGINES = ['memory', 'sqlite', 'postgres'] as const;
 export type DatastoreEngine = (typeof DATASTORE_ENGINES)[number];
@@ -36,6 +38,11 @@ export interface DatastoreConfig {
   gcIntervalMs?: number;
   /** postgres only: URIs of streaming replicas of the database, which snapshot reads are spread to. */
   readReplicaUris?: string[];
+  /**
+   * postgres only: the connection pool reads use and the writer's (commits and garbage collection),
+   * as SpiceDB's --datastore-conn-pool-{read,write}-* size them. Absent: one pool of 10 for both.
+   */
+  pools?: { read: PoolOptions; write: PoolOptions };
   /**
    * sqlite and postgres: a node-local copy of the relationships, kept from the change feed, that
    * answers snapshot reads from memory (on by default; see mirror/relationship-mirror.ts). When the
@@ -64,7 +71,14 @@ export async function openDatastore(config: DatastoreConfig): Promise<Collectabl
     case 'sqlite':
       return mirrored(openSqliteDatastore(config.connUri || DEFAULT_SQLITE_PATH, common), mirror);
     case 'postgres':
-      return mirrored(await openPostgresDatastore(requireUri(config), { ...common, readReplicaUris }), mirror);
+      return mirrored(
+        await openPostgresDatastore(requireUri(config), {
+          ...common,
+          readReplicaUris,
+          ...(config.pools && { ...config.pools.read, writePool: config.pools.write }),
+        }),
+        mirror,
+      );
   }
 }
 
@@ -114,6 +128,21 @@ export async function migrateDatastore(config: Pick<DatastoreConfig, 'engine' | 
         await pool.end();
       }
     }
+  }
+}
+
+/**
+ * The newest migration this build of Pemba knows for an engine (what `pemba datastore migrate`
+ * brings a datastore to), as SpiceDB's `datastore head` names it; the memory engine has none.
+ */
+export function headMigration(engine: string): number {
+  switch (validateEngine(engine)) {
+    case 'memory':
+      throw invalidArgument('the memory datastore has no migrations: use --datastore-engine sqlite or postgres');
+    case 'sqlite':
+      return SQLITE_SCHEMA_VERSION;
+    case 'postgres':
+      return POSTGRES_SCHEMA_VERSION;
   }
 }
 

@@ -13,11 +13,18 @@ export class CaveatEvaluator {
   constructor(
     private readonly schema: CompiledSchema,
     private readonly context: Record<string, unknown> = {},
+    /**
+     * Leave caveats unevaluated, as SpiceDB's dispatch does: a caveated relationship grants a
+     * conditional membership carrying its caveat (traced checks, see check-trace.ts).
+     */
+    private readonly symbolic = false,
   ) {}
 
   of(rel: Relationship): Membership {
     if (!rel.caveat) return MEMBER;
-    const result = evaluateCaveat(this.caveat(rel.caveat.name), mergeContext(rel.caveat.context, this.context));
+    const compiled = this.caveat(rel.caveat.name);
+    if (this.symbolic) return conditional([], { op: 'caveat', name: compiled.name, context: rel.caveat.context });
+    const result = evaluateCaveat(compiled, mergeContext(rel.caveat.context, this.context));
     if (result.kind === 'true') return MEMBER;
     if (result.kind === 'false') return NOT_MEMBER;
     return conditional(result.missing);

@@ -10,7 +10,7 @@
  * every member of a large group. When a step fans out to several objects, their first reads are
  * fetched in one batched query before the objects are evaluated one by one.
  */
-import type { CompiledSchema, RelationDefinition, Rewrite, ArrowRewrite } from '../schema/ir.js';
+import type { AllowedSubjectType, CompiledSchema, RelationDefinition, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import { walkRewrite } from '../schema/analysis.js';
 import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
@@ -22,8 +22,10 @@ import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Dispatcher, Lane } from './dispatcher.js';
 import type { NestedGroupIndex } from './nested-group-index.js';
 import type { Membership } from './membership.js';
+import type { CheckTracer } from './check-trace.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
 import { subproblemAt, type RemoteDispatch, type RemoteOwner } from './remote-dispatch.js';
+import { grantsDirectly, WILDCARD } from './wildcard.js';
 
 /** A membership, plus the shallowest path depth whose cycle cut it relied on (Infinity: none). */
 interface Evaluation {
@@ -73,7 +75,12 @@ export interface CheckerOptions {
   remote?: RemoteDispatch;
   /** Evaluating a sub-problem dispatched from elsewhere: its caller's path, and a lane that joins nothing. */
   dispatched?: { path: [string, number][] };
+  /** Records the evaluation as SpiceDB's CheckDebugTrace tree (traced checks only, see check-trace.ts). */
+  tracer?: CheckTracer;
 }
+
+/** The step of a relation's stored subject sets (`group#member`), to a tracer (computed usersets and arrows are their rewrite). */
+export const SUBJECT_SETS: object = Object.freeze({ step: 'subject sets' });
 
 /** Answers checks for one subject and context against one snapshot; reuse it for many resources. */
 export class Checker {
@@ -92,6 +99,7 @@ export class Checker {
   private readonly maxDepth: number;
   private readonly shared: SharedDispatch | undefined;
   private readonly index: NestedGroupIndex | undefined;
+  private readonly tracer: CheckTracer | undefined;
 
   constructor(options: CheckerOptions) {
     this.options = options;
@@ -108,6 +116,7 @@ export class Checker {
     this.maxDepth = options.maxDepth;
     this.shared = options.shared;
     this.index = options.index;
+    this.tracer = options.tracer;
     this.lane = { current: undefined, signal: this.reader.signal, private: options.dispatched !== undefined };
   }
 
@@ -144,6 +153,24 @@ export class Checker {
         return this.owned(type, id, relation, depth);
       },
     );
+  }
+
+  /**
+   * A sub-problem reached by a step of the evaluation (`site`: a computed userset or arrow rewrite,
+   * or SUBJECT_SETS) through a relationship granting `via`; a tracer, when there is one, records it.
+   */
+  private sub(
+    site: object,
+    type: string,
+    id: string,
+    relation: string,
+    depth: number,
+    shared: boolean,
+    via: Membership,
+  ): Promise<Evaluation> {
+    const tracer = this.tracer;
+    if (!tracer) return this.userset(type, id, relation, depth, shared);
+    return tracer.step(site, type, id, relation, via, () => this.userset(type, id, relation, depth, shared));
   }
 
   /**
@@ -193,10 +220,15 @@ export class Checker {
     switch (rw.kind) {
       case 'nil':
         return NO;
+      case 'self': {
+        // The object itself, as a plain subject (a subject set such as `user:a#manager` is not it).
+        const s = this.subject;
+        return s.type === type && s.id === id && s.relation === ELLIPSIS ? YES : NO;
+      }
       case 'this':
         return this.direct(type, id, relation, depth);
       case 'computed':
-        return this.userset(type, id, rw.relation, depth + 1, false);
+        return this.sub(rw, type, id, rw.relation, depth + 1, false, MEMBER);
       case 'tupleToUserset':
         return this.arrow(rw, type, id, depth);
       case 'union':
@@ -230,24 +262,18 @@ export class Checker {
       // Only plain subjects: read just this one (a large group's other members never leave the datastore).
       let acc: Membership = NOT_MEMBER;
       for (const r of reads.exact ? await this.reader.perObject(reads.exact, [id]) : []) {
+        if (!grantsDirectly(r.subject, this.subject)) continue;
         acc = or(acc, this.caveats.of(r));
         if (acc.kind === 'member') return YES;
       }
       return { m: acc, cut: Infinity };
     }
     const rels = await this.reader.perObject(reads.all, [id]);
-    const s = this.subject;
     let acc: Membership = NOT_MEMBER;
     for (const r of rels) {
-      const rs = r.subject;
-      if (rs.type !== s.type) continue;
-      if (
-        (rs.relation === s.relation && rs.id === s.id) ||
-        (rs.id === '*' && s.relation === ELLIPSIS && rs.relation === ELLIPSIS)
-      ) {
-        acc = or(acc, this.caveats.of(r));
-        if (acc.kind === 'member') return YES;
-      }
+      if (!grantsDirectly(r.subject, this.subject)) continue;
+      acc = or(acc, this.caveats.of(r));
+      if (acc.kind === 'member') return YES;
     }
     return this.follow(
       rels.filter((r) => r.subject.relation !== ELLIPSIS),
@@ -273,6 +299,7 @@ export class Checker {
     if (reads.exact) {
       for (const r of await this.reader.query(reads.exact)) {
         if (r.resource.id !== id && !nested.has(r.resource.id)) continue;
+        if (!grantsDirectly(r.subject, this.subject)) continue;
         acc = or(acc, this.caveats.of(r));
         if (acc.kind === 'member') return YES;
       }
@@ -297,7 +324,7 @@ export class Checker {
       const granted = this.caveats.of(r);
       if (granted.kind === 'not-member') continue;
       const rs = r.subject;
-      const e = await this.userset(rs.type, rs.id, rs.relation, depth + 1);
+      const e = await this.sub(SUBJECT_SETS, rs.type, rs.id, rs.relation, depth + 1, true, granted);
       cut = Math.min(cut, e.cut);
       acc = or(acc, and(granted, e.m));
       if (acc.kind === 'member') return { m: acc, cut };
@@ -325,7 +352,7 @@ export class Checker {
         if (all) acc = NOT_MEMBER;
         continue;
       }
-      const e = await this.userset(subject.type, subject.id, rw.computed, depth + 1);
+      const e = await this.sub(rw, subject.type, subject.id, rw.computed, depth + 1, true, via);
       cut = Math.min(cut, e.cut);
       acc = all ? and(acc, and(via, e.m)) : or(acc, and(via, e.m));
     }
@@ -356,11 +383,7 @@ export class Checker {
     const key = `${type}#${relation}`;
     let reads = this.directReads.get(key);
     if (!reads) {
-      const s = this.subject;
       const allowed = this.definition(type, relation)?.allowedSubjects ?? [];
-      const exactAllowed = allowed.some(
-        (a) => a.type === s.type && (a.relation === s.relation || (a.wildcard && s.relation === ELLIPSIS)),
-      );
       const sets = new Map<string, PerObjectQuery>();
       for (const a of allowed) {
         if (a.relation === ELLIPSIS) continue;
@@ -372,21 +395,31 @@ export class Checker {
         });
       }
       reads = {
-        exact: exactAllowed
-          ? {
-              resourceType: type,
-              relation,
-              subjectType: s.type,
-              subjectIds: s.relation === ELLIPSIS ? [s.id, '*'] : [s.id],
-              subjectRelation: s.relation,
-            }
-          : undefined,
+        exact: this.exactRead(type, relation, allowed),
         sets: [...sets.values()],
         all: { resourceType: type, relation },
       };
       this.directReads.set(key, reads);
     }
     return reads;
+  }
+
+  /** The read of the subject itself and of its type's wildcard (which grants subject sets too), where allowed. */
+  private exactRead(
+    type: string,
+    relation: string,
+    allowed: readonly AllowedSubjectType[],
+  ): PerObjectQuery | undefined {
+    const s = this.subject;
+    const wildcard = allowed.some((a) => a.type === s.type && a.wildcard);
+    const exact = allowed.some((a) => a.type === s.type && !a.wildcard && a.relation === s.relation);
+    if (!wildcard && !exact) return undefined;
+    const read = { resourceType: type, relation, subjectType: s.type };
+    if (s.relation === ELLIPSIS) return { ...read, subjectIds: [s.id, WILDCARD], subjectRelation: ELLIPSIS };
+    if (!wildcard) return { ...read, subjectIds: [s.id], subjectRelation: s.relation };
+    if (!exact) return { ...read, subjectIds: [WILDCARD], subjectRelation: ELLIPSIS };
+    // `user:x#manager` and `user:*` differ in subject relation: read any, `grantsDirectly` filters.
+    return { ...read, subjectIds: [s.id, WILDCARD] };
   }
 
   /** The reads evaluating `relation` on an object starts with (every branch of a union; an exclusion's base). */

@@ -12,13 +12,14 @@
  */
 import type { Datastore, Revision, SnapshotReader } from '../datastore/datastore.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
-import type { Cancellable, ExpandTree } from '../requests/requests.js';
+import type { Cancellable, CheckTraceNode, ExpandTree } from '../requests/requests.js';
 import { compileSchema } from '../schema/index.js';
 import { analysisOf } from '../schema/analysis.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import { CandidateCache } from './candidate-cache.js';
 import { CaveatEvaluator } from './caveat-evaluator.js';
 import { Checker, type SharedDispatch } from './check.js';
+import { traceChecks } from './check-trace.js';
 import { DEFAULT_MAX_DEPTH } from './depth.js';
 import { checkKeyPrefix, lookupResourcesKey } from './dispatch-keys.js';
 import { Dispatcher } from './dispatcher.js';
@@ -211,6 +212,22 @@ export class Engine {
       }
     }
     return answers;
+  }
+
+  /**
+   * The traces (SpiceDB's CheckDebugTrace trees, see check-trace.ts) of checks, in order: each
+   * evaluated afresh, past the shared cache, the nested-group index and other nodes. `bulk`: the
+   * items of one CheckBulkPermissions, traced as SpiceDB batches them. Undefined for a check whose
+   * evaluation failed before it began.
+   */
+  traceChecks(
+    snapshot: SnapshotReader,
+    schema: CompiledSchema,
+    queries: readonly CheckQuery[],
+    options: Cancellable & { bulk?: boolean } = {},
+  ): Promise<(CheckTraceNode | undefined)[]> {
+    const reader = new RequestReader(snapshot, options.signal);
+    return traceChecks({ schema, reader, maxDepth: this.maxDepth }, queries, options.bulk);
   }
 
   async expand(

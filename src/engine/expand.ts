@@ -12,6 +12,7 @@
  */
 import { maxDepthExceeded, resourceExhausted } from '../errors/index.js';
 import type { CompiledSchema, Rewrite, ArrowRewrite } from '../schema/ir.js';
+import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
 import type { ExpandTree } from '../requests/requests.js';
 import type { RequestReader } from './request-reader.js';
@@ -27,6 +28,8 @@ interface Subtree {
 }
 
 type Tupleset = ArrowRewrite;
+
+const OPERATORS: ReadonlySet<Rewrite['kind']> = new Set(['union', 'intersection', 'exclusion']);
 
 export async function expand(
   schema: CompiledSchema,
@@ -71,9 +74,12 @@ class Expander {
       return known;
     }
     const definition = this.schema.definitions.get(object.type)?.relations.get(relation);
-    const subtree = definition
+    let subtree = definition
       ? await this.rewrite(definition.rewrite, object, relation, depth)
       : this.leaf(object, relation, []);
+    // SpiceDB compiles a permission of one operand (`= viewer`, `= parent->view`, `= nil`) to a union of it.
+    if (definition?.kind === 'permission' && !OPERATORS.has(definition.rewrite.kind))
+      subtree = this.intermediate('union', object, relation, [subtree], 0);
     this.expanded.set(key, subtree);
     return subtree;
   }
@@ -82,6 +88,9 @@ class Expander {
     switch (rw.kind) {
       case 'nil':
         return this.leaf(object, relation, []);
+      case 'self':
+        // As SpiceDB's: a leaf of the expanded userset holding the object itself.
+        return this.leaf(object, relation, [{ type: object.type, id: object.id, relation: ELLIPSIS }]);
       case 'this':
         return this.leaf(
           object,
@@ -111,12 +120,13 @@ class Expander {
   private async arrow(rw: Tupleset, object: ObjectRef, relation: string, depth: number): Promise<Subtree> {
     const rels = await this.reader.byResource(object.type, [object.id], rw.tupleset);
     const children: Subtree[] = [];
-    const seen = new Set<string>();
+    // One child per relationship, as SpiceDB's: `d#banned@d3#banned` and `d#banned@d3#folder` both reach d3.
     for (const r of rels) {
-      const key = `${r.subject.type}:${r.subject.id}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      if (!this.schema.definitions.get(r.subject.type)?.relations.has(rw.computed)) continue;
+      // SpiceDB answers for an object without the arrow's target relation with an empty leaf.
+      if (!this.schema.definitions.get(r.subject.type)?.relations.has(rw.computed)) {
+        children.push(this.leaf(object, relation, []));
+        continue;
+      }
       children.push(await this.userset({ type: r.subject.type, id: r.subject.id }, rw.computed, depth + 1));
     }
     return this.intermediate(rw.mode === 'all' ? 'intersection' : 'union', object, relation, children, 1);

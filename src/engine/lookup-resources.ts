@@ -19,6 +19,7 @@ import { StaleNestedGroupViewError, type NestedGroupIndex, type NestedGroupView 
 import { byCodeUnits, sortPaced } from './paced-sort.js';
 import type { Membership } from './membership.js';
 import { MEMBER } from './membership.js';
+import { WILDCARD } from './wildcard.js';
 
 export interface FoundResource {
   id: string;
@@ -147,6 +148,8 @@ async function reachableUsersets(
     for (const a of ancestors) reach(type, relation, a, true);
   };
   reach(subject.type, subject.relation, subject.id);
+  // A stored `T:*` grants a subject set `T:x#rel` too (see wildcard.ts): walk on from the type's wildcard.
+  if (subject.relation !== ELLIPSIS) reach(subject.type, ELLIPSIS, WILDCARD);
 
   while (frontier.size > 0) {
     const current = frontier;
@@ -158,7 +161,7 @@ async function reachableUsersets(
       const relation = key.slice(hash + 1);
       const ids = [...idSet];
       // Relationships whose subject is this userset (and, for plain objects, the type's wildcard).
-      const subjectIds = relation === ELLIPSIS && !idSet.has('*') ? [...ids, '*'] : ids;
+      const subjectIds = relation === ELLIPSIS && !idSet.has(WILDCARD) ? [...ids, WILDCARD] : ids;
       for await (const rows of bySubjects(reader, { subjectType: type, subjectRelation: relation }, subjectIds)) {
         for (const r of rows) {
           reach(r.resource.type, r.relation, r.resource.id);
@@ -168,6 +171,8 @@ async function reachableUsersets(
       for (const permission of reverse.computedBy.get(key) ?? []) {
         if (!toward.has(`${type}#${permission}`)) continue;
         for (const id of ids) {
+          // `T#...` flows through `self` as the object itself; the type's wildcard is no object.
+          if (relation === ELLIPSIS && id === WILDCARD) continue;
           reach(type, permission, id);
           if (reader.due()) await reader.pause();
         }

@@ -1,7 +1,8 @@
 /**
  * LookupSubjects: evaluate the rewrite tree forwards from the resource, computing at each node the
  * set of subjects of the requested type (wildcards with their exclusions) and combining sets with
- * the rewrite's operators. Cycles are cut as in Check (see check.ts).
+ * the rewrite's operators. Cycles are cut as in Check (see check.ts). A stored `T:*` stands for every
+ * subject of type T, subject sets `T:x#rel` included, as in Check (see wildcard.ts).
  */
 import type { CompiledSchema, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
@@ -15,6 +16,7 @@ import { SubjectSet } from './subject-set.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Membership } from './membership.js';
 import { MEMBER, or } from './membership.js';
+import { isWildcardOf } from './wildcard.js';
 
 interface Evaluation {
   set: SubjectSet;
@@ -138,6 +140,16 @@ export class SubjectLookup {
     switch (rw.kind) {
       case 'nil':
         return { set: SubjectSet.empty(), cut: Infinity };
+      case 'self':
+        // The object itself, when plain subjects of its type are asked for (as Check answers; see
+        // docs/compatibility.md for SpiceDB's lookup, which lists it whatever the type asked).
+        return {
+          set:
+            type === this.subjectType && this.subjectRelation === ELLIPSIS
+              ? new SubjectSet(new Map([[id, MEMBER]]))
+              : SubjectSet.empty(),
+          cut: Infinity,
+        };
       case 'this':
         return this.direct(type, id, relation, depth);
       case 'computed':
@@ -178,10 +190,11 @@ export class SubjectLookup {
     let wildcard: Membership | undefined;
     for (const r of rels) {
       const s = r.subject;
-      if (s.type !== this.subjectType || s.relation !== this.subjectRelation) continue;
+      const all = isWildcardOf(s, this.subjectType);
+      if (!all && (s.type !== this.subjectType || s.relation !== this.subjectRelation)) continue;
       const granted = this.caveats.of(r);
       if (granted.kind === 'not-member') continue;
-      if (s.id === '*') wildcard = wildcard ? or(wildcard, granted) : granted;
+      if (all) wildcard = wildcard ? or(wildcard, granted) : granted;
       else found.set(s.id, or(found.get(s.id) ?? granted, granted));
     }
     const sets = [new SubjectSet(found, wildcard ? { membership: wildcard, excluded: new Map() } : null)];

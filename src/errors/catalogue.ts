@@ -32,8 +32,10 @@ export const unknownRelation = (type: string, relation: string) =>
   );
 export const unknownCaveat = (name: string) =>
   failedPrecondition(`caveat \`${name}\` not found`, 'ERROR_REASON_UNKNOWN_CAVEAT');
-export const noSchema = () =>
-  failedPrecondition('No schema has been defined; please call WriteSchema to start', 'ERROR_REASON_SCHEMA_PARSE_ERROR');
+// A write to a read-only port (serve-testing) or datastore (--datastore-readonly), as SpiceDB answers it.
+export const serviceReadOnly = () => unavailable('service read-only', 'ERROR_REASON_SERVICE_READ_ONLY');
+// ReadSchema before any WriteSchema (every other call reads an empty schema then).
+export const noSchema = () => notFound('no schema has been defined; please call WriteSchema to start');
 
 // Request sizes.
 export const tooManyChecks = (count: number, max: number) =>
@@ -43,7 +45,7 @@ export const tooManyChecks = (count: number, max: number) =>
   );
 export const tooManyUpdates = (count: number, max: number) =>
   invalidArgument(
-    `update count of ${count} is greater than maximum allowed of ${max}`,
+    `too many updates (${count}) for WriteRelationships call (maximum: ${max}); consider using ImportBulkRelationships API instead`,
     'ERROR_REASON_TOO_MANY_UPDATES_IN_REQUEST',
   );
 export const tooManyPreconditions = (count: number, max: number) =>
@@ -59,6 +61,12 @@ export const limitTooLarge = (requested: number, max: number) =>
   );
 
 // Writes.
+export const transactionMetadataTooLarge = (size: number, max: number) =>
+  invalidArgument(
+    `metadata size of ${size} is greater than maximum allowed of ${max}`,
+    'ERROR_REASON_TRANSACTION_METADATA_TOO_LARGE',
+    { metadata_byte_size: String(size), maximum_allowed_metadata_byte_size: String(max) },
+  );
 export const relationshipExists = (relationship: string) =>
   alreadyExists(
     `could not CREATE relationship \`${relationship}\`, as it already existed. If this is persistent, please switch to TOUCH operations or specify a precondition`,
@@ -96,21 +104,55 @@ export const schemaTooLarge = (bytes: number, max: number) =>
   invalidArgument(`schema is ${bytes} bytes, more than the maximum of ${max}`, 'ERROR_REASON_SCHEMA_PARSE_ERROR');
 export const schemaTooDeep = (detail: string) =>
   invalidArgument(`schema is too large or too deeply nested to compile: ${detail}`, 'ERROR_REASON_SCHEMA_PARSE_ERROR');
-// A schema change that would strand stored relationships (SpiceDB answers INVALID_ARGUMENT).
-export const definitionInUse = (type: string, asSubject: boolean) =>
+// A schema change that would strand stored relationships (SpiceDB answers INVALID_ARGUMENT, naming the
+// first relationship in the way). `relationship` is that relationship, written as SpiceDB writes it.
+const strandedMetadata = (operation: string, relationship: string, fields: Metadata) => ({
+  ...fields,
+  operation,
+  relationship,
+});
+export const definitionInUse = (type: string, relationship: string, asSubject = false) =>
   invalidArgument(
-    `cannot delete object definition \`${type}\`, as a relationship ${asSubject ? 'references it as a subject' : 'exists under it'}`,
+    `cannot delete object definition \`${type}\`, as at least one relationship ${asSubject ? 'references it as part of a subject' : 'exists under it'}: ${relationship}`,
     'ERROR_REASON_SCHEMA_TYPE_ERROR',
+    strandedMetadata('delete_object_definition', relationship, { resource_type: type }),
   );
-export const relationInUse = (type: string, relation: string) =>
+export const relationInUse = (type: string, relation: string, relationship: string, asSubject = false) =>
   invalidArgument(
-    `cannot delete relation \`${relation}\` in object definition \`${type}\`, as a relationship exists under it`,
+    `cannot delete relation \`${relation}\` in object definition \`${type}\`, as at least one relationship ${asSubject ? 'references it as part of a subject' : 'exists under it'}: ${relationship}`,
     'ERROR_REASON_SCHEMA_TYPE_ERROR',
+    strandedMetadata(asSubject ? 'delete_relation_reverse_check' : 'delete_relation', relationship, {
+      resource_type: type,
+      relation,
+    }),
   );
-export const allowedTypeInUse = (type: string, relation: string, allowedType: string) =>
+/** `allowedType` as the schema writes it: `user`, `user:*`, `group#member`, `user with cav and expiration`. */
+export const allowedTypeInUse = (type: string, relation: string, allowedType: string, relationship: string) =>
   invalidArgument(
-    `cannot remove allowed type \`${allowedType}\` from relation \`${relation}\` in object definition \`${type}\`, as a relationship exists with it`,
+    `cannot remove allowed type \`${allowedType}\` from relation \`${relation}\` in object definition \`${type}\`, as a relationship exists with it: ${relationship}`,
     'ERROR_REASON_SCHEMA_TYPE_ERROR',
+    strandedMetadata('remove_allowed_type', relationship, {
+      resource_type: type,
+      relation,
+      allowed_type: allowedType,
+    }),
+  );
+// A caveat change that would make the context stored with relationships mistyped (refused with or without data).
+export const caveatParameterRemoved = (caveat: string, parameter: string) =>
+  invalidArgument(
+    `cannot remove parameter \`${parameter}\` on caveat \`${caveat}\``,
+    'ERROR_REASON_SCHEMA_TYPE_ERROR',
+    {
+      caveat_name: caveat,
+      parameter_name: parameter,
+      operation: 'remove_parameter',
+    },
+  );
+export const caveatParameterRetyped = (caveat: string, parameter: string) =>
+  invalidArgument(
+    `cannot change the type of parameter \`${parameter}\` on caveat \`${caveat}\``,
+    'ERROR_REASON_SCHEMA_TYPE_ERROR',
+    { caveat_name: caveat, parameter_name: parameter, operation: 'change_parameter_type' },
   );
 // A relationship the schema does not allow; `relation` is `type#relation`, subject types as printed in schema.
 export const writeToPermission = (type: string, permission: string) =>

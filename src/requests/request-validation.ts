@@ -29,13 +29,24 @@ export function assertCheckBulkCount(count: number, max: number): void {
   if (count > max) throw tooManyChecks(count, max);
 }
 
-/** At most MAX_UPDATES_PER_WRITE updates and MAX_PRECONDITIONS_PER_WRITE preconditions; no relationship updated twice. */
+/** Most updates and preconditions one write may carry (SpiceDB's --write-relationships-max-updates-per-call and --update-relationships-max-preconditions-per-call). */
+export interface WriteLimits {
+  maxUpdates: number;
+  maxPreconditions: number;
+}
+export const DEFAULT_WRITE_LIMITS: WriteLimits = {
+  maxUpdates: MAX_UPDATES_PER_WRITE,
+  maxPreconditions: MAX_PRECONDITIONS_PER_WRITE,
+};
+
+/** Within the write limits; no relationship updated twice. */
 export function assertWriteRequest(
   updates: readonly RelationshipUpdate[],
   preconditions: readonly Precondition[],
+  limits: WriteLimits = DEFAULT_WRITE_LIMITS,
 ): void {
-  if (updates.length > MAX_UPDATES_PER_WRITE) throw tooManyUpdates(updates.length, MAX_UPDATES_PER_WRITE);
-  assertPreconditionCount(preconditions);
+  if (updates.length > limits.maxUpdates) throw tooManyUpdates(updates.length, limits.maxUpdates);
+  assertPreconditionCount(preconditions, limits.maxPreconditions);
   const seen = new Set<string>();
   for (const u of updates) {
     const key = uniqueKey(u.relationship);
@@ -61,10 +72,11 @@ function part(s: string | undefined): string {
   return typeof s === 'string' ? `${s.length}:${s}` : `?${String(s)};`;
 }
 
-export function assertPreconditionCount(preconditions: readonly Precondition[]): void {
-  if (preconditions.length > MAX_PRECONDITIONS_PER_WRITE) {
-    throw tooManyPreconditions(preconditions.length, MAX_PRECONDITIONS_PER_WRITE);
-  }
+export function assertPreconditionCount(
+  preconditions: readonly Precondition[],
+  max: number = MAX_PRECONDITIONS_PER_WRITE,
+): void {
+  if (preconditions.length > max) throw tooManyPreconditions(preconditions.length, max);
 }
 
 /** The resource type and the permission or relation asked about exist. */

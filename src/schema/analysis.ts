@@ -23,7 +23,10 @@ export interface ArrowEdge {
 }
 
 export interface ReverseSchema {
-  /** `type#relation` → permissions of the same type that include it (outside subtracted branches). */
+  /**
+   * `type#relation` → permissions of the same type that include it (outside subtracted branches).
+   * `type#...` (the object itself) → the permissions that include `self`: an object flows into them as itself.
+   */
   computedBy: Map<string, string[]>;
   /** `subjectType#computedRelation` → arrows that can walk from that subject type into a resource. */
   arrowsOver: Map<string, ArrowEdge[]>;
@@ -140,6 +143,7 @@ function buildReverse(schema: CompiledSchema): ReverseSchema {
         rel.rewrite,
         (leaf) => {
           if (leaf.kind === 'computed') push(computedBy, `${def.name}#${leaf.relation}`, rel.name);
+          if (leaf.kind === 'self') push(computedBy, `${def.name}#${ELLIPSIS}`, rel.name);
           if (leaf.kind === 'tupleToUserset') {
             const tupleset = def.relations.get(leaf.tupleset);
             const subjectTypes = new Set(tupleset?.allowedSubjects.map((a) => a.type) ?? []);

@@ -12,6 +12,21 @@ export interface SchemaAST {
   partials: PartialNode[];
   /** Top-level items in source order. */
   order: Array<DefinitionNode | CaveatNode | PartialNode>;
+  /**
+   * `import "path"` statements (`use import`), read only when parsing for composition
+   * (schema/compose.ts); the API refuses them.
+   */
+  imports?: ImportNode[];
+}
+
+/** `import "path/file.zed"`: a file whose definitions, caveats and partials join this schema. */
+export interface ImportNode {
+  kind: 'import';
+  /** The path as written, without its quotes. */
+  path: string;
+  /** The `import` keyword. */
+  position: SourcePosition;
+  pathPosition: SourcePosition;
 }
 
 export interface UseFlagNode {

@@ -50,6 +50,8 @@ export function compileSchema(text: string): CompiledSchema {
 export function compileAST(ast: AST.SchemaAST): CompiledSchema {
   const flags = new Set(ast.uses.map((u) => u.flag));
   const schema: CompiledSchema = { definitions: new Map(), caveats: new Map(), useExpiration: flags.has('expiration') };
+  // Without the flag the lexer reads `self` as a name, so the parser only makes self nodes under it.
+  if (flags.has('self')) schema.useSelf = true;
   validateTopLevelNames(ast);
   // A partial declared twice: the last one wins, as in SpiceDB.
   const partials = new Map(ast.partials.map((p) => [p.name, p]));
@@ -218,7 +220,7 @@ function toRewrite(e: AST.ExpressionNode, tooDeep: (at: SourcePosition) => never
     case 'nil':
       return { kind: 'nil' };
     case 'self':
-      return fail('`self` is not supported by Pemba (its schema IR has no self rewrite)', e.position, 'self');
+      return { kind: 'self' };
     case 'arrow':
       return {
         kind: 'tupleToUserset',

@@ -25,7 +25,12 @@ export type Rewrite =
   | { kind: 'union'; children: Rewrite[] }
   | { kind: 'intersection'; children: Rewrite[] }
   | { kind: 'exclusion'; base: Rewrite; subtract: Rewrite }
-  | { kind: 'nil' };
+  | { kind: 'nil' }
+  /**
+   * SpiceDB's `self` (under `use self`): the object itself, as a plain subject. `user:alice` has it on
+   * `user:alice` and on no other object; a subject set (`user:alice#manager`) never has it.
+   */
+  | { kind: 'self' };
 
 /** An arrow: `tupleset->computed` (any) or `tupleset.all(computed)`. */
 export type ArrowRewrite = Extract<Rewrite, { kind: 'tupleToUserset' }>;
@@ -89,4 +94,6 @@ export interface CompiledSchema {
   caveats: Map<string, CaveatDefinition>;
   /** `use expiration` was declared. */
   useExpiration: boolean;
+  /** `use self` was declared (set only then, so that schemas without it compare as before). */
+  useSelf?: true;
 }

@@ -91,14 +91,20 @@ const isWordChar = (c: string) => /[\p{L}\p{Nd}_]/u.test(c);
 
 export class Lexer {
   private pos = 0;
-  private line = 1;
+  private line: number;
   private column = 1;
   private lastKind: TokenKind = 'newline';
   /** A token (not a comment) has been read on the current line. */
   private lineHasCode = false;
   private readonly keywords = new Set(BASE_KEYWORDS);
 
-  constructor(readonly input: string) {}
+  /** `firstLine` numbers the first line (1 by default; composition gives each file its own range). */
+  constructor(
+    readonly input: string,
+    private readonly firstLine = 1,
+  ) {
+    this.line = firstLine;
+  }
 
   enableFlag(flag: string): void {
     for (const k of FLAG_KEYWORDS[flag] ?? []) this.keywords.add(k);
@@ -160,7 +166,7 @@ export class Lexer {
   seek(offset: number): void {
     if (offset < this.pos) {
       this.pos = 0;
-      this.line = 1;
+      this.line = this.firstLine;
       this.column = 1;
     }
     while (this.pos < offset) this.advance(1);

@@ -11,6 +11,7 @@ import type {
   CaveatTypeNode,
   DefinitionNode,
   ExpressionNode,
+  ImportNode,
   MemberNode,
   PartialNode,
   PermissionNode,
@@ -23,8 +24,18 @@ import type { SourcePosition } from './ir.js';
 import { type Comment, FLAG_KEYWORDS, Lexer, type Token, type TokenKind, describeToken } from './lexer.js';
 import { MAX_NESTING_DEPTH } from './limits.js';
 
-export function parseSchema(text: string): SchemaAST {
-  return new Parser(text).parseFile();
+export interface ParseOptions {
+  /**
+   * Read `import "path"` statements (under `use import`) into `SchemaAST.imports`, for composition
+   * (schema/compose.ts). Off by default: like SpiceDB's WriteSchema, the API refuses them.
+   */
+  imports?: boolean;
+  /** The number of the text's first line (default 1): composition numbers each file's lines apart. */
+  firstLine?: number;
+}
+
+export function parseSchema(text: string, options: ParseOptions = {}): SchemaAST {
+  return new Parser(text, options).parseFile();
 }
 
 const pos = (t: Token): SourcePosition => ({ line: t.line, column: t.column });
@@ -44,8 +55,11 @@ class Parser {
   private permission = '';
   private parentheses = 0;
 
-  constructor(text: string) {
-    this.lexer = new Lexer(text);
+  constructor(
+    text: string,
+    private readonly options: ParseOptions = {},
+  ) {
+    this.lexer = new Lexer(text, options.firstLine);
     this.tok = this.lexer.next();
   }
 
@@ -54,7 +68,15 @@ class Parser {
     let seenDefinition = false;
     for (;;) {
       while (this.isTerminator()) this.advance();
-      if (this.at('eof')) return ast;
+      if (this.at('eof')) {
+        // Like SpiceDB, the whole file is parsed before an import is refused, so a syntax error anywhere wins.
+        const refused = this.options.imports ? undefined : ast.imports?.[0];
+        if (refused) {
+          const { line, column } = refused.position;
+          throw new SchemaError('import statements are not allowed in this context', line, column, 'import');
+        }
+        return ast;
+      }
       if (this.at('ident') && this.tok.value === 'use') {
         ast.uses.push(this.parseUse(seenDefinition));
       } else if (this.isKeyword('definition')) {
@@ -73,7 +95,7 @@ class Parser {
         ast.partials.push(p);
         ast.order.push(p);
       } else if (this.isKeyword('import')) {
-        throw this.error('import statements are not allowed in this context');
+        (ast.imports ??= []).push(this.parseImport());
       } else {
         throw this.error(`Unexpected token at root level: ${describeToken(this.tok)}`);
       }
@@ -103,6 +125,21 @@ class Parser {
     const kw = this.advance();
     const { name, position: namePosition } = this.parseTypePath();
     return { kind: 'definition', name, position: pos(kw), namePosition, members: this.parseBody(), doc: docOf(kw) };
+  }
+
+  /** `import "path"`: a double-quoted path, then the end of the statement. */
+  private parseImport(): ImportNode {
+    const kw = this.advance();
+    const t = this.tok;
+    if (t.kind !== 'string' || !/^"[^"]*"$/.test(t.value)) throw this.expected('quote-delimited string');
+    this.advance();
+    const path = t.value.slice(1, -1);
+    if (!path.trim()) throw this.error('the import path is empty', t);
+    // A string does not end a statement at a newline by itself (lexer.ts): the next token must.
+    if (!this.isTerminator() && !this.at('eof') && this.tok.line === t.line) {
+      throw this.error(`Expected end of statement, found ${describeToken(this.tok)}`);
+    }
+    return { kind: 'import', path, position: pos(kw), pathPosition: pos(t) };
   }
 
   private parsePartial(): PartialNode {

@@ -8,6 +8,7 @@ import type * as ir from './ir.js';
 export function printSchema(schema: ir.CompiledSchema): string {
   const blocks: string[] = [];
   if (schema.useExpiration) blocks.push('use expiration');
+  if (schema.useSelf) blocks.push('use self');
   for (const c of schema.caveats.values()) blocks.push(printCaveat(c));
   for (const d of schema.definitions.values()) blocks.push(printDefinition(d));
   return blocks.join('\n\n') + '\n';
@@ -60,6 +61,8 @@ export function printRewrite(r: ir.Rewrite): string {
       return '_this';
     case 'nil':
       return 'nil';
+    case 'self':
+      return 'self';
     case 'computed':
       return r.relation;
     case 'tupleToUserset':

@@ -5,18 +5,14 @@
  * period, close the datastore).
  */
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TransportOptions } from '../api/call.js';
 import { authenticationInterceptor } from '../api/grpc/authentication.js';
 import { addReflection } from '../api/grpc/reflection.js';
 import { serviceDefinition, serviceImplementation } from '../api/grpc/service-binding.js';
+import { corsHandler } from '../api/http/cors.js';
 import { createGateway } from '../api/http/gateway.js';
 import { apiServices } from '../api/services.js';
 import { ClusterDispatch } from '../cluster/cluster-dispatch.js';
@@ -35,16 +31,22 @@ import {
   tracingEnabled,
 } from '../observability/index.js';
 import { Pemba } from '../pemba.js';
+import { PEMBA_VERSION } from '../version.js';
 import { PresharedKeys } from './auth.js';
+import { applyBootstrap, readBootstrapFiles } from './bootstrap.js';
 import type { ListenAddress, ServeConfig } from './config.js';
 import { formatListenAddress } from './config.js';
 import { Health, HEALTH_DESCRIPTOR } from './health.js';
+import { bindGrpcPort, drainServers, listenHttp, shutdownSignals, withHealthz } from './listen.js';
 import { createLogger } from './logger.js';
+import { readOnlyGuard } from './readonly.js';
 
 export interface RunningServer {
   pemba: Pemba;
-  /** The gRPC address actually bound (port resolved when 0 was asked for). */
+  /** The gRPC address actually bound (port resolved when 0 was asked for); port 0 on a unix socket. */
   grpcAddr: ListenAddress;
+  /** The socket path gRPC listens on, with --grpc-network unix (clients dial `unix:<path>`). */
+  grpcSocketPath?: string;
   httpAddr?: ListenAddress;
   /** The dispatch port actually bound, when the dispatch cluster is enabled. */
   dispatchAddr?: ListenAddress;
@@ -58,15 +60,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** After the grace period, how long calls get to answer their abort before connections are cut. */
-const CUTOFF_SETTLE_MS = 2000;
-
 export interface StartOptions {
   logger?: Logger;
 }
 
 export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.logger ?? createLogger(config.logLevel, config.logFormat);
+  // Read before anything is opened: a file that does not parse stops the start at once.
+  const bootstrap = config.bootstrap && readBootstrapFiles(config.bootstrap.files);
   const keys = new PresharedKeys(config.presharedKeys);
   const nodeId = randomUUID();
   const tracing = await startTracing({
@@ -77,12 +78,21 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     instanceId: nodeId,
   });
   const metrics = config.metricsAddr ? new Metrics() : undefined;
+  const { read, write } = config.datastorePools;
+  const pool = (p: typeof read) => ({
+    maxConnections: p.maxOpen,
+    minConnections: p.minOpen,
+    idleTimeoutMs: p.maxIdleMs,
+    maxLifetimeMs: p.maxLifetimeMs,
+  });
   const opened = await openDatastore({
     engine: config.datastoreEngine,
     connUri: config.datastoreConnUri,
     gcWindowMs: config.datastoreGcWindowMs,
     quantizationMs: config.datastoreQuantizationMs,
+    gcIntervalMs: config.datastoreGcIntervalMs,
     readReplicaUris: config.readReplicaUris,
+    pools: { read: pool(read), write: pool(write) },
     mirror: {
       enabled: config.datastoreMirror,
       maxBytes: config.datastoreMirrorBytes,
@@ -94,7 +104,10 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     },
   });
   // Timed and traced only when someone is looking (the wrapper costs a little on every read).
-  const datastore = metrics || tracingEnabled() ? instrumentDatastore(opened, metrics?.datastore) : opened;
+  const instrumented = metrics || tracingEnabled() ? instrumentDatastore(opened, metrics?.datastore) : opened;
+  // --datastore-readonly: writes fail once the bootstrap data (if any) is in.
+  const guard = config.datastoreReadOnly ? readOnlyGuard(instrumented) : undefined;
+  const datastore = guard?.datastore ?? instrumented;
   const peers =
     config.dispatch &&
     new Peers({
@@ -123,22 +136,41 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     log,
     maxExpandSize: config.maxExpandSize,
     maxCheckBulkItems: config.limits.maxCheckBulkItems,
+    maxUpdatesPerWrite: config.limits.maxUpdatesPerWrite,
+    maxPreconditionsPerCall: config.limits.maxPreconditionsPerCall,
+    mismatchedTokens: config.mismatchedTokens,
     importLimits: { idleTimeoutMs: config.importIdleTimeoutMs, maxLockHoldMs: config.importMaxLockHoldMs },
   });
-  // The stored schema compiled before health says SERVING, so the first calls do not pay for it.
-  const stored = await datastore.snapshot(await datastore.headRevision()).readSchema();
-  if (stored) pemba.engine.compile(stored.text);
-  const shutdown = new AbortController();
-  const cutoff = new AbortController();
-  // Every call in flight listens to both: hundreds at a time is normal, not a leak.
-  setMaxListeners(0, shutdown.signal, cutoff.signal);
+  try {
+    if (bootstrap) {
+      await applyBootstrap(pemba, bootstrap, {
+        overwrite: config.bootstrap!.overwrite,
+        timeoutMs: config.bootstrap!.timeoutMs,
+        maxUpdatesPerWrite: config.limits.maxUpdatesPerWrite,
+        log,
+      });
+    }
+    if (guard) {
+      guard.lock();
+      log.warn({}, 'the datastore is read-only (--datastore-readonly): every write fails with UNAVAILABLE');
+    }
+    // The stored schema compiled before health says SERVING, so the first calls do not pay for it.
+    const stored = await datastore.snapshot(await datastore.headRevision()).readSchema();
+    if (stored) pemba.engine.compile(stored.text);
+  } catch (error) {
+    await tracing.shutdown();
+    await pemba.close();
+    throw error;
+  }
+  const signals = shutdownSignals();
   const transport: TransportOptions = {
     authenticate: (authorization) => keys.authenticate(authorization),
     requestTimeoutMs: config.requestTimeoutMs,
-    shutdown: shutdown.signal,
-    cutoff: cutoff.signal,
+    shutdown: signals.shutdown.signal,
+    cutoff: signals.cutoff.signal,
     log,
     observer: metrics,
+    ...(config.versionResponse ? { version: PEMBA_VERSION } : {}),
   };
   /** The newest head the health probe saw: how far behind it the nested-group index is. */
   let lastHead: bigint | undefined;
@@ -186,39 +218,26 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         secret: config.dispatch.secret,
         evaluate: subproblemEvaluator(pemba.datastore, pemba.engine),
       });
-      const port = await bindGrpc(dispatchServer, config.dispatch.addr, grpc.ServerCredentials.createInsecure());
-      dispatchAddr = { host: config.dispatch.addr.host, port };
+      dispatchAddr = await bindGrpcPort(dispatchServer, config.dispatch.addr);
       await peers!.start();
     }
-    const credentials = config.grpcTls
-      ? grpc.ServerCredentials.createSsl(
-          null,
-          [{ cert_chain: readFileSync(config.grpcTls.certPath), private_key: readFileSync(config.grpcTls.keyPath) }],
-          false,
-        )
-      : grpc.ServerCredentials.createInsecure();
-    const grpcPort = await bindGrpc(grpcServer, config.grpcAddr, credentials);
-    const grpcAddr = { host: config.grpcAddr.host, port: grpcPort };
+    const bound = await bindGrpcPort(grpcServer, config.grpcAddr, config.grpcTls);
+    const grpcSocketPath = 'path' in bound ? bound.path : undefined;
+    const grpcAddr = 'path' in bound ? { host: '', port: 0 } : bound;
+    const grpcTarget = grpcSocketPath !== undefined ? `unix:${grpcSocketPath}` : formatListenAddress(grpcAddr);
 
     let httpAddr: ListenAddress | undefined;
     if (config.httpEnabled) {
       const gateway = createGateway(services, { ...transport, maxBodyBytes: config.maxMessageBytes });
-      const handler: Parameters<typeof createHttpServer>[1] = (req, res) => {
-        if (req.url === '/healthz' && req.method === 'GET') {
-          const serving = health.serving;
-          res.writeHead(serving ? 200 : 503, { 'Content-Type': 'application/json' });
-          res.end(JSON.stringify({ status: serving ? 'SERVING' : 'NOT_SERVING' }));
-          return;
-        }
-        gateway(req, res);
-      };
-      httpServer = config.httpTls
-        ? createHttpsServer(
-            { cert: readFileSync(config.httpTls.certPath), key: readFileSync(config.httpTls.keyPath) },
-            handler,
-          )
-        : createHttpServer(handler);
-      httpAddr = { host: config.httpAddr.host, port: await listenHttp(httpServer, config.httpAddr) };
+      const cors = config.httpCorsAllowedOrigins && corsHandler({ allowedOrigins: config.httpCorsAllowedOrigins });
+      if (cors) log.info({ origins: config.httpCorsAllowedOrigins }, 'Setting REST gateway CORS policy');
+      const served = withHealthz(health, gateway);
+      const listening = await listenHttp(config.httpAddr, config.httpTls, (req, res) => {
+        if (cors?.(req, res)) return;
+        served(req, res);
+      });
+      httpServer = listening.server;
+      httpAddr = { host: config.httpAddr.host, port: listening.port };
     }
 
     const metricsServer =
@@ -232,7 +251,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     );
     log.info(
       {
-        grpcAddr: formatListenAddress(grpcAddr),
+        grpcAddr: grpcTarget,
         grpcTls: !!config.grpcTls,
         httpAddr: httpAddr && formatListenAddress(httpAddr),
         dispatchAddr: dispatchAddr && formatListenAddress(dispatchAddr),
@@ -240,36 +259,24 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         dispatchRing: peers?.ring(),
         nodeId,
         datastoreEngine: config.datastoreEngine,
+        datastoreReadOnly: config.datastoreReadOnly,
         keyCount: keys.count,
         pid: process.pid,
       },
-      `pemba is listening: gRPC on ${formatListenAddress(grpcAddr)}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`,
+      `pemba is listening: gRPC on ${grpcTarget}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`,
     );
 
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
-        log.info({}, 'shutting down: no new calls, finishing in-flight calls');
-        health.stopServing();
-        shutdown.abort();
-        const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
-        const httpDone = new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
-        httpServer?.closeIdleConnections();
-        const allDone = Promise.all([grpcDone, httpDone]);
-        let settle: NodeJS.Timeout | undefined;
-        const force = setTimeout(() => {
-          log.warn({ gracePeriodMs: config.shutdownGracePeriodMs }, 'grace period over: ending the remaining calls');
-          // First end every call through its signal, so that a write either rolls back or answers what
-          // its commit did; only then cut the connections of whatever has not answered.
-          cutoff.abort();
-          settle = setTimeout(() => {
-            grpcServer.forceShutdown();
-            httpServer?.closeAllConnections();
-          }, CUTOFF_SETTLE_MS);
-        }, config.shutdownGracePeriodMs);
-        await allDone;
-        clearTimeout(force);
-        clearTimeout(settle);
+        await drainServers({
+          grpc: [grpcServer],
+          http: httpServer ? [httpServer] : [],
+          health,
+          signals,
+          gracePeriodMs: config.shutdownGracePeriodMs,
+          log,
+        });
         // Last: other nodes may dispatch here until they notice this node is gone (they then evaluate themselves).
         peers?.close();
         dispatchServer?.forceShutdown();
@@ -281,6 +288,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     return {
       pemba,
       grpcAddr,
+      grpcSocketPath,
       httpAddr,
       dispatchAddr,
       metricsAddr: metricsServer && { host: config.metricsAddr!.host, port: metricsServer.port },
@@ -297,34 +305,4 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     await pemba.close();
     throw error;
   }
-}
-
-/** An empty host means every interface: IPv6 and IPv4 where the host has IPv6, IPv4 otherwise. */
-async function bindGrpc(
-  server: grpc.Server,
-  addr: ListenAddress,
-  credentials: grpc.ServerCredentials,
-): Promise<number> {
-  const bind = (host: string) =>
-    new Promise<number>((resolve, reject) =>
-      server.bindAsync(formatListenAddress({ host, port: addr.port }), credentials, (err, port) =>
-        err ? reject(err) : resolve(port),
-      ),
-    );
-  if (addr.host) return bind(addr.host);
-  try {
-    return await bind('::');
-  } catch {
-    return bind('0.0.0.0');
-  }
-}
-
-function listenHttp(server: HttpServer, addr: ListenAddress): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: addr.port, host: addr.host || undefined }, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }

@@ -8,6 +8,7 @@ import type { Node, Pair, Scalar, YAMLMap } from 'yaml';
 import { parseObjectAndRelation, parseRelationship } from '../relationships/relationship-string.js';
 import { parseAssertion } from './assertion.js';
 import { parseExpectedSubject } from './expected-subject.js';
+import { schemaFileSource } from './schema-file.js';
 import { mapValueLines } from './source-map.js';
 import type {
   Assertion,
@@ -15,14 +16,15 @@ import type {
   ExpectedRelation,
   Problem,
   RelationshipEntry,
-  SchemaSource,
   SourceLocation,
   ValidationFile,
 } from './types.js';
 
 export interface ParseOptions {
-  /** Reads a `schemaFile` (an absolute path). */
+  /** Reads a `schemaFile` (an absolute path), and the files it imports. */
   readFile?: (path: string) => string;
+  /** Resolves symbolic links, so the imports of a `schemaFile` cannot leave its folder through one. */
+  realpath?: (path: string) => string;
 }
 
 export interface ParseResult {
@@ -49,13 +51,15 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
 
   const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true });
   const docs = Array.isArray(documents) ? documents : [];
-  for (const doc of docs) {
-    for (const error of doc.errors) {
-      const pos = error.linePos?.[0];
-      problem(pos ? { path, line: pos.line, column: pos.col } : top, `YAML: ${error.message.split('\n')[0]}`);
-    }
+  // Only the first YAML error: after one mistake (an unclosed quote, a tab) the parser's later
+  // errors are mostly that same mistake seen again further down.
+  const yamlError = docs.flatMap((d) => d.errors)[0];
+  if (yamlError) {
+    const pos = yamlError.linePos?.[0];
+    const message = yamlError.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    problem(pos ? { path, line: pos.line, column: pos.col } : top, `YAML: ${message}`);
+    return { file, problems };
   }
-  if (problems.length > 0) return { file, problems };
   const nonEmpty = docs.filter((d) => d.contents !== null);
   if (nonEmpty.length > 1) {
     problem(nodeAt(nonEmpty[1].contents, top), 'a validation file must hold one YAML document, found several');
@@ -108,18 +112,22 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
     };
   } else if (schemaFile) {
     const schemaPath = resolve(dirname(path), schemaFile.value as string);
+    const read =
+      options.readFile ??
+      (() => {
+        throw new Error('no file reader');
+      });
+    let text: string | undefined;
     try {
-      const read =
-        options.readFile ??
-        (() => {
-          throw new Error('no file reader');
-        });
-      file.schema = {
-        text: read(schemaPath),
-        locate: (line, column) => ({ path: schemaPath, line, column }),
-      } satisfies SchemaSource;
+      text = read(schemaPath);
     } catch (error) {
       problem(nodeAt(schemaFile, top), `cannot read schemaFile \`${schemaPath}\`: ${(error as Error).message}`);
+    }
+    if (text !== undefined) {
+      // Imports are resolved from the schema file's folder, wherever the validation file is.
+      const loaded = schemaFileSource(schemaPath, text, { readFile: read, realpath: options.realpath });
+      if (loaded.problem) problems.push(loaded.problem);
+      else file.schema = loaded.source;
     }
   } else if (!entries.has('schema') && !entries.has('schemaFile')) {
     problem(top, 'missing `schema` (or `schemaFile`)');
@@ -230,7 +238,10 @@ export function parseValidationFile(text: string, path: string, options: ParseOp
     for (const item of node.items) {
       const itemWhere = nodeAt(item as Node, where);
       if (isScalar(item) && typeof item.value === 'string') items.push({ text: item.value, at: itemWhere });
-      else problem(itemWhere, `${what}: each entry must be a string`);
+      else if (isMap(item)) {
+        // `- doc:1#view@user:a with {"n": 1}` reads as a mapping because of the `: ` in it.
+        problem(itemWhere, `${what}: each entry must be a string; quote an entry that contains \`: \``);
+      } else problem(itemWhere, `${what}: each entry must be a string`);
     }
     return items;
   }

@@ -7,6 +7,11 @@ import { Pemba } from '../pemba.js';
 import { formatRelationship, formatSubject } from '../relationships/relationship-string.js';
 import type { Permissionship } from '../requests/requests.js';
 import type { SubjectRef } from '../relationships/relationship.js';
+import { compileAST } from '../schema/compiler.js';
+import { SchemaCompositionError, compileComposed } from '../schema/compose.js';
+import { parseSchema } from '../schema/parser.js';
+import { printSchema } from '../schema/printer.js';
+import { warningsOf } from '../schema/warnings.js';
 import { formatExpectedSubject } from './expected-subject.js';
 import type { FoundSubject } from './membership.js';
 import { MembershipResolver } from './membership.js';
@@ -21,6 +26,10 @@ import type {
 
 export interface RunResult {
   problems: Problem[];
+  /** SpiceDB's warnings about the schema (see schema/warnings.ts): reported, never a failure by themselves. */
+  warnings: Problem[];
+  /** What the schema defines, once it compiled. */
+  schema?: { definitions: number; caveats: number };
   relationshipsLoaded: number;
   assertionsRun: number;
   expectedRelationsValidated: number;
@@ -34,13 +43,22 @@ const EXPECTED: Record<Assertion['kind'], Permissionship> = {
 
 const WRITE_BATCH = 1000;
 
+/** How a write of a relationship the schema does not allow fails (unknown type or relation, subject type not allowed…). */
+const REFUSED: ReadonlySet<string> = new Set(['INVALID_ARGUMENT', 'FAILED_PRECONDITION']);
+
 export interface RunOptions {
   /** Run against this (empty) instance and leave it open, e.g. to query it afterwards; default: a fresh in-memory one. */
   pemba?: Pemba;
 }
 
 export async function runValidationFile(file: ValidationFile, options: RunOptions = {}): Promise<RunResult> {
-  const result: RunResult = { problems: [], relationshipsLoaded: 0, assertionsRun: 0, expectedRelationsValidated: 0 };
+  const result: RunResult = {
+    problems: [],
+    warnings: [],
+    relationshipsLoaded: 0,
+    assertionsRun: 0,
+    expectedRelationsValidated: 0,
+  };
   const problem = (at: SourceLocation, message: string) => result.problems.push({ ...at, message });
 
   if (!file.schema) return result;
@@ -48,17 +66,43 @@ export async function runValidationFile(file: ValidationFile, options: RunOption
   const pemba = options.pemba ?? (await Pemba.open());
   try {
     try {
-      await pemba.writeSchema(file.schema.text);
+      const composed = file.schema.composed;
+      if (composed) {
+        // Imports are resolved here, not by WriteSchema (which refuses them): compile the merged
+        // files, with positions in each file, and write the single schema they make.
+        let compiled;
+        try {
+          compiled = compileComposed(composed);
+        } catch (error) {
+          if (!(error instanceof SchemaCompositionError)) throw error;
+          problem(error.location, `schema error: ${error.detail}`);
+          return result;
+        }
+        try {
+          await pemba.writeSchema(printSchema(compiled));
+        } catch (error) {
+          // Not a place in any file (the schema is too large, say): reported at the root file.
+          problem(file.schema.locate(1, 1), `schema error: ${(error as Error).message}`);
+          return result;
+        }
+      } else {
+        await pemba.writeSchema(file.schema.text);
+      }
     } catch (error) {
       if (error instanceof SchemaError) {
-        const at = file.schema.locate(error.line, error.column);
         const message = error.message.replace(/ \(line \d+, column \d+\)$/, '');
-        problem(at, `schema error at column ${at.column}: ${message}`);
+        problem(file.schema.locate(error.line, error.column), `schema error: ${message}`);
       } else {
         problem(file.schema.locate(1, 1), `schema error: ${(error as Error).message}`);
       }
       return result;
     }
+    const schema = file.schema;
+    const ast = schema.composed?.ast ?? parseSchema(schema.text);
+    const compiled = compileAST(ast);
+    result.schema = { definitions: compiled.definitions.size, caveats: compiled.caveats.size };
+    for (const w of warningsOf(ast, compiled))
+      result.warnings.push({ ...schema.locate(w.line, w.column), message: w.message });
 
     if (!(await writeRelationships(pemba, file, problem))) return result;
     result.relationshipsLoaded = file.relationships.length;
@@ -104,7 +148,11 @@ async function writeRelationships(
           await pemba.writeRelationships({ updates: [{ operation: 'TOUCH', relationship: e.relationship }] });
         } catch (error) {
           ok = false;
-          problem(e.at, `relationship \`${e.text}\`: ${(error as Error).message}`);
+          const refused = error instanceof PembaError && REFUSED.has(error.code);
+          problem(
+            e.at,
+            `relationship \`${e.text}\`${refused ? ' does not fit the schema' : ''}: ${(error as Error).message}`,
+          );
         }
       }
     }

@@ -1,6 +1,7 @@
 /** A SpiceDB validation file (the input of `zed validate`), parsed, with every item's source line. */
 import type { ObjectRef, Relationship, SubjectRef } from '../relationships/relationship.js';
 import type { ObjectAndRelation } from '../relationships/relationship-string.js';
+import type { ComposedSchema } from '../schema/compose.js';
 
 /** A place in a file; line and column are 1-based. */
 export interface SourceLocation {
@@ -18,6 +19,11 @@ export interface SchemaSource {
   text: string;
   /** Where schema-text position (line, column) is in the validation file or the schema file. */
   locate(line: number, column: number): SourceLocation;
+  /**
+   * A schema file that imports others (`use import`), composed with them: its merged syntax tree
+   * is compiled in place of `text` (the root file's), and `locate` maps its positions to the files.
+   */
+  composed?: ComposedSchema;
 }
 
 export interface RelationshipEntry {

@@ -707,6 +707,102 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         acs.forEach((ac) => ac.abort());
       });
 
+      it('carries each commit’s transaction metadata, as JSON stores it, and none where none was given', async () => {
+        const r0 = await write(touch('doc:0#reader@user:zed'));
+        const ac = new AbortController();
+        const iter = ds.watch(r0, ac.signal)[Symbol.asyncIterator]();
+        const given = { request_id: 'r-1', nested: { list: [1, 'two', true, null], n: 2.5 }, dropped: undefined };
+        const w = (updates: RelationshipUpdate[], metadata?: Record<string, unknown>) =>
+          ds.readWrite((tx) => tx.write(updates), metadata ? { metadata } : {});
+        const r1 = (await w([touch('doc:1#reader@user:ann')], given)).revision;
+        given.nested.list.push('later'); // stored at the commit: a later change to the object is not seen
+        const r2 = (await w([touch('doc:2#reader@user:ann')])).revision;
+        // A CREATE-only commit (SQLite keeps no change log for it), a delete by query, an empty commit, a schema.
+        const r3 = (await w([create('doc:3#reader@user:ann'), create('doc:4#reader@user:ann')], { kind: 'create' }))
+          .revision;
+        const r4 = (
+          await ds.readWrite((tx) => tx.deleteMatching({ resourceType: 'doc', resourceIds: ['3'] }), {
+            metadata: { kind: 'delete', quote: `it's "quoted" \\ and 🐘` },
+          })
+        ).revision;
+        const r5 = (await ds.readWrite(async () => undefined, { metadata: { kind: 'empty' } })).revision;
+        const r6 = (await ds.readWrite((tx) => tx.writeSchema('s'), { metadata: { kind: 'schema' } })).revision;
+        const got = await take(iter, 6);
+        expect(got.map((c) => c.revision)).toEqual([r1, r2, r3, r4, r5, r6]);
+        expect(got.map((c) => c.metadata)).toEqual([
+          { request_id: 'r-1', nested: { list: [1, 'two', true, null], n: 2.5 } },
+          undefined,
+          { kind: 'create' },
+          { kind: 'delete', quote: `it's "quoted" \\ and 🐘` },
+          { kind: 'empty' },
+          { kind: 'schema' },
+        ]);
+        expect('metadata' in got[1]).toBe(false);
+        expect(got[2].changes).toHaveLength(2);
+        // Replayed from history, and to a watcher whose patterns leave a commit no changes.
+        const replay = ds.watch(r0, ac.signal, [{ resourceType: 'doc', subjectType: 'group' }])[Symbol.asyncIterator]();
+        const again = await take(replay, 6);
+        expect(again.map((c) => c.metadata)).toEqual(got.map((c) => c.metadata));
+        expect(again.map((c) => c.changes.length)).toEqual([0, 0, 0, 0, 0, 0]);
+        const later = ds.watch(r2, ac.signal, [{ resourceType: 'doc', relation: 'reader' }]);
+        expect((await take(later[Symbol.asyncIterator](), 1))[0]).toMatchObject({
+          revision: r3,
+          metadata: { kind: 'create' },
+        });
+        ac.abort();
+      });
+
+      it('keeps each transaction’s metadata apart when several commit together', async () => {
+        const r0 = await write(touch('doc:0#reader@user:zed'));
+        const ac = new AbortController();
+        const iter = ds.watch(r0, ac.signal)[Symbol.asyncIterator]();
+        // Started in one turn: the SQLite and PostgreSQL datastores run them as one group commit.
+        const commits = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            ds.readWrite((tx) => tx.write([touch(`doc:${i}#reader@user:ann`)]), i % 3 === 0 ? {} : { metadata: { i } }),
+          ),
+        );
+        const byRevision = new Map(commits.map((c, i) => [c.revision, i % 3 === 0 ? undefined : { i }]));
+        const got = await take(iter, 8);
+        for (const c of got) expect(c.metadata).toEqual(byRevision.get(c.revision));
+        ac.abort();
+      });
+
+      it('refuses metadata JSON cannot encode, failing that transaction alone', async () => {
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        const [bad, cycle, good] = await Promise.allSettled([
+          ds.readWrite((tx) => tx.write([touch('doc:1#reader@user:ann')]), { metadata: { n: 1n } }),
+          ds.readWrite((tx) => tx.write([touch('doc:2#reader@user:ann')]), { metadata: cyclic }),
+          ds.readWrite((tx) => tx.write([touch('doc:3#reader@user:ann')]), { metadata: { ok: true } }),
+        ]);
+        for (const r of [bad, cycle]) {
+          expect(r.status).toBe('rejected');
+          expect(((r as PromiseRejectedResult).reason as PembaError).code).toBe('INVALID_ARGUMENT');
+        }
+        expect(good.status).toBe('fulfilled');
+        expect(await read({ resourceType: 'doc' })).toEqual(['doc:3#reader@user:ann']);
+      });
+
+      it('a transaction that fails leaves no metadata behind', async () => {
+        const r0 = await write(touch('doc:0#reader@user:zed'));
+        await expect(
+          ds.readWrite(
+            async (tx) => {
+              await tx.write([touch('doc:1#reader@user:ann')]);
+              throw new Error('no');
+            },
+            { metadata: { failed: true } },
+          ),
+        ).rejects.toThrow('no');
+        const r1 = await write(touch('doc:2#reader@user:ann'));
+        const ac = new AbortController();
+        const [c] = await take(ds.watch(r0, ac.signal)[Symbol.asyncIterator](), 1);
+        expect(c.revision).toBe(r1);
+        expect(c.metadata).toBeUndefined();
+        ac.abort();
+      });
+
       it('a watch from a future or negative revision is refused', async () => {
         await expect(ds.watch(5n)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(PembaError);
         await expect(ds.watch(-1n)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(PembaError);

@@ -226,12 +226,13 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     );
     const last = topId(raw);
     await ds.close();
-    // Made into what version 1 wrote: the range in metadata, no columns.
+    // Made into what version 1 wrote: the range in metadata, no columns (nor version 3's metadata column).
     const old = new (raw.constructor as typeof Database)(path);
     old.exec(`
       INSERT INTO metadata (key, value) SELECT 'created_ids:' || revision, json_array(created_from, created_to) FROM commits WHERE created_from IS NOT NULL;
       ALTER TABLE commits DROP COLUMN created_from;
       ALTER TABLE commits DROP COLUMN created_to;
+      ALTER TABLE commits DROP COLUMN metadata;
       UPDATE metadata SET value = '1' WHERE key = 'migration_version';
     `);
     old.close();

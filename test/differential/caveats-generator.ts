@@ -4,7 +4,8 @@
  * expiring relation types, random permissions over union / intersection / exclusion and an arrow
  * over a caveated tupleset relation; relationships over small id spaces with write-time caveat
  * context (none, partial or complete) and expiration (none, already past, far future); and the
- * request contexts every query is asked with (none, complete, partial).
+ * request contexts every query is asked with (none, complete, partial). Wildcards (`user:*`, `group:*`,
+ * caveated or not) come from a stream of their own, and subject sets `group:g#member` are asked about too.
  *
  * Both SpiceDB and Pemba accept writing a relationship whose expiry is already past (probed), so
  * expired relationships are written directly with `expiresAt` an hour ago.
@@ -22,8 +23,12 @@ export interface CaveatCase {
   contexts: { label: 'none' | 'complete' | 'partial'; context: Ctx }[];
   /** resource type → ids. */
   ids: Record<string, string[]>;
-  /** resource type → relations and permissions to ask about (all with `user` subjects). */
+  /** resource type → relations and permissions to ask about. */
   names: Record<string, string[]>;
+  /** Whom Check and LookupResources ask about: users and the subject sets `group:g#member`. */
+  subjects: SubjectRef[];
+  /** What LookupSubjects asks for (`relation` absent: plain objects). */
+  subjectKinds: { type: string; relation?: string }[];
 }
 
 const IDS: Record<string, string[]> = {
@@ -33,10 +38,10 @@ const IDS: Record<string, string[]> = {
   document: ['d1', 'd2', 'd3'],
 };
 
-/** Type-list entries of every relation: [subject type, subject relation, caveat, expiration]. */
-type Entry = { type: string; relation?: string; caveat?: 'c1' | 'c2'; expiration?: boolean };
+/** Type-list entries of every relation: [subject type, subject relation or wildcard, caveat, expiration]. */
+type Entry = { type: string; relation?: string; wildcard?: boolean; caveat?: 'c1' | 'c2'; expiration?: boolean };
 const entry = (e: Entry) =>
-  `${e.type}${e.relation ? `#${e.relation}` : ''}${
+  `${e.type}${e.wildcard ? ':*' : ''}${e.relation ? `#${e.relation}` : ''}${
     e.caveat && e.expiration
       ? ` with ${e.caveat} and expiration`
       : e.caveat
@@ -71,6 +76,51 @@ const RELATIONS: Record<string, Record<string, Entry[]>> = {
 };
 
 const ATOMS = ['owner', 'editor', 'reader', 'banned', 'folder->viewer'];
+
+/**
+ * Wildcards, drawn from a stream of their own (the rest of a case is as it was without them): subject
+ * sets `group:g1#member` meet `group:*`, users `user:*`, caveated or not, directly and through an arrow.
+ */
+const WILDCARD_RELATIONS: Record<string, Record<string, Entry[]>> = {
+  folder: {
+    everyone: [
+      { type: 'user', wildcard: true, caveat: 'c1' },
+      { type: 'group', wildcard: true },
+    ],
+  },
+  document: {
+    public: [
+      { type: 'user', wildcard: true, caveat: 'c1' },
+      { type: 'group', wildcard: true, caveat: 'c2' },
+      { type: 'group', relation: 'member' },
+    ],
+  },
+};
+const WILDCARD_ATOMS = ['public', 'folder->everyone', 'reader', 'banned', 'editor'];
+
+function wildcardRelationships(rng: Rng): Relationship[] {
+  const out: Relationship[] = [];
+  const wildcard = (type: string): SubjectRef => ({ type, id: '*', relation: ELLIPSIS });
+  const add = (type: string, id: string, relation: string, subject: SubjectRef, caveat?: 'c1' | 'c2') => {
+    const r: Relationship = { resource: { type, id }, relation, subject };
+    if (caveat) {
+      const context = writeContext(rng, caveat);
+      r.caveat = context ? { name: caveat, context } : { name: caveat };
+    }
+    out.push(r);
+  };
+  for (const id of IDS.folder) {
+    if (rng.chance(0.5)) add('folder', id, 'everyone', wildcard('user'), 'c1');
+    if (rng.chance(0.35)) add('folder', id, 'everyone', wildcard('group'));
+  }
+  for (const id of IDS.document) {
+    if (rng.chance(0.5)) add('document', id, 'public', wildcard('user'), 'c1');
+    if (rng.chance(0.4)) add('document', id, 'public', wildcard('group'), 'c2');
+    for (const g of IDS.group)
+      if (rng.chance(0.3)) add('document', id, 'public', { type: 'group', id: g, relation: 'member' });
+  }
+  return out;
+}
 
 function expr(rng: Rng, depth: number, atoms: string[]): string {
   if (depth === 0 || rng.chance(0.3)) return rng.pick(atoms);
@@ -109,15 +159,20 @@ export function generateCaveatCase(seed: number, now = Date.now()): CaveatCase {
     'edit + folder->viewer',
     `${expr(rng, 2, ATOMS)} & folder->viewer`,
   ]);
+  const wr = new Rng(seed * 7919 + 29);
   const perms: [string, string][] = [
     ['view', view],
     ['edit', edit],
     ['admin', admin],
+    ['shared', `(public + folder->everyone) - ${wr.pick(['banned', 'reader', 'editor'])}`],
+    ['open', expr(wr, 2, WILDCARD_ATOMS)],
   ];
   const defs = [
     'definition user {}',
     ...Object.entries(RELATIONS).map(([type, rels]) => {
-      const lines = Object.entries(rels).map(([name, es]) => `  relation ${name}: ${es.map(entry).join(' | ')}`);
+      const lines = Object.entries({ ...rels, ...WILDCARD_RELATIONS[type] }).map(
+        ([name, es]) => `  relation ${name}: ${es.map(entry).join(' | ')}`,
+      );
       if (type === 'group') lines.push('  permission is_member = member');
       if (type === 'document') for (const [n, e] of perms) lines.push(`  permission ${n} = ${e}`);
       return `definition ${type} {\n${lines.join('\n')}\n}`;
@@ -159,6 +214,8 @@ export function generateCaveatCase(seed: number, now = Date.now()): CaveatCase {
     }
   }
 
+  relationships.push(...wildcardRelationships(wr));
+
   const complete: Ctx = { n: rng.pick([1, 5, threshold, threshold + 1]), s: 'a', t: rng.pick(['a', 'b']) };
   const partial: Ctx = rng.pick<Ctx>([{ n: complete.n }, { s: 'a' }, { t: 'a' }, { n: complete.n, t: 'a' }]);
   return {
@@ -173,9 +230,14 @@ export function generateCaveatCase(seed: number, now = Date.now()): CaveatCase {
     ids: IDS,
     names: {
       group: ['member', 'is_member'],
-      folder: ['viewer'],
-      document: ['owner', 'editor', 'reader', 'banned', 'view', 'edit', 'admin'],
+      folder: ['viewer', 'everyone'],
+      document: ['owner', 'editor', 'reader', 'banned', 'public', 'view', 'edit', 'admin', 'shared', 'open'],
     },
+    subjects: [
+      ...IDS.user.map((id) => ({ type: 'user', id, relation: ELLIPSIS })),
+      ...IDS.group.map((id) => ({ type: 'group', id, relation: 'member' })),
+    ],
+    subjectKinds: [{ type: 'user' }, { type: 'group', relation: 'member' }],
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The differential comparison of one generated case: load it into SpiceDB and Pemba, run every
- * query against both, and classify each disagreement.
+ * query against both, and classify each disagreement (docs/compatibility.md lists the tolerated ones).
  *
  *   mismatch          both answered, differently                                   (fails the test)
  *   error-mismatch    an error on one side that is not SpiceDB's max-depth error,   (fails the test)
@@ -11,12 +11,12 @@
  *   spicedb-timeout   SpiceDB did not answer a lookup within its deadline          (reported)
  *   spicedb-inconsistent  a lookup mismatch where SpiceDB's own Check, asked about   (reported)
  *                     every id involved, agrees with Pemba's lookup and contradicts
- *                     SpiceDB's lookup
+ *                     SpiceDB's lookup (ids its Check fails on with max depth aside)
  *   paging            Pemba's paged LookupResources disagrees with its unpaged one  (fails the test)
  *   schema            Pemba rejected a schema or relationship SpiceDB accepted      (fails the test)
  */
 import type { SubjectRef } from '../../src/relationships/relationship.js';
-import type { Answer, Engine, Query } from './engines.js';
+import type { Answer, Engine, LookupQuery, Query } from './engines.js';
 import { formatAnswer, formatQuery } from './engines.js';
 import { ELLIPSIS, formatRelationship, namesOf, usedTypeRefs } from './generator.js';
 import type { GeneratedCase } from './generator.js';
@@ -102,6 +102,11 @@ export function queriesFor(c: GeneratedCase): Query[] {
       }
     }
   }
+  for (const def of resourceDefs) {
+    for (const permission of namesOf(model, def.name)) {
+      for (const id of def.ids) out.push({ kind: 'expand', resource: { type: def.name, id }, permission });
+    }
+  }
   // A wildcard is not a valid subject of Check or LookupResources (SpiceDB: INVALID_ARGUMENT).
   const first = resourceDefs[0];
   if (first) {
@@ -112,6 +117,8 @@ export function queriesFor(c: GeneratedCase): Query[] {
   }
   return out;
 }
+
+const isLookup = (q: Query): q is LookupQuery => q.kind === 'lookupResources' || q.kind === 'lookupSubjects';
 
 const same = (a: Answer, b: Answer) =>
   a.ok && b.ok ? a.value.join('\n') === b.value.join('\n') : !a.ok && !b.ok && a.error === b.error;
@@ -188,7 +195,7 @@ export async function runCase(
   const lookupWitness = new Map<string, Answer>();
   /** SpiceDB's check answers, to witness lookups that diverge on max depth. */
   const spicedbChecks = new Map<string, Answer>();
-  const lookupDivergences: { d: Discrepancy; q: Exclude<Query, { kind: 'check' }> }[] = [];
+  const lookupDivergences: { d: Discrepancy; q: LookupQuery }[] = [];
   // Bulk-check only acyclic cases: with cyclic data, SpiceDB's batched dispatch could answer where
   // a plain CheckPermission reports max depth, and those are exactly the cases to report.
   if (!c.cyclic && !options.noBulk) {
@@ -229,8 +236,10 @@ export async function runCase(
       if (!s.ok && s.error === 'max-depth') result.bothMaxDepth++;
     } else {
       const d: Discrepancy = { kind, query: formatQuery(q), spicedb: s, pemba: p };
-      if (kind === 'mismatch' && q.kind !== 'check' && s.ok && p.ok) {
-        const x = await crossCheck(q, s.value, p.value, spicedb);
+      if (kind === 'mismatch' && isLookup(q) && s.ok && p.ok) {
+        const ids =
+          q.kind === 'lookupSubjects' ? c.model.definitions.find((x) => x.name === q.subjectType)?.ids : undefined;
+        const x = await crossCheck(q, s.value, p.value, spicedb, ids && new Set(ids));
         if (x) {
           d.note = x.note;
           if (x.spicedbInconsistent) d.kind = 'spicedb-inconsistent';
@@ -260,7 +269,7 @@ export async function runCase(
           }
         }
       }
-      if (kind === 'depth-divergence' && q.kind !== 'check' && p.ok) lookupDivergences.push({ d, q });
+      if (kind === 'depth-divergence' && isLookup(q) && p.ok) lookupDivergences.push({ d, q });
       result.discrepancies.push(d);
     }
     if (options.pageSize && q.kind === 'lookupResources' && p.ok && p.value.length > options.pageSize) {
@@ -283,12 +292,7 @@ export async function runCase(
  * A lookup SpiceDB could not answer (max depth) but Pemba did: compare Pemba's answer, id by id,
  * with the checks SpiceDB did answer for the same (resource, permission, subject).
  */
-function witnessLookup(
-  c: GeneratedCase,
-  d: Discrepancy,
-  q: Exclude<Query, { kind: 'check' }>,
-  spicedbChecks: Map<string, Answer>,
-): void {
+function witnessLookup(c: GeneratedCase, d: Discrepancy, q: LookupQuery, spicedbChecks: Map<string, Answer>): void {
   if (!d.pemba.ok) return;
   const idsOf = (type: string) => c.model.definitions.find((x) => x.name === type)?.ids ?? [];
   let ids: string[];
@@ -337,6 +341,8 @@ function witnessLookup(
 /** Membership implied by a normalised LookupSubjects answer (`u1`, `u1?`, `*`, `* - {u1, u2}`). */
 function lookupSubjectsMembership(entries: string[]): {
   ids: Set<string>;
+  /** The ids listed as subjects themselves (not as a wildcard's exclusions). */
+  concrete: Set<string>;
   member: (id: string) => boolean;
   wildcard: boolean;
 } {
@@ -356,6 +362,7 @@ function lookupSubjectsMembership(entries: string[]): {
   }
   return {
     ids,
+    concrete,
     wildcard: wildcard !== undefined,
     member: (id) => concrete.has(id) || (wildcard !== undefined && !wildcard.has(id)),
   };
@@ -367,13 +374,21 @@ const FRESH_ID = 'fresh_probe';
 /**
  * Asks SpiceDB's Check about every id a mismatching lookup involves. Returns a note, and whether
  * SpiceDB's Check sides with Pemba's lookup on every id while contradicting SpiceDB's own lookup.
+ * `subjectIds`, for LookupSubjects: the case's ids of the subject type. SpiceDB's LookupSubjects
+ * lists the resource of a `self` whatever the subject type asked (docs/compatibility.md); an id it
+ * lists that is no object of the type in the case contradicts the lookup even where a wildcard makes
+ * its Check answer HAS.
  */
 export async function crossCheck(
-  q: Exclude<Query, { kind: 'check' }>,
+  q: LookupQuery,
   spicedbValue: string[],
   pembaValue: string[],
   spicedb: SpiceDBSide,
+  subjectIds?: ReadonlySet<string>,
 ): Promise<{ note: string; spicedbInconsistent: boolean } | undefined> {
+  /** Ids SpiceDB's lookup lists that are no objects of the subject type in the case. */
+  let foreign = new Set<string>();
+  let foreignNote = '';
   let universe: string[];
   let inSpice: (id: string) => boolean;
   let inPemba: (id: string) => boolean;
@@ -394,6 +409,8 @@ export async function crossCheck(
   } else {
     const a = lookupSubjectsMembership(spicedbValue);
     const b = lookupSubjectsMembership(pembaValue);
+    if (subjectIds) foreign = new Set([...a.concrete].filter((id) => !subjectIds.has(id) && !b.concrete.has(id)));
+    foreignNote = ` (no ${q.subjectType} of the case)`;
     universe = [...new Set([...a.ids, ...b.ids, ...(a.wildcard || b.wildcard ? [FRESH_ID] : [])])].sort();
     inSpice = a.member;
     inPemba = b.member;
@@ -411,13 +428,17 @@ export async function crossCheck(
     const c = await spicedb.run(checkOf(id));
     if (!c.ok) {
       verdicts.push(`${id}: ${c.error}`);
-      pembaAgrees = false;
+      // Where SpiceDB's Check gives up on a data cycle, it witnesses neither side.
+      if (c.error !== 'max-depth') pembaAgrees = false;
       continue;
     }
     const has = c.value[0] === 'HAS_PERMISSION';
-    verdicts.push(`${id}: ${has ? 'HAS' : c.value[0] === 'NO_PERMISSION' ? 'NO' : c.value[0]}`);
+    const other = foreign.has(id);
+    verdicts.push(
+      `${id}: ${has ? 'HAS' : c.value[0] === 'NO_PERMISSION' ? 'NO' : c.value[0]}${other ? foreignNote : ''}`,
+    );
     if (inPemba(id) !== has) pembaAgrees = false;
-    if (inSpice(id) !== has) spiceContradicts = true;
+    if (inSpice(id) !== has || other) spiceContradicts = true;
   }
   if (universe.length === 0) return undefined;
   return { note: `SpiceDB Check says ${verdicts.join(', ')}`, spicedbInconsistent: pembaAgrees && spiceContradicts };

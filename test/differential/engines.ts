@@ -4,18 +4,22 @@
  * with plain equality; errors are classified so that "both failed the same way" compares equal.
  */
 import type { ObjectRef, Relationship, SubjectRef } from '../../src/relationships/relationship.js';
+import type { ExpandTree } from '../../src/requests/requests.js';
 import { ELLIPSIS, formatSubject } from './generator.js';
 
 export type Query =
   | { kind: 'check'; resource: ObjectRef; permission: string; subject: SubjectRef }
   | { kind: 'lookupResources'; resourceType: string; permission: string; subject: SubjectRef }
-  | { kind: 'lookupSubjects'; resource: ObjectRef; permission: string; subjectType: string; subjectRelation?: string };
+  | { kind: 'lookupSubjects'; resource: ObjectRef; permission: string; subjectType: string; subjectRelation?: string }
+  | { kind: 'expand'; resource: ObjectRef; permission: string };
+
+export type LookupQuery = Extract<Query, { kind: 'lookupResources' | 'lookupSubjects' }>;
 
 /** `timeout`: SpiceDB did not answer a lookup within LOOKUP_DEADLINE_MS. */
 export type ErrorClass = 'max-depth' | 'invalid-argument' | 'failed-precondition' | 'timeout' | 'other';
 
 export type Answer =
-  /** check: `[permissionship]`; lookups: the sorted, de-duplicated results. */
+  /** check: `[permissionship]`; lookups: the sorted, de-duplicated results; expand: `[formatExpandTree]`. */
   { ok: true; value: string[] } | { ok: false; error: ErrorClass; message: string };
 
 export interface Engine {
@@ -35,7 +39,21 @@ export function formatQuery(q: Query): string {
       return `lookupSubjects ${q.resource.type}:${q.resource.id}#${q.permission} subjects ${q.subjectType}${
         q.subjectRelation && q.subjectRelation !== ELLIPSIS ? `#${q.subjectRelation}` : ''
       }`;
+    case 'expand':
+      return `expand ${q.resource.type}:${q.resource.id}#${q.permission}`;
   }
+}
+
+/**
+ * An Expand tree on one line, `union(document:d1#view: document:d1#reader[user:*] ; …)`, with the
+ * children of a union or intersection and the subjects of a leaf sorted (their order means nothing).
+ */
+export function formatExpandTree(t: ExpandTree): string {
+  const at = `${t.expandedObject.type}:${t.expandedObject.id}#${t.expandedRelation}`;
+  if (t.kind === 'leaf') return `${at}[${normalise(t.subjects.map(formatSubject)).join(', ')}]`;
+  const children = t.children.map(formatExpandTree);
+  if (t.operation !== 'exclusion') children.sort();
+  return `${t.operation}(${at}: ${children.join(' ; ')})`;
 }
 
 export function formatAnswer(a: Answer): string {

@@ -11,9 +11,12 @@
  *   - a permission references only relations and earlier-generated permissions of its definition,
  *     so there is no schema-level cycle of computed usersets (arrows may recurse through data).
  * Relationships use small id spaces (3–4 ids per type) so overlaps and, in "cyclic" cases, data
- * cycles are common.
+ * cycles are common. generator-wildcards.ts then adds, to some cases, wildcards that the subject sets
+ * asked about meet, and generator-self.ts `use self` and `self`.
  */
 import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
+import { addWildcardSubjectSets } from './generator-wildcards.js';
+import { addSelf } from './generator-self.js';
 
 export const ELLIPSIS = '...';
 
@@ -90,6 +93,8 @@ export type Expr =
   | { op: 'ref'; name: string }
   | { op: 'arrow'; tupleset: string; target: string; fn: '->' | 'any' | 'all' }
   | { op: 'nil' }
+  /** `self` (under `use self`, see generator-self.ts). */
+  | { op: 'self' }
   | { op: '+' | '&' | '-'; left: Expr; right: Expr; parens: boolean };
 
 export interface RelModel {
@@ -111,6 +116,8 @@ export interface DefModel {
 
 export interface SchemaModel {
   definitions: DefModel[];
+  /** Declares `use self` (generator-self.ts). */
+  useSelf?: boolean;
 }
 
 export interface GeneratedCase {
@@ -135,6 +142,8 @@ export function exprToString(e: Expr): string {
       return e.name;
     case 'nil':
       return 'nil';
+    case 'self':
+      return 'self';
     case 'arrow':
       return e.fn === '->' ? `${e.tupleset}->${e.target}` : `${e.tupleset}.${e.fn}(${e.target})`;
     default: {
@@ -145,7 +154,7 @@ export function exprToString(e: Expr): string {
 }
 
 export function schemaToString(model: SchemaModel): string {
-  const parts: string[] = [];
+  const parts: string[] = model.useSelf ? ['use self'] : [];
   for (const def of model.definitions) {
     if (def.relations.length === 0) {
       parts.push(`definition ${def.name} {}`);
@@ -361,6 +370,8 @@ export function generateCase(seed: number, attempt = 0): GeneratedCase {
   }
 
   const relationships = generateRelationships(model, rng, cyclic);
+  addWildcardSubjectSets(model, relationships, seed ^ Math.imul(attempt, 0x632be5ab));
+  addSelf(model, relationships, seed ^ Math.imul(attempt, 0x632be5ab));
   return { seed, attempt, cyclic, model, schema: schemaToString(model), relationships };
 }
 

@@ -5,7 +5,7 @@ import { PembaError } from '../../src/errors/index.js';
 import type { Relationship } from '../../src/relationships/relationship.js';
 import type { Permissionship } from '../../src/requests/requests.js';
 import type { Answer, Engine, ErrorClass, Query } from './engines.js';
-import { normalise, subjectEntry } from './engines.js';
+import { formatExpandTree, normalise, subjectEntry } from './engines.js';
 
 const fullyConsistent = { mode: 'fully_consistent' } as const;
 
@@ -126,6 +126,14 @@ export class PembaEngine implements Engine {
             ok: true,
             value: normalise(rs.map((r) => `${r.resourceId}${conditional(r.permissionship) ? '?' : ''}`)),
           };
+        }
+        case 'expand': {
+          const { tree } = await pemba.expand({
+            resource: q.resource,
+            permission: q.permission,
+            consistency: fullyConsistent,
+          });
+          return { ok: true, value: [formatExpandTree(tree)] };
         }
         case 'lookupSubjects': {
           const rs = await collect(

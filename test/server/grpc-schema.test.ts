@@ -18,8 +18,42 @@ afterAll(async () => {
 });
 
 describe('SchemaService', () => {
-  it('answers NOT_FOUND before any schema is written', async () => {
-    expect(await grpcError(p.readSchema(v1.ReadSchemaRequest.create()))).toMatchObject({ code: status.NOT_FOUND });
+  it('answers NOT_FOUND before any schema is written; other calls fail on the definition they name, as in SpiceDB', async () => {
+    expect(await grpcError(p.readSchema(v1.ReadSchemaRequest.create()))).toMatchObject({
+      code: status.NOT_FOUND,
+      details: 'no schema has been defined; please call WriteSchema to start',
+    });
+    const notFound = { code: status.FAILED_PRECONDITION, details: 'object definition `doc` not found' };
+    expect(
+      await grpcError(
+        p.checkPermission(
+          v1.CheckPermissionRequest.create({
+            consistency: fullyConsistent(),
+            resource: v1.ObjectReference.create({ objectType: 'doc', objectId: '1' }),
+            permission: 'view',
+            subject: v1.SubjectReference.create({
+              object: v1.ObjectReference.create({ objectType: 'user', objectId: 'a' }),
+            }),
+          }),
+        ),
+      ),
+    ).toMatchObject({ ...notFound, reason: 'ERROR_REASON_UNKNOWN_DEFINITION' });
+    expect(
+      await grpcError(
+        p.writeRelationships(
+          v1.WriteRelationshipsRequest.create({ updates: [update('TOUCH', 'doc:1#viewer@user:a')] }),
+        ),
+      ),
+    ).toMatchObject(notFound);
+    expect(
+      await grpcError(
+        p.deleteRelationships(
+          v1.DeleteRelationshipsRequest.create({
+            relationshipFilter: v1.RelationshipFilter.create({ resourceType: 'doc' }),
+          }),
+        ),
+      ),
+    ).toMatchObject(notFound);
   });
 
   it('writes and reads the schema, with tokens', async () => {

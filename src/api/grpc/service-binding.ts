@@ -62,6 +62,8 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     if (handler.kind === 'unary') {
       const fn: handleUnaryCall<object, object> = (call, callback) => {
         const c = start(call);
+        if (options.version !== undefined && call.metadata.get(REQUEST_VERSION).length > 0)
+          call.sendMetadata(versionHeader(options.version));
         answer(c, callback, () => c.outcome(handler, handler.run(call.request, c.ctx)));
       };
       impl[name] = fn;
@@ -71,7 +73,11 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
         c.run(async () => {
           // Headers once the stream has begun: an error before that is the call's status alone.
           const messages = await c.race(begin(handler.run(call.request, c.ctx), handler.longLived));
-          call.sendMetadata(new Metadata());
+          call.sendMetadata(
+            options.version !== undefined && call.metadata.get(REQUEST_VERSION).length > 0
+              ? versionHeader(options.version)
+              : new Metadata(),
+          );
           for await (const message of c.abortable(messages)) {
             if (!call.write(message)) await c.race(once(call, 'drain'));
           }
@@ -90,6 +96,8 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
     } else {
       const fn: handleClientStreamingCall<object, object> = (call, callback) => {
         const c = start(call);
+        if (options.version !== undefined && call.metadata.get(REQUEST_VERSION).length > 0)
+          call.sendMetadata(versionHeader(options.version));
         answer(c, callback, () => c.outcome(handler, handler.run(c.abortable(call as AsyncIterable<object>), c.ctx)));
       };
       impl[name] = fn;
@@ -98,10 +106,13 @@ export function serviceImplementation(service: ApiService, options: TransportOpt
   return impl;
 }
 
-/** A single-response call's answer: the response, or the failure as a status; the call ends either way. */
+/**
+ * A single-response call's answer: the response, with the trailers its handler set, or the failure
+ * as a status; the call ends either way.
+ */
 function answer(
   c: Call,
-  callback: (error: Partial<ServiceError> | null, response?: object) => void,
+  callback: (error: Partial<ServiceError> | null, response?: object, trailer?: Metadata) => void,
   run: () => Promise<object>,
 ): void {
   let result: Promise<object>;
@@ -113,10 +124,22 @@ function answer(
   result.then(
     (response) => {
       c.finish();
-      callback(null, response);
+      const trailers = c.ctx.trailers;
+      if (!trailers) return callback(null, response);
+      const trailer = new Metadata();
+      for (const [name, value] of Object.entries(trailers)) trailer.set(name, value);
+      callback(null, response, trailer);
     },
     (error) => callback(toServiceError(c.finish(error)!)),
   );
+}
+
+const REQUEST_VERSION = 'io.spicedb.requestversion';
+
+function versionHeader(version: string): Metadata {
+  const m = new Metadata();
+  m.set('io.spicedb.debug.version', version);
+  return m;
 }
 
 /** A metadata value as text (a trace header): undefined when absent. */

@@ -3,13 +3,16 @@
  * for the writer, and when it becomes free the ones waiting run together in one database transaction
  * (the datastore's commitGroup), each its own revision, made durable by one COMMIT.
  */
-import type { ReadWriteTransaction, Revision } from '../datastore.js';
+import type { ReadWriteTransaction, Revision, TransactionMetadata } from '../datastore.js';
+import { metadataText } from './metadata.js';
 import type { Mutex } from './mutex.js';
 
 /** A transaction waiting for (or running in) a group commit. */
 export interface GroupMember {
   fn: (tx: ReadWriteTransaction) => Promise<unknown>;
   signal: AbortSignal | undefined;
+  /** The JSON text of its metadata (WriteOptions.metadata), stored with its commit. */
+  metadata: string | undefined;
   /** Answered already (readWrite's promise is settled). */
   settled: boolean;
   resolve: (v: { revision: Revision; result: unknown }) => void;
@@ -44,16 +47,27 @@ export class GroupQueue {
     private readonly commitGroup: (members: GroupMember[]) => Promise<void>,
   ) {}
 
-  /** `fn`'s transaction, committed with the group it joins; an aborted call leaves the queue at once. */
+  /**
+   * `fn`'s transaction, committed with the group it joins; an aborted call leaves the queue at once.
+   * Metadata JSON cannot encode fails this call here, not its group.
+   */
   enqueue<T>(
     fn: (tx: ReadWriteTransaction) => Promise<T>,
     signal: AbortSignal | undefined,
+    metadata?: TransactionMetadata,
   ): Promise<{ revision: Revision; result: T }> {
+    let text: string | undefined;
+    try {
+      text = metadataText(metadata);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const member: GroupMember = {
         fn,
         signal,
+        metadata: text,
         settled: false,
         resolve: (v) => resolve(v as { revision: Revision; result: T }),
         reject,

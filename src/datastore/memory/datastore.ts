@@ -10,6 +10,7 @@ import { Mutex } from '../common/mutex.js';
 import type { DatastoreOptions, GcResult } from '../common/options.js';
 import { datastoreSettings } from '../common/options.js';
 import { assertRevisionInRange, laterRevision, quantizationWindowStart } from '../common/revisions.js';
+import { frozenMetadata } from '../common/metadata.js';
 import { watchCommits } from '../common/watch-loop.js';
 import { matchesPatterns } from '../relation-patterns.js';
 import { CommitLog } from './commit-log.js';
@@ -84,8 +85,14 @@ export class MemoryDatastore implements ds.Datastore {
 
   readWrite<T>(
     fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
-    { signal }: ds.WriteOptions = {},
+    { signal, metadata }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
+    let stored: ds.TransactionMetadata | undefined;
+    try {
+      stored = frozenMetadata(metadata);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.mutex.run(async () => {
       this.assertOpen();
       const tx = new MemoryTransaction(this.rows, this.log, this.log.head + 1n, this.now, signal);
@@ -105,6 +112,7 @@ export class MemoryDatastore implements ds.Datastore {
         time: Math.max(this.now(), this.log.lastCommitTime),
         changes: tx.changes,
         ...(tx.schema !== undefined ? { schema: tx.schema } : {}),
+        ...(stored !== undefined ? { metadata: stored } : {}),
       });
       this.wakeWatchers();
       return { revision: tx.revision, result };
@@ -124,7 +132,12 @@ export class MemoryDatastore implements ds.Datastore {
       wait: () => this.nextCommit(signal),
       deliver: (c) => {
         const changes = only ? c.changes.filter((x) => matchesPatterns(x.relationship, only)) : [...c.changes];
-        return { revision: c.revision, changes, ...(c.schema !== undefined ? { schema: c.schema } : {}) };
+        return {
+          revision: c.revision,
+          changes,
+          ...(c.schema !== undefined ? { schema: c.schema } : {}),
+          ...(c.metadata !== undefined ? { metadata: c.metadata } : {}),
+        };
       },
     });
   }

@@ -51,7 +51,7 @@ import { mapPgError } from './errors.js';
 import { collectGarbage } from './gc.js';
 import { readDatastoreId } from './migrations.js';
 import type { PoolOptions } from './pool.js';
-import { createPool, query, withClient } from './pool.js';
+import { createPool, openMinimum, query, withClient } from './pool.js';
 import type { RelationshipRow, Sql } from './queries.js';
 import { relationshipsSql, SCHEMA_AT, textLiteral, toRelationship, withRevisionState } from './queries.js';
 import type { ReplicaSetOptions, ReplicaStats } from './replicas.js';
@@ -75,6 +75,11 @@ export interface PostgresDatastoreOptions extends DurableDatastoreOptions, PoolO
   readReplicaUris?: readonly string[];
   /** Timeouts, pool size and poll interval of the read replicas (see REPLICA_DEFAULTS). */
   readReplicaOptions?: ReplicaSetOptions;
+  /**
+   * A pool of its own for the writer (group commits) and garbage collection, sized apart from the
+   * one reads use (SpiceDB's write pool); absent, reads and writes share one pool.
+   */
+  writePool?: PoolOptions;
 }
 
 /** Rows inserted before the first statistics refresh (see keepStatisticsFresh). */
@@ -161,6 +166,8 @@ export class PostgresDatastore implements ds.Datastore {
     private readonly pool: pg.Pool,
     readonly id: string,
     options: PostgresDatastoreOptions = {},
+    /** Commits and GC use it (the reads' pool when there is no separate one). */
+    private readonly writePool: pg.Pool = pool,
   ) {
     const settings = durableDatastoreSettings(options);
     this.quantizationMs = settings.quantizationMs;
@@ -281,10 +288,10 @@ export class PostgresDatastore implements ds.Datastore {
    */
   readWrite<T>(
     fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
-    { signal }: ds.WriteOptions = {},
+    { signal, metadata }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
     if (this.closed) return Promise.reject(closedDatastore());
-    return this.groups.enqueue(fn, signal);
+    return this.groups.enqueue(fn, signal, metadata);
   }
 
   /** Runs the waiting transactions (at most MAX_GROUP) in one database transaction and commits them. */
@@ -296,7 +303,7 @@ export class PostgresDatastore implements ds.Datastore {
     let outcome: GroupOutcome;
     try {
       outcome = await this.use(() =>
-        withClient(this.pool, (client, discard) => this.runGroup(client, discard, members)),
+        withClient(this.writePool, (client, discard) => this.runGroup(client, discard, members)),
       );
     } catch (e) {
       // No connection, or the commit lock could not be had: none of them ran.
@@ -520,10 +527,16 @@ export class PostgresDatastore implements ds.Datastore {
     const from = String(done[0].revision);
     const to = String(done[done.length - 1].revision);
     const at = textLiteral(new Date(this.now()).toISOString());
+    // Transaction metadata, when a member has some: joined to the members' revisions.
+    const withMetadata = done.filter((d) => d.member.metadata !== undefined);
+    const metadata =
+      withMetadata.length === 0
+        ? undefined
+        : `(VALUES ${withMetadata.map((d) => `(${String(d.revision)}::bigint, ${textLiteral(d.member.metadata!)})`).join(', ')}) AS m (revision, metadata)`;
     const statements = [
-      `INSERT INTO commits (revision, committed_at)
-       SELECT r, GREATEST(${at}::timestamptz, (SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1))
-       FROM generate_series(${from}::bigint, ${to}::bigint) AS r`,
+      `INSERT INTO commits (revision, committed_at${metadata ? ', metadata' : ''})
+       SELECT r, GREATEST(${at}::timestamptz, (SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1))${metadata ? ', m.metadata' : ''}
+       FROM generate_series(${from}::bigint, ${to}::bigint) AS r${metadata ? ` LEFT JOIN ${metadata} ON m.revision = r` : ''}`,
     ];
     const schemas = done.filter((d) => d.schema !== undefined);
     if (schemas.length > 0)
@@ -563,7 +576,7 @@ export class PostgresDatastore implements ds.Datastore {
    * schema versions. Needs no lock; safe to run from several processes.
    */
   gc(nowMs: number = this.now()): Promise<GcResult> {
-    return this.use(() => collectGarbage(this.pool, nowMs, this.gcWindowMs));
+    return this.use(() => collectGarbage(this.writePool, nowMs, this.gcWindowMs));
   }
 
   /** The read replicas' state, in the order configured (none without replicas). */
@@ -582,7 +595,11 @@ export class PostgresDatastore implements ds.Datastore {
     this.closed = true;
     await stopBackgroundWork(this.notifier, this.gcLoop, this.mutex);
     await Promise.allSettled([...this.inFlight]);
-    await Promise.all([this.pool.end(), this.replicas?.close()]);
+    await Promise.all([
+      this.pool.end(),
+      this.writePool !== this.pool ? this.writePool.end() : undefined,
+      this.replicas?.close(),
+    ]);
   }
 
   /**
@@ -674,10 +691,13 @@ export async function openPostgresDatastore(
   options: PostgresDatastoreOptions = {},
 ): Promise<PostgresDatastore> {
   const pool = createPool(connUri, options);
+  const writePool = options.writePool ? createPool(connUri, options.writePool) : pool;
   try {
-    return new PostgresDatastore(pool, await readDatastoreId(pool), options);
+    const id = await readDatastoreId(pool);
+    await Promise.all([openMinimum(pool), writePool !== pool ? openMinimum(writePool) : undefined]);
+    return new PostgresDatastore(pool, id, options, writePool);
   } catch (e) {
-    await pool.end();
+    await Promise.all([pool.end(), writePool !== pool ? writePool.end() : undefined]);
     throw mapPgError(e);
   }
 }

@@ -70,6 +70,15 @@ const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    // A commit's transaction metadata (WriteRelationships/DeleteRelationships'
+    // optional_transaction_metadata) as JSON text, NULL for none: text, not jsonb, so any JSON a
+    // client sends is stored as sent (jsonb refuses \u0000 in a string, which would fail the whole group).
+    version: 2,
+    up: async (client) => {
+      await query(client, 'ALTER TABLE commits ADD COLUMN metadata text');
+    },
+  },
 ];
 
 /** The migration version this build of Pemba creates and understands. */

@@ -10,20 +10,40 @@ import { mapPgError } from './errors.js';
 export interface PoolOptions {
   /** Connections per process (default 10). */
   maxConnections?: number;
+  /** Connections opened when the datastore opens and kept open while idle (default 0: opened on demand). */
+  minConnections?: number;
+  /** How long in ms an idle connection (above minConnections) stays open (default 30000). */
+  idleTimeoutMs?: number;
+  /** How long in ms a connection lives before it is closed, once idle, and replaced (default 0: forever). */
+  maxLifetimeMs?: number;
   /** How long in ms to wait for a connection before failing with UNAVAILABLE (default 5000). */
   connectionTimeoutMs?: number;
 }
 
 export function createPool(connUri: string, options: PoolOptions = {}): pg.Pool {
+  const max = options.maxConnections ?? 10;
   const pool = new pg.Pool({
     connectionString: connUri,
-    max: options.maxConnections ?? 10,
+    max,
+    min: Math.min(options.minConnections ?? 0, max),
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
-    idleTimeoutMillis: 30_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    // pg counts whole seconds; 0 is forever.
+    maxLifetimeSeconds: options.maxLifetimeMs ? Math.max(1, Math.ceil(options.maxLifetimeMs / 1000)) : 0,
   });
   // An idle connection that dies (server restart) is reported here; the pool has already dropped it.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * Opens the pool's minimum of connections now (pg opens connections only on demand), as SpiceDB's
+ * pools do at start; they stay open while idle. A connection that fails is simply not there.
+ */
+export async function openMinimum(pool: pg.Pool): Promise<void> {
+  const min = pool.options.min ?? 0;
+  const clients = await Promise.allSettled(Array.from({ length: min }, () => pool.connect()));
+  for (const c of clients) if (c.status === 'fulfilled') c.value.release();
 }
 
 /**

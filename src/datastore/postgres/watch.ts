@@ -10,18 +10,20 @@ import { query } from './pool.js';
 import type { RelationshipRow } from './queries.js';
 import { toRelationship } from './queries.js';
 import { patternsSql } from '../relation-patterns.js';
+import { parseMetadata } from '../common/metadata.js';
 
 type ChangeRow = Omit<RelationshipRow, 'id' | 'created_rev' | 'resource_type'> & {
   oldest: string;
   revision: string | null;
   schema: string | null;
+  metadata: string | null;
   operation: 'TOUCH' | 'DELETE' | null;
   resource_type: string;
 };
 
 /**
  * The oldest readable revision and the commits in (after, after + maxCommits], ascending, with their
- * changes (those matching `only`, if given) and schema: one statement, so garbage collection cannot
+ * changes (those matching `only`, if given), schema and metadata: one statement, so garbage collection cannot
  * remove part of what it reads.
  */
 export async function readCommits(
@@ -32,13 +34,22 @@ export async function readCommits(
 ): Promise<{ oldest: Revision; commits: RevisionChanges[] }> {
   // Inside the join's condition: a commit without matching changes is still one row (NULL changes).
   const filter = patternsSql(only, (i) => `$${3 + i}`, 'ch.');
+  // The same condition on the first change's lookup (same placeholders, same parameters).
+  const firstFilter = patternsSql(only, (i) => `$${3 + i}`, 'f.');
   const { rows } = await query<ChangeRow>(
     pool,
     `SELECT s.oldest, x.* FROM (SELECT value::bigint AS oldest FROM metadata WHERE key = 'oldest_readable') s
      LEFT JOIN LATERAL (
-       SELECT c.revision, sc.text AS schema, ch.operation, ch.resource_type, ch.resource_id, ch.relation, ch.subject_type,
+       SELECT c.revision, sc.text AS schema,
+         -- A commit's metadata on its first row only, not once per change.
+         CASE WHEN ch.ordinal IS NOT DISTINCT FROM fc.ordinal THEN c.metadata END AS metadata,
+         ch.operation, ch.resource_type, ch.resource_id, ch.relation, ch.subject_type,
          ch.subject_id, ch.subject_relation, ch.caveat_name, ch.caveat_context, ch.expires_at
-       FROM commits c LEFT JOIN schemas sc ON sc.revision = c.revision LEFT JOIN changes ch ON ch.revision = c.revision${filter.sql}
+       FROM commits c LEFT JOIN schemas sc ON sc.revision = c.revision
+       LEFT JOIN LATERAL (
+         SELECT min(f.ordinal) AS ordinal FROM changes f WHERE c.metadata IS NOT NULL AND f.revision = c.revision${firstFilter.sql}
+       ) fc ON true
+       LEFT JOIN changes ch ON ch.revision = c.revision${filter.sql}
        WHERE c.revision > $1 AND c.revision <= $2 ORDER BY c.revision, ch.ordinal
      ) x ON true`,
     [String(after), String(after + BigInt(maxCommits)), ...filter.params],
@@ -49,7 +60,12 @@ export async function readCommits(
     if (row.revision === null) continue;
     const revision = BigInt(row.revision);
     if (last?.revision !== revision) {
-      last = { revision, changes: [], ...(row.schema !== null ? { schema: row.schema } : {}) };
+      last = {
+        revision,
+        changes: [],
+        ...(row.schema !== null ? { schema: row.schema } : {}),
+        ...(row.metadata !== null ? { metadata: parseMetadata(row.metadata) } : {}),
+      };
       commits.push(last);
     }
     if (row.operation !== null) {

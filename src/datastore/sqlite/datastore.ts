@@ -208,9 +208,9 @@ export class SqliteDatastore implements ds.Datastore {
    */
   readWrite<T>(
     fn: (tx: ds.ReadWriteTransaction) => Promise<T>,
-    { signal }: ds.WriteOptions = {},
+    { signal, metadata }: ds.WriteOptions = {},
   ): Promise<{ revision: Revision; result: T }> {
-    return this.groups.enqueue(fn, signal);
+    return this.groups.enqueue(fn, signal, metadata);
   }
 
   /** Runs the waiting transactions (at most MAX_GROUP) in one SQLite transaction and commits them. */
@@ -238,7 +238,7 @@ export class SqliteDatastore implements ds.Datastore {
         mark = sqliteCall(() => ({ top: topId(this.w), revision: headRevision(this.w) + 1n }));
         tx = new SqliteTransaction(this.w, mark.revision, this.now, m.signal);
         const result = await m.fn(tx);
-        tx.finish(this.now());
+        tx.finish(this.now(), m.metadata);
         // Checked again, with every member's, right before the COMMIT (below).
         m.signal?.throwIfAborted();
         done.push({ member: m, mark, revision: tx.revision, result, created: tx.createdRowChanges() });

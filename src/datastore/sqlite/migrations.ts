@@ -81,6 +81,14 @@ const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    // A commit's transaction metadata (WriteRelationships/DeleteRelationships'
+    // optional_transaction_metadata), as JSON text; NULL for none.
+    version: 3,
+    up: (db) => {
+      db.exec('ALTER TABLE commits ADD COLUMN metadata TEXT');
+    },
+  },
 ];
 
 /** The migration version this build of Pemba creates and understands. */

@@ -120,8 +120,8 @@ export class SqliteTransaction implements ReadWriteTransaction {
     });
   }
 
-  /** Record the commit and its schema (the change log is already written); the caller then COMMITs. */
-  finish(committedAtMs: number): void {
+  /** Record the commit, its metadata and schema (the change log is already written); the caller then COMMITs. */
+  finish(committedAtMs: number, metadata?: string): void {
     this.assertOpen();
     this.closed = true;
     const rev = this.revision;
@@ -130,10 +130,10 @@ export class SqliteTransaction implements ReadWriteTransaction {
       const created = this.created; // undefined once logging: startLogging() copied its rows
       this.stmts
         .get(
-          'INSERT INTO commits (revision, committed_at, created_from, created_to) ' +
-            'VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)), ?, ?)',
+          'INSERT INTO commits (revision, committed_at, created_from, created_to, metadata) ' +
+            'VALUES (?, max(?, coalesce((SELECT committed_at FROM commits ORDER BY revision DESC LIMIT 1), ?)), ?, ?, ?)',
         )
-        .run(rev, committedAtMs, committedAtMs, created?.first ?? null, created?.last ?? null);
+        .run(rev, committedAtMs, committedAtMs, created?.first ?? null, created?.last ?? null, metadata ?? null);
       if (this.schema !== undefined)
         this.stmts.get('INSERT INTO schemas (revision, text) VALUES (?, ?)').run(rev, this.schema);
     });

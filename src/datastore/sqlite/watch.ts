@@ -17,6 +17,7 @@ import type { StatementCache } from './queries.js';
 import { toRelationship } from './queries.js';
 import type { RecentCreates } from './recent-creates.js';
 import { patternsSql } from '../relation-patterns.js';
+import { parseMetadata } from '../common/metadata.js';
 
 type Statement = BetterSqlite3.Statement;
 
@@ -47,7 +48,7 @@ type CreatedTuple = [...RelationshipTuple, id: number];
 const ID = 9;
 
 const COMMITS =
-  'SELECT c.revision, s.text, c.created_from, c.created_to FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
+  'SELECT c.revision, s.text, c.created_from, c.created_to, c.metadata FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
   'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
 const CHANGES = (filter: string) =>
   `SELECT json_group_array(json_array(${TUPLE_COLUMNS}, operation, revision, ordinal)) FROM (SELECT * FROM changes ` +
@@ -72,10 +73,21 @@ export function readCommits(
 ): RevisionChanges[] {
   let last = after + BigInt(maxCommits);
   const filter = patternsSql(only, () => '?');
-  const rows = stmts.get(COMMITS).raw().all(after, last) as [number, string | null, number | null, number | null][];
+  const rows = stmts.get(COMMITS).raw().all(after, last) as [
+    number,
+    string | null,
+    number | null,
+    number | null,
+    string | null,
+  ][];
   const commits = new Map<number, RevisionChanges>();
-  for (const [revision, schema] of rows) {
-    commits.set(revision, { revision: BigInt(revision), changes: [], ...(schema !== null ? { schema } : {}) });
+  for (const [revision, schema, , , metadata] of rows) {
+    commits.set(revision, {
+      revision: BigInt(revision),
+      changes: [],
+      ...(schema !== null ? { schema } : {}),
+      ...(metadata !== null ? { metadata: parseMetadata(metadata) } : {}),
+    });
   }
   const changes = prepare(stmts, CHANGES(filter.sql), filter.sql).pluck();
   let position: [revision: Revision | number, ordinal: number] = [after + 1n, -1];
