@@ -85,6 +85,7 @@ import type {
 import type { Relationship, RelationshipFilter } from './relationships/relationship.js';
 import type { CompiledSchema } from './schema/ir.js';
 import { ELLIPSIS } from './schema/ir.js';
+import { utf8Length } from './runtime/bytes.js';
 import { assertNoStrandedRelationships } from './schema/stranded-relationships.js';
 
 export {
@@ -598,7 +599,7 @@ function storedMetadata(metadata: TransactionMetadata | undefined): TransactionM
   } catch (e) {
     throw invalidArgument(`transaction metadata is not JSON: ${(e as Error).message}`);
   }
-  const size = Buffer.byteLength(text);
+  const size = utf8Length(text);
   if (size > MAX_TRANSACTION_METADATA_BYTES) throw transactionMetadataTooLarge(size, MAX_TRANSACTION_METADATA_BYTES);
   return metadata;
 }
