@@ -123,7 +123,7 @@ export const permissionCheck = clientCommand(
     if (options.explain) {
       const trace = response.debugTrace?.check;
       if (trace) for (const line of renderTree(traceTree(trace))) io.out(line);
-      else io.err('the server returned no debug trace for this check (Pemba does not record check traces)');
+      else io.err('the server returned no debug trace for this check');
     }
     if (
       options.errorOnNoPermission &&
