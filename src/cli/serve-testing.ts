@@ -1,6 +1,7 @@
 /** `pemba serve-testing`: SpiceDB's testing server (a separate in-memory datastore per bearer token). */
 import type { Command } from 'commander';
 import { addFlags } from './env.js';
+import { runUntilSignalled } from './run-server.js';
 import { ConfigError, envName } from '../server/config.js';
 import type { RawFlags } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
@@ -34,30 +35,7 @@ Examples:
       throw error;
     }
     const logger = createLogger(config.logLevel, config.logFormat);
-    let server;
-    try {
-      server = await startTestingServer(config, { logger });
-    } catch (error) {
-      logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
-      process.exit(1);
-    }
-    const running = server;
-    const stop = (signal: string) => {
-      logger.info({ signal }, `received ${signal}`);
-      process.once(signal, () => {
-        logger.warn({ signal }, `received ${signal} again: exiting without waiting`);
-        process.exit(1);
-      });
-      running.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    await runUntilSignalled(() => startTestingServer(config, { logger }), logger);
   });
   return command;
 }

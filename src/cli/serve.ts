@@ -6,6 +6,7 @@ import { DATASTORE_ENGINES } from '../datastore/factory.js';
 import { createLogger } from '../server/logger.js';
 import { startServer } from '../server/server.js';
 import { addFlags } from './env.js';
+import { runUntilSignalled } from './run-server.js';
 
 export function registerServe(program: Command): Command {
   const serve = program
@@ -39,30 +40,7 @@ Examples:
       );
     }
     const logger = createLogger(config.logLevel, config.logFormat);
-    let server;
-    try {
-      server = await startServer(config, { logger });
-    } catch (error) {
-      logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
-      process.exit(1);
-    }
-    const running = server;
-    const stop = (signal: string) => {
-      logger.info({ signal }, `received ${signal}`);
-      process.once(signal, () => {
-        logger.warn({ signal }, `received ${signal} again: exiting without waiting`);
-        process.exit(1);
-      });
-      running.close().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    await runUntilSignalled(() => startServer(config, { logger }), logger);
   });
   return serve;
 }
