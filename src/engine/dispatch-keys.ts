@@ -18,9 +18,12 @@ export function checkKeyPrefix(
   revision: Revision,
   subject: SubjectRef,
   context: Record<string, unknown> | undefined,
+  schemaKey?: string,
 ): string {
   const ctx = context === undefined ? '{}' : JSON.stringify(context);
-  return `${revision}${SEP}${subject.type}${SEP}${subject.id}${SEP}${subject.relation}${SEP}${ctx}`;
+  const key = `${revision}${SEP}${subject.type}${SEP}${subject.id}${SEP}${subject.relation}${SEP}${ctx}`;
+  // Another schema at the same revision (an OpenFGA model version) answers differently.
+  return schemaKey === undefined ? key : `${key}${SEP}${schemaKey}`;
 }
 
 /** One sub-problem: `relation` on the object `type:id` (`doc:readme#view`). */
@@ -32,7 +35,9 @@ export function usersetKey(type: string, id: string, relation: string): string {
 export function lookupResourcesKey(
   revision: Revision,
   request: { resourceType: string; permission: string; subject: SubjectRef; context?: Record<string, unknown> },
+  schemaKey?: string,
 ): string {
   const parts = ['lr', request.resourceType, request.permission, request.subject, request.context ?? null];
+  if (schemaKey !== undefined) parts.push(schemaKey);
   return `${revision}|${toBase64Url(sha256(JSON.stringify(parts))).slice(0, 16)}`;
 }

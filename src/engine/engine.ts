@@ -69,8 +69,28 @@ export interface EngineOptions {
   remoteDispatch?: RemoteDispatch;
 }
 
+/**
+ * How one call's evaluation may use what the engine shares across calls. The default (no scope) is
+ * the SpiceDB front end's: the stored schema at the snapshot's revision, the shared cache, the
+ * nested-group index and other nodes. A front end that evaluates other schemas at the same revision
+ * (OpenFGA's model versions) names them; one whose snapshot holds data no other call sees (OpenFGA's
+ * contextual tuples) keeps the call private.
+ */
+export interface EvaluationScope {
+  /**
+   * The schema's identity when it is not the stored one (an OpenFGA model id): part of every shared
+   * cache key, and the nested-group index (built from the stored schema) is not consulted.
+   */
+  schemaKey?: string;
+  /** Share nothing with other calls: no shared cache, no nested-group index, no remote dispatch. */
+  private?: boolean;
+  /** This call's dispatch depth limit instead of the engine's. */
+  maxDepth?: number;
+}
+
 /** One permission check: does `subject` have `permission` on `resource`, under `context`? */
 export interface CheckQuery {
+  scope?: EvaluationScope;
   resource: ObjectRef;
   permission: string;
   subject: SubjectRef;
@@ -78,11 +98,13 @@ export interface CheckQuery {
 }
 
 export interface ExpandQuery {
+  scope?: EvaluationScope;
   resource: ObjectRef;
   permission: string;
 }
 
 export interface LookupResourcesQuery {
+  scope?: EvaluationScope;
   resourceType: string;
   permission: string;
   subject: SubjectRef;
@@ -94,6 +116,7 @@ export interface LookupResourcesQuery {
 }
 
 export interface LookupSubjectsQuery {
+  scope?: EvaluationScope;
   resource: ObjectRef;
   permission: string;
   subjectType: string;
@@ -178,7 +201,9 @@ export class Engine {
   }
 
   async check(snapshot: SnapshotReader, schema: CompiledSchema, query: CheckQuery & Cancellable): Promise<Membership> {
-    const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context);
+    const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context, {
+      scope: query.scope,
+    });
     return checker.check(query.resource, query.permission);
   }
 
@@ -198,10 +223,10 @@ export class Engine {
     const answers: BulkAnswer[] = [];
     for (const q of queries) {
       try {
-        const key = JSON.stringify([q.subject, q.context ?? null]);
+        const key = JSON.stringify([q.subject, q.context ?? null, q.scope ?? null]);
         let checker = checkers.get(key);
         if (!checker) {
-          checker = this.checker(schema, reader, q.subject, q.context);
+          checker = this.checker(schema, reader, q.subject, q.context, { scope: q.scope });
           checkers.set(key, checker);
         }
         answers.push({ membership: await checker.check(q.resource, q.permission) });
@@ -227,7 +252,8 @@ export class Engine {
     options: Cancellable & { bulk?: boolean } = {},
   ): Promise<(CheckTraceNode | undefined)[]> {
     const reader = new RequestReader(snapshot, options.signal);
-    return traceChecks({ schema, reader, maxDepth: this.maxDepth }, queries, options.bulk);
+    const maxDepth = queries[0]?.scope?.maxDepth ?? this.maxDepth;
+    return traceChecks({ schema, reader, maxDepth }, queries, options.bulk);
   }
 
   async expand(
@@ -236,7 +262,8 @@ export class Engine {
     query: ExpandQuery & Cancellable,
   ): Promise<ExpandTree> {
     const reader = new RequestReader(snapshot, query.signal);
-    return expand(schema, reader, query.resource, query.permission, this.maxDepth, this.maxExpandSize);
+    const maxDepth = query.scope?.maxDepth ?? this.maxDepth;
+    return expand(schema, reader, query.resource, query.permission, maxDepth, this.maxExpandSize);
   }
 
   /**
@@ -249,12 +276,15 @@ export class Engine {
     schema: CompiledSchema,
     query: LookupResourcesQuery & Cancellable,
   ): AsyncGenerator<FoundResource> {
-    const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context);
-    return lookupResources(schema, query.resourceType, query.permission, checker, this.index, {
+    const { scope } = query;
+    const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context, {
+      scope,
+    });
+    return lookupResources(schema, query.resourceType, query.permission, checker, this.indexFor(scope), {
       after: query.after,
       limit: query.limit,
-      cache: this.candidates,
-      key: lookupResourcesKey(snapshot.revision, query),
+      cache: scope?.private ? undefined : this.candidates,
+      key: lookupResourcesKey(snapshot.revision, query, scope?.schemaKey),
     });
   }
 
@@ -269,7 +299,7 @@ export class Engine {
   ): Promise<FoundSubjects> {
     const reader = new RequestReader(snapshot, query.signal);
     const caveats = new CaveatEvaluator(schema, query.context);
-    const { subjectType, subjectRelation } = query;
+    const { subjectType, subjectRelation, scope } = query;
     const lookup = new SubjectLookup({
       schema,
       reader,
@@ -277,9 +307,9 @@ export class Engine {
       subjectRelation,
       caveats,
       context: query.context,
-      maxDepth: this.maxDepth,
-      index: this.index,
-      remote: this.remote,
+      maxDepth: scope?.maxDepth ?? this.maxDepth,
+      index: this.indexFor(scope),
+      remote: scope ? undefined : this.remote,
     });
     const set = await lookup.lookup(query.resource, query.permission);
     const byId = (a: FoundSubject, b: FoundSubject) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -300,7 +330,7 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<SubproblemOutcome> {
     const checker = this.checker(schema, new RequestReader(snapshot, signal), problem.subject, problem.context, {
-      path: problem.path,
+      dispatched: { path: problem.path },
     });
     return checker.owned(problem.type, problem.id, problem.relation, problem.depth);
   }
@@ -342,17 +372,24 @@ export class Engine {
     await this.index?.close();
   }
 
-  /** A Checker that shares sub-problem answers with other requests at the same revision. */
+  /** The nested-group index, when the scope allows it: it holds the stored schema's nesting only. */
+  private indexFor(scope: EvaluationScope | undefined): NestedGroupIndex | undefined {
+    return scope?.private || scope?.schemaKey !== undefined ? undefined : this.index;
+  }
+
+  /** A Checker that shares sub-problem answers with other requests at the same revision (unless its scope is private). */
   private checker(
     schema: CompiledSchema,
     reader: RequestReader,
     subject: SubjectRef,
     context: Record<string, unknown> | undefined,
-    dispatched?: { path: [string, number][] },
+    options: { dispatched?: { path: [string, number][] }; scope?: EvaluationScope } = {},
   ): Checker {
+    const { dispatched, scope } = options;
     let shared: SharedDispatch | undefined;
-    if (this.dispatcher.enabled) {
-      const keyPrefix = this.dispatcher.keyPrefix(checkKeyPrefix(reader.snapshot.revision, subject, context));
+    if (this.dispatcher.enabled && !scope?.private) {
+      const prefix = checkKeyPrefix(reader.snapshot.revision, subject, context, scope?.schemaKey);
+      const keyPrefix = this.dispatcher.keyPrefix(prefix);
       shared = { dispatcher: this.dispatcher, keyPrefix, cacheable: !analysisOf(schema).usesExpiration };
     }
     const caveats = new CaveatEvaluator(schema, context);
@@ -362,10 +399,10 @@ export class Engine {
       subject,
       caveats,
       context,
-      maxDepth: this.maxDepth,
+      maxDepth: scope?.maxDepth ?? this.maxDepth,
       shared,
-      index: this.index,
-      remote: this.remote,
+      index: this.indexFor(scope),
+      remote: scope ? undefined : this.remote,
       dispatched,
     });
   }
