@@ -11,7 +11,9 @@ import { runUntilSignalled } from './run-server.js';
 export function registerServe(program: Command): Command {
   const serve = program
     .command('serve')
-    .description('serve the permissions database: authzed.api.v1 over gRPC and (with --http-enabled) HTTP/JSON')
+    .description(
+      "serve the permissions database: authzed.api.v1 over gRPC and (with --http-enabled) HTTP/JSON; with --openfga-enabled, OpenFGA's HTTP API too",
+    )
     .addHelpText(
       'after',
       `
@@ -21,7 +23,8 @@ Durations take Go's units and days: 500ms, 90m, 1h30m, 1d.
 
 Examples:
   pemba serve --grpc-preshared-key "somerandomkeyhere"
-  ${envName('grpc-preshared-key')}=somerandomkeyhere pemba serve --http-enabled --log-format console`,
+  ${envName('grpc-preshared-key')}=somerandomkeyhere pemba serve --http-enabled --log-format console
+  pemba serve --grpc-preshared-key "somerandomkeyhere" --openfga-enabled --openfga-http-addr :8080`,
     );
 
   addFlags(serve, SERVE_FLAGS);

@@ -1,5 +1,6 @@
 /**
- * `pemba validate FILE…`: runs SpiceDB validation files (YAML) or checks bare schema files (`.zed`),
+ * `pemba validate FILE…`: runs SpiceDB validation files (YAML), OpenFGA store test files
+ * (`.fga.yaml`, the format of `fga model test`; see validate-fga.ts) or checks bare schema files (`.zed`),
  * printing every failure as FILE:LINE:COL: message and SpiceDB's schema warnings as
  * FILE:LINE:COL: warning: message (the shapes editors and CI annotate). Warnings fail nothing
  * unless --fail-on-warn.
@@ -8,6 +9,7 @@ import { isAbsolute, relative } from 'node:path';
 import type { Command } from 'commander';
 import { isSchemaFile, loadSchemaFile, loadValidationFile } from '../validationfile/load.js';
 import { runValidationFile } from '../validationfile/run.js';
+import { isFgaStoreFile, runFgaStoreFile } from './validate-fga.js';
 import type { Problem } from '../validationfile/types.js';
 
 export interface Output {
@@ -47,18 +49,26 @@ export async function validateCommand(
     let summary = '';
     const schemaOnly = isSchemaFile(path);
     try {
-      const parsed = schemaOnly ? loadSchemaFile(path) : loadValidationFile(path);
-      problems = parsed.problems;
-      if (problems.length === 0) {
-        const run = await runValidationFile(parsed.file);
+      if (!schemaOnly && isFgaStoreFile(path)) {
+        const run = await runFgaStoreFile(path);
         problems = run.problems;
-        warnings = run.warnings;
-        summary = schemaOnly
-          ? run.schema
-            ? `schema only: ${plural(run.schema.definitions, 'definition')}, ${plural(run.schema.caveats, 'caveat')}`
-            : ''
-          : `${plural(run.relationshipsLoaded, 'relationship')} loaded, ${plural(run.assertionsRun, 'assertion')} run, ` +
-            `${plural(run.expectedRelationsValidated, 'expected relation')} validated`;
+        summary =
+          `OpenFGA: ${plural(run.tests, 'test')}, ${plural(run.tuples, 'tuple')} loaded, ` +
+          `${plural(run.assertions, 'assertion')} run`;
+      } else {
+        const parsed = schemaOnly ? loadSchemaFile(path) : loadValidationFile(path);
+        problems = parsed.problems;
+        if (problems.length === 0) {
+          const run = await runValidationFile(parsed.file);
+          problems = run.problems;
+          warnings = run.warnings;
+          summary = schemaOnly
+            ? run.schema
+              ? `schema only: ${plural(run.schema.definitions, 'definition')}, ${plural(run.schema.caveats, 'caveat')}`
+              : ''
+            : `${plural(run.relationshipsLoaded, 'relationship')} loaded, ${plural(run.assertionsRun, 'assertion')} run, ` +
+              `${plural(run.expectedRelationsValidated, 'expected relation')} validated`;
+        }
       }
     } catch (error) {
       problems = [{ path, line: 1, column: 1, message: `cannot validate: ${(error as Error).message}` }];
@@ -83,9 +93,12 @@ export function registerValidate(program: Command): Command {
   return program
     .command('validate')
     .description(
-      'check SpiceDB validation files (schema, relationships, assertions, expected relations) or bare schema files (.zed)',
+      'check SpiceDB validation files (schema, relationships, assertions, expected relations), OpenFGA store test files (.fga.yaml) or bare schema files (.zed)',
     )
-    .argument('<files...>', 'validation files (YAML, the format of `zed validate`) or schema files (.zed)')
+    .argument(
+      '<files...>',
+      'validation files (YAML, the format of `zed validate`), OpenFGA store test files (.fga.yaml, the format of `fga model test`) or schema files (.zed)',
+    )
     .option('--fail-on-warn', 'treat schema warnings as failures (exit code 1)', false)
     .action(async (files: string[], opts: { failOnWarn?: boolean }) => {
       process.exitCode = await validateCommand(files, consoleOutput, { failOnWarn: opts.failOnWarn });

@@ -116,6 +116,8 @@ export interface RevisionChanges {
   schema?: string;
   /** Present when the commit was written with metadata (WriteOptions.metadata). */
   metadata?: TransactionMetadata;
+  /** When the commit was made, in epoch ms (the backend's clock; non-decreasing in revision order). */
+  committedAt?: number;
 }
 
 export interface Datastore {
@@ -154,6 +156,12 @@ export interface Datastore {
    * slices: the event loop runs between them and an aborted signal ends the watch at the next one.
    */
   watch(after: Revision, signal?: AbortSignal, only?: WatchPatterns): AsyncIterable<RevisionChanges>;
+  /**
+   * Optional: the newest revision committed at or before `ms` (epoch ms), 0n when none is (or every
+   * such commit was garbage collected): where a change feed that starts at a time begins (OpenFGA's
+   * ReadChanges start_time), by watching after it.
+   */
+  revisionAt?(ms: number): Promise<Revision>;
   close(): Promise<void>;
 }
 

@@ -24,7 +24,13 @@ export class CaveatEvaluator {
     if (!rel.caveat) return MEMBER;
     const compiled = this.caveat(rel.caveat.name);
     if (this.symbolic) return conditional([], { op: 'caveat', name: compiled.name, context: rel.caveat.context });
-    const result = evaluateCaveat(compiled, mergeContext(rel.caveat.context, this.context));
+    const context = mergeContext(rel.caveat.context, this.context);
+    // OpenFGA's conditions are evaluated only with every parameter given (see CaveatDefinition).
+    if (this.schema.caveats.get(compiled.name)?.requireAllParameters) {
+      const missing = [...compiled.parameters.keys()].filter((p) => context[p] === undefined);
+      if (missing.length > 0) return conditional(missing);
+    }
+    const result = evaluateCaveat(compiled, context);
     if (result.kind === 'true') return MEMBER;
     if (result.kind === 'false') return NOT_MEMBER;
     return conditional(result.missing);

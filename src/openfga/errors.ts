@@ -3,7 +3,11 @@
  * HTTP API answers with. Over HTTP the body is `{"code": name, "message": message}`.
  */
 
-/** OpenFGA's error codes (openfga/api's ErrorCode, NotFoundErrorCode, InternalErrorCode). */
+/**
+ * OpenFGA's error codes, as openfga/api's errors_ignore.proto numbers them (ErrorCode, AuthErrorCode,
+ * UnprocessableContentErrorCode, NotFoundErrorCode, InternalErrorCode), with the HTTP status the
+ * grpc-gateway answers each with.
+ */
 export const OPENFGA_ERROR_CODES = {
   validation_error: [2000, 400],
   authorization_model_not_found: [2001, 400],
@@ -52,19 +56,31 @@ export const OPENFGA_ERROR_CODES = {
   duplicate_contextual_tuple: [2055, 400],
   invalid_authorization_model: [2056, 400],
   unsupported_schema_version: [2057, 400],
+  /** The request was cancelled (newer OpenFGA versions; older ones answered `cancelled` 4003). */
   cancelled: [2058, 400],
-  invalid_start_time: [2059, 400],
-  // Authentication
-  unauthenticated: [1000, 401],
-  // Not found
+  // Authentication (AuthErrorCode)
+  unauthenticated: [1500, 401],
+  bearer_token_missing: [1010, 401],
+  auth_failed_invalid_bearer_token: [1005, 401],
+  forbidden: [1600, 403],
+  // Throttling (UnprocessableContentErrorCode)
+  throttled_timeout_error: [3500, 422],
+  // Not found (NotFoundErrorCode)
   undefined_endpoint: [5000, 404],
   store_id_not_found: [5002, 404],
   unimplemented: [5004, 501],
-  // Internal
+  // Internal (InternalErrorCode)
   internal_error: [4000, 500],
-  deadline_exceeded: [4004, 504],
-  resource_exhausted: [4002, 429],
+  /** OpenFGA before `cancelled` 2058; answered as `cancelled` (HTTP 499, the client is gone anyway). */
   cancelled_internal: [4003, 499],
+  deadline_exceeded: [4004, 504],
+  already_exists: [4005, 409],
+  resource_exhausted: [4006, 429],
+  failed_precondition: [4007, 400],
+  aborted: [4008, 409],
+  out_of_range: [4009, 400],
+  unavailable: [4010, 503],
+  data_loss: [4011, 500],
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type OpenFgaErrorCode = keyof typeof OPENFGA_ERROR_CODES;

@@ -87,6 +87,11 @@ export interface CaveatDefinition {
   expressionPosition?: SourcePosition;
   /** Where each parameter is declared, for errors about one. */
   parameterPositions?: ReadonlyMap<string, SourcePosition>;
+  /**
+   * OpenFGA's conditions: evaluated only once every parameter has a value; until then the caveat is
+   * conditional on the missing ones (no partial evaluation, which could decide `x < 1 || y < 2` from x).
+   */
+  requireAllParameters?: true;
 }
 
 export interface CompiledSchema {

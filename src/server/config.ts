@@ -113,6 +113,24 @@ export interface ServeConfig {
   /** Prometheus metrics at /metrics on this address (absent: off). */
   metricsAddr?: ListenAddress;
   otel: OtelConfig;
+  /** OpenFGA's HTTP API on its own port (absent: off). */
+  openfga?: OpenFgaServeConfig;
+}
+
+/** --openfga-*: OpenFGA's HTTP API, served on the same datastore and engine. */
+export interface OpenFgaServeConfig {
+  addr: ListenAddress;
+  tls?: TlsPaths;
+  limits: {
+    /** ListObjects' result cap (0: none). */
+    listObjectsMaxResults: number;
+    /** ListObjects' deadline in ms (0: none). */
+    listObjectsDeadlineMs: number;
+    /** ListUsers' result cap (0: none). */
+    listUsersMaxResults: number;
+    /** ListUsers' deadline in ms (0: none). */
+    listUsersDeadlineMs: number;
+  };
 }
 
 export interface DispatchClusterConfig {
@@ -241,6 +259,68 @@ export const LOG_FLAGS: FlagSpec[] = [
   },
 ];
 
+/** OpenFGA's HTTP API (`--openfga-enabled`), on OpenFGA's default port, with OpenFGA's list limits. */
+export const OPENFGA_FLAGS: FlagSpec[] = [
+  {
+    name: 'openfga-enabled',
+    arg: '[bool]',
+    description:
+      "serve OpenFGA's HTTP API (stores, models, tuples, check, list-objects, list-users) on --openfga-http-addr, with the same preshared keys",
+    default: 'false',
+  },
+  { name: 'openfga-http-addr', arg: '<addr>', description: "address to serve OpenFGA's HTTP API on", default: ':8080' },
+  {
+    name: 'openfga-http-tls-cert-path',
+    arg: '<path>',
+    description: "TLS certificate for OpenFGA's HTTP API (with --openfga-http-tls-key-path)",
+  },
+  { name: 'openfga-http-tls-key-path', arg: '<path>', description: "TLS private key for OpenFGA's HTTP API" },
+  {
+    name: 'openfga-list-objects-max-results',
+    arg: '<n>',
+    description: 'most objects one OpenFGA ListObjects answers (0: no cap)',
+    default: '1000',
+  },
+  {
+    name: 'openfga-list-objects-deadline',
+    arg: '<duration>',
+    description: 'how long an OpenFGA ListObjects searches before answering with what it found (0: no deadline)',
+    default: '3s',
+  },
+  {
+    name: 'openfga-list-users-max-results',
+    arg: '<n>',
+    description: 'most users one OpenFGA ListUsers answers (0: no cap)',
+    default: '1000',
+  },
+  {
+    name: 'openfga-list-users-deadline',
+    arg: '<duration>',
+    description: 'how long an OpenFGA ListUsers searches before answering with what it found (0: no deadline)',
+    default: '3s',
+  },
+];
+
+const openfgaConfig = (openfga: OpenFgaServeConfig | undefined) => (openfga ? { openfga } : {});
+
+/** The OPENFGA_FLAGS, resolved (undefined unless --openfga-enabled). */
+export function resolveOpenFgaConfig(str: FlagValue): OpenFgaServeConfig | undefined {
+  if (!parseBool(str('openfga-enabled')!, 'openfga-enabled')) return undefined;
+  return {
+    addr: parseListenAddress(str('openfga-http-addr')!, 'openfga-http-addr'),
+    tls: tlsFlags(str, 'openfga-http'),
+    limits: {
+      listObjectsMaxResults: nonNegativeInt(
+        str('openfga-list-objects-max-results')!,
+        'openfga-list-objects-max-results',
+      ),
+      listObjectsDeadlineMs: parseDuration(str('openfga-list-objects-deadline')!, 'openfga-list-objects-deadline'),
+      listUsersMaxResults: nonNegativeInt(str('openfga-list-users-max-results')!, 'openfga-list-users-max-results'),
+      listUsersDeadlineMs: parseDuration(str('openfga-list-users-deadline')!, 'openfga-list-users-deadline'),
+    },
+  };
+}
+
 export const SERVE_FLAGS: FlagSpec[] = [
   {
     name: 'grpc-addr',
@@ -295,6 +375,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
     default: '*',
     repeatable: true,
   },
+  ...OPENFGA_FLAGS,
   {
     name: 'datastore-engine',
     arg: '<engine>',
@@ -757,6 +838,7 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
       'mismatch-zed-token-behavior',
     ),
     versionResponse: parseBool(str('enable-version-response')!, 'enable-version-response'),
+    ...openfgaConfig(resolveOpenFgaConfig(str)),
   };
 }
 

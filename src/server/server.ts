@@ -30,6 +30,10 @@ import {
   startTracing,
   tracingEnabled,
 } from '../observability/index.js';
+import { openCatalog } from '../openfga/catalog/index.js';
+import type { Catalog } from '../openfga/catalog/catalog.js';
+import { createOpenFgaHandler } from '../openfga/http.js';
+import { OpenFgaService } from '../openfga/service.js';
 import { Pemba } from '../pemba.js';
 import { PEMBA_VERSION } from '../version.js';
 import { PresharedKeys } from './auth.js';
@@ -48,6 +52,8 @@ export interface RunningServer {
   /** The socket path gRPC listens on, with --grpc-network unix (clients dial `unix:<path>`). */
   grpcSocketPath?: string;
   httpAddr?: ListenAddress;
+  /** The address OpenFGA's HTTP API listens on (port resolved), with --openfga-enabled. */
+  openfgaAddr?: ListenAddress;
   /** The dispatch port actually bound, when the dispatch cluster is enabled. */
   dispatchAddr?: ListenAddress;
   /** Where /metrics is served, when metrics are enabled. */
@@ -206,6 +212,8 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
   addReflection(grpcServer, [...services.map((s) => s.type), HEALTH_DESCRIPTOR]);
 
   let httpServer: HttpServer | undefined;
+  let openfgaServer: HttpServer | undefined;
+  let catalog: Catalog | undefined;
   let dispatchServer: grpc.Server | undefined;
   try {
     let dispatchAddr: ListenAddress | undefined;
@@ -240,6 +248,29 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       httpAddr = { host: config.httpAddr.host, port: listening.port };
     }
 
+    let openfgaAddr: ListenAddress | undefined;
+    if (config.openfga) {
+      // The stores, models and assertions live beside the relationships, in the same datastore.
+      catalog = await openCatalog(pemba.datastore);
+      const service = new OpenFgaService({
+        datastore: pemba.datastore,
+        engine: pemba.engine,
+        catalog,
+        limits: config.openfga.limits,
+      });
+      const handler = createOpenFgaHandler({
+        service,
+        authenticate: transport.authenticate,
+        maxBodyBytes: config.maxMessageBytes,
+        requestTimeoutMs: config.requestTimeoutMs,
+        cutoff: signals.cutoff.signal,
+        log,
+      });
+      const listening = await listenHttp(config.openfga.addr, config.openfga.tls, withHealthz(health, handler));
+      openfgaServer = listening.server;
+      openfgaAddr = { host: config.openfga.addr.host, port: listening.port };
+    }
+
     const metricsServer =
       metrics && config.metricsAddr ? await startMetricsServer(metrics, config.metricsAddr) : undefined;
     health.startServing(
@@ -254,6 +285,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         grpcAddr: grpcTarget,
         grpcTls: !!config.grpcTls,
         httpAddr: httpAddr && formatListenAddress(httpAddr),
+        openfgaAddr: openfgaAddr && formatListenAddress(openfgaAddr),
         dispatchAddr: dispatchAddr && formatListenAddress(dispatchAddr),
         metricsAddr: metricsServer && formatListenAddress({ host: config.metricsAddr!.host, port: metricsServer.port }),
         dispatchRing: peers?.ring(),
@@ -263,7 +295,8 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         keyCount: keys.count,
         pid: process.pid,
       },
-      `pemba is listening: gRPC on ${grpcTarget}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}`,
+      `pemba is listening: gRPC on ${grpcTarget}${httpAddr ? `, HTTP on ${formatListenAddress(httpAddr)}` : ''}` +
+        (openfgaAddr ? `, OpenFGA HTTP on ${formatListenAddress(openfgaAddr)}` : ''),
     );
 
     let closing: Promise<void> | undefined;
@@ -271,7 +304,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       (closing ??= (async () => {
         await drainServers({
           grpc: [grpcServer],
-          http: httpServer ? [httpServer] : [],
+          http: [httpServer, openfgaServer].filter((s): s is HttpServer => s !== undefined),
           health,
           signals,
           gracePeriodMs: config.shutdownGracePeriodMs,
@@ -280,6 +313,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
         // Last: other nodes may dispatch here until they notice this node is gone (they then evaluate themselves).
         peers?.close();
         dispatchServer?.forceShutdown();
+        await catalog?.close();
         await pemba.close();
         await metricsServer?.close();
         await tracing.shutdown();
@@ -290,6 +324,7 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       grpcAddr,
       grpcSocketPath,
       httpAddr,
+      openfgaAddr,
       dispatchAddr,
       metricsAddr: metricsServer && { host: config.metricsAddr!.host, port: metricsServer.port },
       nodeId,
@@ -302,6 +337,8 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
     dispatchServer?.forceShutdown();
     grpcServer.forceShutdown();
     httpServer?.close();
+    openfgaServer?.close();
+    await catalog?.close().catch(() => undefined);
     await pemba.close();
     throw error;
   }

@@ -20,6 +20,7 @@ import type {
 import { compareKeys, keyOf } from '../../src/datastore/datastore.js';
 import type { CollectableDatastore } from '../../src/datastore/factory.js';
 import { PembaError } from '../../src/errors/index.js';
+import { instrumentDatastore } from '../../src/observability/instrumented-datastore.js';
 import type { Relationship, RelationshipUpdate } from '../../src/relationships/relationship.js';
 import type { Backend } from './chosen-backends.js';
 import { describeBackend } from './chosen-backends.js';
@@ -594,6 +595,7 @@ export function runDatastoreContract(run: ContractRun, open: ContractOpener): vo
         expect(got[2].changes).toEqual([]);
         expect(got[1].schema).toBeUndefined();
         expect(ops(got[3])).toEqual(['DELETE doc:2#reader@user:bob']);
+        for (const c of got) expect(c.committedAt).toEqual(expect.any(Number));
         // Nothing further until another commit, which then arrives once.
         const next = iter.next();
         expect(await quiet(next)).toBe(true);
@@ -1035,6 +1037,34 @@ function clockTests(open: ContractOpener): void {
       expect(await count()).toBe(1);
       clock.t += 1;
       expect(await count()).toBe(0);
+    });
+  });
+
+  it('times commits: the change feed carries each one’s time, revisionAt finds the newest by a time', async () => {
+    await clocked({ start: 10_000 }, async ({ clock, ds, write }) => {
+      // Through the instrumentation wrapper too, which must forward both.
+      for (const d of [ds, instrumentDatastore(ds)]) expect(await d.revisionAt!(20_000)).toBe(0n);
+      await write(touch('doc:1#r@user:a')); // r1 at 10_000
+      clock.t = 10_500;
+      await write(touch('doc:2#r@user:a')); // r2 and r3 at 10_500
+      await ds.readWrite(async () => undefined);
+      clock.t = 12_000;
+      await write(touch('doc:3#r@user:a')); // r4 at 12_000
+      const at = async (ms: number) => [await ds.revisionAt!(ms), await instrumentDatastore(ds).revisionAt!(ms)];
+      expect(await at(9_999)).toEqual([0n, 0n]);
+      expect(await at(10_000)).toEqual([1n, 1n]);
+      expect(await at(10_499)).toEqual([1n, 1n]);
+      expect(await at(10_500)).toEqual([3n, 3n]);
+      expect(await at(11_999)).toEqual([3n, 3n]);
+      expect(await at(99_999)).toEqual([4n, 4n]);
+      const ac = new AbortController();
+      for (const d of [ds, instrumentDatastore(ds)]) {
+        const iter = d.watch(0n, ac.signal)[Symbol.asyncIterator]();
+        const times = [];
+        for (let i = 0; i < 4; i++) times.push((await nextCommit(iter)).committedAt);
+        expect(times).toEqual([10_000, 10_500, 10_500, 12_000]);
+      }
+      ac.abort();
     });
   });
 

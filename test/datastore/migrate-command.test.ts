@@ -27,10 +27,10 @@ describe('pemba datastore migrate', () => {
     const first = await migrate('postgres', uri);
     expect(first.code).toBe(0);
     expect(first.lines).toEqual([
-      expect.stringMatching(/^postgres datastore migrated from schema version 0 to 2 \(datastore id [0-9a-f-]{36}\)$/),
+      expect.stringMatching(/^postgres datastore migrated from schema version 0 to 3 \(datastore id [0-9a-f-]{36}\)$/),
     ]);
     const second = await migrate('postgres', uri);
-    expect(second.lines).toEqual([expect.stringMatching(/^postgres datastore already at schema version 2/)]);
+    expect(second.lines).toEqual([expect.stringMatching(/^postgres datastore already at schema version 3/)]);
     const ds = await openDatastore({ engine: 'postgres', connUri: uri, gcIntervalMs: 0 });
     expect(first.lines[0]).toContain(ds.id);
     await ds.close();
@@ -39,10 +39,10 @@ describe('pemba datastore migrate', () => {
   itBackend('sqlite', 'migrates a sqlite file, creating it', async () => {
     const path = join(dir, 'new.db');
     expect((await migrate('sqlite', path)).lines).toEqual([
-      expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 3/),
+      expect.stringMatching(/^sqlite datastore migrated from schema version 0 to 4/),
     ]);
     expect((await migrate('sqlite', path)).lines).toEqual([
-      expect.stringMatching(/^sqlite datastore already at schema version 3/),
+      expect.stringMatching(/^sqlite datastore already at schema version 4/),
     ]);
   });
 

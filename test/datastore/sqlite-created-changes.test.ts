@@ -97,7 +97,11 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     expect(logged(raw, revision)).toBe(0);
     expect(ranges(raw)).toEqual([`${revision}:1-4`]);
     const expected = written.map((relationship) => ({ operation: 'TOUCH', relationship }));
-    expect((await commitsAfter(ds, before, 1))[0]).toEqual({ revision, changes: expected });
+    expect((await commitsAfter(ds, before, 1))[0]).toEqual({
+      revision,
+      changes: expected,
+      committedAt: expect.any(Number),
+    });
 
     clock.now += 10;
     const { revision: deletedAt } = await ds.readWrite(async (tx) => {
@@ -105,7 +109,7 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
       await tx.write([create('doc:9#reader@user:dan')]);
     });
     const [imported, deletion] = await commitsAfter(ds, before, 2);
-    expect(imported).toEqual({ revision, changes: expected });
+    expect(imported).toEqual({ revision, changes: expected, committedAt: expect.any(Number) });
     expect(deletion.revision).toBe(deletedAt);
     expect(ops(deletion)).toEqual([
       'DELETE doc:0#reader@user:cat',
@@ -130,10 +134,18 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     (written[0].caveat!.context as { n: number }).n = 2;
     written[1].expiresAt!.setTime(0);
     const reads = interceptRowReads(ds);
-    expect((await commitsAfter(ds, before, 1))[0]).toEqual({ revision, changes: expected });
+    expect((await commitsAfter(ds, before, 1))[0]).toEqual({
+      revision,
+      changes: expected,
+      committedAt: expect.any(Number),
+    });
     expect(reads()).toBe(0);
     const other = openSqliteDatastore(ds.path, { gcIntervalMs: 0, quantizationMs: 0 });
-    expect((await commitsAfter(other, before, 1))[0]).toEqual({ revision, changes: expected });
+    expect((await commitsAfter(other, before, 1))[0]).toEqual({
+      revision,
+      changes: expected,
+      committedAt: expect.any(Number),
+    });
     await other.close();
     await ds.close();
   });
@@ -226,9 +238,13 @@ describeBackend('sqlite', 'sqlite: changes of a CREATE-only transaction are read
     );
     const last = topId(raw);
     await ds.close();
-    // Made into what version 1 wrote: the range in metadata, no columns (nor version 3's metadata column).
+    // Made into what version 1 wrote: the range in metadata, no columns (nor version 3's metadata
+    // column, nor version 4's OpenFGA tables).
     const old = new (raw.constructor as typeof Database)(path);
     old.exec(`
+      DROP TABLE openfga_stores;
+      DROP TABLE openfga_models;
+      DROP TABLE openfga_assertions;
       INSERT INTO metadata (key, value) SELECT 'created_ids:' || revision, json_array(created_from, created_to) FROM commits WHERE created_from IS NOT NULL;
       ALTER TABLE commits DROP COLUMN created_from;
       ALTER TABLE commits DROP COLUMN created_to;

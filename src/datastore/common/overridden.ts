@@ -1,3 +1,6 @@
+/** What `unwrapped` reads through a Proxy made by withOverrides. */
+const UNWRAPPED = Symbol('pemba.unwrapped');
+
 /**
  * A Proxy of an object with some of its members replaced: everything else (a backend's own methods,
  * its id) is the object's own, methods called on the object itself (a Proxy receiver would break
@@ -9,6 +12,7 @@ export function withOverrides<T extends object>(target: T, overrides: Record<Pro
   const bound = new Map<PropertyKey, { original: unknown; bound: unknown }>();
   return new Proxy(target, {
     get(t, prop) {
+      if (prop === UNWRAPPED) return unwrapped(t);
       const override = replaced.get(prop);
       if (override !== undefined) return override;
       const value: unknown = Reflect.get(t, prop, t);
@@ -20,4 +24,12 @@ export function withOverrides<T extends object>(target: T, overrides: Record<Pro
       return fn;
     },
   });
+}
+
+/**
+ * The object under every withOverrides Proxy around `o` (the mirror, instrumentation, read-only
+ * wrappers of a datastore), or `o` itself: to reach a backend's own state, such as its connection.
+ */
+export function unwrapped<T extends object>(o: T): T {
+  return ((o as Record<PropertyKey, unknown>)[UNWRAPPED] as T | undefined) ?? o;
 }

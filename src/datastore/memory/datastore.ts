@@ -137,9 +137,15 @@ export class MemoryDatastore implements ds.Datastore {
           changes,
           ...(c.schema !== undefined ? { schema: c.schema } : {}),
           ...(c.metadata !== undefined ? { metadata: c.metadata } : {}),
+          committedAt: c.time,
         };
       },
     });
+  }
+
+  async revisionAt(ms: number): Promise<Revision> {
+    this.assertOpen();
+    return this.log.revisionAt(ms) ?? 0n;
   }
 
   /**

@@ -547,6 +547,21 @@ export class PostgresDatastore implements ds.Datastore {
     return statements.join('; ');
   }
 
+  async revisionAt(ms: number): Promise<Revision> {
+    const { rows } = await this.use(() =>
+      query<{ revision: string | null }>(this.pool, `SELECT ${revisionAtSql('$1')} AS revision`, [new Date(ms)]),
+    );
+    return BigInt(rows[0].revision ?? 0);
+  }
+
+  /**
+   * Runs `fn` with the primary's pool, tracked so close() waits for it: for tables kept beside the
+   * datastore's in the same database, such as the OpenFGA catalog's.
+   */
+  withPrimary<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+    return this.use(() => fn(this.pool));
+  }
+
   /** Ends quietly when `signal` aborts or the datastore closes; a lost connection ends it with UNAVAILABLE. */
   async *watch(after: Revision, signal?: AbortSignal, only?: ds.WatchPatterns): AsyncIterable<ds.RevisionChanges> {
     this.assertOpen();

@@ -79,6 +79,41 @@ const MIGRATIONS: readonly Migration[] = [
       await query(client, 'ALTER TABLE commits ADD COLUMN metadata text');
     },
   },
+  {
+    // The OpenFGA front end's catalog (src/openfga/catalog/postgres-catalog.ts): stores, their
+    // immutable models and the models' assertions. Ids are ULIDs, compared by bytes (COLLATE "C").
+    // JSON is text, kept as written (jsonb would reorder keys and refuse \u0000).
+    version: 3,
+    up: async (client) => {
+      await query(
+        client,
+        `
+        CREATE TABLE openfga_stores (
+          id text COLLATE "C" PRIMARY KEY,
+          name text COLLATE "C" NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          deleted_at timestamptz
+        );
+        CREATE INDEX openfga_stores_by_name ON openfga_stores (name, id) WHERE deleted_at IS NULL;
+        CREATE TABLE openfga_models (
+          store_id text COLLATE "C" NOT NULL REFERENCES openfga_stores (id),
+          id text COLLATE "C" NOT NULL,
+          model_json text NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (store_id, id)
+        );
+        CREATE TABLE openfga_assertions (
+          store_id text COLLATE "C" NOT NULL,
+          model_id text COLLATE "C" NOT NULL,
+          assertions_json text NOT NULL,
+          PRIMARY KEY (store_id, model_id),
+          FOREIGN KEY (store_id, model_id) REFERENCES openfga_models (store_id, id) ON DELETE CASCADE
+        );
+      `,
+      );
+    },
+  },
 ];
 
 /** The migration version this build of Pemba creates and understands. */

@@ -17,6 +17,7 @@ type ChangeRow = Omit<RelationshipRow, 'id' | 'created_rev' | 'resource_type'> &
   revision: string | null;
   schema: string | null;
   metadata: string | null;
+  committed_at: Date | null;
   operation: 'TOUCH' | 'DELETE' | null;
   resource_type: string;
 };
@@ -40,7 +41,7 @@ export async function readCommits(
     pool,
     `SELECT s.oldest, x.* FROM (SELECT value::bigint AS oldest FROM metadata WHERE key = 'oldest_readable') s
      LEFT JOIN LATERAL (
-       SELECT c.revision, sc.text AS schema,
+       SELECT c.revision, c.committed_at, sc.text AS schema,
          -- A commit's metadata on its first row only, not once per change.
          CASE WHEN ch.ordinal IS NOT DISTINCT FROM fc.ordinal THEN c.metadata END AS metadata,
          ch.operation, ch.resource_type, ch.resource_id, ch.relation, ch.subject_type,
@@ -65,6 +66,7 @@ export async function readCommits(
         changes: [],
         ...(row.schema !== null ? { schema: row.schema } : {}),
         ...(row.metadata !== null ? { metadata: parseMetadata(row.metadata) } : {}),
+        committedAt: row.committed_at!.getTime(),
       };
       commits.push(last);
     }

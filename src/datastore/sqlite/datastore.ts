@@ -320,6 +320,28 @@ export class SqliteDatastore implements ds.Datastore {
     }
   }
 
+  async revisionAt(ms: number): Promise<Revision> {
+    return this.read(() => revisionAt(this.r, ms) ?? 0n);
+  }
+
+  /**
+   * Runs `fn` in a write transaction of its own on the writer connection, between group commits and
+   * GC runs (it takes their turn, and is synchronous, so it never joins a group's transaction): for
+   * tables kept beside the datastore's in the same file, such as the OpenFGA catalog's.
+   */
+  async sideWrite<T>(fn: (db: BetterSqlite3.Database) => T): Promise<T> {
+    this.assertOpen();
+    return this.mutex.run(async () => {
+      this.assertOpen();
+      return sqliteCall(() => this.writer.transaction(() => fn(this.writer)).immediate());
+    });
+  }
+
+  /** Runs `fn` in a read transaction on the reader connection (query only): sideWrite's reads. */
+  sideRead<T>(fn: (db: BetterSqlite3.Database) => T): T {
+    return this.read(() => fn(this.reader));
+  }
+
   /** Ends quietly when `signal` aborts or the datastore closes. */
   async *watch(after: Revision, signal?: AbortSignal, only?: ds.WatchPatterns): AsyncIterable<ds.RevisionChanges> {
     this.read(() => this.assertReadable(after));

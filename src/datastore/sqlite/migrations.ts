@@ -89,6 +89,36 @@ const MIGRATIONS: readonly Migration[] = [
       db.exec('ALTER TABLE commits ADD COLUMN metadata TEXT');
     },
   },
+  {
+    // The OpenFGA front end's catalog (src/openfga/catalog/sqlite-catalog.ts): stores, their
+    // immutable models and the models' assertions. Ids are ULIDs; times are epoch ms.
+    version: 4,
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE openfga_stores (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          deleted_at INTEGER
+        );
+        CREATE INDEX openfga_stores_by_name ON openfga_stores (name, id) WHERE deleted_at IS NULL;
+        CREATE TABLE openfga_models (
+          store_id TEXT NOT NULL,
+          id TEXT NOT NULL,
+          model_json TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (store_id, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE openfga_assertions (
+          store_id TEXT NOT NULL,
+          model_id TEXT NOT NULL,
+          assertions_json TEXT NOT NULL,
+          PRIMARY KEY (store_id, model_id)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];
 
 /** The migration version this build of Pemba creates and understands. */

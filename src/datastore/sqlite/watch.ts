@@ -48,7 +48,7 @@ type CreatedTuple = [...RelationshipTuple, id: number];
 const ID = 9;
 
 const COMMITS =
-  'SELECT c.revision, s.text, c.created_from, c.created_to, c.metadata FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
+  'SELECT c.revision, s.text, c.created_from, c.created_to, c.metadata, c.committed_at FROM commits c LEFT JOIN schemas s ON s.revision = c.revision ' +
   'WHERE c.revision > ? AND c.revision <= ? ORDER BY c.revision';
 const CHANGES = (filter: string) =>
   `SELECT json_group_array(json_array(${TUPLE_COLUMNS}, operation, revision, ordinal)) FROM (SELECT * FROM changes ` +
@@ -79,14 +79,16 @@ export function readCommits(
     number | null,
     number | null,
     string | null,
+    number,
   ][];
   const commits = new Map<number, RevisionChanges>();
-  for (const [revision, schema, , , metadata] of rows) {
+  for (const [revision, schema, , , metadata, committedAt] of rows) {
     commits.set(revision, {
       revision: BigInt(revision),
       changes: [],
       ...(schema !== null ? { schema } : {}),
       ...(metadata !== null ? { metadata: parseMetadata(metadata) } : {}),
+      committedAt,
     });
   }
   const changes = prepare(stmts, CHANGES(filter.sql), filter.sql).pluck();

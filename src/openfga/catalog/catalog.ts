@@ -15,6 +15,7 @@ export interface StoreRecord {
   updatedAt: Date;
 }
 
+/** Model records may be shared (models are immutable, and cached): they are deeply frozen; copy to change one. */
 export interface ModelRecord {
   /** A ULID; later models have larger ids. */
   id: string;
@@ -38,13 +39,14 @@ export interface Catalog {
   listStores(page: Page & { name?: string }): Promise<StoreRecord[]>;
   /** Marks the store deleted; false when it did not exist (or was already deleted). */
   deleteStore(id: string): Promise<boolean>;
+  /** Rejects with a NOT_FOUND PembaError when the store does not exist (or was deleted). */
   writeModel(storeId: string, model: AuthorizationModel): Promise<ModelRecord>;
   getModel(storeId: string, modelId: string): Promise<ModelRecord | undefined>;
   /** The store's newest model. */
   latestModel(storeId: string): Promise<ModelRecord | undefined>;
   /** The store's models, newest first; `after` is a model id from the previous page. */
   listModels(storeId: string, page: Page): Promise<ModelRecord[]>;
-  /** Replaces the assertions of one model (JSON values, kept as given). */
+  /** Replaces the assertions of one model (JSON values, kept as given); NOT_FOUND for an unknown store or model. */
   writeAssertions(storeId: string, modelId: string, assertions: unknown[]): Promise<void>;
   /** Empty when none were written. */
   readAssertions(storeId: string, modelId: string): Promise<unknown[]>;

@@ -7,7 +7,10 @@
 export interface Userset {
   this?: Record<string, never>;
   computedUserset?: { object?: string; relation: string };
-  tupleToUserset?: { tupleset: { object?: string; relation: string }; computedUserset: { object?: string; relation: string } };
+  tupleToUserset?: {
+    tupleset: { object?: string; relation: string };
+    computedUserset: { object?: string; relation: string };
+  };
   union?: { child: Userset[] };
   intersection?: { child: Userset[] };
   difference?: { base: Userset; subtract: Userset };
