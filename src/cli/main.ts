@@ -2,11 +2,13 @@
 /** The `pemba` command. The shebang's Node flags are SERVE_NODE_FLAGS (src/server/node-flags.ts). */
 import { Command } from 'commander';
 import { registerBackup } from './client/backup.js';
+import { registerCheck } from './check.js';
 import { registerPermission } from './client/permission.js';
 import { registerRelationship } from './client/relationship.js';
 import { registerDatastore } from './datastore.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
+import { registerPlayground } from './playground.js';
 import { registerSchema } from './schema.js';
 import { registerServe } from './serve.js';
 import { registerServeTesting } from './serve-testing.js';
@@ -27,5 +29,7 @@ registerSchema(program);
 registerRelationship(program);
 registerPermission(program);
 registerBackup(program);
+registerCheck(program);
+registerPlayground(program);
 
 await program.parseAsync(process.argv);

@@ -65,6 +65,8 @@ export interface ServeConfig {
   httpTls?: TlsPaths;
   /** The origins the HTTP gateway answers cross-origin requests from (absent: CORS off). */
   httpCorsAllowedOrigins?: string[];
+  /** Serve the built playground at /playground on the HTTP gateway (when it was built). */
+  httpPlaygroundEnabled: boolean;
   datastoreEngine: string;
   datastoreConnUri?: string;
   /** How long a superseded revision stays readable, in ms (SpiceDB's --datastore-gc-window). */
@@ -360,6 +362,13 @@ export const SERVE_FLAGS: FlagSpec[] = [
     default: '10s',
   },
   ...httpFlags('http', 'the HTTP/JSON gateway', ':8443'),
+  {
+    name: 'http-playground-enabled',
+    arg: '[bool]',
+    description:
+      'serve the playground (a schema and relationship editor running the engine in the browser) at /playground on the HTTP gateway',
+    default: 'true',
+  },
   {
     name: 'http-cors-enabled',
     arg: '[bool]',
@@ -792,6 +801,7 @@ export function resolveServeConfig(raw: RawFlags, isTty = false): ServeConfig {
     httpAddr: parseListenAddress(str('http-addr')!, 'http-addr'),
     httpTls: tlsFlags(str, 'http'),
     ...(parseBool(str('http-cors-enabled')!, 'http-cors-enabled') ? { httpCorsAllowedOrigins: corsOrigins } : {}),
+    httpPlaygroundEnabled: parseBool(str('http-playground-enabled')!, 'http-playground-enabled'),
     datastoreEngine: engine,
     datastoreConnUri: str('datastore-conn-uri'),
     datastoreGcWindowMs: gcWindow,

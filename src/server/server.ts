@@ -43,6 +43,7 @@ import { formatListenAddress } from './config.js';
 import { Health, HEALTH_DESCRIPTOR } from './health.js';
 import { bindGrpcPort, drainServers, listenHttp, shutdownSignals, withHealthz } from './listen.js';
 import { createLogger } from './logger.js';
+import { findPlaygroundDir, withPlayground } from './playground-route.js';
 import { readOnlyGuard } from './readonly.js';
 
 export interface RunningServer {
@@ -68,6 +69,8 @@ export interface RunningServer {
 
 export interface StartOptions {
   logger?: Logger;
+  /** Where the built playground is (default: found beside the code, see findPlaygroundDir). */
+  playgroundDir?: string;
 }
 
 export async function startServer(config: ServeConfig, options: StartOptions = {}): Promise<RunningServer> {
@@ -239,7 +242,11 @@ export async function startServer(config: ServeConfig, options: StartOptions = {
       const gateway = createGateway(services, { ...transport, maxBodyBytes: config.maxMessageBytes });
       const cors = config.httpCorsAllowedOrigins && corsHandler({ allowedOrigins: config.httpCorsAllowedOrigins });
       if (cors) log.info({ origins: config.httpCorsAllowedOrigins }, 'Setting REST gateway CORS policy');
-      const served = withHealthz(health, gateway);
+      const playgroundDir = config.httpPlaygroundEnabled ? (options.playgroundDir ?? findPlaygroundDir()) : undefined;
+      if (config.httpPlaygroundEnabled && !playgroundDir) {
+        log.warn('the playground is not built (npm run build): /playground is not served');
+      }
+      const served = withHealthz(health, playgroundDir ? withPlayground(gateway, { dir: playgroundDir }) : gateway);
       const listening = await listenHttp(config.httpAddr, config.httpTls, (req, res) => {
         if (cors?.(req, res)) return;
         served(req, res);

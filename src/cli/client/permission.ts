@@ -68,10 +68,10 @@ const TRACE_HAS_PERMISSION = 2;
 const TRACE_RESULT = ['?', '⨉', '✓', '?'];
 const TRACE_RELATION = 1;
 
-function traceTree(trace: CheckDebugTrace): TreeNode {
+export function traceTree(trace: CheckDebugTrace): TreeNode {
   const kind = trace.permissionType === TRACE_RELATION ? 'relation' : 'permission';
   let label = `${TRACE_RESULT[trace.result] ?? '?'} ${objectText(trace.resource)} ${trace.permission} (${kind})`;
-  if (trace.resolution.oneofKind === 'wasCachedResult') label += ' (cached)';
+  if (trace.resolution.oneofKind === 'wasCachedResult' && trace.resolution.wasCachedResult) label += ' (cached)';
   const caveat = trace.caveatEvaluationInfo;
   if (caveat?.caveatName) label += ` [caveat ${caveat.caveatName}]`;
   const children =
