@@ -11,6 +11,7 @@ export { MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_SIZE } from './parse.js';
 export { evaluateCaveat } from './evaluate.js';
 export type { CaveatResult, EvaluateOptions } from './evaluate.js';
 export {
+  convertContext,
   mergeContext,
   validateRelationshipContext,
   MAX_CONTEXT_WEIGHT,

@@ -4,6 +4,7 @@
  */
 import { compileCaveat, evaluateCaveat, mergeContext, type CompiledCaveat } from '../caveats/index.js';
 import { unknownCaveat } from '../errors/index.js';
+import { PembaError } from '../errors/pemba-error.js';
 import type { Relationship } from '../relationships/relationship.js';
 import type { CompiledSchema } from '../schema/ir.js';
 import type { Membership } from './membership.js';
@@ -29,7 +30,22 @@ export class CaveatEvaluator {
     if (this.schema.caveats.get(compiled.name)?.requireAllParameters) {
       const missing = [...compiled.parameters.keys()].filter((p) => context[p] === undefined);
       if (missing.length > 0) return conditional(missing);
+      try {
+        return this.verdict(compiled, context);
+      } catch (error) {
+        // A value the condition cannot take fails this relationship only: like a missing parameter, it
+        // leaves the membership undecided, which a union's other grant may still settle (OpenFGA's
+        // evaluation errors lose to a sibling's `true`); undecided at the top, it is the caller's error.
+        if (error instanceof PembaError && error.code === 'INVALID_ARGUMENT') {
+          return conditional([error.metadata.parameter ?? compiled.name]);
+        }
+        throw error;
+      }
     }
+    return this.verdict(compiled, context);
+  }
+
+  private verdict(compiled: CompiledCaveat, context: Record<string, unknown>): Membership {
     const result = evaluateCaveat(compiled, context);
     if (result.kind === 'true') return MEMBER;
     if (result.kind === 'false') return NOT_MEMBER;

@@ -20,7 +20,7 @@ import { usersetKey } from './dispatch-keys.js';
 import { CycleCutMemo } from './cycle-cut-memo.js';
 import type { CaveatEvaluator } from './caveat-evaluator.js';
 import type { Dispatcher, Lane } from './dispatcher.js';
-import type { NestedGroupIndex } from './nested-group-index.js';
+import type { NestedGroups } from './nested-group-index.js';
 import type { Membership } from './membership.js';
 import type { CheckTracer } from './check-trace.js';
 import { and, MEMBER, not, NOT_MEMBER, or } from './membership.js';
@@ -70,13 +70,15 @@ export interface CheckerOptions {
   /** Share sub-problem answers with other requests (none: evaluate privately). */
   shared?: SharedDispatch;
   /** Answer nested-group membership from the index where it is exact. */
-  index?: NestedGroupIndex;
+  index?: NestedGroups;
   /** Other nodes that own sub-problems (none: every sub-problem is evaluated here). */
   remote?: RemoteDispatch;
   /** Evaluating a sub-problem dispatched from elsewhere: its caller's path, and a lane that joins nothing. */
   dispatched?: { path: [string, number][] };
   /** Records the evaluation as SpiceDB's CheckDebugTrace tree (traced checks only, see check-trace.ts). */
   tracer?: CheckTracer;
+  /** See EvaluationScope.cycleDeniesExclusion. */
+  cycleDeniesExclusion?: boolean;
 }
 
 /** The step of a relation's stored subject sets (`group#member`), to a tracer (computed usersets and arrows are their rewrite). */
@@ -98,7 +100,7 @@ export class Checker {
   private readonly caveats: CaveatEvaluator;
   private readonly maxDepth: number;
   private readonly shared: SharedDispatch | undefined;
-  private readonly index: NestedGroupIndex | undefined;
+  private readonly index: NestedGroups | undefined;
   private readonly tracer: CheckTracer | undefined;
 
   constructor(options: CheckerOptions) {
@@ -248,7 +250,11 @@ export class Checker {
         const base = await this.rewrite(rw.base, type, id, relation, depth);
         if (base.m.kind === 'not-member') return base;
         const sub = await this.rewrite(rw.subtract, type, id, relation, depth);
-        return { m: and(base.m, not(sub.m)), cut: Math.min(base.cut, sub.cut) };
+        const cut = Math.min(base.cut, sub.cut);
+        if (this.options.cycleDeniesExclusion && sub.cut !== Infinity && sub.m.kind === 'not-member') {
+          return { m: NOT_MEMBER, cut };
+        }
+        return { m: and(base.m, not(sub.m)), cut };
       }
     }
   }

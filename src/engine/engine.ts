@@ -27,7 +27,12 @@ import { DEFAULT_MAX_EXPAND_SIZE, expand } from './expand.js';
 import { lookupResources, type FoundResource } from './lookup-resources.js';
 import { SubjectLookup } from './lookup-subjects.js';
 import type { Membership } from './membership.js';
-import { NestedGroupIndex, type BudgetExceeded, type NestedGroupIndexStats } from './nested-group-index.js';
+import {
+  NestedGroupIndex,
+  type BudgetExceeded,
+  type NestedGroupIndexStats,
+  type NestedGroups,
+} from './nested-group-index.js';
 import { sortPaced } from './paced-sort.js';
 import type {
   CheckSubproblem,
@@ -79,13 +84,21 @@ export interface EngineOptions {
 export interface EvaluationScope {
   /**
    * The schema's identity when it is not the stored one (an OpenFGA model id): part of every shared
-   * cache key, and the nested-group index (built from the stored schema) is not consulted.
+   * cache key. The nested-group index is consulted only for relations indexable in this schema; it
+   * keeps them once the schema was registered (Engine.registerSchema).
    */
   schemaKey?: string;
   /** Share nothing with other calls: no shared cache, no nested-group index, no remote dispatch. */
   private?: boolean;
   /** This call's dispatch depth limit instead of the engine's. */
   maxDepth?: number;
+  /**
+   * OpenFGA's reading of a cycle under an exclusion: when the subtracted part reached a userset already
+   * being evaluated on the current path (a cycle back through this evaluation) and found no membership,
+   * the exclusion is undecided and grants nothing (OpenFGA answers false), where the least fixed point
+   * would grant the base. Off (the least fixed point) unless an OpenFGA model asks for it.
+   */
+  cycleDeniesExclusion?: boolean;
 }
 
 /** One permission check: does `subject` have `permission` on `resource`, under `context`? */
@@ -149,6 +162,8 @@ export class Engine {
   private readonly compiled = new Map<string, CompiledSchema>();
   private readonly dispatcher: Dispatcher;
   private index: NestedGroupIndex | undefined;
+  /** The index restricted to one schema's indexable relations, per schema evaluated. */
+  private readonly indexViews = new WeakMap<CompiledSchema, NestedGroups>();
   readonly maxDepth: number;
   readonly maxExpandSize: number;
   private readonly remote: RemoteDispatch | undefined;
@@ -185,6 +200,19 @@ export class Engine {
       this.compiled.set(text, schema);
     }
     return schema;
+  }
+
+  /**
+   * Have the nested-group index keep the indexable relations of `schema`, a schema evaluated besides the
+   * stored one (an OpenFGA model, compiled over its store's prefixed types), so that calls evaluating it
+   * (with a `scope.schemaKey`) are answered with the index too. They are kept across schema commits and
+   * index rebuilds, within the index's memory budget. Resolves once they are built (or dropped for the
+   * budget); until then calls evaluate them normally. Never rejects; nothing to do without the index.
+   */
+  registerSchema(schema: CompiledSchema): Promise<void> {
+    if (!this.index) return Promise.resolve();
+    const keys = analysisOf(schema).indexableRelations;
+    return keys.size > 0 ? this.index.follow(keys) : Promise.resolve();
   }
 
   /**
@@ -280,7 +308,7 @@ export class Engine {
     const checker = this.checker(schema, new RequestReader(snapshot, query.signal), query.subject, query.context, {
       scope,
     });
-    return lookupResources(schema, query.resourceType, query.permission, checker, this.indexFor(scope), {
+    return lookupResources(schema, query.resourceType, query.permission, checker, this.indexFor(scope, schema), {
       after: query.after,
       limit: query.limit,
       cache: scope?.private ? undefined : this.candidates,
@@ -308,8 +336,9 @@ export class Engine {
       caveats,
       context: query.context,
       maxDepth: scope?.maxDepth ?? this.maxDepth,
-      index: this.indexFor(scope),
+      index: this.indexFor(scope, schema),
       remote: scope ? undefined : this.remote,
+      cycleDeniesExclusion: scope?.cycleDeniesExclusion,
     });
     const set = await lookup.lookup(query.resource, query.permission);
     const byId = (a: FoundSubject, b: FoundSubject) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -350,7 +379,7 @@ export class Engine {
       caveats: new CaveatEvaluator(schema, problem.context),
       context: problem.context,
       maxDepth: this.maxDepth,
-      index: this.index,
+      index: this.indexFor(undefined, schema),
       remote: this.remote,
       dispatched: { path: problem.path },
     });
@@ -372,9 +401,26 @@ export class Engine {
     await this.index?.close();
   }
 
-  /** The nested-group index, when the scope allows it: it holds the stored schema's nesting only. */
-  private indexFor(scope: EvaluationScope | undefined): NestedGroupIndex | undefined {
-    return scope?.private || scope?.schemaKey !== undefined ? undefined : this.index;
+  /**
+   * The nested-group index, when the scope allows it, for the relations indexable in `schema` only. The
+   * index keeps the stored schema's indexable relations and those of registered schemas, by
+   * `type#relation`: a relation another schema makes indexable may not be in this one (an OpenFGA model
+   * version without `[team#member]`, or with a rewrite besides the direct tuples), and then it must be
+   * evaluated normally. For the stored schema alone the index holds exactly its relations: no filter.
+   */
+  private indexFor(scope: EvaluationScope | undefined, schema: CompiledSchema): NestedGroups | undefined {
+    const index = this.index;
+    if (!index || scope?.private) return undefined;
+    if (scope?.schemaKey === undefined && !index.hasRegistered) return index;
+    let view = this.indexViews.get(schema);
+    if (!view) {
+      const indexable = analysisOf(schema).indexableRelations;
+      view = {
+        at: (q, type, relation) => (indexable.has(`${type}#${relation}`) ? index.at(q, type, relation) : undefined),
+      };
+      this.indexViews.set(schema, view);
+    }
+    return view;
   }
 
   /** A Checker that shares sub-problem answers with other requests at the same revision (unless its scope is private). */
@@ -401,9 +447,10 @@ export class Engine {
       context,
       maxDepth: scope?.maxDepth ?? this.maxDepth,
       shared,
-      index: this.indexFor(scope),
+      index: this.indexFor(scope, schema),
       remote: scope ? undefined : this.remote,
       dispatched,
+      cycleDeniesExclusion: scope?.cycleDeniesExclusion,
     });
   }
 }

@@ -15,7 +15,7 @@ import type { RequestReader } from './request-reader.js';
 import { analysisOf } from '../schema/analysis.js';
 import type { Checker } from './check.js';
 import type { CandidateCache } from './candidate-cache.js';
-import { StaleNestedGroupViewError, type NestedGroupIndex, type NestedGroupView } from './nested-group-index.js';
+import { StaleNestedGroupViewError, type NestedGroups, type NestedGroupView } from './nested-group-index.js';
 import { byCodeUnits, sortPaced } from './paced-sort.js';
 import type { Membership } from './membership.js';
 import { MEMBER } from './membership.js';
@@ -57,7 +57,7 @@ export async function* lookupResources(
   resourceType: string,
   permission: string,
   checker: Checker,
-  index: NestedGroupIndex | undefined,
+  index: NestedGroups | undefined,
   page: LookupPage = {},
 ): AsyncGenerator<FoundResource> {
   const { after, limit = Infinity, cache, key } = page;
@@ -113,7 +113,7 @@ async function reachableUsersets(
   schema: CompiledSchema,
   reader: RequestReader,
   subject: SubjectRef,
-  index: NestedGroupIndex | undefined,
+  index: NestedGroups | undefined,
   toward: ReadonlySet<string>,
 ): Promise<Map<string, Set<string>>> {
   const reverse = analysisOf(schema).reverse;

@@ -7,7 +7,7 @@
 import type { CompiledSchema, Rewrite, ArrowRewrite } from '../schema/ir.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import type { ObjectRef, SubjectRef } from '../relationships/relationship.js';
-import type { NestedGroupIndex } from './nested-group-index.js';
+import type { NestedGroups } from './nested-group-index.js';
 import { RequestReader } from './request-reader.js';
 import { subproblemAt, type RemoteDispatch } from './remote-dispatch.js';
 import { maxDepthExceeded } from '../errors/index.js';
@@ -33,11 +33,13 @@ export interface SubjectLookupOptions {
   /** The request's caveat context (sent along with steps dispatched to other nodes). */
   context?: Record<string, unknown>;
   maxDepth: number;
-  index?: NestedGroupIndex;
+  index?: NestedGroups;
   /** Other nodes that own steps to other objects (none: every step is evaluated here). */
   remote?: RemoteDispatch;
   /** Evaluating a step dispatched from elsewhere: its caller's path. */
   dispatched?: { path: [string, number][] };
+  /** See EvaluationScope.cycleDeniesExclusion. */
+  cycleDeniesExclusion?: boolean;
 }
 
 export class SubjectLookup {
@@ -48,7 +50,7 @@ export class SubjectLookup {
   private readonly subjectRelation: string;
   private readonly caveats: CaveatEvaluator;
   private readonly maxDepth: number;
-  private readonly index: NestedGroupIndex | undefined;
+  private readonly index: NestedGroups | undefined;
   private readonly remote: RemoteDispatch | undefined;
   /** What, besides the userset, names a step's owner: the subject type and the context. */
   private readonly routeSuffix: string;
@@ -172,7 +174,9 @@ export class SubjectLookup {
         const base = await this.rewrite(rw.base, type, id, relation, depth);
         if (base.set.isEmpty()) return base;
         const sub = await this.rewrite(rw.subtract, type, id, relation, depth);
-        return { set: base.set.subtract(sub.set), cut: Math.min(base.cut, sub.cut) };
+        const cut = Math.min(base.cut, sub.cut);
+        if (this.options.cycleDeniesExclusion && sub.cut !== Infinity) return { set: SubjectSet.empty(), cut };
+        return { set: base.set.subtract(sub.set), cut };
       }
     }
   }

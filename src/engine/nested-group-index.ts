@@ -23,7 +23,16 @@
  * Schema commits: the indexable set is recomputed from the new schema. A relation indexable before
  * and after keeps its graph and its changedAt (the closure depends only on the edges); a newly
  * indexable one is read from a snapshot at the commit's revision (changedAt = that revision); one no
- * longer indexable is dropped. A schema that fails to compile indexes nothing.
+ * longer indexable is dropped. A schema that fails to compile indexes nothing (but the registered
+ * relations, below).
+ *
+ * Registered relations. A front end that evaluates schemas other than the stored one (OpenFGA's
+ * models) registers their indexable relations with `follow()`; the index then keeps those too, built
+ * from a snapshot at the revision it has applied (paged, like a relation a schema commit makes newly
+ * indexable; changedAt = that revision) and followed from there. They are kept across schema commits
+ * (the indexable set is the stored schema's plus the registered ones) and included in every rebuild.
+ * The index knows only `type#relation` keys: a caller evaluating some schema must consult it only for
+ * relations indexable in that schema (the engine's indexFor guards this).
  *
  * Memory. The index has a byte budget (`maxBytes`): three quarters for the edges of every relation,
  * one quarter for the cache of closure sets. A relation whose edges would exceed the budget (at a
@@ -74,6 +83,12 @@ export interface NestedGroupView {
   readonly changedAt: Revision;
 }
 
+/** What evaluation asks of the index (NestedGroupIndex, or a view of it restricted to one schema's relations). */
+export interface NestedGroups {
+  /** A view that answers exactly for revision `q`, or undefined when it cannot. */
+  at(q: Revision, type: string, relation: string): NestedGroupView | undefined;
+}
+
 export interface NestedGroupIndexOptions {
   /** Called with each change-feed or rebuild error (the index then stops answering and retries). */
   onError?: (error: unknown) => void;
@@ -107,6 +122,8 @@ export interface BudgetExceeded {
 }
 
 export const DEFAULT_NESTED_GROUP_INDEX_BYTES = 128 * 1024 * 1024;
+/** Most watch patterns, one per indexed relation; past it, one per relation name (see patterns()). */
+const MAX_PATTERNS = 64;
 /** Changes per synchronous step when applying a commit; a larger commit is applied in steps. */
 const LARGE_COMMIT = 20_000;
 
@@ -150,8 +167,16 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-export class NestedGroupIndex {
+export class NestedGroupIndex implements NestedGroups {
   private relations = new Map<string, RelationState>();
+  /** Relations registered with follow(), kept whatever the stored schema says. */
+  private readonly registered = new Map<string, readonly [type: string, relation: string]>();
+  /** follow() calls so far, and how many of them the index has acted on (built or dropped their relations). */
+  private followRequests = 0;
+  private followsDone = 0;
+  private readonly followWaiters: Array<{ request: number; resolve: () => void }> = [];
+  /** Ends the current watch early, so the loop builds newly registered relations before following again. */
+  private watchAbort: AbortController | undefined;
   private applied: Revision = 0n;
   private state: NestedGroupIndexStatus = 'rebuilding';
   private readonly abort = new AbortController();
@@ -253,6 +278,30 @@ export class NestedGroupIndex {
     });
   }
 
+  /**
+   * Keep the nesting of these relations too (`type#relation` → [type, relation]: the indexable relations
+   * of a schema the engine evaluates besides the stored one), across schema commits and rebuilds. Resolves
+   * once the index has built them (or dropped them for the budget), or when it stops; never rejects.
+   */
+  follow(keys: ReadonlyMap<string, readonly [type: string, relation: string]>): Promise<void> {
+    let added = false;
+    for (const [key, tr] of keys) {
+      if (this.registered.has(key)) continue;
+      this.registered.set(key, tr);
+      added = true;
+    }
+    if (!added || this.state === 'closed' || this.state === 'stopped') return Promise.resolve();
+    const request = ++this.followRequests;
+    // The loop builds them before it follows the feed again; end the current watch to get there.
+    this.watchAbort?.abort();
+    return new Promise((resolve) => this.followWaiters.push({ request, resolve }));
+  }
+
+  /** Whether follow() registered any relation (callers then restrict the index to their schema's relations). */
+  get hasRegistered(): boolean {
+    return this.registered.size > 0;
+  }
+
   /** Relations currently indexed, as `type#relation` (sorted). */
   indexedRelations(): string[] {
     return [...this.relations.keys()].sort();
@@ -281,7 +330,20 @@ export class NestedGroupIndex {
     this.state = 'closed';
     this.abort.abort();
     this.settleWaiters();
+    this.settleFollows(this.followRequests);
     await this.loop;
+  }
+
+  private settleFollows(done: number): void {
+    this.followsDone = Math.max(this.followsDone, done);
+    const final = this.state === 'closed' || this.state === 'stopped';
+    for (let i = this.followWaiters.length - 1; i >= 0; i--) {
+      const w = this.followWaiters[i];
+      if (final || w.request <= this.followsDone) {
+        this.followWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
   }
 
   // --- following the feed ---------------------------------------------------------------------
@@ -290,25 +352,33 @@ export class NestedGroupIndex {
     let delay = this.retryMinMs;
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      // Made before building registered relations, so a follow() from then on ends the coming watch.
+      const watchAbort = new AbortController();
+      this.watchAbort = watchAbort;
       try {
         if (this.state !== 'live') await this.rebuild();
         delay = this.retryMinMs;
+        await this.buildRegistered();
         // Only nesting edges of indexed relations: not the other rows of a million-row import. A
         // schema that indexes other relations ends this watch; the next one follows those.
         let refollow = false;
-        for await (const commit of this.datastore.watch(this.applied, signal, this.patterns())) {
-          if (signal.aborted) break;
+        const watchSignal = AbortSignal.any([signal, watchAbort.signal]);
+        for await (const commit of this.datastore.watch(this.applied, watchSignal, this.patterns())) {
+          if (watchSignal.aborted) break;
           refollow = await this.apply(commit);
-          if (refollow) break;
+          if (refollow || watchAbort.signal.aborted) break;
         }
         if (signal.aborted) return;
-        if (refollow) continue;
+        if (refollow || watchAbort.signal.aborted) continue;
         // The feed ended without close(): the datastore was closed. Nothing more will come.
         this.state = 'stopped';
         this.settleWaiters();
+        this.settleFollows(this.followRequests);
         return;
       } catch (e) {
         if (signal.aborted) return;
+        // A watch ended by follow() (some datastores throw on abort): follow again, nothing failed.
+        if (watchAbort.signal.aborted && this.state === 'live') continue;
         this.state = 'rebuilding';
         this.error = e;
         this.options.onError?.(e);
@@ -322,7 +392,8 @@ export class NestedGroupIndex {
   private async rebuild(): Promise<void> {
     const head = await this.datastore.headRevision();
     const stored = await this.datastore.snapshot(head).readSchema();
-    const keys = indexableRelations(stored?.text, this.options.compile);
+    const requests = this.followRequests;
+    const keys = this.withRegistered(indexableRelations(stored?.text, this.options.compile));
     const relations = new Map<string, RelationState>();
     const dropped = new Map<string, BudgetExceeded>();
     try {
@@ -342,6 +413,51 @@ export class NestedGroupIndex {
     this.applied = head;
     this.state = 'live';
     this.settleWaiters();
+    this.settleFollows(requests);
+  }
+
+  /** `keys` (a stored schema's indexable relations) and every registered relation. */
+  private withRegistered(
+    keys: ReadonlyMap<string, readonly [type: string, relation: string]>,
+  ): ReadonlyMap<string, readonly [type: string, relation: string]> {
+    if (this.registered.size === 0) return keys;
+    const all = new Map(keys);
+    for (const [key, tr] of this.registered) if (!all.has(key)) all.set(key, tr);
+    return all;
+  }
+
+  /**
+   * Builds the registered relations not yet indexed (nor dropped for the budget) from a snapshot at the
+   * revision applied, while the feed is not followed; they answer from that revision on.
+   */
+  private async buildRegistered(): Promise<void> {
+    if (this.state !== 'live') return;
+    const requests = this.followRequests;
+    const missing = [...this.registered].filter(([key]) => !this.relations.has(key) && !this.dropped.has(key));
+    if (missing.length > 0) {
+      const revision = this.applied;
+      const fresh = new Map<string, RelationState>();
+      const over = new Map<string, BudgetExceeded>();
+      try {
+        for (const [key, [type, relation]] of missing) {
+          const otherBytes = this.edgeBytes(this.relations) + this.edgeBytes(fresh);
+          const built = await this.buildRelation(revision, type, relation, otherBytes);
+          if ('graph' in built) fresh.set(key, built);
+          else over.set(key, this.overBudget(built));
+        }
+      } catch (e) {
+        for (const rel of fresh.values()) rel.graph.dispose();
+        throw e;
+      }
+      if (this.abort.signal.aborted) {
+        for (const rel of fresh.values()) rel.graph.dispose();
+        return;
+      }
+      // Nothing else changes the index meanwhile: the loop is its only writer, and it is here.
+      this.relations = new Map([...this.relations, ...fresh]);
+      this.dropped = new Map([...this.dropped, ...over]);
+    }
+    this.settleFollows(requests);
   }
 
   /**
@@ -393,8 +509,17 @@ export class NestedGroupIndex {
     return n;
   }
 
-  /** What the watch follows: the edges `T:*#R@T:*#R` of every indexed relation. */
+  /**
+   * What the watch follows: the edges `T:*#R@T:*#R` of every indexed relation. Past MAX_PATTERNS (many
+   * OpenFGA stores each register their `team#member`), per relation name `*:*#R@*:*#R` instead: the SQL
+   * datastores turn each pattern into conditions and parameters, and applyChanges skips what is not an
+   * indexed relation's edge anyway.
+   */
   private patterns(): RelationPattern[] {
+    if (this.relations.size > MAX_PATTERNS) {
+      const names = new Set([...this.relations.values()].map((r) => r.relation));
+      return [...names].map((relation) => ({ relation, subjectRelation: relation }));
+    }
     return [...this.relations.values()].map((r) => ({
       resourceType: r.type,
       relation: r.relation,
@@ -414,7 +539,8 @@ export class NestedGroupIndex {
     /** Relations read from a snapshot at this commit: they already include its changes. */
     const built = new Set<string>();
     if (commit.schema !== undefined) {
-      const keys = indexableRelations(commit.schema, this.options.compile);
+      // The stored schema's indexable relations, and the registered ones whatever it says.
+      const keys = this.withRegistered(indexableRelations(commit.schema, this.options.compile));
       const next = new Map<string, RelationState>();
       const nextDropped = new Map<string, BudgetExceeded>();
       const fresh: RelationState[] = [];

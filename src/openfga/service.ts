@@ -19,9 +19,12 @@ import type {
 } from '../datastore/datastore.js';
 import { keyOf } from '../datastore/datastore.js';
 import type { Engine } from '../engine/engine.js';
+import type { FoundResource } from '../engine/lookup-resources.js';
 import type { Membership } from '../engine/membership.js';
+import { convertContext } from '../caveats/index.js';
 import { PembaError } from '../errors/pemba-error.js';
 import type { Relationship, RelationshipUpdate } from '../relationships/relationship.js';
+import { sleep } from '../runtime/sleep.js';
 import { ELLIPSIS } from '../schema/ir.js';
 import {
   bodyOf,
@@ -99,6 +102,8 @@ export const MAX_TUPLES_PER_WRITE = 100;
 export const MAX_CHECKS_PER_BATCH_CHECK = 50;
 /** Most assertions per model. */
 export const MAX_ASSERTIONS = 100;
+/** Longest a call waits for the nested-group index to build a model's relations before evaluating without it. */
+const INDEX_BUILD_WAIT_MS = 1000;
 /** Compiled models kept (by id). */
 const COMPILED_MODELS = 256;
 
@@ -108,6 +113,8 @@ const MODEL_ID = STORE_ID;
 export class OpenFgaService {
   private readonly limits: OpenFgaLimits;
   private readonly compiled = new Map<string, CompiledModel>();
+  /** Models whose nested groups the engine's index is still building (see indexed()). */
+  private readonly registering = new Map<string, Promise<void>>();
 
   constructor(readonly options: OpenFgaServiceOptions) {
     this.limits = { ...DEFAULT_OPENFGA_LIMITS, ...options.limits };
@@ -599,7 +606,7 @@ export class OpenFgaService {
     const snapshot = await this.evaluationSnapshot(model, contextual, consistency, options);
     const max = this.limits.listObjectsMaxResults;
     const deadline = deadlineSignal(options?.signal, this.limits.listObjectsDeadlineMs);
-    const found = this.options.engine.lookupResources(snapshot, model.schema, {
+    const lookup = this.options.engine.lookupResources(snapshot, model.schema, {
       resourceType: prefix + type,
       permission: relation,
       subject: { type: prefix + user.type, id: user.id, relation: user.relation ?? ELLIPSIS },
@@ -608,6 +615,7 @@ export class OpenFgaService {
       signal: deadline.signal,
       ...(max > 0 ? { limit: max } : {}),
     });
+    const found = definiteResources(lookup, model, context);
     // The first result (or the first error) is awaited here, so request errors reach the caller as a throw.
     const first = await nextResult(found, deadline, options?.signal);
     return results(first, found, deadline, options?.signal, type);
@@ -662,11 +670,11 @@ export class OpenFgaService {
       );
       const users: Json[] = [];
       if (found.wildcard) {
-        definite(found.wildcard.membership);
+        definite(found.wildcard.membership, model, context);
         if (found.wildcard.membership.kind === 'member') users.push({ wildcard: { type: filterType } });
       }
       for (const [id, membership] of found.subjects) {
-        definite(membership);
+        definite(membership, model, context);
         if (id === '*') continue;
         users.push(
           filterRelation === undefined
@@ -756,7 +764,7 @@ export class OpenFgaService {
     let record: ModelRecord | undefined;
     if (modelId) {
       const cached = this.compiled.get(modelId);
-      if (cached && cached.prefix === storeTypePrefix(store.id)) return cached;
+      if (cached && cached.prefix === storeTypePrefix(store.id)) return this.indexed(cached);
       record = await this.modelRecord(store, modelId);
     } else if (required) {
       throw invalid('invalid authorization_model_id: value is required');
@@ -768,14 +776,33 @@ export class OpenFgaService {
           `No authorization models found for store '${store.id}'`,
         );
       const cached = this.compiled.get(record.id);
-      if (cached) return cached;
+      if (cached) return this.indexed(cached);
     }
     const compiled = compileModel(record.model, { id: record.id, typePrefix: storeTypePrefix(store.id) });
     // OpenFGA evaluates a condition only once every parameter has a value (see CaveatDefinition).
     for (const def of compiled.schema.caveats.values()) def.requireAllParameters = true;
     if (this.compiled.size >= COMPILED_MODELS) this.compiled.delete(this.compiled.keys().next().value!);
     this.compiled.set(record.id, compiled);
-    return compiled;
+    // The engine's nested-group index then keeps the model's nested groups (`[team#member]`) too.
+    const registered = this.options.engine.registerSchema(compiled.schema).catch(() => undefined);
+    this.registering.set(compiled.id, registered);
+    void registered.then(() => this.registering.delete(compiled.id));
+    return this.indexed(compiled);
+  }
+
+  /**
+   * `model`, once the nested-group index has built its relations, or after INDEX_BUILD_WAIT_MS. The index
+   * answers nesting past OpenFGA's depth limit where evaluation without it fails, so the first calls on a
+   * model wait briefly rather than answer differently from the calls after them.
+   */
+  private async indexed(model: CompiledModel): Promise<CompiledModel> {
+    const registered = this.registering.get(model.id);
+    if (registered) {
+      const gaveUp = new AbortController();
+      await Promise.race([registered, sleep(INDEX_BUILD_WAIT_MS, gaveUp.signal)]);
+      gaveUp.abort();
+    }
+    return model;
   }
 
   /** Every type of every model of the store (unprefixed). */
@@ -810,18 +837,7 @@ export class OpenFgaService {
     base?: SnapshotReader,
     strictContext?: Record<string, unknown>,
   ): Promise<ModelSnapshot> {
-    const relationships = contextual.map((t) => tupleToRelationship(model, t, 'contextual'));
-    const seen = new Set<string>();
-    for (const t of contextual) {
-      const key = `${t.object}#${t.relation}@${t.user}`;
-      if (seen.has(key)) {
-        throw new OpenFgaError(
-          'duplicate_contextual_tuple',
-          `duplicate contextual tuple in request: ${tupleString(t)}`,
-        );
-      }
-      seen.add(key);
-    }
+    const relationships = withoutDuplicates(contextual).map((t) => tupleToRelationship(model, t, 'contextual'));
     const inner = base ?? (await this.snapshotAt(consistency, options));
     return new ModelSnapshot(inner, model.schema, relationships, strictContext);
   }
@@ -868,7 +884,7 @@ export class OpenFgaService {
         signal: options?.signal,
       }),
     );
-    definite(membership);
+    definite(membership, model, context);
     return membership.kind === 'member';
   }
 }
@@ -889,13 +905,43 @@ const OPENFGA_INTERNAL = new Set<string>([
 ]);
 
 function scopeOf(model: CompiledModel, snapshot: ModelSnapshot) {
-  return { schemaKey: model.id, maxDepth: OPENFGA_MAX_DEPTH, private: snapshot.hasContextualTuples };
+  return {
+    schemaKey: model.id,
+    maxDepth: OPENFGA_MAX_DEPTH,
+    private: snapshot.hasContextualTuples,
+    cycleDeniesExclusion: true,
+  };
 }
 
-/** A conditional membership: a condition lacked a parameter, which OpenFGA reports as a validation error. */
-function definite(m: Membership): void {
-  if (m.kind === 'conditional') {
-    throw invalid(`failed to evaluate relationship condition: context is missing parameters '${m.missing.join(', ')}'`);
+/**
+ * A conditional membership: a condition lacked a parameter or could not take a value of the request's
+ * context, which OpenFGA reports as a validation error (the value's, when one is at fault).
+ */
+function definite(m: Membership, model?: CompiledModel, context?: Record<string, unknown>): void {
+  if (m.kind !== 'conditional') return;
+  if (model && context) {
+    for (const def of model.schema.caveats.values()) {
+      try {
+        convertContext(def.name, def.parameters, context);
+      } catch (error) {
+        throw invalid(
+          `failed to evaluate relationship condition '${def.name}': ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  }
+  throw invalid(`failed to evaluate relationship condition: context is missing parameters '${m.missing.join(', ')}'`);
+}
+
+/** A ListObjects lookup's results, a conditional one failing with the context's fault when it has one. */
+async function* definiteResources(
+  found: AsyncGenerator<FoundResource>,
+  model: CompiledModel,
+  context: Record<string, unknown> | undefined,
+): AsyncGenerator<FoundResource> {
+  for await (const r of found) {
+    if (r.membership.kind === 'conditional') definite(r.membership, model, context);
+    yield r;
   }
 }
 
@@ -1077,4 +1123,19 @@ function unprefixed(prefix: string, type: string): string {
 function userString(prefix: string, s: { type: string; id: string; relation: string }): string {
   const type = unprefixed(prefix, s.type);
   return s.relation === ELLIPSIS ? `${type}:${s.id}` : `${type}:${s.id}#${s.relation}`;
+}
+
+/**
+ * Contextual tuples with repeats dropped (the first kept): a tuple given twice counts as given once
+ * (OpenFGA's list_objects_ignores_duplicate_contextual_tuples, whose listed objects Check confirms
+ * with the same tuples).
+ */
+function withoutDuplicates(contextual: TupleKey[]): TupleKey[] {
+  const seen = new Set<string>();
+  return contextual.filter((t) => {
+    const key = `${t.object}#${t.relation}@${t.user}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

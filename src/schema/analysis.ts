@@ -116,7 +116,8 @@ export class SchemaAnalysis {
 
   /**
    * The relations the nested-group index can keep, keyed `type#relation`: a `relation` R of type T
-   * whose allowed subjects include `T#R` itself, with no caveat and no expiration.
+   * that is exactly its stored tuples (no other rewrite) and whose allowed subjects include `T#R`
+   * itself, with no caveat and no expiration.
    */
   get indexableRelations(): ReadonlyMap<string, readonly [type: string, relation: string]> {
     this.indexable ??= findIndexable(this.schema);
@@ -233,7 +234,9 @@ function findIndexable(schema: CompiledSchema): Map<string, readonly [string, st
   const out = new Map<string, readonly [string, string]>();
   for (const [type, def] of schema.definitions) {
     for (const [name, rel] of def.relations) {
-      if (rel.kind !== 'relation') continue;
+      // Only the stored tuples (SpiceDB's relations always; an OpenFGA relation may add a rewrite, as
+      // `[user, team#member] or owner`, and a nested group's owners are then members too: not indexable).
+      if (rel.kind !== 'relation' || rel.rewrite.kind !== 'this') continue;
       const self = rel.allowedSubjects.filter((s) => s.type === type && s.relation === name && !s.wildcard);
       // `T#R` must be allowed plainly, and not also `T#R with ...` (that would let edges carry conditions).
       if (self.length > 0 && self.every((s) => s.caveat === undefined && !s.expiration)) {

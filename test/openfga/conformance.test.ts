@@ -10,6 +10,9 @@
  * `apiErrorCode`); every object a list-objects answers and every user a list-users answers is checked
  * too. Each single-stage case with at most 100 tuples runs once more (`_ctxTuples`) with the tuples
  * sent as contextual tuples instead of written. A case reports every mismatch it found, not only the first.
+ *
+ * PEMBA_OPENFGA_CONFORMANCE_DIR: the folder of case files (*.yaml) to run instead of the default
+ * ../shared/conformance/openfga (e.g. a local copy of OpenFGA's complete assets/tests files).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +31,9 @@ import { startServer } from '../../src/server/server.js';
 import type { RunningServer } from '../../src/server/server.js';
 
 const KEY = 'openfga-conformance-key';
-const CASES_DIR = fileURLToPath(new URL('../../../shared/conformance/openfga/', import.meta.url));
+const CASES_DIR =
+  process.env.PEMBA_OPENFGA_CONFORMANCE_DIR ??
+  fileURLToPath(new URL('../../../shared/conformance/openfga/', import.meta.url));
 /** OpenFGA's limit on the tuples of one write and on contextual tuples. */
 const CHUNK = 100;
 const CASE_TIMEOUT_MS = 120_000;

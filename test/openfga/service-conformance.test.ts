@@ -5,6 +5,9 @@
  * list-objects and list-users assertion compared (`expectation`, or `errorCode`: the OpenFgaError's
  * numeric code). Each single-stage case with at most 100 tuples runs once more with its tuples sent as
  * contextual tuples instead of written.
+ *
+ * PEMBA_OPENFGA_CONFORMANCE_DIR: the folder of case files (*.yaml) to run instead of the default
+ * ../shared/conformance/openfga (e.g. a local copy of OpenFGA's complete assets/tests files).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +24,9 @@ import { openCatalog } from '../../src/openfga/catalog/index.js';
 import { OpenFgaError } from '../../src/openfga/errors.js';
 import { OpenFgaService } from '../../src/openfga/service.js';
 
-const CASES_DIR = fileURLToPath(new URL('../../../shared/conformance/openfga/', import.meta.url));
+const CASES_DIR =
+  process.env.PEMBA_OPENFGA_CONFORMANCE_DIR ??
+  fileURLToPath(new URL('../../../shared/conformance/openfga/', import.meta.url));
 const CHUNK = 100;
 
 interface Tuple {

@@ -439,6 +439,106 @@ describe('check and batch check', () => {
   });
 });
 
+describe('semantics beyond the shared conformance subset', () => {
+  async function storeWith(dsl: string): Promise<string> {
+    const { id: storeId } = (await service.createStore({ name: 'semantics' })) as { id: string };
+    await service.writeAuthorizationModel(storeId, transformer.transformDSLToJSONObject(dsl));
+    return storeId;
+  }
+
+  it('takes a contextual tuple given twice as given once, in check, list-objects and list-users', async () => {
+    const storeId = await storeWith(`model
+  schema 1.1
+type user
+type repo
+  relations
+    define owner: [user]`);
+    const twice = { tuple_keys: [t('repo:2', 'owner', 'user:a'), t('repo:2', 'owner', 'user:a')] };
+    expect(
+      await service.check(storeId, { tuple_key: t('repo:2', 'owner', 'user:a'), contextual_tuples: twice }),
+    ).toMatchObject({ allowed: true });
+    expect(
+      await service.listObjects(storeId, { type: 'repo', relation: 'owner', user: 'user:a', contextual_tuples: twice }),
+    ).toEqual({ objects: ['repo:2'] });
+    expect(
+      await service.listUsers(storeId, {
+        object: { type: 'repo', id: '2' },
+        relation: 'owner',
+        user_filters: [{ type: 'user' }],
+        contextual_tuples: twice.tuple_keys,
+      }),
+    ).toEqual({ users: [{ object: { type: 'user', id: 'a' } }] });
+  });
+
+  it('grants nothing through an exclusion whose subtracted part cycles back to it', async () => {
+    const storeId = await storeWith(`model
+  schema 1.1
+type user
+type group
+  relations
+    define member: [user, group#member] but not blocked
+    define blocked: [user, group#member]`);
+    await service.write(storeId, {
+      writes: { tuple_keys: [t('group:1', 'blocked', 'group:1#member'), t('group:1', 'member', 'user:will')] },
+    });
+    expect(await service.check(storeId, { tuple_key: t('group:1', 'member', 'user:will') })).toMatchObject({
+      allowed: false,
+    });
+    expect(await service.check(storeId, { tuple_key: t('group:1', 'member', 'group:1#member') })).toMatchObject({
+      allowed: true,
+    });
+    expect(await service.listObjects(storeId, { type: 'group', relation: 'member', user: 'user:will' })).toEqual({
+      objects: [],
+    });
+    expect(
+      await service.listUsers(storeId, {
+        object: { type: 'group', id: '1' },
+        relation: 'member',
+        user_filters: [{ type: 'user' }],
+      }),
+    ).toEqual({ users: [] });
+  });
+
+  it('lets another grant win over a condition that cannot take a context value, and reports it otherwise', async () => {
+    const storeId = await storeWith(`model
+  schema 1.1
+type user
+type group
+  relations
+    define member: [user with early, user]
+type document
+  relations
+    define viewer: [group#member]
+condition early(ts: timestamp) {
+  ts < timestamp("2023-10-11T10:00:00.000Z")
+}`);
+    await service.write(storeId, {
+      writes: {
+        tuple_keys: [
+          { ...t('group:a', 'member', 'user:anne'), condition: { name: 'early' } },
+          t('group:b', 'member', 'user:anne'),
+          { ...t('group:a', 'member', 'user:bob'), condition: { name: 'early' } },
+          t('document:1', 'viewer', 'group:a#member'),
+          t('document:1', 'viewer', 'group:b#member'),
+        ],
+      },
+    });
+    const context = { ts: '2023-10-11T11:00.000Z' }; // not RFC 3339
+    expect(await service.check(storeId, { tuple_key: t('document:1', 'viewer', 'user:anne'), context })).toMatchObject({
+      allowed: true,
+    });
+    expect(await code(service.check(storeId, { tuple_key: t('document:1', 'viewer', 'user:bob'), context }))).toBe(
+      'validation_error',
+    );
+    await expect(service.check(storeId, { tuple_key: t('document:1', 'viewer', 'user:bob'), context })).rejects.toThrow(
+      /could not convert context parameter `ts`/,
+    );
+    expect(
+      await code(service.listObjects(storeId, { type: 'document', relation: 'viewer', user: 'user:bob', context })),
+    ).toBe('validation_error');
+  });
+});
+
 describe('expand', () => {
   it('answers one level in OpenFGA tree shape', async () => {
     const { storeId } = await storeWithModel();
