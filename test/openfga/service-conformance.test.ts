@@ -1,6 +1,6 @@
 /**
  * OpenFGA's own test cases (../shared/conformance/openfga/*.yaml, see NOTICE.md there) run in process
- * against the service layer (no HTTP), on the memory and SQLite datastores: a store per case; per
+ * against the service layer (no HTTP), on the memory, SQLite and PostgreSQL datastores: a store per case; per
  * stage the model (DSL → JSON) and the tuples (in chunks of 100) written, then every check,
  * list-objects and list-users assertion compared (`expectation`, or `errorCode`: the OpenFgaError's
  * numeric code). Each single-stage case with at most 100 tuples runs once more with its tuples sent as
@@ -19,6 +19,8 @@ import { parse } from 'yaml';
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
+import { isChosen } from '../datastore/chosen-backends.js';
+import { useTestPostgres } from '../datastore/postgres-harness.js';
 import { Engine } from '../../src/engine/engine.js';
 import { openCatalog } from '../../src/openfga/catalog/index.js';
 import { OpenFgaError } from '../../src/openfga/errors.js';
@@ -95,7 +97,9 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const backends: { name: string; open: () => Datastore }[] = [
+const postgres = useTestPostgres();
+
+const backends: { name: string; open: () => Datastore | Promise<Datastore> }[] = [
   { name: 'memory', open: () => openMemoryDatastore() },
   {
     name: 'sqlite',
@@ -105,6 +109,8 @@ const backends: { name: string; open: () => Datastore }[] = [
       return openSqliteDatastore(join(dir, 'db.sqlite'), { gcIntervalMs: 0 });
     },
   },
+  // Stores, models and tuples in PostgreSQL too (the catalog's tables, the per-store type prefixes).
+  ...(isChosen('postgres') ? [{ name: 'postgres', open: () => postgres.open() }] : []),
 ];
 
 function userString(u: Record<string, unknown>): string {
@@ -226,7 +232,7 @@ for (const backend of backends) {
     let engine: Engine | undefined;
     const open = async () => {
       if (!service) {
-        datastore = backend.open();
+        datastore = await backend.open();
         engine = await Engine.open(datastore);
         service = new OpenFgaService({ datastore, engine, catalog: await openCatalog(datastore) });
       }

@@ -1,4 +1,4 @@
-/** gRPC and the HTTP gateway over TLS when certificate and key paths are given. */
+/** gRPC, the HTTP gateway and OpenFGA's HTTP API over TLS when certificate and key paths are given. */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
@@ -44,6 +44,10 @@ describe('TLS', () => {
       grpcTlsKeyPath: join(dir, 'key.pem'),
       httpTlsCertPath: join(dir, 'cert.pem'),
       httpTlsKeyPath: join(dir, 'key.pem'),
+      openfgaEnabled: 'true',
+      openfgaHttpAddr: '127.0.0.1:0',
+      openfgaHttpTlsCertPath: join(dir, 'cert.pem'),
+      openfgaHttpTlsKeyPath: join(dir, 'key.pem'),
     });
   });
 
@@ -91,5 +95,32 @@ describe('TLS', () => {
       req.end('{}');
     });
     expect(JSON.parse(body).schemaText).toBe(SCHEMA);
+  });
+
+  it("serves OpenFGA's HTTP API over HTTPS", async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: t.server.openfgaAddr!.port,
+          path: '/stores',
+          method: 'POST',
+          ca: cert,
+          servername: 'localhost',
+          headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ name: 'over-tls' }));
+    });
+    expect(answer.status).toBe(201);
+    expect(JSON.parse(answer.body)).toMatchObject({ name: 'over-tls', id: expect.stringMatching(/^[0-9A-Z]{26}$/) });
   });
 });
