@@ -63,7 +63,7 @@ export function typeCheckCaveat(def: CaveatDefinition): ParsedExpression {
  * Identifier names anywhere in the tree, as SpiceDB counts parameter use: by name, whatever the
  * scope, and not in map literal keys (`{a: 1}` does not use a parameter `a`).
  */
-function namesUsed(root: CelExpr): Set<string> {
+export function namesUsed(root: CelExpr): Set<string> {
   const names = new Set<string>();
   const stack = [root];
   while (stack.length > 0) {

@@ -589,11 +589,7 @@ export class OpenFgaService {
     const store = await this.store(storeId);
     const model = await this.model(store, optionalString(b, 'authorization_model_id', what));
     const prefix = model.prefix;
-    const definition = model.schema.definitions.get(prefix + type);
-    if (!definition) throw new OpenFgaError('type_not_found', `type '${type}' not found`);
-    if (!definition.relations.has(relation)) {
-      throw new OpenFgaError('relation_not_found', `relation '${type}#${relation}' not found`);
-    }
+    assertRelation(model, type, relation);
     const user = parseUser(userText);
     if (!model.schema.definitions.has(prefix + user.type)) throw invalid(`type '${user.type}' not found`);
     if (
@@ -642,16 +638,8 @@ export class OpenFgaService {
     const store = await this.store(storeId);
     const model = await this.model(store, optionalString(b, 'authorization_model_id', what));
     const prefix = model.prefix;
-    const definition = model.schema.definitions.get(prefix + objectType);
-    if (!definition) throw new OpenFgaError('type_not_found', `type '${objectType}' not found`);
-    if (!definition.relations.has(relation)) {
-      throw new OpenFgaError('relation_not_found', `relation '${objectType}#${relation}' not found`);
-    }
-    const filterDefinition = model.schema.definitions.get(prefix + filterType);
-    if (!filterDefinition) throw new OpenFgaError('type_not_found', `type '${filterType}' not found`);
-    if (filterRelation !== undefined && !filterDefinition.relations.has(filterRelation)) {
-      throw new OpenFgaError('relation_not_found', `relation '${filterType}#${filterRelation}' not found`);
-    }
+    assertRelation(model, objectType, relation);
+    assertRelation(model, filterType, filterRelation);
     parseObject(`${objectType}:${objectId}`);
     this.assertContext(model, context);
     const snapshot = await this.evaluationSnapshot(model, contextual, consistency, options, undefined, context ?? {});
@@ -1138,4 +1126,13 @@ function withoutDuplicates(contextual: TupleKey[]): TupleKey[] {
     seen.add(key);
     return true;
   });
+}
+
+/** ListObjects' and ListUsers' errors for a type (`type_not_found`) or relation (`relation_not_found`) the model lacks. */
+function assertRelation(model: CompiledModel, type: string, relation: string | undefined): void {
+  const definition = model.schema.definitions.get(model.prefix + type);
+  if (!definition) throw new OpenFgaError('type_not_found', `type '${type}' not found`);
+  if (relation !== undefined && !definition.relations.has(relation)) {
+    throw new OpenFgaError('relation_not_found', `relation '${type}#${relation}' not found`);
+  }
 }

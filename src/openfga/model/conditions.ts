@@ -3,11 +3,10 @@
  * the machinery SpiceDB caveats use (src/caveats), with OpenFGA's rules and wording: the result must
  * be a bool, but unlike SpiceDB a parameter may go unused.
  */
-import { children, type CelExpr } from '../../caveats/ast.js';
 import { compileCaveat } from '../../caveats/compile.js';
 import { ExpressionError, parseExpression } from '../../caveats/parse.js';
 import { ExpressionPositions } from '../../caveats/positions.js';
-import { TypeCheckError, typeCheckExpression } from '../../caveats/type-check.js';
+import { namesUsed, TypeCheckError, typeCheckExpression } from '../../caveats/type-check.js';
 import { formatType, parameterCelType, type CelT } from '../../caveats/types.js';
 import type { CaveatDefinition, CaveatParameterType } from '../../schema/ir.js';
 import { OpenFgaError } from '../errors.js';
@@ -95,7 +94,7 @@ export function compileCondition(key: string, condition: Condition): CaveatDefin
     throw invalid(`expected a bool condition expression output, but got '${formatType(result)}'`);
   }
 
-  const used = identifiers(parsed.expr);
+  const used = namesUsed(parsed.expr);
   const def: CaveatDefinition = {
     name: condition.name,
     parameters: new Map([...params].filter(([name]) => used.has(name))),
@@ -108,18 +107,4 @@ export function compileCondition(key: string, condition: Condition): CaveatDefin
     throw invalid(`failed to compile expression on condition '${condition.name}': ${(e as Error).message}`);
   }
   return def;
-}
-
-/** Identifier names anywhere in the expression, as the caveat compiler counts parameter use. */
-function identifiers(root: CelExpr): Set<string> {
-  const names = new Set<string>();
-  const stack = [root];
-  while (stack.length > 0) {
-    const e = stack.pop()!;
-    const k = e.exprKind;
-    if (k.case === 'identExpr') names.add(k.value.name);
-    else if (k.case === 'structExpr') stack.push(...k.value.entries.map((en) => en.value!));
-    else stack.push(...children(e));
-  }
-  return names;
 }
