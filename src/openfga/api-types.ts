@@ -2,6 +2,7 @@
  * Reading OpenFGA's request bodies: JSON as `@openfga/sdk` sends it (snake_case), checked field by
  * field. A body of the wrong shape is a `validation_error`, worded like OpenFGA's protobuf validation.
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { OpenFgaError } from './errors.js';
 import type { TupleKey } from './model/types.js';
 
@@ -17,6 +18,9 @@ export function isObject(v: unknown): v is JsonObject {
 export function bodyOf(body: unknown, what: string): JsonObject {
   if (body === undefined || body === null) return {};
   if (!isObject(body)) throw invalid(`invalid ${what}: the body must be a JSON object`);
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw invalid(`invalid ${what}: the body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   return body;
 }
 

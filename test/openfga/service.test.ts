@@ -711,3 +711,40 @@ describe('cancellation', () => {
     ).rejects.toThrow();
   });
 });
+
+describe('hostile bodies', () => {
+  const nested = (depth: number, leaf: unknown, wrap: (inner: unknown) => unknown) => {
+    let v = leaf;
+    for (let i = 0; i < depth; i++) v = wrap(v);
+    return v;
+  };
+
+  it('refuses bodies nested past the bound with validation_error, before walking them', async () => {
+    const { storeId } = await storeWithModel();
+    const deepRewrite = nested(20_000, { computedUserset: { relation: 'a' } }, (u) => ({
+      union: { child: [u, { this: {} }] },
+    }));
+    const model = {
+      schema_version: '1.1',
+      type_definitions: [
+        { type: 'user' },
+        {
+          type: 'doc',
+          relations: { a: { this: {} }, b: deepRewrite },
+          metadata: { relations: { a: { directly_related_user_types: [{ type: 'user' }] } } },
+        },
+      ],
+    };
+    expect(await code(service.writeAuthorizationModel(storeId, model))).toBe('validation_error');
+    const context = nested(20_000, 1, (v) => ({ x: v }));
+    const check = { tuple_key: t('document:1', 'viewer', 'user:anne'), context };
+    expect(await code(service.check(storeId, check))).toBe('validation_error');
+    const write = {
+      writes: { tuple_keys: [{ ...t('document:1', 'gated', 'user:anne'), condition: { name: 'small', context } }] },
+    };
+    expect(await code(service.write(storeId, write))).toBe('validation_error');
+    // Realistic nesting is untouched: a context a few levels deep still checks.
+    const shallow = { tuple_key: t('document:1', 'viewer', 'user:anne'), context: nested(10, 1, (v) => ({ x: v })) };
+    expect(await service.check(storeId, shallow)).toEqual({ allowed: false, resolution: '' });
+  });
+});

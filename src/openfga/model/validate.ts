@@ -7,6 +7,7 @@
  * Not covered: OpenFGA's model size limit in bytes, modular-model (1.2) module metadata, and the
  * proto text formatting of some messages (we print a close approximation).
  */
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../json-depth.js';
 import type { CaveatDefinition } from '../../schema/ir.js';
 import { OpenFgaError, type OpenFgaErrorCode } from '../errors.js';
 import { compileCondition } from './conditions.js';
@@ -74,6 +75,13 @@ export function validateModel(
 // ---- the request's protobuf validation ----
 
 function validateRequest(model: AuthorizationModel, maxTypes: number): void {
+  // Rewrites are validated and compiled recursively: a model nested thousands deep is refused first.
+  if (nestsDeeperThan(model, MAX_JSON_DEPTH)) {
+    fail(
+      'validation_error',
+      `invalid WriteAuthorizationModelRequest: the model nests deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
   const tds = model.type_definitions;
   if (!Array.isArray(tds) || tds.length === 0) {
     fail(
