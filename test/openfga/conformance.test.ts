@@ -12,12 +12,12 @@
  * sent as contextual tuples instead of written. A case reports every mismatch it found, not only the first.
  *
  * PEMBA_OPENFGA_CONFORMANCE_DIR: the folder of case files (*.yaml) to run instead of the default
- * ../shared/conformance/openfga (e.g. a local copy of OpenFGA's complete assets/tests files).
+ * test/fixtures/openfga-conformance (the repository's copy of ../shared/conformance/openfga; e.g. a
+ * local copy of OpenFGA's complete assets/tests files). See conformance-cases.ts.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CredentialsMethod, OpenFgaClient } from '@openfga/sdk';
 import type { TupleKey as ClientTupleKey, User } from '@openfga/sdk';
 import { transformer } from '@openfga/syntax-transformer';
@@ -29,11 +29,10 @@ import { resolveServeConfig } from '../../src/server/config.js';
 import type { RawFlags } from '../../src/server/config.js';
 import { startServer } from '../../src/server/server.js';
 import type { RunningServer } from '../../src/server/server.js';
+import { CONFORMANCE_DIR } from './conformance-cases.js';
 
 const KEY = 'openfga-conformance-key';
-const CASES_DIR =
-  process.env.PEMBA_OPENFGA_CONFORMANCE_DIR ??
-  fileURLToPath(new URL('../../../shared/conformance/openfga/', import.meta.url));
+const CASES_DIR = CONFORMANCE_DIR;
 /** OpenFGA's limit on the tuples of one write and on contextual tuples. */
 const CHUNK = 100;
 const CASE_TIMEOUT_MS = 120_000;

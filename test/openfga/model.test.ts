@@ -18,6 +18,7 @@ import {
   type TupleKey,
 } from '../../src/openfga/model/index.js';
 import { ELLIPSIS } from '../../src/schema/ir.js';
+import { CONFORMANCE_DIR } from './conformance-cases.js';
 
 const PREFIX = 'fga_01abc/';
 const ID = '01HVMMBCMGZNT3SED4Z17ECXCA';
@@ -39,7 +40,7 @@ const dslError = (dsl: string) => modelError(json(dsl));
 const header = 'model\n  schema 1.1\n';
 
 describe('openfga model: conformance models', () => {
-  const dir = join(__dirname, '../../../shared/conformance/openfga');
+  const dir = CONFORMANCE_DIR;
   type Stage = {
     model?: string;
     tuples?: TupleKey[];

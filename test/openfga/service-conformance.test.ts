@@ -7,12 +7,12 @@
  * contextual tuples instead of written.
  *
  * PEMBA_OPENFGA_CONFORMANCE_DIR: the folder of case files (*.yaml) to run instead of the default
- * ../shared/conformance/openfga (e.g. a local copy of OpenFGA's complete assets/tests files).
+ * test/fixtures/openfga-conformance (the repository's copy of ../shared/conformance/openfga; e.g. a
+ * local copy of OpenFGA's complete assets/tests files). See conformance-cases.ts.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { transformer } from '@openfga/syntax-transformer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -25,10 +25,9 @@ import { Engine } from '../../src/engine/engine.js';
 import { openCatalog } from '../../src/openfga/catalog/index.js';
 import { OpenFgaError } from '../../src/openfga/errors.js';
 import { OpenFgaService } from '../../src/openfga/service.js';
+import { CONFORMANCE_DIR } from './conformance-cases.js';
 
-const CASES_DIR =
-  process.env.PEMBA_OPENFGA_CONFORMANCE_DIR ??
-  fileURLToPath(new URL('../../../shared/conformance/openfga/', import.meta.url));
+const CASES_DIR = CONFORMANCE_DIR;
 const CHUNK = 100;
 
 interface Tuple {
