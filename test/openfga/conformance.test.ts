@@ -15,7 +15,7 @@
  * test/fixtures/openfga-conformance (the repository's copy of ../shared/conformance/openfga; e.g. a
  * local copy of OpenFGA's complete assets/tests files). See conformance-cases.ts.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CredentialsMethod, OpenFgaClient } from '@openfga/sdk';
@@ -23,81 +23,17 @@ import type { TupleKey as ClientTupleKey, User } from '@openfga/sdk';
 import { transformer } from '@openfga/syntax-transformer';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { OPENFGA_ERROR_CODES } from '../../src/openfga/errors.js';
 import { resolveServeConfig } from '../../src/server/config.js';
 import type { RawFlags } from '../../src/server/config.js';
 import { startServer } from '../../src/server/server.js';
 import type { RunningServer } from '../../src/server/server.js';
-import { CONFORMANCE_DIR } from './conformance-cases.js';
+import { loadCases, type Case, type CheckAssertion, type Tuple } from './conformance-cases.js';
 
 const KEY = 'openfga-conformance-key';
-const CASES_DIR = CONFORMANCE_DIR;
 /** OpenFGA's limit on the tuples of one write and on contextual tuples. */
 const CHUNK = 100;
 const CASE_TIMEOUT_MS = 120_000;
-
-interface Tuple {
-  user: string;
-  relation: string;
-  object: string;
-  condition?: { name: string; context?: Record<string, unknown> };
-}
-
-interface CheckAssertion {
-  tuple: { user: string; relation: string; object: string };
-  context?: Record<string, unknown>;
-  contextualTuples?: Tuple[];
-  expectation?: boolean;
-  errorCode?: number;
-}
-
-interface ListObjectsAssertion {
-  request: { user: string; type: string; relation: string };
-  context?: Record<string, unknown>;
-  contextualTuples?: Tuple[];
-  expectation?: string[] | null;
-  errorCode?: number;
-}
-
-interface ListUsersAssertion {
-  request: { object: string; relation: string; filters: string[] };
-  context?: Record<string, unknown>;
-  contextualTuples?: Tuple[];
-  expectation?: string[] | null;
-  errorCode?: number;
-}
-
-interface Stage {
-  model: string;
-  tuples?: Tuple[] | null;
-  checkAssertions?: CheckAssertion[] | null;
-  listObjectsAssertions?: ListObjectsAssertion[] | null;
-  listUsersAssertions?: ListUsersAssertion[] | null;
-}
-
-interface Case {
-  name: string;
-  file: string;
-  stages: Stage[];
-}
-
-/** Every case of every file, names made unique (a file may repeat one). */
-function loadCases(): Case[] {
-  const cases: Case[] = [];
-  const seen = new Map<string, number>();
-  for (const file of readdirSync(CASES_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()) {
-    const doc = parse(readFileSync(join(CASES_DIR, file), 'utf8')) as { tests: { name: string; stages: Stage[] }[] };
-    for (const t of doc.tests) {
-      const n = (seen.get(t.name) ?? 0) + 1;
-      seen.set(t.name, n);
-      cases.push({ name: n === 1 ? t.name : `${t.name} (${n})`, file, stages: t.stages });
-    }
-  }
-  return cases;
-}
 
 /** OpenFGA's numeric error codes by number → name (what the SDK's error carries in apiErrorCode). */
 const ERROR_NAMES = new Map<number, string>(

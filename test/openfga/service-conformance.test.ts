@@ -10,12 +10,11 @@
  * test/fixtures/openfga-conformance (the repository's copy of ../shared/conformance/openfga; e.g. a
  * local copy of OpenFGA's complete assets/tests files). See conformance-cases.ts.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transformer } from '@openfga/syntax-transformer';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import type { Datastore } from '../../src/datastore/datastore.js';
 import { openMemoryDatastore } from '../../src/datastore/memory/datastore.js';
 import { openSqliteDatastore } from '../../src/datastore/sqlite/datastore.js';
@@ -25,71 +24,11 @@ import { Engine } from '../../src/engine/engine.js';
 import { openCatalog } from '../../src/openfga/catalog/index.js';
 import { OpenFgaError } from '../../src/openfga/errors.js';
 import { OpenFgaService } from '../../src/openfga/service.js';
-import { CONFORMANCE_DIR } from './conformance-cases.js';
+import { loadCases, type Case } from './conformance-cases.js';
 
-const CASES_DIR = CONFORMANCE_DIR;
 const CHUNK = 100;
 
-interface Tuple {
-  user: string;
-  relation: string;
-  object: string;
-  condition?: { name: string; context?: Record<string, unknown> };
-}
-
-interface CheckAssertion {
-  tuple: { user: string; relation: string; object: string };
-  context?: Record<string, unknown>;
-  contextualTuples?: Tuple[];
-  expectation?: boolean;
-  errorCode?: number;
-}
-
-interface ListObjectsAssertion {
-  request: {
-    user: string;
-    type: string;
-    relation: string;
-    contextualTuples?: Tuple[];
-    context?: Record<string, unknown>;
-  };
-  contextualTuples?: Tuple[];
-  context?: Record<string, unknown>;
-  expectation?: string[] | null;
-  errorCode?: number;
-}
-
-interface ListUsersAssertion {
-  request: {
-    filters: string[];
-    object: string;
-    relation: string;
-    contextualTuples?: Tuple[];
-    context?: Record<string, unknown>;
-  };
-  contextualTuples?: Tuple[];
-  context?: Record<string, unknown>;
-  expectation?: string[] | null;
-  errorCode?: number;
-}
-
-interface Stage {
-  model: string;
-  tuples?: Tuple[];
-  checkAssertions?: CheckAssertion[];
-  listObjectsAssertions?: ListObjectsAssertion[];
-  listUsersAssertions?: ListUsersAssertion[];
-}
-
-interface Case {
-  name: string;
-  stages: Stage[];
-}
-
-const files = readdirSync(CASES_DIR).filter((f) => f.endsWith('.yaml'));
-const cases: { file: string; test: Case }[] = files.flatMap((file) =>
-  (parse(readFileSync(join(CASES_DIR, file), 'utf8')) as { tests: Case[] }).tests.map((test) => ({ file, test })),
-);
+const cases = loadCases().map((test) => ({ file: test.file, test }));
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -172,8 +111,8 @@ async function runCase(service: OpenFgaService, test: Case, contextual: boolean)
     }
     for (const a of stage.listObjectsAssertions ?? []) {
       const r = a.request;
-      const ctxTuples = [...(r.contextualTuples ?? a.contextualTuples ?? []), ...extra];
-      const context = r.context ?? a.context;
+      const ctxTuples = [...(a.contextualTuples ?? []), ...extra];
+      const context = a.context;
       const what = `list-objects ${r.type}#${r.relation}@${r.user} ${JSON.stringify(context ?? {})}`;
       const body = {
         type: r.type,
@@ -194,8 +133,8 @@ async function runCase(service: OpenFgaService, test: Case, contextual: boolean)
     }
     for (const a of stage.listUsersAssertions ?? []) {
       const r = a.request;
-      const ctxTuples = [...(r.contextualTuples ?? a.contextualTuples ?? []), ...extra];
-      const context = r.context ?? a.context;
+      const ctxTuples = [...(a.contextualTuples ?? []), ...extra];
+      const context = a.context;
       const [objectType, objectId] = [
         r.object.slice(0, r.object.indexOf(':')),
         r.object.slice(r.object.indexOf(':') + 1),
