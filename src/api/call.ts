@@ -10,6 +10,7 @@ import { startCallSpan } from '../observability/tracing.js';
 import type { CallSpan } from '../observability/tracing.js';
 import type { Failure } from './errors.js';
 import type { CallContext, MethodHandler } from './method.js';
+import { abortableIterable } from '../runtime/abortable.js';
 
 /** Ends whatever a finished call still has running; one shared instance, since building an Error (its stack) costs on every call. */
 const CALL_FINISHED = cancelled('call finished');
@@ -189,18 +190,8 @@ class ServerCall implements Call {
     return handler.commits ? result : this.race(result);
   }
 
-  async *abortable<T>(source: AsyncIterable<T>): AsyncIterable<T> {
-    const it = source[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await this.race(it.next());
-        if (next.done) return;
-        yield next.value;
-      }
-    } finally {
-      // Fire and forget: a generator blocked in an await cannot be returned until it wakes up.
-      void it.return?.()?.catch(() => undefined);
-    }
+  abortable<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+    return abortableIterable(source, (p) => this.race(p));
   }
 
   finish(error?: unknown): Failure | undefined {

@@ -23,11 +23,14 @@ export class CaveatEvaluator {
 
   of(rel: Relationship): Membership {
     if (!rel.caveat) return MEMBER;
-    const compiled = this.caveat(rel.caveat.name);
+    const def = this.schema.caveats.get(rel.caveat.name);
+    if (!def) throw unknownCaveat(rel.caveat.name);
+    // compileCaveat keeps one compiled program per definition.
+    const compiled = compileCaveat(def);
     if (this.symbolic) return conditional([], { op: 'caveat', name: compiled.name, context: rel.caveat.context });
     const context = mergeContext(rel.caveat.context, this.context);
     // OpenFGA's conditions are evaluated only with every parameter given (see CaveatDefinition).
-    if (this.schema.caveats.get(compiled.name)?.requireAllParameters) {
+    if (def.requireAllParameters) {
       const missing = [...compiled.parameters.keys()].filter((p) => context[p] === undefined);
       if (missing.length > 0) return conditional(missing);
       try {
@@ -50,12 +53,5 @@ export class CaveatEvaluator {
     if (result.kind === 'true') return MEMBER;
     if (result.kind === 'false') return NOT_MEMBER;
     return conditional(result.missing);
-  }
-
-  /** compileCaveat keeps one compiled program per definition. */
-  private caveat(name: string): CompiledCaveat {
-    const def = this.schema.caveats.get(name);
-    if (!def) throw unknownCaveat(name);
-    return compileCaveat(def);
   }
 }

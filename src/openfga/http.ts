@@ -19,6 +19,7 @@ import { BodyTooLarge, readBody } from '../api/http/body.js';
 import { PembaError } from '../errors/index.js';
 import { OpenFgaError, OPENFGA_ERROR_CODES } from './errors.js';
 import type { CallOptions, OpenFgaService, QueryParams } from './service.js';
+import { abortableIterable } from '../runtime/abortable.js';
 
 export interface OpenFgaHttpLogger {
   error(obj: object, msg: string): void;
@@ -377,17 +378,8 @@ class HttpCall {
   }
 
   /** Iterates `source`, stopping with the abort reason as soon as the call aborts (and closing the source). */
-  async *abortable<T>(source: AsyncIterable<T>): AsyncIterable<T> {
-    const it = source[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        const next = await this.race(it.next());
-        if (next.done) return;
-        yield next.value;
-      }
-    } finally {
-      void it.return?.()?.catch(() => undefined);
-    }
+  abortable<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+    return abortableIterable(source, (p) => this.race(p));
   }
 
   /** The error to answer with: the abort reason when the call was aborted, else the error in OpenFGA's terms. */

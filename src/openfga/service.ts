@@ -10,19 +10,14 @@
  * datastore's snapshot without the tuples the model does not allow, plus the request's contextual
  * tuples, and runs on the shared Engine under the model's id as its schema key.
  */
-import type {
-  Datastore,
-  RelationshipKey,
-  RelationshipQuery,
-  Revision,
-  SnapshotReader,
-} from '../datastore/datastore.js';
+import type { Datastore, RelationshipQuery, Revision, SnapshotReader } from '../datastore/datastore.js';
 import { keyOf } from '../datastore/datastore.js';
 import type { Engine } from '../engine/engine.js';
 import type { FoundResource } from '../engine/lookup-resources.js';
 import type { Membership } from '../engine/membership.js';
 import { convertContext } from '../caveats/index.js';
 import { PembaError } from '../errors/pemba-error.js';
+import { isRelationshipKey } from '../requests/cursor.js';
 import type { Relationship, RelationshipUpdate } from '../relationships/relationship.js';
 import { sleep } from '../runtime/sleep.js';
 import { ELLIPSIS } from '../schema/ir.js';
@@ -52,6 +47,8 @@ import {
   parseUser,
   relationshipToTuple,
   tupleToRelationship,
+  unprefixed,
+  userText,
   type AuthorizationModel,
   type CompiledModel,
   type TupleKey,
@@ -552,7 +549,7 @@ export class OpenFgaService {
         signal: options?.signal,
         direct: (rel) =>
           snapshot.queryRelationships({ resourceType: resource.type, resourceIds: [resource.id], relation: rel }),
-        userOf: (r) => userString(prefix, r.subject),
+        userOf: (r) => userText(prefix, r.subject),
         objectOf: (r) =>
           r.subject.relation === ELLIPSIS && r.subject.id !== '*'
             ? `${unprefixed(prefix, r.subject.type)}:${r.subject.id}`
@@ -767,8 +764,6 @@ export class OpenFgaService {
       if (cached) return this.indexed(cached);
     }
     const compiled = compileModel(record.model, { id: record.id, typePrefix: storeTypePrefix(store.id) });
-    // OpenFGA evaluates a condition only once every parameter has a value (see CaveatDefinition).
-    for (const def of compiled.schema.caveats.values()) def.requireAllParameters = true;
     if (this.compiled.size >= COMPILED_MODELS) this.compiled.delete(this.compiled.keys().next().value!);
     this.compiled.set(record.id, compiled);
     // The engine's nested-group index then keeps the model's nested groups (`[team#member]`) too.
@@ -994,12 +989,6 @@ function sameCondition(a: Relationship, b: Relationship): boolean {
   );
 }
 
-function isRelationshipKey(p: unknown): p is RelationshipKey {
-  if (!isObject(p)) return false;
-  const fields = ['resourceType', 'resourceId', 'relation', 'subjectType', 'subjectId', 'subjectRelation'];
-  return fields.every((f) => typeof p[f] === 'string');
-}
-
 interface ChangesPosition {
   after: string;
   skip: number;
@@ -1102,15 +1091,6 @@ async function* results(
 
 function tupleString(t: TupleKey): string {
   return `user: '${t.user}', relation: '${t.relation}', object: '${t.object}'`;
-}
-
-function unprefixed(prefix: string, type: string): string {
-  return type.startsWith(prefix) ? type.slice(prefix.length) : type;
-}
-
-function userString(prefix: string, s: { type: string; id: string; relation: string }): string {
-  const type = unprefixed(prefix, s.type);
-  return s.relation === ELLIPSIS ? `${type}:${s.id}` : `${type}:${s.id}#${s.relation}`;
 }
 
 /**

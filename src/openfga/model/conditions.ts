@@ -99,6 +99,8 @@ export function compileCondition(key: string, condition: Condition): CaveatDefin
     name: condition.name,
     parameters: new Map([...params].filter(([name]) => used.has(name))),
     expression: text.trim(),
+    // OpenFGA evaluates a condition only once every parameter has a value.
+    requireAllParameters: true,
   };
   try {
     // The engine compiles caveats with this same call (cached per definition): fail here, not there.

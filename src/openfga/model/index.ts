@@ -15,6 +15,8 @@ export {
   relationshipToTuple,
   tupleToRelationship,
   typeOf,
+  unprefixed,
+  userText,
   type CheckedTupleKey,
   type ParsedUser,
   type RelationInfo,

@@ -281,14 +281,23 @@ export function tupleToRelationship(
   }
 }
 
+/** A stored type name without its store's prefix. */
+export function unprefixed(prefix: string, type: string): string {
+  return type.startsWith(prefix) ? type.slice(prefix.length) : type;
+}
+
+/** A stored subject as OpenFGA writes a user: `type:id` or `type:id#relation`, prefix stripped. */
+export function userText(prefix: string, s: SubjectRef): string {
+  const user = `${unprefixed(prefix, s.type)}:${s.id}`;
+  return s.relation === ELLIPSIS ? user : `${user}#${s.relation}`;
+}
+
 /** A stored relationship → the tuple OpenFGA's API shows (prefix stripped; caveat → condition). */
 export function relationshipToTuple(prefix: string, r: Relationship): TupleKey {
-  const strip = (type: string) => (type.startsWith(prefix) ? type.slice(prefix.length) : type);
-  const subject = `${strip(r.subject.type)}:${r.subject.id}`;
   const tuple: TupleKey = {
-    object: `${strip(r.resource.type)}:${r.resource.id}`,
+    object: `${unprefixed(prefix, r.resource.type)}:${r.resource.id}`,
     relation: r.relation,
-    user: r.subject.relation === ELLIPSIS ? subject : `${subject}#${r.subject.relation}`,
+    user: userText(prefix, r.subject),
   };
   if (r.caveat) {
     tuple.condition = r.caveat.context ? { name: r.caveat.name, context: r.caveat.context } : { name: r.caveat.name };
