@@ -193,6 +193,11 @@ async function runTargetParts(options: Options, data: RunData): Promise<void> {
         for (const ph of results.at(-1)!.phases)
           log(`  ${ph.phase}: ${ph.perCallUs.toFixed(1)} µs/call, ${ph.perUnitUs.toFixed(2)} µs/${ph.unit}`);
       }
+      // The transport's own cost on this machine, for scale (see ServerCpuEngine).
+      log('grpc-floor');
+      results.push(await measureServerCpu({ ...quick, engine: 'grpc-floor' }));
+      for (const ph of results.at(-1)!.phases)
+        log(`  ${ph.phase}: ${ph.perCallUs.toFixed(1)} µs/call, ${ph.perUnitUs.toFixed(2)} µs/${ph.unit}`);
       return results;
     });
   }

@@ -33,13 +33,22 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { v1 } from '@authzed/authzed-node';
+import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { serviceDefinition } from '../src/api/grpc/service-binding.js';
+import type { ServiceDescriptor } from '../src/api/method.js';
 import { migrateDatastore } from '../src/datastore/factory.js';
 import { resolveServeConfig } from '../src/server/config.js';
 import { startServer } from '../src/server/server.js';
 import { describeMachine } from './machine.js';
 
-export type ServerCpuEngine = 'memory' | 'sqlite' | 'postgres';
+/**
+ * `grpc-floor` is no Pemba at all: a bare grpc-js server with Pemba's service definitions (the same
+ * codecs) answering every call with a constant. Its CPU per call is what the transport alone costs on
+ * the machine, the floor under any server built on grpc-js.
+ */
+export type ServerCpuEngine = 'memory' | 'sqlite' | 'postgres' | 'grpc-floor';
+export const SERVER_CPU_ENGINES: readonly ServerCpuEngine[] = ['memory', 'sqlite', 'postgres', 'grpc-floor'];
 export type ServerCpuPhase = 'check' | 'bulk' | 'lookup' | 'write';
 export const SERVER_CPU_PHASES: readonly ServerCpuPhase[] = ['check', 'bulk', 'lookup', 'write'];
 
@@ -153,9 +162,18 @@ interface ChildConfig {
   engine: ServerCpuEngine;
   connUri?: string;
   serveFlags: Record<string, string>;
+  /** grpc-floor: how many results a LookupResources streams. */
+  lookupResults: number;
 }
 
-async function serveChild(config: ChildConfig): Promise<void> {
+/** What the child serves: Pemba's server, or the grpc-floor stand-in; and a way to close it. */
+interface ChildServer {
+  port: number;
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startPemba(config: ChildConfig): Promise<ChildServer> {
   const serve = resolveServeConfig({
     grpcPresharedKey: [KEY],
     grpcAddr: '127.0.0.1:0',
@@ -167,6 +185,63 @@ async function serveChild(config: ChildConfig): Promise<void> {
     ),
   });
   const server = await startServer(serve);
+  return {
+    port: server.grpcAddr.port,
+    settle: () => settleDatastore(server.pemba.datastore),
+    close: () => server.close(),
+  };
+}
+
+/** The transport floor: grpc-js and the codecs, no authentication, no handler work, constant answers. */
+async function startFloor(config: ChildConfig): Promise<ChildServer> {
+  const token = v1.ZedToken.create({ token: 'GhUKEzE3NjUwMDAwMDAwMDAwMDAwMDA=' });
+  const has = v1.CheckPermissionResponse_Permissionship.HAS_PERMISSION;
+  const check = v1.CheckPermissionResponse.create({ checkedAt: token, permissionship: has });
+  const lookup = v1.LookupResourcesResponse.create({
+    lookedUpAt: token,
+    resourceObjectId: 'doc',
+    permissionship: v1.LookupPermissionship.HAS_PERMISSION,
+  });
+  type Unary = (call: { request: object }, answer: (error: null, response: object) => void) => void;
+  const constant =
+    (response: object): Unary =>
+    (_call, answer) =>
+      answer(null, response);
+  const server = new grpc.Server();
+  server.addService(serviceDefinition(v1.SchemaService as ServiceDescriptor), {
+    writeSchema: constant(v1.WriteSchemaResponse.create({ writtenAt: token })),
+  });
+  server.addService(serviceDefinition(v1.PermissionsService as ServiceDescriptor), {
+    checkPermission: constant(check),
+    writeRelationships: constant(v1.WriteRelationshipsResponse.create({ writtenAt: token })),
+    checkBulkPermissions: ((call, answer) => {
+      // Each pair echoes its request item, as SpiceDB's (and Pemba's) do.
+      const items = (call.request as v1.CheckBulkPermissionsRequest).items;
+      const item = v1.CheckBulkPermissionsResponseItem.create({ permissionship: has });
+      const pairs = items.map((request) =>
+        v1.CheckBulkPermissionsPair.create({ request, response: { oneofKind: 'item', item } }),
+      );
+      answer(null, v1.CheckBulkPermissionsResponse.create({ checkedAt: token, pairs }));
+    }) as Unary,
+    lookupResources: (call: grpc.ServerWritableStream<object, object>) => {
+      for (let i = 0; i < config.lookupResults; i++) call.write(lookup);
+      call.end();
+    },
+  });
+  const port = await new Promise<number>((resolvePort, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) =>
+      error ? reject(error) : resolvePort(p),
+    ),
+  );
+  return {
+    port,
+    settle: async () => undefined,
+    close: () => new Promise<void>((resolveClose) => server.tryShutdown(() => resolveClose())),
+  };
+}
+
+async function serveChild(config: ChildConfig): Promise<void> {
+  const server = await (config.engine === 'grpc-floor' ? startFloor(config) : startPemba(config));
   let session: Session | undefined;
   const reply = (m: ChildReply | ChildReady) => process.send!(m);
   process.on('message', (m: ChildCommand) => {
@@ -178,7 +253,7 @@ async function serveChild(config: ChildConfig): Promise<void> {
           return;
         }
         case 'settle':
-          await settleDatastore(server.pemba.datastore);
+          await server.settle();
           reply({ id: m.id });
           return;
         case 'profile-start':
@@ -218,7 +293,7 @@ async function serveChild(config: ChildConfig): Promise<void> {
   });
   // The parent's death must not leave a server behind.
   process.on('disconnect', () => process.exit(0));
-  reply({ type: 'ready', port: server.grpcAddr.port });
+  reply({ type: 'ready', port: server.port });
 }
 
 class ServerProcess {
@@ -343,7 +418,10 @@ export async function measureServerCpu(options: Partial<ServerCpuOptions> = {}):
       await migrateDatastore({ engine: 'postgres', connUri });
     }
 
-    const server = await ServerProcess.start({ engine: o.engine, connUri, serveFlags: o.serveFlags }, o.execArgv);
+    const server = await ServerProcess.start(
+      { engine: o.engine, connUri, serveFlags: o.serveFlags, lookupResults: o.lookupResults },
+      o.execArgv,
+    );
     cleanups.push(() => server.close());
     const client = v1.NewClient(KEY, `127.0.0.1:${server.port}`, v1.ClientSecurity.INSECURE_PLAINTEXT_CREDENTIALS);
     cleanups.push(() => client.close());
@@ -547,7 +625,8 @@ export function renderServerCpu(results: readonly ServerCpuResult[]): string {
 // CLI
 
 export const SERVER_CPU_USAGE = `node --import tsx bench/server-cpu.ts [flags]
-  --engine LIST          memory, sqlite, postgres (comma-separated; default memory)
+  --engine LIST          memory, sqlite, postgres, grpc-floor (comma-separated; default memory); grpc-floor
+                         is bare grpc-js with the same codecs answering constants: the transport's own cost
   --calls N              CheckPermission calls measured (default 30000)
   --in-flight N          CheckPermission calls in flight (default 100)
   --bulk-calls N --bulk-items N --bulk-in-flight N
@@ -598,7 +677,7 @@ export function parseServerCpuArgs(argv: string[]): {
     } else if (flag === '--engine') {
       engines = value().split(',') as ServerCpuEngine[];
       for (const e of engines)
-        if (!['memory', 'sqlite', 'postgres'].includes(e)) throw new Error(`unknown engine ${e}\n${SERVER_CPU_USAGE}`);
+        if (!SERVER_CPU_ENGINES.includes(e)) throw new Error(`unknown engine ${e}\n${SERVER_CPU_USAGE}`);
     } else if (flag === '--consistency') {
       const c = value();
       if (c !== 'fresh' && c !== 'full' && c !== 'min') throw new Error(`--consistency must be fresh, full or min`);

@@ -130,8 +130,11 @@ function serverCpu(results: ServerCpuResult[], tally: Tally): string[] {
     const phase = (p: string) => r.phases.find((x) => x.phase === p);
     const check = phase('check')?.perCallUs;
     const us = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(x >= 100 ? 0 : 1));
+    // The floor is not Pemba: shown for scale, not counted towards the target.
+    const floor = r.engine === 'grpc-floor';
+    const met = floor ? '(floor)' : tally.add(check === undefined ? undefined : check <= SERVER_CPU_CHECK_GOAL_US);
     lines.push(
-      `| ${ENGINE_TITLES[r.engine]} | ${us(check)} | ${tally.add(check === undefined ? undefined : check <= SERVER_CPU_CHECK_GOAL_US)} | ` +
+      `| ${floor ? 'grpc-js alone, constant answers' : ENGINE_TITLES[r.engine as Engine]} | ${us(check)} | ${met} | ` +
         `${us(phase('bulk')?.perUnitUs)} | ${us(phase('write')?.perUnitUs)} | ${us(phase('lookup')?.perUnitUs)} |`,
     );
   }
@@ -144,6 +147,13 @@ function serverCpu(results: ServerCpuResult[], tally: Tally): string[] {
         `${o.bulkCalls} CheckBulkPermissions of ${o.bulkItems} items, ${o.writeCalls} WriteRelationships of ${count(o.writeBatch)} TOUCHes, ` +
         `${o.lookupCalls} LookupResources of ${count(o.lookupResults)} results; client \`@authzed/authzed-node\` in another process.` +
         (o.calls < 10_000 ? ' Fewer than the 10,000 calls the target asks for (quick mode).' : ''),
+    );
+  }
+  if (results.some((r) => r.engine === 'grpc-floor')) {
+    lines.push(
+      '',
+      'The last row is no Pemba at all: a bare grpc-js server with the same service definitions and codecs, ' +
+        'answering every call with a constant, measured the same way. It is what the transport alone costs on this machine.',
     );
   }
   return lines;
