@@ -7,6 +7,7 @@ import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { PembaError } from '../errors/index.js';
 import { ERROR_DOMAIN, ErrorInfo, ERROR_INFO_TYPE_URL, packErrorInfo, RpcStatus } from './rpc-status.js';
+import { encodeMessage } from './grpc/codec.js';
 
 export type StatusName = keyof typeof GrpcStatus;
 
@@ -52,7 +53,7 @@ export function toRpcStatus(f: Failure): RpcStatus {
 /** The error object grpc-js sends: status, message and the rich status in the trailers. */
 export function toServiceError(f: Failure): Pick<ServiceError, 'code' | 'details' | 'metadata'> {
   const metadata = new Metadata();
-  metadata.set('grpc-status-details-bin', Buffer.from(RpcStatus.toBinary(toRpcStatus(f))));
+  metadata.set('grpc-status-details-bin', encodeMessage(RpcStatus, toRpcStatus(f)));
   return { code: f.code, details: f.message, metadata };
 }
 

@@ -5,6 +5,7 @@ import { invalidArgument, limitTooLarge } from '../errors/index.js';
 import { formatRelationship } from '../relationships/relationship-string.js';
 import { DEFAULT_MAX_CHECK_BULK_ITEMS, DEFAULT_WRITE_LIMITS } from '../requests/request-validation.js';
 import { relationship } from './convert.js';
+import { encodedSize } from './grpc/codec.js';
 
 export interface ApiLimits {
   maxReadRelationshipsLimit: number;
@@ -51,14 +52,14 @@ export function assertWithinLimit(requested: number, maximum: number): void {
 /** A request's caveat context is at most `max` bytes encoded (SpiceDB's --max-caveat-context-size). */
 export function assertRequestContextSize(context: v1.PbStruct | undefined, max: number): void {
   if (!context) return;
-  const size = v1.PbStruct.toBinary(context).length;
+  const size = encodedSize(v1.PbStruct, context);
   if (size > max) throw invalidArgument(`request caveat context should have less than ${max} bytes but had ${size}`);
 }
 
 /** A written relationship's caveat is at most `max` bytes encoded (SpiceDB's --max-relationship-context-size). */
 export function assertRelationshipContextSize(r: v1.Relationship | undefined, max: number): void {
   if (!r?.optionalCaveat?.context) return;
-  if (v1.ContextualizedCaveat.toBinary(r.optionalCaveat).length <= max) return;
+  if (encodedSize(v1.ContextualizedCaveat, r.optionalCaveat) <= max) return;
   const { resource, relation, subject } = relationship(r);
   throw invalidArgument(
     `provided relationship \`${formatRelationship({ resource, relation, subject })}\` exceeded maximum allowed caveat size of ${max}`,

@@ -18,6 +18,7 @@ import type {
 import { begin, startCall } from '../call.js';
 import type { Call, TransportOptions } from '../call.js';
 import { toServiceError } from '../errors.js';
+import { decodeMessage, encodeMessage } from './codec.js';
 import type { ApiService, ServiceDescriptor } from '../method.js';
 
 export function serviceDefinition(type: ServiceDescriptor): ServiceDefinition {
@@ -27,10 +28,10 @@ export function serviceDefinition(type: ServiceDescriptor): ServiceDefinition {
       path: `/${type.typeName}/${m.name}`,
       requestStream: !!m.clientStreaming,
       responseStream: !!m.serverStreaming,
-      requestSerialize: (msg: object) => Buffer.from(m.I.toBinary(msg)),
-      requestDeserialize: (bytes: Buffer) => m.I.fromBinary(bytes),
-      responseSerialize: (msg: object) => Buffer.from(m.O.toBinary(msg)),
-      responseDeserialize: (bytes: Buffer) => m.O.fromBinary(bytes),
+      requestSerialize: (msg: object) => encodeMessage(m.I, msg),
+      requestDeserialize: (bytes: Buffer) => decodeMessage(m.I, bytes),
+      responseSerialize: (msg: object) => encodeMessage(m.O, msg),
+      responseDeserialize: (bytes: Buffer) => decodeMessage(m.O, bytes),
       originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
     };
   }
