@@ -11,8 +11,11 @@
  *   write   WriteRelationships with `--write-batch` TOUCH updates per call, new relationships (per relationship)
  *
  *   node --import tsx bench/server-cpu.ts [--engine memory,sqlite,postgres] [--calls 10000] [--in-flight 100]
- *     [--only check,bulk,lookup,write] [--profile DIR | --heap-profile DIR] [--serve-flag name=value ...]
+ *     [--only check,bulk,lookup,write] [--reps 3] [--profile DIR | --heap-profile DIR] [--serve-flag name=value ...]
  *     [--node-arg ARG ...] [--out FILE.md]
+ *
+ * Each phase measures `--reps` windows one after another and reports the median window (a shared VM
+ * swings one window's CPU per call by a third); the profiles cover all of them.
  *
  * `--profile DIR` writes one V8 CPU profile per phase (measured part only) from the server process
  * (bench/profile-summary.ts summarises them); `--heap-profile DIR` samples its allocations instead
@@ -73,6 +76,11 @@ export interface ServerCpuOptions {
   /** Consistency of the reads: at_least_as_fresh the setup's write (default), fully consistent, or minimize_latency. */
   consistency: 'fresh' | 'full' | 'min';
   only: readonly ServerCpuPhase[];
+  /**
+   * Measured windows per phase, one after another on the same server; the phase reports the median
+   * window (a shared VM swings a single window's CPU per call by a third).
+   */
+  reps: number;
   /** Directory for per-phase .cpuprofile files of the server process; absent: no profiling. */
   profileDir?: string;
   /** Sample allocations (.heapprofile, every object including those collected) instead of CPU. */
@@ -100,6 +108,7 @@ export const DEFAULT_SERVER_CPU_OPTIONS: ServerCpuOptions = {
   writeInFlight: 2,
   consistency: 'fresh',
   only: SERVER_CPU_PHASES,
+  reps: 3,
   postgres: 'postgres://postgres@127.0.0.1:5432',
   serveFlags: {},
   execArgv: [],
@@ -121,6 +130,8 @@ export interface ServerCpuPhaseResult {
   perUnitUs: number;
   /** Units per second of wall time (throughput as the client saw it). */
   unitsPerSecond: number;
+  /** Server CPU µs per unit of every measured window, in order (the figures above are the median window's). */
+  perUnitUsByRep: number[];
 }
 
 export interface ServerCpuResult {
@@ -539,35 +550,40 @@ export async function measureServerCpu(options: Partial<ServerCpuOptions> = {}):
       // No forced GC here: a full GC shrinks the young generation, and the calls after it pay for
       // that (measured: ~25% more CPU per Check) until it grows back; the warm-up leaves it as load keeps it.
       if (o.profileDir) await server.request({ type: 'profile-start', heap: o.heapProfile });
-      const before = await server.cpu();
-      const t0 = performance.now();
-      await concurrently(spec.calls, spec.inFlight, () => spec.run(callNo++));
-      const wallMs = performance.now() - t0;
-      const after = await server.cpu();
+      const windows: Omit<ServerCpuPhaseResult, 'perUnitUsByRep'>[] = [];
+      for (let rep = 0; rep < o.reps; rep++) {
+        const before = await server.cpu();
+        const t0 = performance.now();
+        await concurrently(spec.calls, spec.inFlight, () => spec.run(callNo++));
+        const wallMs = performance.now() - t0;
+        const after = await server.cpu();
+        const userUs = after.user - before.user;
+        const systemUs = after.system - before.system;
+        const cpuUs = userUs + systemUs;
+        const units = spec.calls * spec.unitsPerCall;
+        windows.push({
+          phase: spec.phase,
+          call: spec.call,
+          unit: spec.unit,
+          calls: spec.calls,
+          units,
+          cpuUs,
+          userUs,
+          systemUs,
+          wallMs,
+          perCallUs: cpuUs / spec.calls,
+          perUnitUs: cpuUs / units,
+          unitsPerSecond: units / (wallMs / 1000),
+        });
+      }
       if (o.profileDir) {
         const kind = o.heapProfile ? 'heapprofile' : 'cpuprofile';
         const path = resolve(o.profileDir, `server-cpu-${o.engine}-${spec.phase}.${kind}`);
         await server.request({ type: 'profile-stop', path, heap: o.heapProfile });
         profiles.push(path);
       }
-      const userUs = after.user - before.user;
-      const systemUs = after.system - before.system;
-      const cpuUs = userUs + systemUs;
-      const units = spec.calls * spec.unitsPerCall;
-      phases.push({
-        phase: spec.phase,
-        call: spec.call,
-        unit: spec.unit,
-        calls: spec.calls,
-        units,
-        cpuUs,
-        userUs,
-        systemUs,
-        wallMs,
-        perCallUs: cpuUs / spec.calls,
-        perUnitUs: cpuUs / units,
-        unitsPerSecond: units / (wallMs / 1000),
-      });
+      const median = [...windows].sort((a, b) => a.perUnitUs - b.perUnitUs)[(windows.length - 1) >> 1];
+      phases.push({ ...median, perUnitUsByRep: windows.map((w) => w.perUnitUs) });
     }
     return { engine: o.engine, options: o, startedAt, loadAverage: loadavg()[0], phases, profiles };
   } finally {
@@ -589,8 +605,8 @@ const fmt = (x: number, digits = 1) => x.toLocaleString('en-US', { maximumFracti
 /** A Markdown table of one or more engines' results. */
 export function renderServerCpu(results: readonly ServerCpuResult[]): string {
   const lines = [
-    '| Engine | Call | In flight | Calls | Server CPU µs/call | Server CPU µs per unit | Units/s (wall) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| Engine | Call | In flight | Calls | Server CPU µs/call | Server CPU µs per unit | Each window, µs per unit | Units/s (wall) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of results) {
     for (const ph of r.phases) {
@@ -601,14 +617,15 @@ export function renderServerCpu(results: readonly ServerCpuResult[]): string {
         write: r.options.writeInFlight,
       }[ph.phase];
       lines.push(
-        `| ${r.engine} | ${ph.call} | ${inFlight} | ${fmt(ph.calls, 0)} | ${fmt(ph.perCallUs)} | ${fmt(ph.perUnitUs, 2)} per ${ph.unit} | ${fmt(ph.unitsPerSecond, 0)} |`,
+        `| ${r.engine} | ${ph.call} | ${inFlight} | ${fmt(ph.calls, 0)} | ${fmt(ph.perCallUs)} | ${fmt(ph.perUnitUs, 2)} per ${ph.unit} | ${ph.perUnitUsByRep.map((x) => fmt(x, 2)).join(', ')} | ${fmt(ph.unitsPerSecond, 0)} |`,
       );
     }
   }
   const first = results[0];
   const notes = [
     '',
-    `Server CPU is the \`pemba serve\` process's own user+system time (process.cpuUsage()) over the measured calls,`,
+    `Server CPU is the \`pemba serve\` process's own user+system time (process.cpuUsage()) over the measured calls`,
+    `(the median of the windows measured one after another),`,
     `after a warm-up; client \`@authzed/authzed-node\` in a separate process, one plaintext HTTP/2 connection, preshared key.`,
     first
       ? `Reads at consistency \`${first.options.consistency}\`; load average at the end ${results.map((r) => fmt(r.loadAverage, 2)).join(', ')}.`
@@ -634,6 +651,7 @@ export const SERVER_CPU_USAGE = `node --import tsx bench/server-cpu.ts [flags]
   --write-calls N --write-batch N --write-in-flight N
   --consistency MODE     fresh (at_least_as_fresh, default), full, min
   --only LIST            phases: check,bulk,lookup,write (default all)
+  --reps N               measured windows per phase, the median reported (default 3)
   --profile DIR          write the server's CPU profile of each measured phase to DIR
   --heap-profile DIR     instead, sample the server's allocations (.heapprofile) of each measured phase
   --postgres URI         PostgreSQL server for --engine postgres (default postgres://postgres@127.0.0.1:5432)
@@ -662,6 +680,7 @@ export function parseServerCpuArgs(argv: string[]): {
     '--write-calls': 'writeCalls',
     '--write-batch': 'writeBatch',
     '--write-in-flight': 'writeInFlight',
+    '--reps': 'reps',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -715,7 +734,8 @@ export async function runServerCpuBench(argv: string[]): Promise<ServerCpuResult
     const r = await measureServerCpu({ ...options, engine });
     for (const ph of r.phases)
       console.log(
-        `  ${ph.phase.padEnd(6)} ${fmt(ph.perCallUs).padStart(9)} µs/call  ${fmt(ph.perUnitUs, 2).padStart(8)} µs/${ph.unit}  (${fmt(ph.unitsPerSecond, 0)} ${ph.unit}s/s)`,
+        `  ${ph.phase.padEnd(6)} ${fmt(ph.perCallUs).padStart(9)} µs/call  ${fmt(ph.perUnitUs, 2).padStart(8)} µs/${ph.unit}  (${fmt(ph.unitsPerSecond, 0)} ${ph.unit}s/s)` +
+          (ph.perUnitUsByRep.length > 1 ? `  windows: ${ph.perUnitUsByRep.map((x) => fmt(x, 2)).join(', ')}` : ''),
       );
     results.push(r);
   }
