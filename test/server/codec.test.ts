@@ -171,6 +171,9 @@ describe('gRPC codec', () => {
       }),
     );
     roundTrip(v1.WriteSchemaResponse, v1.WriteSchemaResponse.create({}));
+    // Lone surrogates (a JSON body over the gateway can carry them) are written as U+FFFD, as TextEncoder does.
+    for (const odd of ['\ud800', 'a\udc00b', '\ud83d', 'x'.repeat(50) + '\ud800'])
+      roundTrip(v1.ReadRelationshipsResponse, v1.ReadRelationshipsResponse.create({ readAt: { token: odd } }));
   });
 
   it('writes back the unknown fields a request carried', () => {

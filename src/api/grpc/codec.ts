@@ -2,7 +2,7 @@
  * The binary codec of the gRPC API: the generated protobuf-ts message types (their field walk and
  * wire layout), written through protobufjs's Writer and read through protobuf-ts's BinaryReader with
  * a faster decoding of ASCII strings. Same bytes, same messages, same errors as the types' own
- * toBinary/fromBinary (test/api/codec.test.ts); the server encodes every answer and streamed result
+ * toBinary/fromBinary (test/server/codec.test.ts); the server encodes every answer and streamed result
  * and decodes every request, and protobuf-ts's own writer spent most of that in small typed arrays
  * and TextEncoder (a LookupResources result: 12 µs against 1.2 µs; a 100-item CheckBulk answer:
  * 1.26 ms against 0.08 ms).
@@ -84,7 +84,9 @@ class ProtobufjsWriter implements IBinaryWriter {
     return this;
   }
   string(value: string): this {
-    this.w.string(value);
+    // protobufjs writes a lone surrogate as it stands (not UTF-8); TextEncoder writes U+FFFD for it.
+    const text = value as unknown as WellFormed;
+    this.w.string(text.isWellFormed() ? value : text.toWellFormed());
     return this;
   }
   int64(value: Long64): this {
@@ -107,6 +109,12 @@ class ProtobufjsWriter implements IBinaryWriter {
     this.w.fixed64(halves(PbULong.from(value)));
     return this;
   }
+}
+
+/** ES2024's string methods (Node 20 has them; the compiler's library here is ES2022). */
+interface WellFormed {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
 }
 
 /** protobufjs's own way to append an operation to a writer (what its bytes() uses). */
