@@ -19,7 +19,7 @@ import { parseOptions } from './options.js';
 import type { ChildMessage, ChildResult, ChildTask } from './protocol.js';
 import { renderReport } from './report.js';
 import type { DatasetInfo, RunData } from './report.js';
-import type { ServerCpuResult } from './server-cpu.js';
+import type { ServerCpuEngine, ServerCpuResult } from './server-cpu.js';
 import { renderSvg } from './svg.js';
 import { MIRROR_SUPPORTED } from './systems/storage.js';
 import type { Engine, SystemName } from './systems/system.js';
@@ -179,7 +179,9 @@ async function runTargetParts(options: Options, data: RunData): Promise<void> {
       const results: ServerCpuResult[] = [];
       // Quick: a fifth of the calls (the target's figure is for ≥ 10,000 calls at 100 in flight).
       const quick = options.quick ? { calls: 2_000, bulkCalls: 40, lookupCalls: 8, writeCalls: 8, reps: 1 } : {};
-      for (const engine of engines) {
+      // Last, grpc-js alone (the floor): the transport's own cost on this machine, for scale.
+      const measured: ServerCpuEngine[] = [...engines, 'grpc-floor'];
+      for (const engine of measured) {
         log(engine);
         results.push(
           await measureServerCpu({
@@ -193,11 +195,6 @@ async function runTargetParts(options: Options, data: RunData): Promise<void> {
         for (const ph of results.at(-1)!.phases)
           log(`  ${ph.phase}: ${ph.perCallUs.toFixed(1)} µs/call, ${ph.perUnitUs.toFixed(2)} µs/${ph.unit}`);
       }
-      // The transport's own cost on this machine, for scale (see ServerCpuEngine).
-      log('grpc-floor');
-      results.push(await measureServerCpu({ ...quick, engine: 'grpc-floor' }));
-      for (const ph of results.at(-1)!.phases)
-        log(`  ${ph.phase}: ${ph.perCallUs.toFixed(1)} µs/call, ${ph.perUnitUs.toFixed(2)} µs/${ph.unit}`);
       return results;
     });
   }

@@ -71,44 +71,11 @@ describe('TLS', () => {
     ).rejects.toMatchObject({ code: expect.any(Number) });
   });
 
-  it('serves the HTTP gateway over HTTPS', async () => {
-    const body = await new Promise<string>((resolve, reject) => {
+  /** A POST over HTTPS trusting only the test's certificate. */
+  const post = (port: number, path: string, body: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(
-        {
-          host: '127.0.0.1',
-          port: t.server.httpAddr!.port,
-          path: '/v1/schema/read',
-          method: 'POST',
-          ca: cert,
-          servername: 'localhost',
-          headers: { Authorization: `Bearer ${KEY}` },
-        },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => {
-            text += c.toString();
-          });
-          res.on('end', () => resolve(text));
-        },
-      );
-      req.on('error', reject);
-      req.end('{}');
-    });
-    expect(JSON.parse(body).schemaText).toBe(SCHEMA);
-  });
-
-  it("serves OpenFGA's HTTP API over HTTPS", async () => {
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: t.server.openfgaAddr!.port,
-          path: '/stores',
-          method: 'POST',
-          ca: cert,
-          servername: 'localhost',
-          headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
-        },
+        { host: '127.0.0.1', port, path, method: 'POST', ca: cert, servername: 'localhost', headers },
         (res) => {
           let text = '';
           res.on('data', (c: Buffer) => {
@@ -118,7 +85,18 @@ describe('TLS', () => {
         },
       );
       req.on('error', reject);
-      req.end(JSON.stringify({ name: 'over-tls' }));
+      req.end(body);
+    });
+
+  it('serves the HTTP gateway over HTTPS', async () => {
+    const { body } = await post(t.server.httpAddr!.port, '/v1/schema/read', '{}', { Authorization: `Bearer ${KEY}` });
+    expect(JSON.parse(body).schemaText).toBe(SCHEMA);
+  });
+
+  it("serves OpenFGA's HTTP API over HTTPS", async () => {
+    const answer = await post(t.server.openfgaAddr!.port, '/stores', JSON.stringify({ name: 'over-tls' }), {
+      Authorization: `Bearer ${KEY}`,
+      'Content-Type': 'application/json',
     });
     expect(answer.status).toBe(201);
     expect(JSON.parse(answer.body)).toMatchObject({ name: 'over-tls', id: expect.stringMatching(/^[0-9A-Z]{26}$/) });
